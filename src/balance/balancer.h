@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace l4lb::balance {
+
+enum class Algorithm : std::uint8_t { kRoundRobin, kLeastConn, kRandomTwo, kMaglev, kFirst };
+
+[[nodiscard]] std::optional<Algorithm> parseAlgorithm(std::string_view name);
+[[nodiscard]] std::string_view algorithmName(Algorithm algorithm);
+
+inline constexpr std::uint32_t kNoBackend = UINT32_MAX;
+
+// A backend as a balancer sees it. `name` is its stable identity: Maglev hashes it, so two l4lb
+// instances with the same backends agree whatever order the list is written in.
+struct BackendSlot {
+  std::string name;
+  std::uint32_t weight = 1;
+};
+
+struct PickRequest {
+  std::uint64_t flow_hash = 0;             // hash of the client key (maglev); see flow_hash.h
+  std::span<const std::uint32_t> exclude;  // backends this connection already tried and failed
+};
+
+// One worker's balancing state for one pool. Never shared between threads: each worker owns its
+// own instance, made from the pool's immutable BalancerPlan.
+class Balancer {
+ public:
+  explicit Balancer(std::span<const BackendSlot> backends);
+  virtual ~Balancer() = default;
+  Balancer(const Balancer&) = delete;
+  Balancer& operator=(const Balancer&) = delete;
+
+  // Index of the chosen backend, or kNoBackend when every backend that is up is excluded.
+  [[nodiscard]] virtual std::uint32_t pick(const PickRequest& request) = 0;
+
+  // Feedback from the data path: a connection to `backend` started or ended. least-conn and
+  // random-two balance on these counts.
+  void onConnectionOpened(std::uint32_t backend) { ++active_[backend]; }
+  void onConnectionClosed(std::uint32_t backend) { --active_[backend]; }
+
+  // Health feeds in here: a backend that is down is never picked.
+  void setUp(std::uint32_t backend, bool up) { up_[backend] = up; }
+
+  [[nodiscard]] std::uint32_t size() const { return static_cast<std::uint32_t>(weights_.size()); }
+  [[nodiscard]] std::uint32_t active(std::uint32_t backend) const { return active_[backend]; }
+  [[nodiscard]] bool isUp(std::uint32_t backend) const { return up_[backend] != 0; }
+
+ protected:
+  // Up, weight > 0 and not in `exclude`.
+  [[nodiscard]] bool eligible(std::uint32_t backend, std::span<const std::uint32_t> exclude) const;
+
+  std::vector<std::uint32_t> weights_;
+  std::vector<std::uint32_t> active_;
+  std::vector<std::uint8_t> up_;
+};
+
+// Everything about a pool's balancing that is fixed by the config (the Maglev table, weights):
+// built once per config snapshot, shared read-only by the workers, each of which instantiates
+// its own Balancer from it.
+class BalancerPlan {
+ public:
+  virtual ~BalancerPlan() = default;
+  [[nodiscard]] virtual std::unique_ptr<Balancer> instantiate(std::uint64_t seed) const = 0;
+};
+
+// maglev_table_size must be prime (the config loader checks); ignored by other algorithms.
+[[nodiscard]] std::shared_ptr<const BalancerPlan> makeBalancerPlan(
+    Algorithm algorithm, std::vector<BackendSlot> backends, std::uint32_t maglev_table_size);
+
+}  // namespace l4lb::balance

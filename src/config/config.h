@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "balance/balancer.h"
+#include "balance/flow_hash.h"
+#include "base/duration.h"
+#include "base/log.h"
+#include "net/endpoint.h"
+
+namespace l4lb::config {
+
+using namespace std::chrono_literals;
+
+struct BackendConfig {
+  std::string name;  // `name` key; defaults to the address as written
+  net::Endpoint address;
+  std::uint32_t weight = 1;
+};
+
+struct PoolConfig {
+  std::string name;
+  balance::Algorithm balance = balance::Algorithm::kRoundRobin;
+  balance::HashKey hash_key = balance::HashKey::kClientIp;
+  std::uint32_t maglev_table_size = 65537;  // must be prime
+  base::Duration connect_timeout = 2s;
+  std::uint32_t retries = 2;
+  std::vector<BackendConfig> backends;
+};
+
+struct ListenerConfig {
+  std::string name;
+  net::Endpoint bind;
+  std::string pool;
+  std::uint32_t pool_index = 0;  // index into Config::pools, resolved by the loader
+  base::Duration idle_timeout = 10min;
+  int backlog = 4096;
+};
+
+struct GlobalConfig {
+  std::uint32_t workers = 0;  // 0: one per CPU
+  base::LogLevel log_level = base::LogLevel::kInfo;
+  std::string access_log = "off";  // "off" | "stderr" | a file path
+  base::Duration shutdown_grace = 30s;
+};
+
+struct Config {
+  std::string source;  // file path, or "<command line>"
+  GlobalConfig global;
+  std::vector<ListenerConfig> listeners;
+  std::vector<PoolConfig> pools;
+};
+
+// One problem found in a config: where, which key, and what is wrong.
+struct ConfigError {
+  std::string file;
+  std::uint32_t line = 0;  // 0 when the error has no single place (e.g. "no listeners")
+  std::uint32_t column = 0;
+  std::string key;  // dotted path, e.g. "pool.redis.backends[1].address"
+  std::string message;
+
+  // "file:line:column: key: message", the form every error is printed in.
+  [[nodiscard]] std::string format() const;
+};
+
+}  // namespace l4lb::config
