@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <charconv>
+#include <cstddef>
 #include <cstring>
 
 namespace l4lb::net {

@@ -1,0 +1,6 @@
+# Debian 12 packages l4lb needs, by purpose. Sourced by the scripts beside it.
+# shellcheck shell=bash
+L4LB_BUILD_PACKAGES=(cmake ninja-build g++ pkg-config libtomlplusplus-dev libfmt-dev libcli11-dev)
+L4LB_QUICKSTART_PACKAGES=(python3 curl)
+L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang libclang-rt-14-dev
+                    python3 python3-pytest redis-server redis-tools socat iproute2 procps curl)

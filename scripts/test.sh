@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds l4lb twice (release, and ASan+UBSan) and runs every test
+# on both: unit tests (GoogleTest), integration tests (the real binary against real servers and
+# clients on loopback), then each libFuzzer target for a bounded time.
+# FUZZ_SECONDS (default 30) sets the time per fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-packages.sh build test
+
+fuzz_seconds=${FUZZ_SECONDS:-30}
+status=0
+step() { printf '\n=== %s\n' "$*"; }
+
+for preset in release sanitize; do
+  step "build ($preset)"
+  ./scripts/build.sh "$preset"
+  dir=build
+  [ "$preset" = release ] || dir=build/$preset
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+  step "unit tests ($preset)"
+  ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" || status=1
+
+  step "integration tests ($preset)"
+  L4LB_BIN="$PWD/$dir/l4lb" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    tests/integration || status=1
+done
+
+step "fuzz targets (clang, ASan+UBSan, ${fuzz_seconds}s each)"
+./scripts/build.sh fuzz
+for target in build/fuzz/*_fuzz; do
+  name=$(basename "$target" _fuzz)
+  corpus=$(mktemp -d)
+  seeds=fuzz/corpus/$name
+  echo "--- $name"
+  if ! "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=0 "$corpus" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} \
+      >"$corpus.log" 2>&1; then
+    tail -50 "$corpus.log"
+    status=1
+  else
+    grep -E '^(#[0-9]+\s+DONE|Done)' "$corpus.log" | tail -1 || true
+  fi
+  rm -rf "$corpus" "$corpus.log"
+done
+
+if [ "$status" -eq 0 ]; then step "all tests passed"; else step "SOME TESTS FAILED"; fi
+exit "$status"

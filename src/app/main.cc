@@ -1,0 +1,76 @@
+// l4lb: a layer-4 load balancer. Entry point: command line, config loading, then the server.
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/supervisor.h"
+#include "config/loader.h"
+#include "proxy/snapshot.h"
+
+namespace {
+
+void printErrors(const std::vector<l4lb::config::ConfigError>& errors) {
+  for (const auto& error : errors) fmt::print(stderr, "{}\n", error.format());
+  fmt::print(stderr, "{} error{} found\n", errors.size(), errors.size() == 1 ? "" : "s");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"l4lb: a layer-4 (TCP and Unix stream) load balancer"};
+  app.set_version_flag("-V,--version", std::string("l4lb ") + L4LB_VERSION);
+  app.require_subcommand(1);
+
+  std::string run_config;
+  l4lb::config::QuickOptions quick;
+  std::uint32_t quick_workers = 0;
+  auto* run = app.add_subcommand("run", "Run the load balancer in the foreground");
+  run->add_option("-c,--config", run_config, "TOML config file")->check(CLI::ExistingFile);
+  auto* listen = run->add_option("--listen", quick.listen,
+                                 "Quick mode: listener URL, e.g. tcp://127.0.0.1:8080");
+  run->add_option("--backend", quick.backends,
+                  "Quick mode: backend URL (repeat for each backend)")
+      ->needs(listen);
+  run->add_option("--balance", quick.balance,
+                  "Quick mode: round-robin | least-conn | random-two | maglev | first")
+      ->needs(listen);
+  run->add_option("--workers", quick_workers, "Quick mode: worker threads (default: one per CPU)")
+      ->needs(listen);
+  listen->excludes("--config");
+
+  std::string check_config;
+  auto* check = app.add_subcommand("check", "Validate a config file and exit (0: valid, 1: not)");
+  check->add_option("-c,--config", check_config, "TOML config file")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (check->parsed()) {
+    auto loaded = l4lb::config::loadConfigFile(check_config);
+    if (!loaded.ok()) {
+      printErrors(loaded.errors);
+      return 1;
+    }
+    fmt::print("configuration file {} is valid\n", check_config);
+    return 0;
+  }
+
+  l4lb::config::LoadResult loaded;
+  if (!run_config.empty()) {
+    loaded = l4lb::config::loadConfigFile(run_config);
+  } else if (!quick.listen.empty()) {
+    if (quick_workers != 0) quick.workers = quick_workers;
+    loaded = l4lb::config::configFromQuickOptions(quick);
+  } else {
+    fmt::print(stderr, "l4lb run: give a config file (-c FILE) or --listen URL --backend URL...\n");
+    return 1;
+  }
+  if (!loaded.ok()) {
+    printErrors(loaded.errors);
+    return 1;
+  }
+  return l4lb::app::runServer(l4lb::proxy::Snapshot::build(std::move(*loaded.config)));
+}

@@ -1,0 +1,157 @@
+#include "app/supervisor.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/fd.h"
+#include "base/log.h"
+#include "io/clock.h"
+#include "net/socket.h"
+#include "proxy/access_log.h"
+#include "worker/worker.h"
+
+namespace l4lb::app {
+
+unsigned defaultWorkerCount() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int count = CPU_COUNT(&set);
+    if (count > 0) return static_cast<unsigned>(count);
+  }
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<unsigned>(online) : 1U;
+}
+
+namespace {
+
+// Unix listeners: one socket for all workers (SO_REUSEPORT does not apply to them).
+struct SharedListeners {
+  std::vector<base::Fd> owned;
+  std::vector<int> fds;
+  std::vector<std::string> paths_to_unlink;
+
+  ~SharedListeners() {
+    owned.clear();
+    for (const auto& path : paths_to_unlink) ::unlink(path.c_str());
+  }
+};
+
+bool bindSharedListeners(const config::Config& config, SharedListeners& shared) {
+  for (const auto& listener : config.listeners) {
+    if (listener.bind.family() != AF_UNIX) {
+      shared.owned.emplace_back();
+      shared.fds.push_back(-1);
+      continue;
+    }
+    auto bound = net::listenStream(listener.bind, net::ListenOptions{listener.backlog, false});
+    if (!bound) {
+      base::logError("listener \"{}\" ({}): {}", listener.name, listener.bind.url,
+                     bound.error().message());
+      return false;
+    }
+    shared.fds.push_back(bound.value().get());
+    shared.owned.push_back(std::move(bound.value()));
+    if (listener.bind.kind == net::EndpointKind::kUnix) {
+      const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener.bind.addr);
+      shared.paths_to_unlink.emplace_back(sun->sun_path);
+    }
+  }
+  return true;
+}
+
+bool allFinished(const std::vector<std::unique_ptr<worker::Worker>>& workers) {
+  for (const auto& w : workers) {
+    if (!w->finished()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
+  const auto& config = snapshot->config;
+  base::setLogLevel(config.global.log_level);
+
+  // Signals are taken synchronously by this thread alone; workers never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto access_log = proxy::AccessLog::open(config.global.access_log);
+  if (!access_log) {
+    base::logError("global.access_log \"{}\": {}", config.global.access_log,
+                   access_log.error().message());
+    return 1;
+  }
+
+  SharedListeners shared;
+  if (!bindSharedListeners(config, shared)) return 1;
+
+  const unsigned worker_count =
+      config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
+  std::vector<std::unique_ptr<worker::Worker>> workers;
+  for (unsigned i = 0; i < worker_count; ++i) {
+    workers.push_back(
+        std::make_unique<worker::Worker>(i, snapshot, access_log.value(), shared.fds));
+    std::string error;
+    if (!workers.back()->init(error)) {
+      base::logError("{}", error);
+      return 1;
+    }
+  }
+  for (const auto& listener : config.listeners) {
+    base::logInfo("listener \"{}\" listening on {} (pool \"{}\", {} workers)", listener.name,
+                  listener.bind.url, listener.pool, worker_count);
+  }
+  for (auto& w : workers) w->start();
+
+  bool draining = false;
+  bool aborted = false;
+  std::int64_t drain_deadline = 0;
+  while (!(draining && allFinished(workers))) {
+    timespec wait{0, 100'000'000};
+    int signal_number = sigtimedwait(&signals, nullptr, &wait);
+    std::int64_t now = io::monotonicMillis();
+    if (signal_number == SIGTERM || signal_number == SIGINT) {
+      if (!draining) {
+        draining = true;
+        drain_deadline = now + config.global.shutdown_grace.count();
+        base::logInfo("received {}: no longer accepting; waiting up to {} for open connections",
+                      signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+                      base::formatDuration(config.global.shutdown_grace));
+        for (auto& w : workers) w->drain();
+      } else if (!aborted) {
+        base::logInfo("second signal: closing open connections now");
+        drain_deadline = now;
+      }
+    } else if (signal_number == SIGHUP || signal_number == SIGUSR1) {
+      base::logWarn("{} ignored: reload and log reopening are not implemented yet",
+                    signal_number == SIGHUP ? "SIGHUP" : "SIGUSR1");
+    }
+    if (draining && !aborted && now >= drain_deadline) {
+      aborted = true;
+      base::logInfo("shutdown grace over: closing remaining connections");
+      for (auto& w : workers) w->abortAll();
+    }
+  }
+  for (auto& w : workers) w->join();
+  std::uint64_t total = 0;
+  for (auto& w : workers) total += w->stats().accepted.get();
+  base::logInfo("stopped after {} connections", total);
+  return 0;
+}
+
+}  // namespace l4lb::app

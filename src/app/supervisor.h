@@ -1,0 +1,18 @@
+#pragma once
+
+#include <memory>
+
+#include "proxy/snapshot.h"
+
+namespace l4lb::app {
+
+// Runs l4lb with a validated config until SIGTERM or SIGINT: binds every listener, starts the
+// workers, then on the signal stops accepting and lets open connections finish for up to
+// shutdown_grace. Returns the process exit code.
+[[nodiscard]] int runServer(std::shared_ptr<const proxy::Snapshot> snapshot);
+
+// Workers to start when the config leaves it to l4lb: one per CPU this process may run on
+// (taskset and cgroup cpusets are respected).
+[[nodiscard]] unsigned defaultWorkerCount();
+
+}  // namespace l4lb::app

@@ -1,0 +1,87 @@
+#include "net/socket.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace l4lb::net {
+
+namespace {
+
+// A Unix socket path that exists but that no process accepts on is stale: remove it so bind works
+// after a crash, the way a restart of any Unix-socket server is expected to work.
+void removeStaleUnixPath(const Endpoint& endpoint) {
+  if (endpoint.kind != EndpointKind::kUnix) return;
+  const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
+  struct stat st {};
+  if (::lstat(sun->sun_path, &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+  base::Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) return;
+  if (::connect(probe.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0 &&
+      errno == ECONNREFUSED) {
+    ::unlink(sun->sun_path);
+  }
+}
+
+}  // namespace
+
+base::SysResult<base::Fd> listenStream(const Endpoint& endpoint, const ListenOptions& options) {
+  base::Fd fd(::socket(endpoint.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return base::lastError("socket");
+  int one = 1;
+  if (endpoint.family() != AF_UNIX) {
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+      return base::lastError("setsockopt(SO_REUSEADDR)");
+    }
+    if (options.reuse_port &&
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+      return base::lastError("setsockopt(SO_REUSEPORT)");
+    }
+    if (endpoint.family() == AF_INET6 &&
+        ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) {
+      return base::lastError("setsockopt(IPV6_V6ONLY)");
+    }
+  } else {
+    removeStaleUnixPath(endpoint);
+  }
+  if (::bind(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
+    return base::lastError("bind");
+  }
+  if (::listen(fd.get(), options.backlog) != 0) return base::lastError("listen");
+  return fd;
+}
+
+base::SysResult<base::Fd> connectStream(const Endpoint& endpoint) {
+  base::Fd fd(::socket(endpoint.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return base::lastError("socket");
+  setNoDelay(fd.get(), endpoint.family());
+  if (::connect(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0 && errno != EINPROGRESS) {
+    // Unix sockets fail at once (ECONNREFUSED, ENOENT, EAGAIN when the backlog is full).
+    return base::lastError("connect");
+  }
+  return fd;
+}
+
+int socketError(int fd) {
+  int error = 0;
+  socklen_t len = sizeof(error);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) return errno;
+  return error;
+}
+
+void setNoDelay(int fd, int family) {
+  if (family != AF_INET && family != AF_INET6) return;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void setResetOnClose(int fd) {
+  linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+}  // namespace l4lb::net

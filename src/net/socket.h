@@ -1,0 +1,34 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include "base/fd.h"
+#include "base/result.h"
+#include "net/endpoint.h"
+
+namespace l4lb::net {
+
+struct ListenOptions {
+  int backlog = 4096;
+  bool reuse_port = false;  // one socket per worker, the kernel spreading connections among them
+};
+
+// A bound, listening, non-blocking, close-on-exec stream socket. A Unix path left behind by a
+// process that is gone (nothing accepts on it) is removed first; one that is live is an error.
+[[nodiscard]] base::SysResult<base::Fd> listenStream(const Endpoint& endpoint,
+                                                     const ListenOptions& options);
+
+// Starts a non-blocking connect. The descriptor is returned while the connect is in progress:
+// the caller waits for writability and reads the outcome with socketError().
+[[nodiscard]] base::SysResult<base::Fd> connectStream(const Endpoint& endpoint);
+
+// The pending error of a socket (SO_ERROR), 0 when none.
+[[nodiscard]] int socketError(int fd);
+
+// Latency over batching: l4lb relays what it reads at once, so Nagle would only add delay.
+void setNoDelay(int fd, int family);
+
+// Makes the next close send a RST instead of a FIN, to pass a reset on to the other side.
+void setResetOnClose(int fd);
+
+}  // namespace l4lb::net

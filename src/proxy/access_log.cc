@@ -1,0 +1,72 @@
+#include "proxy/access_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace l4lb::proxy {
+
+base::SysResult<AccessLog> AccessLog::open(const std::string& target) {
+  AccessLog log;
+  if (target == "off") return log;
+  if (target == "stderr") {
+    log.fd_ = STDERR_FILENO;
+    return log;
+  }
+  log.owned_ = base::Fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!log.owned_) return base::lastError("open access_log");
+  log.fd_ = log.owned_.get();
+  return log;
+}
+
+void appendJsonString(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (byte < 0x20) {
+      out += fmt::format("\\u{:04x}", byte);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+void AccessLog::write(const AccessRecord& record) const {
+  if (fd_ < 0) return;
+  using std::chrono::system_clock;
+  auto now = system_clock::now();
+  std::time_t secs = system_clock::to_time_t(now);
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::string line;
+  line.reserve(256);
+  line += fmt::format("{{\"time\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"listener\":",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec, millis);
+  appendJsonString(line, record.listener);
+  line += ",\"client\":";
+  appendJsonString(line, record.client);
+  line += ",\"backend\":";
+  if (record.backend.empty()) {
+    line += "null";
+  } else {
+    appendJsonString(line, record.backend);
+  }
+  line += fmt::format(
+      ",\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{},\"attempts\":{},\"end\":\"{}\"}}\n",
+      record.bytes_in, record.bytes_out, record.duration_ms, record.attempts,
+      endReasonName(record.end));
+  [[maybe_unused]] ssize_t n = ::write(fd_, line.data(), line.size());
+}
+
+}  // namespace l4lb::proxy

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/fd.h"
+#include "base/result.h"
+#include "proxy/end_reason.h"
+
+namespace l4lb::proxy {
+
+// What the access log records of one finished connection.
+struct AccessRecord {
+  std::string_view listener;
+  std::string_view client;
+  std::string_view backend;  // empty when none was connected
+  std::uint64_t bytes_in = 0;   // client -> backend
+  std::uint64_t bytes_out = 0;  // backend -> client
+  std::int64_t duration_ms = 0;
+  std::uint32_t attempts = 0;
+  EndReason end = EndReason::kCompleted;
+};
+
+// One JSON line per finished connection, to stderr or a file opened for appending. Shared by
+// all workers: each line is a single write(2) to an O_APPEND descriptor, so lines never
+// interleave and no lock is needed.
+class AccessLog {
+ public:
+  AccessLog() = default;  // off
+
+  // target: "off", "stderr" or a file path.
+  [[nodiscard]] static base::SysResult<AccessLog> open(const std::string& target);
+
+  [[nodiscard]] bool enabled() const { return fd_ >= 0; }
+  void write(const AccessRecord& record) const;
+
+ private:
+  base::Fd owned_;  // the file, when logging to one
+  int fd_ = -1;     // where lines go: owned_, or stderr
+};
+
+// JSON string escaping for the few fields that come from outside (names, Unix paths).
+void appendJsonString(std::string& out, std::string_view text);
+
+}  // namespace l4lb::proxy

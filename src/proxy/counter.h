@@ -1,0 +1,41 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "proxy/end_reason.h"
+
+namespace l4lb::proxy {
+
+// A counter with one writer (its worker) and any number of readers (admin, metrics). A relaxed
+// load and store instead of fetch_add: no locked instruction on the data path.
+class Counter {
+ public:
+  void add(std::uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(std::uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// One worker's shard of the statistics.
+struct WorkerStats {
+  Counter accepted;
+  Counter active;
+  Counter accept_errors;
+  Counter accept_paused;
+  Counter connect_failures;
+  Counter bytes_from_clients;
+  Counter bytes_from_backends;
+  std::array<Counter, static_cast<std::size_t>(EndReason::kCount)> ended;
+
+  Counter& endedBy(EndReason reason) { return ended[static_cast<std::size_t>(reason)]; }
+};
+
+}  // namespace l4lb::proxy

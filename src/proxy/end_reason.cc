@@ -1,0 +1,18 @@
+#include "proxy/end_reason.h"
+
+namespace l4lb::proxy {
+
+std::string_view endReasonName(EndReason reason) {
+  switch (reason) {
+    case EndReason::kCompleted: return "completed";
+    case EndReason::kClientReset: return "client-reset";
+    case EndReason::kBackendReset: return "backend-reset";
+    case EndReason::kIdleTimeout: return "idle-timeout";
+    case EndReason::kNoBackend: return "no-backend";
+    case EndReason::kShutdown: return "shutdown";
+    case EndReason::kCount: break;
+  }
+  return "unknown";
+}
+
+}  // namespace l4lb::proxy

@@ -1,0 +1,291 @@
+#include "proxy/session.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <span>
+#include <string>
+
+#include "base/log.h"
+#include "net/endpoint.h"
+#include "net/socket.h"
+
+namespace l4lb::proxy {
+
+namespace {
+
+constexpr std::uint32_t kStreamEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+bool isTransient(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+}  // namespace
+
+Session::Session(const SessionEnv& env, SessionOwner* owner,
+                 const config::ListenerConfig& listener, PoolState& pool, base::Fd client,
+                 const ClientAddress& client_address)
+    : env_(env),
+      owner_(owner),
+      listener_(listener),
+      pool_(pool),
+      client_address_(client_address),
+      started_ms_(env.loop->now()),
+      last_activity_ms_(env.loop->now()) {
+  client_.session = this;
+  client_.fd = std::move(client);
+  backend_.session = this;
+}
+
+Session::~Session() { env_.loop->timers().cancel(this); }
+
+void Session::Side::onEvents(std::uint32_t events) {
+  if (this == &session->client_) {
+    session->onClientEvents(events);
+  } else {
+    session->onBackendEvents(events);
+  }
+}
+
+void Session::start() {
+  env_.stats->active.add();
+  auto added = env_.loop->add(client_.fd.get(), kStreamEvents, &client_);
+  if (!added) {
+    base::logWarn("listener \"{}\": cannot watch client socket: {}", listener_.name,
+                  added.error().message());
+    finish(EndReason::kClientReset);
+    return;
+  }
+  connectNext();
+}
+
+void Session::connectNext() {
+  const auto& pool = *pool_.config;
+  const std::uint32_t max_attempts =
+      std::min<std::uint32_t>(pool.retries + 1, static_cast<std::uint32_t>(kMaxRecordedFailures));
+  while (attempts_ < max_attempts) {
+    balance::PickRequest request;
+    request.flow_hash = balance::hashClient(&client_address_.addr.sa, pool.hash_key);
+    request.exclude = std::span<const std::uint32_t>(failed_backends_.data(), attempts_);
+    std::uint32_t index = pool_.balancer->pick(request);
+    if (index == balance::kNoBackend) break;
+    ++attempts_;
+    backend_index_ = index;
+    pool_.balancer->onConnectionOpened(index);
+    auto connected = net::connectStream(pool.backends[index].address);
+    if (!connected) {
+      onConnectFailed(connected.error().code);
+      return;
+    }
+    backend_.fd = std::move(connected.value());
+    backend_.readable = backend_.writable = backend_.peer_closed = false;
+    auto added = env_.loop->add(backend_.fd.get(), kStreamEvents, &backend_);
+    if (!added) {
+      backend_.fd.reset();
+      onConnectFailed(added.error().code);
+      return;
+    }
+    env_.loop->timers().schedule(this, env_.loop->now() + pool.connect_timeout.count());
+    return;
+  }
+  logAllConnectsFailed();
+  finish(EndReason::kNoBackend);
+}
+
+void Session::onConnectFailed(int error) {
+  env_.stats->connect_failures.add();
+  failed_backends_[attempts_ - 1] = backend_index_;
+  failed_errors_[attempts_ - 1] = static_cast<std::uint8_t>(std::min(error, 255));
+  pool_.balancer->onConnectionClosed(backend_index_);
+  backend_index_ = balance::kNoBackend;
+  if (backend_.fd) {
+    env_.loop->remove(backend_.fd.get());
+    backend_.fd.reset();
+  }
+  // Connecting again from inside the failed attempt's callback is safe: the new descriptor gets
+  // its own registration, and stale events for the old one were dropped with it.
+  connectNext();
+}
+
+void Session::logAllConnectsFailed() const {
+  std::string reasons;
+  for (std::uint32_t i = 0; i < attempts_; ++i) {
+    if (!reasons.empty()) reasons += ", ";
+    reasons += pool_.config->backends[failed_backends_[i]].name;
+    reasons += " (";
+    reasons += std::strerror(failed_errors_[i]);
+    reasons += ")";
+  }
+  if (reasons.empty()) reasons = "no backend is up";
+  std::string client = net::formatSockaddr(&client_address_.addr.sa, client_address_.len);
+  base::logWarn("listener \"{}\" client {}: no backend of pool \"{}\" could be connected: {}",
+                listener_.name, client, pool_.config->name, reasons);
+}
+
+void Session::onClientEvents(std::uint32_t events) {
+  if (state_ == State::kClosed) return;
+  if ((events & EPOLLERR) != 0) {
+    finish(EndReason::kClientReset);
+    return;
+  }
+  if ((events & EPOLLIN) != 0) client_.readable = true;
+  if ((events & EPOLLOUT) != 0) client_.writable = true;
+  if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) client_.peer_closed = client_.readable = true;
+  // Reads from the client stay off until a backend is connected; the flags keep what is ready.
+  if (state_ == State::kProxying) pump();
+}
+
+void Session::onBackendEvents(std::uint32_t events) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kConnecting) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+    int error = net::socketError(backend_.fd.get());
+    if (error == 0 && (events & EPOLLERR) != 0) error = ECONNREFUSED;
+    if (error != 0) {
+      env_.loop->timers().cancel(this);
+      onConnectFailed(error);
+      return;
+    }
+    onConnected();
+  }
+  if ((events & EPOLLERR) != 0) {
+    finish(EndReason::kBackendReset);
+    return;
+  }
+  if ((events & EPOLLIN) != 0) backend_.readable = true;
+  if ((events & EPOLLOUT) != 0) backend_.writable = true;
+  if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) backend_.peer_closed = backend_.readable = true;
+  pump();
+}
+
+void Session::onConnected() {
+  state_ = State::kProxying;
+  backend_.writable = true;
+  last_activity_ms_ = env_.loop->now();
+  env_.loop->timers().schedule(this, last_activity_ms_ + listener_.idle_timeout.count());
+  base::logDebug("listener \"{}\": connected to backend {}", listener_.name,
+                 pool_.config->backends[backend_index_].name);
+}
+
+void Session::pump() {
+  if (!relay(upstream_, client_, backend_)) return;
+  if (!relay(downstream_, backend_, client_)) return;
+  if (upstream_.shut_down && downstream_.shut_down) finish(EndReason::kCompleted);
+}
+
+bool Session::relay(Direction& direction, Side& source, Side& destination) {
+  const bool source_is_client = &source == &client_;
+  while (true) {
+    if (direction.offset < direction.length) {
+      if (!destination.writable) return true;
+      ssize_t sent = ::send(destination.fd.get(), direction.buffer.data() + direction.offset,
+                            direction.length - direction.offset, MSG_NOSIGNAL);
+      if (sent < 0) {
+        if (isTransient(errno)) {
+          if (errno != EINTR) destination.writable = false;
+          if (errno == EINTR) continue;
+          return true;  // backpressure: the source is not read until this drains
+        }
+        finish(source_is_client ? EndReason::kBackendReset : EndReason::kClientReset);
+        return false;
+      }
+      direction.offset += static_cast<std::uint32_t>(sent);
+      if (direction.offset == direction.length) direction.offset = direction.length = 0;
+      continue;
+    }
+    if (direction.source_eof) {
+      direction.buffer.reset();
+      if (!direction.shut_down) {
+        ::shutdown(destination.fd.get(), SHUT_WR);
+        direction.shut_down = true;
+      }
+      return true;
+    }
+    if (!source.readable) {
+      direction.buffer.reset();  // idle: the buffer goes back to the pool
+      return true;
+    }
+    if (!direction.buffer) direction.buffer = env_.buffers->acquire();
+    ssize_t received = ::recv(source.fd.get(), direction.buffer.data(), BufferPool::kBufferSize, 0);
+    if (received > 0) {
+      direction.length = static_cast<std::uint32_t>(received);
+      direction.offset = 0;
+      direction.bytes += static_cast<std::uint64_t>(received);
+      last_activity_ms_ = env_.loop->now();
+      // A short read drained the socket: edge-triggered epoll reports the next arrival, so
+      // skip the recv that would only say EAGAIN. Not after RDHUP: the EOF must still be read.
+      if (static_cast<std::size_t>(received) < BufferPool::kBufferSize && !source.peer_closed) {
+        source.readable = false;
+      }
+      continue;
+    }
+    if (received == 0) {
+      direction.source_eof = true;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      source.readable = false;
+      continue;
+    }
+    finish(source_is_client ? EndReason::kClientReset : EndReason::kBackendReset);
+    return false;
+  }
+}
+
+void Session::onTimer() {
+  if (state_ == State::kConnecting) {
+    onConnectFailed(ETIMEDOUT);
+    return;
+  }
+  if (state_ != State::kProxying) return;
+  std::int64_t deadline = last_activity_ms_ + listener_.idle_timeout.count();
+  if (env_.loop->now() >= deadline) {
+    finish(EndReason::kIdleTimeout);
+  } else {
+    env_.loop->timers().schedule(this, deadline);
+  }
+}
+
+void Session::abort(EndReason reason) { finish(reason); }
+
+void Session::finish(EndReason reason) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  env_.loop->timers().cancel(this);
+  // A reset, a timeout or a forced shutdown is passed on as a reset: a FIN would tell the other
+  // side the data ended cleanly when it did not.
+  if (reason != EndReason::kCompleted) {
+    if (client_.fd) net::setResetOnClose(client_.fd.get());
+    if (backend_.fd) net::setResetOnClose(backend_.fd.get());
+  }
+  client_.fd.reset();
+  backend_.fd.reset();
+  upstream_.buffer.reset();
+  downstream_.buffer.reset();
+  if (backend_index_ != balance::kNoBackend) pool_.balancer->onConnectionClosed(backend_index_);
+  env_.stats->active.sub();
+  env_.stats->endedBy(reason).add();
+  env_.stats->bytes_from_clients.add(upstream_.bytes);
+  env_.stats->bytes_from_backends.add(downstream_.bytes);
+  if (env_.access_log->enabled()) logAccess(reason);
+  owner_->onSessionEnded(this);
+}
+
+void Session::logAccess(EndReason reason) const {
+  std::string client = net::formatSockaddr(&client_address_.addr.sa, client_address_.len);
+  AccessRecord record;
+  record.listener = listener_.name;
+  record.client = client;
+  if (backend_index_ != balance::kNoBackend) {
+    record.backend = pool_.config->backends[backend_index_].name;
+  }
+  record.bytes_in = upstream_.bytes;
+  record.bytes_out = downstream_.bytes;
+  record.duration_ms = env_.loop->now() - started_ms_;
+  record.attempts = attempts_;
+  record.end = reason;
+  env_.access_log->write(record);
+}
+
+}  // namespace l4lb::proxy

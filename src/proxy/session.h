@@ -1,0 +1,135 @@
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+
+#include "balance/balancer.h"
+#include "base/fd.h"
+#include "config/config.h"
+#include "io/event_loop.h"
+#include "io/timer_queue.h"
+#include "proxy/access_log.h"
+#include "proxy/buffer_pool.h"
+#include "proxy/counter.h"
+#include "proxy/end_reason.h"
+
+namespace l4lb::proxy {
+
+class Session;
+
+// What a session needs from the worker that owns it. All of it lives on the worker's thread.
+struct SessionEnv {
+  io::EventLoop* loop = nullptr;
+  BufferPool* buffers = nullptr;
+  WorkerStats* stats = nullptr;
+  const AccessLog* access_log = nullptr;
+};
+
+// The worker side of a pool: its config and this worker's balancer for it.
+struct PoolState {
+  const config::PoolConfig* config = nullptr;
+  std::unique_ptr<balance::Balancer> balancer;
+};
+
+// Told when a session has ended, so it can unlink and (deferred) destroy it.
+class SessionOwner {
+ public:
+  virtual void onSessionEnded(Session* session) = 0;
+
+ protected:
+  ~SessionOwner() = default;
+};
+
+// Compact storage for a client's address: IPv4, IPv6, or an (often unnamed) Unix peer.
+struct ClientAddress {
+  union {
+    sockaddr sa;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } addr{};
+  socklen_t len = 0;
+};
+
+// One proxied stream connection: the client socket, the backend socket, and the bytes between.
+//
+// States: connecting (choosing a backend, trying each in turn, client reads off) -> proxying
+// (both directions relayed, each ending with EOF passed on as shutdown(SHUT_WR)) -> closed.
+// Both sockets are registered once, edge-triggered, for reading and writing; readiness is
+// remembered in flags, so no epoll_ctl is needed as the session changes what it waits for.
+class Session final : public io::Timer, public io::Deferred {
+ public:
+  Session(const SessionEnv& env, SessionOwner* owner, const config::ListenerConfig& listener,
+          PoolState& pool, base::Fd client, const ClientAddress& client_address);
+  ~Session() override;
+
+  // Chooses a backend and starts connecting; may end the session at once (no backend).
+  void start();
+
+  // Ends the session now (shutdown grace ran out), resetting both sides.
+  void abort(EndReason reason);
+
+  void onTimer() override;
+
+  // Intrusive list links, owned by the worker's SessionList.
+  Session* prev = nullptr;
+  Session* next = nullptr;
+
+ private:
+  enum class State : std::uint8_t { kConnecting, kProxying, kClosed };
+
+  struct Side final : io::EventHandler {
+    Session* session = nullptr;
+    base::Fd fd;
+    bool readable = false;
+    bool writable = false;
+    bool peer_closed = false;  // EPOLLRDHUP seen: keep reading until EOF
+    void onEvents(std::uint32_t events) override;
+  };
+
+  // Bytes on their way from one side to the other, with what has been seen of the source's end.
+  struct Direction {
+    PooledBuffer buffer;
+    std::uint32_t offset = 0;
+    std::uint32_t length = 0;
+    bool source_eof = false;
+    bool shut_down = false;  // shutdown(SHUT_WR) sent to the destination
+    std::uint64_t bytes = 0;
+  };
+
+  void onClientEvents(std::uint32_t events);
+  void onBackendEvents(std::uint32_t events);
+  void connectNext();
+  void onConnectFailed(int error);
+  void onConnected();
+  void pump();
+  // Relays as much as the two sockets allow. Returns false when the session ended.
+  bool relay(Direction& direction, Side& source, Side& destination);
+  void finish(EndReason reason);
+  void logAccess(EndReason reason) const;
+  void logAllConnectsFailed() const;
+
+  SessionEnv env_;
+  SessionOwner* owner_;
+  const config::ListenerConfig& listener_;
+  PoolState& pool_;
+  Side client_;
+  Side backend_;
+  Direction upstream_;    // client -> backend
+  Direction downstream_;  // backend -> client
+  ClientAddress client_address_;
+  std::int64_t started_ms_ = 0;
+  std::int64_t last_activity_ms_ = 0;
+  std::uint32_t backend_index_ = balance::kNoBackend;
+  std::uint8_t attempts_ = 0;
+  State state_ = State::kConnecting;
+
+  // Backends tried and why each failed, for exclusion and for the log when all fail.
+  static constexpr std::size_t kMaxRecordedFailures = 16;  // caps attempts per connection
+  std::array<std::uint32_t, kMaxRecordedFailures> failed_backends_{};
+  std::array<std::uint8_t, kMaxRecordedFailures> failed_errors_{};  // errno values
+};
+
+}  // namespace l4lb::proxy

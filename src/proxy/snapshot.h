@@ -1,0 +1,20 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "balance/balancer.h"
+#include "config/config.h"
+
+namespace l4lb::proxy {
+
+// An immutable view of one validated config and what is derived from it (balancer plans with
+// their Maglev tables). Workers hold it by shared_ptr; a reload builds a new one and swaps it in.
+struct Snapshot {
+  config::Config config;
+  std::vector<std::shared_ptr<const balance::BalancerPlan>> plans;  // one per config.pools[i]
+
+  [[nodiscard]] static std::shared_ptr<const Snapshot> build(config::Config config);
+};
+
+}  // namespace l4lb::proxy

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+
+#include "base/fd.h"
+#include "io/event_loop.h"
+#include "io/timer_queue.h"
+
+namespace l4lb::worker {
+
+class Worker;
+
+// Accepts connections on one listening socket for one worker. The socket is either the
+// worker's own (TCP, SO_REUSEPORT) or shared by all workers (Unix; EPOLLEXCLUSIVE wakes one).
+//
+// Accept errors follow a written policy: EAGAIN means done; EINTR and ECONNABORTED retry;
+// EMFILE, ENFILE, ENOBUFS and ENOMEM pause this listener with a growing backoff (the pending
+// connections wait in the kernel backlog instead of the loop spinning), logged at most once a
+// second and counted.
+class Acceptor final : public io::EventHandler, public io::Timer {
+ public:
+  Acceptor(Worker& worker, std::uint32_t listener_index, base::Fd owned, int shared_fd);
+
+  [[nodiscard]] base::SysResult<bool> arm();
+  // Stops accepting: the worker's own socket is closed, a shared one is only unwatched.
+  void close();
+
+  void onEvents(std::uint32_t events) override;
+  void onTimer() override;
+
+ private:
+  void pause(int error);
+  [[nodiscard]] int fd() const { return owned_ ? owned_.get() : shared_fd_; }
+
+  Worker& worker_;
+  std::uint32_t listener_index_;
+  base::Fd owned_;
+  int shared_fd_;
+  bool watching_ = false;
+  bool closed_ = false;
+  std::int64_t backoff_ms_ = 0;
+  std::int64_t last_log_ms_ = -1'000'000;
+  std::uint64_t pauses_since_log_ = 0;
+};
+
+}  // namespace l4lb::worker

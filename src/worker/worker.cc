@@ -1,0 +1,113 @@
+#include "worker/worker.h"
+
+#include "base/log.h"
+#include "net/socket.h"
+
+namespace l4lb::worker {
+
+Worker::Worker(std::uint32_t id, std::shared_ptr<const proxy::Snapshot> snapshot,
+               const proxy::AccessLog& access_log, const std::vector<int>& shared_listen_fds)
+    : id_(id),
+      snapshot_(std::move(snapshot)),
+      access_log_(access_log),
+      shared_listen_fds_(shared_listen_fds) {}
+
+Worker::~Worker() {
+  join();
+  // Sessions unregister from the loop and its timers as they go, so they go first.
+  while (!sessions_.empty()) delete sessions_.unlink(sessions_.head());
+  acceptors_.clear();
+}
+
+bool Worker::init(std::string& error) {
+  auto loop = io::EventLoop::create();
+  if (!loop) {
+    error = loop.error().message();
+    return false;
+  }
+  loop_ = std::move(loop.value());
+  env_ = proxy::SessionEnv{loop_.get(), &buffers_, &stats_, &access_log_};
+
+  const auto& config = snapshot_->config;
+  pools_.reserve(config.pools.size());
+  for (std::size_t i = 0; i < config.pools.size(); ++i) {
+    // Per-worker seeds keep random-two's choices independent between workers.
+    std::uint64_t seed = 0x9e3779b97f4a7c15ULL * (id_ + 1) + i;
+    pools_.push_back(proxy::PoolState{&config.pools[i], snapshot_->plans[i]->instantiate(seed)});
+  }
+
+  for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
+    const auto& listener = config.listeners[i];
+    base::Fd owned;
+    if (shared_listen_fds_[i] < 0) {
+      auto bound = net::listenStream(listener.bind,
+                                     net::ListenOptions{listener.backlog, /*reuse_port=*/true});
+      if (!bound) {
+        error = "listener \"" + listener.name + "\" (" + listener.bind.url +
+                "): " + bound.error().message();
+        return false;
+      }
+      owned = std::move(bound.value());
+      net::setNoDelay(owned.get(), listener.bind.family());  // inherited by accepted sockets
+    }
+    auto acceptor = std::make_unique<Acceptor>(*this, i, std::move(owned), shared_listen_fds_[i]);
+    auto armed = acceptor->arm();
+    if (!armed) {
+      error = "listener \"" + listener.name + "\": " + armed.error().message();
+      return false;
+    }
+    acceptors_.push_back(std::move(acceptor));
+  }
+  return true;
+}
+
+std::string_view Worker::listenerName(std::uint32_t index) const {
+  return snapshot_->config.listeners[index].name;
+}
+
+void Worker::start() { thread_ = std::thread([this] { run(); }); }
+
+void Worker::run() {
+  loop_->run();
+  finished_.store(true, std::memory_order_release);
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::drain() {
+  loop_->post([this] {
+    draining_ = true;
+    for (auto& acceptor : acceptors_) acceptor->close();
+    stopIfDrained();
+  });
+}
+
+void Worker::abortAll() {
+  loop_->post([this] {
+    while (!sessions_.empty()) sessions_.head()->abort(proxy::EndReason::kShutdown);
+    stopIfDrained();
+  });
+}
+
+void Worker::stopIfDrained() {
+  if (draining_ && sessions_.empty()) loop_->stop();
+}
+
+void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
+                        const proxy::ClientAddress& address) {
+  stats_.accepted.add();
+  const auto& listener = snapshot_->config.listeners[listener_index];
+  auto* session = new proxy::Session(env_, this, listener, pools_[listener.pool_index],
+                                     std::move(client), address);
+  sessions_.pushFront(session);
+  session->start();
+}
+
+void Worker::onSessionEnded(proxy::Session* session) {
+  loop_->deferDelete(std::unique_ptr<io::Deferred>(sessions_.unlink(session)));
+  stopIfDrained();
+}
+
+}  // namespace l4lb::worker

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "io/event_loop.h"
+#include "proxy/access_log.h"
+#include "proxy/buffer_pool.h"
+#include "proxy/counter.h"
+#include "proxy/session.h"
+#include "proxy/session_list.h"
+#include "proxy/snapshot.h"
+#include "worker/acceptor.h"
+
+namespace l4lb::worker {
+
+// One event-loop thread with its own listening sockets, sessions, buffer pool, balancers and
+// statistics. Nothing here is touched by another thread except through loop().post().
+class Worker final : public proxy::SessionOwner {
+ public:
+  // shared_listen_fds[i] is the socket all workers share for listener i (Unix listeners), or -1
+  // when each worker binds its own (TCP, SO_REUSEPORT).
+  Worker(std::uint32_t id, std::shared_ptr<const proxy::Snapshot> snapshot,
+         const proxy::AccessLog& access_log, const std::vector<int>& shared_listen_fds);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Creates the loop and binds this worker's listening sockets, before its thread starts, so a
+  // bind error stops l4lb at startup. The error names the listener.
+  [[nodiscard]] bool init(std::string& error);
+
+  void start();
+  // Thread-safe. Stop accepting; the loop ends when the last session has ended.
+  void drain();
+  // Thread-safe. End every session now (the shutdown grace is over).
+  void abortAll();
+  void join();
+  [[nodiscard]] bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+  // Called by acceptors on the worker's thread.
+  void onAccepted(std::uint32_t listener_index, base::Fd client,
+                  const proxy::ClientAddress& address);
+  void onSessionEnded(proxy::Session* session) override;
+
+  [[nodiscard]] io::EventLoop& loop() { return *loop_; }
+  [[nodiscard]] proxy::WorkerStats& stats() { return stats_; }
+  [[nodiscard]] std::uint32_t id() const { return id_; }
+  [[nodiscard]] std::string_view listenerName(std::uint32_t index) const;
+
+ private:
+  void run();
+  void stopIfDrained();
+
+  std::uint32_t id_;
+  std::shared_ptr<const proxy::Snapshot> snapshot_;
+  const proxy::AccessLog& access_log_;
+  std::vector<int> shared_listen_fds_;
+  std::unique_ptr<io::EventLoop> loop_;
+  proxy::BufferPool buffers_;
+  proxy::WorkerStats stats_;
+  std::vector<proxy::PoolState> pools_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  proxy::SessionList sessions_;
+  proxy::SessionEnv env_;
+  bool draining_ = false;
+  std::atomic<bool> finished_{false};
+  std::thread thread_;
+};
+
+}  // namespace l4lb::worker
