@@ -42,9 +42,12 @@ class Balancer {
   [[nodiscard]] virtual std::uint32_t pick(const PickRequest& request) = 0;
 
   // Feedback from the data path: a connection to `backend` started or ended. least-conn and
-  // random-two balance on these counts.
+  // random-two balance on these counts. Report a close to the instance that saw the open (a new
+  // instance after a reload starts at zero); a stray close is ignored rather than wrapping.
   void onConnectionOpened(std::uint32_t backend) { ++active_[backend]; }
-  void onConnectionClosed(std::uint32_t backend) { --active_[backend]; }
+  void onConnectionClosed(std::uint32_t backend) {
+    if (active_[backend] > 0) --active_[backend];
+  }
 
   // Health feeds in here: a backend that is down is never picked.
   void setUp(std::uint32_t backend, bool up) { up_[backend] = up; }
@@ -71,7 +74,13 @@ class BalancerPlan {
   [[nodiscard]] virtual std::unique_ptr<Balancer> instantiate(std::uint64_t seed) const = 0;
 };
 
-// maglev_table_size must be prime (the config loader checks); ignored by other algorithms.
+// The Maglev paper's smaller table size: prime, and M >> N keeps both the imbalance between
+// backends (at most one slot for equal weights) and the disruption on a pool change small.
+inline constexpr std::uint32_t kDefaultMaglevTableSize = 65537;
+
+// maglev_table_size must be prime (the config loader checks; isPrime in maglev_table.h); a size
+// that is not is rounded up to the next prime rather than risk a table that cannot fill.
+// Ignored by other algorithms.
 [[nodiscard]] std::shared_ptr<const BalancerPlan> makeBalancerPlan(
     Algorithm algorithm, std::vector<BackendSlot> backends, std::uint32_t maglev_table_size);
 

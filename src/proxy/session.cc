@@ -139,8 +139,12 @@ void Session::onBackendEvents(std::uint32_t events) {
   if (state_ == State::kClosed) return;
   if (state_ == State::kConnecting) {
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
-    int error = net::socketError(backend_.fd.get());
-    if (error == 0 && (events & EPOLLERR) != 0) error = ECONNREFUSED;
+    // Writable without an error means connected: SO_ERROR is read only to say why it failed.
+    int error = 0;
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+      error = net::socketError(backend_.fd.get());
+      if (error == 0) error = ECONNREFUSED;
+    }
     if (error != 0) {
       env_.loop->timers().cancel(this);
       onConnectFailed(error);
@@ -190,7 +194,13 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
         return false;
       }
       direction.offset += static_cast<std::uint32_t>(sent);
-      if (direction.offset == direction.length) direction.offset = direction.length = 0;
+      if (direction.offset == direction.length) {
+        direction.offset = direction.length = 0;
+      } else {
+        // A partial send means the socket buffer is full: wait for EPOLLOUT instead of asking
+        // again only to hear EAGAIN.
+        destination.writable = false;
+      }
       continue;
     }
     if (direction.source_eof) {

@@ -1,0 +1,65 @@
+#include "balance/balancer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "balance/backend_list_plan.h"
+#include "balance/first.h"
+#include "balance/least_conn.h"
+#include "balance/maglev.h"
+#include "balance/random_two.h"
+#include "balance/round_robin.h"
+
+namespace l4lb::balance {
+
+std::optional<Algorithm> parseAlgorithm(std::string_view name) {
+  if (name == "round-robin") return Algorithm::kRoundRobin;
+  if (name == "least-conn") return Algorithm::kLeastConn;
+  if (name == "random-two") return Algorithm::kRandomTwo;
+  if (name == "maglev") return Algorithm::kMaglev;
+  if (name == "first") return Algorithm::kFirst;
+  return std::nullopt;
+}
+
+std::string_view algorithmName(Algorithm algorithm) {
+  switch (algorithm) {
+    case Algorithm::kRoundRobin: return "round-robin";
+    case Algorithm::kLeastConn: return "least-conn";
+    case Algorithm::kRandomTwo: return "random-two";
+    case Algorithm::kMaglev: return "maglev";
+    case Algorithm::kFirst: return "first";
+  }
+  return "unknown";
+}
+
+Balancer::Balancer(std::span<const BackendSlot> backends)
+    : active_(backends.size(), 0), up_(backends.size(), 1) {
+  weights_.reserve(backends.size());
+  for (const BackendSlot& backend : backends) weights_.push_back(backend.weight);
+}
+
+bool Balancer::eligible(std::uint32_t backend, std::span<const std::uint32_t> exclude) const {
+  // `exclude` holds the few backends one connection already tried, so a scan beats any set.
+  return backend < size() && up_[backend] != 0 && weights_[backend] > 0 &&
+         std::find(exclude.begin(), exclude.end(), backend) == exclude.end();
+}
+
+std::shared_ptr<const BalancerPlan> makeBalancerPlan(Algorithm algorithm,
+                                                     std::vector<BackendSlot> backends,
+                                                     std::uint32_t maglev_table_size) {
+  switch (algorithm) {
+    case Algorithm::kRoundRobin:
+      return std::make_shared<BackendListPlan<RoundRobinBalancer>>(std::move(backends));
+    case Algorithm::kLeastConn:
+      return std::make_shared<BackendListPlan<LeastConnBalancer>>(std::move(backends));
+    case Algorithm::kRandomTwo:
+      return std::make_shared<BackendListPlan<RandomTwoBalancer>>(std::move(backends));
+    case Algorithm::kMaglev:
+      return std::make_shared<MaglevPlan>(std::move(backends), maglev_table_size);
+    case Algorithm::kFirst:
+      return std::make_shared<BackendListPlan<FirstBalancer>>(std::move(backends));
+  }
+  return std::make_shared<BackendListPlan<RoundRobinBalancer>>(std::move(backends));
+}
+
+}  // namespace l4lb::balance
