@@ -8,6 +8,8 @@
 #include <span>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "base/log.h"
 #include "net/endpoint.h"
 #include "net/socket.h"
@@ -19,6 +21,10 @@ namespace {
 constexpr std::uint32_t kStreamEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
 bool isTransient(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+bool isLocalShortage(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
 
 }  // namespace
 
@@ -74,6 +80,16 @@ void Session::connectNext() {
     pool_.balancer->onConnectionOpened(index);
     auto connected = net::connectStream(pool.backends[index].address);
     if (!connected) {
+      if (isLocalShortage(connected.error().code)) {
+        // Out of descriptors or memory here: no other backend would do better, and the
+        // backend is not to blame.
+        pool_.balancer->onConnectionClosed(index);
+        failed_backends_[attempts_ - 1] = balance::kNoBackend;
+        backend_index_ = balance::kNoBackend;
+        logAllConnectsFailed(std::strerror(connected.error().code));
+        finish(EndReason::kNoBackend);
+        return;
+      }
       onConnectFailed(connected.error().code);
       return;
     }
@@ -88,7 +104,7 @@ void Session::connectNext() {
     env_.loop->timers().schedule(this, env_.loop->now() + pool.connect_timeout.count());
     return;
   }
-  logAllConnectsFailed();
+  logAllConnectsFailed(nullptr);
   finish(EndReason::kNoBackend);
 }
 
@@ -107,19 +123,30 @@ void Session::onConnectFailed(int error) {
   connectNext();
 }
 
-void Session::logAllConnectsFailed() const {
+void Session::logAllConnectsFailed(const char* local_error) const {
+  std::uint64_t suppressed = 0;
+  if (!env_.failure_log->allow(env_.loop->now(), suppressed)) return;
   std::string reasons;
-  for (std::uint32_t i = 0; i < attempts_; ++i) {
+  for (std::uint32_t i = 0; i < attempts_ && i < kMaxRecordedFailures; ++i) {
+    if (failed_backends_[i] == balance::kNoBackend) continue;
     if (!reasons.empty()) reasons += ", ";
     reasons += pool_.config->backends[failed_backends_[i]].name;
     reasons += " (";
     reasons += std::strerror(failed_errors_[i]);
     reasons += ")";
   }
+  if (local_error != nullptr) {
+    if (!reasons.empty()) reasons += ", then ";
+    reasons += "no socket for the next attempt (";
+    reasons += local_error;
+    reasons += ")";
+  }
   if (reasons.empty()) reasons = "no backend is up";
   std::string client = net::formatSockaddr(&client_address_.addr.sa, client_address_.len);
-  base::logWarn("listener \"{}\" client {}: no backend of pool \"{}\" could be connected: {}",
-                listener_.name, client, pool_.config->name, reasons);
+  std::string held_back =
+      suppressed == 0 ? "" : fmt::format(" ({} similar lines suppressed)", suppressed);
+  base::logWarn("listener \"{}\" client {}: no backend of pool \"{}\" could be connected: {}{}",
+                listener_.name, client, pool_.config->name, reasons, held_back);
 }
 
 void Session::onClientEvents(std::uint32_t events) {

@@ -8,6 +8,7 @@
 
 #include "balance/balancer.h"
 #include "base/fd.h"
+#include "base/log_throttle.h"
 #include "config/config.h"
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
@@ -26,6 +27,7 @@ struct SessionEnv {
   BufferPool* buffers = nullptr;
   WorkerStats* stats = nullptr;
   const AccessLog* access_log = nullptr;
+  base::LogThrottle* failure_log = nullptr;  // for "no backend could be connected"
 };
 
 // The worker side of a pool: its config and this worker's balancer for it.
@@ -109,7 +111,7 @@ class Session final : public io::Timer, public io::Deferred {
   bool relay(Direction& direction, Side& source, Side& destination);
   void finish(EndReason reason);
   void logAccess(EndReason reason) const;
-  void logAllConnectsFailed() const;
+  void logAllConnectsFailed(const char* local_error) const;
 
   SessionEnv env_;
   SessionOwner* owner_;

@@ -26,7 +26,7 @@ bool Worker::init(std::string& error) {
     return false;
   }
   loop_ = std::move(loop.value());
-  env_ = proxy::SessionEnv{loop_.get(), &buffers_, &stats_, &access_log_};
+  env_ = proxy::SessionEnv{loop_.get(), &buffers_, &stats_, &access_log_, &failure_log_};
 
   const auto& config = snapshot_->config;
   pools_.reserve(config.pools.size());

@@ -64,6 +64,7 @@ class Worker final : public proxy::SessionOwner {
   std::unique_ptr<io::EventLoop> loop_;
   proxy::BufferPool buffers_;
   proxy::WorkerStats stats_;
+  base::LogThrottle failure_log_;
   std::vector<proxy::PoolState> pools_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   proxy::SessionList sessions_;

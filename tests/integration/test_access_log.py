@@ -1,0 +1,107 @@
+"""Access log: one JSON line per finished connection, to a file or to stderr."""
+
+from __future__ import annotations
+
+import json
+
+from harness import (connect, connect_expect_closed, free_port, recv_line, simple_config,
+                     tcp_url, wait_until)
+
+KEYS = {"listener", "client", "backend", "bytes_in", "bytes_out", "duration_ms", "end"}
+
+
+def json_lines(text: str) -> list[dict]:
+    out = []
+    for line in text.splitlines():
+        start = line.find("{")
+        if start < 0:
+            continue
+        try:
+            obj = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def one_exchange(listen: str) -> None:
+    """6 bytes client -> backend; "b1\\n" + the 6 echoed = 9 bytes backend -> client."""
+    with connect(listen) as s:
+        assert recv_line(s) == b"b1\n"
+        s.sendall(b"hello\n")
+        assert recv_line(s) == b"hello\n"
+
+
+def check_entry(entry: dict, backend_port: int) -> None:
+    assert KEYS <= entry.keys(), f"missing keys {KEYS - entry.keys()} in {entry}"
+    assert entry["listener"] == "front"
+    assert "127.0.0.1" in str(entry["client"])
+    assert str(backend_port) in str(entry["backend"])
+    assert sorted([entry["bytes_in"], entry["bytes_out"]]) == [6, 9], entry
+    assert isinstance(entry["duration_ms"], (int, float)) and entry["duration_ms"] >= 0
+    assert isinstance(entry["end"], str) and entry["end"]
+
+
+def test_access_log_file_has_json_line_per_connection(l4lb, servers, workdir):
+    backend = servers(tcp_url(free_port()), name="b1")
+    port = int(backend.url.rsplit(":", 1)[1])
+    log = workdir / "access.log"
+    listen = tcp_url(free_port())
+    l4lb(simple_config(listen, [backend.url], global_={"access_log": str(log)}), ready=[listen])
+    one_exchange(listen)
+    one_exchange(listen)
+    assert wait_until(lambda: log.exists() and len(json_lines(log.read_text())) >= 2, 10), \
+        f"access log {log} has no 2 JSON lines: {log.read_text() if log.exists() else 'missing'}"
+    lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
+    assert all(json.loads(ln) for ln in lines), "every line of the file is one JSON object"
+    for entry in json_lines(log.read_text()):
+        check_entry(entry, port)
+
+
+def test_access_log_stderr(l4lb, servers):
+    backend = servers(tcp_url(free_port()), name="b1")
+    port = int(backend.url.rsplit(":", 1)[1])
+    listen = tcp_url(free_port())
+    proc = l4lb(simple_config(listen, [backend.url], global_={"access_log": "stderr"}),
+                ready=[listen])
+    one_exchange(listen)
+    entries = []
+
+    def logged():
+        entries[:] = [e for e in json_lines(proc.stderr()) if "bytes_in" in e]
+        return bool(entries)
+
+    assert wait_until(logged, 10), "no access log JSON line on stderr\n" + proc.describe()
+    check_entry(entries[0], port)
+
+
+def test_access_log_records_failed_connection(l4lb, workdir):
+    dead = tcp_url(free_port())
+    log = workdir / "access.log"
+    listen = tcp_url(free_port())
+    l4lb(simple_config(listen, [dead], global_={"access_log": str(log)}), ready=[listen])
+    assert connect_expect_closed(listen)[1] == b""
+    assert wait_until(lambda: log.exists() and json_lines(log.read_text()), 10), \
+        "a connection that found no backend is not in the access log"
+    entry = json_lines(log.read_text())[0]
+    assert entry["listener"] == "front"
+    assert entry["end"], entry
+
+
+def test_access_log_counts_a_megabyte(l4lb, servers, workdir):
+    from harness import count_handler, recv_until_eof
+    import socket
+
+    backend = servers(tcp_url(free_port()), count_handler, "counter")
+    log = workdir / "access.log"
+    listen = tcp_url(free_port())
+    l4lb(simple_config(listen, [backend.url], global_={"access_log": str(log)}), ready=[listen])
+    with connect(listen) as s:
+        s.sendall(b"m" * (1 << 20))
+        s.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(s) == b"1048576"
+    assert wait_until(lambda: log.exists() and json_lines(log.read_text()), 10)
+    entry = json_lines(log.read_text())[0]
+    assert entry["bytes_in"] == 1 << 20, entry  # client -> backend
+    assert entry["bytes_out"] == len(b"1048576"), entry
