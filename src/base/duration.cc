@@ -35,8 +35,10 @@ std::optional<Duration> parseDuration(std::string_view text) {
     } else {
       return std::nullopt;
     }
+    // Checked before multiplying: signed overflow is undefined, not merely wrong.
+    constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max() / 1024;
+    if (number > (kMaxMs - total_ms) / scale) return std::nullopt;
     total_ms += number * scale;
-    if (total_ms > std::numeric_limits<std::int64_t>::max() / 1024) return std::nullopt;
   }
   return Duration(total_ms);
 }

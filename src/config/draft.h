@@ -1,0 +1,63 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "config/config.h"
+#include "config/error_list.h"
+#include "config/load_options.h"
+
+namespace l4lb::config {
+
+// A config as read, before the checks that span entries: each value with the key and place it
+// came from. Both the TOML reader and the command-line quick mode fill one in, so the two get
+// the same checks and the same messages.
+
+struct BackendDraft {
+  BackendConfig config;
+  Origin name;  // the `name` key, or the address when the name defaults to it
+  bool name_defaulted = false;
+};
+
+struct PoolDraft {
+  PoolConfig config;
+  Origin backends_origin;          // the backends array (or the pool, when it has none)
+  bool backends_reported = false;  // a problem with the list is already reported
+  std::vector<BackendDraft> backends;
+  Origin balance;  // where maglev table-size errors go when the size is the default
+  Origin hash_key;
+  bool hash_key_set = false;
+  Origin table_size;
+  bool table_size_set = false;
+};
+
+struct ListenerDraft {
+  ListenerConfig config;
+  Origin name;  // the `name` key, or the listener itself when the name is a default
+  Origin bind;
+  Origin pool;
+  bool bind_ok = false;  // config.bind holds a parsed stream endpoint
+  bool pool_set = false;
+};
+
+struct ConfigDraft {
+  Config config;  // source and global; listeners and pools are assembled from the drafts
+  std::vector<ListenerDraft> listeners;
+  std::vector<PoolDraft> pools;
+  Origin listeners_origin;          // where "no listeners" is reported
+  bool listeners_reported = false;  // a problem with the list is already reported
+};
+
+// Parses an address for a listener or backend: what `parse` accepts, minus the datagram kinds
+// this release cannot serve yet. Returns the endpoint or the message for the error.
+[[nodiscard]] std::variant<net::Endpoint, std::string> parseStreamEndpoint(
+    const EndpointParser& parse, std::string_view url);
+
+// Runs the checks that look across entries (duplicate names and binds, pool references, maglev
+// table sizes), resolves pool indexes and assembles the config. Errors go to `errors`; the
+// returned config is meaningful only when there are none.
+[[nodiscard]] Config finishDraft(ConfigDraft&& draft, ErrorList& errors);
+
+}  // namespace l4lb::config

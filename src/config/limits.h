@@ -1,0 +1,28 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "base/duration.h"
+
+namespace l4lb::config {
+
+// Bounds on config values, shared by the file reader and the command-line quick mode.
+inline constexpr std::int64_t kMaxWorkers = 1024;
+inline constexpr std::int64_t kMaxWeight = 10'000;
+// A connection records each backend it tried (proxy::Session), so attempts are bounded.
+inline constexpr std::int64_t kMaxRetries = 15;
+// Each worker holds a copy of each maglev table; 2^24 slots is already 64 MiB of them.
+inline constexpr std::int64_t kMaxMaglevTableSize = 1 << 24;
+// Long enough for any real timeout, short enough that converting to nanoseconds for a timer
+// cannot overflow.
+inline constexpr base::Duration kMaxDuration = std::chrono::hours(24 * 365);
+
+// The words each enum accepts, in the order they are listed in error messages.
+[[nodiscard]] const std::vector<std::string_view>& algorithmNames();
+[[nodiscard]] const std::vector<std::string_view>& hashKeyNames();
+[[nodiscard]] const std::vector<std::string_view>& logLevelNames();
+
+}  // namespace l4lb::config

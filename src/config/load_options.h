@@ -1,0 +1,26 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "config/loader.h"
+#include "net/endpoint.h"
+
+namespace l4lb::config {
+
+// How the loader turns an address string into an endpoint. Normally net::parseEndpoint; the
+// fuzzer swaps in one that never calls getaddrinfo, so fuzzing stays fast and offline.
+using EndpointParser =
+    std::function<std::variant<net::Endpoint, net::EndpointError>(std::string_view)>;
+
+struct LoadOptions {
+  EndpointParser parse_endpoint = net::parseEndpoint;
+};
+
+// loadConfigText with non-default options.
+[[nodiscard]] LoadResult loadConfigText(std::string_view text, const std::string& source,
+                                        const LoadOptions& options);
+
+}  // namespace l4lb::config

@@ -1,0 +1,91 @@
+#include <fmt/format.h>
+
+#include "config/draft.h"
+#include "config/error_list.h"
+#include "config/limits.h"
+#include "config/loader.h"
+#include "config/suggest.h"
+
+namespace l4lb::config {
+
+namespace {
+
+constexpr std::string_view kSource = "<command line>";
+constexpr std::string_view kQuickName = "quick";
+
+// Flags have no line or column; the key names the flag instead ("--backend[1]").
+Origin flag(std::string key) { return Origin{.key = std::move(key), .pos = {}}; }
+
+}  // namespace
+
+LoadResult configFromQuickOptions(const QuickOptions& options) {
+  const EndpointParser parse = net::parseEndpoint;
+  ErrorList errors{std::string(kSource)};
+  ConfigDraft draft;
+  draft.config.source = std::string(kSource);
+  draft.listeners_origin = flag("--listen");
+
+  if (options.workers) {
+    if (*options.workers > kMaxWorkers) {
+      errors.add(flag("--workers"),
+                 fmt::format("must be between 0 and {}, got {}", kMaxWorkers, *options.workers));
+    } else {
+      draft.config.global.workers = *options.workers;
+    }
+  }
+
+  PoolDraft pool;
+  pool.config.name = std::string(kQuickName);
+  pool.balance = flag("--balance");
+  pool.backends_origin = flag("--backend");
+  if (auto algorithm = balance::parseAlgorithm(options.balance)) {
+    pool.config.balance = *algorithm;
+  } else {
+    errors.add(pool.balance, fmt::format("invalid value {}: expected {}{}",
+                                         quoteText(options.balance), quotedList(algorithmNames()),
+                                         didYouMean(options.balance, algorithmNames())));
+  }
+  for (std::size_t i = 0; i < options.backends.size(); ++i) {
+    BackendDraft backend;
+    backend.name = flag(fmt::format("--backend[{}]", i));
+    // Named by their address, as in a file; there is no name flag to suggest instead.
+    backend.name_defaulted = false;
+    backend.config.name = options.backends[i];
+    auto parsed = parseStreamEndpoint(parse, options.backends[i]);
+    if (auto* message = std::get_if<std::string>(&parsed)) {
+      errors.add(backend.name, std::move(*message));
+    } else {
+      backend.config.address = std::get<net::Endpoint>(std::move(parsed));
+    }
+    pool.backends.push_back(std::move(backend));
+  }
+  draft.pools.push_back(std::move(pool));
+
+  if (options.listen.empty()) {
+    errors.add(flag("--listen"), "missing: give the address to listen on, e.g. tcp://0.0.0.0:8080");
+    draft.listeners_reported = true;
+  } else {
+    ListenerDraft listener;
+    listener.config.name = std::string(kQuickName);
+    listener.config.pool = std::string(kQuickName);
+    listener.name = flag("--listen");
+    listener.bind = flag("--listen");
+    listener.pool = flag("--listen");
+    listener.pool_set = true;
+    auto parsed = parseStreamEndpoint(parse, options.listen);
+    if (auto* message = std::get_if<std::string>(&parsed)) {
+      errors.add(listener.bind, std::move(*message));
+    } else {
+      listener.config.bind = std::get<net::Endpoint>(std::move(parsed));
+      listener.bind_ok = true;
+    }
+    draft.listeners.push_back(std::move(listener));
+  }
+
+  Config config = finishDraft(std::move(draft), errors);
+  if (!errors.empty())
+    return LoadResult{.config = std::nullopt, .errors = std::move(errors).take()};
+  return LoadResult{.config = std::move(config), .errors = {}};
+}
+
+}  // namespace l4lb::config

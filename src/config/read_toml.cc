@@ -1,0 +1,234 @@
+#include "config/read_toml.h"
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <string_view>
+#include <utility>
+
+#include "balance/balancer.h"
+#include "balance/flow_hash.h"
+#include "base/log.h"
+#include "config/limits.h"
+#include "config/table_reader.h"
+
+namespace l4lb::config {
+
+namespace {
+
+using namespace std::string_view_literals;
+
+constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv};
+constexpr std::array kGlobalKeys = {"workers"sv, "log_level"sv, "access_log"sv, "shutdown_grace"sv};
+constexpr std::array kListenerKeys = {"name"sv, "bind"sv, "pool"sv, "idle_timeout"sv, "backlog"sv};
+constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv, "maglev_table_size"sv,
+                                  "connect_timeout"sv, "retries"sv,  "backends"sv};
+constexpr std::array kBackendKeys = {"address"sv, "name"sv, "weight"sv};
+
+constexpr std::string_view kAddressForms = "\"tcp://HOST:PORT\" or \"unix:///PATH\"";
+
+std::optional<net::Endpoint> readEndpoint(TableReader& reader, std::string_view key,
+                                          const EndpointParser& parse) {
+  auto url = reader.name(key);
+  if (!url) return std::nullopt;
+  auto parsed = parseStreamEndpoint(parse, *url);
+  if (auto* message = std::get_if<std::string>(&parsed)) {
+    reader.errors().add(reader.originOf(key), std::move(*message));
+    return std::nullopt;
+  }
+  return std::get<net::Endpoint>(std::move(parsed));
+}
+
+void readGlobal(TableReader& reader, GlobalConfig& global) {
+  if (auto workers = reader.integer("workers", 0, kMaxWorkers)) {
+    global.workers = static_cast<std::uint32_t>(*workers);
+  }
+  if (auto level = reader.choice("log_level", base::parseLogLevel, logLevelNames())) {
+    global.log_level = *level;
+  }
+  if (auto access_log = reader.name("access_log")) global.access_log = std::move(*access_log);
+  if (auto grace = reader.duration("shutdown_grace", base::Duration(0), kMaxDuration)) {
+    global.shutdown_grace = *grace;
+  }
+  reader.reportUnknownKeys();
+}
+
+ListenerDraft readListener(TableReader& reader, std::size_t index, const EndpointParser& parse) {
+  ListenerDraft draft;
+  draft.name = reader.has("name") ? reader.originOf("name") : reader.origin();
+  draft.config.name = fmt::format("listener{}", index);
+  if (auto name = reader.name("name")) draft.config.name = std::move(*name);
+
+  draft.bind = reader.originOf("bind");
+  reader.requireKey("bind", fmt::format("every listener needs bind = {}", kAddressForms));
+  if (auto bind = readEndpoint(reader, "bind", parse)) {
+    draft.config.bind = std::move(*bind);
+    draft.bind_ok = true;
+  }
+
+  draft.pool = reader.originOf("pool");
+  reader.requireKey("pool", "every listener needs pool = \"NAME\", naming a [pool.NAME] table");
+  if (auto pool = reader.name("pool")) {
+    draft.config.pool = std::move(*pool);
+    draft.pool_set = true;
+  }
+
+  if (auto idle = reader.duration("idle_timeout", base::Duration(1), kMaxDuration)) {
+    draft.config.idle_timeout = *idle;
+  }
+  if (auto backlog = reader.integer("backlog", 1, INT_MAX)) {
+    draft.config.backlog = static_cast<int>(*backlog);
+  }
+  reader.reportUnknownKeys();
+  return draft;
+}
+
+std::optional<BackendDraft> readBackend(const toml::node& node, const std::string& key,
+                                        const EndpointParser& parse, ErrorList& errors) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    errors.add(Origin{.key = key, .pos = positionOf(node.source())},
+               fmt::format("expected a table like {{ address = {} }}, got {}", kAddressForms,
+                           describe(node)));
+    return std::nullopt;
+  }
+  TableReader reader(*table, key, kBackendKeys, errors);
+  BackendDraft draft;
+  reader.requireKey("address", fmt::format("every backend needs address = {}", kAddressForms));
+  if (auto address = readEndpoint(reader, "address", parse)) {
+    draft.config.address = std::move(*address);
+  }
+  draft.name_defaulted = !reader.has("name");
+  draft.name = reader.originOf(draft.name_defaulted ? "address" : "name");
+  if (draft.name_defaulted) {
+    // The name is the backend's identity (maglev hashes it): the address as written.
+    if (const toml::node* address = reader.node("address"); address && address->is_string()) {
+      draft.config.name = address->as_string()->get();
+    }
+  } else if (auto name = reader.name("name")) {
+    draft.config.name = std::move(*name);
+  }
+  if (auto weight = reader.integer("weight", 1, kMaxWeight)) {
+    draft.config.weight = static_cast<std::uint32_t>(*weight);
+  }
+  reader.reportUnknownKeys();
+  return draft;
+}
+
+void readBackends(TableReader& reader, PoolDraft& pool, const EndpointParser& parse) {
+  pool.backends_origin = reader.originOf("backends");
+  const toml::array* backends =
+      reader.array("backends", "an array of backends like [{ address = \"tcp://HOST:PORT\" }]");
+  if (backends == nullptr) {
+    pool.backends_reported = reader.has("backends");
+    return;
+  }
+  for (std::size_t i = 0; i < backends->size(); ++i) {
+    std::string key = indexKey(pool.backends_origin.key, i);
+    if (auto backend = readBackend(*backends->get(i), key, parse, reader.errors())) {
+      pool.backends.push_back(std::move(*backend));
+    } else {
+      pool.backends_reported = true;
+    }
+  }
+}
+
+PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& parse) {
+  PoolDraft draft;
+  draft.config.name = std::move(name);
+  draft.balance = reader.originOf("balance");
+  if (auto algorithm = reader.choice("balance", balance::parseAlgorithm, algorithmNames())) {
+    draft.config.balance = *algorithm;
+  }
+  draft.hash_key = reader.originOf("hash_key");
+  if (auto key = reader.choice("hash_key", balance::parseHashKey, hashKeyNames())) {
+    draft.config.hash_key = *key;
+    draft.hash_key_set = true;
+  }
+  draft.table_size = reader.originOf("maglev_table_size");
+  if (auto size = reader.integer("maglev_table_size", 1, kMaxMaglevTableSize)) {
+    draft.config.maglev_table_size = static_cast<std::uint32_t>(*size);
+    draft.table_size_set = true;
+  }
+  if (auto timeout = reader.duration("connect_timeout", base::Duration(1), kMaxDuration)) {
+    draft.config.connect_timeout = *timeout;
+  }
+  if (auto retries = reader.integer("retries", 0, kMaxRetries)) {
+    draft.config.retries = static_cast<std::uint32_t>(*retries);
+  }
+  readBackends(reader, draft, parse);
+  reader.reportUnknownKeys();
+  return draft;
+}
+
+void readListeners(TableReader& top, ConfigDraft& draft, const EndpointParser& parse) {
+  // With no listener key at all, the problem is the whole file, not its first line.
+  draft.listeners_origin =
+      top.has("listener") ? top.originOf("listener") : Origin{.key = "listener", .pos = {}};
+  const toml::array* listeners = top.array("listener", "an array of tables ([[listener]])");
+  if (listeners == nullptr) {
+    draft.listeners_reported = top.has("listener");
+    return;
+  }
+  for (std::size_t i = 0; i < listeners->size(); ++i) {
+    const toml::node& node = *listeners->get(i);
+    std::string key = indexKey("listener", i);
+    if (const toml::table* table = node.as_table()) {
+      TableReader reader(*table, key, kListenerKeys, top.errors());
+      draft.listeners.push_back(readListener(reader, i, parse));
+    } else {
+      top.errors().add(Origin{.key = key, .pos = positionOf(node.source())},
+                       fmt::format("expected a table ([[listener]]), got {}", describe(node)));
+      draft.listeners_reported = true;
+    }
+  }
+}
+
+void readPools(TableReader& top, ConfigDraft& draft, const EndpointParser& parse) {
+  const toml::table* pools = top.table("pool", "a table of pools ([pool.NAME])");
+  if (pools == nullptr) return;
+  // Keep the pools in file order (toml++ iterates in key order) so indexes and logs follow the
+  // file.
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (auto&& [key, node] : *pools) entries.emplace_back(&key, &node);
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    const auto& pa = a.second->source().begin;
+    const auto& pb = b.second->source().begin;
+    return std::pair(pa.line, pa.column) < std::pair(pb.line, pb.column);
+  });
+  for (const auto& [key, node] : entries) {
+    std::string path = childKey("pool", key->str());
+    Origin origin{.key = path, .pos = positionOf(node->source())};
+    if (key->str().empty()) {
+      top.errors().add(origin, "a pool name must not be empty");
+      continue;
+    }
+    const toml::table* table = node->as_table();
+    if (table == nullptr) {
+      top.errors().add(origin,
+                       fmt::format("expected a table ([{}]), got {}", path, describe(*node)));
+      continue;
+    }
+    TableReader reader(*table, path, kPoolKeys, top.errors());
+    draft.pools.push_back(readPool(reader, std::string(key->str()), parse));
+  }
+}
+
+}  // namespace
+
+ConfigDraft readDraft(const toml::table& root, const std::string& source,
+                      const EndpointParser& parse, ErrorList& errors) {
+  ConfigDraft draft;
+  draft.config.source = source;
+  TableReader top(root, "", kTopKeys, errors);
+  if (const toml::table* global = top.table("global", "a table ([global])")) {
+    TableReader reader(*global, "global", kGlobalKeys, errors);
+    readGlobal(reader, draft.config.global);
+  }
+  readListeners(top, draft, parse);
+  readPools(top, draft, parse);
+  top.reportUnknownKeys();
+  return draft;
+}
+
+}  // namespace l4lb::config
