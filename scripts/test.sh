@@ -11,6 +11,12 @@ fuzz_seconds=${FUZZ_SECONDS:-30}
 status=0
 step() { printf '\n=== %s\n' "$*"; }
 
+step "format (clang-format, .clang-format)"
+if ! git ls-files -- '*.cc' '*.h' | xargs clang-format --dry-run -Werror; then
+  echo "run: git ls-files -- '*.cc' '*.h' | xargs clang-format -i"
+  status=1
+fi
+
 for preset in release sanitize; do
   step "build ($preset)"
   ./scripts/build.sh "$preset"

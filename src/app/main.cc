@@ -1,8 +1,8 @@
 // l4lb: a layer-4 load balancer. Entry point: command line, config loading, then the server.
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -32,8 +32,7 @@ int main(int argc, char** argv) {
   run->add_option("-c,--config", run_config, "TOML config file")->check(CLI::ExistingFile);
   auto* listen = run->add_option("--listen", quick.listen,
                                  "Quick mode: listener URL, e.g. tcp://127.0.0.1:8080");
-  run->add_option("--backend", quick.backends,
-                  "Quick mode: backend URL (repeat for each backend)")
+  run->add_option("--backend", quick.backends, "Quick mode: backend URL (repeat for each backend)")
       ->needs(listen);
   run->add_option("--balance", quick.balance,
                   "Quick mode: round-robin | least-conn | random-two | maglev | first")

@@ -113,7 +113,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     }
   }
   for (const auto& listener : config.listeners) {
-    base::logInfo("listener \"{}\" listening on {} (pool \"{}\", {} workers)", listener.name,
+    base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
                   listener.bind.url, listener.pool, worker_count);
   }
   for (auto& w : workers) w->start();

@@ -12,9 +12,7 @@ struct SysError {
   int code = 0;
   const char* op = "";
 
-  [[nodiscard]] std::string message() const {
-    return std::string(op) + ": " + std::strerror(code);
-  }
+  [[nodiscard]] std::string message() const { return std::string(op) + ": " + std::strerror(code); }
 };
 
 // Result of a system call that yields a value: either the value or a SysError.
@@ -22,8 +20,9 @@ struct SysError {
 template <typename T>
 class [[nodiscard]] SysResult {
  public:
-  SysResult(T value) : value_(std::move(value)), ok_(true) {}  // NOLINT(google-explicit-constructor)
-  SysResult(SysError error) : error_(error), ok_(false) {}     // NOLINT(google-explicit-constructor)
+  SysResult(T value)
+      : value_(std::move(value)), ok_(true) {}              // NOLINT(google-explicit-constructor)
+  SysResult(SysError error) : error_(error), ok_(false) {}  // NOLINT(google-explicit-constructor)
 
   [[nodiscard]] bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }

@@ -30,7 +30,8 @@ base::SysResult<bool> EventLoop::add(int fd, std::uint32_t events, EventHandler*
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = handler;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return base::lastError("epoll_ctl add");
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+    return base::lastError("epoll_ctl add");
   return true;
 }
 
@@ -38,7 +39,8 @@ base::SysResult<bool> EventLoop::modify(int fd, std::uint32_t events, EventHandl
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = handler;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) return base::lastError("epoll_ctl mod");
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
+    return base::lastError("epoll_ctl mod");
   return true;
 }
 

@@ -168,15 +168,13 @@ std::string formatSockaddr(const sockaddr* sa, socklen_t len) {
     }
     case AF_UNIX: {
       const auto* sun = reinterpret_cast<const sockaddr_un*>(sa);
-      size_t path_len = len > offsetof(sockaddr_un, sun_path)
-                            ? len - offsetof(sockaddr_un, sun_path)
-                            : 0;
+      size_t path_len =
+          len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
       if (path_len == 0) return "unix:unnamed";
       if (sun->sun_path[0] == '\0') return "@" + std::string(sun->sun_path + 1, path_len - 1);
       return std::string(sun->sun_path, strnlen(sun->sun_path, path_len));
     }
-    default:
-      return "unknown-family";
+    default: return "unknown-family";
   }
 }
 

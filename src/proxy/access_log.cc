@@ -1,12 +1,11 @@
 #include "proxy/access_log.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <ctime>
-
-#include <fmt/format.h>
 
 namespace l4lb::proxy {
 
@@ -50,9 +49,9 @@ void AccessLog::write(const AccessRecord& record) const {
   gmtime_r(&secs, &tm);
   std::string line;
   line.reserve(256);
-  line += fmt::format("{{\"time\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"listener\":",
-                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                      tm.tm_sec, millis);
+  line += fmt::format(
+      "{{\"time\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"listener\":", tm.tm_year + 1900,
+      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
   appendJsonString(line, record.listener);
   line += ",\"client\":";
   appendJsonString(line, record.client);

@@ -14,7 +14,7 @@ namespace l4lb::proxy {
 struct AccessRecord {
   std::string_view listener;
   std::string_view client;
-  std::string_view backend;  // empty when none was connected
+  std::string_view backend;     // empty when none was connected
   std::uint64_t bytes_in = 0;   // client -> backend
   std::uint64_t bytes_out = 0;  // backend -> client
   std::int64_t duration_ms = 0;

@@ -1,5 +1,6 @@
 #include "proxy/session.h"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -7,8 +8,6 @@
 #include <cstring>
 #include <span>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "base/log.h"
 #include "net/endpoint.h"
@@ -28,9 +27,8 @@ bool isLocalShortage(int error) {
 
 }  // namespace
 
-Session::Session(const SessionEnv& env, SessionOwner* owner,
-                 const config::ListenerConfig& listener, PoolState& pool, base::Fd client,
-                 const ClientAddress& client_address)
+Session::Session(const SessionEnv& env, SessionOwner* owner, const config::ListenerConfig& listener,
+                 PoolState& pool, base::Fd client, const ClientAddress& client_address)
     : env_(env),
       owner_(owner),
       listener_(listener),

@@ -50,18 +50,14 @@ void Acceptor::onEvents(std::uint32_t /*events*/) {
       continue;
     }
     switch (errno) {
-      case EAGAIN:
-        return;
+      case EAGAIN: return;
       case EINTR:
       case ECONNABORTED:
-      case EPROTO:
-        continue;
+      case EPROTO: continue;
       case EMFILE:
       case ENFILE:
       case ENOBUFS:
-      case ENOMEM:
-        pause(errno);
-        return;
+      case ENOMEM: pause(errno); return;
       default:
         worker_.stats().accept_errors.add();
         pause(errno);
@@ -76,9 +72,10 @@ void Acceptor::pause(int error) {
   backoff_ms_ = backoff_ms_ == 0 ? kFirstBackoffMs : std::min(backoff_ms_ * 2, kMaxBackoffMs);
   std::int64_t now = worker_.loop().now();
   if (now - last_log_ms_ >= 1000) {
-    base::logWarn("listener \"{}\" worker {}: accept failed: {}; pausing {} ms ({} pauses since last log)",
-                  worker_.listenerName(listener_index_), worker_.id(), std::strerror(error),
-                  backoff_ms_, pauses_since_log_);
+    base::logWarn(
+        "listener \"{}\" worker {}: accept failed: {}; pausing {} ms ({} pauses since last log)",
+        worker_.listenerName(listener_index_), worker_.id(), std::strerror(error), backoff_ms_,
+        pauses_since_log_);
     last_log_ms_ = now;
     pauses_since_log_ = 0;
   }

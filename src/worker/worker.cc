@@ -65,7 +65,9 @@ std::string_view Worker::listenerName(std::uint32_t index) const {
   return snapshot_->config.listeners[index].name;
 }
 
-void Worker::start() { thread_ = std::thread([this] { run(); }); }
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void Worker::run() {
   loop_->run();

@@ -44,7 +44,8 @@ TEST(TimerQueue, CancelAndRescheduleKeepHeapConsistent) {
     queue.schedule(&timers[i], static_cast<std::int64_t>(rng() % 1000));
   }
   for (int i = 0; i < 200; i += 3) queue.cancel(&timers[i]);
-  for (int i = 1; i < 200; i += 3) queue.schedule(&timers[i], static_cast<std::int64_t>(rng() % 1000));
+  for (int i = 1; i < 200; i += 3)
+    queue.schedule(&timers[i], static_cast<std::int64_t>(rng() % 1000));
   queue.runDue(2000);
   EXPECT_EQ(fired.size(), 200u - 67u);
   for (int id : fired) EXPECT_NE(id % 3, 0);
