@@ -14,4 +14,11 @@ inline std::int64_t monotonicMillis() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
+// Nanoseconds on CLOCK_MONOTONIC (vDSO, no system call), for spans shorter than a millisecond.
+inline std::int64_t monotonicNanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 }  // namespace l4lb::io

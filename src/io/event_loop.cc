@@ -73,6 +73,17 @@ void EventLoop::runPosted() {
   for (auto& task : tasks) task();
 }
 
+int EventLoop::pollBriefly(epoll_event* events, int max_events) {
+  // Only right after work: an idle loop sleeps at once and costs nothing.
+  if (!busy_) return 0;
+  const std::int64_t until = monotonicNanos() + busy_poll_ns_;
+  do {
+    int count = ::epoll_wait(epoll_.get(), events, max_events, 0);
+    if (count != 0) return count;
+  } while (monotonicNanos() < until);
+  return 0;
+}
+
 void EventLoop::run() {
   constexpr int kMaxEvents = 256;
   std::array<epoll_event, kMaxEvents> events{};
@@ -80,13 +91,15 @@ void EventLoop::run() {
   while (running_) {
     now_ = monotonicMillis();
     int timeout = timers_.millisUntilNext(now_);
-    int count = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, timeout);
+    int count = busy_poll_ns_ > 0 && timeout != 0 ? pollBriefly(events.data(), kMaxEvents) : 0;
+    if (count == 0) count = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, timeout);
     if (count < 0) {
       if (errno == EINTR) continue;
       base::logError("epoll_wait failed: {}", base::lastError("epoll_wait").message());
       return;
     }
     now_ = monotonicMillis();
+    busy_ = count > 0;
     for (int i = 0; i < count; ++i) {
       static_cast<EventHandler*>(events[i].data.ptr)->onEvents(events[i].events);
     }

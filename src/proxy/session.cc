@@ -231,7 +231,10 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
     if (direction.source_eof) {
       direction.buffer.reset();
       if (!direction.shut_down) {
-        ::shutdown(destination.fd.get(), SHUT_WR);
+        // When the other direction is already finished, the close that follows sends this FIN
+        // (nothing is left unread on either socket, so it is a FIN, not a reset).
+        const Direction& other = &direction == &upstream_ ? downstream_ : upstream_;
+        if (!other.shut_down) ::shutdown(destination.fd.get(), SHUT_WR);
         direction.shut_down = true;
       }
       return true;
