@@ -29,6 +29,8 @@ WORKLOADS = {
                    "throughput"),
     "iperf3": ("iperf3 bulk, 1 stream", "throughput"),
     "ping_latency": ("sequential PING on 1 connection (redis-benchmark -c 1)", "p50_ms"),
+    "dns_udp": ("dnsperf over UDP to unbound, 8 sockets, 100 outstanding (nginx `proxy_responses"
+                " 1`, l4lb `responses = 1`; HAProxy has no generic UDP)", "throughput"),
 }
 
 
@@ -172,6 +174,11 @@ def main_table(best, out, ranges):
             notes.append(f"{title}: CPU 1 was not equally busy during the kept cells ({listed});"
                          " the proxy with the lower figure ran while other work on the box paused,"
                          " so this comparison is skewed. Rerun when the box is idle.")
+        if workload == "dns_udp":
+            lost = {t: (num(r["errors"]) if r else None) for t, r in rows.items()}
+            out.append("| lost queries | " + " | ".join(
+                "n/a" if lost[t] is None else f"{lost[t]:.0f}" for t in TARGETS) + " |"
+                + " — |" * 4)
         for target, row in rows.items():
             if row and row["errors"] not in ("", "0"):
                 notes.append(f"{title}, {target}: {row['errors']} client-reported errors.")

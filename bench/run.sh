@@ -39,7 +39,7 @@ CLIENT_CPU=0        # clients and backends
 PROXY_CPU=1         # the proxy under test
 TARGETS=(direct haproxy nginx l4lb)
 PROXIES=(haproxy nginx l4lb)
-WORKLOADS=(redis_get http_keepalive http_close iperf3 ping_latency)
+WORKLOADS=(redis_get http_keepalive http_close iperf3 ping_latency dns_udp)
 
 
 declare -A PID=()          # name -> pid of every background process we started
@@ -79,10 +79,12 @@ parse_args() {
 # Tools, processes, cleanup
 
 ensure_tools() {
-  local tools=(haproxy nginx redis-server redis-benchmark wrk iperf3 python3 taskset timeout ss ps)
+  local tools=(haproxy nginx redis-server redis-benchmark wrk iperf3 python3 taskset timeout ss ps
+               unbound dnsperf)
   local missing=() tool
   for tool in "${tools[@]}"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
   if [[ -z $(nginx_stream_module) ]]; then missing+=("nginx-stream-module"); fi
+  /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || missing+=("python3-matplotlib")
   if ((${#missing[@]})); then
     log "missing: ${missing[*]}; installing bench/packages.txt packages that are not installed"
     [[ $(id -u) -eq 0 ]] || die "not root: install the packages in bench/packages.txt"
@@ -92,6 +94,7 @@ ensure_tools() {
       dpkg -s "$pkg" >/dev/null 2>&1 || pkgs+=("$pkg")
     done <"$BENCH_DIR/packages.txt"
     if ((${#pkgs[@]})); then
+      DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
       DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >&2
     fi
     for tool in "${tools[@]}"; do command -v "$tool" >/dev/null || die "still missing: $tool"; done
@@ -146,6 +149,16 @@ stop_bg() {
 }
 
 port_listening() { [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]; }
+udp_port_bound() { [[ -n $(ss -Huln "sport = :$1" 2>/dev/null) ]]; }
+
+wait_udp_port() {
+  local port=$1 name=$2 deadline=$((SECONDS + 10))
+  until udp_port_bound "$port"; do
+    if ! kill -0 "${PID[$name]}" 2>/dev/null; then return 1; fi
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
 
 wait_port() {
   local port=$1 name=$2 deadline=$((SECONDS + 10))
@@ -157,12 +170,13 @@ wait_port() {
 }
 
 # Backends on BASE..BASE+2; target i (haproxy=1, nginx=2, l4lb=3) on BASE+3i..BASE+3i+2.
+# UDP (DNS): unbound on BASE+12, target i on BASE+12+i (HAProxy has no generic UDP: unused).
 pick_ports() {
   local base=$BASE_PORT p ok
   for _ in $(seq 50); do
     ok=1
-    for ((p = base; p < base + 12; p++)); do
-      if port_listening "$p"; then ok=0; break; fi
+    for ((p = base; p < base + 16; p++)); do
+      if port_listening "$p" || udp_port_bound "$p"; then ok=0; break; fi
     done
     ((ok)) && break
     base=$((base + 20))
@@ -174,14 +188,15 @@ pick_ports() {
     NOTES+=("ports $base-$((base + 11)) overlap the ephemeral range $lo-$hi; set BENCH_BASE_PORT")
   fi
   BASE=$base
-  REDIS_PORT=$base; HTTP_PORT=$((base + 1)); IPERF_PORT=$((base + 2))
+  REDIS_PORT=$base; HTTP_PORT=$((base + 1)); IPERF_PORT=$((base + 2)); DNS_PORT=$((base + 12))
 }
 
 # port_of TARGET KIND (KIND: redis|http|iperf)
 port_of() {
   local index offset
   case $1 in direct) index=0 ;; haproxy) index=1 ;; nginx) index=2 ;; l4lb) index=3 ;; esac
-  case $2 in redis) offset=0 ;; http) offset=1 ;; iperf) offset=2 ;; esac
+  case $2 in redis) offset=0 ;; http) offset=1 ;; iperf) offset=2 ;;
+    dns) echo $((BASE + 12 + index)); return ;; esac
   echo $((BASE + 3 * index + offset))
 }
 
@@ -189,7 +204,8 @@ render() {  # render TEMPLATE OUTPUT TARGET
   local target=$3
   sed -e "s|@TMP@|$TMP|g" \
       -e "s|@REDIS_PORT@|$REDIS_PORT|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
-      -e "s|@IPERF_PORT@|$IPERF_PORT|g" \
+      -e "s|@IPERF_PORT@|$IPERF_PORT|g" -e "s|@DNS_PORT@|$DNS_PORT|g" \
+      -e "s|@PROXY_DNS_PORT@|$(port_of "$target" dns)|g" \
       -e "s|@PROXY_REDIS_PORT@|$(port_of "$target" redis)|g" \
       -e "s|@PROXY_HTTP_PORT@|$(port_of "$target" http)|g" \
       -e "s|@PROXY_IPERF_PORT@|$(port_of "$target" iperf)|g" \
@@ -209,13 +225,44 @@ start_backends() {
   start_bg nginx_backend "$CLIENT_CPU" nginx -p "$TMP/nginx-backend" -c "$TMP/nginx-backend.conf" \
     -e "$TMP/nginx-backend.error.log" -g 'daemon off;'
   start_bg iperf3_server "$CLIENT_CPU" iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT"
+  start_unbound
   wait_port "$REDIS_PORT" redis || die "redis-server did not start: $(tail -3 "$TMP/redis.log")"
   wait_port "$HTTP_PORT" nginx_backend || die "nginx backend did not start: $(cat "$TMP/nginx_backend.err")"
   wait_port "$IPERF_PORT" iperf3_server || die "iperf3 -s did not start: $(cat "$TMP/iperf3_server.err")"
+  wait_udp_port "$DNS_PORT" unbound || die "unbound did not start: $(cat "$TMP/unbound.err")"
   # A real value for GET to return (redis-benchmark's GET reads key:__rand_int__).
   taskset -c "$CLIENT_CPU" timeout 20 redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -n 1 -c 1 \
     -t set -q >/dev/null
   UP[direct]=1
+}
+
+# unbound answering from local-data only (no recursion, so nothing leaves the box), one thread,
+# UDP only, on the client CPU; dnsperf asks it for a.test A.
+start_unbound() {
+  log "unbound on CPU $CLIENT_CPU: udp :$DNS_PORT"
+  cat >"$TMP/unbound.conf" <<EOF
+server:
+  interface: 127.0.0.1@$DNS_PORT
+  port: $DNS_PORT
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  pidfile: ""
+  directory: "$TMP"
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  num-threads: 1
+  do-tcp: no
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: yes
+  local-zone: "test." static
+  local-data: "a.test. IN A 192.0.2.1"
+remote-control:
+  control-enable: no
+EOF
+  printf 'a.test A\n' >"$TMP/dns-queries.txt"
+  start_bg unbound "$CLIENT_CPU" unbound -d -c "$TMP/unbound.conf"
 }
 
 start_haproxy() {
@@ -252,8 +299,11 @@ start_proxies() {
   for proxy in "${PROXIES[@]}"; do
     "start_$proxy" || continue
     UP[$proxy]=1
-    for kind in redis http iperf; do
-      if ! wait_port "$(port_of "$proxy" "$kind")" "$proxy"; then
+    for kind in redis http iperf dns; do
+      [[ $kind == dns && $proxy == haproxy ]] && continue   # HAProxy has no generic UDP
+      local waiter=wait_port
+      [[ $kind == dns ]] && waiter=wait_udp_port
+      if ! "$waiter" "$(port_of "$proxy" "$kind")" "$proxy"; then
         log "$proxy did not start listening on $(port_of "$proxy" "$kind"): $(tail -5 "$TMP/$proxy.err")"
         NOTES+=("$proxy failed to start (see its stderr): cells are n/a")
         stop_bg "$proxy"
@@ -393,8 +443,20 @@ print("%.3f Gbit/s - - 0" % (r["end"]["sum_received"]["bits_per_second"] / 1e9))
   return 1
 }
 
+# dnsperf: 8 client sockets, up to 100 queries outstanding, for CELL_SECONDS. Prints queries per
+# second; the errors column is the number of lost queries (no answer within dnsperf's 5 s).
+wl_dns_udp() {
+  local port=$1 out
+  out=$(client $((CELL_SECONDS + 30)) dnsperf -s 127.0.0.1 -p "$port" -d "$TMP/dns-queries.txt" \
+    -c 8 -q 100 -l "$CELL_SECONDS") || return 1
+  awk '/Queries per second:/ { qps = $4 }
+       /Queries lost:/ { lost = $3 }
+       END { if (qps == "") exit 1; printf "%s q/s - - %d\n", qps, lost }' <<<"$out"
+}
+
 port_kind() {
   case $1 in
+    dns_udp) echo dns ;;
     redis_get|ping_latency) echo redis ;;
     http_keepalive|http_close) echo http ;;
     iperf3) echo iperf ;;
@@ -407,7 +469,7 @@ run_cell() {
   port=$(port_of "$target" "$(port_kind "$workload")")
   local row_na
   row_na=$(printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\tn/a' "$workload" "$target" "$round")
-  if ! target_alive "$target"; then
+  if ! target_alive "$target" || [[ $workload == dns_udp && $target == haproxy ]]; then
     echo "$row_na" >>"$RESULTS"
     return 0
   fi
@@ -463,6 +525,10 @@ warm_up() {
     client 30 wrk -t1 -c50 -d1s "http://127.0.0.1:$(port_of "$target" http)/" >/dev/null 2>&1 || true
     client 30 iperf3 -c 127.0.0.1 -p "$(port_of "$target" iperf)" -t 1 --connect-timeout 3000 \
       >/dev/null 2>&1 || true
+    if [[ $target != haproxy ]]; then
+      client 30 dnsperf -s 127.0.0.1 -p "$(port_of "$target" dns)" -d "$TMP/dns-queries.txt" \
+        -c 8 -q 100 -l 1 >/dev/null 2>&1 || true
+    fi
     log "warm-up $target: ~$rps GET/s, redis GET cell uses -n ${REDIS_N[$target]}"
   done
 }
@@ -602,7 +668,7 @@ main() {
   fi
   tw_reuse_setup
   pick_ports
-  log "ports $BASE-$((BASE + 11)); ${CELL_SECONDS}s per cell, $ROUNDS rounds; temp dir $TMP"
+  log "ports $BASE-$((BASE + 15)); ${CELL_SECONDS}s per cell, $ROUNDS rounds; temp dir $TMP"
   start_backends
   start_proxies
   if [[ -n ${UP[nginx]:-} ]]; then NGINX_MASTER_RSS=$(rss_kib "${PID[nginx]}"); fi
@@ -627,6 +693,14 @@ main() {
   printf '%s\n' "$report"
   if [[ -n $OUT_FILE ]]; then
     mkdir -p "$(dirname "$OUT_FILE")"
+    local chart=${OUT_FILE%.md}.png
+    # Debian's matplotlib is for Debian's python, whatever python3 is first on PATH.
+    if /usr/bin/python3 "$BENCH_DIR/chart.py" --results "$RESULTS" --out "$chart"; then
+      report+=$'\n\n'"![throughput as a share of direct, per workload]($(basename "$chart"))"
+      log "wrote $chart"
+    else
+      log "warning: no chart (is python3-matplotlib installed?)"
+    fi
     printf '%s\n' "$report" >"$OUT_FILE"
     log "wrote $OUT_FILE"
   fi

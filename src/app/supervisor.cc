@@ -15,6 +15,7 @@
 #include "io/clock.h"
 #include "net/socket.h"
 #include "proxy/access_log.h"
+#include "proxy/datagram_stats.h"
 #include "worker/worker.h"
 
 namespace l4lb::app {
@@ -46,7 +47,8 @@ struct SharedListeners {
 
 bool bindSharedListeners(const config::Config& config, SharedListeners& shared) {
   for (const auto& listener : config.listeners) {
-    if (listener.bind.family() != AF_UNIX) {
+    // Datagram listeners bind in their workers (net/datagram_socket.h).
+    if (listener.bind.family() != AF_UNIX || listener.isDatagram()) {
       shared.owned.emplace_back();
       shared.fds.push_back(-1);
       continue;
@@ -113,8 +115,10 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     }
   }
   for (const auto& listener : config.listeners) {
+    // unixgram:// and mq:// listeners are served by worker 0 alone (worker/worker.h).
+    const bool one_worker = listener.isDatagram() && listener.bind.kind != net::EndpointKind::kUdp;
     base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
-                  listener.bind.url, listener.pool, worker_count);
+                  listener.bind.url, listener.pool, one_worker ? 1U : worker_count);
   }
   for (auto& w : workers) w->start();
 
@@ -151,6 +155,13 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   std::uint64_t total = 0;
   for (auto& w : workers) total += w->stats().accepted.get();
   base::logInfo("stopped after {} connections", total);
+  bool any_datagram = false;
+  for (const auto& listener : config.listeners) any_datagram |= listener.isDatagram();
+  if (any_datagram) {
+    proxy::DatagramStats datagrams;
+    for (auto& w : workers) datagrams.addFrom(w->datagramStats());
+    base::logInfo("datagram totals: {}", datagrams.summary());
+  }
   return 0;
 }
 

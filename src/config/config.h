@@ -10,6 +10,7 @@
 #include "base/duration.h"
 #include "base/log.h"
 #include "net/endpoint.h"
+#include "net/message_queue.h"
 
 namespace l4lb::config {
 
@@ -19,6 +20,7 @@ struct BackendConfig {
   std::string name;  // `name` key; defaults to the address as written
   net::Endpoint address;
   std::uint32_t weight = 1;
+  net::MessageQueueLimits mq;  // mq:// backends: limits the queue is created with
 };
 
 struct PoolConfig {
@@ -35,9 +37,17 @@ struct ListenerConfig {
   std::string name;
   net::Endpoint bind;
   std::string pool;
-  std::uint32_t pool_index = 0;  // index into Config::pools, resolved by the loader
-  base::Duration idle_timeout = 10min;
-  int backlog = 4096;
+  std::uint32_t pool_index = 0;         // index into Config::pools, resolved by the loader
+  base::Duration idle_timeout = 10min;  // stream listeners
+  int backlog = 4096;                   // stream listeners
+
+  // Datagram listeners (udp://, unixgram://, mq://).
+  base::Duration flow_idle_timeout = 30s;
+  std::uint32_t responses = 0;  // replies per client datagram that end a flow; 0: no limit
+  std::uint32_t max_flows = 65536;
+  net::MessageQueueLimits mq;  // mq:// listeners: limits the queue is created with
+
+  [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
 };
 
 struct GlobalConfig {
@@ -45,6 +55,9 @@ struct GlobalConfig {
   base::LogLevel log_level = base::LogLevel::kInfo;
   std::string access_log = "off";  // "off" | "stderr" | a file path
   base::Duration shutdown_grace = 30s;
+  // After a wake-up that found work, workers poll for this long before sleeping (0: never).
+  // Trades idle time of the workers' CPUs for fewer cross-CPU wake-ups; see docs/performance.md.
+  std::uint32_t busy_poll_us = 0;
 };
 
 struct Config {

@@ -11,18 +11,11 @@
 
 namespace l4lb::config {
 
-std::variant<net::Endpoint, std::string> parseStreamEndpoint(const EndpointParser& parse,
+std::variant<net::Endpoint, std::string> parseConfigEndpoint(const EndpointParser& parse,
                                                              std::string_view url) {
   auto parsed = parse(url);
   if (auto* error = std::get_if<net::EndpointError>(&parsed)) return std::move(error->message);
-  auto& endpoint = std::get<net::Endpoint>(parsed);
-  if (!endpoint.isStream()) {
-    return fmt::format(
-        "{}: datagram endpoints ({}) are not supported yet; use tcp://, unix:///path or "
-        "unix://@name",
-        quoteText(url), net::kindName(endpoint.kind));
-  }
-  return std::move(endpoint);
+  return std::move(std::get<net::Endpoint>(parsed));
 }
 
 namespace {
@@ -41,7 +34,9 @@ std::uint64_t nextPrime(std::uint64_t n) {
 }
 
 bool isAnyPort(const net::Endpoint& endpoint) {
-  if (endpoint.kind != net::EndpointKind::kTcp) return false;
+  if (endpoint.kind != net::EndpointKind::kTcp && endpoint.kind != net::EndpointKind::kUdp) {
+    return false;
+  }
   if (endpoint.family() == AF_INET) {
     return reinterpret_cast<const sockaddr_in*>(&endpoint.addr)->sin_port == 0;
   }
@@ -56,6 +51,7 @@ bool isAnyPort(const net::Endpoint& endpoint) {
 // never collide.
 bool sameBind(const net::Endpoint& a, const net::Endpoint& b) {
   if (a.kind != b.kind || a.addr_len != b.addr_len) return false;
+  if (a.kind == net::EndpointKind::kMessageQueue) return a.url == b.url;
   if (std::memcmp(&a.addr, &b.addr, a.addr_len) != 0) return false;
   return !isAnyPort(a);
 }
@@ -144,6 +140,85 @@ void checkBinds(const std::vector<ListenerDraft>& listeners, ErrorList& errors) 
   }
 }
 
+std::string_view styleName(bool stream) { return stream ? "stream" : "datagram"; }
+
+// Reports each key written on a listener or backend whose address kind it does not apply to.
+void checkScopedKeys(const std::vector<ScopedKey>& keys, const net::Endpoint& endpoint,
+                     ErrorList& errors) {
+  for (const ScopedKey& key : keys) {
+    switch (key.scope) {
+      case KeyScope::kStream:
+        if (!endpoint.isStream()) {
+          errors.add(key.origin,
+                     fmt::format("only applies to stream listeners (tcp://, unix://); {} is a "
+                                 "datagram address{}",
+                                 quoteText(endpoint.url),
+                                 key.origin.key.ends_with("idle_timeout")
+                                     ? " (datagram listeners have flow_idle_timeout)"
+                                     : ""));
+        }
+        break;
+      case KeyScope::kDatagram:
+        if (endpoint.isStream()) {
+          errors.add(key.origin, fmt::format("only applies to datagram listeners (udp://, "
+                                             "unixgram://, mq://); {} is a stream address",
+                                             quoteText(endpoint.url)));
+        }
+        break;
+      case KeyScope::kQueue:
+        if (endpoint.kind != net::EndpointKind::kMessageQueue) {
+          errors.add(key.origin, fmt::format("only applies to message queues (mq:///name); {} "
+                                             "is not one",
+                                             quoteText(endpoint.url)));
+        }
+        break;
+    }
+  }
+}
+
+// The first backend with a parsed address, whose kind (stream or datagram) the pool has.
+const BackendDraft* firstParsedBackend(const PoolDraft& pool) {
+  for (const BackendDraft& backend : pool.backends) {
+    if (backend.address_ok) return &backend;
+  }
+  return nullptr;
+}
+
+// A pool carries either connections or datagrams, not both.
+void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
+  const BackendDraft* first = firstParsedBackend(pool);
+  for (const BackendDraft& backend : pool.backends) {
+    if (backend.address_ok) checkScopedKeys(backend.scoped_keys, backend.config.address, errors);
+  }
+  if (first == nullptr) return;
+  const bool stream = first->config.address.isStream();
+  for (const BackendDraft& backend : pool.backends) {
+    if (!backend.address_ok || backend.config.address.isStream() == stream) continue;
+    errors.add(backend.address,
+               fmt::format("pool {} mixes stream and datagram backends: {} is a {} address but "
+                           "{} ({}) is a {} one",
+                           quoteText(pool.config.name), quoteText(backend.config.address.url),
+                           styleName(!stream), first->address.key,
+                           quoteText(first->config.address.url), styleName(stream)));
+  }
+}
+
+// A stream listener needs stream backends, a datagram listener datagram ones.
+void checkListenerKind(const ListenerDraft& listener, const PoolDraft& pool, ErrorList& errors) {
+  const BackendDraft* first = firstParsedBackend(pool);
+  if (!listener.bind_ok || first == nullptr) return;
+  const bool stream = listener.config.bind.isStream();
+  if (first->config.address.isStream() == stream) return;
+  errors.add(
+      listener.pool,
+      fmt::format("listener {} binds a {} address ({}) but pool {} has {} backends ({}); "
+                  "a {} listener needs {} backends",
+                  quoteText(listener.config.name), styleName(stream),
+                  quoteText(listener.config.bind.url), quoteText(pool.config.name),
+                  styleName(!stream), quoteText(first->config.address.url), styleName(stream),
+                  stream ? "tcp:// or unix://" : "udp://, unixgram:// or mq://"));
+}
+
 void resolvePools(std::vector<ListenerDraft>& listeners, const std::vector<PoolDraft>& pools,
                   ErrorList& errors) {
   std::vector<std::string_view> names;
@@ -155,6 +230,7 @@ void resolvePools(std::vector<ListenerDraft>& listeners, const std::vector<PoolD
       if (pools[i].config.name == listener.config.pool) {
         listener.config.pool_index = static_cast<std::uint32_t>(i);
         found = true;
+        checkListenerKind(listener, pools[i], errors);
         break;
       }
     }
@@ -180,6 +256,10 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   for (const PoolDraft& pool : draft.pools) {
     checkBackends(pool, errors);
     checkBalance(pool, errors);
+    checkPoolKinds(pool, errors);
+  }
+  for (const ListenerDraft& listener : draft.listeners) {
+    if (listener.bind_ok) checkScopedKeys(listener.scoped_keys, listener.config.bind, errors);
   }
   checkListenerNames(draft.listeners, errors);
   checkBinds(draft.listeners, errors);

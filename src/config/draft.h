@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -15,10 +16,26 @@ namespace l4lb::config {
 // came from. Both the TOML reader and the command-line quick mode fill one in, so the two get
 // the same checks and the same messages.
 
+// Keys that apply to some endpoint kinds only, with where each was written, so that a key set
+// on the wrong kind of listener or backend is reported at its own line.
+enum class KeyScope : std::uint8_t {
+  kStream,    // idle_timeout, backlog
+  kDatagram,  // flow_idle_timeout, responses, max_flows
+  kQueue,     // mq_max_messages, mq_message_size
+};
+
+struct ScopedKey {
+  Origin origin;
+  KeyScope scope;
+};
+
 struct BackendDraft {
   BackendConfig config;
   Origin name;  // the `name` key, or the address when the name defaults to it
   bool name_defaulted = false;
+  Origin address;
+  bool address_ok = false;  // config.address holds a parsed endpoint
+  std::vector<ScopedKey> scoped_keys;
 };
 
 struct PoolDraft {
@@ -38,8 +55,9 @@ struct ListenerDraft {
   Origin name;  // the `name` key, or the listener itself when the name is a default
   Origin bind;
   Origin pool;
-  bool bind_ok = false;  // config.bind holds a parsed stream endpoint
+  bool bind_ok = false;  // config.bind holds a parsed endpoint
   bool pool_set = false;
+  std::vector<ScopedKey> scoped_keys;
 };
 
 struct ConfigDraft {
@@ -50,14 +68,15 @@ struct ConfigDraft {
   bool listeners_reported = false;  // a problem with the list is already reported
 };
 
-// Parses an address for a listener or backend: what `parse` accepts, minus the datagram kinds
-// this release cannot serve yet. Returns the endpoint or the message for the error.
-[[nodiscard]] std::variant<net::Endpoint, std::string> parseStreamEndpoint(
+// Parses an address for a listener or backend (every kind `parse` accepts). Returns the
+// endpoint or the message for the error.
+[[nodiscard]] std::variant<net::Endpoint, std::string> parseConfigEndpoint(
     const EndpointParser& parse, std::string_view url);
 
-// Runs the checks that look across entries (duplicate names and binds, pool references, maglev
-// table sizes), resolves pool indexes and assembles the config. Errors go to `errors`; the
-// returned config is meaningful only when there are none.
+// Runs the checks that look across entries (duplicate names and binds, pool references, stream
+// and datagram kinds matching, keys that apply to other kinds, maglev table sizes), resolves pool
+// indexes and assembles the config. Errors go to `errors`; the returned config is meaningful only
+// when there are none.
 [[nodiscard]] Config finishDraft(ConfigDraft&& draft, ErrorList& errors);
 
 }  // namespace l4lb::config

@@ -51,11 +51,13 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
     // Named by their address, as in a file; there is no name flag to suggest instead.
     backend.name_defaulted = false;
     backend.config.name = options.backends[i];
-    auto parsed = parseStreamEndpoint(parse, options.backends[i]);
+    auto parsed = parseConfigEndpoint(parse, options.backends[i]);
     if (auto* message = std::get_if<std::string>(&parsed)) {
       errors.add(backend.name, std::move(*message));
     } else {
       backend.config.address = std::get<net::Endpoint>(std::move(parsed));
+      backend.address = backend.name;
+      backend.address_ok = true;
     }
     pool.backends.push_back(std::move(backend));
   }
@@ -72,7 +74,7 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
     listener.bind = flag("--listen");
     listener.pool = flag("--listen");
     listener.pool_set = true;
-    auto parsed = parseStreamEndpoint(parse, options.listen);
+    auto parsed = parseConfigEndpoint(parse, options.listen);
     if (auto* message = std::get_if<std::string>(&parsed)) {
       errors.add(listener.bind, std::move(*message));
     } else {

@@ -19,24 +19,56 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv};
-constexpr std::array kGlobalKeys = {"workers"sv, "log_level"sv, "access_log"sv, "shutdown_grace"sv};
-constexpr std::array kListenerKeys = {"name"sv, "bind"sv, "pool"sv, "idle_timeout"sv, "backlog"sv};
+constexpr std::array kGlobalKeys = {"workers"sv, "log_level"sv, "access_log"sv, "shutdown_grace"sv,
+                                    "busy_poll_us"sv};
+constexpr std::array kListenerKeys = {"name"sv,
+                                      "bind"sv,
+                                      "pool"sv,
+                                      "idle_timeout"sv,
+                                      "backlog"sv,
+                                      "max_flows"sv,
+                                      "responses"sv,
+                                      "flow_idle_timeout"sv,
+                                      "mq_max_messages"sv,
+                                      "mq_message_size"sv};
 constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv, "maglev_table_size"sv,
                                   "connect_timeout"sv, "retries"sv,  "backends"sv};
-constexpr std::array kBackendKeys = {"address"sv, "name"sv, "weight"sv};
+constexpr std::array kBackendKeys = {"address"sv, "name"sv, "weight"sv, "mq_max_messages"sv,
+                                     "mq_message_size"sv};
 
-constexpr std::string_view kAddressForms = "\"tcp://HOST:PORT\" or \"unix:///PATH\"";
+constexpr std::string_view kAddressForms =
+    "\"tcp://HOST:PORT\", \"unix:///PATH\", \"udp://HOST:PORT\", \"unixgram:///PATH\" or "
+    "\"mq:///NAME\"";
 
 std::optional<net::Endpoint> readEndpoint(TableReader& reader, std::string_view key,
                                           const EndpointParser& parse) {
   auto url = reader.name(key);
   if (!url) return std::nullopt;
-  auto parsed = parseStreamEndpoint(parse, *url);
+  auto parsed = parseConfigEndpoint(parse, *url);
   if (auto* message = std::get_if<std::string>(&parsed)) {
     reader.errors().add(reader.originOf(key), std::move(*message));
     return std::nullopt;
   }
   return std::get<net::Endpoint>(std::move(parsed));
+}
+
+// Remembers where a key that applies to some address kinds only was written.
+void noteScoped(TableReader& reader, std::string_view key, KeyScope scope,
+                std::vector<ScopedKey>& keys) {
+  if (reader.has(key)) keys.push_back(ScopedKey{reader.originOf(key), scope});
+}
+
+// mq_max_messages and mq_message_size, on an mq:// listener or backend.
+void readQueueLimits(TableReader& reader, net::MessageQueueLimits& limits,
+                     std::vector<ScopedKey>& keys) {
+  noteScoped(reader, "mq_max_messages", KeyScope::kQueue, keys);
+  noteScoped(reader, "mq_message_size", KeyScope::kQueue, keys);
+  if (auto max = reader.integer("mq_max_messages", 1, kMaxQueueMessages)) {
+    limits.max_messages = static_cast<std::uint32_t>(*max);
+  }
+  if (auto size = reader.integer("mq_message_size", 1, kMaxQueueMessageSize)) {
+    limits.message_size = static_cast<std::uint32_t>(*size);
+  }
 }
 
 void readGlobal(TableReader& reader, GlobalConfig& global) {
@@ -49,6 +81,9 @@ void readGlobal(TableReader& reader, GlobalConfig& global) {
   if (auto access_log = reader.name("access_log")) global.access_log = std::move(*access_log);
   if (auto grace = reader.duration("shutdown_grace", base::Duration(0), kMaxDuration)) {
     global.shutdown_grace = *grace;
+  }
+  if (auto busy_poll = reader.integer("busy_poll_us", 0, kMaxBusyPollMicros)) {
+    global.busy_poll_us = static_cast<std::uint32_t>(*busy_poll);
   }
   reader.reportUnknownKeys();
 }
@@ -73,12 +108,28 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     draft.pool_set = true;
   }
 
+  auto& scoped = draft.scoped_keys;
+  noteScoped(reader, "idle_timeout", KeyScope::kStream, scoped);
+  noteScoped(reader, "backlog", KeyScope::kStream, scoped);
   if (auto idle = reader.duration("idle_timeout", base::Duration(1), kMaxDuration)) {
     draft.config.idle_timeout = *idle;
   }
   if (auto backlog = reader.integer("backlog", 1, INT_MAX)) {
     draft.config.backlog = static_cast<int>(*backlog);
   }
+  noteScoped(reader, "flow_idle_timeout", KeyScope::kDatagram, scoped);
+  noteScoped(reader, "responses", KeyScope::kDatagram, scoped);
+  noteScoped(reader, "max_flows", KeyScope::kDatagram, scoped);
+  if (auto idle = reader.duration("flow_idle_timeout", base::Duration(1), kMaxDuration)) {
+    draft.config.flow_idle_timeout = *idle;
+  }
+  if (auto responses = reader.integer("responses", 0, kMaxResponses)) {
+    draft.config.responses = static_cast<std::uint32_t>(*responses);
+  }
+  if (auto max_flows = reader.integer("max_flows", 1, kMaxFlows)) {
+    draft.config.max_flows = static_cast<std::uint32_t>(*max_flows);
+  }
+  readQueueLimits(reader, draft.config.mq, scoped);
   reader.reportUnknownKeys();
   return draft;
 }
@@ -95,9 +146,12 @@ std::optional<BackendDraft> readBackend(const toml::node& node, const std::strin
   TableReader reader(*table, key, kBackendKeys, errors);
   BackendDraft draft;
   reader.requireKey("address", fmt::format("every backend needs address = {}", kAddressForms));
+  draft.address = reader.originOf("address");
   if (auto address = readEndpoint(reader, "address", parse)) {
     draft.config.address = std::move(*address);
+    draft.address_ok = true;
   }
+  readQueueLimits(reader, draft.config.mq, draft.scoped_keys);
   draft.name_defaulted = !reader.has("name");
   draft.name = reader.originOf(draft.name_defaulted ? "address" : "name");
   if (draft.name_defaulted) {

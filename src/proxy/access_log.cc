@@ -38,8 +38,8 @@ void appendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');
 }
 
-void AccessLog::write(const AccessRecord& record) const {
-  if (fd_ < 0) return;
+std::string AccessLog::beginLine(std::string_view listener, std::string_view client,
+                                 std::string_view backend) {
   using std::chrono::system_clock;
   auto now = system_clock::now();
   std::time_t secs = system_clock::to_time_t(now);
@@ -48,24 +48,35 @@ void AccessLog::write(const AccessRecord& record) const {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   std::string line;
-  line.reserve(256);
+  line.reserve(320);
   line += fmt::format(
       "{{\"time\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"listener\":", tm.tm_year + 1900,
       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  appendJsonString(line, record.listener);
+  appendJsonString(line, listener);
   line += ",\"client\":";
-  appendJsonString(line, record.client);
+  appendJsonString(line, client);
   line += ",\"backend\":";
-  if (record.backend.empty()) {
+  if (backend.empty()) {
     line += "null";
   } else {
-    appendJsonString(line, record.backend);
+    appendJsonString(line, backend);
   }
+  return line;
+}
+
+void AccessLog::writeLine(std::string_view line) const {
+  if (fd_ < 0) return;
+  [[maybe_unused]] ssize_t n = ::write(fd_, line.data(), line.size());
+}
+
+void AccessLog::write(const AccessRecord& record) const {
+  if (fd_ < 0) return;
+  std::string line = beginLine(record.listener, record.client, record.backend);
   line += fmt::format(
       ",\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{},\"attempts\":{},\"end\":\"{}\"}}\n",
       record.bytes_in, record.bytes_out, record.duration_ms, record.attempts,
       endReasonName(record.end));
-  [[maybe_unused]] ssize_t n = ::write(fd_, line.data(), line.size());
+  writeLine(line);
 }
 
 }  // namespace l4lb::proxy

@@ -35,6 +35,12 @@ class AccessLog {
   [[nodiscard]] bool enabled() const { return fd_ >= 0; }
   void write(const AccessRecord& record) const;
 
+  // For other record kinds (datagram flows): `{"time":...,"listener":...,"client":...,
+  // "backend":...` to be continued by the caller, and the finished line written in one go.
+  [[nodiscard]] static std::string beginLine(std::string_view listener, std::string_view client,
+                                             std::string_view backend);
+  void writeLine(std::string_view line) const;
+
  private:
   base::Fd owned_;  // the file, when logging to one
   int fd_ = -1;     // where lines go: owned_, or stderr

@@ -17,6 +17,7 @@ Worker::~Worker() {
   // Sessions unregister from the loop and its timers as they go, so they go first.
   while (!sessions_.empty()) delete sessions_.unlink(sessions_.head());
   acceptors_.clear();
+  datagram_listeners_.clear();
 }
 
 bool Worker::init(std::string& error) {
@@ -26,6 +27,7 @@ bool Worker::init(std::string& error) {
     return false;
   }
   loop_ = std::move(loop.value());
+  loop_->setBusyPoll(std::chrono::microseconds(snapshot_->config.global.busy_poll_us));
   env_ = proxy::SessionEnv{loop_.get(), &buffers_, &stats_, &access_log_, &failure_log_};
 
   const auto& config = snapshot_->config;
@@ -38,6 +40,10 @@ bool Worker::init(std::string& error) {
 
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
+    if (listener.isDatagram()) {
+      if (!openDatagramListener(i, error)) return false;
+      continue;
+    }
     base::Fd owned;
     if (shared_listen_fds_[i] < 0) {
       auto bound = net::listenStream(listener.bind,
@@ -58,6 +64,25 @@ bool Worker::init(std::string& error) {
     }
     acceptors_.push_back(std::move(acceptor));
   }
+  return true;
+}
+
+bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
+  const auto& listener = snapshot_->config.listeners[index];
+  const bool per_worker = listener.bind.kind == net::EndpointKind::kUdp;
+  if (!per_worker && id_ != 0) return true;
+  if (!datagram_buffers_) datagram_buffers_ = std::make_unique<proxy::DatagramBuffers>();
+  proxy::DatagramEnv env{loop_.get(), datagram_buffers_.get(), &datagram_stats_, &access_log_,
+                         &datagram_failure_log_};
+  auto datagram =
+      std::make_unique<proxy::DatagramListener>(env, listener, pools_[listener.pool_index]);
+  auto opened = datagram->open(/*reuse_port=*/per_worker);
+  if (!opened) {
+    error = "listener \"" + listener.name + "\" (" + listener.bind.url +
+            "): " + opened.error().message();
+    return false;
+  }
+  datagram_listeners_.push_back(std::move(datagram));
   return true;
 }
 
@@ -82,6 +107,9 @@ void Worker::drain() {
   loop_->post([this] {
     draining_ = true;
     for (auto& acceptor : acceptors_) acceptor->close();
+    // Datagram flows are not waited for: a flow has no end the client would see, and the
+    // listener's socket (the only way back to clients) closes now.
+    for (auto& datagram : datagram_listeners_) datagram->close();
     stopIfDrained();
   });
 }

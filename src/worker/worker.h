@@ -12,6 +12,9 @@
 #include "proxy/access_log.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/counter.h"
+#include "proxy/datagram_buffers.h"
+#include "proxy/datagram_listener.h"
+#include "proxy/datagram_stats.h"
 #include "proxy/session.h"
 #include "proxy/session_list.h"
 #include "proxy/snapshot.h"
@@ -19,8 +22,13 @@
 
 namespace l4lb::worker {
 
-// One event-loop thread with its own listening sockets, sessions, buffer pool, balancers and
-// statistics. Nothing here is touched by another thread except through loop().post().
+// One event-loop thread with its own listening sockets, sessions, datagram flows, buffer pool,
+// balancers and statistics. Nothing here is touched by another thread except through
+// loop().post().
+//
+// Datagram listeners: each worker binds its own udp:// socket (SO_REUSEPORT: the kernel keeps a
+// client's datagrams on one worker, so its flow lives in one table). unixgram:// and mq://
+// cannot be spread that way, so worker 0 alone serves them.
 class Worker final : public proxy::SessionOwner {
  public:
   // shared_listen_fds[i] is the socket all workers share for listener i (Unix listeners), or -1
@@ -50,12 +58,14 @@ class Worker final : public proxy::SessionOwner {
 
   [[nodiscard]] io::EventLoop& loop() { return *loop_; }
   [[nodiscard]] proxy::WorkerStats& stats() { return stats_; }
+  [[nodiscard]] const proxy::DatagramStats& datagramStats() const { return datagram_stats_; }
   [[nodiscard]] std::uint32_t id() const { return id_; }
   [[nodiscard]] std::string_view listenerName(std::uint32_t index) const;
 
  private:
   void run();
   void stopIfDrained();
+  [[nodiscard]] bool openDatagramListener(std::uint32_t index, std::string& error);
 
   std::uint32_t id_;
   std::shared_ptr<const proxy::Snapshot> snapshot_;
@@ -69,6 +79,10 @@ class Worker final : public proxy::SessionOwner {
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   proxy::SessionList sessions_;
   proxy::SessionEnv env_;
+  std::unique_ptr<proxy::DatagramBuffers> datagram_buffers_;  // only with datagram listeners
+  proxy::DatagramStats datagram_stats_;
+  base::LogThrottle datagram_failure_log_;
+  std::vector<std::unique_ptr<proxy::DatagramListener>> datagram_listeners_;
   bool draining_ = false;
   std::atomic<bool> finished_{false};
   std::thread thread_;

@@ -6,5 +6,6 @@ wrong binary makes a test fail, never hang.
 
 from backends import *  # noqa: F401,F403
 from config_gen import *  # noqa: F401,F403
+from datagrams import *  # noqa: F401,F403
 from net import *  # noqa: F401,F403
 from procs import *  # noqa: F401,F403

@@ -44,9 +44,11 @@ def test_redis_cli_set_get_through_tcp_listener(l4lb, redis):
     assert redis_cli(tcp + ["GET", "l4lb:big"]) == big
 
 
-def test_redis_benchmark_through_l4lb(l4lb, redis):
+@pytest.mark.parametrize("busy_poll_us", [0, 50])
+def test_redis_benchmark_through_l4lb(l4lb, redis, busy_poll_us):
     port = free_port()
-    l4lb(simple_config(tcp_url(port), [redis["url"]]), ready=[tcp_url(port)])
+    l4lb(simple_config(tcp_url(port), [redis["url"]], global_={"busy_poll_us": busy_poll_us}),
+         ready=[tcp_url(port)])
     r = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", "20000",
                         "-c", "20", "-t", "set,get", "-q"],
                        capture_output=True, text=True, timeout=120)

@@ -132,23 +132,77 @@ TEST(ConfigChecksTest, AddressesThatDoNotParse) {
   EXPECT_EQ(result.errors.size(), 3U) << describeErrors(result);
 }
 
-TEST(ConfigChecksTest, DatagramEndpointsAreRejected) {
+TEST(ConfigChecksTest, DatagramListenerWithDatagramBackends) {
   LoadResult result = load(lines({
       "[[listener]]",                                 // 1
-      "bind = \"udp://0.0.0.0:53\"",                  // 2
+      "bind = \"udp://127.0.0.1:53\"",                // 2
       "pool = \"p\"",                                 // 3
-      "[pool.p]",                                     // 4
-      "backends = [",                                 // 5
-      "  { address = \"unixgram:///run/x.sock\" },",  // 6
-      "  { address = \"mq:///queue\" },",             // 7
+      "responses = 1",                                // 4
+      "max_flows = 2",                                // 5
+      "flow_idle_timeout = \"5s\"",                   // 6
+      "[pool.p]",                                     // 7
+      "backends = [",                                 // 8
+      "  { address = \"unixgram:///run/x.sock\" },",  // 9
+      "  { address = \"mq:///queue\", mq_max_messages = 5, mq_message_size = 512 },",
+      "  { address = \"udp://[::1]:53\" },",
       "]",
   }));
-  expectError(result, "listener[0].bind", 2, "datagram endpoints (udp) are not supported yet");
-  expectError(result, "pool.p.backends[0].address", 6,
-              "datagram endpoints (unixgram) are not supported yet");
-  expectError(result, "pool.p.backends[1].address", 7,
-              "datagram endpoints (mq) are not supported yet");
+  ASSERT_TRUE(result.ok()) << describeErrors(result);
+  const auto& listener = result.config->listeners[0];
+  EXPECT_TRUE(listener.isDatagram());
+  EXPECT_EQ(listener.responses, 1U);
+  EXPECT_EQ(listener.max_flows, 2U);
+  EXPECT_EQ(listener.flow_idle_timeout.count(), 5000);
+  EXPECT_EQ(result.config->pools[0].backends[1].mq.max_messages, 5U);
+  EXPECT_EQ(result.config->pools[0].backends[1].mq.message_size, 512U);
+}
+
+TEST(ConfigChecksTest, StreamAndDatagramDoNotMix) {
+  LoadResult result = load(lines({
+      "[[listener]]",                                       // 1
+      "bind = \"udp://0.0.0.0:53\"",                        // 2
+      "pool = \"web\"",                                     // 3
+      "[[listener]]",                                       // 4
+      "bind = \"tcp://0.0.0.0:80\"",                        // 5
+      "pool = \"dns\"",                                     // 6
+      "[pool.web]",                                         // 7
+      "backends = [{ address = \"tcp://127.0.0.1:80\" }]",  // 8
+      "[pool.dns]",                                         // 9
+      "backends = [",                                       // 10
+      "  { address = \"udp://127.0.0.1:53\" },",            // 11
+      "  { address = \"tcp://127.0.0.1:53\" },",            // 12
+      "]",
+  }));
+  expectError(result, "listener[0].pool", 3,
+              "binds a datagram address (\"udp://0.0.0.0:53\") but pool \"web\" has stream "
+              "backends");
+  expectError(result, "listener[1].pool", 6, "a stream listener needs tcp:// or unix:// backends");
+  expectError(result, "pool.dns.backends[1].address", 12,
+              "pool \"dns\" mixes stream and datagram backends");
   EXPECT_EQ(result.errors.size(), 3U) << describeErrors(result);
+}
+
+TEST(ConfigChecksTest, KeysOfOtherKindsAreReportedWhereWritten) {
+  LoadResult result = load(lines({
+      "[[listener]]",                                                            // 1
+      "bind = \"udp://0.0.0.0:53\"",                                             // 2
+      "pool = \"dns\"",                                                          // 3
+      "idle_timeout = \"1s\"",                                                   // 4
+      "mq_message_size = 100",                                                   // 5
+      "[[listener]]",                                                            // 6
+      "bind = \"tcp://0.0.0.0:80\"",                                             // 7
+      "pool = \"web\"",                                                          // 8
+      "responses = 1",                                                           // 9
+      "[pool.web]",                                                              // 10
+      "backends = [{ address = \"tcp://127.0.0.1:80\" }]",                       // 11
+      "[pool.dns]",                                                              // 12
+      "backends = [{ address = \"udp://127.0.0.1:53\", mq_max_messages = 3 }]",  // 13
+  }));
+  expectError(result, "listener[0].idle_timeout", 4, "datagram listeners have flow_idle_timeout");
+  expectError(result, "listener[0].mq_message_size", 5, "only applies to message queues");
+  expectError(result, "listener[1].responses", 9, "only applies to datagram listeners");
+  expectError(result, "pool.dns.backends[0].mq_max_messages", 13, "only applies to message queues");
+  EXPECT_EQ(result.errors.size(), 4U) << describeErrors(result);
 }
 
 TEST(ConfigChecksTest, DuplicateBackendNamesWithinAPool) {

@@ -144,6 +144,11 @@ TEST(ConfigErrorsTest, NegativeWorkers) {
   expectError(result, "global.workers", 2, "must be between 0 and 1024, got -1");
 }
 
+TEST(ConfigErrorsTest, BusyPollOutOfRange) {
+  LoadResult result = load(lines({"[global]", "busy_poll_us = 5000"}) + kValidTail);
+  expectError(result, "global.busy_poll_us", 2, "must be between 0 and 1000, got 5000");
+}
+
 TEST(ConfigErrorsTest, InvalidDurations) {
   LoadResult result = load(lines({
                                "[global]",                      // 1

@@ -24,6 +24,7 @@ const std::string kFullConfig = lines({
     "log_level = \"debug\"",
     "access_log = \"stderr\"",
     "shutdown_grace = \"45s\"",
+    "busy_poll_us = 50",
     "",
     "[[listener]]",
     "name = \"redis\"",
@@ -63,6 +64,7 @@ TEST(ConfigLoaderTest, FullConfigParsesIntoTheRightValues) {
   EXPECT_EQ(config.global.log_level, base::LogLevel::kDebug);
   EXPECT_EQ(config.global.access_log, "stderr");
   EXPECT_EQ(config.global.shutdown_grace, 45s);
+  EXPECT_EQ(config.global.busy_poll_us, 50U);
 
   ASSERT_EQ(config.pools.size(), 2U);
   // Pools keep file order, not key order.
@@ -121,6 +123,7 @@ TEST(ConfigLoaderTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(config.global.log_level, base::LogLevel::kInfo);
   EXPECT_EQ(config.global.access_log, "off");
   EXPECT_EQ(config.global.shutdown_grace, 30s);
+  EXPECT_EQ(config.global.busy_poll_us, 0U);
   EXPECT_EQ(config.pools[0].balance, balance::Algorithm::kRoundRobin);
   EXPECT_EQ(config.pools[0].hash_key, balance::HashKey::kClientIp);
   EXPECT_EQ(config.pools[0].maglev_table_size, 65537U);

@@ -1,0 +1,223 @@
+#include "proxy/datagram_listener.h"
+
+#include <mqueue.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "net/datagram_socket.h"
+#include "net/endpoint.h"
+#include "net/message_queue.h"
+
+namespace l4lb::proxy {
+
+namespace {
+// Batches read per wakeup before yielding to other events; the socket is level-triggered, so
+// what is left is reported again at once.
+constexpr int kMaxBatchesPerWakeup = 8;
+}  // namespace
+
+DatagramListener::DatagramListener(const DatagramEnv& env, const config::ListenerConfig& listener,
+                                   PoolState& pool)
+    : env_(env),
+      listener_(listener),
+      pool_(pool),
+      table_(listener.max_flows),
+      is_queue_(listener.bind.kind == net::EndpointKind::kMessageQueue) {
+  queues_.resize(pool.config->backends.size());
+}
+
+DatagramListener::~DatagramListener() { close(); }
+
+base::SysResult<bool> DatagramListener::open(bool reuse_port) {
+  if (is_queue_) {
+    auto queue = net::openMessageQueue(listener_.bind, /*for_reading=*/true, listener_.mq);
+    if (!queue) return queue.error();
+    auto size = net::messageQueueMessageSize(queue.value().get());
+    if (!size) return size.error();
+    // A queue that existed before may have a larger message size than a receive slot; reading
+    // it would fail on every message.
+    if (size.value() > static_cast<long>(DatagramBuffers::kSlotSize)) {
+      return base::SysError{EMSGSIZE, "mq_open (the existing queue's message size is over 65536)"};
+    }
+    fd_ = std::move(queue.value());
+  } else {
+    auto bound = net::bindDatagram(listener_.bind, reuse_port);
+    if (!bound) return bound.error();
+    fd_ = std::move(bound.value());
+    const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener_.bind.addr);
+    unlink_path_ = listener_.bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
+  }
+  return env_.loop->add(fd_.get(), EPOLLIN, this);
+}
+
+void DatagramListener::close() {
+  if (fd_) {
+    env_.loop->remove(fd_.get());
+    fd_.reset();
+    if (unlink_path_) {
+      ::unlink(reinterpret_cast<const sockaddr_un*>(&listener_.bind.addr)->sun_path);
+      unlink_path_ = false;
+    }
+  }
+  env_.loop->timers().cancel(this);
+  while (Flow* flow = table_.oldest()) endFlow(*flow, FlowEnd::kShutdown);
+}
+
+void DatagramListener::onEvents(std::uint32_t /*events*/) {
+  for (int round = 0; round < kMaxBatchesPerWakeup && fd_; ++round) {
+    std::size_t count = receive();
+    if (count == 0) return;
+    forward(count);
+    if (count < kBatch) return;
+  }
+}
+
+std::size_t DatagramListener::receive() {
+  auto& batch = env_.buffers->from_clients;
+  if (is_queue_) {
+    batch.prepare(/*with_names=*/false);
+    std::size_t count = 0;
+    while (count < kBatch) {
+      ssize_t got = ::mq_receive(fd_.get(), batch.slot(count), DatagramBuffers::kSlotSize, nullptr);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) env_.stats->receive_errors.add();
+        break;
+      }
+      batch.msgs()[count].msg_len = static_cast<unsigned>(got);
+      ++count;
+    }
+    return count;
+  }
+  batch.prepare(/*with_names=*/true);
+  int got = ::recvmmsg(fd_.get(), batch.msgs(), kBatch, MSG_DONTWAIT, nullptr);
+  if (got < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      env_.stats->receive_errors.add();
+    }
+    return 0;
+  }
+  return static_cast<std::size_t>(got);
+}
+
+void DatagramListener::forward(std::size_t count) {
+  auto& batch = env_.buffers->from_clients;
+  const std::int64_t now = env_.loop->now();
+  env_.stats->datagrams_in.add(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (batch.truncated(i)) {
+      env_.stats->dropped_truncated.add();
+      continue;
+    }
+    const sockaddr* addr = batch.name(i);
+    // An unnamed Unix sender and an mq:// listener have no address: all such senders share one
+    // flow, which has no way back.
+    socklen_t len = is_queue_ ? 0 : batch.nameLen(i);
+    if (len <= sizeof(sa_family_t)) len = 0;
+    std::uint64_t hash = hashFlowKey(addr, len);
+    Flow* flow = table_.find(addr, len, hash);
+    if (flow == nullptr) flow = startFlow(addr, len, hash);
+    if (flow == nullptr) {
+      env_.stats->dropped_no_backend.add();
+      continue;
+    }
+    ++flow->requests;
+    flow->bytes_in += batch.length(i);
+    table_.touch(*flow, now);
+    enqueue(*flow, i);
+  }
+  flush();
+}
+
+Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint64_t hash) {
+  if (table_.full()) {
+    // The datagrams grouped so far go out first: the flow evicted may be one of theirs.
+    flush();
+    endFlow(*table_.oldest(), FlowEnd::kEvicted);
+  }
+  const std::int64_t now = env_.loop->now();
+  Flow& flow = table_.insert(addr, len, hash, now);
+  flow.upstream_handler.owner = this;
+  flow.upstream_handler.index = flow.index;
+  env_.stats->flows_created.add();
+  env_.stats->flows_active.add();
+  if (!bindBackend(flow)) {
+    endFlow(flow, FlowEnd::kNoBackend);
+    return nullptr;
+  }
+  if (!scheduled()) {
+    env_.loop->timers().schedule(this, now + listener_.flow_idle_timeout.count());
+  }
+  return &flow;
+}
+
+void DatagramListener::enqueue(Flow& flow, std::size_t datagram) {
+  if (flow.batch_seq != batch_seq_) {
+    flow.batch_seq = batch_seq_;
+    flow.batch_group = static_cast<std::uint8_t>(groups_);
+    group_flow_[groups_] = flow.index;
+    group_len_[groups_] = 0;
+    ++groups_;
+  }
+  std::uint8_t group = flow.batch_group;
+  group_items_[group][group_len_[group]++] = static_cast<std::uint8_t>(datagram);
+}
+
+void DatagramListener::flush() {
+  for (std::size_t g = 0; g < groups_; ++g) {
+    Flow& flow = table_.at(group_flow_[g]);
+    if (flow.live) sendGroup(flow, group_items_[g].data(), group_len_[g]);
+  }
+  groups_ = 0;
+  if (++batch_seq_ == 0) batch_seq_ = 1;  // 0 is what a new flow starts with
+}
+
+void DatagramListener::onTimer() {
+  const std::int64_t now = env_.loop->now();
+  const std::int64_t idle = listener_.flow_idle_timeout.count();
+  // The LRU tail is the flow idle longest: end flows from there until one is still fresh.
+  while (Flow* flow = table_.oldest()) {
+    if (flow->last_active_ms + idle > now) {
+      env_.loop->timers().schedule(this, flow->last_active_ms + idle);
+      return;
+    }
+    endFlow(*flow, FlowEnd::kIdleTimeout);
+  }
+}
+
+void DatagramListener::endFlow(Flow& flow, FlowEnd reason) {
+  env_.stats->endedBy(reason).add();
+  env_.stats->flows_active.sub();
+  if (flow.backend != balance::kNoBackend) pool_.balancer->onConnectionClosed(flow.backend);
+  if (flow.upstream) env_.loop->remove(flow.upstream.get());
+  if (env_.access_log->enabled()) logFlow(flow, reason);
+  table_.erase(flow);
+}
+
+void DatagramListener::logFlow(const Flow& flow, FlowEnd reason) const {
+  std::string client;
+  if (flow.client.len == 0) {
+    client = is_queue_ ? listener_.bind.url : "unix:unnamed";
+  } else {
+    client =
+        net::formatSockaddr(reinterpret_cast<const sockaddr*>(&flow.client.addr), flow.client.len);
+  }
+  FlowRecord record;
+  record.listener = listener_.name;
+  record.client = client;
+  if (flow.backend != balance::kNoBackend) {
+    record.backend = pool_.config->backends[flow.backend].name;
+  }
+  record.datagrams_in = flow.requests;
+  record.datagrams_out = flow.replies;
+  record.bytes_in = flow.bytes_in;
+  record.bytes_out = flow.bytes_out;
+  record.duration_ms = env_.loop->now() - flow.started_ms;
+  record.attempts = flow.attempts;
+  record.end = reason;
+  writeFlowRecord(*env_.access_log, record);
+}
+
+}  // namespace l4lb::proxy

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "base/fd.h"
+#include "base/log_throttle.h"
+#include "base/result.h"
+#include "config/config.h"
+#include "io/event_loop.h"
+#include "io/timer_queue.h"
+#include "proxy/datagram_buffers.h"
+#include "proxy/datagram_stats.h"
+#include "proxy/flow_log.h"
+#include "proxy/flow_table.h"
+#include "proxy/session.h"
+
+namespace l4lb::proxy {
+
+// What a datagram listener needs from the worker that owns it. All on the worker's thread.
+struct DatagramEnv {
+  io::EventLoop* loop = nullptr;
+  DatagramBuffers* buffers = nullptr;
+  DatagramStats* stats = nullptr;
+  const AccessLog* access_log = nullptr;
+  base::LogThrottle* failure_log = nullptr;  // for flows that could not be set up
+};
+
+// One worker's side of a datagram listener (udp://, unixgram:// or mq://): the socket or queue,
+// and the flows it has seen.
+//
+// Client to backend: recvmmsg a batch (level-triggered, a bounded number of batches per wakeup),
+// find or start each datagram's flow, group the batch by flow and sendmmsg each group on that
+// flow's connected upstream socket (mq_send per message to an mq:// backend).
+// Backend to client: a flow's socket is readable -> recvmmsg its replies -> sendmmsg them from
+// the listener's socket to the client's address. A flow ends after `responses` replies per
+// client datagram (when set), after flow_idle_timeout without traffic (one timer per listener
+// sweeps the LRU tail), when evicted as the oldest of a full table, or at shutdown.
+// A refused send or receive on a flow's socket (ICMP port unreachable, or no Unix receiver)
+// moves the flow to another backend, never one it already tried.
+class DatagramListener final : public io::EventHandler, public io::Timer, public FlowEvents {
+ public:
+  DatagramListener(const DatagramEnv& env, const config::ListenerConfig& listener, PoolState& pool);
+  ~DatagramListener() override;
+  DatagramListener(const DatagramListener&) = delete;
+  DatagramListener& operator=(const DatagramListener&) = delete;
+
+  // Binds the socket (opens the queue) and starts watching it.
+  [[nodiscard]] base::SysResult<bool> open(bool reuse_port);
+  // Stops receiving and ends every flow (drain: datagram flows are not waited for).
+  void close();
+
+  void onEvents(std::uint32_t events) override;
+  void onTimer() override;
+  void onFlowEvents(std::uint32_t flow_index, std::uint32_t events) override;
+
+  [[nodiscard]] std::uint32_t flowCount() const { return table_.size(); }
+
+ private:
+  static constexpr std::size_t kBatch = DatagramBuffers::kBatch;
+
+  // Client side (datagram_listener.cc).
+  [[nodiscard]] std::size_t receive();
+  void forward(std::size_t count);
+  Flow* startFlow(const sockaddr* addr, socklen_t len, std::uint64_t hash);
+  void enqueue(Flow& flow, std::size_t datagram);
+  void flush();
+  void endFlow(Flow& flow, FlowEnd reason);
+  void logFlow(const Flow& flow, FlowEnd reason) const;
+
+  // Backend side (datagram_upstream.cc).
+  [[nodiscard]] bool bindBackend(Flow& flow);
+  [[nodiscard]] int openUpstream(Flow& flow, std::uint32_t backend);
+  [[nodiscard]] bool moveFlow(Flow& flow);
+  void sendGroup(Flow& flow, const std::uint8_t* datagrams, std::size_t count);
+  void sendToQueue(Flow& flow, const std::uint8_t* datagrams, std::size_t count);
+  void relayReplies(Flow& flow);
+  void logSetupFailure(std::uint32_t backend, int error) const;
+  [[nodiscard]] bool hasReturnPath(const Flow& flow) const;
+
+  DatagramEnv env_;
+  const config::ListenerConfig& listener_;
+  PoolState& pool_;
+  FlowTable table_;
+  base::Fd fd_;
+  bool is_queue_ = false;
+  bool unlink_path_ = false;
+  std::vector<base::Fd> queues_;  // per backend: an mq:// backend's queue, opened on first use
+
+  // The current batch's send groups: one per flow, each listing that flow's datagrams.
+  std::uint32_t batch_seq_ = 1;
+  std::size_t groups_ = 0;
+  std::array<std::uint32_t, kBatch> group_flow_{};
+  std::array<std::uint8_t, kBatch> group_len_{};
+  std::array<std::array<std::uint8_t, kBatch>, kBatch> group_items_{};
+};
+
+// Sends msgs[0..count) with sendmmsg, retrying on EINTR. Returns how many went; when fewer than
+// `count`, `error` holds the errno that stopped it.
+[[nodiscard]] std::size_t sendDatagrams(int fd, mmsghdr* msgs, std::size_t count, int& error);
+
+}  // namespace l4lb::proxy

@@ -1,0 +1,223 @@
+// The backend side of DatagramListener: binding a flow to a backend, sending a flow's datagrams
+// to it, relaying its replies, and moving a flow off a backend that refuses it.
+
+#include <mqueue.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <span>
+
+#include "balance/flow_hash.h"
+#include "base/log.h"
+#include "net/datagram_socket.h"
+#include "net/message_queue.h"
+#include "proxy/datagram_listener.h"
+
+namespace l4lb::proxy {
+
+namespace {
+
+bool isLocalShortage(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+
+// Replies read from one flow per readiness event before other events get their turn.
+constexpr int kMaxReplyBatches = 4;
+
+}  // namespace
+
+std::size_t sendDatagrams(int fd, mmsghdr* msgs, std::size_t count, int& error) {
+  std::size_t done = 0;
+  while (done < count) {
+    int sent = ::sendmmsg(fd, msgs + done, static_cast<unsigned>(count - done), MSG_DONTWAIT);
+    if (sent > 0) {
+      done += static_cast<std::size_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    error = sent < 0 ? errno : EAGAIN;
+    break;
+  }
+  return done;
+}
+
+bool DatagramListener::hasReturnPath(const Flow& flow) const {
+  return !is_queue_ && flow.client.len > sizeof(sa_family_t);
+}
+
+bool DatagramListener::bindBackend(Flow& flow) {
+  const auto& pool = *pool_.config;
+  const std::uint32_t max_attempts =
+      std::min<std::uint32_t>(pool.retries + 1, static_cast<std::uint32_t>(kMaxFlowAttempts));
+  while (flow.attempts < max_attempts) {
+    balance::PickRequest request;
+    request.flow_hash = balance::hashClient(
+        flow.client.len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&flow.client.addr),
+        pool.hash_key);
+    request.exclude = std::span<const std::uint32_t>(flow.failed.data(), flow.failed_count);
+    std::uint32_t index = pool_.balancer->pick(request);
+    if (index == balance::kNoBackend) return false;
+    ++flow.attempts;
+    int error = openUpstream(flow, index);
+    if (error == 0) {
+      flow.backend = index;
+      pool_.balancer->onConnectionOpened(index);
+      return true;
+    }
+    logSetupFailure(index, error);
+    // Out of descriptors or memory here: another backend would fare no better.
+    if (isLocalShortage(error)) return false;
+    env_.stats->backend_unreachable.add();
+    if (flow.failed_count < kMaxFlowAttempts) flow.failed[flow.failed_count++] = index;
+  }
+  return false;
+}
+
+int DatagramListener::openUpstream(Flow& flow, std::uint32_t backend) {
+  const config::BackendConfig& config = pool_.config->backends[backend];
+  if (config.address.kind == net::EndpointKind::kMessageQueue) {
+    // One-way: the queue is opened once per worker and listener, and no socket is needed.
+    if (!queues_[backend]) {
+      auto queue = net::openMessageQueue(config.address, /*for_reading=*/false, config.mq);
+      if (!queue) return queue.error().code;
+      queues_[backend] = std::move(queue.value());
+    }
+    return 0;
+  }
+  auto connected = net::connectDatagram(config.address);
+  if (!connected) return connected.error().code;
+  flow.upstream = std::move(connected.value());
+  auto added = env_.loop->add(flow.upstream.get(), EPOLLIN, &flow.upstream_handler);
+  if (!added) {
+    flow.upstream.reset();
+    return added.error().code;
+  }
+  return 0;
+}
+
+bool DatagramListener::moveFlow(Flow& flow) {
+  env_.stats->backend_unreachable.add();
+  if (flow.failed_count < kMaxFlowAttempts) flow.failed[flow.failed_count++] = flow.backend;
+  pool_.balancer->onConnectionClosed(flow.backend);
+  flow.backend = balance::kNoBackend;
+  if (flow.upstream) {
+    env_.loop->remove(flow.upstream.get());
+    flow.upstream.reset();
+  }
+  if (!bindBackend(flow)) {
+    endFlow(flow, FlowEnd::kNoBackend);
+    return false;
+  }
+  env_.stats->flows_moved.add();
+  return true;
+}
+
+void DatagramListener::sendGroup(Flow& flow, const std::uint8_t* datagrams, std::size_t count) {
+  if (!flow.upstream) {
+    sendToQueue(flow, datagrams, count);
+    return;
+  }
+  auto& batch = env_.buffers->from_clients;
+  auto& send = env_.buffers->send;
+  send.clear();
+  for (std::size_t k = 0; k < count; ++k) {
+    send.add(batch.slot(datagrams[k]), batch.length(datagrams[k]), nullptr, 0);
+  }
+  int error = 0;
+  std::size_t sent = sendDatagrams(flow.upstream.get(), send.msgs(), count, error);
+  env_.stats->datagrams_sent.add(sent);
+  if (sent == count) return;
+  // A refusal is the ICMP error (or closed Unix receiver) left by an earlier datagram; the rest
+  // of the group goes to the backend the flow moves to.
+  if (error == ECONNREFUSED) {
+    if (moveFlow(flow)) {
+      sendGroup(flow, datagrams + sent, count - sent);
+    } else {
+      env_.stats->dropped_no_backend.add(count - sent);
+    }
+    return;
+  }
+  env_.stats->dropped_send.add(count - sent);
+}
+
+void DatagramListener::sendToQueue(Flow& flow, const std::uint8_t* datagrams, std::size_t count) {
+  auto& batch = env_.buffers->from_clients;
+  int queue = queues_[flow.backend].get();
+  for (std::size_t k = 0; k < count; ++k) {
+    std::size_t i = datagrams[k];
+    if (::mq_send(queue, batch.slot(i), batch.length(i), 0) == 0) {
+      env_.stats->datagrams_sent.add();
+    } else if (errno == EMSGSIZE) {
+      env_.stats->dropped_too_large.add();
+    } else if (errno == EAGAIN) {
+      env_.stats->dropped_queue_full.add();
+    } else {
+      env_.stats->dropped_send.add();
+    }
+  }
+}
+
+void DatagramListener::onFlowEvents(std::uint32_t flow_index, std::uint32_t /*events*/) {
+  // An event can outlive its flow within one epoll batch: the slot then holds nothing (ignored)
+  // or a newer flow, whose own socket is read, so nothing is misdelivered.
+  Flow& flow = table_.at(flow_index);
+  if (flow.live && flow.upstream) relayReplies(flow);
+}
+
+void DatagramListener::relayReplies(Flow& flow) {
+  auto& batch = env_.buffers->from_backends;
+  auto& send = env_.buffers->send;
+  for (int round = 0; round < kMaxReplyBatches; ++round) {
+    batch.prepare(/*with_names=*/false);
+    int got = ::recvmmsg(flow.upstream.get(), batch.msgs(), kBatch, MSG_DONTWAIT, nullptr);
+    if (got <= 0) {
+      if (got < 0 && errno == ECONNREFUSED) {
+        [[maybe_unused]] bool moved = moveFlow(flow);
+      } else if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        env_.stats->receive_errors.add();
+      }
+      return;
+    }
+    const auto count = static_cast<std::size_t>(got);
+    env_.stats->replies_in.add(count);
+    flow.replies += static_cast<std::uint32_t>(count);
+    table_.touch(flow, env_.loop->now());
+    const bool answerable = hasReturnPath(flow);
+    send.clear();
+    for (std::size_t i = 0; i < count; ++i) {
+      flow.bytes_out += batch.length(i);
+      if (batch.truncated(i)) {
+        env_.stats->dropped_truncated.add();
+      } else if (answerable) {
+        send.add(batch.slot(i), batch.length(i),
+                 reinterpret_cast<const sockaddr*>(&flow.client.addr), flow.client.len);
+      }
+    }
+    if (!answerable) env_.stats->dropped_no_return.add(count);
+    if (send.count() > 0) {
+      int error = 0;
+      std::size_t sent = sendDatagrams(fd_.get(), send.msgs(), send.count(), error);
+      env_.stats->replies_sent.add(sent);
+      env_.stats->dropped_send.add(send.count() - sent);
+    }
+    if (listener_.responses != 0 &&
+        flow.replies >= static_cast<std::uint64_t>(listener_.responses) * flow.requests) {
+      endFlow(flow, FlowEnd::kCompleted);
+      return;
+    }
+    if (count < kBatch) return;
+  }
+}
+
+void DatagramListener::logSetupFailure(std::uint32_t backend, int error) const {
+  std::uint64_t suppressed = 0;
+  if (!env_.failure_log->allow(env_.loop->now(), suppressed)) return;
+  base::logWarn("listener \"{}\": cannot open a flow to backend {} of pool \"{}\": {}{}",
+                listener_.name, pool_.config->backends[backend].name, pool_.config->name,
+                std::strerror(error),
+                suppressed == 0 ? std::string()
+                                : " (" + std::to_string(suppressed) + " similar lines suppressed)");
+}
+
+}  // namespace l4lb::proxy
