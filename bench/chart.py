@@ -20,7 +20,7 @@ LABELS = {
     "http_close": "HTTP Connection: close\n(new conn per request)",
     "iperf3": "iperf3\n1 stream",
     "ping_latency": "sequential PING\n1 conn",
-    "udp_dns": "DNS over UDP\n(dnsperf)",
+    "dns_udp": "DNS over UDP, dnsperf\n(no HAProxy: no generic UDP)",
 }
 
 
