@@ -7,7 +7,7 @@
 #
 # Environment: BENCH_SECONDS (per cell, default 6), BENCH_ROUNDS (default 2),
 # BENCH_BASE_PORT (default 27100), BENCH_IDLE_CONNS (default 2000), BENCH_PING_N (default 20000),
-# L4LB_BIN (default build/l4lb), BENCH_KEEP_TMP=1 keeps the temp dir (configs, logs, raw output),
+# BENCH_WORKLOADS (default all), L4LB_BIN (default build/l4lb), BENCH_KEEP_TMP=1 keeps the temp dir (configs, logs, raw output),
 # BENCH_NICE (default 0): nice value for every process of the benchmark (clients, backends and all
 # proxies alike), e.g. -10 on a box shared with other work; it favours no proxy over another.
 #
@@ -40,6 +40,8 @@ PROXY_CPU=1         # the proxy under test
 TARGETS=(direct haproxy nginx l4lb)
 PROXIES=(haproxy nginx l4lb)
 WORKLOADS=(redis_get http_keepalive http_close iperf3 ping_latency dns_udp)
+# BENCH_WORKLOADS="dns_udp iperf3" runs only those (to look closer at one row; the table is partial).
+if [[ -n ${BENCH_WORKLOADS:-} ]]; then read -r -a WORKLOADS <<<"$BENCH_WORKLOADS"; fi
 
 
 declare -A PID=()          # name -> pid of every background process we started
