@@ -12,6 +12,7 @@
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "health/health_checker.h"
 #include "io/clock.h"
 #include "net/socket.h"
 #include "proxy/access_log.h"
@@ -120,6 +121,25 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
                   listener.bind.url, listener.pool, one_worker ? 1U : worker_count);
   }
+  // Active health checks run on their own thread; each state change reaches every worker as a
+  // posted snapshot. Stopped (and joined) before the workers go away.
+  std::unique_ptr<health::HealthChecker> checker;
+  if (health::HealthChecker::wanted(config)) {
+    std::vector<worker::Worker*> targets;
+    for (auto& w : workers) targets.push_back(w.get());
+    checker = std::make_unique<health::HealthChecker>(
+        config, [targets](std::shared_ptr<const health::HealthSnapshot> states) {
+          for (worker::Worker* w : targets) {
+            w->loop().post([w, states] { w->applyHealth(states); });
+          }
+        });
+    std::string error;
+    if (!checker->init(error)) {
+      base::logError("{}", error);
+      return 1;
+    }
+    checker->start();
+  }
   for (auto& w : workers) w->start();
 
   bool draining = false;
@@ -136,6 +156,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
         base::logInfo("received {}: no longer accepting; waiting up to {} for open connections",
                       signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
                       base::formatDuration(config.global.shutdown_grace));
+        if (checker) checker->stop();
         for (auto& w : workers) w->drain();
       } else if (!aborted) {
         base::logInfo("second signal: closing open connections now");
@@ -152,6 +173,10 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     }
   }
   for (auto& w : workers) w->join();
+  if (checker) {
+    checker->stop();
+    base::logInfo("health: {} backend state changes", checker->transitions());
+  }
   std::uint64_t total = 0;
   for (auto& w : workers) total += w->stats().accepted.get();
   base::logInfo("stopped after {} connections", total);

@@ -35,12 +35,30 @@ std::string_view algorithmName(Algorithm algorithm) {
 Balancer::Balancer(std::span<const BackendSlot> backends)
     : active_(backends.size(), 0), up_(backends.size(), 1) {
   weights_.reserve(backends.size());
-  for (const BackendSlot& backend : backends) weights_.push_back(backend.weight);
+  backup_.reserve(backends.size());
+  for (const BackendSlot& backend : backends) {
+    weights_.push_back(backend.weight);
+    backup_.push_back(backend.backup ? 1 : 0);
+    if (!backend.backup) ++primaries_up_;
+  }
+}
+
+void Balancer::setUp(std::uint32_t backend, bool up) {
+  const std::uint8_t value = up ? 1 : 0;
+  if (up_[backend] == value) return;
+  up_[backend] = value;
+  if (backup_[backend] != 0) return;
+  if (up) {
+    ++primaries_up_;
+  } else {
+    --primaries_up_;
+  }
 }
 
 bool Balancer::eligible(std::uint32_t backend, std::span<const std::uint32_t> exclude) const {
   // `exclude` holds the few backends one connection already tried, so a scan beats any set.
   return backend < size() && up_[backend] != 0 && weights_[backend] > 0 &&
+         (backup_[backend] == 0 || primaries_up_ == 0) &&
          std::find(exclude.begin(), exclude.end(), backend) == exclude.end();
 }
 

@@ -22,6 +22,7 @@ inline constexpr std::uint32_t kNoBackend = UINT32_MAX;
 struct BackendSlot {
   std::string name;
   std::uint32_t weight = 1;
+  bool backup = false;  // picked only while no primary (non-backup) backend is up
 };
 
 struct PickRequest {
@@ -49,8 +50,15 @@ class Balancer {
     if (active_[backend] > 0) --active_[backend];
   }
 
-  // Health feeds in here: a backend that is down is never picked.
-  void setUp(std::uint32_t backend, bool up) { up_[backend] = up; }
+  // Health feeds in here: a backend that is down is never picked. Backups are picked only while
+  // no primary is up.
+  void setUp(std::uint32_t backend, bool up);
+  // The weight picks use (slow start ramps it up after a backend comes up). Maglev's table is
+  // fixed by the plan, so there only 0 versus non-zero matters.
+  void setWeight(std::uint32_t backend, std::uint32_t weight) { weights_[backend] = weight; }
+  [[nodiscard]] std::uint32_t weight(std::uint32_t backend) const { return weights_[backend]; }
+  [[nodiscard]] bool isBackup(std::uint32_t backend) const { return backup_[backend] != 0; }
+  [[nodiscard]] std::uint32_t primariesUp() const { return primaries_up_; }
 
   [[nodiscard]] std::uint32_t size() const { return static_cast<std::uint32_t>(weights_.size()); }
   [[nodiscard]] std::uint32_t active(std::uint32_t backend) const { return active_[backend]; }
@@ -63,6 +71,8 @@ class Balancer {
   std::vector<std::uint32_t> weights_;
   std::vector<std::uint32_t> active_;
   std::vector<std::uint8_t> up_;
+  std::vector<std::uint8_t> backup_;
+  std::uint32_t primaries_up_ = 0;
 };
 
 // Everything about a pool's balancing that is fixed by the config (the Maglev table, weights):

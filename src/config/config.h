@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "balance/balancer.h"
@@ -11,6 +13,7 @@
 #include "base/log.h"
 #include "net/endpoint.h"
 #include "net/message_queue.h"
+#include "proto/check_reply.h"
 
 namespace l4lb::config {
 
@@ -21,6 +24,38 @@ struct BackendConfig {
   net::Endpoint address;
   std::uint32_t weight = 1;
   net::MessageQueueLimits mq;  // mq:// backends: limits the queue is created with
+  bool backup = false;         // used only while no primary backend of the pool is up
+};
+
+// What an active health check sends and expects (README.md, "Health checks").
+enum class CheckKind : std::uint8_t {
+  kTcp,
+  kSendExpect,
+  kRedis,
+  kMemcached,
+  kHttp,
+  kMysql,
+  kPgsql
+};
+
+[[nodiscard]] std::string_view checkKindName(CheckKind kind);
+
+struct HealthConfig {
+  CheckKind check = CheckKind::kTcp;
+  base::Duration interval = 1s;
+  base::Duration timeout = 1s;
+  std::uint32_t rise = 2;  // consecutive successes that bring a down backend up
+  std::uint32_t fall = 3;  // consecutive failures that take an up backend down
+  std::string send;        // send-expect, escapes already resolved
+  std::string expect;
+  std::string password;  // redis AUTH, read from password_file; never logged
+  std::string path = "/";
+  std::string host;  // http Host header; empty: the backend's address
+  std::uint32_t min_status = 200;
+  std::uint32_t max_status = 399;
+  std::string user;  // pgsql, mysql
+  std::string database;
+  proto::Role role = proto::Role::kAny;  // redis only so far
 };
 
 struct PoolConfig {
@@ -31,6 +66,10 @@ struct PoolConfig {
   base::Duration connect_timeout = 2s;
   std::uint32_t retries = 2;
   std::vector<BackendConfig> backends;
+  std::optional<HealthConfig> health;  // active checks; none: every backend is up
+  base::Duration slow_start{0};        // 0: a backend that comes up gets its full weight at once
+  std::uint32_t eject_after = 0;       // consecutive connect failures that eject; 0: never
+  base::Duration eject_for = 10s;      // first ejection; doubles on each one, up to 5 minutes
 };
 
 struct ListenerConfig {

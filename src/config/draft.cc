@@ -192,6 +192,13 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   }
   if (first == nullptr) return;
   const bool stream = first->config.address.isStream();
+  if (!stream && pool.health) {
+    errors.add(*pool.health,
+               "not supported yet: health checks of datagram pools (check = \"dns\")");
+  }
+  if (!stream && pool.eject && pool.config.eject_after > 0) {
+    errors.add(*pool.eject, "only applies to stream pools: datagram flows have no connect outcome");
+  }
   for (const BackendDraft& backend : pool.backends) {
     if (!backend.address_ok || backend.config.address.isStream() == stream) continue;
     errors.add(backend.address,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -48,6 +49,8 @@ struct PoolDraft {
   bool hash_key_set = false;
   Origin table_size;
   bool table_size_set = false;
+  std::optional<Origin> health;  // the health table, when written
+  std::optional<Origin> eject;   // eject_after, when written
 };
 
 struct ListenerDraft {

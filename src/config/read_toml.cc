@@ -10,6 +10,7 @@
 #include "balance/flow_hash.h"
 #include "base/log.h"
 #include "config/limits.h"
+#include "config/read_health.h"
 #include "config/table_reader.h"
 
 namespace l4lb::config {
@@ -31,10 +32,13 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "flow_idle_timeout"sv,
                                       "mq_max_messages"sv,
                                       "mq_message_size"sv};
-constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv, "maglev_table_size"sv,
-                                  "connect_timeout"sv, "retries"sv,  "backends"sv};
-constexpr std::array kBackendKeys = {"address"sv, "name"sv, "weight"sv, "mq_max_messages"sv,
-                                     "mq_message_size"sv};
+constexpr std::array kPoolKeys = {
+    "balance"sv,  "hash_key"sv, "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
+    "backends"sv, "health"sv,   "slow_start"sv,        "eject_after"sv,     "eject_for"sv};
+constexpr std::array kBackendKeys = {
+    "address"sv, "name"sv, "weight"sv, "mq_max_messages"sv, "mq_message_size"sv, "backup"sv};
+
+constexpr std::int64_t kMaxEjectAfter = 1000;
 
 constexpr std::string_view kAddressForms =
     "\"tcp://HOST:PORT\", \"unix:///PATH\", \"udp://HOST:PORT\", \"unixgram:///PATH\" or "
@@ -165,6 +169,15 @@ std::optional<BackendDraft> readBackend(const toml::node& node, const std::strin
   if (auto weight = reader.integer("weight", 1, kMaxWeight)) {
     draft.config.weight = static_cast<std::uint32_t>(*weight);
   }
+  if (const toml::node* backup = reader.node("backup")) {
+    if (const auto* flag = backup->as_boolean()) {
+      draft.config.backup = flag->get();
+    } else {
+      reader.errors().add(
+          reader.originOf("backup"),
+          fmt::format("expected a boolean (true or false), got {}", describe(*backup)));
+    }
+  }
   reader.reportUnknownKeys();
   return draft;
 }
@@ -211,6 +224,20 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
     draft.config.retries = static_cast<std::uint32_t>(*retries);
   }
   readBackends(reader, draft, parse);
+  if (reader.has("health")) {
+    draft.health = reader.originOf("health");
+    draft.config.health = readHealth(reader, "health");
+  }
+  if (auto slow_start = reader.duration("slow_start", base::Duration(0), kMaxDuration)) {
+    draft.config.slow_start = *slow_start;
+  }
+  if (reader.has("eject_after")) draft.eject = reader.originOf("eject_after");
+  if (auto eject_after = reader.integer("eject_after", 0, kMaxEjectAfter)) {
+    draft.config.eject_after = static_cast<std::uint32_t>(*eject_after);
+  }
+  if (auto eject_for = reader.duration("eject_for", base::Duration(1), kMaxDuration)) {
+    draft.config.eject_for = *eject_for;
+  }
   reader.reportUnknownKeys();
   return draft;
 }

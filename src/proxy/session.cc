@@ -108,6 +108,8 @@ void Session::connectNext() {
 
 void Session::onConnectFailed(int error) {
   env_.stats->connect_failures.add();
+  // Passive health: this worker's consecutive failures of a backend may eject it.
+  if (pool_.health) (void)pool_.health->onOutcome(backend_index_, false, env_.loop->now());
   failed_backends_[attempts_ - 1] = backend_index_;
   failed_errors_[attempts_ - 1] = static_cast<std::uint8_t>(std::min(error, 255));
   pool_.balancer->onConnectionClosed(backend_index_);
@@ -289,6 +291,13 @@ void Session::abort(EndReason reason) { finish(reason); }
 
 void Session::finish(EndReason reason) {
   if (state_ == State::kClosed) return;
+  // Passive health: a reset from the backend counts against it like a failed connect; any other
+  // end of a connected session counts for it. (Not at connect time: a backend that accepts and
+  // then resets every connection must still be ejected.)
+  if (state_ == State::kProxying && pool_.health) {
+    (void)pool_.health->onOutcome(backend_index_, reason != EndReason::kBackendReset,
+                                  env_.loop->now());
+  }
   state_ = State::kClosed;
   env_.loop->timers().cancel(this);
   // A reset, a timeout or a forced shutdown is passed on as a reset: a FIN would tell the other

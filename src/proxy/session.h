@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 
+#include "balance/backend_health.h"
 #include "balance/balancer.h"
 #include "base/fd.h"
 #include "base/log_throttle.h"
@@ -30,10 +31,12 @@ struct SessionEnv {
   base::LogThrottle* failure_log = nullptr;  // for "no backend could be connected"
 };
 
-// The worker side of a pool: its config and this worker's balancer for it.
+// The worker side of a pool: its config, this worker's balancer for it, and what this worker
+// knows of its backends' health (which feeds the balancer).
 struct PoolState {
   const config::PoolConfig* config = nullptr;
   std::unique_ptr<balance::Balancer> balancer;
+  std::unique_ptr<balance::BackendHealth> health;
 };
 
 // Told when a session has ended, so it can unlink and (deferred) destroy it.

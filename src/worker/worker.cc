@@ -5,6 +5,13 @@
 
 namespace l4lb::worker {
 
+namespace {
+
+// Slow-start ramps move in steps this long; ejections end at most this late.
+constexpr std::int64_t kHealthTickMs = 100;
+
+}  // namespace
+
 Worker::Worker(std::uint32_t id, std::shared_ptr<const proxy::Snapshot> snapshot,
                const proxy::AccessLog& access_log, const std::vector<int>& shared_listen_fds)
     : id_(id),
@@ -14,6 +21,7 @@ Worker::Worker(std::uint32_t id, std::shared_ptr<const proxy::Snapshot> snapshot
 
 Worker::~Worker() {
   join();
+  loop_->timers().cancel(&health_ticker_);
   // Sessions unregister from the loop and its timers as they go, so they go first.
   while (!sessions_.empty()) delete sessions_.unlink(sessions_.head());
   acceptors_.clear();
@@ -32,11 +40,27 @@ bool Worker::init(std::string& error) {
 
   const auto& config = snapshot_->config;
   pools_.reserve(config.pools.size());
+  bool needs_ticks = false;
   for (std::size_t i = 0; i < config.pools.size(); ++i) {
     // Per-worker seeds keep random-two's choices independent between workers.
     std::uint64_t seed = 0x9e3779b97f4a7c15ULL * (id_ + 1) + i;
-    pools_.push_back(proxy::PoolState{&config.pools[i], snapshot_->plans[i]->instantiate(seed)});
+    const auto& pool = config.pools[i];
+    proxy::PoolState state{&pool, snapshot_->plans[i]->instantiate(seed), nullptr};
+    balance::BackendHealth::Options options;
+    options.pool = pool.name;
+    options.eject_after = pool.eject_after;
+    options.eject_for_ms = pool.eject_for.count();
+    options.slow_start_ms = pool.slow_start.count();
+    options.active_checks = pool.health.has_value();
+    std::vector<std::string> names;
+    for (const auto& backend : pool.backends) names.push_back(backend.name);
+    state.health = std::make_unique<balance::BackendHealth>(std::move(options), *state.balancer,
+                                                            std::move(names), loop_->now());
+    if (state.health->needsTicks()) needs_ticks = true;
+    pools_.push_back(std::move(state));
   }
+  health_ticker_.worker = this;
+  if (needs_ticks) loop_->timers().schedule(&health_ticker_, loop_->now() + kHealthTickMs);
 
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
@@ -122,7 +146,34 @@ void Worker::abortAll() {
 }
 
 void Worker::stopIfDrained() {
-  if (draining_ && sessions_.empty()) loop_->stop();
+  if (draining_ && sessions_.empty()) {
+    loop_->timers().cancel(&health_ticker_);
+    loop_->stop();
+  }
+}
+
+void Worker::applyHealth(std::shared_ptr<const health::HealthSnapshot> states) {
+  const std::int64_t now = loop_->now();
+  for (std::size_t p = 0; p < pools_.size() && p < states->pools.size(); ++p) {
+    const auto& pool = states->pools[p];
+    for (std::uint32_t b = 0; b < pool.size(); ++b) {
+      const health::BackendState before =
+          health_ ? health_->pools[p][b] : health::BackendState::kUnknown;
+      if (pool[b] == before) continue;
+      // Draining and disabled take no new connections either.
+      pools_[p].health->setActiveUp(b, pool[b] == health::BackendState::kUp,
+                                    /*ramp=*/before != health::BackendState::kUnknown, now);
+    }
+  }
+  health_ = std::move(states);
+}
+
+void Worker::tickHealth() {
+  const std::int64_t now = loop_->now();
+  for (auto& pool : pools_) {
+    if (pool.health->needsTicks()) pool.health->tick(now);
+  }
+  loop_->timers().schedule(&health_ticker_, now + kHealthTickMs);
 }
 
 void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "health/health_state.h"
 #include "io/event_loop.h"
 #include "proxy/access_log.h"
 #include "proxy/buffer_pool.h"
@@ -56,6 +57,9 @@ class Worker final : public proxy::SessionOwner {
                   const proxy::ClientAddress& address);
   void onSessionEnded(proxy::Session* session) override;
 
+  // On the worker's thread (posted by the health thread): the active checks' latest states.
+  void applyHealth(std::shared_ptr<const health::HealthSnapshot> states);
+
   [[nodiscard]] io::EventLoop& loop() { return *loop_; }
   [[nodiscard]] proxy::WorkerStats& stats() { return stats_; }
   [[nodiscard]] const proxy::DatagramStats& datagramStats() const { return datagram_stats_; }
@@ -65,6 +69,13 @@ class Worker final : public proxy::SessionOwner {
  private:
   void run();
   void stopIfDrained();
+  void tickHealth();
+
+  // Moves passive ejections and slow-start ramps on while some pool has them.
+  struct HealthTicker final : io::Timer {
+    Worker* worker = nullptr;
+    void onTimer() override { worker->tickHealth(); }
+  };
   [[nodiscard]] bool openDatagramListener(std::uint32_t index, std::string& error);
 
   std::uint32_t id_;
@@ -83,6 +94,8 @@ class Worker final : public proxy::SessionOwner {
   proxy::DatagramStats datagram_stats_;
   base::LogThrottle datagram_failure_log_;
   std::vector<std::unique_ptr<proxy::DatagramListener>> datagram_listeners_;
+  std::shared_ptr<const health::HealthSnapshot> health_;  // the last applied
+  HealthTicker health_ticker_;
   bool draining_ = false;
   std::atomic<bool> finished_{false};
   std::thread thread_;

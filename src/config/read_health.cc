@@ -1,0 +1,272 @@
+#include "config/read_health.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "base/fd.h"
+#include "config/limits.h"
+#include "config/suggest.h"
+#include "proto/check_reply.h"
+
+namespace l4lb::config {
+
+namespace {
+
+using namespace std::string_view_literals;
+
+constexpr std::array kHealthKeys = {"check"sv,         "interval"sv, "timeout"sv, "rise"sv,
+                                    "fall"sv,          "send"sv,     "expect"sv,  "password"sv,
+                                    "password_file"sv, "path"sv,     "host"sv,    "expect_status"sv,
+                                    "user"sv,          "database"sv, "role"sv,    "sni"sv};
+
+constexpr std::array kCheckNames = {"tcp"sv,   "send-expect"sv, "redis"sv, "memcached"sv, "http"sv,
+                                    "mysql"sv, "pgsql"sv,       "tls"sv,   "dns"sv};
+
+constexpr std::array kRoleNames = {"primary"sv, "replica"sv, "any"sv};
+
+constexpr std::int64_t kMaxRiseFall = 100;
+
+std::optional<proto::Role> parseRole(std::string_view name) {
+  if (name == "primary") return proto::Role::kPrimary;
+  if (name == "replica") return proto::Role::kReplica;
+  if (name == "any") return proto::Role::kAny;
+  return std::nullopt;
+}
+constexpr std::size_t kMaxPasswordBytes = 4096;
+
+std::optional<CheckKind> parseCheckKind(std::string_view name) {
+  if (name == "tcp") return CheckKind::kTcp;
+  if (name == "send-expect") return CheckKind::kSendExpect;
+  if (name == "redis") return CheckKind::kRedis;
+  if (name == "memcached") return CheckKind::kMemcached;
+  if (name == "http") return CheckKind::kHttp;
+  if (name == "mysql") return CheckKind::kMysql;
+  if (name == "pgsql") return CheckKind::kPgsql;
+  return std::nullopt;
+}
+
+// The keys each check takes beyond the timing ones.
+bool appliesTo(std::string_view key, CheckKind kind) {
+  if (key == "send" || key == "expect") return kind == CheckKind::kSendExpect;
+  if (key == "password_file") return kind == CheckKind::kRedis;
+  if (key == "path" || key == "host" || key == "expect_status") return kind == CheckKind::kHttp;
+  if (key == "user") return kind == CheckKind::kPgsql || kind == CheckKind::kMysql;
+  if (key == "database") return kind == CheckKind::kPgsql;
+  return true;
+}
+
+std::optional<std::string> readPasswordFile(TableReader& reader) {
+  auto path = reader.name("password_file");
+  if (!path) return std::nullopt;
+  // O_NONBLOCK: a FIFO or terminal named here must not hang the config load.
+  base::Fd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) {
+    reader.errors().add(reader.originOf("password_file"),
+                        fmt::format("cannot open {}: {}", quoteText(*path), std::strerror(errno)));
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    reader.errors().add(reader.originOf("password_file"),
+                        fmt::format("{} is not a regular file", quoteText(*path)));
+    return std::nullopt;
+  }
+  std::string password(kMaxPasswordBytes + 1, '\0');
+  ssize_t n = ::read(fd.get(), password.data(), password.size());
+  if (n < 0) {
+    reader.errors().add(reader.originOf("password_file"),
+                        fmt::format("cannot read {}: {}", quoteText(*path), std::strerror(errno)));
+    return std::nullopt;
+  }
+  password.resize(static_cast<std::size_t>(n));
+  if (password.size() > kMaxPasswordBytes) {
+    reader.errors().add(
+        reader.originOf("password_file"),
+        fmt::format("{} is larger than {} bytes", quoteText(*path), kMaxPasswordBytes));
+    return std::nullopt;
+  }
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+    password.pop_back();
+  }
+  if (password.empty()) {
+    reader.errors().add(reader.originOf("password_file"),
+                        fmt::format("{} is empty", quoteText(*path)));
+    return std::nullopt;
+  }
+  return password;
+}
+
+std::optional<std::string> readEscaped(TableReader& reader, std::string_view key) {
+  auto text = reader.name(key);
+  if (!text) return std::nullopt;
+  std::string error;
+  auto value = proto::unescapeCheckString(*text, error);
+  if (!value) reader.errors().add(reader.originOf(key), std::move(error));
+  return value;
+}
+
+// "200", "200-399", or an integer.
+void readExpectStatus(TableReader& reader, HealthConfig& health) {
+  const toml::node* node = reader.node("expect_status");
+  if (node == nullptr) return;
+  if (const auto* number = node->as_integer()) {
+    if (auto status = reader.integer("expect_status", 100, 599)) {
+      health.min_status = health.max_status = static_cast<std::uint32_t>(*status);
+    }
+    (void)number;
+    return;
+  }
+  auto text = reader.string("expect_status");
+  if (!text) return;
+  const std::size_t dash = text->find('-');
+  auto parse = [](std::string_view part, std::uint32_t& out) {
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return ec == std::errc() && ptr == part.data() + part.size() && out >= 100 && out <= 599;
+  };
+  std::uint32_t low = 0;
+  std::uint32_t high = 0;
+  std::string_view view = *text;
+  const bool ok = dash == std::string::npos
+                      ? parse(view, low) && (high = low, true)
+                      : parse(view.substr(0, dash), low) && parse(view.substr(dash + 1), high);
+  if (!ok || low > high) {
+    reader.errors().add(reader.originOf("expect_status"),
+                        fmt::format("invalid value {}: expected a status like 200 or a range "
+                                    "like \"200-399\" (100 to 599)",
+                                    quoteText(*text)));
+    return;
+  }
+  health.min_status = low;
+  health.max_status = high;
+}
+
+}  // namespace
+
+std::string_view checkKindName(CheckKind kind) {
+  switch (kind) {
+    case CheckKind::kTcp: return "tcp";
+    case CheckKind::kSendExpect: return "send-expect";
+    case CheckKind::kRedis: return "redis";
+    case CheckKind::kMemcached: return "memcached";
+    case CheckKind::kHttp: return "http";
+    case CheckKind::kMysql: return "mysql";
+    case CheckKind::kPgsql: return "pgsql";
+  }
+  return "unknown";
+}
+
+std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) {
+  const toml::table* table = pool.table(key, "a table like { check = \"tcp\", interval = \"1s\" }");
+  if (table == nullptr) return std::nullopt;
+  TableReader reader(*table, childKey(pool.path(), key), kHealthKeys, pool.errors());
+  HealthConfig health;
+  bool ok = true;
+  reader.requireKey("check",
+                    fmt::format("a health table needs check = one of {}", quotedList(kCheckNames)));
+  if (auto name = reader.string("check")) {
+    if (auto kind = parseCheckKind(*name)) {
+      health.check = *kind;
+    } else if (*name == "tls" || *name == "dns") {
+      reader.errors().add(reader.originOf("check"),
+                          fmt::format("not supported yet: check = {}", quoteText(*name)));
+      ok = false;
+    } else {
+      reader.errors().add(reader.originOf("check"),
+                          fmt::format("invalid value {}: expected {}{}", quoteText(*name),
+                                      quotedList(kCheckNames), didYouMean(*name, kCheckNames)));
+      ok = false;
+    }
+  } else {
+    ok = false;
+  }
+  if (auto interval = reader.duration("interval", base::Duration(10), kMaxDuration)) {
+    health.interval = *interval;
+  }
+  if (auto timeout = reader.duration("timeout", base::Duration(1), kMaxDuration)) {
+    health.timeout = *timeout;
+  }
+  if (auto rise = reader.integer("rise", 1, kMaxRiseFall)) {
+    health.rise = static_cast<std::uint32_t>(*rise);
+  }
+  if (auto fall = reader.integer("fall", 1, kMaxRiseFall)) {
+    health.fall = static_cast<std::uint32_t>(*fall);
+  }
+  if (reader.has("sni")) reader.errors().add(reader.originOf("sni"), "not supported yet: sni");
+  if (ok && reader.has("role")) {
+    if (health.check != CheckKind::kRedis) {
+      reader.errors().add(reader.originOf("role"),
+                          fmt::format("not supported yet: role with check = {} (only redis)",
+                                      quoteText(checkKindName(health.check))));
+    } else if (auto role = reader.choice("role", parseRole, kRoleNames)) {
+      health.role = *role;
+    }
+  }
+  if (reader.has("password")) {
+    reader.errors().add(reader.originOf("password"),
+                        "a password is never written in the config: put it in a file and set "
+                        "password_file");
+  }
+  if (ok) {
+    for (std::string_view option : kHealthKeys) {
+      if (!reader.has(option) || appliesTo(option, health.check)) continue;
+      reader.errors().add(
+          reader.originOf(option),
+          fmt::format("does not apply to check = {}", quoteText(checkKindName(health.check))));
+    }
+    switch (health.check) {
+      case CheckKind::kSendExpect:
+        reader.requireKey("expect", "check = \"send-expect\" needs expect = \"...\"");
+        if (auto send = readEscaped(reader, "send")) health.send = std::move(*send);
+        if (auto expect = readEscaped(reader, "expect")) health.expect = std::move(*expect);
+        if (health.expect.size() > proto::kMaxCheckReply) {
+          reader.errors().add(reader.originOf("expect"),
+                              fmt::format("longer than {} bytes", proto::kMaxCheckReply));
+        }
+        break;
+      case CheckKind::kRedis:
+        if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
+        break;
+      case CheckKind::kHttp:
+        if (auto path = reader.name("path")) {
+          if (path->front() != '/' || path->find_first_of(" \r\n") != std::string::npos) {
+            reader.errors().add(reader.originOf("path"),
+                                "must start with / and hold no spaces or line breaks");
+          }
+          health.path = std::move(*path);
+        }
+        if (auto host = reader.name("host")) {
+          if (host->find_first_of(" \r\n") != std::string::npos) {
+            reader.errors().add(reader.originOf("host"), "must hold no spaces or line breaks");
+          }
+          health.host = std::move(*host);
+        }
+        readExpectStatus(reader, health);
+        break;
+      case CheckKind::kPgsql:
+        reader.requireKey("user",
+                          "check = \"pgsql\" needs user = \"NAME\" (any role that may "
+                          "connect; no password is sent)");
+        if (auto user = reader.name("user")) health.user = std::move(*user);
+        if (auto database = reader.name("database")) health.database = std::move(*database);
+        if (health.database.empty()) health.database = health.user;
+        break;
+      case CheckKind::kMysql:
+        // An account without a password; role checks (which need one) are not built yet.
+        if (auto user = reader.name("user")) health.user = std::move(*user);
+        break;
+      case CheckKind::kTcp:
+      case CheckKind::kMemcached: break;
+    }
+  }
+  reader.reportUnknownKeys();
+  if (!ok) return std::nullopt;
+  return health;
+}
+
+}  // namespace l4lb::config

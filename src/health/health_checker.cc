@@ -1,0 +1,105 @@
+#include "health/health_checker.h"
+
+#include <time.h>
+
+#include "base/log.h"
+
+namespace l4lb::health {
+
+namespace {
+
+// How far checks of many backends are spread: each interval is drawn from +-10% of the
+// configured one, so checks started together do not stay in step.
+constexpr std::uint64_t kJitterPercent = 10;
+
+std::uint64_t splitMix(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+HealthChecker::HealthChecker(const config::Config& config, Publish publish)
+    : config_(config), publish_(std::move(publish)) {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  random_state_ ^= static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+HealthChecker::~HealthChecker() {
+  stop();
+  probes_.clear();
+}
+
+bool HealthChecker::wanted(const config::Config& config) {
+  for (const auto& pool : config.pools) {
+    if (pool.health) return true;
+  }
+  return false;
+}
+
+bool HealthChecker::init(std::string& error) {
+  auto loop = io::EventLoop::create();
+  if (!loop) {
+    error = "health checks: " + loop.error().message();
+    return false;
+  }
+  loop_ = std::move(loop.value());
+  states_.pools.resize(config_.pools.size());
+  for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
+    const auto& pool = config_.pools[p];
+    if (!pool.health) continue;
+    states_.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
+    for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+      probes_.push_back(std::make_unique<Probe>(*this, *loop_, p, b, pool));
+    }
+  }
+  return true;
+}
+
+std::int64_t HealthChecker::jitteredInterval(base::Duration interval) {
+  const auto ms = static_cast<std::uint64_t>(interval.count());
+  const std::uint64_t spread = ms * kJitterPercent / 100;
+  if (spread == 0) return static_cast<std::int64_t>(ms);
+  return static_cast<std::int64_t>(ms - spread + splitMix(random_state_) % (2 * spread + 1));
+}
+
+void HealthChecker::start() {
+  thread_ = std::thread([this] {
+    // The first checks go out at once, spread over a few milliseconds: until a backend's first
+    // verdict it is not picked.
+    for (auto& probe : probes_) {
+      probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
+    }
+    loop_->run();
+  });
+}
+
+void HealthChecker::stop() {
+  if (!thread_.joinable()) return;
+  loop_->post([this] { loop_->stop(); });
+  thread_.join();
+}
+
+void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, BackendState before,
+                                  BackendState after, const std::string& reason) {
+  transitions_.fetch_add(1, std::memory_order_relaxed);
+  const auto& pool_config = config_.pools[pool];
+  const auto& health = *pool_config.health;
+  const auto message =
+      fmt::format("pool \"{}\" backend {}: {} -> {} ({} check: {})", pool_config.name,
+                  pool_config.backends[backend].name, backendStateName(before),
+                  backendStateName(after), config::checkKindName(health.check), reason);
+  if (after == BackendState::kDown) {
+    base::logWarn("{}", message);
+  } else {
+    base::logInfo("{}", message);
+  }
+  states_.pools[pool][backend] = after;
+  ++states_.version;
+  publish_(std::make_shared<const HealthSnapshot>(states_));
+}
+
+}  // namespace l4lb::health

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/duration.h"
+#include "config/config.h"
+#include "health/health_state.h"
+#include "health/probe.h"
+#include "io/event_loop.h"
+
+namespace l4lb::health {
+
+// The health-check thread: its own event loop running one Probe per backend of every pool that
+// has a `health` table, off the workers' loops. Each state change is logged with its reason,
+// counted, and published as a new immutable HealthSnapshot through `publish` (which posts it to
+// every worker; workers never wait on this thread and share nothing with it but that value).
+class HealthChecker {
+ public:
+  using Publish = std::function<void(std::shared_ptr<const HealthSnapshot>)>;
+
+  HealthChecker(const config::Config& config, Publish publish);
+  ~HealthChecker();
+  HealthChecker(const HealthChecker&) = delete;
+  HealthChecker& operator=(const HealthChecker&) = delete;
+
+  // True when some pool has active checks (otherwise there is no thread to start).
+  [[nodiscard]] static bool wanted(const config::Config& config);
+
+  [[nodiscard]] bool init(std::string& error);
+  void start();
+  // Thread-safe: stops the checks and joins the thread.
+  void stop();
+
+  // Called by probes on the health thread.
+  void onStateChange(std::uint32_t pool, std::uint32_t backend, BackendState before,
+                     BackendState after, const std::string& reason);
+  [[nodiscard]] std::int64_t jitteredInterval(base::Duration interval);
+
+  // State changes so far (any thread).
+  [[nodiscard]] std::uint64_t transitions() const {
+    return transitions_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  const config::Config& config_;
+  Publish publish_;
+  std::unique_ptr<io::EventLoop> loop_;
+  std::vector<std::unique_ptr<Probe>> probes_;
+  HealthSnapshot states_;
+  std::uint64_t random_state_ = 0x853c49e6748fea9bULL;
+  std::atomic<std::uint64_t> transitions_{0};
+  std::thread thread_;
+};
+
+}  // namespace l4lb::health

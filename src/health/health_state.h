@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace l4lb::health {
+
+// A backend's state as the active checks (and, later, the admin API) see it. Draining (no new
+// connections, open ones continue) and disabled are set by an operator, never by a check.
+enum class BackendState : std::uint8_t { kUnknown, kUp, kDown, kDraining, kDisabled };
+
+[[nodiscard]] std::string_view backendStateName(BackendState state);
+
+// Rise/fall hysteresis: `rise` consecutive successes bring a backend up, `fall` consecutive
+// failures take it down. The very first result decides at once, so l4lb does not wait rise x
+// interval after starting before it sends any traffic.
+class RiseFallCounter {
+ public:
+  RiseFallCounter(std::uint32_t rise, std::uint32_t fall) : rise_(rise), fall_(fall) {}
+
+  // Returns true when this result changed the state.
+  bool record(bool success);
+
+  [[nodiscard]] BackendState state() const { return state_; }
+
+ private:
+  std::uint32_t rise_;
+  std::uint32_t fall_;
+  std::uint32_t streak_ = 0;  // consecutive results against the current state
+  BackendState state_ = BackendState::kUnknown;
+};
+
+// Every backend's state, published to the workers as one immutable value per change.
+struct HealthSnapshot {
+  std::uint64_t version = 0;
+  std::vector<std::vector<BackendState>> pools;  // [pool][backend]; empty for unchecked pools
+};
+
+}  // namespace l4lb::health

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// Health-check protocols: the request each check sends and a pure, incremental parser of the
+// reply. A parser is called with every byte received so far and answers up, down (with the
+// reason to log) or "need more". A reply cut short by EOF is the caller's to report.
+namespace l4lb::proto {
+
+enum class CheckStatus : std::uint8_t { kNeedMore, kUp, kDown };
+
+// Role-aware checks: which role a backend must have to count as up.
+enum class Role : std::uint8_t { kAny, kPrimary, kReplica };
+
+struct CheckVerdict {
+  CheckStatus status = CheckStatus::kNeedMore;
+  std::string reason;  // what the server said, for the state-change log line
+
+  static CheckVerdict needMore() { return {}; }
+  static CheckVerdict up(std::string reason) { return {CheckStatus::kUp, std::move(reason)}; }
+  static CheckVerdict down(std::string reason) { return {CheckStatus::kDown, std::move(reason)}; }
+};
+
+// Replies longer than this are not waited for: every check decides within its first bytes.
+inline constexpr std::size_t kMaxCheckReply = 4096;
+
+// \r \n \t \\ \0 and \xNN in send/expect strings. nullopt on a malformed escape, with `error`
+// saying which.
+[[nodiscard]] std::optional<std::string> unescapeCheckString(std::string_view text,
+                                                             std::string& error);
+
+// send-expect: the reply must start with `expect`.
+[[nodiscard]] CheckVerdict parseExpectReply(std::string_view reply, std::string_view expect);
+
+// redis: PING (after AUTH when a password is set), answered +PONG. -LOADING, -MASTERDOWN and
+// every other error are down. With a role, ROLE follows PING, and its first element (master or
+// slave) must match.
+[[nodiscard]] std::string redisRequest(const std::string& password, Role role = Role::kAny);
+[[nodiscard]] CheckVerdict parseRedisReply(std::string_view reply, bool with_auth,
+                                           Role role = Role::kAny);
+
+// memcached: "version" answered "VERSION x.y.z".
+[[nodiscard]] std::string memcachedRequest();
+[[nodiscard]] CheckVerdict parseMemcachedReply(std::string_view reply);
+
+// http: "GET path HTTP/1.0" with a Host header; up when the status is in [min_status,
+// max_status].
+[[nodiscard]] std::string httpRequest(std::string_view path, std::string_view host);
+[[nodiscard]] CheckVerdict parseHttpReply(std::string_view reply, int min_status, int max_status);
+
+// mysql: the server speaks first. A handshake packet of protocol 10 is up; an error packet
+// (0xff: too many connections, host blocked) is down.
+[[nodiscard]] CheckVerdict parseMysqlGreeting(std::string_view reply);
+// With a user (an account without a password), the check logs in the way HAProxy's
+// `mysql-check user` does, so the server never counts it as an aborted connect (which, repeated
+// max_connect_errors times, blocks the host): a HandshakeResponse41 with an empty auth response
+// answering the greeting, an empty reply to an AuthSwitchRequest, then COM_QUIT.
+[[nodiscard]] std::string mysqlLogin(std::string_view user);
+// The reply to the login: OK is up, an error packet down. An AuthSwitchRequest answers need
+// more, and mysqlAuthSwitch() then gives the packet to send.
+[[nodiscard]] CheckVerdict parseMysqlLoginReply(std::string_view reply);
+[[nodiscard]] std::optional<std::string> mysqlAuthSwitch(std::string_view reply);
+[[nodiscard]] std::string mysqlQuit();
+
+// pgsql: a protocol 3.0 StartupMessage. A request for a password (or any authentication but
+// AuthenticationOk) or ReadyForQuery ('Z') is up; an ErrorResponse ('E', e.g. "the database
+// system is starting up", "database does not exist") is down. After AuthenticationOk (trust)
+// the reply is read on to ReadyForQuery or an error.
+[[nodiscard]] std::string pgsqlStartup(std::string_view user, std::string_view database);
+[[nodiscard]] CheckVerdict parsePgsqlReply(std::string_view reply);
+// Terminate ('X'): sent after AuthenticationOk so the server sees a clean goodbye.
+[[nodiscard]] std::string pgsqlTerminate();
+// True when the reply starts with AuthenticationOk (trust): the session is open.
+[[nodiscard]] bool pgsqlAuthenticated(std::string_view reply);
+
+}  // namespace l4lb::proto

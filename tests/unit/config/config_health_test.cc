@@ -1,0 +1,140 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "config/loader.h"
+#include "config_test_util.h"
+
+namespace l4lb::config {
+namespace {
+
+using testing::describeErrors;
+using testing::expectError;
+using testing::lines;
+using testing::load;
+
+// A listener on pool "p", whose table starts on line 5 (the `health` key is on line 6).
+std::string poolWith(std::string_view pool_lines, std::string_view backends =
+                                                      "backends = [{ address = "
+                                                      "\"tcp://127.0.0.1:7001\" }]") {
+  return lines({"[[listener]]", "bind = \"tcp://127.0.0.1:7000\"", "pool = \"p\"", "", "[pool.p]",
+                pool_lines, backends});
+}
+
+TEST(ConfigHealthTest, ReadsEveryKey) {
+  LoadResult result = load(lines({
+      "[[listener]]",
+      "bind = \"tcp://127.0.0.1:7000\"",
+      "pool = \"p\"",
+      "[pool.p]",
+      "health = { check = \"http\", interval = \"2s\", timeout = \"300ms\", rise = 4, fall = 5, "
+      "path = \"/ready\", host = \"svc\", expect_status = \"200-204\" }",
+      "slow_start = \"10s\"",
+      "eject_after = 5",
+      "eject_for = \"20s\"",
+      "backends = [{ address = \"tcp://127.0.0.1:7001\" },",
+      "            { address = \"tcp://127.0.0.1:7002\", backup = true }]",
+  }));
+  ASSERT_TRUE(result.ok()) << describeErrors(result);
+  const PoolConfig& pool = result.config->pools[0];
+  ASSERT_TRUE(pool.health.has_value());
+  EXPECT_EQ(pool.health->check, CheckKind::kHttp);
+  EXPECT_EQ(pool.health->interval.count(), 2000);
+  EXPECT_EQ(pool.health->timeout.count(), 300);
+  EXPECT_EQ(pool.health->rise, 4U);
+  EXPECT_EQ(pool.health->fall, 5U);
+  EXPECT_EQ(pool.health->path, "/ready");
+  EXPECT_EQ(pool.health->host, "svc");
+  EXPECT_EQ(pool.health->min_status, 200U);
+  EXPECT_EQ(pool.health->max_status, 204U);
+  EXPECT_EQ(pool.slow_start.count(), 10000);
+  EXPECT_EQ(pool.eject_after, 5U);
+  EXPECT_EQ(pool.eject_for.count(), 20000);
+  EXPECT_FALSE(pool.backends[0].backup);
+  EXPECT_TRUE(pool.backends[1].backup);
+}
+
+TEST(ConfigHealthTest, UnknownCheckListsValidOnes) {
+  LoadResult result = load(poolWith("health = { check = \"redis-ping\" }"));
+  expectError(result, "pool.p.health.check", 6, "\"redis\"");
+  expectError(result, "pool.p.health.check", 6, "\"memcached\"");
+}
+
+TEST(ConfigHealthTest, MissingCheck) {
+  expectError(load(poolWith("health = { interval = \"1s\" }")), "pool.p.health.check", 6,
+              "needs check");
+}
+
+TEST(ConfigHealthTest, NotSupportedYet) {
+  expectError(load(poolWith("health = { check = \"tls\" }")), "pool.p.health.check", 6,
+              "not supported yet");
+  expectError(load(poolWith("health = { check = \"pgsql\", user = \"u\", role = \"primary\" }")),
+              "pool.p.health.role", 6, "not supported yet");
+  expectError(load(poolWith("health = { check = \"redis\", role = \"master\" }")),
+              "pool.p.health.role", 6, "\"primary\"");
+  expectError(load(poolWith("health = { check = \"mysql\", password_file = \"/x\" }")),
+              "pool.p.health.password_file", 6, "does not apply");
+  expectError(load(poolWith("health = { check = \"tcp\" }",
+                            "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
+              "pool.p.health", 6, "not supported yet");
+}
+
+TEST(ConfigHealthTest, OptionOfAnotherCheck) {
+  expectError(load(poolWith("health = { check = \"tcp\", path = \"/\" }")), "pool.p.health.path", 6,
+              "does not apply to check = \"tcp\"");
+}
+
+TEST(ConfigHealthTest, BadValues) {
+  expectError(load(poolWith("health = { check = \"tcp\", rise = 0 }")), "pool.p.health.rise", 6,
+              "between 1 and 100");
+  expectError(load(poolWith("health = { check = \"tcp\", interval = 5 }")),
+              "pool.p.health.interval", 6, "duration");
+  expectError(load(poolWith("health = { check = \"send-expect\", expect = \"a\\\\q\" }")),
+              "pool.p.health.expect", 6, "unknown escape");
+  expectError(load(poolWith("health = { check = \"send-expect\" }")), "pool.p.health.expect", 6,
+              "needs expect");
+  expectError(load(poolWith("health = { check = \"http\", expect_status = \"300-200\" }")),
+              "pool.p.health.expect_status", 6, "200-399");
+  expectError(load(poolWith("health = { check = \"pgsql\" }")), "pool.p.health.user", 6,
+              "needs user");
+  expectError(load(poolWith("health = \"redis\"")), "pool.p.health", 6, "a table");
+  expectError(load(poolWith("eject_after = \"5\"")), "pool.p.eject_after", 6, "an integer");
+}
+
+TEST(ConfigHealthTest, BackupMustBeBoolean) {
+  expectError(load(poolWith("", "backends = [{ address = \"tcp://127.0.0.1:7001\", backup = 1 }]")),
+              "pool.p.backends[0].backup", 7, "boolean");
+}
+
+TEST(ConfigHealthTest, PasswordNeverInline) {
+  expectError(load(poolWith("health = { check = \"redis\", password = \"x\" }")),
+              "pool.p.health.password", 6, "password_file");
+}
+
+TEST(ConfigHealthTest, PasswordFromFile) {
+  char path[] = "/tmp/l4lb-pw-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "s3cret\n", 7), 7);
+  close(fd);
+  LoadResult result = load(
+      poolWith(std::string("health = { check = \"redis\", password_file = \"") + path + "\" }"));
+  ASSERT_TRUE(result.ok()) << describeErrors(result);
+  EXPECT_EQ(result.config->pools[0].health->password, "s3cret");
+  std::remove(path);
+  expectError(load(poolWith(std::string("health = { check = \"redis\", password_file = \"") + path +
+                            "\" }")),
+              "pool.p.health.password_file", 6, "cannot open");
+}
+
+TEST(ConfigHealthTest, EjectionOnDatagramPool) {
+  expectError(
+      load(poolWith("eject_after = 3", "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
+      "pool.p.eject_after", 6, "stream pools");
+}
+
+}  // namespace
+}  // namespace l4lb::config

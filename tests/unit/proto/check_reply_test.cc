@@ -1,0 +1,254 @@
+#include "proto/check_reply.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+namespace l4lb::proto {
+namespace {
+
+using namespace std::string_literals;
+
+bool isUp(const CheckVerdict& v) { return v.status == CheckStatus::kUp; }
+bool isDown(const CheckVerdict& v) { return v.status == CheckStatus::kDown; }
+bool needsMore(const CheckVerdict& v) { return v.status == CheckStatus::kNeedMore; }
+
+// Every proper prefix of a reply that decides must ask for more or decide the same way: a
+// parser fed a reply split across reads must never decide early the other way.
+template <typename Parse>
+void expectPrefixesConsistent(std::string_view reply, Parse parse) {
+  const CheckVerdict full = parse(reply);
+  ASSERT_FALSE(needsMore(full));
+  for (std::size_t n = 0; n < reply.size(); ++n) {
+    const CheckVerdict part = parse(reply.substr(0, n));
+    EXPECT_TRUE(needsMore(part) || part.status == full.status) << "prefix of " << n << " bytes";
+  }
+}
+
+TEST(CheckStringTest, Escapes) {
+  std::string error;
+  EXPECT_EQ(unescapeCheckString("PING\\r\\n", error), "PING\r\n");
+  EXPECT_EQ(unescapeCheckString("\\x00\\xfFa\\\\", error),
+            "\0\xff"
+            "a\\"s);
+  EXPECT_FALSE(unescapeCheckString("bad\\x4", error));
+  EXPECT_NE(error.find("two hex digits"), std::string::npos);
+  EXPECT_FALSE(unescapeCheckString("bad\\q", error));
+  EXPECT_FALSE(unescapeCheckString("trailing\\", error));
+}
+
+TEST(SendExpectTest, PrefixMatch) {
+  EXPECT_TRUE(isUp(parseExpectReply("+PONG\r\nmore", "+PONG")));
+  EXPECT_TRUE(needsMore(parseExpectReply("+PO", "+PONG")));
+  EXPECT_TRUE(isDown(parseExpectReply("-ERR", "+PONG")));
+  EXPECT_TRUE(isDown(parseExpectReply("+PX", "+PONG")));
+}
+
+TEST(RedisReplyTest, PongIsUp) {
+  EXPECT_EQ(redisRequest(""), "*1\r\n$4\r\nPING\r\n");
+  EXPECT_TRUE(isUp(parseRedisReply("+PONG\r\n", false)));
+  expectPrefixesConsistent("+PONG\r\n",
+                           [](std::string_view r) { return parseRedisReply(r, false); });
+}
+
+TEST(RedisReplyTest, ErrorsAreDown) {
+  const std::string loading = "-LOADING Redis is loading the dataset in memory\r\n";
+  const CheckVerdict v = parseRedisReply(loading, false);
+  EXPECT_TRUE(isDown(v));
+  EXPECT_NE(v.reason.find("LOADING"), std::string::npos);
+  EXPECT_TRUE(isDown(parseRedisReply("-MASTERDOWN Link with MASTER is down\r\n", false)));
+  EXPECT_TRUE(isDown(parseRedisReply("-NOAUTH Authentication required.\r\n", false)));
+  EXPECT_TRUE(isDown(parseRedisReply("$4\r\nPONG\r\n", false)));
+  EXPECT_TRUE(isDown(parseRedisReply("HTTP/1.1 400 Bad Request\r\n", false)));
+}
+
+TEST(RedisReplyTest, Truncated) {
+  EXPECT_TRUE(needsMore(parseRedisReply("", false)));
+  EXPECT_TRUE(needsMore(parseRedisReply("+PONG\r", false)));
+  EXPECT_TRUE(needsMore(parseRedisReply("-LOADING", false)));
+}
+
+TEST(RedisReplyTest, AuthThenPing) {
+  EXPECT_EQ(redisRequest("s3cret"), "*2\r\n$4\r\nAUTH\r\n$6\r\ns3cret\r\n*1\r\n$4\r\nPING\r\n");
+  EXPECT_TRUE(isUp(parseRedisReply("+OK\r\n+PONG\r\n", true)));
+  EXPECT_TRUE(needsMore(parseRedisReply("+OK\r\n", true)));
+  const CheckVerdict wrong = parseRedisReply("-WRONGPASS invalid username-password pair\r\n", true);
+  EXPECT_TRUE(isDown(wrong));
+  EXPECT_EQ(wrong.reason.find("s3cret"), std::string::npos);
+  EXPECT_TRUE(isDown(parseRedisReply("-ERR unknown command\r\n", true)));
+  EXPECT_TRUE(needsMore(parseRedisReply("-ERR", true)));
+  expectPrefixesConsistent("+OK\r\n+PONG\r\n",
+                           [](std::string_view r) { return parseRedisReply(r, true); });
+}
+
+// Recorded ROLE replies of redis 7.0.
+const std::string kRoleMaster = "+PONG\r\n*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"s;
+const std::string kRoleSlave =
+    "+PONG\r\n*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:14\r\n"s;
+
+TEST(RedisRoleTest, PrimaryAndReplica) {
+  EXPECT_EQ(redisRequest("", Role::kPrimary), "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nROLE\r\n");
+  EXPECT_TRUE(isUp(parseRedisReply(kRoleMaster, false, Role::kPrimary)));
+  EXPECT_TRUE(isDown(parseRedisReply(kRoleMaster, false, Role::kReplica)));
+  EXPECT_TRUE(isUp(parseRedisReply(kRoleSlave, false, Role::kReplica)));
+  const CheckVerdict v = parseRedisReply(kRoleSlave, false, Role::kPrimary);
+  EXPECT_TRUE(isDown(v));
+  EXPECT_NE(v.reason.find("role slave"), std::string::npos) << v.reason;
+  for (Role role : {Role::kPrimary, Role::kReplica}) {
+    expectPrefixesConsistent(
+        kRoleMaster, [role](std::string_view r) { return parseRedisReply(r, false, role); });
+    expectPrefixesConsistent(
+        kRoleSlave, [role](std::string_view r) { return parseRedisReply(r, false, role); });
+  }
+  EXPECT_TRUE(needsMore(parseRedisReply("+PONG\r\n", false, Role::kPrimary)));
+  EXPECT_TRUE(
+      isDown(parseRedisReply("+PONG\r\n-ERR unknown command 'ROLE'\r\n", false, Role::kPrimary)));
+  EXPECT_TRUE(isUp(parseRedisReply("+OK\r\n" + kRoleMaster, true, Role::kPrimary)));
+}
+
+TEST(MemcachedReplyTest, Version) {
+  EXPECT_EQ(memcachedRequest(), "version\r\n");
+  EXPECT_TRUE(isUp(parseMemcachedReply("VERSION 1.6.18\r\n")));
+  EXPECT_TRUE(needsMore(parseMemcachedReply("VERSION 1.6")));
+  EXPECT_TRUE(needsMore(parseMemcachedReply("VER")));
+  EXPECT_TRUE(isDown(parseMemcachedReply("ERROR\r\n")));
+  EXPECT_TRUE(isDown(parseMemcachedReply("SERVER_ERROR out of memory\r\n")));
+  expectPrefixesConsistent("VERSION 1.6.18\r\n", parseMemcachedReply);
+}
+
+TEST(HttpReplyTest, StatusRange) {
+  EXPECT_EQ(httpRequest("/health", "example:80"),
+            "GET /health HTTP/1.0\r\nHost: example:80\r\nUser-Agent: l4lb-health\r\n"
+            "Connection: close\r\n\r\n");
+  const std::string ok = "HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n";
+  EXPECT_TRUE(isUp(parseHttpReply(ok, 200, 399)));
+  expectPrefixesConsistent(ok, [](std::string_view r) { return parseHttpReply(r, 200, 399); });
+  EXPECT_TRUE(isUp(parseHttpReply("HTTP/1.0 302 Found\r\n", 200, 399)));
+  const CheckVerdict not_found = parseHttpReply("HTTP/1.1 404 Not Found\r\n\r\n", 200, 399);
+  EXPECT_TRUE(isDown(not_found));
+  EXPECT_NE(not_found.reason.find("404"), std::string::npos);
+  EXPECT_TRUE(isDown(parseHttpReply("HTTP/1.1 503 Service Unavailable\r\n", 200, 399)));
+  EXPECT_TRUE(isUp(parseHttpReply("HTTP/1.1 503 x\r\n", 503, 503)));
+}
+
+TEST(HttpReplyTest, NotHttpAndTruncated) {
+  EXPECT_TRUE(isDown(parseHttpReply("+PONG\r\n", 200, 399)));
+  EXPECT_TRUE(isDown(parseHttpReply("HTTP/1.1 2x0 OK\r\n", 200, 399)));
+  EXPECT_TRUE(needsMore(parseHttpReply("HTTP/1.1 20", 200, 399)));
+  EXPECT_TRUE(needsMore(parseHttpReply("", 200, 399)));
+}
+
+// Recorded from MariaDB 10.11: the start of a protocol 10 handshake.
+const std::string kMysqlGreeting =
+    "\x5a\x00\x00\x00\x0a"
+    "5.5.5-10.11.6-MariaDB-0+deb12u1\x00"
+    "\x03\x00\x00\x00"
+    "abcdefgh\x00\xfe\xf7\x2d\x02\x00\xff\x81\x15\x00\x00\x00\x00\x00\x00"
+    "\x1d\x00\x00\x00"
+    "ijklmnopqrst\x00"
+    "mysql_native_password\x00"s;
+
+TEST(MysqlGreetingTest, Protocol10IsUp) {
+  const CheckVerdict v = parseMysqlGreeting(kMysqlGreeting);
+  EXPECT_TRUE(isUp(v));
+  EXPECT_NE(v.reason.find("10.11.6-MariaDB"), std::string::npos) << v.reason;
+  expectPrefixesConsistent(kMysqlGreeting, parseMysqlGreeting);
+}
+
+TEST(MysqlGreetingTest, ErrorPacketIsDown) {
+  // "Host '1.2.3.4' is blocked because of many connection errors" (error 1129).
+  const std::string message = "Host '1.2.3.4' is blocked";
+  std::string packet;
+  packet += static_cast<char>(message.size() + 3);
+  packet += "\x00\x00\x00"s;
+  packet += "\xff\x69\x04"s;
+  packet += message;
+  const CheckVerdict v = parseMysqlGreeting(packet);
+  EXPECT_TRUE(isDown(v));
+  EXPECT_NE(v.reason.find("1129"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("blocked"), std::string::npos) << v.reason;
+  EXPECT_TRUE(needsMore(parseMysqlGreeting(packet.substr(0, 8))));
+}
+
+TEST(MysqlGreetingTest, NotMysql) {
+  EXPECT_TRUE(isDown(parseMysqlGreeting("+PONG\r\n")));
+  EXPECT_TRUE(needsMore(parseMysqlGreeting("\x5a\x00")));
+}
+
+TEST(MysqlLoginTest, HandshakeResponseAndReplies) {
+  const std::string login = mysqlLogin("l4lb");
+  ASSERT_GE(login.size(), 4U + 32U);
+  EXPECT_EQ(static_cast<std::size_t>(static_cast<unsigned char>(login[0])), login.size() - 4);
+  EXPECT_EQ(login[3], '\x01');  // answers the greeting (sequence 0)
+  EXPECT_NE(login.find("l4lb\0\0mysql_native_password\0"s), std::string::npos);
+  EXPECT_TRUE(isUp(parseMysqlLoginReply("\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00"s)));
+  EXPECT_TRUE(needsMore(parseMysqlLoginReply("\x07\x00\x00\x02\x00"s)));
+  const std::string denied = "\x1f\x00\x00\x02\xff\x15\x04#28000Access denied for user"s;
+  ASSERT_EQ(denied.size(), 4U + 0x1f);
+  const CheckVerdict v = parseMysqlLoginReply(denied);
+  EXPECT_TRUE(isDown(v));
+  EXPECT_NE(v.reason.find("1045: Access denied"), std::string::npos) << v.reason;
+  // AuthSwitchRequest: answered with an empty packet, next in sequence.
+  const std::string auth_switch = "\x02\x00\x00\x02\xfe\x00"s;
+  EXPECT_TRUE(needsMore(parseMysqlLoginReply(auth_switch)));
+  EXPECT_EQ(mysqlAuthSwitch(auth_switch), "\x00\x00\x00\x03"s);
+  EXPECT_FALSE(mysqlAuthSwitch("\x07\x00\x00\x02\x00"s));
+  EXPECT_EQ(mysqlQuit(), "\x01\x00\x00\x00\x01"s);
+}
+
+TEST(PgsqlReplyTest, StartupMessage) {
+  const std::string startup = pgsqlStartup("alice", "db");
+  ASSERT_GE(startup.size(), 8U);
+  EXPECT_EQ(static_cast<std::size_t>(static_cast<unsigned char>(startup[3])), startup.size());
+  EXPECT_EQ(startup.substr(4, 4), "\x00\x03\x00\x00"s);
+  EXPECT_NE(startup.find("user\0alice\0database\0db\0"s), std::string::npos);
+  EXPECT_EQ(startup.back(), '\0');
+}
+
+TEST(PgsqlReplyTest, AuthenticationRequestIsUp) {
+  const std::string md5 =
+      "R\x00\x00\x00\x0c\x00\x00\x00\x05"
+      "salt"s;
+  EXPECT_TRUE(isUp(parsePgsqlReply(md5)));
+  EXPECT_FALSE(pgsqlAuthenticated(md5));
+  const std::string trust = "R\x00\x00\x00\x08\x00\x00\x00\x00"s;
+  EXPECT_TRUE(needsMore(parsePgsqlReply(trust)));  // the database is checked after this
+  EXPECT_TRUE(pgsqlAuthenticated(trust));
+  const std::string ready = trust +
+                            "S\x00\x00\x00\x08"
+                            "a\0b\0"s +
+                            "Z\x00\x00\x00\x05I"s;
+  EXPECT_TRUE(isUp(parsePgsqlReply(ready)));
+  expectPrefixesConsistent(ready, parsePgsqlReply);
+  expectPrefixesConsistent(md5, parsePgsqlReply);
+  EXPECT_TRUE(isUp(parsePgsqlReply("Z\x00\x00\x00\x05I"s)));
+}
+
+TEST(PgsqlReplyTest, ErrorResponseIsDown) {
+  const std::string fields =
+      "SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0Fpostmaster.c\0\0"s;
+  std::string error = "E"s;
+  const auto length = static_cast<std::uint32_t>(fields.size() + 4);
+  error += static_cast<char>(length >> 24);
+  error += static_cast<char>((length >> 16) & 0xff);
+  error += static_cast<char>((length >> 8) & 0xff);
+  error += static_cast<char>(length & 0xff);
+  error += fields;
+  const CheckVerdict v = parsePgsqlReply(error);
+  EXPECT_TRUE(isDown(v));
+  EXPECT_NE(v.reason.find("starting up"), std::string::npos) << v.reason;
+  EXPECT_TRUE(needsMore(parsePgsqlReply(error.substr(0, 20))));
+  // Trust authentication, then the database is not there.
+  EXPECT_TRUE(isDown(parsePgsqlReply("R\x00\x00\x00\x08\x00\x00\x00\x00"s + error)));
+  EXPECT_TRUE(needsMore(parsePgsqlReply("R\x00\x00"s)));
+}
+
+TEST(PgsqlReplyTest, NotPostgres) {
+  EXPECT_TRUE(isDown(parsePgsqlReply("+PONG\r\n")));
+  EXPECT_TRUE(isDown(parsePgsqlReply("R\xff\xff\xff\xff"s)));
+  EXPECT_EQ(pgsqlTerminate(), "X\x00\x00\x00\x04"s);
+}
+
+}  // namespace
+}  // namespace l4lb::proto
