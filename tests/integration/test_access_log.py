@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import json
 
-from harness import (connect, connect_expect_closed, free_port, recv_line, simple_config,
-                     tcp_url, wait_until)
+from harness import (connect, connect_expect_closed, free_port, json_records, recv_line,
+                     simple_config, tcp_url, wait_until)
 
 KEYS = {"listener", "client", "backend", "bytes_in", "bytes_out", "duration_ms", "end"}
-
-
-def json_lines(text: str) -> list[dict]:
-    out = []
-    for line in text.splitlines():
-        start = line.find("{")
-        if start < 0:
-            continue
-        try:
-            obj = json.loads(line[start:])
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            out.append(obj)
-    return out
 
 
 def one_exchange(listen: str) -> None:
@@ -51,11 +36,11 @@ def test_access_log_file_has_json_line_per_connection(l4lb, servers, workdir):
     l4lb(simple_config(listen, [backend.url], global_={"access_log": str(log)}), ready=[listen])
     one_exchange(listen)
     one_exchange(listen)
-    assert wait_until(lambda: log.exists() and len(json_lines(log.read_text())) >= 2, 10), \
+    assert wait_until(lambda: log.exists() and len(json_records(log.read_text())) >= 2, 10), \
         f"access log {log} has no 2 JSON lines: {log.read_text() if log.exists() else 'missing'}"
     lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
     assert all(json.loads(ln) for ln in lines), "every line of the file is one JSON object"
-    for entry in json_lines(log.read_text()):
+    for entry in json_records(log.read_text()):
         check_entry(entry, port)
 
 
@@ -69,7 +54,7 @@ def test_access_log_stderr(l4lb, servers):
     entries = []
 
     def logged():
-        entries[:] = [e for e in json_lines(proc.stderr()) if "bytes_in" in e]
+        entries[:] = [e for e in json_records(proc.stderr()) if "bytes_in" in e]
         return bool(entries)
 
     assert wait_until(logged, 10), "no access log JSON line on stderr\n" + proc.describe()
@@ -82,9 +67,9 @@ def test_access_log_records_failed_connection(l4lb, workdir):
     listen = tcp_url(free_port())
     l4lb(simple_config(listen, [dead], global_={"access_log": str(log)}), ready=[listen])
     assert connect_expect_closed(listen)[1] == b""
-    assert wait_until(lambda: log.exists() and json_lines(log.read_text()), 10), \
+    assert wait_until(lambda: log.exists() and json_records(log.read_text()), 10), \
         "a connection that found no backend is not in the access log"
-    entry = json_lines(log.read_text())[0]
+    entry = json_records(log.read_text())[0]
     assert entry["listener"] == "front"
     assert entry["end"], entry
 
@@ -101,7 +86,7 @@ def test_access_log_counts_a_megabyte(l4lb, servers, workdir):
         s.sendall(b"m" * (1 << 20))
         s.shutdown(socket.SHUT_WR)
         assert recv_until_eof(s) == b"1048576"
-    assert wait_until(lambda: log.exists() and json_lines(log.read_text()), 10)
-    entry = json_lines(log.read_text())[0]
+    assert wait_until(lambda: log.exists() and json_records(log.read_text()), 10)
+    entry = json_records(log.read_text())[0]
     assert entry["bytes_in"] == 1 << 20, entry  # client -> backend
     assert entry["bytes_out"] == len(b"1048576"), entry
