@@ -43,6 +43,12 @@ Session::Session(const SessionEnv& env, SessionOwner* owner, const config::Liste
 
 Session::~Session() { env_.loop->timers().cancel(this); }
 
+void Session::Side::noteReadiness(std::uint32_t events) {
+  if ((events & EPOLLIN) != 0) readable = true;
+  if ((events & EPOLLOUT) != 0) writable = true;
+  if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) peer_closed = readable = true;
+}
+
 void Session::Side::onEvents(std::uint32_t events) {
   if (this == &session->client_) {
     session->onClientEvents(events);
@@ -155,9 +161,7 @@ void Session::onClientEvents(std::uint32_t events) {
     finish(EndReason::kClientReset);
     return;
   }
-  if ((events & EPOLLIN) != 0) client_.readable = true;
-  if ((events & EPOLLOUT) != 0) client_.writable = true;
-  if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) client_.peer_closed = client_.readable = true;
+  client_.noteReadiness(events);
   // Reads from the client stay off until a backend is connected; the flags keep what is ready.
   if (state_ == State::kProxying) pump();
 }
@@ -183,9 +187,7 @@ void Session::onBackendEvents(std::uint32_t events) {
     finish(EndReason::kBackendReset);
     return;
   }
-  if ((events & EPOLLIN) != 0) backend_.readable = true;
-  if ((events & EPOLLOUT) != 0) backend_.writable = true;
-  if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) backend_.peer_closed = backend_.readable = true;
+  backend_.noteReadiness(events);
   pump();
 }
 

@@ -91,6 +91,8 @@ class Session final : public io::Timer, public io::Deferred {
     bool readable = false;
     bool writable = false;
     bool peer_closed = false;  // EPOLLRDHUP seen: keep reading until EOF
+    // Remembers what epoll reported; edge-triggered events are not repeated.
+    void noteReadiness(std::uint32_t events);
     void onEvents(std::uint32_t events) override;
   };
 
