@@ -48,14 +48,14 @@ struct HealthConfig {
   std::uint32_t fall = 3;  // consecutive failures that take an up backend down
   std::string send;        // send-expect, escapes already resolved
   std::string expect;
-  std::string password;  // redis AUTH, read from password_file; never logged
+  std::string password;  // redis AUTH, mysql and pgsql logins; from password_file, never logged
   std::string path = "/";
   std::string host;  // http Host header; empty: the backend's address
   std::uint32_t min_status = 200;
   std::uint32_t max_status = 399;
   std::string user;  // pgsql, mysql
   std::string database;
-  proto::Role role = proto::Role::kAny;  // redis only so far
+  proto::Role role = proto::Role::kAny;
 };
 
 struct PoolConfig {

@@ -54,7 +54,9 @@ std::optional<CheckKind> parseCheckKind(std::string_view name) {
 // The keys each check takes beyond the timing ones.
 bool appliesTo(std::string_view key, CheckKind kind) {
   if (key == "send" || key == "expect") return kind == CheckKind::kSendExpect;
-  if (key == "password_file") return kind == CheckKind::kRedis;
+  if (key == "password_file" || key == "role") {
+    return kind == CheckKind::kRedis || kind == CheckKind::kMysql || kind == CheckKind::kPgsql;
+  }
   if (key == "path" || key == "host" || key == "expect_status") return kind == CheckKind::kHttp;
   if (key == "user") return kind == CheckKind::kPgsql || kind == CheckKind::kMysql;
   if (key == "database") return kind == CheckKind::kPgsql;
@@ -198,14 +200,8 @@ std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) 
     health.fall = static_cast<std::uint32_t>(*fall);
   }
   if (reader.has("sni")) reader.errors().add(reader.originOf("sni"), "not supported yet: sni");
-  if (ok && reader.has("role")) {
-    if (health.check != CheckKind::kRedis) {
-      reader.errors().add(reader.originOf("role"),
-                          fmt::format("not supported yet: role with check = {} (only redis)",
-                                      quoteText(checkKindName(health.check))));
-    } else if (auto role = reader.choice("role", parseRole, kRoleNames)) {
-      health.role = *role;
-    }
+  if (ok && reader.has("role") && appliesTo("role", health.check)) {
+    if (auto role = reader.choice("role", parseRole, kRoleNames)) health.role = *role;
   }
   if (reader.has("password")) {
     reader.errors().add(reader.originOf("password"),
@@ -251,14 +247,19 @@ std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) 
       case CheckKind::kPgsql:
         reader.requireKey("user",
                           "check = \"pgsql\" needs user = \"NAME\" (any role that may "
-                          "connect; no password is sent)");
+                          "connect; with password_file it logs in)");
         if (auto user = reader.name("user")) health.user = std::move(*user);
         if (auto database = reader.name("database")) health.database = std::move(*database);
         if (health.database.empty()) health.database = health.user;
+        if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
         break;
       case CheckKind::kMysql:
-        // An account without a password; role checks (which need one) are not built yet.
+        // Without a user only the greeting is read; a role needs a login to ask @@read_only.
+        if (health.role != proto::Role::kAny) {
+          reader.requireKey("user", "role with check = \"mysql\" needs user = \"NAME\"");
+        }
         if (auto user = reader.name("user")) health.user = std::move(*user);
+        if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
         break;
       case CheckKind::kTcp:
       case CheckKind::kMemcached: break;

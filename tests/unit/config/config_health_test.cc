@@ -71,12 +71,12 @@ TEST(ConfigHealthTest, MissingCheck) {
 TEST(ConfigHealthTest, NotSupportedYet) {
   expectError(load(poolWith("health = { check = \"tls\" }")), "pool.p.health.check", 6,
               "not supported yet");
-  expectError(load(poolWith("health = { check = \"pgsql\", user = \"u\", role = \"primary\" }")),
-              "pool.p.health.role", 6, "not supported yet");
   expectError(load(poolWith("health = { check = \"redis\", role = \"master\" }")),
               "pool.p.health.role", 6, "\"primary\"");
-  expectError(load(poolWith("health = { check = \"mysql\", password_file = \"/x\" }")),
+  expectError(load(poolWith("health = { check = \"memcached\", password_file = \"/x\" }")),
               "pool.p.health.password_file", 6, "does not apply");
+  expectError(load(poolWith("health = { check = \"mysql\", role = \"primary\" }")),
+              "pool.p.health.user", 6, "needs user");
   expectError(load(poolWith("health = { check = \"tcp\" }",
                             "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
               "pool.p.health", 6, "not supported yet");
