@@ -31,6 +31,7 @@ HealthChecker::HealthChecker(const config::Config& config, Publish publish)
 HealthChecker::~HealthChecker() {
   stop();
   probes_.clear();
+  datagram_probes_.clear();
 }
 
 bool HealthChecker::wanted(const config::Config& config) {
@@ -53,7 +54,11 @@ bool HealthChecker::init(std::string& error) {
     if (!pool.health) continue;
     states_.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
     for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
-      probes_.push_back(std::make_unique<Probe>(*this, *loop_, p, b, pool));
+      if (pool.backends[b].address.isStream()) {
+        probes_.push_back(std::make_unique<Probe>(*this, *loop_, p, b, pool));
+      } else {
+        datagram_probes_.push_back(std::make_unique<DatagramProbe>(*this, *loop_, p, b, pool));
+      }
     }
   }
   return true;
@@ -71,6 +76,9 @@ void HealthChecker::start() {
     // The first checks go out at once, spread over a few milliseconds: until a backend's first
     // verdict it is not picked.
     for (auto& probe : probes_) {
+      probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
+    }
+    for (auto& probe : datagram_probes_) {
       probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
     }
     loop_->run();

@@ -10,6 +10,7 @@
 
 #include "base/duration.h"
 #include "config/config.h"
+#include "health/datagram_probe.h"
 #include "health/health_state.h"
 #include "health/probe.h"
 #include "io/event_loop.h"
@@ -52,6 +53,7 @@ class HealthChecker {
   Publish publish_;
   std::unique_ptr<io::EventLoop> loop_;
   std::vector<std::unique_ptr<Probe>> probes_;
+  std::vector<std::unique_ptr<DatagramProbe>> datagram_probes_;  // check = "dns"
   HealthSnapshot states_;
   std::uint64_t random_state_ = 0x853c49e6748fea9bULL;
   std::atomic<std::uint64_t> transitions_{0};
