@@ -15,8 +15,6 @@ namespace l4lb::health {
 
 namespace {
 
-// Replies read per readiness event: a server flooding the socket cannot hold the health thread.
-constexpr int kMaxReadsPerEvent = 16;
 // Without EDNS a DNS reply over UDP is at most 512 bytes (RFC 1035 4.2.1); anything longer is
 // still judged by its header and question.
 constexpr std::size_t kReplyBuffer = 4096;
@@ -57,14 +55,10 @@ void DatagramProbe::onTimer() {
     begin();
     return;
   }
-  finish(false,
-         fmt::format("timed out after {} ms waiting for a reply{}", config_.timeout.count(),
-                     ignored_ == 0 ? std::string()
-                                   : fmt::format(" ({} other datagrams ignored)", ignored_)));
+  finish(false, fmt::format("timed out after {} ms waiting for a reply", config_.timeout.count()));
 }
 
 void DatagramProbe::begin() {
-  ignored_ = 0;
   query_ = proto::dnsQuery(nextId(), wire_name_, config_.dns_type);
   auto connected = net::connectDatagram(backend_config_.address);
   if (!connected) {
@@ -87,29 +81,25 @@ void DatagramProbe::begin() {
 }
 
 void DatagramProbe::onEvents(std::uint32_t /*events*/) {
-  if (fd_) readReplies();
+  if (fd_) readReply();
 }
 
-void DatagramProbe::readReplies() {
+void DatagramProbe::readReply() {
   char buffer[kReplyBuffer];
-  for (int i = 0; i < kMaxReadsPerEvent; ++i) {
-    ssize_t n = ::recv(fd_.get(), buffer, sizeof(buffer), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      // ECONNREFUSED: an ICMP port unreachable answered the query.
-      finish(false, errno == ECONNREFUSED ? std::string("connection refused")
-                                          : fmt::format("recv: {}", std::strerror(errno)));
-      return;
-    }
-    proto::CheckVerdict verdict =
-        proto::parseDnsReply(std::string_view(buffer, static_cast<std::size_t>(n)), query_);
-    if (verdict.status != proto::CheckStatus::kNeedMore) {
-      finish(verdict.status == proto::CheckStatus::kUp, std::move(verdict.reason));
-      return;
-    }
-    ++ignored_;
+  ssize_t n = 0;
+  do {
+    n = ::recv(fd_.get(), buffer, sizeof(buffer), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    // ECONNREFUSED: an ICMP port unreachable answered the query.
+    finish(false, errno == ECONNREFUSED ? std::string("connection refused")
+                                        : fmt::format("recv: {}", std::strerror(errno)));
+    return;
   }
+  proto::CheckVerdict verdict =
+      proto::parseDnsReply(std::string_view(buffer, static_cast<std::size_t>(n)), query_);
+  finish(verdict.status == proto::CheckStatus::kUp, std::move(verdict.reason));
 }
 
 void DatagramProbe::finish(bool up, std::string reason) {

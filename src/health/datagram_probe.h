@@ -14,8 +14,8 @@ namespace l4lb::health {
 class HealthChecker;
 
 // The active check of one backend of a datagram pool (check = "dns"): every interval (with
-// jitter) a query from a fresh connected socket, and the replies that arrive on it judged until
-// one is the query's or the timeout hits. A fresh socket per check means a fresh source port,
+// jitter) a query from a fresh connected socket, and the first datagram that comes back judged
+// (or the timeout hits). A fresh socket per check means a fresh source port,
 // so a late reply to an earlier check never reaches this one. Being connected, the socket hears
 // the ICMP port unreachable of a stopped server as ECONNREFUSED: down at once, not at the
 // timeout. Lives on the health thread, beside the stream pools' Probes.
@@ -35,7 +35,7 @@ class DatagramProbe final : public io::Timer, public io::EventHandler {
 
  private:
   void begin();
-  void readReplies();
+  void readReply();
   void finish(bool up, std::string reason);
   [[nodiscard]] std::uint16_t nextId();
 
@@ -50,7 +50,6 @@ class DatagramProbe final : public io::Timer, public io::EventHandler {
   base::Fd fd_;  // open while a query is out
   std::string query_;
   std::uint64_t random_state_;
-  std::uint32_t ignored_ = 0;  // datagrams of this check that were not its reply
 };
 
 }  // namespace l4lb::health

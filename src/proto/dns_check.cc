@@ -117,16 +117,13 @@ std::string dnsQuery(std::uint16_t id, std::string_view wire_name, std::uint16_t
 }
 
 CheckVerdict parseDnsReply(std::string_view reply, std::string_view query) {
-  if (reply.size() < 2 || reply.substr(0, 2) != query.substr(0, 2)) {
-    // Another query's reply (one that came after its timeout), or garbage: the reply to this
-    // query may still come.
-    if (reply.size() < kHeader) {
-      return CheckVerdict::down(fmt::format("not DNS: a datagram of {} bytes", reply.size()));
-    }
-    return CheckVerdict::needMore();
-  }
   if (reply.size() < kHeader) {
-    return CheckVerdict::down(fmt::format("truncated reply of {} bytes", reply.size()));
+    return CheckVerdict::down(fmt::format("not DNS: a datagram of {} bytes", reply.size()));
+  }
+  if (reply.substr(0, 2) != query.substr(0, 2)) {
+    return CheckVerdict::down(
+        fmt::format("not DNS, or not the reply: id 0x{:04x} instead of 0x{:04x}", read16(reply, 0),
+                    read16(query, 0)));
   }
   const auto flags = static_cast<std::uint8_t>(reply[2]);
   if ((flags & 0x80) == 0) return CheckVerdict::down("not a reply: the query came back (QR clear)");
@@ -138,7 +135,7 @@ CheckVerdict parseDnsReply(std::string_view reply, std::string_view query) {
   const std::size_t questions = read16(reply, 4);
   if (questions == 1) {
     if (!equalsIgnoringCase(reply.substr(kHeader, question.size()), question)) {
-      return CheckVerdict::needMore();
+      return CheckVerdict::down("a reply to another question");
     }
   } else if (questions != 0 || rcode == 0) {
     return CheckVerdict::down(fmt::format("a reply with {} questions", questions));

@@ -24,11 +24,12 @@ namespace l4lb::proto {
 [[nodiscard]] std::string dnsQuery(std::uint16_t id, std::string_view wire_name,
                                    std::uint16_t type);
 
-// One datagram received for `query`. Each datagram is whole, so nothing is ever awaited from
-// the same one: need more means "not the reply to this query" (another id, a stale reply, a
-// question that is not ours) and the caller waits for the next. A reply is up when its RCODE is
-// NOERROR, down with the RCODE's name otherwise ("rcode SERVFAIL"). Shorter than a header, a
-// query echoed back (QR clear), or a reply to another opcode: down.
+// One datagram received for `query`: up when it is the query's reply (same id, QR set, the
+// question repeated) with RCODE NOERROR, down with the RCODE's name otherwise ("rcode
+// SERVFAIL"). Anything else is down: shorter than a header, another id, the query echoed back
+// (QR clear), another opcode or question. Never "need more": each datagram is whole, and the
+// probe asks from a fresh socket (a fresh source port) each time, so whatever comes back on it
+// is meant as the answer to this query.
 [[nodiscard]] CheckVerdict parseDnsReply(std::string_view reply, std::string_view query);
 
 }  // namespace l4lb::proto
