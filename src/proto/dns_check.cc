@@ -75,23 +75,25 @@ std::optional<std::string> encodeDnsName(std::string_view name, std::string& err
     error = "an empty name (the root is \".\")";
     return std::nullopt;
   }
-  if (name != "." && name.back() == '.') name.remove_suffix(1);
   std::string wire;
-  while (name != ".") {
-    const std::size_t dot = name.find('.');
-    const std::string_view label = name.substr(0, dot);
-    if (label.empty()) {
-      error = "an empty label (two dots in a row, or a leading dot)";
-      return std::nullopt;
+  if (name != ".") {
+    if (name.back() == '.') name.remove_suffix(1);
+    while (true) {
+      const std::size_t dot = name.find('.');
+      const std::string_view label = name.substr(0, dot);
+      if (label.empty()) {
+        error = "an empty label (two dots in a row, or a leading dot)";
+        return std::nullopt;
+      }
+      if (label.size() > kMaxLabel) {
+        error = fmt::format("a label of {} bytes (at most {})", label.size(), kMaxLabel);
+        return std::nullopt;
+      }
+      wire.push_back(static_cast<char>(label.size()));
+      wire.append(label);
+      if (dot == std::string_view::npos) break;
+      name.remove_prefix(dot + 1);
     }
-    if (label.size() > kMaxLabel) {
-      error = fmt::format("a label of {} bytes (at most {})", label.size(), kMaxLabel);
-      return std::nullopt;
-    }
-    wire.push_back(static_cast<char>(label.size()));
-    wire.append(label);
-    if (dot == std::string_view::npos) break;
-    name.remove_prefix(dot + 1);
   }
   wire.push_back('\0');
   if (wire.size() > kMaxName) {

@@ -48,6 +48,9 @@ TEST(DnsNameTest, WireForm) {
   EXPECT_FALSE(encodeDnsName("a..test", error));
   EXPECT_NE(error.find("empty label"), std::string::npos);
   EXPECT_FALSE(encodeDnsName(".test", error));
+  // Found by dns_check_fuzz: the "." left after the last label was taken for the root.
+  EXPECT_FALSE(encodeDnsName("a..", error));
+  EXPECT_FALSE(encodeDnsName("..", error));
   EXPECT_FALSE(encodeDnsName(std::string(64, 'x') + ".test", error));
   EXPECT_NE(error.find("64 bytes"), std::string::npos);
   std::string long_name;
