@@ -4,6 +4,7 @@ a DNS client that counts as one flow per query, and the stop/start scenario itse
 
 from __future__ import annotations
 
+import random
 import socket
 import ssl
 import subprocess
@@ -137,8 +138,7 @@ def dns_query(qname: str, qtype: int = 1, qid: int = 0x4242) -> bytes:
 def dns_ask(host: str, port: int, qname: str, tries: int = 3, wait: float = 1.0) -> bytes:
     """A query from a fresh socket (a new flow through l4lb), repeated on the same socket like a
     stub resolver retries, up to `tries` times; returns the reply or raises OSError."""
-    qid = int.from_bytes(qname.encode()[:2].ljust(2, b"\0"), "big") ^ (time.monotonic_ns() & 0xffff)
-    query = dns_query(qname, 1, qid)
+    query = dns_query(qname, 1, random.getrandbits(16))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(wait)
         s.connect((host, port))
