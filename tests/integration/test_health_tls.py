@@ -1,7 +1,8 @@
 """The tls check against real nginx with TLS (self-signed certificates made by the test): an
 impostor that accepts TCP and echoes or closes is down, and no client connection reaches it,
 while a plain tcp check lets clients there. A server without a certificate for the check's sni
-is down with the alert it sent; a server speaking plain HTTP is down as not TLS."""
+is down with the alert it sent; a server speaking plain HTTP is down as not TLS, and one that
+closes in the middle of its ServerHello as incomplete."""
 
 from __future__ import annotations
 
@@ -87,3 +88,21 @@ def test_plain_http_server_is_not_tls(l4lb, workdir, processes):
                               pool={"health": {"check": "tls", **FAST}}), ready=[listen])
     assert wait_state(proc, "web", "down", 10) is not None, proc.describe()
     assert "(tls check: not TLS: the reply starts \"HTTP/1.1 400" in proc.stderr(), proc.stderr()
+
+
+@pytest.mark.parametrize("reply,reason", [
+    # The first 22 bytes of a ServerHello (openssl s_server's), then the connection closed.
+    (bytes.fromhex("160303007a020000760303894f7640db777200158ca8"),
+     "closed after 22 bytes of an incomplete reply"),
+    (bytes.fromhex("15030300020228"), "alert 40 handshake_failure"),
+])
+def test_truncated_server_hello_or_alert_is_down(l4lb, workdir, processes, reply, reason):
+    impostor = Impostor(tcp_url(free_port()), reply=reply)
+    listen = tcp_url(free_port())
+    try:
+        proc = l4lb(simple_config(listen, [{"address": impostor.url, "name": "web"}],
+                                  pool={"health": {"check": "tls", **FAST}}), ready=[listen])
+        assert wait_state(proc, "web", "down", 10) is not None, proc.describe()
+        assert f"(tls check: {reason})" in proc.stderr(), proc.stderr()
+    finally:
+        impostor.stop()
