@@ -118,6 +118,10 @@ void DatagramListener::forward(std::size_t count) {
     if (len <= sizeof(sa_family_t)) len = 0;
     std::uint64_t hash = hashFlowKey(addr, len);
     Flow* flow = table_.find(addr, len, hash);
+    if (flow != nullptr && flow->backend != balance::kNoBackend &&
+        !pool_.balancer->isUp(flow->backend)) {
+      leaveDownBackend(*flow);
+    }
     if (flow == nullptr) flow = startFlow(addr, len, hash);
     if (flow == nullptr) {
       env_.stats->dropped_no_backend.add();

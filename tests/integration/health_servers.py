@@ -160,7 +160,8 @@ def rcode(reply: bytes) -> int:
 
 class DnsImpostor:
     """A UDP server that is not a working DNS server: "refused" answers every query REFUSED,
-    "garbage" sends bytes that are not DNS, "silent" never answers. Counts the queries for
+    "garbage" sends bytes that are not DNS, "silent" never answers (and `mode` may change while
+    it runs); "noerror" answers every query NOERROR without records. Counts the queries for
     names holding `mark` (the test's clients), which checks never ask for."""
 
     def __init__(self, mode: str, mark: bytes = b"client"):
@@ -192,7 +193,10 @@ class DnsImpostor:
             if self.mark in data:
                 self.client_hits += 1
             reply = None
-            if self.mode == "refused" and len(data) >= 12:
+            if self.mode == "noerror" and len(data) >= 12:
+                # The query back as its own empty answer: NOERROR, no records.
+                reply = data[:2] + bytes([0x80 | (data[2] & 0x01), 0x80]) + data[4:]
+            elif self.mode == "refused" and len(data) >= 12:
                 reply = data[:2] + bytes([0x80 | (data[2] & 0x01), 0x05]) + b"\x00" * 8
             elif self.mode == "garbage":
                 reply = b"\x00garbage, not DNS"

@@ -1,16 +1,18 @@
 """The dns check of UDP pools, against a real unbound: an impostor that answers REFUSED or
 garbage, or never answers, is down, and no client flow reaches it; without a check some do. A
-backend port that nothing listens on is down at the first check, by its ICMP refusal."""
+backend port that nothing listens on is down at the first check, by its ICMP refusal. A flow
+whose backend is marked down moves to one that is up."""
 
 from __future__ import annotations
 
 import shutil
+import socket
 
 import pytest
 
 from harness import config_toml, free_udp_port, start_unbound, udp_url
 from health import wait_state
-from health_servers import FAST, DnsImpostor, dns_ask, rcode
+from health_servers import FAST, DnsImpostor, dns_ask, dns_query, rcode
 
 pytestmark = pytest.mark.skipif(not shutil.which("unbound"), reason="no unbound")
 
@@ -81,3 +83,43 @@ def test_nxdomain_is_down_with_its_rcode(l4lb, workdir, processes):
                                 {**DNS_CHECK, "name": "missing.test"}), ready=[udp_url(listen)])
     assert wait_state(proc, "real", "down", 10) is not None, proc.describe()
     assert "(dns check: rcode NXDOMAIN)" in proc.stderr()
+
+
+def test_flow_leaves_a_backend_that_goes_down(l4lb, workdir, processes):
+    """A client that keeps its socket is one flow for as long as it sends. When its backend
+    falls silent (no ICMP refusal, so nothing on the data path notices), the dns check marks it
+    down, and the flow's next queries go to the backend that is up."""
+    port = free_udp_port()
+    processes.append(start_unbound(workdir, port, RECORDS))
+    fading = DnsImpostor("noerror")
+    listen = free_udp_port()
+    try:
+        # "first": the flow starts on the backend that will fall silent.
+        pool_cfg = udp_pool_config(listen, [("fading", fading.url), ("real", udp_url(port))],
+                                   DNS_CHECK).replace('"round-robin"', '"first"')
+        proc = l4lb(pool_cfg, ready=[udp_url(listen)])
+        for name in ("fading", "real"):
+            assert wait_state(proc, name, "up", 10) is not None, proc.describe()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.5)
+            s.connect(("127.0.0.1", listen))
+            s.send(dns_query("client.test", 1, 1))
+            assert rcode(s.recv(4096)) == 0
+            assert fading.client_hits == 1
+            fading.mode = "silent"
+            assert wait_state(proc, "fading", "down", 10) is not None, proc.describe()
+            answers = []
+            for qid in range(2, 40):  # bounded: a query a quarter second
+                s.send(dns_query("client.test", 1, qid))
+                try:
+                    reply = s.recv(4096)
+                except socket.timeout:
+                    continue
+                answers.append(reply)
+                if len(answers) == 3:
+                    break
+            assert len(answers) == 3, "the flow stayed on the silent backend"
+            # unbound's answer carries the record (the impostor's has none).
+            assert all(bytes([192, 0, 2, 2]) in a and rcode(a) == 0 for a in answers), answers
+    finally:
+        fading.stop()
