@@ -92,7 +92,8 @@ struct ListenerConfig {
   base::Duration flow_idle_timeout = 30s;
   std::uint32_t responses = 0;  // replies per client datagram that end a flow; 0: no limit
   std::uint32_t max_flows = 65536;
-  net::MessageQueueLimits mq;  // mq:// listeners: limits the queue is created with
+  std::uint32_t per_source_max_flows = 0;  // udp://: flows per client IP address; 0: no limit
+  net::MessageQueueLimits mq;              // mq:// listeners: limits the queue is created with
 
   [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
 };

@@ -42,7 +42,8 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "mq_message_size"sv,
                                       "max_connections"sv,
                                       "per_source_max_connections"sv,
-                                      "per_source_rate"sv};
+                                      "per_source_rate"sv,
+                                      "per_source_max_flows"sv};
 constexpr std::array kPoolKeys = {
     "balance"sv,  "hash_key"sv, "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "backends"sv, "health"sv,   "slow_start"sv,        "eject_after"sv,     "eject_for"sv};
@@ -164,6 +165,10 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
   }
   if (auto max_flows = reader.integer("max_flows", 1, kMaxFlows)) {
     draft.config.max_flows = static_cast<std::uint32_t>(*max_flows);
+  }
+  noteScoped(reader, "per_source_max_flows", KeyScope::kUdp, scoped);
+  if (auto max = reader.integer("per_source_max_flows", 0, kMaxFlows)) {
+    draft.config.per_source_max_flows = static_cast<std::uint32_t>(*max);
   }
   readQueueLimits(reader, draft.config.mq, scoped);
   reader.reportUnknownKeys();

@@ -120,7 +120,7 @@ bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
                          &datagram_failure_log_};
   auto datagram =
       std::make_unique<proxy::DatagramListener>(env, listener, pools_[listener.pool_index]);
-  auto opened = datagram->open(/*reuse_port=*/per_worker);
+  auto opened = datagram->open(/*reuse_port=*/per_worker, worker_count_);
   if (!opened) {
     error = "listener \"" + listener.name + "\" (" + listener.bind.url +
             "): " + opened.error().message();
