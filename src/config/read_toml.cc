@@ -10,6 +10,7 @@
 #include "balance/flow_hash.h"
 #include "base/log.h"
 #include "config/limits.h"
+#include "config/read_cidrs.h"
 #include "config/read_health.h"
 #include "config/table_reader.h"
 
@@ -43,7 +44,9 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "max_connections"sv,
                                       "per_source_max_connections"sv,
                                       "per_source_rate"sv,
-                                      "per_source_max_flows"sv};
+                                      "per_source_max_flows"sv,
+                                      "allow"sv,
+                                      "deny"sv};
 constexpr std::array kPoolKeys = {
     "balance"sv,  "hash_key"sv, "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "backends"sv, "health"sv,   "slow_start"sv,        "eject_after"sv,     "eject_for"sv};
@@ -138,6 +141,10 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     draft.config.backlog = static_cast<int>(*backlog);
   }
   noteScoped(reader, "max_connections", KeyScope::kStream, scoped);
+  noteScoped(reader, "allow", KeyScope::kIp, scoped);
+  noteScoped(reader, "deny", KeyScope::kIp, scoped);
+  if (auto allow = readCidrList(reader, "allow")) draft.config.allow = std::move(*allow);
+  if (auto deny = readCidrList(reader, "deny")) draft.config.deny = std::move(*deny);
   noteScoped(reader, "per_source_max_connections", KeyScope::kTcp, scoped);
   noteScoped(reader, "per_source_rate", KeyScope::kTcp, scoped);
   if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {

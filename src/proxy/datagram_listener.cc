@@ -10,6 +10,7 @@
 #include "net/endpoint.h"
 #include "net/message_queue.h"
 #include "net/source_steering.h"
+#include "proxy/access_control.h"
 
 namespace l4lb::proxy {
 
@@ -139,6 +140,10 @@ void DatagramListener::forward(std::size_t count) {
 }
 
 Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint64_t hash) {
+  if (!clientAllowed(listener_, addr, len)) {
+    env_.stats->dropped_acl.add();
+    return nullptr;
+  }
   SourceKey source;
   if (source_limiter_ && SourceKey::from(addr, len, source) &&
       source_limiter_->admit(source, env_.loop->now()) != SourceLimiter::Verdict::kAdmitted) {

@@ -23,6 +23,7 @@ struct DatagramStats {
   Counter dropped_truncated;     // larger than a slot (MSG_TRUNC)
   Counter dropped_no_backend;    // no flow could be set up
   Counter dropped_source_limit;  // a new flow past per_source_max_flows
+  Counter dropped_acl;           // from a client address the listener's allow/deny refuse
   Counter dropped_send;          // backend or client socket full, or a send error
   Counter dropped_no_return;     // replies to clients that cannot be answered (unnamed, mq)
   Counter dropped_too_large;     // larger than an mq backend's message size

@@ -233,3 +233,27 @@ def test_per_source_max_flows(l4lb, workdir):
         assert totals["dropped_source_limit"] == 1 and totals["flows_created"] == 3, totals
     finally:
         backend.stop()
+
+
+def test_deny_drops_datagrams_from_a_source(l4lb, workdir):
+    backend = udp_server(prefix=b"r:")
+    try:
+        listen = free_udp_port()
+        url = udp_url(listen)
+        proc = l4lb(dns_config([("dns", url)], [server_udp_url(backend)],
+                               listener={"deny": ["127.0.0.2"]}), ready=[url])
+        allowed, denied = udp_client("127.0.0.1"), udp_client("127.0.0.2", timeout=0.5)
+        try:
+            denied.sendto(b"no", ("127.0.0.1", listen))
+            with pytest.raises(socket.timeout):
+                denied.recvfrom(100)
+            allowed.sendto(b"yes", ("127.0.0.1", listen))
+            assert allowed.recvfrom(100)[0] == b"r:yes"
+        finally:
+            allowed.close()
+            denied.close()
+        totals = stop_and_totals(proc)
+        assert totals["dropped_acl"] == 1 and totals["flows_created"] == 1, totals
+        assert all(d != b"no" for d in backend.received), backend.received
+    finally:
+        backend.stop()
