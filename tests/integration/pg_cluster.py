@@ -78,7 +78,10 @@ class PgCluster:
         self.process = Process(_as_postgres(
             [str(PG_BIN / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-             "-c", "log_connections=on", "-c", "log_disconnections=on"]),
+             "-c", "log_connections=on", "-c", "log_disconnections=on",
+             # DEBUG1 shows a session that ends without Terminate ("unexpected EOF on client
+             # connection"), which LOG level hides unless a transaction is open.
+             "-c", "log_min_messages=debug1"]),
             self.workdir, f"{self.name}-{self.port}")
         self._processes.append(self.process)
         if not wait_until(lambda: self.process.proc.poll() is not None or self._accepts(), 60,
