@@ -208,6 +208,11 @@ ClientHelloStatus ClientHelloInspector::finish(ClientHelloStatus status, std::st
   return status_;
 }
 
+ClientHelloStatus ClientHelloInspector::tooManyRecordBytes() {
+  return finish(ClientHelloStatus::kTooLarge,
+                "ClientHello records run past " + std::to_string(2 * budget_) + " bytes");
+}
+
 // Called after each byte of a record header; the first record is judged byte by byte, so a
 // plain-text protocol is told apart at its first byte.
 ClientHelloStatus ClientHelloInspector::checkRecordHeader() {
@@ -239,9 +244,13 @@ ClientHelloStatus ClientHelloInspector::checkRecordHeader() {
 
 ClientHelloStatus ClientHelloInspector::takeRecordBody(std::string_view& bytes) {
   while (record_left_ > 0 && !bytes.empty()) {
-    std::size_t wanted =
-        message_length_ == 0 ? 4 - message_.size() : message_length_ - message_.size();
-    const std::size_t n = std::min({wanted, record_left_, bytes.size()});
+    // The type byte alone first, then the length, then the rest: each check happens at the same
+    // stream offset however the stream is cut, so `consumed` does not depend on the cuts.
+    const std::size_t wanted = message_.empty()       ? 1
+                               : message_length_ == 0 ? 4 - message_.size()
+                                                      : message_length_ - message_.size();
+    if (consumed_ >= 2 * budget_) return tooManyRecordBytes();
+    const std::size_t n = std::min({wanted, record_left_, bytes.size(), 2 * budget_ - consumed_});
     message_.append(bytes.substr(0, n));
     bytes.remove_prefix(n);
     record_left_ -= n;
@@ -279,10 +288,7 @@ ClientHelloStatus ClientHelloInspector::takeRecordBody(std::string_view& bytes) 
 
 ClientHelloStatus ClientHelloInspector::feed(std::string_view bytes) {
   while (status_ == ClientHelloStatus::kNeedMore && !bytes.empty()) {
-    if (consumed_ > 2 * budget_) {
-      return finish(ClientHelloStatus::kTooLarge,
-                    "ClientHello records run past " + std::to_string(2 * budget_) + " bytes");
-    }
+    if (consumed_ >= 2 * budget_) return tooManyRecordBytes();
     if (record_header_have_ < kRecordHeaderBytes) {
       record_header_[record_header_have_++] = static_cast<std::uint8_t>(bytes[0]);
       bytes.remove_prefix(1);

@@ -55,6 +55,7 @@ class ClientHelloInspector {
 
  private:
   ClientHelloStatus finish(ClientHelloStatus status, std::string error = {});
+  ClientHelloStatus tooManyRecordBytes();
   ClientHelloStatus checkRecordHeader();
   ClientHelloStatus takeRecordBody(std::string_view& bytes);
 

@@ -329,6 +329,18 @@ TEST(ClientHelloTest, MalformedAlpn) {
   EXPECT_EQ(done(hello(alpn({"\0\xff"s}))).info.alpn, (Strings{"\0\xff"s}));
 }
 
+// Found by client_hello_fuzz: a bad handshake type was refused after 9 bytes when the record
+// came whole and after 6 when it came byte by byte. Every refusal now happens at one offset.
+TEST(ClientHelloTest, RefusalsHappenAtTheSameOffsetHoweverTheStreamIsCut) {
+  expectSplitIndependent("\x16\x03\x01\x02\x00\xa7\x2b\x20\xdb\x9d"s);
+  expectSplitIndependent(records(helloMessage(sni("a..example"))));
+  expectSplitIndependent(records(helloMessage(extension(21, std::string(17000, 'p')))));
+  expectSplitIndependent(records(helloMessage(extension(21, std::string(300, 'p'))), 1));
+  const ClientHelloResult r = inspectClientHello("\x16\x03\x01\x02\x00\xa7"s);
+  EXPECT_EQ(r.status, ClientHelloStatus::kMalformed);
+  EXPECT_EQ(r.consumed, 6u);
+}
+
 TEST(ClientHelloTest, GreaseAndUnknownExtensionsAreSkipped) {
   const std::string extensions = extension(0x0a0a, "") + sni("grease.example") +
                                  extension(0xfe0d, std::string(100, 'e')) +  // ECH outer
