@@ -20,8 +20,16 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv};
-constexpr std::array kGlobalKeys = {"workers"sv, "log_level"sv, "access_log"sv, "shutdown_grace"sv,
-                                    "busy_poll_us"sv};
+constexpr std::array kGlobalKeys = {"workers"sv,        "log_level"sv,    "access_log"sv,
+                                    "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv,
+                                    "max_connections"sv};
+constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
+
+std::optional<bool> parseSpliceMode(std::string_view mode) {
+  if (mode == "auto") return true;
+  if (mode == "off") return false;
+  return std::nullopt;
+}
 constexpr std::array kListenerKeys = {"name"sv,
                                       "bind"sv,
                                       "pool"sv,
@@ -31,7 +39,10 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "responses"sv,
                                       "flow_idle_timeout"sv,
                                       "mq_max_messages"sv,
-                                      "mq_message_size"sv};
+                                      "mq_message_size"sv,
+                                      "max_connections"sv,
+                                      "per_source_max_connections"sv,
+                                      "per_source_rate"sv};
 constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv,   "maglev_table_size"sv,
                                   "connect_timeout"sv, "retries"sv,    "backends"sv,
                                   "health"sv,          "slow_start"sv, "eject_after"sv,
@@ -90,6 +101,10 @@ void readGlobal(TableReader& reader, GlobalConfig& global) {
   if (auto busy_poll = reader.integer("busy_poll_us", 0, kMaxBusyPollMicros)) {
     global.busy_poll_us = static_cast<std::uint32_t>(*busy_poll);
   }
+  if (auto splice = reader.choice("splice", parseSpliceMode, kSpliceModes)) global.splice = *splice;
+  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
+    global.max_connections = static_cast<std::uint32_t>(*max);
+  }
   reader.reportUnknownKeys();
 }
 
@@ -121,6 +136,23 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
   }
   if (auto backlog = reader.integer("backlog", 1, INT_MAX)) {
     draft.config.backlog = static_cast<int>(*backlog);
+  }
+  noteScoped(reader, "max_connections", KeyScope::kStream, scoped);
+  noteScoped(reader, "per_source_max_connections", KeyScope::kTcp, scoped);
+  noteScoped(reader, "per_source_rate", KeyScope::kTcp, scoped);
+  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
+    draft.config.max_connections = static_cast<std::uint32_t>(*max);
+  }
+  if (auto max = reader.integer("per_source_max_connections", 0, kMaxConnections)) {
+    draft.config.per_source_max_connections = static_cast<std::uint32_t>(*max);
+  }
+  if (auto text = reader.string("per_source_rate")) {
+    std::string error;
+    if (auto rate = base::parseRate(*text, error)) {
+      draft.config.per_source_rate = *rate;
+    } else {
+      reader.errors().add(reader.originOf("per_source_rate"), error);
+    }
   }
   noteScoped(reader, "flow_idle_timeout", KeyScope::kDatagram, scoped);
   noteScoped(reader, "responses", KeyScope::kDatagram, scoped);

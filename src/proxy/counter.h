@@ -30,9 +30,13 @@ struct WorkerStats {
   Counter active;
   Counter accept_errors;
   Counter accept_paused;
+  Counter accept_limited;              // times a listener stopped accepting at max_connections
+  Counter refused_source_connections;  // per_source_max_connections
+  Counter refused_source_rate;         // per_source_rate
   Counter connect_failures;
   Counter bytes_from_clients;
   Counter bytes_from_backends;
+  Counter spliced;  // directions that turned out bulk and moved on to splice(2)
   std::array<Counter, static_cast<std::size_t>(EndReason::kCount)> ended;
 
   Counter& endedBy(EndReason reason) { return ended[static_cast<std::size_t>(reason)]; }

@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "net/socket.h"
+#include "net/source_steering.h"
 
 namespace l4lb::worker {
 
@@ -36,7 +37,12 @@ bool Worker::init(std::string& error) {
   }
   loop_ = std::move(loop.value());
   loop_->setBusyPoll(std::chrono::microseconds(snapshot_->config.global.busy_poll_us));
-  env_ = proxy::SessionEnv{loop_.get(), &buffers_, &stats_, &access_log_, &failure_log_};
+  env_ = proxy::SessionEnv{.loop = loop_.get(),
+                           .buffers = &buffers_,
+                           .pipes = snapshot_->config.global.splice ? &pipes_ : nullptr,
+                           .stats = &stats_,
+                           .access_log = &access_log_,
+                           .failure_log = &failure_log_};
 
   const auto& config = snapshot_->config;
   pools_.reserve(config.pools.size());
@@ -62,8 +68,14 @@ bool Worker::init(std::string& error) {
   health_ticker_.worker = this;
   if (needs_ticks) loop_->timers().schedule(&health_ticker_, loop_->now() + kHealthTickMs);
 
+  source_limiters_.resize(config.listeners.size());
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
+    proxy::SourceLimiter::Limits source_limits{listener.per_source_max_connections,
+                                               listener.per_source_rate};
+    if (source_limits.any()) {
+      source_limiters_[i] = std::make_unique<proxy::SourceLimiter>(source_limits);
+    }
     if (listener.isDatagram()) {
       if (!openDatagramListener(i, error)) return false;
       continue;
@@ -79,6 +91,14 @@ bool Worker::init(std::string& error) {
       }
       owned = std::move(bound.value());
       net::setNoDelay(owned.get(), listener.bind.family());  // inherited by accepted sockets
+      if (source_limiters_[i]) {
+        // Each client address to one worker, so per-source limits are counted exactly.
+        auto steered = net::steerBySource(owned.get(), worker_count_);
+        if (!steered) {
+          error = "listener \"" + listener.name + "\": " + steered.error().message();
+          return false;
+        }
+      }
     }
     auto acceptor = std::make_unique<Acceptor>(*this, i, std::move(owned), shared_listen_fds_[i]);
     auto armed = acceptor->arm();
@@ -180,6 +200,25 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
                         const proxy::ClientAddress& address) {
   stats_.accepted.add();
   const auto& listener = snapshot_->config.listeners[listener_index];
+  if (auto& limiter = source_limiters_[listener_index]) {
+    proxy::SourceKey key;
+    if (proxy::SourceKey::from(address, key)) {
+      const auto verdict = limiter->admit(key, loop_->now());
+      if (verdict != proxy::SourceLimiter::Verdict::kAdmitted) {
+        // Refused before any backend is contacted; a reset frees everything at once.
+        (verdict == proxy::SourceLimiter::Verdict::kTooManyConnections
+             ? stats_.refused_source_connections
+             : stats_.refused_source_rate)
+            .add();
+        net::setResetOnClose(client.get());
+        client.reset();
+        if (connection_limits_ != nullptr && connection_limits_->limits(listener_index)) {
+          connection_limits_->release(listener_index);
+        }
+        return;
+      }
+    }
+  }
   auto* session = new proxy::Session(env_, this, listener, pools_[listener.pool_index],
                                      std::move(client), address);
   sessions_.pushFront(session);
@@ -187,6 +226,15 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
 }
 
 void Worker::onSessionEnded(proxy::Session* session) {
+  const std::uint32_t listener = session->listener().index;
+  if (auto& limiter = source_limiters_[listener]) {
+    proxy::SourceKey key;
+    if (proxy::SourceKey::from(session->clientAddress(), key)) limiter->release(key, loop_->now());
+  }
+  if (connection_limits_ != nullptr && connection_limits_->limits(listener)) {
+    connection_limits_->release(listener);
+    for (auto& acceptor : acceptors_) acceptor->onRoom();
+  }
   loop_->deferDelete(std::unique_ptr<io::Deferred>(sessions_.unlink(session)));
   stopIfDrained();
 }
