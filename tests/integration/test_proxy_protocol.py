@@ -106,10 +106,16 @@ def test_nginx_sees_the_client_address_ipv6(l4lb, processes, workdir, version):
 
 
 def header_echo(conn: socket.socket, server) -> None:
-    """Reads a v2 header and sends it back, then echoes what follows once."""
-    fixed = recv_exact(conn, 16)
-    (length,) = struct.unpack("!H", fixed[14:16])
-    conn.sendall(fixed + recv_exact(conn, length))
+    """Reads a v1 or v2 header and sends it back, then echoes what follows once."""
+    start = recv_exact(conn, 16)
+    if start.startswith(b"PROXY "):
+        header = start
+        while not header.endswith(b"\r\n") and len(header) < 107:
+            header += recv_exact(conn, 1)
+    else:
+        (length,) = struct.unpack("!H", start[14:16])
+        header = start + recv_exact(conn, length)
+    conn.sendall(header)
     conn.sendall(conn.recv(4096))
 
 
@@ -144,3 +150,29 @@ def test_header_is_sent_before_any_client_byte_even_when_client_talks_first(l4lb
         assert (socket.inet_ntoa(src_ip), src_port) == s.getsockname()
         assert (socket.inet_ntoa(dst_ip), dst_port) == s.getpeername()
         assert recv_exact(s, 5) == b"early"
+
+
+def test_one_header_after_a_failed_connect_and_retry(l4lb, servers):
+    """The header is queued when a connect succeeds, so a retry after a refused connect sends
+    exactly one, to the backend that took the connection."""
+    dead = tcp_url(free_port())  # nothing listens: the connect is refused
+    backend = servers(tcp_url(free_port()), handler=header_echo)
+    listen = tcp_url(free_port())
+    l4lb(simple_config(listen, [dead, backend.url], balance="first",
+                       pool={"send_proxy": "v1", "retries": 1}), ready=[listen])
+    with connect(listen) as s:
+        s.sendall(b"after\n")
+        line = recv_line_v1(s)
+        ip, port = s.getsockname()
+        assert line == f"PROXY TCP4 {ip} 127.0.0.1 {port} {s.getpeername()[1]}\r\n".encode()
+        assert recv_exact(s, 6) == b"after\n"
+
+
+def recv_line_v1(s: socket.socket) -> bytes:
+    line = b""
+    while not line.endswith(b"\r\n") and len(line) < 107:
+        chunk = s.recv(1)
+        if not chunk:
+            break
+        line += chunk
+    return line
