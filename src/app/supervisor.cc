@@ -190,20 +190,22 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   std::uint64_t total = 0;
   std::uint64_t spliced = 0;
   std::uint64_t limited = 0;
+  std::uint64_t refused_acl = 0;
   std::uint64_t refused_connections = 0;
   std::uint64_t refused_rate = 0;
   for (auto& w : workers) {
     total += w->stats().accepted.get();
     spliced += w->stats().spliced.get();
     limited += w->stats().accept_limited.get();
+    refused_acl += w->stats().refused_acl.get();
     refused_connections += w->stats().refused_source_connections.get();
     refused_rate += w->stats().refused_source_rate.get();
   }
   base::logInfo(
       "stopped after {} connections ({} bulk directions moved by splice; accepting held back "
-      "{} times by max_connections; refused per source: {} over per_source_max_connections, "
-      "{} over per_source_rate)",
-      total, spliced, limited, refused_connections, refused_rate);
+      "{} times by max_connections; refused: {} by allow/deny, {} over "
+      "per_source_max_connections, {} over per_source_rate)",
+      total, spliced, limited, refused_acl, refused_connections, refused_rate);
   bool any_datagram = false;
   for (const auto& listener : config.listeners) any_datagram |= listener.isDatagram();
   if (any_datagram) {

@@ -12,6 +12,7 @@
 #include "base/duration.h"
 #include "base/log.h"
 #include "base/rate.h"
+#include "net/cidr.h"
 #include "net/endpoint.h"
 #include "net/message_queue.h"
 #include "proto/check_reply.h"
@@ -94,12 +95,17 @@ struct ListenerConfig {
   // excess connections are closed at once. 0 / disabled: no limit.
   std::uint32_t per_source_max_connections = 0;
   base::Rate per_source_rate;
+  // Client addresses let in (empty: all) and kept out; deny wins. Decided before any backend is
+  // contacted. tcp:// and udp:// listeners.
+  net::CidrList allow;
+  net::CidrList deny;
 
   // Datagram listeners (udp://, unixgram://, mq://).
   base::Duration flow_idle_timeout = 30s;
   std::uint32_t responses = 0;  // replies per client datagram that end a flow; 0: no limit
   std::uint32_t max_flows = 65536;
-  net::MessageQueueLimits mq;  // mq:// listeners: limits the queue is created with
+  std::uint32_t per_source_max_flows = 0;  // udp://: flows per client IP address; 0: no limit
+  net::MessageQueueLimits mq;              // mq:// listeners: limits the queue is created with
 
   [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
 };

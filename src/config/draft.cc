@@ -172,6 +172,20 @@ void checkScopedKeys(const std::vector<ScopedKey>& keys, const net::Endpoint& en
                                              quoteText(endpoint.url)));
         }
         break;
+      case KeyScope::kUdp:
+        if (endpoint.kind != net::EndpointKind::kUdp) {
+          errors.add(key.origin, fmt::format("only applies to udp:// listeners, whose clients "
+                                             "have an IP address; {} has none",
+                                             quoteText(endpoint.url)));
+        }
+        break;
+      case KeyScope::kIp:
+        if (endpoint.kind != net::EndpointKind::kTcp && endpoint.kind != net::EndpointKind::kUdp) {
+          errors.add(key.origin, fmt::format("only applies to tcp:// and udp:// listeners, whose "
+                                             "clients have an IP address; {} has none",
+                                             quoteText(endpoint.url)));
+        }
+        break;
       case KeyScope::kQueue:
         if (endpoint.kind != net::EndpointKind::kMessageQueue) {
           errors.add(key.origin, fmt::format("only applies to message queues (mq:///name); {} "

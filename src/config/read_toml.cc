@@ -10,6 +10,7 @@
 #include "balance/flow_hash.h"
 #include "base/log.h"
 #include "config/limits.h"
+#include "config/read_cidrs.h"
 #include "config/read_health.h"
 #include "config/table_reader.h"
 
@@ -42,7 +43,10 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "mq_message_size"sv,
                                       "max_connections"sv,
                                       "per_source_max_connections"sv,
-                                      "per_source_rate"sv};
+                                      "per_source_rate"sv,
+                                      "per_source_max_flows"sv,
+                                      "allow"sv,
+                                      "deny"sv};
 constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv,   "maglev_table_size"sv,
                                   "connect_timeout"sv, "retries"sv,    "backends"sv,
                                   "health"sv,          "slow_start"sv, "eject_after"sv,
@@ -138,6 +142,10 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     draft.config.backlog = static_cast<int>(*backlog);
   }
   noteScoped(reader, "max_connections", KeyScope::kStream, scoped);
+  noteScoped(reader, "allow", KeyScope::kIp, scoped);
+  noteScoped(reader, "deny", KeyScope::kIp, scoped);
+  if (auto allow = readCidrList(reader, "allow")) draft.config.allow = std::move(*allow);
+  if (auto deny = readCidrList(reader, "deny")) draft.config.deny = std::move(*deny);
   noteScoped(reader, "per_source_max_connections", KeyScope::kTcp, scoped);
   noteScoped(reader, "per_source_rate", KeyScope::kTcp, scoped);
   if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
@@ -165,6 +173,10 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
   }
   if (auto max_flows = reader.integer("max_flows", 1, kMaxFlows)) {
     draft.config.max_flows = static_cast<std::uint32_t>(*max_flows);
+  }
+  noteScoped(reader, "per_source_max_flows", KeyScope::kUdp, scoped);
+  if (auto max = reader.integer("per_source_max_flows", 0, kMaxFlows)) {
+    draft.config.per_source_max_flows = static_cast<std::uint32_t>(*max);
   }
   readQueueLimits(reader, draft.config.mq, scoped);
   reader.reportUnknownKeys();

@@ -7,14 +7,19 @@
 namespace l4lb::proxy {
 
 bool SourceKey::from(const ClientAddress& address, SourceKey& key) {
-  if (address.addr.sa.sa_family == AF_INET) {
+  return from(&address.addr.sa, address.len, key);
+}
+
+bool SourceKey::from(const sockaddr* address, socklen_t length, SourceKey& key) {
+  if (address == nullptr) return false;
+  if (address->sa_family == AF_INET && length >= sizeof(sockaddr_in)) {
     key.bytes = {};
     key.bytes[10] = key.bytes[11] = 0xff;
-    std::memcpy(key.bytes.data() + 12, &address.addr.v4.sin_addr, 4);
+    std::memcpy(key.bytes.data() + 12, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, 4);
     return true;
   }
-  if (address.addr.sa.sa_family == AF_INET6) {
-    std::memcpy(key.bytes.data(), &address.addr.v6.sin6_addr, 16);
+  if (address->sa_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
+    std::memcpy(key.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, 16);
     return true;
   }
   return false;

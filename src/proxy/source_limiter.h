@@ -15,8 +15,9 @@ struct SourceKey {
   std::array<std::uint8_t, 16> bytes{};
   bool operator==(const SourceKey&) const = default;
 
-  // nullopt-like: false for clients without an IP address (Unix sockets).
+  // False for clients without an IP address (Unix sockets).
   [[nodiscard]] static bool from(const ClientAddress& address, SourceKey& key);
+  [[nodiscard]] static bool from(const sockaddr* address, socklen_t length, SourceKey& key);
 };
 
 struct SourceKeyHash {

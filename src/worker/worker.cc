@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "net/socket.h"
 #include "net/source_steering.h"
+#include "proxy/access_control.h"
 
 namespace l4lb::worker {
 
@@ -120,7 +121,7 @@ bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
                          &datagram_failure_log_};
   auto datagram =
       std::make_unique<proxy::DatagramListener>(env, listener, pools_[listener.pool_index]);
-  auto opened = datagram->open(/*reuse_port=*/per_worker);
+  auto opened = datagram->open(/*reuse_port=*/per_worker, worker_count_);
   if (!opened) {
     error = "listener \"" + listener.name + "\" (" + listener.bind.url +
             "): " + opened.error().message();
@@ -200,21 +201,21 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
                         const proxy::ClientAddress& address) {
   stats_.accepted.add();
   const auto& listener = snapshot_->config.listeners[listener_index];
+  if (!proxy::clientAllowed(listener, &address.addr.sa, address.len)) {
+    stats_.refused_acl.add();
+    refuse(listener_index, std::move(client));
+    return;
+  }
   if (auto& limiter = source_limiters_[listener_index]) {
     proxy::SourceKey key;
     if (proxy::SourceKey::from(address, key)) {
       const auto verdict = limiter->admit(key, loop_->now());
       if (verdict != proxy::SourceLimiter::Verdict::kAdmitted) {
-        // Refused before any backend is contacted; a reset frees everything at once.
         (verdict == proxy::SourceLimiter::Verdict::kTooManyConnections
              ? stats_.refused_source_connections
              : stats_.refused_source_rate)
             .add();
-        net::setResetOnClose(client.get());
-        client.reset();
-        if (connection_limits_ != nullptr && connection_limits_->limits(listener_index)) {
-          connection_limits_->release(listener_index);
-        }
+        refuse(listener_index, std::move(client));
         return;
       }
     }
@@ -223,6 +224,15 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
                                      std::move(client), address);
   sessions_.pushFront(session);
   session->start();
+}
+
+void Worker::refuse(std::uint32_t listener_index, base::Fd client) {
+  // Refused before any backend is contacted; a reset frees everything at once.
+  net::setResetOnClose(client.get());
+  client.reset();
+  if (connection_limits_ != nullptr && connection_limits_->limits(listener_index)) {
+    connection_limits_->release(listener_index);
+  }
 }
 
 void Worker::onSessionEnded(proxy::Session* session) {

@@ -77,6 +77,8 @@ class Worker final : public proxy::SessionOwner {
  private:
   void run();
   void stopIfDrained();
+  // Closes a connection refused by the listener's rules (allow/deny, per-source limits).
+  void refuse(std::uint32_t listener_index, base::Fd client);
   void tickHealth();
 
   // Moves passive ejections and slow-start ramps on while some pool has them.

@@ -123,3 +123,26 @@ def test_per_source_rate(l4lb, servers):
         assert recv_line(s) == b"b\n"
     assert backend.accepted == 4
     assert "1 over per_source_rate" in summary(proc)
+
+
+def test_allow_and_deny_by_source_address(l4lb, servers):
+    """deny wins over allow; an address outside a non-empty allow list is refused; refused
+    connections never reach a backend."""
+    backend = servers(tcp_url(free_port()), name="b")
+    open_to_8, only_2 = tcp_url(free_port()), tcp_url(free_port())
+    pool = {"backends": [{"address": backend.url}]}
+    proc = l4lb(config_toml(
+        [{"name": "most", "bind": open_to_8, "pool": "p", "allow": ["127.0.0.0/8"],
+          "deny": ["127.0.0.2"]},
+         {"name": "two", "bind": only_2, "pool": "p", "allow": ["127.0.0.2/32"]}],
+        {"p": pool}, {"workers": 2}), ready=[open_to_8, only_2])
+    with connect_from(open_to_8, "127.0.0.1") as s:
+        assert recv_line(s) == b"b\n"
+    with connect_from(open_to_8, "127.0.0.3") as s:
+        assert recv_line(s) == b"b\n"
+    assert refused(open_to_8, "127.0.0.2")  # in allow, but denied
+    assert refused(only_2, "127.0.0.1")     # not in allow
+    with connect_from(only_2, "127.0.0.2") as s:
+        assert recv_line(s) == b"b\n"
+    assert backend.accepted == 3
+    assert "refused: 2 by allow/deny" in summary(proc)
