@@ -234,6 +234,10 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   if (!stream && pool.eject && pool.config.eject_after > 0) {
     errors.add(*pool.eject, "only applies to stream pools: datagram flows have no connect outcome");
   }
+  if (!stream && pool.send_proxy && pool.config.send_proxy != SendProxy::kOff) {
+    errors.add(*pool.send_proxy,
+               "only applies to stream pools for now: datagram pools send no PROXY header");
+  }
   for (const BackendDraft& backend : pool.backends) {
     if (!backend.address_ok || backend.config.address.isStream() == stream) continue;
     errors.add(backend.address,
