@@ -25,7 +25,7 @@ def backend_url(kind: str, workdir) -> str:
 
 def spliced_directions(proc) -> int:
     assert proc.stop() == 0, proc.describe()
-    m = re.search(r"\((\d+) bulk directions moved by splice\)", proc.stderr())
+    m = re.search(r"\((\d+) bulk directions moved by splice", proc.stderr())
     assert m, proc.describe()
     return int(m.group(1))
 
