@@ -220,9 +220,10 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   if (!stream && pool.eject && pool.config.eject_after > 0) {
     errors.add(*pool.eject, "only applies to stream pools: datagram flows have no connect outcome");
   }
-  if (!stream && pool.send_proxy && pool.config.send_proxy != SendProxy::kOff) {
+  if (!stream && pool.send_proxy && pool.config.send_proxy == SendProxy::kV1) {
     errors.add(*pool.send_proxy,
-               "only applies to stream pools for now: datagram pools send no PROXY header");
+               "v1 has no datagram form: datagram pools take send_proxy = \"v2\" (a v2 DGRAM "
+               "header before every datagram)");
   }
   for (const BackendDraft& backend : pool.backends) {
     if (!backend.address_ok || backend.config.address.isStream() == stream) continue;
