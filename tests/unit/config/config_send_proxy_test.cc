@@ -38,8 +38,11 @@ TEST(ConfigSendProxyTest, ErrorsNameTheKey) {
   expectError(load(poolWith("send_proxy = \"v3\"")), "pool.p.send_proxy", 6,
               "expected \"v1\", \"v2\" or \"off\"");
   expectError(load(poolWith("send_proxy = 2")), "pool.p.send_proxy", 6, "a string");
-  expectError(load(poolWith("send_proxy = \"v2\"", "udp://127.0.0.1:53", "udp://127.0.0.1:5300")),
-              "pool.p.send_proxy", 6, "only applies to stream pools");
+  expectError(load(poolWith("send_proxy = \"v1\"", "udp://127.0.0.1:53", "udp://127.0.0.1:5300")),
+              "pool.p.send_proxy", 6, "v1 has no datagram form");
+  LoadResult dgram =
+      load(poolWith("send_proxy = \"v2\"", "udp://127.0.0.1:53", "udp://127.0.0.1:5300"));
+  EXPECT_EQ(testing::findError(dgram, "pool.p.send_proxy"), nullptr) << describeErrors(dgram);
 }
 
 }  // namespace
