@@ -178,8 +178,13 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     base::logInfo("health: {} backend state changes", checker->transitions());
   }
   std::uint64_t total = 0;
-  for (auto& w : workers) total += w->stats().accepted.get();
-  base::logInfo("stopped after {} connections", total);
+  std::uint64_t spliced = 0;
+  for (auto& w : workers) {
+    total += w->stats().accepted.get();
+    spliced += w->stats().spliced.get();
+  }
+  base::logInfo("stopped after {} connections ({} bulk directions moved by splice)", total,
+                spliced);
   bool any_datagram = false;
   for (const auto& listener : config.listeners) any_datagram |= listener.isDatagram();
   if (any_datagram) {

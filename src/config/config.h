@@ -97,6 +97,9 @@ struct GlobalConfig {
   // After a wake-up that found work, workers poll for this long before sleeping (0: never).
   // Trades idle time of the workers' CPUs for fewer cross-CPU wake-ups; see docs/performance.md.
   std::uint32_t busy_poll_us = 0;
+  // Bulk directions of stream sessions move their bytes with splice(2) through a pipe instead of
+  // copying them through l4lb ("auto"), or never ("off"); see docs/performance.md.
+  bool splice = true;
 };
 
 struct Config {

@@ -20,8 +20,15 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv};
-constexpr std::array kGlobalKeys = {"workers"sv, "log_level"sv, "access_log"sv, "shutdown_grace"sv,
-                                    "busy_poll_us"sv};
+constexpr std::array kGlobalKeys = {"workers"sv,        "log_level"sv,    "access_log"sv,
+                                    "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv};
+constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
+
+std::optional<bool> parseSpliceMode(std::string_view mode) {
+  if (mode == "auto") return true;
+  if (mode == "off") return false;
+  return std::nullopt;
+}
 constexpr std::array kListenerKeys = {"name"sv,
                                       "bind"sv,
                                       "pool"sv,
@@ -89,6 +96,7 @@ void readGlobal(TableReader& reader, GlobalConfig& global) {
   if (auto busy_poll = reader.integer("busy_poll_us", 0, kMaxBusyPollMicros)) {
     global.busy_poll_us = static_cast<std::uint32_t>(*busy_poll);
   }
+  if (auto splice = reader.choice("splice", parseSpliceMode, kSpliceModes)) global.splice = *splice;
   reader.reportUnknownKeys();
 }
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "health/check_dialogs.h"
 #include "health/health_checker.h"
 #include "net/socket.h"
 
@@ -13,29 +14,9 @@ namespace l4lb::health {
 
 namespace {
 
-// Host header when none is configured: the backend's address as written, without the scheme.
-std::string defaultHost(const net::Endpoint& endpoint) {
-  if (endpoint.kind != net::EndpointKind::kTcp) return "localhost";
-  std::string_view url = endpoint.url;
-  if (auto scheme = url.find("://"); scheme != std::string_view::npos)
-    url.remove_prefix(scheme + 3);
-  return std::string(url);
-}
-
-std::string buildRequest(const config::HealthConfig& health, const net::Endpoint& address) {
-  switch (health.check) {
-    case config::CheckKind::kTcp:
-    case config::CheckKind::kMysql: return {};
-    case config::CheckKind::kSendExpect: return health.send;
-    case config::CheckKind::kRedis: return proto::redisRequest(health.password, health.role);
-    case config::CheckKind::kMemcached: return proto::memcachedRequest();
-    case config::CheckKind::kHttp:
-      return proto::httpRequest(health.path,
-                                health.host.empty() ? defaultHost(address) : health.host);
-    case config::CheckKind::kPgsql: return proto::pgsqlStartup(health.user, health.database);
-  }
-  return {};
-}
+// A conversation that has not decided after this much is not going to: a server greeting, a
+// login and a query reply fit in a few KiB; a TLS ServerHello in less.
+constexpr std::size_t kMaxReceived = 64 * 1024;
 
 }  // namespace
 
@@ -47,7 +28,6 @@ Probe::Probe(HealthChecker& owner, io::EventLoop& loop, std::uint32_t pool, std:
       backend_(backend),
       config_(*pool_config.health),
       backend_config_(pool_config.backends[backend]),
-      first_request_(buildRequest(config_, backend_config_.address)),
       counter_(config_.rise, config_.fall) {}
 
 Probe::~Probe() {
@@ -64,29 +44,27 @@ void Probe::onTimer() {
   }
   finish(false, fmt::format("timed out after {} ms{}", config_.timeout.count(),
                             phase_ == Phase::kConnecting ? " connecting"
-                            : reply_.empty()             ? " waiting for a reply"
+                            : received_ == 0             ? " waiting for a reply"
                                                          : " reading the reply"));
 }
 
 void Probe::begin() {
+  outgoing_.clear();
   sent_ = 0;
-  step_ = 0;
-  request_ = first_request_;
-  reply_.clear();
+  received_ = 0;
+  dialog_ = makeCheckDialog(config_, backend_config_.address);
+  phase_ = Phase::kConnecting;  // also when connecting fails at once: finish() schedules the next
   auto connected = net::connectStream(backend_config_.address);
   if (!connected) {
-    phase_ = Phase::kConnecting;  // so finish() schedules the next check
     finish(false, fmt::format("connect: {}", std::strerror(connected.error().code)));
     return;
   }
   fd_ = std::move(connected.value());
   auto added = loop_.add(fd_.get(), EPOLLOUT, this);
   if (!added) {
-    phase_ = Phase::kConnecting;
     finish(false, added.error().message());
     return;
   }
-  phase_ = Phase::kConnecting;
   loop_.timers().schedule(this, loop_.now() + config_.timeout.count());
 }
 
@@ -105,7 +83,7 @@ void Probe::onEvents(std::uint32_t events) {
     onConnected();
     return;
   }
-  if ((events & EPOLLOUT) != 0 && sent_ < request_.size()) {
+  if ((events & EPOLLOUT) != 0 && sent_ < outgoing_.size()) {
     sendPending();
     if (!fd_) return;
   }
@@ -113,17 +91,27 @@ void Probe::onEvents(std::uint32_t events) {
 }
 
 void Probe::onConnected() {
-  if (config_.check == config::CheckKind::kTcp) {
+  if (!dialog_) {
     finish(true, "connected");
     return;
   }
   phase_ = Phase::kExchanging;
+  send(dialog_->opening());
+}
+
+void Probe::send(std::string bytes) {
+  if (sent_ == outgoing_.size()) {
+    outgoing_ = std::move(bytes);
+    sent_ = 0;
+  } else {
+    outgoing_ += bytes;
+  }
   sendPending();
 }
 
 void Probe::sendPending() {
-  while (sent_ < request_.size()) {
-    ssize_t n = ::send(fd_.get(), request_.data() + sent_, request_.size() - sent_, MSG_NOSIGNAL);
+  while (sent_ < outgoing_.size()) {
+    ssize_t n = ::send(fd_.get(), outgoing_.data() + sent_, outgoing_.size() - sent_, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -132,31 +120,14 @@ void Probe::sendPending() {
     }
     sent_ += static_cast<std::size_t>(n);
   }
-  const std::uint32_t events = EPOLLIN | EPOLLRDHUP | (sent_ < request_.size() ? EPOLLOUT : 0U);
+  const std::uint32_t events = EPOLLIN | EPOLLRDHUP | (sent_ < outgoing_.size() ? EPOLLOUT : 0U);
   auto modified = loop_.modify(fd_.get(), events, this);
   if (!modified) finish(false, modified.error().message());
 }
 
-proto::CheckVerdict Probe::evaluate() const {
-  switch (config_.check) {
-    case config::CheckKind::kTcp: return proto::CheckVerdict::up("connected");
-    case config::CheckKind::kSendExpect: return proto::parseExpectReply(reply_, config_.expect);
-    case config::CheckKind::kRedis:
-      return proto::parseRedisReply(reply_, !config_.password.empty(), config_.role);
-    case config::CheckKind::kMemcached: return proto::parseMemcachedReply(reply_);
-    case config::CheckKind::kHttp:
-      return proto::parseHttpReply(reply_, static_cast<int>(config_.min_status),
-                                   static_cast<int>(config_.max_status));
-    case config::CheckKind::kMysql:
-      return step_ == 0 ? proto::parseMysqlGreeting(reply_) : proto::parseMysqlLoginReply(reply_);
-    case config::CheckKind::kPgsql: return proto::parsePgsqlReply(reply_);
-  }
-  return proto::CheckVerdict::down("unknown check");
-}
-
 void Probe::readReply() {
-  char buffer[1024];
-  while (true) {
+  char buffer[4096];
+  while (fd_) {
     ssize_t n = ::recv(fd_.get(), buffer, sizeof(buffer), 0);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -165,67 +136,40 @@ void Probe::readReply() {
       return;
     }
     if (n == 0) {
-      finish(false, reply_.empty() ? std::string("closed without replying")
-                                   : fmt::format("closed after {} bytes of an incomplete reply",
-                                                 reply_.size()));
+      finish(false, received_ == 0
+                        ? std::string("closed without replying")
+                        : fmt::format("closed after {} bytes of an incomplete reply", received_));
       return;
     }
-    reply_.append(buffer, static_cast<std::size_t>(n));
-    proto::CheckVerdict verdict = evaluate();
-    if (verdict.status == proto::CheckStatus::kNeedMore && reply_.size() >= proto::kMaxCheckReply) {
-      verdict = proto::CheckVerdict::down("reply too long without a verdict");
-    }
-    if (config_.check == config::CheckKind::kMysql && !config_.user.empty() &&
-        continueMysqlLogin(verdict)) {
+    received_ += static_cast<std::size_t>(n);
+    proto::DialogStep step =
+        dialog_->onReceived(std::string_view(buffer, static_cast<std::size_t>(n)));
+    if (step.verdict.status != proto::CheckStatus::kNeedMore) {
+      finish(step.verdict.status == proto::CheckStatus::kUp, std::move(step.verdict.reason));
       return;
     }
-    if (verdict.status != proto::CheckStatus::kNeedMore) {
-      finish(verdict.status == proto::CheckStatus::kUp, std::move(verdict.reason));
+    if (received_ >= kMaxReceived) {
+      finish(false, fmt::format("no verdict after {} bytes", received_));
       return;
     }
+    if (!step.send.empty()) send(std::move(step.send));
   }
-}
-
-bool Probe::continueMysqlLogin(const proto::CheckVerdict& verdict) {
-  std::string next;
-  if (step_ == 0) {
-    if (verdict.status != proto::CheckStatus::kUp || reply_.size() < 4) return false;
-    // The login answers the whole greeting packet, which may still be arriving.
-    const std::size_t length = std::size_t{static_cast<unsigned char>(reply_[0])} |
-                               (std::size_t{static_cast<unsigned char>(reply_[1])} << 8) |
-                               (std::size_t{static_cast<unsigned char>(reply_[2])} << 16);
-    if (reply_.size() < 4 + length) return true;  // read on
-    reply_.erase(0, 4 + length);
-    next = proto::mysqlLogin(config_.user);
-  } else if (auto answer = proto::mysqlAuthSwitch(reply_); answer && step_ == 1) {
-    reply_.clear();
-    next = std::move(*answer);
-  } else {
-    return false;
-  }
-  ++step_;
-  request_ = std::move(next);
-  sent_ = 0;
-  sendPending();
-  return true;
 }
 
 void Probe::finish(bool up, std::string reason) {
   if (fd_) {
-    // A session the server granted is ended the way a client would end it.
-    if (up && config_.check == config::CheckKind::kPgsql && proto::pgsqlAuthenticated(reply_)) {
-      const std::string bye = proto::pgsqlTerminate();
-      (void)!::send(fd_.get(), bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
-    if (up && config_.check == config::CheckKind::kMysql && step_ > 0) {
-      const std::string quit = proto::mysqlQuit();
-      (void)!::send(fd_.get(), quit.data(), quit.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (dialog_) {
+      // A session the server granted is ended the way a client would end it.
+      const std::string bye = dialog_->farewell();
+      if (!bye.empty())
+        (void)!::send(fd_.get(), bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     loop_.remove(fd_.get());
     fd_.reset();
   }
+  dialog_.reset();
+  outgoing_.clear();
   phase_ = Phase::kIdle;
-  reply_.clear();
   loop_.timers().cancel(this);
   const BackendState before = counter_.state();
   if (counter_.record(up)) owner_.onStateChange(pool_, backend_, before, counter_.state(), reason);

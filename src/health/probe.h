@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "base/fd.h"
@@ -8,15 +9,15 @@
 #include "health/health_state.h"
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
-#include "proto/check_reply.h"
+#include "proto/check_dialog.h"
 
 namespace l4lb::health {
 
 class HealthChecker;
 
 // The active check of one backend of one pool: every interval (with jitter) a non-blocking
-// connect, the check's request, and its reply read until the parser decides or the timeout
-// hits. Lives on the health thread.
+// connect, then the check's conversation (a proto::CheckDialog: the protocol lives there, the
+// I/O here) until the dialog decides or the timeout hits. Lives on the health thread.
 //
 // Phases: idle (timer = next check) -> connecting -> exchanging (timer = timeout) -> idle.
 class Probe final : public io::Timer, public io::EventHandler {
@@ -36,12 +37,10 @@ class Probe final : public io::Timer, public io::EventHandler {
 
   void begin();
   void onConnected();
+  void send(std::string bytes);
   void sendPending();
   void readReply();
   void finish(bool up, std::string reason);
-  // mysql with a user: moves the login on after a reply. True when it sent something.
-  [[nodiscard]] bool continueMysqlLogin(const proto::CheckVerdict& verdict);
-  [[nodiscard]] proto::CheckVerdict evaluate() const;
 
   HealthChecker& owner_;
   io::EventLoop& loop_;
@@ -49,14 +48,13 @@ class Probe final : public io::Timer, public io::EventHandler {
   std::uint32_t backend_;
   const config::HealthConfig& config_;
   const config::BackendConfig& backend_config_;
-  const std::string first_request_;
-  std::string request_;    // what is being sent now (a login may send more after the reply)
-  std::uint8_t step_ = 0;  // mysql login: 0 greeting, 1 login sent, 2 auth switch answered
   RiseFallCounter counter_;
   base::Fd fd_;
   Phase phase_ = Phase::kIdle;
+  std::unique_ptr<proto::CheckDialog> dialog_;  // this check's conversation; none for tcp
+  std::string outgoing_;                        // what the dialog asked to send, not yet sent
   std::size_t sent_ = 0;
-  std::string reply_;
+  std::size_t received_ = 0;
 };
 
 }  // namespace l4lb::health

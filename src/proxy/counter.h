@@ -33,6 +33,7 @@ struct WorkerStats {
   Counter connect_failures;
   Counter bytes_from_clients;
   Counter bytes_from_backends;
+  Counter spliced;  // directions that turned out bulk and moved on to splice(2)
   std::array<Counter, static_cast<std::size_t>(EndReason::kCount)> ended;
 
   Counter& endedBy(EndReason reason) { return ended[static_cast<std::size_t>(reason)]; }

@@ -1,5 +1,6 @@
 #include "proxy/session.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/socket.h>
 
@@ -232,15 +233,12 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
       }
       continue;
     }
-    if (direction.source_eof) {
+    if (direction.splicing) {
       direction.buffer.reset();
-      if (!direction.shut_down) {
-        // When the other direction is already finished, the close that follows sends this FIN
-        // (nothing is left unread on either socket, so it is a FIN, not a reset).
-        const Direction& other = &direction == &upstream_ ? downstream_ : upstream_;
-        if (!other.shut_down) ::shutdown(destination.fd.get(), SHUT_WR);
-        direction.shut_down = true;
-      }
+      return splice(direction, source, destination);
+    }
+    if (direction.source_eof) {
+      endDirection(direction, destination);
       return true;
     }
     if (!source.readable) {
@@ -254,6 +252,12 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
       direction.offset = 0;
       direction.bytes += static_cast<std::uint64_t>(received);
       last_activity_ms_ = env_.loop->now();
+      if (static_cast<std::size_t>(received) < BufferPool::kBufferSize) {
+        direction.full_reads = 0;
+      } else if (++direction.full_reads >= kBulkReads && env_.pipes != nullptr) {
+        direction.splicing = true;  // from the next read on, once this buffer is sent
+        env_.stats->spliced.add();
+      }
       // A short read drained the socket: edge-triggered epoll reports the next arrival, so
       // skip the recv that would only say EAGAIN. Not after RDHUP: the EOF must still be read.
       if (static_cast<std::size_t>(received) < BufferPool::kBufferSize && !source.peer_closed) {
@@ -273,6 +277,79 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
     finish(source_is_client ? EndReason::kClientReset : EndReason::kBackendReset);
     return false;
   }
+}
+
+bool Session::splice(Direction& direction, Side& source, Side& destination) {
+  const bool source_is_client = &source == &client_;
+  constexpr unsigned kFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+  while (true) {
+    if (direction.piped > 0) {
+      if (!destination.writable) return true;
+      ssize_t sent = ::splice(direction.pipe.readEnd(), nullptr, destination.fd.get(), nullptr,
+                              direction.piped, kFlags);
+      if (sent < 0) {
+        if (errno == EINTR) continue;
+        if (isTransient(errno)) {
+          destination.writable = false;
+          return true;  // backpressure: the source is not read until the pipe drains
+        }
+        finish(source_is_client ? EndReason::kBackendReset : EndReason::kClientReset);
+        return false;
+      }
+      // A partial splice may leave room (pipe buffers move whole): ask again rather than wait
+      // for an EPOLLOUT that may not come.
+      direction.piped -= static_cast<std::uint32_t>(sent);
+      continue;
+    }
+    if (direction.source_eof) {
+      direction.pipe.reset(true);
+      endDirection(direction, destination);
+      return true;
+    }
+    if (!source.readable) {
+      direction.pipe.reset(true);  // idle: the pipe goes back to the pool
+      return true;
+    }
+    if (!direction.pipe) {
+      direction.pipe = env_.pipes->acquire();
+      if (!direction.pipe) {
+        // No descriptors for a pipe: this direction copies through buffers again.
+        direction.splicing = false;
+        direction.full_reads = 0;
+        return relay(direction, source, destination);
+      }
+    }
+    // The pipe is empty here, so EAGAIN can only mean the socket is drained.
+    ssize_t received = ::splice(source.fd.get(), nullptr, direction.pipe.writeEnd(), nullptr,
+                                PipePool::kPipeBytes, kFlags);
+    if (received > 0) {
+      direction.piped = static_cast<std::uint32_t>(received);
+      direction.bytes += static_cast<std::uint64_t>(received);
+      last_activity_ms_ = env_.loop->now();
+      continue;
+    }
+    if (received == 0) {
+      direction.source_eof = true;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      source.readable = false;
+      continue;
+    }
+    finish(source_is_client ? EndReason::kClientReset : EndReason::kBackendReset);
+    return false;
+  }
+}
+
+void Session::endDirection(Direction& direction, Side& destination) {
+  direction.buffer.reset();
+  if (direction.shut_down) return;
+  // When the other direction is already finished, the close that follows sends this FIN
+  // (nothing is left unread on either socket, so it is a FIN, not a reset).
+  const Direction& other = &direction == &upstream_ ? downstream_ : upstream_;
+  if (!other.shut_down) ::shutdown(destination.fd.get(), SHUT_WR);
+  direction.shut_down = true;
 }
 
 void Session::onTimer() {
@@ -312,6 +389,8 @@ void Session::finish(EndReason reason) {
   backend_.fd.reset();
   upstream_.buffer.reset();
   downstream_.buffer.reset();
+  upstream_.pipe.reset(upstream_.piped == 0);
+  downstream_.pipe.reset(downstream_.piped == 0);
   if (backend_index_ != balance::kNoBackend) pool_.balancer->onConnectionClosed(backend_index_);
   env_.stats->active.sub();
   env_.stats->endedBy(reason).add();

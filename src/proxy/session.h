@@ -17,6 +17,7 @@
 #include "proxy/buffer_pool.h"
 #include "proxy/counter.h"
 #include "proxy/end_reason.h"
+#include "proxy/pipe_pool.h"
 
 namespace l4lb::proxy {
 
@@ -26,6 +27,7 @@ class Session;
 struct SessionEnv {
   io::EventLoop* loop = nullptr;
   BufferPool* buffers = nullptr;
+  PipePool* pipes = nullptr;  // null: splice off, every byte is copied through a buffer
   WorkerStats* stats = nullptr;
   const AccessLog* access_log = nullptr;
   base::LogThrottle* failure_log = nullptr;  // for "no backend could be connected"
@@ -97,14 +99,22 @@ class Session final : public io::Timer, public io::Deferred {
   };
 
   // Bytes on their way from one side to the other, with what has been seen of the source's end.
+  // A direction starts by copying through a pooled buffer; once it proves to be a bulk transfer
+  // (kBulkReads reads in a row filled the buffer) it moves its bytes with splice(2) through a
+  // pooled pipe instead, and stays so.
   struct Direction {
     PooledBuffer buffer;
     std::uint32_t offset = 0;
     std::uint32_t length = 0;
+    PooledPipe pipe;
+    std::uint32_t piped = 0;      // bytes in the pipe
+    std::uint8_t full_reads = 0;  // consecutive reads that filled the buffer
+    bool splicing = false;
     bool source_eof = false;
     bool shut_down = false;  // shutdown(SHUT_WR) sent to the destination
     std::uint64_t bytes = 0;
   };
+  static constexpr std::uint8_t kBulkReads = 4;
 
   void onClientEvents(std::uint32_t events);
   void onBackendEvents(std::uint32_t events);
@@ -114,6 +124,10 @@ class Session final : public io::Timer, public io::Deferred {
   void pump();
   // Relays as much as the two sockets allow. Returns false when the session ended.
   bool relay(Direction& direction, Side& source, Side& destination);
+  // relay() for a direction that moves its bytes with splice(2).
+  bool splice(Direction& direction, Side& source, Side& destination);
+  // The source's EOF, passed on once everything before it was sent.
+  void endDirection(Direction& direction, Side& destination);
   void finish(EndReason reason);
   void logAccess(EndReason reason) const;
   void logAllConnectsFailed(const char* local_error) const;

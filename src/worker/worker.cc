@@ -36,7 +36,12 @@ bool Worker::init(std::string& error) {
   }
   loop_ = std::move(loop.value());
   loop_->setBusyPoll(std::chrono::microseconds(snapshot_->config.global.busy_poll_us));
-  env_ = proxy::SessionEnv{loop_.get(), &buffers_, &stats_, &access_log_, &failure_log_};
+  env_ = proxy::SessionEnv{.loop = loop_.get(),
+                           .buffers = &buffers_,
+                           .pipes = snapshot_->config.global.splice ? &pipes_ : nullptr,
+                           .stats = &stats_,
+                           .access_log = &access_log_,
+                           .failure_log = &failure_log_};
 
   const auto& config = snapshot_->config;
   pools_.reserve(config.pools.size());

@@ -84,6 +84,7 @@ class Worker final : public proxy::SessionOwner {
   std::vector<int> shared_listen_fds_;
   std::unique_ptr<io::EventLoop> loop_;
   proxy::BufferPool buffers_;
+  proxy::PipePool pipes_;
   proxy::WorkerStats stats_;
   base::LogThrottle failure_log_;
   std::vector<proxy::PoolState> pools_;

@@ -149,6 +149,11 @@ TEST(ConfigErrorsTest, BusyPollOutOfRange) {
   expectError(result, "global.busy_poll_us", 2, "must be between 0 and 1000, got 5000");
 }
 
+TEST(ConfigErrorsTest, UnknownSpliceMode) {
+  LoadResult result = load(lines({"[global]", "splice = \"on\""}) + kValidTail);
+  expectError(result, "global.splice", 2, "invalid value \"on\": expected \"auto\" or \"off\"");
+}
+
 TEST(ConfigErrorsTest, InvalidDurations) {
   LoadResult result = load(lines({
                                "[global]",                      // 1

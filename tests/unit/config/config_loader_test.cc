@@ -25,6 +25,7 @@ const std::string kFullConfig = lines({
     "access_log = \"stderr\"",
     "shutdown_grace = \"45s\"",
     "busy_poll_us = 50",
+    "splice = \"off\"",
     "",
     "[[listener]]",
     "name = \"redis\"",
@@ -65,6 +66,7 @@ TEST(ConfigLoaderTest, FullConfigParsesIntoTheRightValues) {
   EXPECT_EQ(config.global.access_log, "stderr");
   EXPECT_EQ(config.global.shutdown_grace, 45s);
   EXPECT_EQ(config.global.busy_poll_us, 50U);
+  EXPECT_FALSE(config.global.splice);
 
   ASSERT_EQ(config.pools.size(), 2U);
   // Pools keep file order, not key order.
@@ -124,6 +126,7 @@ TEST(ConfigLoaderTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(config.global.access_log, "off");
   EXPECT_EQ(config.global.shutdown_grace, 30s);
   EXPECT_EQ(config.global.busy_poll_us, 0U);
+  EXPECT_TRUE(config.global.splice);
   EXPECT_EQ(config.pools[0].balance, balance::Algorithm::kRoundRobin);
   EXPECT_EQ(config.pools[0].hash_key, balance::HashKey::kClientIp);
   EXPECT_EQ(config.pools[0].maglev_table_size, 65537U);

@@ -1,0 +1,149 @@
+#include "health/check_dialogs.h"
+
+#include <functional>
+#include <string>
+#include <utility>
+
+namespace l4lb::health {
+
+namespace {
+
+// The checks that send one request and judge the reply as a whole: the reply so far is
+// re-parsed after every read until the parser decides.
+class RequestReplyDialog final : public proto::CheckDialog {
+ public:
+  using Parse = std::function<proto::CheckVerdict(std::string_view)>;
+
+  RequestReplyDialog(std::string request, Parse parse)
+      : request_(std::move(request)), parse_(std::move(parse)) {}
+
+  std::string opening() override { return request_; }
+
+  proto::DialogStep onReceived(std::string_view received) override {
+    reply_.append(received);
+    proto::CheckVerdict verdict = parse_(reply_);
+    if (verdict.status == proto::CheckStatus::kNeedMore && reply_.size() >= proto::kMaxCheckReply) {
+      verdict = proto::CheckVerdict::down("reply too long without a verdict");
+    }
+    return {std::move(verdict), {}};
+  }
+
+ private:
+  std::string request_;
+  Parse parse_;
+  std::string reply_;
+};
+
+// mysql: the server speaks first; with a user, the greeting is answered by a passwordless login
+// (and an empty answer to an auth switch), and a granted session is left with COM_QUIT.
+class MysqlLoginDialog final : public proto::CheckDialog {
+ public:
+  explicit MysqlLoginDialog(std::string user) : user_(std::move(user)) {}
+
+  std::string opening() override { return {}; }
+
+  proto::DialogStep onReceived(std::string_view received) override {
+    reply_.append(received);
+    if (step_ == 0) {
+      proto::CheckVerdict verdict = proto::parseMysqlGreeting(reply_);
+      if (verdict.status != proto::CheckStatus::kUp || user_.empty()) return {verdict, {}};
+      // The login answers the whole greeting packet, which may still be arriving.
+      const std::size_t length = std::size_t{static_cast<unsigned char>(reply_[0])} |
+                                 (std::size_t{static_cast<unsigned char>(reply_[1])} << 8) |
+                                 (std::size_t{static_cast<unsigned char>(reply_[2])} << 16);
+      if (reply_.size() < 4 + length) return {};
+      reply_.erase(0, 4 + length);
+      step_ = 1;
+      return {proto::CheckVerdict::needMore(), proto::mysqlLogin(user_)};
+    }
+    if (step_ == 1) {
+      if (auto answer = proto::mysqlAuthSwitch(reply_)) {
+        reply_.clear();
+        step_ = 2;
+        return {proto::CheckVerdict::needMore(), std::move(*answer)};
+      }
+    }
+    proto::CheckVerdict verdict = proto::parseMysqlLoginReply(reply_);
+    granted_ = verdict.status == proto::CheckStatus::kUp;
+    return {std::move(verdict), {}};
+  }
+
+  std::string farewell() const override { return granted_ ? proto::mysqlQuit() : std::string(); }
+
+ private:
+  std::string user_;
+  std::string reply_;
+  std::uint8_t step_ = 0;  // 0 greeting, 1 login sent, 2 auth switch answered
+  bool granted_ = false;
+};
+
+// pgsql: a StartupMessage; a session granted at once (trust) is ended with Terminate.
+class PgsqlStartupDialog final : public proto::CheckDialog {
+ public:
+  PgsqlStartupDialog(std::string user, std::string database)
+      : user_(std::move(user)), database_(std::move(database)) {}
+
+  std::string opening() override { return proto::pgsqlStartup(user_, database_); }
+
+  proto::DialogStep onReceived(std::string_view received) override {
+    reply_.append(received);
+    proto::CheckVerdict verdict = proto::parsePgsqlReply(reply_);
+    granted_ = verdict.status == proto::CheckStatus::kUp && proto::pgsqlAuthenticated(reply_);
+    return {std::move(verdict), {}};
+  }
+
+  std::string farewell() const override {
+    return granted_ ? proto::pgsqlTerminate() : std::string();
+  }
+
+ private:
+  std::string user_;
+  std::string database_;
+  std::string reply_;
+  bool granted_ = false;
+};
+
+// Host header when none is configured: the backend's address as written, without the scheme.
+std::string defaultHost(const net::Endpoint& endpoint) {
+  if (endpoint.kind != net::EndpointKind::kTcp) return "localhost";
+  std::string_view url = endpoint.url;
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) {
+    url.remove_prefix(scheme + 3);
+  }
+  return std::string(url);
+}
+
+}  // namespace
+
+std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& health,
+                                                    const net::Endpoint& address) {
+  using config::CheckKind;
+  switch (health.check) {
+    case CheckKind::kTcp: return nullptr;
+    case CheckKind::kSendExpect:
+      return std::make_unique<RequestReplyDialog>(health.send,
+                                                  [expect = health.expect](std::string_view reply) {
+                                                    return proto::parseExpectReply(reply, expect);
+                                                  });
+    case CheckKind::kRedis:
+      return std::make_unique<RequestReplyDialog>(
+          proto::redisRequest(health.password, health.role),
+          [with_auth = !health.password.empty(), role = health.role](std::string_view reply) {
+            return proto::parseRedisReply(reply, with_auth, role);
+          });
+    case CheckKind::kMemcached:
+      return std::make_unique<RequestReplyDialog>(proto::memcachedRequest(),
+                                                  proto::parseMemcachedReply);
+    case CheckKind::kHttp:
+      return std::make_unique<RequestReplyDialog>(
+          proto::httpRequest(health.path, health.host.empty() ? defaultHost(address) : health.host),
+          [min = static_cast<int>(health.min_status), max = static_cast<int>(health.max_status)](
+              std::string_view reply) { return proto::parseHttpReply(reply, min, max); });
+    case CheckKind::kMysql: return std::make_unique<MysqlLoginDialog>(health.user);
+    case CheckKind::kPgsql:
+      return std::make_unique<PgsqlStartupDialog>(health.user, health.database);
+  }
+  return nullptr;
+}
+
+}  // namespace l4lb::health
