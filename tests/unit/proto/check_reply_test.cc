@@ -139,64 +139,6 @@ TEST(HttpReplyTest, NotHttpAndTruncated) {
   EXPECT_TRUE(needsMore(parseHttpReply("", 200, 399)));
 }
 
-// Recorded from MariaDB 10.11: the start of a protocol 10 handshake.
-const std::string kMysqlGreeting =
-    "\x5a\x00\x00\x00\x0a"
-    "5.5.5-10.11.6-MariaDB-0+deb12u1\x00"
-    "\x03\x00\x00\x00"
-    "abcdefgh\x00\xfe\xf7\x2d\x02\x00\xff\x81\x15\x00\x00\x00\x00\x00\x00"
-    "\x1d\x00\x00\x00"
-    "ijklmnopqrst\x00"
-    "mysql_native_password\x00"s;
-
-TEST(MysqlGreetingTest, Protocol10IsUp) {
-  const CheckVerdict v = parseMysqlGreeting(kMysqlGreeting);
-  EXPECT_TRUE(isUp(v));
-  EXPECT_NE(v.reason.find("10.11.6-MariaDB"), std::string::npos) << v.reason;
-  expectPrefixesConsistent(kMysqlGreeting, parseMysqlGreeting);
-}
-
-TEST(MysqlGreetingTest, ErrorPacketIsDown) {
-  // "Host '1.2.3.4' is blocked because of many connection errors" (error 1129).
-  const std::string message = "Host '1.2.3.4' is blocked";
-  std::string packet;
-  packet += static_cast<char>(message.size() + 3);
-  packet += "\x00\x00\x00"s;
-  packet += "\xff\x69\x04"s;
-  packet += message;
-  const CheckVerdict v = parseMysqlGreeting(packet);
-  EXPECT_TRUE(isDown(v));
-  EXPECT_NE(v.reason.find("1129"), std::string::npos) << v.reason;
-  EXPECT_NE(v.reason.find("blocked"), std::string::npos) << v.reason;
-  EXPECT_TRUE(needsMore(parseMysqlGreeting(packet.substr(0, 8))));
-}
-
-TEST(MysqlGreetingTest, NotMysql) {
-  EXPECT_TRUE(isDown(parseMysqlGreeting("+PONG\r\n")));
-  EXPECT_TRUE(needsMore(parseMysqlGreeting("\x5a\x00")));
-}
-
-TEST(MysqlLoginTest, HandshakeResponseAndReplies) {
-  const std::string login = mysqlLogin("l4lb");
-  ASSERT_GE(login.size(), 4U + 32U);
-  EXPECT_EQ(static_cast<std::size_t>(static_cast<unsigned char>(login[0])), login.size() - 4);
-  EXPECT_EQ(login[3], '\x01');  // answers the greeting (sequence 0)
-  EXPECT_NE(login.find("l4lb\0\0mysql_native_password\0"s), std::string::npos);
-  EXPECT_TRUE(isUp(parseMysqlLoginReply("\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00"s)));
-  EXPECT_TRUE(needsMore(parseMysqlLoginReply("\x07\x00\x00\x02\x00"s)));
-  const std::string denied = "\x1f\x00\x00\x02\xff\x15\x04#28000Access denied for user"s;
-  ASSERT_EQ(denied.size(), 4U + 0x1f);
-  const CheckVerdict v = parseMysqlLoginReply(denied);
-  EXPECT_TRUE(isDown(v));
-  EXPECT_NE(v.reason.find("1045: Access denied"), std::string::npos) << v.reason;
-  // AuthSwitchRequest: answered with an empty packet, next in sequence.
-  const std::string auth_switch = "\x02\x00\x00\x02\xfe\x00"s;
-  EXPECT_TRUE(needsMore(parseMysqlLoginReply(auth_switch)));
-  EXPECT_EQ(mysqlAuthSwitch(auth_switch), "\x00\x00\x00\x03"s);
-  EXPECT_FALSE(mysqlAuthSwitch("\x07\x00\x00\x02\x00"s));
-  EXPECT_EQ(mysqlQuit(), "\x01\x00\x00\x00\x01"s);
-}
-
 TEST(PgsqlReplyTest, StartupMessage) {
   const std::string startup = pgsqlStartup("alice", "db");
   ASSERT_GE(startup.size(), 8U);
