@@ -61,7 +61,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                   {"l4lb", kPassword, Role::kReplica}};
   for (const Setup& setup : kSetups) {
     const Ending whole = play(input, setup, 0);
-    if (whole.reason.find(kPassword) != std::string::npos) std::abort();
+    // Unless the server itself said it (the fuzzer does write it into server versions).
+    if (whole.reason.find(kPassword) != std::string::npos &&
+        input.find(kPassword) == std::string_view::npos) {
+      std::abort();
+    }
     if (!whole.farewell.empty() && whole.farewell != std::string("\x01\x00\x00\x00\x01", 5)) {
       std::abort();
     }

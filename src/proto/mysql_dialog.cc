@@ -126,13 +126,16 @@ DialogStep MysqlDialog::onReceived(std::string_view received) {
   buffer_.append(received);
   std::string send;
   while (true) {
-    // Something that is not MySQL at all (an HTTP or redis server) is told at its first byte.
-    if (phase_ == Phase::kGreeting && buffer_.size() >= 5) {
+    // Something that is not MySQL at all (an HTTP or redis server) is told at the greeting's
+    // first byte, and by its first five bytes only, so the reason is the same however the
+    // reply was split into reads.
+    if (phase_ == Phase::kGreeting) {
+      if (buffer_.size() < 5) break;
       const unsigned first = byteAt(buffer_, 4);
       if (first != 0x0a && first != 0xff) {
         phase_ = Phase::kDone;
         return {CheckVerdict::down(fmt::format("not a mysql greeting (\"{}\")",
-                                               printable(std::string_view(buffer_).substr(0, 16)))),
+                                               printable(std::string_view(buffer_).substr(0, 5)))),
                 {}};
       }
     }
@@ -142,7 +145,7 @@ DialogStep MysqlDialog::onReceived(std::string_view received) {
       phase_ = Phase::kDone;
       return {CheckVerdict::down(
                   fmt::format("mysql packet of {} bytes, more than a check reads", length)),
-              {}};
+              std::move(send)};
     }
     if (buffer_.size() < 4 + length) break;
     const auto sequence = static_cast<std::uint8_t>(buffer_[3]);
@@ -150,8 +153,10 @@ DialogStep MysqlDialog::onReceived(std::string_view received) {
     buffer_.erase(0, 4 + length);
     CheckVerdict verdict = onPacket(sequence, payload, send);
     if (verdict.status != CheckStatus::kNeedMore) {
+      // What the packets before it asked for goes along, so a conversation ends the same
+      // whichever way its bytes were split into reads (the probe sends nothing after a verdict).
       phase_ = Phase::kDone;
-      return {std::move(verdict), {}};
+      return {std::move(verdict), std::move(send)};
     }
   }
   return {CheckVerdict::needMore(), std::move(send)};

@@ -195,7 +195,23 @@ TEST(MysqlDialogTest, NotMysqlIsDownAtOnce) {
   EXPECT_TRUE(needsMore(dialog.onReceived("\x5a\x00"s).verdict));
   // A packet no check would ever need.
   MysqlDialog huge("", "", Role::kAny);
-  EXPECT_TRUE(isDown(huge.onReceived("\xff\xff\x0f\x00"s).verdict));
+  const DialogStep step = huge.onReceived("\xff\xff\x0f\x00\x0a"s);
+  EXPECT_EQ(step.verdict.reason, "mysql packet of 1048575 bytes, more than a check reads");
+}
+
+TEST(MysqlDialogTest, EndsTheSameHoweverTheBytesAreSplit) {
+  // Found by mysql_dialog_fuzz: a reason once quoted as many bytes as had arrived, and a
+  // verdict dropped what earlier packets of the same read had asked to send.
+  for (const std::string& reply : {"+PONG\r\n"s, "HTTP/1.1 400 Bad Request\r\n\r\n"s,
+                                   "\x08\x00\x00\x00\x01j\x04"
+                                   "abcde"s,
+                                   "\xff\xff\xff\x00\x0a"s}) {
+    EXPECT_TRUE(isDown(converseAllWays("", "", Role::kAny, {reply}).verdict)) << reply;
+  }
+  const Outcome both = converseAllWays("l4lb", "", Role::kAny, {kGreeting + kLoginOk});
+  EXPECT_TRUE(isUp(both.verdict)) << both.verdict.reason;
+  ASSERT_EQ(both.sends.size(), 1U);
+  EXPECT_NE(both.sends[0].find("l4lb\0\0mysql_native_password\0"s), std::string::npos);
 }
 
 TEST(MysqlDialogTest, NativePasswordLogin) {
