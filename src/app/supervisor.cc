@@ -16,6 +16,7 @@
 #include "io/clock.h"
 #include "net/socket.h"
 #include "proxy/access_log.h"
+#include "proxy/backend_slots.h"
 #include "proxy/datagram_stats.h"
 #include "worker/connection_limits.h"
 #include "worker/worker.h"
@@ -113,11 +114,17 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     any_limit |= listener.max_connections > 0;
   }
   worker::ConnectionLimits limits(config.global.max_connections, listener_max);
+  std::vector<std::unique_ptr<proxy::BackendSlots>> backend_slots;
+  for (const auto& pool : config.pools) {
+    backend_slots.push_back(
+        proxy::BackendSlots::wanted(pool) ? std::make_unique<proxy::BackendSlots>(pool) : nullptr);
+  }
   std::vector<std::unique_ptr<worker::Worker>> workers;
   for (unsigned i = 0; i < worker_count; ++i) {
     workers.push_back(
         std::make_unique<worker::Worker>(i, snapshot, access_log.value(), shared.fds));
     if (any_limit) workers.back()->setConnectionLimits(&limits);
+    workers.back()->setBackendSlots(&backend_slots);
     workers.back()->setWorkerCount(worker_count);
     std::string error;
     if (!workers.back()->init(error)) {
@@ -190,6 +197,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   std::uint64_t total = 0;
   std::uint64_t spliced = 0;
   std::uint64_t limited = 0;
+  std::uint64_t queued = 0;
   std::uint64_t refused_acl = 0;
   std::uint64_t refused_connections = 0;
   std::uint64_t refused_rate = 0;
@@ -198,14 +206,15 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     spliced += w->stats().spliced.get();
     limited += w->stats().accept_limited.get();
     refused_acl += w->stats().refused_acl.get();
+    queued += w->stats().queued.get();
     refused_connections += w->stats().refused_source_connections.get();
     refused_rate += w->stats().refused_source_rate.get();
   }
   base::logInfo(
       "stopped after {} connections ({} bulk directions moved by splice; accepting held back "
-      "{} times by max_connections; refused: {} by allow/deny, {} over "
-      "per_source_max_connections, {} over per_source_rate)",
-      total, spliced, limited, refused_acl, refused_connections, refused_rate);
+      "{} times by max_connections; {} queued for a backend slot; refused: {} by allow/deny, {} "
+      "over per_source_max_connections, {} over per_source_rate)",
+      total, spliced, limited, queued, refused_acl, refused_connections, refused_rate);
   bool any_datagram = false;
   for (const auto& listener : config.listeners) any_datagram |= listener.isDatagram();
   if (any_datagram) {

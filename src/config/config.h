@@ -27,6 +27,8 @@ struct BackendConfig {
   std::uint32_t weight = 1;
   net::MessageQueueLimits mq;  // mq:// backends: limits the queue is created with
   bool backup = false;         // used only while no primary backend of the pool is up
+  // Stream backends: open connections from all workers; a full backend is skipped. 0: no limit.
+  std::uint32_t max_connections = 0;
 };
 
 // What an active health check sends and expects (README.md, "Health checks").
@@ -66,6 +68,8 @@ struct PoolConfig {
   balance::HashKey hash_key = balance::HashKey::kClientIp;
   std::uint32_t maglev_table_size = 65537;  // must be prime
   base::Duration connect_timeout = 2s;
+  // How long a connection may wait for a backend when every eligible one is at max_connections.
+  base::Duration queue_timeout = 5s;
   std::uint32_t retries = 2;
   std::vector<BackendConfig> backends;
   std::optional<HealthConfig> health;  // active checks; none: every backend is up

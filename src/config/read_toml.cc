@@ -47,11 +47,13 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "per_source_max_flows"sv,
                                       "allow"sv,
                                       "deny"sv};
-constexpr std::array kPoolKeys = {
-    "balance"sv,  "hash_key"sv, "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
-    "backends"sv, "health"sv,   "slow_start"sv,        "eject_after"sv,     "eject_for"sv};
+constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv, "maglev_table_size"sv,
+                                  "connect_timeout"sv, "retries"sv,  "queue_timeout"sv,
+                                  "backends"sv,        "health"sv,   "slow_start"sv,
+                                  "eject_after"sv,     "eject_for"sv};
 constexpr std::array kBackendKeys = {
-    "address"sv, "name"sv, "weight"sv, "mq_max_messages"sv, "mq_message_size"sv, "backup"sv};
+    "address"sv,         "name"sv,   "weight"sv,         "mq_max_messages"sv,
+    "mq_message_size"sv, "backup"sv, "max_connections"sv};
 
 constexpr std::int64_t kMaxEjectAfter = 1000;
 
@@ -213,6 +215,10 @@ std::optional<BackendDraft> readBackend(const toml::node& node, const std::strin
   if (auto weight = reader.integer("weight", 1, kMaxWeight)) {
     draft.config.weight = static_cast<std::uint32_t>(*weight);
   }
+  noteScoped(reader, "max_connections", KeyScope::kStream, draft.scoped_keys);
+  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
+    draft.config.max_connections = static_cast<std::uint32_t>(*max);
+  }
   if (const toml::node* backup = reader.node("backup")) {
     if (const auto* flag = backup->as_boolean()) {
       draft.config.backup = flag->get();
@@ -260,6 +266,9 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   if (auto size = reader.integer("maglev_table_size", 1, kMaxMaglevTableSize)) {
     draft.config.maglev_table_size = static_cast<std::uint32_t>(*size);
     draft.table_size_set = true;
+  }
+  if (auto timeout = reader.duration("queue_timeout", base::Duration(1), kMaxDuration)) {
+    draft.config.queue_timeout = *timeout;
   }
   if (auto timeout = reader.duration("connect_timeout", base::Duration(1), kMaxDuration)) {
     draft.config.connect_timeout = *timeout;
