@@ -244,7 +244,13 @@ def _mysql_packet(seq: int, payload: bytes) -> bytes:
 
 def _mysql_read(s: socket.socket) -> tuple[int, bytes]:
     header = recv_exact(s, 4)
-    return header[3], recv_exact(s, int.from_bytes(header[:3], "little"))
+    if len(header) < 4:
+        raise AssertionError(f"connection closed before a packet ({header!r})")
+    length = int.from_bytes(header[:3], "little")
+    payload = recv_exact(s, length)
+    if len(payload) < length:
+        raise AssertionError(f"connection closed after {len(payload)} of {length} bytes")
+    return header[3], payload
 
 
 def _mysql_error(payload: bytes) -> str:
