@@ -179,9 +179,18 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
         base::logInfo("second signal: closing open connections now");
         drain_deadline = now;
       }
-    } else if (signal_number == SIGHUP || signal_number == SIGUSR1) {
-      base::logWarn("{} ignored: reload and log reopening are not implemented yet",
-                    signal_number == SIGHUP ? "SIGHUP" : "SIGUSR1");
+    } else if (signal_number == SIGUSR1) {
+      auto reopened = access_log.value().reopen();
+      if (!reopened) {
+        base::logError(
+            "SIGUSR1: access log \"{}\" not reopened, still writing to the old "
+            "file: {}",
+            config.global.access_log, reopened.error().message());
+      } else if (reopened.value()) {
+        base::logInfo("SIGUSR1: access log \"{}\" reopened", config.global.access_log);
+      }
+    } else if (signal_number == SIGHUP) {
+      base::logWarn("SIGHUP ignored: reload is not implemented yet");
     }
     if (draining && !aborted && now >= drain_deadline) {
       aborted = true;

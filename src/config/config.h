@@ -62,6 +62,12 @@ struct HealthConfig {
   proto::Role role = proto::Role::kAny;
 };
 
+// The PROXY protocol header a stream pool sends first on each backend connection.
+enum class SendProxy : std::uint8_t { kOff, kV1, kV2 };
+
+[[nodiscard]] std::optional<SendProxy> parseSendProxy(std::string_view text);
+[[nodiscard]] const std::vector<std::string_view>& sendProxyNames();
+
 struct PoolConfig {
   std::string name;
   balance::Algorithm balance = balance::Algorithm::kRoundRobin;
@@ -76,6 +82,7 @@ struct PoolConfig {
   base::Duration slow_start{0};        // 0: a backend that comes up gets its full weight at once
   std::uint32_t eject_after = 0;       // consecutive connect failures that eject; 0: never
   base::Duration eject_for = 10s;      // first ejection; doubles on each one, up to 5 minutes
+  SendProxy send_proxy = SendProxy::kOff;
 };
 
 struct ListenerConfig {

@@ -47,10 +47,10 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "per_source_max_flows"sv,
                                       "allow"sv,
                                       "deny"sv};
-constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv, "maglev_table_size"sv,
-                                  "connect_timeout"sv, "retries"sv,  "queue_timeout"sv,
-                                  "backends"sv,        "health"sv,   "slow_start"sv,
-                                  "eject_after"sv,     "eject_for"sv};
+constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv,  "maglev_table_size"sv,
+                                  "connect_timeout"sv, "retries"sv,   "queue_timeout"sv,
+                                  "backends"sv,        "health"sv,    "slow_start"sv,
+                                  "eject_after"sv,     "eject_for"sv, "send_proxy"sv};
 constexpr std::array kBackendKeys = {
     "address"sv,         "name"sv,   "weight"sv,         "mq_max_messages"sv,
     "mq_message_size"sv, "backup"sv, "max_connections"sv};
@@ -290,6 +290,10 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   }
   if (auto eject_for = reader.duration("eject_for", base::Duration(1), kMaxDuration)) {
     draft.config.eject_for = *eject_for;
+  }
+  if (reader.has("send_proxy")) draft.send_proxy = reader.originOf("send_proxy");
+  if (auto send_proxy = reader.choice("send_proxy", parseSendProxy, sendProxyNames())) {
+    draft.config.send_proxy = *send_proxy;
   }
   reader.reportUnknownKeys();
   return draft;

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "net/endpoint.h"
 #include "net/socket.h"
+#include "proto/proxy_protocol.h"
 
 namespace l4lb::proxy {
 
@@ -244,8 +245,46 @@ void Session::onConnected() {
   backend_.writable = true;
   last_activity_ms_ = env_.loop->now();
   env_.loop->timers().schedule(this, last_activity_ms_ + listener_.idle_timeout.count());
+  if (pool_.config->send_proxy != config::SendProxy::kOff) queueProxyHeader();
   base::logDebug("listener \"{}\": connected to backend {}", listener_.name,
                  pool_.config->backends[backend_index_].name);
+}
+
+// The PROXY header goes first into the client-to-backend buffer, which is empty at this point
+// (the client is not read before the backend is connected), so relay() sends it before any
+// client byte, in one send when the socket takes it.
+void Session::queueProxyHeader() {
+  // The listener's address as the client saw it (not a wildcard bind address).
+  sockaddr_storage local{};
+  socklen_t local_len = sizeof(local);
+  if (::getsockname(client_.fd.get(), reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+    local_len = 0;
+  }
+  sockaddr_storage peer{};
+  socklen_t peer_len = 0;
+  if (client_address_.len >= sizeof(sa_family_t)) {
+    std::memcpy(&peer, &client_address_.addr,
+                std::min<socklen_t>(client_address_.len, sizeof(client_address_.addr)));
+    peer_len = client_address_.len;
+  }
+  if (peer.ss_family == AF_UNIX) {
+    // ClientAddress has no room for a Unix path: ask the socket (usually unnamed, 2 bytes).
+    peer_len = sizeof(peer);
+    if (::getpeername(client_.fd.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+      peer_len = 0;
+    }
+  }
+  const auto* source = peer_len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&peer);
+  const auto* destination = local_len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&local);
+  const std::string header = pool_.config->send_proxy == config::SendProxy::kV1
+                                 ? proto::encodeProxyV1(source, destination)
+                                 : proto::encodeProxyV2(source, peer_len, destination, local_len,
+                                                        proto::ProxyTransport::kStream);
+  // At most 16 + 216 bytes: always fits a buffer.
+  upstream_.buffer = env_.buffers->acquire();
+  std::memcpy(upstream_.buffer.data(), header.data(), header.size());
+  upstream_.offset = 0;
+  upstream_.length = static_cast<std::uint32_t>(header.size());
 }
 
 void Session::pump() {

@@ -145,6 +145,7 @@ class Session final : public io::Timer, public io::Deferred {
   void releaseBackend();
   void onConnectFailed(int error);
   void onConnected();
+  void queueProxyHeader();
   void pump();
   // Relays as much as the two sockets allow. Returns false when the session ended.
   bool relay(Direction& direction, Side& source, Side& destination);
