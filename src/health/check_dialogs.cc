@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "proto/mysql_dialog.h"
 #include "proto/pgsql_dialog.h"
 #include "proto/tls_check_dialog.h"
 
@@ -36,49 +37,6 @@ class RequestReplyDialog final : public proto::CheckDialog {
   std::string request_;
   Parse parse_;
   std::string reply_;
-};
-
-// mysql: the server speaks first; with a user, the greeting is answered by a passwordless login
-// (and an empty answer to an auth switch), and a granted session is left with COM_QUIT.
-class MysqlLoginDialog final : public proto::CheckDialog {
- public:
-  explicit MysqlLoginDialog(std::string user) : user_(std::move(user)) {}
-
-  std::string opening() override { return {}; }
-
-  proto::DialogStep onReceived(std::string_view received) override {
-    reply_.append(received);
-    if (step_ == 0) {
-      proto::CheckVerdict verdict = proto::parseMysqlGreeting(reply_);
-      if (verdict.status != proto::CheckStatus::kUp || user_.empty()) return {verdict, {}};
-      // The login answers the whole greeting packet, which may still be arriving.
-      const std::size_t length = std::size_t{static_cast<unsigned char>(reply_[0])} |
-                                 (std::size_t{static_cast<unsigned char>(reply_[1])} << 8) |
-                                 (std::size_t{static_cast<unsigned char>(reply_[2])} << 16);
-      if (reply_.size() < 4 + length) return {};
-      reply_.erase(0, 4 + length);
-      step_ = 1;
-      return {proto::CheckVerdict::needMore(), proto::mysqlLogin(user_)};
-    }
-    if (step_ == 1) {
-      if (auto answer = proto::mysqlAuthSwitch(reply_)) {
-        reply_.clear();
-        step_ = 2;
-        return {proto::CheckVerdict::needMore(), std::move(*answer)};
-      }
-    }
-    proto::CheckVerdict verdict = proto::parseMysqlLoginReply(reply_);
-    granted_ = verdict.status == proto::CheckStatus::kUp;
-    return {std::move(verdict), {}};
-  }
-
-  std::string farewell() const override { return granted_ ? proto::mysqlQuit() : std::string(); }
-
- private:
-  std::string user_;
-  std::string reply_;
-  std::uint8_t step_ = 0;  // 0 greeting, 1 login sent, 2 auth switch answered
-  bool granted_ = false;
 };
 
 // Host header when none is configured: the backend's address as written, without the scheme.
@@ -129,7 +87,8 @@ std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& 
           proto::httpRequest(health.path, health.host.empty() ? defaultHost(address) : health.host),
           [min = static_cast<int>(health.min_status), max = static_cast<int>(health.max_status)](
               std::string_view reply) { return proto::parseHttpReply(reply, min, max); });
-    case CheckKind::kMysql: return std::make_unique<MysqlLoginDialog>(health.user);
+    case CheckKind::kMysql:
+      return std::make_unique<proto::MysqlDialog>(health.user, health.password, health.role);
     case CheckKind::kPgsql:
       return std::make_unique<proto::PgsqlDialog>(health.user, health.database, health.password,
                                                   health.role);

@@ -51,18 +51,6 @@ inline constexpr std::size_t kMaxCheckReply = 4096;
 [[nodiscard]] std::string httpRequest(std::string_view path, std::string_view host);
 [[nodiscard]] CheckVerdict parseHttpReply(std::string_view reply, int min_status, int max_status);
 
-// mysql: the server speaks first. A handshake packet of protocol 10 is up; an error packet
-// (0xff: too many connections, host blocked) is down.
-[[nodiscard]] CheckVerdict parseMysqlGreeting(std::string_view reply);
-// With a user (an account without a password), the check logs in the way HAProxy's
-// `mysql-check user` does, so the server never counts it as an aborted connect (which, repeated
-// max_connect_errors times, blocks the host): a HandshakeResponse41 with an empty auth response
-// answering the greeting, an empty reply to an AuthSwitchRequest, then COM_QUIT.
-[[nodiscard]] std::string mysqlLogin(std::string_view user);
-// The reply to the login: OK is up, an error packet down. An AuthSwitchRequest answers need
-// more, and mysqlAuthSwitch() then gives the packet to send.
-[[nodiscard]] CheckVerdict parseMysqlLoginReply(std::string_view reply);
-[[nodiscard]] std::optional<std::string> mysqlAuthSwitch(std::string_view reply);
-[[nodiscard]] std::string mysqlQuit();
+// mysql: see proto/mysql_dialog.h.
 
 }  // namespace l4lb::proto
