@@ -48,10 +48,14 @@ bool HealthChecker::init(std::string& error) {
   }
   loop_ = std::move(loop.value());
   states_.pools.resize(config_.pools.size());
+  states_.reasons.resize(config_.pools.size());
+  first_probe_.assign(config_.pools.size(), probes_.size());
   for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
+    first_probe_[p] = probes_.size();
     if (!pool.health) continue;
     states_.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
+    states_.reasons[p].assign(pool.backends.size(), "no check yet");
     for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
       probes_.push_back(std::make_unique<Probe>(*this, *loop_, p, b, pool));
     }
@@ -71,7 +75,8 @@ void HealthChecker::start() {
     // The first checks go out at once, spread over a few milliseconds: until a backend's first
     // verdict it is not picked.
     for (auto& probe : probes_) {
-      probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
+      if (probe)
+        probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
     }
     loop_->run();
   });
@@ -81,6 +86,27 @@ void HealthChecker::stop() {
   if (!thread_.joinable()) return;
   loop_->post([this] { loop_->stop(); });
   thread_.join();
+}
+
+void HealthChecker::setPaused(std::uint32_t pool, std::uint32_t backend, bool paused) {
+  if (!loop_ || pool >= config_.pools.size() || !config_.pools[pool].health) return;
+  loop_->post([this, pool, backend, paused] {
+    auto& probe = probes_[first_probe_[pool] + backend];
+    const auto& pool_config = config_.pools[pool];
+    if (paused == (probe == nullptr)) return;
+    // A Probe is dropped and made anew rather than told to wait: destroying one cancels its
+    // timer and closes a check in flight, and a new one starts with a check at once.
+    if (paused) {
+      probe.reset();
+      base::logInfo("pool \"{}\" backend {}: active checks paused (disabled)", pool_config.name,
+                    pool_config.backends[backend].name);
+    } else {
+      probe = std::make_unique<Probe>(*this, *loop_, pool, backend, pool_config);
+      probe->start(loop_->now());
+      base::logInfo("pool \"{}\" backend {}: active checks resumed", pool_config.name,
+                    pool_config.backends[backend].name);
+    }
+  });
 }
 
 void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, BackendState before,
@@ -98,6 +124,7 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, Bac
     base::logInfo("{}", message);
   }
   states_.pools[pool][backend] = after;
+  states_.reasons[pool][backend] = reason;
   ++states_.version;
   publish_(std::make_shared<const HealthSnapshot>(states_));
 }
