@@ -39,7 +39,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   checkPrefixes(input, proto::parseMysqlLoginReply);
   checkPrefixes(input, [](std::string_view r) { return proto::parseHttpReply(r, 200, 399); });
   checkPrefixes(input, proto::parseMysqlGreeting);
-  checkPrefixes(input, proto::parsePgsqlReply);
   checkPrefixes(input, [](std::string_view r) { return proto::parseExpectReply(r, "+PONG"); });
   std::string error;
   (void)proto::unescapeCheckString(input, error);

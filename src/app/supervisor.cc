@@ -20,6 +20,7 @@
 #include "net/socket.h"
 #include "proxy/access_log.h"
 #include "proxy/datagram_stats.h"
+#include "worker/connection_limits.h"
 #include "worker/worker.h"
 
 namespace l4lb::app {
@@ -108,10 +109,19 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
 
   const unsigned worker_count =
       config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
+  std::vector<std::uint32_t> listener_max;
+  bool any_limit = config.global.max_connections > 0;
+  for (const auto& listener : config.listeners) {
+    listener_max.push_back(listener.max_connections);
+    any_limit |= listener.max_connections > 0;
+  }
+  worker::ConnectionLimits limits(config.global.max_connections, listener_max);
   std::vector<std::unique_ptr<worker::Worker>> workers;
   for (unsigned i = 0; i < worker_count; ++i) {
     workers.push_back(
         std::make_unique<worker::Worker>(i, snapshot, access_log.value(), shared.fds));
+    if (any_limit) workers.back()->setConnectionLimits(&limits);
+    workers.back()->setWorkerCount(worker_count);
     std::string error;
     if (!workers.back()->init(error)) {
       base::logError("{}", error);
@@ -222,12 +232,23 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   }
   std::uint64_t total = 0;
   std::uint64_t spliced = 0;
+  std::uint64_t limited = 0;
+  std::uint64_t refused_acl = 0;
+  std::uint64_t refused_connections = 0;
+  std::uint64_t refused_rate = 0;
   for (auto& w : workers) {
     total += w->stats().accepted.get();
     spliced += w->stats().spliced.get();
+    limited += w->stats().accept_limited.get();
+    refused_acl += w->stats().refused_acl.get();
+    refused_connections += w->stats().refused_source_connections.get();
+    refused_rate += w->stats().refused_source_rate.get();
   }
-  base::logInfo("stopped after {} connections ({} bulk directions moved by splice)", total,
-                spliced);
+  base::logInfo(
+      "stopped after {} connections ({} bulk directions moved by splice; accepting held back "
+      "{} times by max_connections; refused: {} by allow/deny, {} over "
+      "per_source_max_connections, {} over per_source_rate)",
+      total, spliced, limited, refused_acl, refused_connections, refused_rate);
   bool any_datagram = false;
   for (const auto& listener : config.listeners) any_datagram |= listener.isDatagram();
   if (any_datagram) {

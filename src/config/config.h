@@ -11,6 +11,8 @@
 #include "balance/flow_hash.h"
 #include "base/duration.h"
 #include "base/log.h"
+#include "base/rate.h"
+#include "net/cidr.h"
 #include "net/endpoint.h"
 #include "net/message_queue.h"
 #include "proto/check_reply.h"
@@ -76,15 +78,27 @@ struct ListenerConfig {
   std::string name;
   net::Endpoint bind;
   std::string pool;
+  std::uint32_t index = 0;              // in Config::listeners
   std::uint32_t pool_index = 0;         // index into Config::pools, resolved by the loader
   base::Duration idle_timeout = 10min;  // stream listeners
   int backlog = 4096;                   // stream listeners
+  // Open connections; beyond, new ones wait in the kernel's backlog. 0: no limit.
+  std::uint32_t max_connections = 0;
+  // Per client IP address (tcp:// listeners): open connections, and new connections per time;
+  // excess connections are closed at once. 0 / disabled: no limit.
+  std::uint32_t per_source_max_connections = 0;
+  base::Rate per_source_rate;
+  // Client addresses let in (empty: all) and kept out; deny wins. Decided before any backend is
+  // contacted. tcp:// and udp:// listeners.
+  net::CidrList allow;
+  net::CidrList deny;
 
   // Datagram listeners (udp://, unixgram://, mq://).
   base::Duration flow_idle_timeout = 30s;
   std::uint32_t responses = 0;  // replies per client datagram that end a flow; 0: no limit
   std::uint32_t max_flows = 65536;
-  net::MessageQueueLimits mq;  // mq:// listeners: limits the queue is created with
+  std::uint32_t per_source_max_flows = 0;  // udp://: flows per client IP address; 0: no limit
+  net::MessageQueueLimits mq;              // mq:// listeners: limits the queue is created with
 
   [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
 };
@@ -97,6 +111,8 @@ struct GlobalConfig {
   // After a wake-up that found work, workers poll for this long before sleeping (0: never).
   // Trades idle time of the workers' CPUs for fewer cross-CPU wake-ups; see docs/performance.md.
   std::uint32_t busy_poll_us = 0;
+  // Open client connections across all listeners; beyond, accepting pauses. 0: no limit.
+  std::uint32_t max_connections = 0;
   // Bulk directions of stream sessions move their bytes with splice(2) through a pipe instead of
   // copying them through l4lb ("auto"), or never ("off"); see docs/performance.md.
   bool splice = true;

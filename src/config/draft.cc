@@ -165,6 +165,27 @@ void checkScopedKeys(const std::vector<ScopedKey>& keys, const net::Endpoint& en
                                              quoteText(endpoint.url)));
         }
         break;
+      case KeyScope::kTcp:
+        if (endpoint.kind != net::EndpointKind::kTcp) {
+          errors.add(key.origin, fmt::format("only applies to tcp:// listeners, whose clients "
+                                             "have an IP address; {} has none",
+                                             quoteText(endpoint.url)));
+        }
+        break;
+      case KeyScope::kUdp:
+        if (endpoint.kind != net::EndpointKind::kUdp) {
+          errors.add(key.origin, fmt::format("only applies to udp:// listeners, whose clients "
+                                             "have an IP address; {} has none",
+                                             quoteText(endpoint.url)));
+        }
+        break;
+      case KeyScope::kIp:
+        if (endpoint.kind != net::EndpointKind::kTcp && endpoint.kind != net::EndpointKind::kUdp) {
+          errors.add(key.origin, fmt::format("only applies to tcp:// and udp:// listeners, whose "
+                                             "clients have an IP address; {} has none",
+                                             quoteText(endpoint.url)));
+        }
+        break;
       case KeyScope::kQueue:
         if (endpoint.kind != net::EndpointKind::kMessageQueue) {
           errors.add(key.origin, fmt::format("only applies to message queues (mq:///name); {} "
@@ -273,8 +294,10 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   resolvePools(draft.listeners, draft.pools, errors);
 
   Config config = std::move(draft.config);
-  for (ListenerDraft& listener : draft.listeners)
+  for (ListenerDraft& listener : draft.listeners) {
+    listener.config.index = static_cast<std::uint32_t>(config.listeners.size());
     config.listeners.push_back(std::move(listener.config));
+  }
   for (PoolDraft& pool : draft.pools) {
     for (BackendDraft& backend : pool.backends)
       pool.config.backends.push_back(std::move(backend.config));

@@ -23,6 +23,9 @@ enum class KeyScope : std::uint8_t {
   kStream,    // idle_timeout, backlog
   kDatagram,  // flow_idle_timeout, responses, max_flows
   kQueue,     // mq_max_messages, mq_message_size
+  kTcp,       // per_source_*: only clients with an IP address have a source to count
+  kUdp,       // per_source_max_flows, likewise
+  kIp,        // allow, deny: tcp:// and udp:// listeners, whose clients have an IP address
 };
 
 struct ScopedKey {

@@ -20,6 +20,7 @@ inline constexpr std::int64_t kMaxRetries = 15;
 inline constexpr std::int64_t kMaxMaglevTableSize = 1 << 24;
 // Flows per listener and worker; each costs about 250 bytes once the table has grown to it.
 inline constexpr std::int64_t kMaxFlows = 1 << 24;
+inline constexpr std::int64_t kMaxConnections = 10'000'000;
 inline constexpr std::int64_t kMaxResponses = 1'000'000;
 // A POSIX message queue's limits; a message must also fit one receive slot (64 KiB).
 inline constexpr std::int64_t kMaxQueueMessages = 65'536;

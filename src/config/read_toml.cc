@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "config/limits.h"
 #include "config/read_admin.h"
+#include "config/read_cidrs.h"
 #include "config/read_health.h"
 #include "config/table_reader.h"
 
@@ -22,7 +23,8 @@ using namespace std::string_view_literals;
 
 constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv, "admin"sv};
 constexpr std::array kGlobalKeys = {"workers"sv,        "log_level"sv,    "access_log"sv,
-                                    "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv};
+                                    "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv,
+                                    "max_connections"sv};
 constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
 
 std::optional<bool> parseSpliceMode(std::string_view mode) {
@@ -39,7 +41,13 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "responses"sv,
                                       "flow_idle_timeout"sv,
                                       "mq_max_messages"sv,
-                                      "mq_message_size"sv};
+                                      "mq_message_size"sv,
+                                      "max_connections"sv,
+                                      "per_source_max_connections"sv,
+                                      "per_source_rate"sv,
+                                      "per_source_max_flows"sv,
+                                      "allow"sv,
+                                      "deny"sv};
 constexpr std::array kPoolKeys = {
     "balance"sv,  "hash_key"sv, "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "backends"sv, "health"sv,   "slow_start"sv,        "eject_after"sv,     "eject_for"sv};
@@ -98,6 +106,9 @@ void readGlobal(TableReader& reader, GlobalConfig& global) {
     global.busy_poll_us = static_cast<std::uint32_t>(*busy_poll);
   }
   if (auto splice = reader.choice("splice", parseSpliceMode, kSpliceModes)) global.splice = *splice;
+  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
+    global.max_connections = static_cast<std::uint32_t>(*max);
+  }
   reader.reportUnknownKeys();
 }
 
@@ -130,6 +141,27 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
   if (auto backlog = reader.integer("backlog", 1, INT_MAX)) {
     draft.config.backlog = static_cast<int>(*backlog);
   }
+  noteScoped(reader, "max_connections", KeyScope::kStream, scoped);
+  noteScoped(reader, "allow", KeyScope::kIp, scoped);
+  noteScoped(reader, "deny", KeyScope::kIp, scoped);
+  if (auto allow = readCidrList(reader, "allow")) draft.config.allow = std::move(*allow);
+  if (auto deny = readCidrList(reader, "deny")) draft.config.deny = std::move(*deny);
+  noteScoped(reader, "per_source_max_connections", KeyScope::kTcp, scoped);
+  noteScoped(reader, "per_source_rate", KeyScope::kTcp, scoped);
+  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
+    draft.config.max_connections = static_cast<std::uint32_t>(*max);
+  }
+  if (auto max = reader.integer("per_source_max_connections", 0, kMaxConnections)) {
+    draft.config.per_source_max_connections = static_cast<std::uint32_t>(*max);
+  }
+  if (auto text = reader.string("per_source_rate")) {
+    std::string error;
+    if (auto rate = base::parseRate(*text, error)) {
+      draft.config.per_source_rate = *rate;
+    } else {
+      reader.errors().add(reader.originOf("per_source_rate"), error);
+    }
+  }
   noteScoped(reader, "flow_idle_timeout", KeyScope::kDatagram, scoped);
   noteScoped(reader, "responses", KeyScope::kDatagram, scoped);
   noteScoped(reader, "max_flows", KeyScope::kDatagram, scoped);
@@ -141,6 +173,10 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
   }
   if (auto max_flows = reader.integer("max_flows", 1, kMaxFlows)) {
     draft.config.max_flows = static_cast<std::uint32_t>(*max_flows);
+  }
+  noteScoped(reader, "per_source_max_flows", KeyScope::kUdp, scoped);
+  if (auto max = reader.integer("per_source_max_flows", 0, kMaxFlows)) {
+    draft.config.per_source_max_flows = static_cast<std::uint32_t>(*max);
   }
   readQueueLimits(reader, draft.config.mq, scoped);
   reader.reportUnknownKeys();

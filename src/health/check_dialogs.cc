@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "proto/pgsql_dialog.h"
+
 namespace l4lb::health {
 
 namespace {
@@ -77,32 +79,6 @@ class MysqlLoginDialog final : public proto::CheckDialog {
   bool granted_ = false;
 };
 
-// pgsql: a StartupMessage; a session granted at once (trust) is ended with Terminate.
-class PgsqlStartupDialog final : public proto::CheckDialog {
- public:
-  PgsqlStartupDialog(std::string user, std::string database)
-      : user_(std::move(user)), database_(std::move(database)) {}
-
-  std::string opening() override { return proto::pgsqlStartup(user_, database_); }
-
-  proto::DialogStep onReceived(std::string_view received) override {
-    reply_.append(received);
-    proto::CheckVerdict verdict = proto::parsePgsqlReply(reply_);
-    granted_ = verdict.status == proto::CheckStatus::kUp && proto::pgsqlAuthenticated(reply_);
-    return {std::move(verdict), {}};
-  }
-
-  std::string farewell() const override {
-    return granted_ ? proto::pgsqlTerminate() : std::string();
-  }
-
- private:
-  std::string user_;
-  std::string database_;
-  std::string reply_;
-  bool granted_ = false;
-};
-
 // Host header when none is configured: the backend's address as written, without the scheme.
 std::string defaultHost(const net::Endpoint& endpoint) {
   if (endpoint.kind != net::EndpointKind::kTcp) return "localhost";
@@ -141,7 +117,8 @@ std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& 
               std::string_view reply) { return proto::parseHttpReply(reply, min, max); });
     case CheckKind::kMysql: return std::make_unique<MysqlLoginDialog>(health.user);
     case CheckKind::kPgsql:
-      return std::make_unique<PgsqlStartupDialog>(health.user, health.database);
+      return std::make_unique<proto::PgsqlDialog>(health.user, health.database, health.password,
+                                                  health.role);
   }
   return nullptr;
 }

@@ -44,20 +44,6 @@ std::optional<std::string_view> firstLine(std::string_view reply) {
   return reply.substr(0, end);
 }
 
-std::uint32_t readBigEndian32(std::string_view bytes) {
-  return (std::uint32_t{static_cast<unsigned char>(bytes[0])} << 24) |
-         (std::uint32_t{static_cast<unsigned char>(bytes[1])} << 16) |
-         (std::uint32_t{static_cast<unsigned char>(bytes[2])} << 8) |
-         std::uint32_t{static_cast<unsigned char>(bytes[3])};
-}
-
-void appendBigEndian32(std::string& out, std::uint32_t value) {
-  out += static_cast<char>(value >> 24);
-  out += static_cast<char>((value >> 16) & 0xff);
-  out += static_cast<char>((value >> 8) & 0xff);
-  out += static_cast<char>(value & 0xff);
-}
-
 std::string redisBulk(std::string_view text) {
   return fmt::format("${}\r\n{}\r\n", text.size(), text);
 }
@@ -341,83 +327,5 @@ std::optional<std::string> mysqlAuthSwitch(std::string_view reply) {
 }
 
 std::string mysqlQuit() { return mysqlPacket(0, "\x01"); }
-
-std::string pgsqlStartup(std::string_view user, std::string_view database) {
-  std::string body;
-  appendBigEndian32(body, 196608);  // protocol 3.0
-  body += "user";
-  body += '\0';
-  body += user;
-  body += '\0';
-  body += "database";
-  body += '\0';
-  body += database;
-  body += '\0';
-  body += "application_name";
-  body += '\0';
-  body += "l4lb-health";
-  body += '\0';
-  body += '\0';
-  std::string out;
-  appendBigEndian32(out, static_cast<std::uint32_t>(body.size() + 4));
-  return out + body;
-}
-
-std::string pgsqlTerminate() { return std::string("X\0\0\0\x04", 5); }
-
-bool pgsqlAuthenticated(std::string_view reply) {
-  return reply.size() >= 9 && reply[0] == 'R' && readBigEndian32(reply.substr(5)) == 0;
-}
-
-namespace {
-
-// ErrorResponse fields: a type byte and a NUL-terminated string each; 'M' is the message.
-std::string pgsqlErrorMessage(std::string_view fields) {
-  std::string message = "postgres error";
-  while (!fields.empty() && fields[0] != '\0') {
-    const char field = fields[0];
-    const std::size_t end = fields.find('\0', 1);
-    if (end == std::string_view::npos) break;
-    if (field == 'M') message = "postgres error: " + printable(fields.substr(1, end - 1));
-    fields.remove_prefix(end + 1);
-  }
-  return message;
-}
-
-}  // namespace
-
-CheckVerdict parsePgsqlReply(std::string_view reply) {
-  // Messages: a type byte, a 4-byte length (itself included), the body. AuthenticationOk (trust)
-  // is followed by the server's checks of the database and role, so it is read past until
-  // ReadyForQuery or an ErrorResponse; any other authentication request means the server is
-  // ready to log clients in.
-  while (!reply.empty()) {
-    const char type = reply[0];
-    if (type != 'R' && type != 'Z' && type != 'E' && type != 'S' && type != 'K' && type != 'N') {
-      return CheckVerdict::down(
-          fmt::format("not a postgres reply (type 0x{:02x})", static_cast<unsigned char>(type)));
-    }
-    if (reply.size() < 5) return CheckVerdict::needMore();
-    const std::uint32_t length = readBigEndian32(reply.substr(1));
-    if (length < 4 || length > (1U << 20)) {
-      return CheckVerdict::down(fmt::format("bad postgres message length {}", length));
-    }
-    if (type == 'Z') return CheckVerdict::up("ReadyForQuery");
-    if (type == 'R') {
-      if (length < 8) return CheckVerdict::down("short authentication request");
-      if (reply.size() < 9) return CheckVerdict::needMore();
-      const std::uint32_t method = readBigEndian32(reply.substr(5));
-      if (method != 0) return CheckVerdict::up(fmt::format("authentication request {}", method));
-    }
-    if (reply.size() < 1 + std::size_t{length}) {
-      return reply.size() >= kMaxCheckReply
-                 ? CheckVerdict::down(type == 'E' ? "postgres error" : "reply too long")
-                 : CheckVerdict::needMore();
-    }
-    if (type == 'E') return CheckVerdict::down(pgsqlErrorMessage(reply.substr(5, length - 4)));
-    reply.remove_prefix(1 + std::size_t{length});
-  }
-  return CheckVerdict::needMore();
-}
 
 }  // namespace l4lb::proto

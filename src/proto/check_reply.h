@@ -65,15 +65,4 @@ inline constexpr std::size_t kMaxCheckReply = 4096;
 [[nodiscard]] std::optional<std::string> mysqlAuthSwitch(std::string_view reply);
 [[nodiscard]] std::string mysqlQuit();
 
-// pgsql: a protocol 3.0 StartupMessage. A request for a password (or any authentication but
-// AuthenticationOk) or ReadyForQuery ('Z') is up; an ErrorResponse ('E', e.g. "the database
-// system is starting up", "database does not exist") is down. After AuthenticationOk (trust)
-// the reply is read on to ReadyForQuery or an error.
-[[nodiscard]] std::string pgsqlStartup(std::string_view user, std::string_view database);
-[[nodiscard]] CheckVerdict parsePgsqlReply(std::string_view reply);
-// Terminate ('X'): sent after AuthenticationOk so the server sees a clean goodbye.
-[[nodiscard]] std::string pgsqlTerminate();
-// True when the reply starts with AuthenticationOk (trust): the session is open.
-[[nodiscard]] bool pgsqlAuthenticated(std::string_view reply);
-
 }  // namespace l4lb::proto

@@ -30,6 +30,10 @@ struct WorkerStats {
   Counter active;
   Counter accept_errors;
   Counter accept_paused;
+  Counter accept_limited;              // times a listener stopped accepting at max_connections
+  Counter refused_acl;                 // allow / deny
+  Counter refused_source_connections;  // per_source_max_connections
+  Counter refused_source_rate;         // per_source_rate
   Counter connect_failures;
   Counter bytes_from_clients;
   Counter bytes_from_backends;

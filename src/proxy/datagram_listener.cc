@@ -9,6 +9,8 @@
 #include "net/datagram_socket.h"
 #include "net/endpoint.h"
 #include "net/message_queue.h"
+#include "net/source_steering.h"
+#include "proxy/access_control.h"
 
 namespace l4lb::proxy {
 
@@ -30,7 +32,7 @@ DatagramListener::DatagramListener(const DatagramEnv& env, const config::Listene
 
 DatagramListener::~DatagramListener() { close(); }
 
-base::SysResult<bool> DatagramListener::open(bool reuse_port) {
+base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t workers) {
   if (is_queue_) {
     auto queue = net::openMessageQueue(listener_.bind, /*for_reading=*/true, listener_.mq);
     if (!queue) return queue.error();
@@ -46,6 +48,15 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port) {
     auto bound = net::bindDatagram(listener_.bind, reuse_port);
     if (!bound) return bound.error();
     fd_ = std::move(bound.value());
+    if (listener_.per_source_max_flows > 0) {
+      source_limiter_ = std::make_unique<SourceLimiter>(
+          SourceLimiter::Limits{.max_connections = listener_.per_source_max_flows, .rate = {}});
+      // Each client address to one worker, so its flows are counted in one table.
+      if (reuse_port) {
+        auto steered = net::steerBySource(fd_.get(), workers);
+        if (!steered) return steered.error();
+      }
+    }
     const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener_.bind.addr);
     unlink_path_ = listener_.bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
   }
@@ -119,10 +130,7 @@ void DatagramListener::forward(std::size_t count) {
     std::uint64_t hash = hashFlowKey(addr, len);
     Flow* flow = table_.find(addr, len, hash);
     if (flow == nullptr) flow = startFlow(addr, len, hash);
-    if (flow == nullptr) {
-      env_.stats->dropped_no_backend.add();
-      continue;
-    }
+    if (flow == nullptr) continue;  // counted by startFlow
     ++flow->requests;
     flow->bytes_in += batch.length(i);
     table_.touch(*flow, now);
@@ -132,6 +140,16 @@ void DatagramListener::forward(std::size_t count) {
 }
 
 Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint64_t hash) {
+  if (!clientAllowed(listener_, addr, len)) {
+    env_.stats->dropped_acl.add();
+    return nullptr;
+  }
+  SourceKey source;
+  if (source_limiter_ && SourceKey::from(addr, len, source) &&
+      source_limiter_->admit(source, env_.loop->now()) != SourceLimiter::Verdict::kAdmitted) {
+    env_.stats->dropped_source_limit.add();
+    return nullptr;
+  }
   if (table_.full()) {
     // The datagrams grouped so far go out first: the flow evicted may be one of theirs.
     flush();
@@ -145,6 +163,7 @@ Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint
   env_.stats->flows_active.add();
   if (!bindBackend(flow)) {
     endFlow(flow, FlowEnd::kNoBackend);
+    env_.stats->dropped_no_backend.add();
     return nullptr;
   }
   if (!scheduled()) {
@@ -193,6 +212,13 @@ void DatagramListener::endFlow(Flow& flow, FlowEnd reason) {
   if (flow.backend != balance::kNoBackend) pool_.balancer->onConnectionClosed(flow.backend);
   if (flow.upstream) env_.loop->remove(flow.upstream.get());
   if (env_.access_log->enabled()) logFlow(flow, reason);
+  if (source_limiter_) {
+    SourceKey source;
+    if (SourceKey::from(reinterpret_cast<const sockaddr*>(&flow.client.addr), flow.client.len,
+                        source)) {
+      source_limiter_->release(source, env_.loop->now());
+    }
+  }
   table_.erase(flow);
 }
 

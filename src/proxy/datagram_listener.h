@@ -15,6 +15,7 @@
 #include "proxy/flow_log.h"
 #include "proxy/flow_table.h"
 #include "proxy/session.h"
+#include "proxy/source_limiter.h"
 
 namespace l4lb::proxy {
 
@@ -47,7 +48,8 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   DatagramListener& operator=(const DatagramListener&) = delete;
 
   // Binds the socket (opens the queue) and starts watching it.
-  [[nodiscard]] base::SysResult<bool> open(bool reuse_port);
+  // `workers`: how many workers share a reuse_port socket (for per-source steering).
+  [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1);
   // Stops receiving and ends every flow (drain: datagram flows are not waited for).
   void close();
 
@@ -83,6 +85,7 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   const config::ListenerConfig& listener_;
   PoolState& pool_;
   FlowTable table_;
+  std::unique_ptr<SourceLimiter> source_limiter_;  // per_source_max_flows, when set
   base::Fd fd_;
   bool is_queue_ = false;
   bool unlink_path_ = false;

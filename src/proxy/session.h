@@ -80,6 +80,9 @@ class Session final : public io::Timer, public io::Deferred {
 
   void onTimer() override;
 
+  [[nodiscard]] const config::ListenerConfig& listener() const { return listener_; }
+  [[nodiscard]] const ClientAddress& clientAddress() const { return client_address_; }
+
   // Intrusive list links, owned by the worker's SessionList.
   Session* prev = nullptr;
   Session* next = nullptr;

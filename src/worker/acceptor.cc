@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "worker/connection_limits.h"
 #include "worker/worker.h"
 
 namespace l4lb::worker {
@@ -14,6 +15,8 @@ namespace l4lb::worker {
 namespace {
 constexpr std::int64_t kFirstBackoffMs = 10;
 constexpr std::int64_t kMaxBackoffMs = 1000;
+// How soon a listener held back by a limit looks again for room made on other workers.
+constexpr std::int64_t kRoomRecheckMs = 10;
 }  // namespace
 
 Acceptor::Acceptor(Worker& worker, std::uint32_t listener_index, base::Fd owned, int shared_fd)
@@ -40,7 +43,13 @@ void Acceptor::close() {
 }
 
 void Acceptor::onEvents(std::uint32_t /*events*/) {
+  ConnectionLimits* limits = worker_.connectionLimits();
+  const bool limited = limits != nullptr && limits->limits(listener_index_);
   while (!closed_) {
+    if (limited && !limits->tryAcquire(listener_index_)) {
+      waitForRoom();
+      return;
+    }
     proxy::ClientAddress address;
     address.len = sizeof(address.addr);
     int client = ::accept4(fd(), &address.addr.sa, &address.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -49,7 +58,9 @@ void Acceptor::onEvents(std::uint32_t /*events*/) {
       worker_.onAccepted(listener_index_, base::Fd(client), address);
       continue;
     }
-    switch (errno) {
+    const int error = errno;
+    if (limited) limits->release(listener_index_);
+    switch (error) {
       case EAGAIN: return;
       case EINTR:
       case ECONNABORTED:
@@ -57,10 +68,10 @@ void Acceptor::onEvents(std::uint32_t /*events*/) {
       case EMFILE:
       case ENFILE:
       case ENOBUFS:
-      case ENOMEM: pause(errno); return;
+      case ENOMEM: pause(error); return;
       default:
         worker_.stats().accept_errors.add();
-        pause(errno);
+        pause(error);
         return;
     }
   }
@@ -79,18 +90,39 @@ void Acceptor::pause(int error) {
     last_log_ms_ = now;
     pauses_since_log_ = 0;
   }
+  unwatch();
+  worker_.loop().timers().schedule(this, now + backoff_ms_);
+}
+
+void Acceptor::unwatch() {
   if (watching_) worker_.loop().remove(fd());
   watching_ = false;
-  worker_.loop().timers().schedule(this, now + backoff_ms_);
+}
+
+void Acceptor::waitForRoom() {
+  if (!waiting_for_room_) worker_.stats().accept_limited.add();
+  waiting_for_room_ = true;
+  unwatch();
+  worker_.loop().timers().schedule(this, worker_.loop().now() + kRoomRecheckMs);
+}
+
+void Acceptor::onRoom() {
+  if (!waiting_for_room_ || closed_) return;
+  worker_.loop().timers().cancel(this);
+  onTimer();
 }
 
 void Acceptor::onTimer() {
   if (closed_ || watching_) return;
+  waiting_for_room_ = false;
   auto rearmed = arm();
   if (!rearmed) {
     base::logError("listener \"{}\": cannot watch listening socket again: {}",
                    worker_.listenerName(listener_index_), rearmed.error().message());
+    return;
   }
+  // Edge-triggered or not, connections that queued while unwatched must be taken now.
+  onEvents(EPOLLIN);
 }
 
 }  // namespace l4lb::worker

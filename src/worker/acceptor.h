@@ -17,6 +17,10 @@ class Worker;
 // EMFILE, ENFILE, ENOBUFS and ENOMEM pause this listener with a growing backoff (the pending
 // connections wait in the kernel backlog instead of the loop spinning), logged at most once a
 // second and counted.
+//
+// At a connection limit (ConnectionLimits) it stops watching its socket, so connections wait in
+// the kernel's backlog, and looks again when one of this worker's sessions ends, or after a
+// short delay for room made by other workers.
 class Acceptor final : public io::EventHandler, public io::Timer {
  public:
   Acceptor(Worker& worker, std::uint32_t listener_index, base::Fd owned, int shared_fd);
@@ -28,8 +32,14 @@ class Acceptor final : public io::EventHandler, public io::Timer {
   void onEvents(std::uint32_t events) override;
   void onTimer() override;
 
+  // A connection of this worker ended: accept again if a limit held this acceptor back.
+  void onRoom();
+  [[nodiscard]] bool waitingForRoom() const { return waiting_for_room_; }
+
  private:
   void pause(int error);
+  void waitForRoom();
+  void unwatch();
   [[nodiscard]] int fd() const { return owned_ ? owned_.get() : shared_fd_; }
 
   Worker& worker_;
@@ -38,6 +48,7 @@ class Acceptor final : public io::EventHandler, public io::Timer {
   int shared_fd_;
   bool watching_ = false;
   bool closed_ = false;
+  bool waiting_for_room_ = false;
   std::int64_t backoff_ms_ = 0;
   std::int64_t last_log_ms_ = -1'000'000;
   std::uint64_t pauses_since_log_ = 0;

@@ -3,6 +3,8 @@
 #include "balance/maglev.h"
 #include "base/log.h"
 #include "net/socket.h"
+#include "net/source_steering.h"
+#include "proxy/access_control.h"
 
 namespace l4lb::worker {
 
@@ -68,8 +70,14 @@ bool Worker::init(std::string& error) {
   health_ticker_.worker = this;
   if (needs_ticks) loop_->timers().schedule(&health_ticker_, loop_->now() + kHealthTickMs);
 
+  source_limiters_.resize(config.listeners.size());
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
+    proxy::SourceLimiter::Limits source_limits{listener.per_source_max_connections,
+                                               listener.per_source_rate};
+    if (source_limits.any()) {
+      source_limiters_[i] = std::make_unique<proxy::SourceLimiter>(source_limits);
+    }
     if (listener.isDatagram()) {
       if (!openDatagramListener(i, error)) return false;
       continue;
@@ -85,6 +93,14 @@ bool Worker::init(std::string& error) {
       }
       owned = std::move(bound.value());
       net::setNoDelay(owned.get(), listener.bind.family());  // inherited by accepted sockets
+      if (source_limiters_[i]) {
+        // Each client address to one worker, so per-source limits are counted exactly.
+        auto steered = net::steerBySource(owned.get(), worker_count_);
+        if (!steered) {
+          error = "listener \"" + listener.name + "\": " + steered.error().message();
+          return false;
+        }
+      }
     }
     auto acceptor = std::make_unique<Acceptor>(*this, i, std::move(owned), shared_listen_fds_[i]);
     auto armed = acceptor->arm();
@@ -106,7 +122,7 @@ bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
                          &datagram_failure_log_};
   auto datagram =
       std::make_unique<proxy::DatagramListener>(env, listener, pools_[listener.pool_index]);
-  auto opened = datagram->open(/*reuse_port=*/per_worker);
+  auto opened = datagram->open(/*reuse_port=*/per_worker, worker_count_);
   if (!opened) {
     error = "listener \"" + listener.name + "\" (" + listener.bind.url +
             "): " + opened.error().message();
@@ -213,13 +229,50 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
                         const proxy::ClientAddress& address) {
   stats_.accepted.add();
   const auto& listener = snapshot_->config.listeners[listener_index];
+  if (!proxy::clientAllowed(listener, &address.addr.sa, address.len)) {
+    stats_.refused_acl.add();
+    refuse(listener_index, std::move(client));
+    return;
+  }
+  if (auto& limiter = source_limiters_[listener_index]) {
+    proxy::SourceKey key;
+    if (proxy::SourceKey::from(address, key)) {
+      const auto verdict = limiter->admit(key, loop_->now());
+      if (verdict != proxy::SourceLimiter::Verdict::kAdmitted) {
+        (verdict == proxy::SourceLimiter::Verdict::kTooManyConnections
+             ? stats_.refused_source_connections
+             : stats_.refused_source_rate)
+            .add();
+        refuse(listener_index, std::move(client));
+        return;
+      }
+    }
+  }
   auto* session = new proxy::Session(env_, this, listener, pools_[listener.pool_index],
                                      std::move(client), address);
   sessions_.pushFront(session);
   session->start();
 }
 
+void Worker::refuse(std::uint32_t listener_index, base::Fd client) {
+  // Refused before any backend is contacted; a reset frees everything at once.
+  net::setResetOnClose(client.get());
+  client.reset();
+  if (connection_limits_ != nullptr && connection_limits_->limits(listener_index)) {
+    connection_limits_->release(listener_index);
+  }
+}
+
 void Worker::onSessionEnded(proxy::Session* session) {
+  const std::uint32_t listener = session->listener().index;
+  if (auto& limiter = source_limiters_[listener]) {
+    proxy::SourceKey key;
+    if (proxy::SourceKey::from(session->clientAddress(), key)) limiter->release(key, loop_->now());
+  }
+  if (connection_limits_ != nullptr && connection_limits_->limits(listener)) {
+    connection_limits_->release(listener);
+    for (auto& acceptor : acceptors_) acceptor->onRoom();
+  }
   loop_->deferDelete(std::unique_ptr<io::Deferred>(sessions_.unlink(session)));
   stopIfDrained();
 }

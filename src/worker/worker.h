@@ -20,7 +20,9 @@
 #include "proxy/session.h"
 #include "proxy/session_list.h"
 #include "proxy/snapshot.h"
+#include "proxy/source_limiter.h"
 #include "worker/acceptor.h"
+#include "worker/connection_limits.h"
 
 namespace l4lb::worker {
 
@@ -70,6 +72,12 @@ class Worker final : public proxy::SessionOwner {
     return pools_[pool].balancer->counters(backend);
   }
 
+  // Before init(): the process-wide connection limits (none when null).
+  void setConnectionLimits(ConnectionLimits* limits) { connection_limits_ = limits; }
+  // Before init(): how many workers share each SO_REUSEPORT listener.
+  void setWorkerCount(std::uint32_t count) { worker_count_ = count; }
+  [[nodiscard]] ConnectionLimits* connectionLimits() const { return connection_limits_; }
+
   [[nodiscard]] io::EventLoop& loop() { return *loop_; }
   [[nodiscard]] proxy::WorkerStats& stats() { return stats_; }
   [[nodiscard]] const proxy::DatagramStats& datagramStats() const { return datagram_stats_; }
@@ -79,6 +87,8 @@ class Worker final : public proxy::SessionOwner {
  private:
   void run();
   void stopIfDrained();
+  // Closes a connection refused by the listener's rules (allow/deny, per-source limits).
+  void refuse(std::uint32_t listener_index, base::Fd client);
   void tickHealth();
 
   // Moves passive ejections and slow-start ramps on while some pool has them.
@@ -94,6 +104,10 @@ class Worker final : public proxy::SessionOwner {
   std::vector<int> shared_listen_fds_;
   std::unique_ptr<io::EventLoop> loop_;
   proxy::BufferPool buffers_;
+  ConnectionLimits* connection_limits_ = nullptr;
+  std::uint32_t worker_count_ = 1;
+  // Per listener: per-client-address limits, or null when the listener has none.
+  std::vector<std::unique_ptr<proxy::SourceLimiter>> source_limiters_;
   proxy::PipePool pipes_;
   proxy::WorkerStats stats_;
   base::LogThrottle failure_log_;

@@ -203,3 +203,57 @@ def test_drain_ends_datagram_listeners(l4lb, workdir):
         assert [r["end"] for r in flow_records(log)] == ["shutdown"]
     finally:
         backend.stop()
+
+
+def test_per_source_max_flows(l4lb, workdir):
+    """Two flows per client address: a third port of 127.0.0.1 gets no flow (its datagram is
+    dropped, counted) while 127.0.0.2 still does. Two workers: the kernel steers an address's
+    datagrams to one worker, so its flows are counted together."""
+    backend = udp_server(prefix=b"r:")
+    try:
+        listen = free_udp_port()
+        url = udp_url(listen)
+        proc = l4lb(dns_config([("dns", url)], [server_udp_url(backend)],
+                               listener={"per_source_max_flows": 2}, workers=2), ready=[url])
+        clients = [udp_client("127.0.0.1") for _ in range(3)] + [udp_client("127.0.0.2")]
+        try:
+            for i, c in enumerate(clients[:2]):
+                c.sendto(b"c%d" % i, ("127.0.0.1", listen))
+                assert c.recvfrom(100)[0] == b"r:c%d" % i
+            clients[2].settimeout(0.5)
+            clients[2].sendto(b"c2", ("127.0.0.1", listen))
+            with pytest.raises(socket.timeout):
+                clients[2].recvfrom(100)
+            clients[3].sendto(b"c3", ("127.0.0.1", listen))
+            assert clients[3].recvfrom(100)[0] == b"r:c3"
+        finally:
+            for c in clients:
+                c.close()
+        totals = stop_and_totals(proc)
+        assert totals["dropped_source_limit"] == 1 and totals["flows_created"] == 3, totals
+    finally:
+        backend.stop()
+
+
+def test_deny_drops_datagrams_from_a_source(l4lb, workdir):
+    backend = udp_server(prefix=b"r:")
+    try:
+        listen = free_udp_port()
+        url = udp_url(listen)
+        proc = l4lb(dns_config([("dns", url)], [server_udp_url(backend)],
+                               listener={"deny": ["127.0.0.2"]}), ready=[url])
+        allowed, denied = udp_client("127.0.0.1"), udp_client("127.0.0.2", timeout=0.5)
+        try:
+            denied.sendto(b"no", ("127.0.0.1", listen))
+            with pytest.raises(socket.timeout):
+                denied.recvfrom(100)
+            allowed.sendto(b"yes", ("127.0.0.1", listen))
+            assert allowed.recvfrom(100)[0] == b"r:yes"
+        finally:
+            allowed.close()
+            denied.close()
+        totals = stop_and_totals(proc)
+        assert totals["dropped_acl"] == 1 and totals["flows_created"] == 1, totals
+        assert all(d != b"no" for d in backend.received), backend.received
+    finally:
+        backend.stop()

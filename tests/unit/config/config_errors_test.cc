@@ -154,6 +154,56 @@ TEST(ConfigErrorsTest, UnknownSpliceMode) {
   expectError(result, "global.splice", 2, "invalid value \"on\": expected \"auto\" or \"off\"");
 }
 
+TEST(ConfigErrorsTest, ConnectionLimits) {
+  const std::string unix_listener = lines({
+      "[[listener]]",
+      "name = \"u\"",
+      "bind = \"unix:///tmp/l4lb-test.sock\"",
+      "pool = \"ok\"",
+      "per_source_max_connections = 3",
+      "max_connections = 10",
+  });
+  LoadResult result =
+      load(unix_listener +
+           lines({
+               "[[listener]]",
+               "name = \"t\"",
+               "bind = \"tcp://127.0.0.1:7002\"",
+               "pool = \"ok\"",
+               "per_source_rate = \"10/d\"",
+               "max_connections = -1",
+           }) +
+           lines({"[pool.ok]", "backends = [{ address = \"tcp://127.0.0.1:7001\" }]"}));
+  expectError(result, "listener[0].per_source_max_connections", 5,
+              "only applies to tcp:// listeners");
+  expectError(result, "listener[1].per_source_rate", 11, "unknown unit \"d\"");
+  expectError(result, "listener[1].max_connections", 12, "must be between 0 and 10000000");
+  EXPECT_EQ(findError(result, "listener[0].max_connections"), nullptr);  // unix may have one
+}
+
+TEST(ConfigErrorsTest, AllowAndDenyLists) {
+  LoadResult result =
+      load(lines({
+               "[[listener]]",
+               "name = \"t\"",
+               "bind = \"tcp://127.0.0.1:7002\"",
+               "pool = \"ok\"",
+               "allow = [\"192.0.2.1/24\", 7, \"2001:db8::/32\"]",
+               "deny = \"10.0.0.0/8\"",
+               "[[listener]]",
+               "name = \"u\"",
+               "bind = \"unix:///tmp/l4lb-acl.sock\"",
+               "pool = \"ok\"",
+               "deny = [\"10.0.0.0/8\"]",
+           }) +
+           lines({"[pool.ok]", "backends = [{ address = \"tcp://127.0.0.1:7001\" }]"}));
+  expectError(result, "listener[0].allow[0]", 5, "192.0.2.0/24");
+  expectError(result, "listener[0].allow[1]", 5, "expected an address range");
+  EXPECT_EQ(findError(result, "listener[0].allow[2]"), nullptr);
+  expectError(result, "listener[0].deny", 6, "an array of address ranges");
+  expectError(result, "listener[1].deny", 11, "only applies to tcp:// and udp://");
+}
+
 TEST(ConfigErrorsTest, InvalidDurations) {
   LoadResult result = load(lines({
                                "[global]",                      // 1

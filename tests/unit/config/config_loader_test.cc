@@ -26,6 +26,7 @@ const std::string kFullConfig = lines({
     "shutdown_grace = \"45s\"",
     "busy_poll_us = 50",
     "splice = \"off\"",
+    "max_connections = 5000",
     "",
     "[[listener]]",
     "name = \"redis\"",
@@ -33,6 +34,9 @@ const std::string kFullConfig = lines({
     "pool = \"redis\"",
     "idle_timeout = \"1m30s\"",
     "backlog = 1024",
+    "max_connections = 100",
+    "per_source_max_connections = 4",
+    "per_source_rate = \"30/m\"",
     "",
     "[[listener]]",
     "bind = \"unix://@l4lb-web\"",
@@ -67,6 +71,13 @@ TEST(ConfigLoaderTest, FullConfigParsesIntoTheRightValues) {
   EXPECT_EQ(config.global.shutdown_grace, 45s);
   EXPECT_EQ(config.global.busy_poll_us, 50U);
   EXPECT_FALSE(config.global.splice);
+  EXPECT_EQ(config.global.max_connections, 5000U);
+  EXPECT_EQ(config.listeners[0].index, 0U);
+  EXPECT_EQ(config.listeners[1].index, 1U);
+  EXPECT_EQ(config.listeners[0].max_connections, 100U);
+  EXPECT_EQ(config.listeners[0].per_source_max_connections, 4U);
+  EXPECT_EQ(config.listeners[0].per_source_rate.count, 30U);
+  EXPECT_EQ(config.listeners[0].per_source_rate.period_ms, 60'000);
 
   ASSERT_EQ(config.pools.size(), 2U);
   // Pools keep file order, not key order.

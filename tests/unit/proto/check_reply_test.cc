@@ -197,58 +197,5 @@ TEST(MysqlLoginTest, HandshakeResponseAndReplies) {
   EXPECT_EQ(mysqlQuit(), "\x01\x00\x00\x00\x01"s);
 }
 
-TEST(PgsqlReplyTest, StartupMessage) {
-  const std::string startup = pgsqlStartup("alice", "db");
-  ASSERT_GE(startup.size(), 8U);
-  EXPECT_EQ(static_cast<std::size_t>(static_cast<unsigned char>(startup[3])), startup.size());
-  EXPECT_EQ(startup.substr(4, 4), "\x00\x03\x00\x00"s);
-  EXPECT_NE(startup.find("user\0alice\0database\0db\0"s), std::string::npos);
-  EXPECT_EQ(startup.back(), '\0');
-}
-
-TEST(PgsqlReplyTest, AuthenticationRequestIsUp) {
-  const std::string md5 =
-      "R\x00\x00\x00\x0c\x00\x00\x00\x05"
-      "salt"s;
-  EXPECT_TRUE(isUp(parsePgsqlReply(md5)));
-  EXPECT_FALSE(pgsqlAuthenticated(md5));
-  const std::string trust = "R\x00\x00\x00\x08\x00\x00\x00\x00"s;
-  EXPECT_TRUE(needsMore(parsePgsqlReply(trust)));  // the database is checked after this
-  EXPECT_TRUE(pgsqlAuthenticated(trust));
-  const std::string ready = trust +
-                            "S\x00\x00\x00\x08"
-                            "a\0b\0"s +
-                            "Z\x00\x00\x00\x05I"s;
-  EXPECT_TRUE(isUp(parsePgsqlReply(ready)));
-  expectPrefixesConsistent(ready, parsePgsqlReply);
-  expectPrefixesConsistent(md5, parsePgsqlReply);
-  EXPECT_TRUE(isUp(parsePgsqlReply("Z\x00\x00\x00\x05I"s)));
-}
-
-TEST(PgsqlReplyTest, ErrorResponseIsDown) {
-  const std::string fields =
-      "SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0Fpostmaster.c\0\0"s;
-  std::string error = "E"s;
-  const auto length = static_cast<std::uint32_t>(fields.size() + 4);
-  error += static_cast<char>(length >> 24);
-  error += static_cast<char>((length >> 16) & 0xff);
-  error += static_cast<char>((length >> 8) & 0xff);
-  error += static_cast<char>(length & 0xff);
-  error += fields;
-  const CheckVerdict v = parsePgsqlReply(error);
-  EXPECT_TRUE(isDown(v));
-  EXPECT_NE(v.reason.find("starting up"), std::string::npos) << v.reason;
-  EXPECT_TRUE(needsMore(parsePgsqlReply(error.substr(0, 20))));
-  // Trust authentication, then the database is not there.
-  EXPECT_TRUE(isDown(parsePgsqlReply("R\x00\x00\x00\x08\x00\x00\x00\x00"s + error)));
-  EXPECT_TRUE(needsMore(parsePgsqlReply("R\x00\x00"s)));
-}
-
-TEST(PgsqlReplyTest, NotPostgres) {
-  EXPECT_TRUE(isDown(parsePgsqlReply("+PONG\r\n")));
-  EXPECT_TRUE(isDown(parsePgsqlReply("R\xff\xff\xff\xff"s)));
-  EXPECT_EQ(pgsqlTerminate(), "X\x00\x00\x00\x04"s);
-}
-
 }  // namespace
 }  // namespace l4lb::proto

@@ -1,0 +1,97 @@
+#include "proto/scram.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace l4lb::proto {
+namespace {
+
+using namespace std::string_literals;
+
+// RFC 7677 section 3: user "user", password "pencil".
+constexpr std::string_view kClientNonce = "rOprNGfwEbeRWgbNEkqO";
+constexpr std::string_view kServerFirst =
+    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+constexpr std::string_view kClientFinal =
+    "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+    "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+constexpr std::string_view kServerFinal = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+
+TEST(ScramTest, Rfc7677TestVector) {
+  ScramSha256Client client("user", "pencil", std::string(kClientNonce));
+  EXPECT_EQ(client.clientFirst(), "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
+  std::string error;
+  EXPECT_EQ(client.clientFinal(kServerFirst, error), kClientFinal) << error;
+  EXPECT_TRUE(client.verifyServerFinal(kServerFinal, error)) << error;
+}
+
+TEST(ScramTest, BadServerSignatureIsRejected) {
+  ScramSha256Client client("user", "pencil", std::string(kClientNonce));
+  std::string error;
+  ASSERT_TRUE(client.clientFinal(kServerFirst, error));
+  // One bit off, the signature of another password, and a truncated one.
+  EXPECT_FALSE(client.verifyServerFinal("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G5=", error));
+  EXPECT_NE(error.find("server signature does not match"), std::string::npos) << error;
+  EXPECT_FALSE(client.verifyServerFinal("v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg=", error));
+  EXPECT_FALSE(client.verifyServerFinal("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl9", error));
+  EXPECT_FALSE(client.verifyServerFinal("", error));
+  EXPECT_FALSE(client.verifyServerFinal("e=invalid-proof", error));
+  EXPECT_NE(error.find("invalid-proof"), std::string::npos) << error;
+}
+
+TEST(ScramTest, ServerFinalBeforeProofIsRejected) {
+  ScramSha256Client client("user", "pencil", std::string(kClientNonce));
+  std::string error;
+  EXPECT_FALSE(client.verifyServerFinal(kServerFinal, error));
+}
+
+TEST(ScramTest, MalformedServerFirst) {
+  std::string error;
+  auto attempt = [&](std::string_view server_first) {
+    ScramSha256Client client("", "pencil", std::string(kClientNonce));
+    error.clear();
+    return client.clientFinal(server_first, error);
+  };
+  // The nonce must extend ours.
+  EXPECT_FALSE(attempt("r=someoneElse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"));
+  EXPECT_NE(error.find("nonce"), std::string::npos);
+  EXPECT_FALSE(attempt("r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"));
+  EXPECT_FALSE(attempt("r=rOprNGfwEbeRWgbNEkqOx,s=!!!!,i=4096"));
+  EXPECT_FALSE(attempt("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0"));
+  EXPECT_FALSE(attempt("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=12x"));
+  EXPECT_FALSE(attempt("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4000000000"));
+  EXPECT_NE(error.find("iterations"), std::string::npos) << error;
+  EXPECT_FALSE(attempt("s=W22ZaJ0SNY7soEsUEjb6gQ==,r=rOprNGfwEbeRWgbNEkqOx,i=4096"));
+  EXPECT_FALSE(attempt("m=ext,r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"));
+  EXPECT_FALSE(attempt(""));
+  EXPECT_FALSE(attempt(","));
+  // Extensions after the iteration count are allowed.
+  EXPECT_TRUE(attempt("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1,x=y")) << error;
+}
+
+TEST(ScramTest, Base64) {
+  EXPECT_EQ(base64Encode("n,,"), "biws");
+  EXPECT_EQ(base64Encode(""), "");
+  EXPECT_EQ(base64Encode("a"), "YQ==");
+  EXPECT_EQ(base64Decode("YQ=="), "a");
+  EXPECT_EQ(base64Decode("YWI="), "ab");
+  EXPECT_EQ(base64Decode("\x00\xff"s), std::nullopt);
+  EXPECT_EQ(base64Decode("YQ="), std::nullopt);
+  EXPECT_EQ(base64Decode("Y Q=="), std::nullopt);
+  EXPECT_EQ(base64Decode("YR=="), std::nullopt);  // not canonical
+  const std::string bytes = "\x00\x01\xfe\xff salt"s;
+  EXPECT_EQ(base64Decode(base64Encode(bytes)), bytes);
+}
+
+TEST(ScramTest, NoncesDiffer) {
+  const auto a = scramClientNonce();
+  const auto b = scramClientNonce();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->size(), 24U);
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(a->find(','), std::string::npos);
+}
+
+}  // namespace
+}  // namespace l4lb::proto
