@@ -122,7 +122,10 @@ bool AdminServer::bind(std::string& error) {
                                                      .may_change = may_change});
       res.status = reply.status;
       if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
-      res.set_content(reply.body.dump() + "\n", "application/json");
+      // Names in errors come from the request's path: invalid UTF-8 there is replaced, not thrown.
+      res.set_content(
+          reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+          "application/json");
     };
     server.Get(".*", handle);
     server.Patch(".*", handle);

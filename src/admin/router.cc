@@ -19,6 +19,9 @@ std::optional<std::string> decodeSegment(std::string_view segment) {
   std::string out;
   out.reserve(segment.size());
   for (std::size_t i = 0; i < segment.size(); ++i) {
+    const auto raw = static_cast<unsigned char>(segment[i]);
+    // A request line cannot carry spaces or control bytes; only escapes may make them.
+    if (raw <= ' ' || raw == 0x7f) return std::nullopt;
     if (segment[i] != '%') {
       out += segment[i];
       continue;

@@ -26,7 +26,7 @@ struct ApiRequest {
 [[nodiscard]] ApiReply route(Controller& controller, const ApiRequest& request);
 
 // The path's segments, each percent-decoded; nullopt when an escape is malformed or decodes to
-// a NUL byte.
+// a NUL byte, or the path holds a raw space or control byte.
 [[nodiscard]] std::optional<std::vector<std::string>> splitPath(std::string_view target);
 
 // Parses a PATCH body. On failure returns nullopt and sets `error`.

@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 
-from harness import (L4LB_BIN, ask_name, config_toml, connect, free_port, recv_line,
-                     simple_config, tcp_url, wait_until)
+from harness import (L4LB_BIN, ask_name, config_toml, connect, free_port, free_udp_port,
+                     recv_line, server_udp_url, simple_config, tcp_url, udp_client, udp_server,
+                     udp_url, wait_until)
 
 IO_TIMEOUT = 10
 
@@ -220,3 +221,38 @@ def test_admin_socket_directory_error_is_clear(workdir):
     assert r.returncode == 1, r.stderr
     assert "cannot create the directory /proc/l4lb-no" in r.stderr, r.stderr
     assert "listen = []" in r.stderr, r.stderr
+
+
+def test_drain_applies_to_new_datagram_flows(l4lb, workdir):
+    b1, b2 = udp_server(prefix=b"b1:"), udp_server(prefix=b"b2:")
+    try:
+        port = free_udp_port()
+        sock = workdir / "admin.sock"
+        text = config_toml(
+            [{"name": "dns", "bind": udp_url(port), "pool": "dns"}],
+            {"dns": {"backends": [{"address": server_udp_url(b1), "name": "one"},
+                                  {"address": server_udp_url(b2), "name": "two"}]}},
+            {"workers": 1})
+        proc = l4lb(text + f'\n[admin]\nlisten = ["unix://{sock}"]\n', ready=[udp_url(port)])
+        assert proc.wait_log(r"admin API listening on")
+        # A flow that started before the drain keeps its backend.
+        held = udp_client()
+        held.sendto(b"x", ("127.0.0.1", port))
+        held_backend = held.recvfrom(100)[0].split(b":")[0].decode()
+        drained = "one" if held_backend == "b1" else "two"
+        status, body = curl(str(sock), "PATCH", f"/api/v1/pools/dns/backends/{drained}",
+                            '{"state": "drain"}')
+        assert status == 200 and body["state"] == "draining", body
+        assert proc.wait_log(rf"backend {drained}: enabled -> draining")
+        seen = set()
+        for _ in range(10):
+            with udp_client() as c:
+                c.sendto(b"y", ("127.0.0.1", port))
+                seen.add(c.recvfrom(100)[0].split(b":")[0].decode())
+        assert seen == ({"b1", "b2"} - {held_backend}), seen
+        held.sendto(b"z", ("127.0.0.1", port))
+        assert held.recvfrom(100)[0] == f"{held_backend}:z".encode()
+        held.close()
+    finally:
+        b1.stop()
+        b2.stop()

@@ -60,6 +60,8 @@ TEST_F(RouterTest, SplitsAndDecodesSegments) {
   EXPECT_FALSE(splitPath("/api/v1/pools/%2"));
   EXPECT_FALSE(splitPath("/api/v1/pools/%zz"));
   EXPECT_FALSE(splitPath("/api/v1/pools/%00"));
+  EXPECT_FALSE(splitPath(std::string_view("/api/v1/pools/a\0b", 17)));
+  EXPECT_FALSE(splitPath("/api/v1/pools/a b"));
   EXPECT_EQ(encodeSegment("tcp://127.0.0.1:7002"), "tcp:%2F%2F127.0.0.1:7002");
   EXPECT_EQ(encodeSegment("a b/c"), "a%20b%2Fc");
 }
