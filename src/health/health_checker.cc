@@ -111,9 +111,21 @@ void HealthChecker::setPaused(std::uint32_t pool, std::uint32_t backend, bool pa
 
 void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, BackendState before,
                                   BackendState after, const std::string& reason) {
-  transitions_.fetch_add(1, std::memory_order_relaxed);
   const auto& pool_config = config_.pools[pool];
   const auto& health = *pool_config.health;
+  // A probe made anew when checks resume (setPaused) starts from unknown: its first verdict is
+  // a change only if it differs from the state the backend had.
+  if (before == BackendState::kUnknown && states_.pools[pool][backend] != BackendState::kUnknown) {
+    before = states_.pools[pool][backend];
+    if (before == after) {
+      base::logInfo("pool \"{}\" backend {}: still {} ({} check: {})", pool_config.name,
+                    pool_config.backends[backend].name, backendStateName(after),
+                    config::checkKindName(health.check), reason);
+      states_.reasons[pool][backend] = reason;
+      return;
+    }
+  }
+  transitions_.fetch_add(1, std::memory_order_relaxed);
   const auto message =
       fmt::format("pool \"{}\" backend {}: {} -> {} ({} check: {})", pool_config.name,
                   pool_config.backends[backend].name, backendStateName(before),

@@ -125,6 +125,8 @@ def test_disable_pauses_active_checks(l4lb, workdir, servers):
     assert status == 200, body
     assert proc.wait_log(rf"backend {bs[0].url}: active checks resumed")
     assert wait_until(lambda: bs[0].accepted > before, 5), "checks did not resume"
+    # The first check after resuming confirms the state; it is not logged as a change.
+    assert proc.wait_log(rf"backend {bs[0].url}: still up \(tcp check"), proc.describe()
     assert wait_until(lambda: "b1" in names_of(listen, 4), 5)
 
 
