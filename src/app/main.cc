@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
       ->needs(listen);
   run->add_option("--workers", quick_workers, "Quick mode: worker threads (default: one per CPU)")
       ->needs(listen);
+  run->add_option("--admin", quick.admin,
+                  "Quick mode: admin API socket, unix:///PATH (default: no admin API)")
+      ->needs(listen);
   listen->excludes("--config");
 
   std::string check_config;

@@ -214,6 +214,18 @@ def test_ctl_tables(l4lb, workdir, servers):
     assert r.returncode == 0 and listen in r.stdout, r.stdout
 
 
+def test_quick_mode_admin_socket(l4lb, workdir, servers):
+    b1 = servers(tcp_url(free_port()), name="b1")
+    listen = tcp_url(free_port())
+    sock = workdir / "quick.sock"
+    proc = l4lb(args=["--listen", listen, "--backend", b1.url, "--workers", "1",
+                      "--admin", f"unix://{sock}"], ready=[listen])
+    assert proc.wait_log(r"admin API listening on")
+    r = ctl("--socket", f"unix://{sock}", "--json", "pool", "quick")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["backends"][0]["name"] == b1.url
+
+
 def test_admin_socket_directory_error_is_clear(workdir):
     path = workdir / "c.toml"
     path.write_text(simple_config(tcp_url(free_port()), [tcp_url(free_port())]) +

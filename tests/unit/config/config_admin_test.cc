@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "config/loader.h"
 #include "config_test_util.h"
 
 namespace l4lb::config {
@@ -56,6 +57,30 @@ TEST(ConfigAdminTest, RejectsOtherKindsAndKeys) {
   expectError(result, "admin.port", 3, "unknown key");
   result = load(lines({"[admin]", "listen = \"unix:///tmp/a.sock\""}) + kValidTail);
   expectError(result, "admin.listen", 2, "array");
+}
+
+}  // namespace
+}  // namespace l4lb::config
+
+namespace l4lb::config {
+namespace {
+
+TEST(ConfigAdminTest, QuickModeHasNoAdminApiUnlessAsked) {
+  QuickOptions options;
+  options.listen = "tcp://127.0.0.1:8080";
+  options.backends = {"tcp://127.0.0.1:9001"};
+  LoadResult result = configFromQuickOptions(options);
+  ASSERT_TRUE(result.ok()) << testing::describeErrors(result);
+  EXPECT_TRUE(result.config->admin.listen.empty());
+
+  options.admin = {"unix:///tmp/l4lb-admin.sock"};
+  result = configFromQuickOptions(options);
+  ASSERT_TRUE(result.ok()) << testing::describeErrors(result);
+  ASSERT_EQ(result.config->admin.listen.size(), 1U);
+
+  options.admin = {"tcp://127.0.0.1:9"};
+  result = configFromQuickOptions(options);
+  testing::expectError(result, "--admin[0]", 0, "unix:///PATH only");
 }
 
 }  // namespace
