@@ -19,6 +19,7 @@
 #include "io/clock.h"
 #include "net/socket.h"
 #include "proxy/access_log.h"
+#include "proxy/backend_slots.h"
 #include "proxy/datagram_stats.h"
 #include "worker/connection_limits.h"
 #include "worker/worker.h"
@@ -116,11 +117,17 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     any_limit |= listener.max_connections > 0;
   }
   worker::ConnectionLimits limits(config.global.max_connections, listener_max);
+  std::vector<std::unique_ptr<proxy::BackendSlots>> backend_slots;
+  for (const auto& pool : config.pools) {
+    backend_slots.push_back(
+        proxy::BackendSlots::wanted(pool) ? std::make_unique<proxy::BackendSlots>(pool) : nullptr);
+  }
   std::vector<std::unique_ptr<worker::Worker>> workers;
   for (unsigned i = 0; i < worker_count; ++i) {
     workers.push_back(
         std::make_unique<worker::Worker>(i, snapshot, access_log.value(), shared.fds));
     if (any_limit) workers.back()->setConnectionLimits(&limits);
+    workers.back()->setBackendSlots(&backend_slots);
     workers.back()->setWorkerCount(worker_count);
     std::string error;
     if (!workers.back()->init(error)) {
@@ -214,9 +221,18 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
         base::logInfo("second signal: closing open connections now");
         drain_deadline = now;
       }
-    } else if (signal_number == SIGHUP || signal_number == SIGUSR1) {
-      base::logWarn("{} ignored: reload and log reopening are not implemented yet",
-                    signal_number == SIGHUP ? "SIGHUP" : "SIGUSR1");
+    } else if (signal_number == SIGUSR1) {
+      auto reopened = access_log.value().reopen();
+      if (!reopened) {
+        base::logError(
+            "SIGUSR1: access log \"{}\" not reopened, still writing to the old "
+            "file: {}",
+            config.global.access_log, reopened.error().message());
+      } else if (reopened.value()) {
+        base::logInfo("SIGUSR1: access log \"{}\" reopened", config.global.access_log);
+      }
+    } else if (signal_number == SIGHUP) {
+      base::logWarn("SIGHUP ignored: reload is not implemented yet");
     }
     if (draining && !aborted && now >= drain_deadline) {
       aborted = true;
@@ -233,6 +249,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   std::uint64_t total = 0;
   std::uint64_t spliced = 0;
   std::uint64_t limited = 0;
+  std::uint64_t queued = 0;
   std::uint64_t refused_acl = 0;
   std::uint64_t refused_connections = 0;
   std::uint64_t refused_rate = 0;
@@ -241,14 +258,15 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     spliced += w->stats().spliced.get();
     limited += w->stats().accept_limited.get();
     refused_acl += w->stats().refused_acl.get();
+    queued += w->stats().queued.get();
     refused_connections += w->stats().refused_source_connections.get();
     refused_rate += w->stats().refused_source_rate.get();
   }
   base::logInfo(
       "stopped after {} connections ({} bulk directions moved by splice; accepting held back "
-      "{} times by max_connections; refused: {} by allow/deny, {} over "
-      "per_source_max_connections, {} over per_source_rate)",
-      total, spliced, limited, refused_acl, refused_connections, refused_rate);
+      "{} times by max_connections; {} queued for a backend slot; refused: {} by allow/deny, {} "
+      "over per_source_max_connections, {} over per_source_rate)",
+      total, spliced, limited, queued, refused_acl, refused_connections, refused_rate);
   bool any_datagram = false;
   for (const auto& listener : config.listeners) any_datagram |= listener.isDatagram();
   if (any_datagram) {

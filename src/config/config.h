@@ -27,6 +27,8 @@ struct BackendConfig {
   std::uint32_t weight = 1;
   net::MessageQueueLimits mq;  // mq:// backends: limits the queue is created with
   bool backup = false;         // used only while no primary backend of the pool is up
+  // Stream backends: open connections from all workers; a full backend is skipped. 0: no limit.
+  std::uint32_t max_connections = 0;
 };
 
 // What an active health check sends and expects (README.md, "Health checks").
@@ -60,18 +62,27 @@ struct HealthConfig {
   proto::Role role = proto::Role::kAny;
 };
 
+// The PROXY protocol header a stream pool sends first on each backend connection.
+enum class SendProxy : std::uint8_t { kOff, kV1, kV2 };
+
+[[nodiscard]] std::optional<SendProxy> parseSendProxy(std::string_view text);
+[[nodiscard]] const std::vector<std::string_view>& sendProxyNames();
+
 struct PoolConfig {
   std::string name;
   balance::Algorithm balance = balance::Algorithm::kRoundRobin;
   balance::HashKey hash_key = balance::HashKey::kClientIp;
   std::uint32_t maglev_table_size = 65537;  // must be prime
   base::Duration connect_timeout = 2s;
+  // How long a connection may wait for a backend when every eligible one is at max_connections.
+  base::Duration queue_timeout = 5s;
   std::uint32_t retries = 2;
   std::vector<BackendConfig> backends;
   std::optional<HealthConfig> health;  // active checks; none: every backend is up
   base::Duration slow_start{0};        // 0: a backend that comes up gets its full weight at once
   std::uint32_t eject_after = 0;       // consecutive connect failures that eject; 0: never
   base::Duration eject_for = 10s;      // first ejection; doubles on each one, up to 5 minutes
+  SendProxy send_proxy = SendProxy::kOff;
 };
 
 struct ListenerConfig {

@@ -166,26 +166,23 @@ void checkScopedKeys(const std::vector<ScopedKey>& keys, const net::Endpoint& en
         }
         break;
       case KeyScope::kTcp:
-        if (endpoint.kind != net::EndpointKind::kTcp) {
-          errors.add(key.origin, fmt::format("only applies to tcp:// listeners, whose clients "
-                                             "have an IP address; {} has none",
-                                             quoteText(endpoint.url)));
-        }
-        break;
       case KeyScope::kUdp:
-        if (endpoint.kind != net::EndpointKind::kUdp) {
-          errors.add(key.origin, fmt::format("only applies to udp:// listeners, whose clients "
-                                             "have an IP address; {} has none",
+      case KeyScope::kIp: {
+        const bool tcp = endpoint.kind == net::EndpointKind::kTcp;
+        const bool udp = endpoint.kind == net::EndpointKind::kUdp;
+        const bool fits = key.scope == KeyScope::kTcp   ? tcp
+                          : key.scope == KeyScope::kUdp ? udp
+                                                        : tcp || udp;
+        if (!fits) {
+          errors.add(key.origin, fmt::format("only applies to {} listeners, whose clients have "
+                                             "an IP address; {} has none",
+                                             key.scope == KeyScope::kTcp   ? "tcp://"
+                                             : key.scope == KeyScope::kUdp ? "udp://"
+                                                                           : "tcp:// and udp://",
                                              quoteText(endpoint.url)));
         }
         break;
-      case KeyScope::kIp:
-        if (endpoint.kind != net::EndpointKind::kTcp && endpoint.kind != net::EndpointKind::kUdp) {
-          errors.add(key.origin, fmt::format("only applies to tcp:// and udp:// listeners, whose "
-                                             "clients have an IP address; {} has none",
-                                             quoteText(endpoint.url)));
-        }
-        break;
+      }
       case KeyScope::kQueue:
         if (endpoint.kind != net::EndpointKind::kMessageQueue) {
           errors.add(key.origin, fmt::format("only applies to message queues (mq:///name); {} "
@@ -219,6 +216,11 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   }
   if (!stream && pool.eject && pool.config.eject_after > 0) {
     errors.add(*pool.eject, "only applies to stream pools: datagram flows have no connect outcome");
+  }
+  if (!stream && pool.send_proxy && pool.config.send_proxy == SendProxy::kV1) {
+    errors.add(*pool.send_proxy,
+               "v1 has no datagram form: datagram pools take send_proxy = \"v2\" (a v2 DGRAM "
+               "header before every datagram)");
   }
   for (const BackendDraft& backend : pool.backends) {
     if (!backend.address_ok || backend.config.address.isStream() == stream) continue;

@@ -52,8 +52,9 @@ struct PoolDraft {
   bool hash_key_set = false;
   Origin table_size;
   bool table_size_set = false;
-  std::optional<Origin> health;  // the health table, when written
-  std::optional<Origin> eject;   // eject_after, when written
+  std::optional<Origin> health;      // the health table, when written
+  std::optional<Origin> eject;       // eject_after, when written
+  std::optional<Origin> send_proxy;  // when written
 };
 
 struct ListenerDraft {

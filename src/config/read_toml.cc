@@ -48,11 +48,13 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "per_source_max_flows"sv,
                                       "allow"sv,
                                       "deny"sv};
-constexpr std::array kPoolKeys = {
-    "balance"sv,  "hash_key"sv, "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
-    "backends"sv, "health"sv,   "slow_start"sv,        "eject_after"sv,     "eject_for"sv};
+constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv,  "maglev_table_size"sv,
+                                  "connect_timeout"sv, "retries"sv,   "queue_timeout"sv,
+                                  "backends"sv,        "health"sv,    "slow_start"sv,
+                                  "eject_after"sv,     "eject_for"sv, "send_proxy"sv};
 constexpr std::array kBackendKeys = {
-    "address"sv, "name"sv, "weight"sv, "mq_max_messages"sv, "mq_message_size"sv, "backup"sv};
+    "address"sv,         "name"sv,   "weight"sv,         "mq_max_messages"sv,
+    "mq_message_size"sv, "backup"sv, "max_connections"sv};
 
 constexpr std::int64_t kMaxEjectAfter = 1000;
 
@@ -214,6 +216,10 @@ std::optional<BackendDraft> readBackend(const toml::node& node, const std::strin
   if (auto weight = reader.integer("weight", 1, kMaxWeight)) {
     draft.config.weight = static_cast<std::uint32_t>(*weight);
   }
+  noteScoped(reader, "max_connections", KeyScope::kStream, draft.scoped_keys);
+  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
+    draft.config.max_connections = static_cast<std::uint32_t>(*max);
+  }
   if (const toml::node* backup = reader.node("backup")) {
     if (const auto* flag = backup->as_boolean()) {
       draft.config.backup = flag->get();
@@ -262,6 +268,9 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
     draft.config.maglev_table_size = static_cast<std::uint32_t>(*size);
     draft.table_size_set = true;
   }
+  if (auto timeout = reader.duration("queue_timeout", base::Duration(1), kMaxDuration)) {
+    draft.config.queue_timeout = *timeout;
+  }
   if (auto timeout = reader.duration("connect_timeout", base::Duration(1), kMaxDuration)) {
     draft.config.connect_timeout = *timeout;
   }
@@ -282,6 +291,10 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   }
   if (auto eject_for = reader.duration("eject_for", base::Duration(1), kMaxDuration)) {
     draft.config.eject_for = *eject_for;
+  }
+  if (reader.has("send_proxy")) draft.send_proxy = reader.originOf("send_proxy");
+  if (auto send_proxy = reader.choice("send_proxy", parseSendProxy, sendProxyNames())) {
+    draft.config.send_proxy = *send_proxy;
   }
   reader.reportUnknownKeys();
   return draft;

@@ -19,7 +19,16 @@ base::SysResult<AccessLog> AccessLog::open(const std::string& target) {
   log.owned_ = base::Fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!log.owned_) return base::lastError("open access_log");
   log.fd_ = log.owned_.get();
+  log.path_ = target;
   return log;
+}
+
+base::SysResult<bool> AccessLog::reopen() {
+  if (path_.empty()) return false;
+  base::Fd fresh(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!fresh) return base::lastError("open access_log");
+  if (::dup3(fresh.get(), owned_.get(), O_CLOEXEC) < 0) return base::lastError("dup3 access_log");
+  return true;
 }
 
 void appendJsonString(std::string& out, std::string_view text) {

@@ -33,6 +33,12 @@ class AccessLog {
   [[nodiscard]] static base::SysResult<AccessLog> open(const std::string& target);
 
   [[nodiscard]] bool enabled() const { return fd_ >= 0; }
+
+  // logrotate's "create" mode: the file was renamed away; open the path anew and make the
+  // descriptor the workers write to point at the new file. The swap is one dup2(2), so a line
+  // being written goes wholly to one file or the other, and workers never see a change.
+  // Nothing to do when logging to stderr or off.
+  [[nodiscard]] base::SysResult<bool> reopen();
   void write(const AccessRecord& record) const;
 
   // For other record kinds (datagram flows): `{"time":...,"listener":...,"client":...,
@@ -42,8 +48,9 @@ class AccessLog {
   void writeLine(std::string_view line) const;
 
  private:
-  base::Fd owned_;  // the file, when logging to one
-  int fd_ = -1;     // where lines go: owned_, or stderr
+  std::string path_;  // the file, when logging to one
+  base::Fd owned_;
+  int fd_ = -1;  // where lines go: owned_, or stderr
 };
 
 // JSON string escaping for the few fields that come from outside (names, Unix paths).

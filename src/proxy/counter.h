@@ -31,6 +31,7 @@ struct WorkerStats {
   Counter accept_errors;
   Counter accept_paused;
   Counter accept_limited;              // times a listener stopped accepting at max_connections
+  Counter queued;                      // connections that waited for a backend slot
   Counter refused_acl;                 // allow / deny
   Counter refused_source_connections;  // per_source_max_connections
   Counter refused_source_rate;         // per_source_rate

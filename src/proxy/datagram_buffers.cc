@@ -22,16 +22,23 @@ void DatagramBuffers::Batch::prepare(bool with_names) {
 }
 
 void DatagramBuffers::Send::add(char* data, std::uint32_t length, const sockaddr* to,
-                                socklen_t to_len) {
-  iovec& iov = iov_[count_];
-  iov.iov_base = data;
-  iov.iov_len = length;
+                                socklen_t to_len, std::string_view header) {
+  auto& iov = iov_[count_];
+  std::size_t parts = 0;
+  if (!header.empty()) {
+    iov[parts].iov_base = const_cast<char*>(header.data());  // NOLINT: sendmmsg only reads it
+    iov[parts].iov_len = header.size();
+    ++parts;
+  }
+  iov[parts].iov_base = data;
+  iov[parts].iov_len = length;
+  ++parts;
   msghdr& h = msgs_[count_].msg_hdr;
   h = msghdr{};
   h.msg_name = const_cast<sockaddr*>(to);  // NOLINT: sendmmsg does not write it
   h.msg_namelen = to_len;
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
+  h.msg_iov = iov.data();
+  h.msg_iovlen = parts;
   msgs_[count_].msg_len = 0;
   ++count_;
 }

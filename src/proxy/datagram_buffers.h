@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <string_view>
 
 namespace l4lb::proxy {
 
@@ -50,12 +51,14 @@ class DatagramBuffers {
   class Send {
    public:
     void clear() { count_ = 0; }
-    void add(char* data, std::uint32_t length, const sockaddr* to, socklen_t to_len);
+    // `header` (may be empty) goes before the data in the same datagram, without a copy.
+    void add(char* data, std::uint32_t length, const sockaddr* to, socklen_t to_len,
+             std::string_view header = {});
     [[nodiscard]] mmsghdr* msgs() { return msgs_.data(); }
     [[nodiscard]] std::size_t count() const { return count_; }
 
    private:
-    std::array<iovec, kBatch> iov_{};
+    std::array<std::array<iovec, 2>, kBatch> iov_{};
     std::array<mmsghdr, kBatch> msgs_{};
     std::size_t count_ = 0;
   };

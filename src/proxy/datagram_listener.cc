@@ -10,6 +10,7 @@
 #include "net/endpoint.h"
 #include "net/message_queue.h"
 #include "net/source_steering.h"
+#include "proto/proxy_protocol.h"
 #include "proxy/access_control.h"
 
 namespace l4lb::proxy {
@@ -59,6 +60,14 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
     }
     const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener_.bind.addr);
     unlink_path_ = listener_.bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
+  }
+  if (pool_.config->send_proxy == config::SendProxy::kV2 && !is_queue_) {
+    // The bound address: with a wildcard bind the address each client used is not known
+    // (that would take IP_PKTINFO per datagram), and the header says 0.0.0.0 or ::.
+    local_len_ = sizeof(local_);
+    if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&local_), &local_len_) != 0) {
+      local_len_ = 0;
+    }
   }
   return env_.loop->add(fd_.get(), EPOLLIN, this);
 }
@@ -157,6 +166,12 @@ Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint
   }
   const std::int64_t now = env_.loop->now();
   Flow& flow = table_.insert(addr, len, hash, now);
+  if (pool_.config->send_proxy == config::SendProxy::kV2) {
+    flow.proxy_header =
+        proto::encodeProxyV2(len == 0 ? nullptr : addr, len,
+                             local_len_ == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&local_),
+                             local_len_, proto::ProxyTransport::kDgram);
+  }
   flow.upstream_handler.owner = this;
   flow.upstream_handler.index = flow.index;
   env_.stats->flows_created.add();

@@ -90,6 +90,9 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   bool is_queue_ = false;
   bool unlink_path_ = false;
   std::vector<base::Fd> queues_;  // per backend: an mq:// backend's queue, opened on first use
+  std::string queue_message_;     // mq:// backends with send_proxy: header + datagram
+  sockaddr_storage local_{};      // the listener's own address, for PROXY headers
+  socklen_t local_len_ = 0;
 
   // The current batch's send groups: one per flow, each listing that flow's datagrams.
   std::uint32_t batch_seq_ = 1;

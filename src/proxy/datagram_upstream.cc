@@ -122,7 +122,7 @@ void DatagramListener::sendGroup(Flow& flow, const std::uint8_t* datagrams, std:
   auto& send = env_.buffers->send;
   send.clear();
   for (std::size_t k = 0; k < count; ++k) {
-    send.add(batch.slot(datagrams[k]), batch.length(datagrams[k]), nullptr, 0);
+    send.add(batch.slot(datagrams[k]), batch.length(datagrams[k]), nullptr, 0, flow.proxy_header);
   }
   int error = 0;
   std::size_t sent = sendDatagrams(flow.upstream.get(), send.msgs(), count, error);
@@ -146,7 +146,17 @@ void DatagramListener::sendToQueue(Flow& flow, const std::uint8_t* datagrams, st
   int queue = queues_[flow.backend].get();
   for (std::size_t k = 0; k < count; ++k) {
     std::size_t i = datagrams[k];
-    if (::mq_send(queue, batch.slot(i), batch.length(i), 0) == 0) {
+    const char* message = batch.slot(i);
+    std::size_t length = batch.length(i);
+    if (!flow.proxy_header.empty()) {
+      // One message is one buffer: the header and the datagram are put together in a scratch
+      // buffer that keeps its capacity.
+      queue_message_.assign(flow.proxy_header);
+      queue_message_.append(message, length);
+      message = queue_message_.data();
+      length = queue_message_.size();
+    }
+    if (::mq_send(queue, message, length, 0) == 0) {
       env_.stats->datagrams_sent.add();
     } else if (errno == EMSGSIZE) {
       env_.stats->dropped_too_large.add();

@@ -10,6 +10,7 @@ std::string_view endReasonName(EndReason reason) {
     case EndReason::kIdleTimeout: return "idle-timeout";
     case EndReason::kNoBackend: return "no-backend";
     case EndReason::kShutdown: return "shutdown";
+    case EndReason::kQueueTimeout: return "queue-timeout";
     case EndReason::kCount: break;
   }
   return "unknown";

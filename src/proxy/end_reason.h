@@ -13,6 +13,7 @@ enum class EndReason : std::uint8_t {
   kIdleTimeout,   // no traffic either way for idle_timeout
   kNoBackend,     // every connect attempt failed, or no backend was up
   kShutdown,      // shutdown_grace ran out
+  kQueueTimeout,  // every eligible backend stayed at max_connections for queue_timeout
   kCount,
 };
 

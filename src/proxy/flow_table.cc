@@ -111,6 +111,7 @@ void FlowTable::erase(Flow& flow) {
   unlink(flow);
   flow.live = false;
   flow.upstream.reset();
+  flow.proxy_header.clear();
   free_.push_back(flow.index);
   --size_;
 }

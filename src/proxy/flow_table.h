@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "balance/balancer.h"
@@ -64,6 +65,9 @@ struct Flow {
   std::uint8_t attempts = 0;
   std::uint8_t failed_count = 0;
   std::array<std::uint32_t, kMaxFlowAttempts> failed{};  // backends that refused this flow
+  // send_proxy = "v2": the DGRAM header that goes before each of this flow's datagrams. Kept
+  // (cleared, not freed) with the slot, so later flows in the slot reuse its allocation.
+  std::string proxy_header;
 
   // Which send group of the current receive batch this flow's datagrams go into.
   std::uint32_t batch_seq = 0;

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "net/endpoint.h"
 #include "net/socket.h"
+#include "proto/proxy_protocol.h"
 
 namespace l4lb::proxy {
 
@@ -75,11 +76,24 @@ void Session::connectNext() {
   const std::uint32_t max_attempts =
       std::min<std::uint32_t>(pool.retries + 1, static_cast<std::uint32_t>(kMaxRecordedFailures));
   while (attempts_ < max_attempts) {
-    balance::PickRequest request;
-    request.flow_hash = balance::hashClient(&client_address_.addr.sa, pool.hash_key);
-    request.exclude = std::span<const std::uint32_t>(failed_backends_.data(), attempts_);
-    std::uint32_t index = pool_.balancer->pick(request);
-    if (index == balance::kNoBackend) break;
+    bool saw_full = false;
+    std::uint32_t index = pickBackend(saw_full);
+    if (index == balance::kNoBackend) {
+      if (saw_full) {
+        // Every eligible backend is full: wait for a slot rather than fail.
+        state_ = State::kQueued;
+        pool_.queue.push(this);
+        // The wait is measured from the first time in the queue, however often it looks again.
+        if (queued_until_ == 0) {
+          queued_until_ = env_.loop->now() + pool.queue_timeout.count();
+          env_.stats->queued.add();
+        }
+        env_.loop->timers().schedule(this, queued_until_);
+        owner_->onSessionQueued();
+        return;
+      }
+      break;
+    }
     ++attempts_;
     backend_index_ = index;
     pool_.balancer->onConnectionOpened(index);
@@ -88,9 +102,8 @@ void Session::connectNext() {
       if (isLocalShortage(connected.error().code)) {
         // Out of descriptors or memory here: no other backend would do better, and the
         // backend is not to blame.
-        pool_.balancer->onConnectionClosed(index);
+        releaseBackend();
         failed_backends_[attempts_ - 1] = balance::kNoBackend;
-        backend_index_ = balance::kNoBackend;
         logAllConnectsFailed(std::strerror(connected.error().code));
         finish(EndReason::kNoBackend);
         return;
@@ -113,14 +126,49 @@ void Session::connectNext() {
   finish(EndReason::kNoBackend);
 }
 
+std::uint32_t Session::pickBackend(bool& saw_full) {
+  const auto& pool = *pool_.config;
+  balance::PickRequest request;
+  request.flow_hash = balance::hashClient(&client_address_.addr.sa, pool.hash_key);
+  request.exclude = std::span<const std::uint32_t>(failed_backends_.data(), attempts_);
+  std::uint32_t index = pool_.balancer->pick(request);
+  if (index == balance::kNoBackend || pool_.slots == nullptr || pool_.slots->tryAcquire(index)) {
+    return index;
+  }
+  // Full backends are skipped like failed ones, without counting as attempts.
+  auto& exclude = pool_.exclude;
+  exclude.assign(failed_backends_.begin(), failed_backends_.begin() + attempts_);
+  while (index != balance::kNoBackend) {
+    saw_full = true;
+    exclude.push_back(index);
+    request.exclude = exclude;
+    index = pool_.balancer->pick(request);
+    if (index != balance::kNoBackend && pool_.slots->tryAcquire(index)) return index;
+  }
+  return balance::kNoBackend;
+}
+
+void Session::releaseBackend() {
+  pool_.balancer->onConnectionClosed(backend_index_);
+  if (pool_.slots != nullptr) pool_.slots->release(backend_index_);
+  backend_index_ = balance::kNoBackend;
+}
+
+void Session::retryFromQueue() {
+  if (state_ != State::kQueued) return;
+  pool_.queue.unlink(this);
+  env_.loop->timers().cancel(this);
+  state_ = State::kConnecting;
+  connectNext();
+}
+
 void Session::onConnectFailed(int error) {
   env_.stats->connect_failures.add();
   // Passive health: this worker's consecutive failures of a backend may eject it.
   if (pool_.health) (void)pool_.health->onOutcome(backend_index_, false, env_.loop->now());
   failed_backends_[attempts_ - 1] = backend_index_;
   failed_errors_[attempts_ - 1] = static_cast<std::uint8_t>(std::min(error, 255));
-  pool_.balancer->onConnectionClosed(backend_index_);
-  backend_index_ = balance::kNoBackend;
+  releaseBackend();
   if (backend_.fd) {
     env_.loop->remove(backend_.fd.get());
     backend_.fd.reset();
@@ -197,8 +245,46 @@ void Session::onConnected() {
   backend_.writable = true;
   last_activity_ms_ = env_.loop->now();
   env_.loop->timers().schedule(this, last_activity_ms_ + listener_.idle_timeout.count());
+  if (pool_.config->send_proxy != config::SendProxy::kOff) queueProxyHeader();
   base::logDebug("listener \"{}\": connected to backend {}", listener_.name,
                  pool_.config->backends[backend_index_].name);
+}
+
+// The PROXY header goes first into the client-to-backend buffer, which is empty at this point
+// (the client is not read before the backend is connected), so relay() sends it before any
+// client byte, in one send when the socket takes it.
+void Session::queueProxyHeader() {
+  // The listener's address as the client saw it (not a wildcard bind address).
+  sockaddr_storage local{};
+  socklen_t local_len = sizeof(local);
+  if (::getsockname(client_.fd.get(), reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+    local_len = 0;
+  }
+  sockaddr_storage peer{};
+  socklen_t peer_len = 0;
+  if (client_address_.len >= sizeof(sa_family_t)) {
+    std::memcpy(&peer, &client_address_.addr,
+                std::min<socklen_t>(client_address_.len, sizeof(client_address_.addr)));
+    peer_len = client_address_.len;
+  }
+  if (peer.ss_family == AF_UNIX) {
+    // ClientAddress has no room for a Unix path: ask the socket (usually unnamed, 2 bytes).
+    peer_len = sizeof(peer);
+    if (::getpeername(client_.fd.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+      peer_len = 0;
+    }
+  }
+  const auto* source = peer_len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&peer);
+  const auto* destination = local_len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&local);
+  const std::string header = pool_.config->send_proxy == config::SendProxy::kV1
+                                 ? proto::encodeProxyV1(source, destination)
+                                 : proto::encodeProxyV2(source, peer_len, destination, local_len,
+                                                        proto::ProxyTransport::kStream);
+  // At most 16 + 216 bytes: always fits a buffer.
+  upstream_.buffer = env_.buffers->acquire();
+  std::memcpy(upstream_.buffer.data(), header.data(), header.size());
+  upstream_.offset = 0;
+  upstream_.length = static_cast<std::uint32_t>(header.size());
 }
 
 void Session::pump() {
@@ -357,6 +443,10 @@ void Session::onTimer() {
     onConnectFailed(ETIMEDOUT);
     return;
   }
+  if (state_ == State::kQueued) {
+    finish(EndReason::kQueueTimeout);
+    return;
+  }
   if (state_ != State::kProxying) return;
   std::int64_t deadline = last_activity_ms_ + listener_.idle_timeout.count();
   if (env_.loop->now() >= deadline) {
@@ -377,6 +467,7 @@ void Session::finish(EndReason reason) {
     (void)pool_.health->onOutcome(backend_index_, reason != EndReason::kBackendReset,
                                   env_.loop->now());
   }
+  if (state_ == State::kQueued) pool_.queue.unlink(this);
   state_ = State::kClosed;
   env_.loop->timers().cancel(this);
   // A reset, a timeout or a forced shutdown is passed on as a reset: a FIN would tell the other
@@ -391,7 +482,12 @@ void Session::finish(EndReason reason) {
   downstream_.buffer.reset();
   upstream_.pipe.reset(upstream_.piped == 0);
   downstream_.pipe.reset(downstream_.piped == 0);
-  if (backend_index_ != balance::kNoBackend) pool_.balancer->onConnectionClosed(backend_index_);
+  if (backend_index_ != balance::kNoBackend) {
+    // Keep the index for the access log: releaseBackend() forgets it.
+    const std::uint32_t backend = backend_index_;
+    releaseBackend();
+    backend_index_ = backend;
+  }
   env_.stats->active.sub();
   env_.stats->endedBy(reason).add();
   env_.stats->bytes_from_clients.add(upstream_.bytes);

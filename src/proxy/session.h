@@ -14,10 +14,12 @@
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
 #include "proxy/access_log.h"
+#include "proxy/backend_slots.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/counter.h"
 #include "proxy/end_reason.h"
 #include "proxy/pipe_pool.h"
+#include "proxy/session_queue.h"
 
 namespace l4lb::proxy {
 
@@ -39,12 +41,17 @@ struct PoolState {
   const config::PoolConfig* config = nullptr;
   std::unique_ptr<balance::Balancer> balancer;
   std::unique_ptr<balance::BackendHealth> health;
+  BackendSlots* slots = nullptr;       // shared by all workers; null when no backend has a limit
+  SessionQueue queue;                  // this worker's connections waiting for a slot
+  std::vector<std::uint32_t> exclude;  // scratch for picks that skip full backends
 };
 
 // Told when a session has ended, so it can unlink and (deferred) destroy it.
 class SessionOwner {
  public:
   virtual void onSessionEnded(Session* session) = 0;
+  // A session started waiting in its pool's queue: the owner must look for room now and then.
+  virtual void onSessionQueued() = 0;
 
  protected:
   ~SessionOwner() = default;
@@ -64,6 +71,8 @@ struct ClientAddress {
 //
 // States: connecting (choosing a backend, trying each in turn, client reads off) -> proxying
 // (both directions relayed, each ending with EOF passed on as shutdown(SHUT_WR)) -> closed.
+// When every eligible backend is at its max_connections, connecting waits in the pool's queue
+// (queued) for up to queue_timeout.
 // Both sockets are registered once, edge-triggered, for reading and writing; readiness is
 // remembered in flags, so no epoll_ctl is needed as the session changes what it waits for.
 class Session final : public io::Timer, public io::Deferred {
@@ -78,6 +87,13 @@ class Session final : public io::Timer, public io::Deferred {
   // Ends the session now (shutdown grace ran out), resetting both sides.
   void abort(EndReason reason);
 
+  // Queued: a backend slot may have come free. Tries again; may queue once more.
+  void retryFromQueue();
+  // The pool this session draws its backend from.
+  [[nodiscard]] PoolState& pool() const { return pool_; }
+  // This worker's queue of the pool links sessions through here.
+  QueueLinks queue_links;
+
   void onTimer() override;
 
   [[nodiscard]] const config::ListenerConfig& listener() const { return listener_; }
@@ -88,7 +104,7 @@ class Session final : public io::Timer, public io::Deferred {
   Session* next = nullptr;
 
  private:
-  enum class State : std::uint8_t { kConnecting, kProxying, kClosed };
+  enum class State : std::uint8_t { kConnecting, kQueued, kProxying, kClosed };
 
   struct Side final : io::EventHandler {
     Session* session = nullptr;
@@ -122,8 +138,14 @@ class Session final : public io::Timer, public io::Deferred {
   void onClientEvents(std::uint32_t events);
   void onBackendEvents(std::uint32_t events);
   void connectNext();
+  // Picks an eligible backend that has a free slot; kNoBackend, with `saw_full` set when some
+  // were skipped only for being full.
+  [[nodiscard]] std::uint32_t pickBackend(bool& saw_full);
+  // Gives back what choosing backend_index_ took (balancer count, slot).
+  void releaseBackend();
   void onConnectFailed(int error);
   void onConnected();
+  void queueProxyHeader();
   void pump();
   // Relays as much as the two sockets allow. Returns false when the session ended.
   bool relay(Direction& direction, Side& source, Side& destination);
@@ -146,6 +168,7 @@ class Session final : public io::Timer, public io::Deferred {
   ClientAddress client_address_;
   std::int64_t started_ms_ = 0;
   std::int64_t last_activity_ms_ = 0;
+  std::int64_t queued_until_ = 0;  // queue_timeout deadline, once the session has waited
   std::uint32_t backend_index_ = balance::kNoBackend;
   std::uint8_t attempts_ = 0;
   State state_ = State::kConnecting;

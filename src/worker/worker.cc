@@ -12,6 +12,8 @@ namespace {
 
 // Slow-start ramps move in steps this long; ejections end at most this late.
 constexpr std::int64_t kHealthTickMs = 100;
+// How soon queued sessions look for backend slots freed on other workers.
+constexpr std::int64_t kQueueRecheckMs = 10;
 
 }  // namespace
 
@@ -25,6 +27,7 @@ Worker::Worker(std::uint32_t id, std::shared_ptr<const proxy::Snapshot> snapshot
 Worker::~Worker() {
   join();
   loop_->timers().cancel(&health_ticker_);
+  loop_->timers().cancel(&queue_ticker_);
   // Sessions unregister from the loop and its timers as they go, so they go first.
   while (!sessions_.empty()) delete sessions_.unlink(sessions_.head());
   acceptors_.clear();
@@ -53,7 +56,9 @@ bool Worker::init(std::string& error) {
     // Per-worker seeds keep random-two's choices independent between workers.
     std::uint64_t seed = 0x9e3779b97f4a7c15ULL * (id_ + 1) + i;
     const auto& pool = config.pools[i];
-    proxy::PoolState state{&pool, snapshot_->plans[i]->instantiate(seed), nullptr};
+    proxy::PoolState state;
+    state.config = &pool;
+    state.balancer = snapshot_->plans[i]->instantiate(seed);
     balance::BackendHealth::Options options;
     options.pool = pool.name;
     options.eject_after = pool.eject_after;
@@ -65,9 +70,11 @@ bool Worker::init(std::string& error) {
     state.health = std::make_unique<balance::BackendHealth>(std::move(options), *state.balancer,
                                                             std::move(names), loop_->now());
     if (state.health->needsTicks()) needs_ticks = true;
+    if (backend_slots_ != nullptr) state.slots = (*backend_slots_)[i].get();
     pools_.push_back(std::move(state));
   }
   health_ticker_.worker = this;
+  queue_ticker_.worker = this;
   if (needs_ticks) loop_->timers().schedule(&health_ticker_, loop_->now() + kHealthTickMs);
 
   source_limiters_.resize(config.listeners.size());
@@ -170,6 +177,7 @@ void Worker::abortAll() {
 void Worker::stopIfDrained() {
   if (draining_ && sessions_.empty()) {
     loop_->timers().cancel(&health_ticker_);
+    loop_->timers().cancel(&queue_ticker_);
     loop_->stop();
   }
 }
@@ -254,6 +262,31 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
   session->start();
 }
 
+void Worker::onSessionQueued() {
+  if (!queue_ticker_.scheduled()) {
+    loop_->timers().schedule(&queue_ticker_, loop_->now() + kQueueRecheckMs);
+  }
+}
+
+void Worker::wakeQueued(proxy::PoolState& pool) {
+  // Each session tried at most once: one that queues again goes to the back, and ends the round.
+  for (std::size_t n = pool.queue.size(); n > 0 && !pool.queue.empty(); --n) {
+    proxy::Session* first = pool.queue.front();
+    first->retryFromQueue();
+    if (pool.queue.size() > 0 && first->queue_links.queued) break;  // still no room
+  }
+}
+
+void Worker::checkQueues() {
+  bool waiting = false;
+  for (auto& pool : pools_) {
+    if (pool.queue.empty()) continue;
+    wakeQueued(pool);
+    waiting |= !pool.queue.empty();
+  }
+  if (waiting) loop_->timers().schedule(&queue_ticker_, loop_->now() + kQueueRecheckMs);
+}
+
 void Worker::refuse(std::uint32_t listener_index, base::Fd client) {
   // Refused before any backend is contacted; a reset frees everything at once.
   net::setResetOnClose(client.get());
@@ -265,6 +298,7 @@ void Worker::refuse(std::uint32_t listener_index, base::Fd client) {
 
 void Worker::onSessionEnded(proxy::Session* session) {
   const std::uint32_t listener = session->listener().index;
+  proxy::PoolState& pool = session->pool();
   if (auto& limiter = source_limiters_[listener]) {
     proxy::SourceKey key;
     if (proxy::SourceKey::from(session->clientAddress(), key)) limiter->release(key, loop_->now());
@@ -274,6 +308,7 @@ void Worker::onSessionEnded(proxy::Session* session) {
     for (auto& acceptor : acceptors_) acceptor->onRoom();
   }
   loop_->deferDelete(std::unique_ptr<io::Deferred>(sessions_.unlink(session)));
+  if (pool.slots != nullptr) wakeQueued(pool);
   stopIfDrained();
 }
 

@@ -59,6 +59,7 @@ class Worker final : public proxy::SessionOwner {
   void onAccepted(std::uint32_t listener_index, base::Fd client,
                   const proxy::ClientAddress& address);
   void onSessionEnded(proxy::Session* session) override;
+  void onSessionQueued() override;
 
   // On the worker's thread (posted by the health thread): the active checks' latest states.
   void applyHealth(std::shared_ptr<const health::HealthSnapshot> states);
@@ -74,6 +75,11 @@ class Worker final : public proxy::SessionOwner {
 
   // Before init(): the process-wide connection limits (none when null).
   void setConnectionLimits(ConnectionLimits* limits) { connection_limits_ = limits; }
+  // Before init(): per pool, the backends' max_connections slots shared by all workers (null
+  // entries for pools without limits).
+  void setBackendSlots(const std::vector<std::unique_ptr<proxy::BackendSlots>>* slots) {
+    backend_slots_ = slots;
+  }
   // Before init(): how many workers share each SO_REUSEPORT listener.
   void setWorkerCount(std::uint32_t count) { worker_count_ = count; }
   [[nodiscard]] ConnectionLimits* connectionLimits() const { return connection_limits_; }
@@ -90,11 +96,19 @@ class Worker final : public proxy::SessionOwner {
   // Closes a connection refused by the listener's rules (allow/deny, per-source limits).
   void refuse(std::uint32_t listener_index, base::Fd client);
   void tickHealth();
+  // Queued sessions of `pool` take the slots that came free, in order, until one finds none.
+  void wakeQueued(proxy::PoolState& pool);
+  void checkQueues();
 
   // Moves passive ejections and slow-start ramps on while some pool has them.
   struct HealthTicker final : io::Timer {
     Worker* worker = nullptr;
     void onTimer() override { worker->tickHealth(); }
+  };
+  // While sessions wait for backend slots: looks for slots freed by other workers.
+  struct QueueTicker final : io::Timer {
+    Worker* worker = nullptr;
+    void onTimer() override { worker->checkQueues(); }
   };
   [[nodiscard]] bool openDatagramListener(std::uint32_t index, std::string& error);
 
@@ -105,6 +119,7 @@ class Worker final : public proxy::SessionOwner {
   std::unique_ptr<io::EventLoop> loop_;
   proxy::BufferPool buffers_;
   ConnectionLimits* connection_limits_ = nullptr;
+  const std::vector<std::unique_ptr<proxy::BackendSlots>>* backend_slots_ = nullptr;
   std::uint32_t worker_count_ = 1;
   // Per listener: per-client-address limits, or null when the listener has none.
   std::vector<std::unique_ptr<proxy::SourceLimiter>> source_limiters_;
@@ -122,6 +137,7 @@ class Worker final : public proxy::SessionOwner {
   std::shared_ptr<const health::HealthSnapshot> health_;  // the last applied
   std::shared_ptr<const admin::AdminSnapshot> admin_;     // the last applied; null: none yet
   HealthTicker health_ticker_;
+  QueueTicker queue_ticker_;
   bool draining_ = false;
   std::atomic<bool> finished_{false};
   std::thread thread_;

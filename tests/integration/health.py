@@ -71,6 +71,9 @@ class SequentialClients:
         self.pause = pause
         self.ok = 0
         self.failures: list[str] = []
+        # The test names what is happening ("stopping", ...); failures are also kept by phase.
+        self.phase = "steady"
+        self.failures_by_phase: dict[str, list[str]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -83,6 +86,7 @@ class SequentialClients:
                 self.ok += 1
             except (OSError, AssertionError) as e:
                 self.failures.append(repr(e))
+                self.failures_by_phase.setdefault(self.phase, []).append(repr(e))
             time.sleep(self.pause)
 
     def stop(self) -> None:

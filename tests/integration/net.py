@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 from typing import Callable
 
@@ -171,3 +172,26 @@ def can_connect(url: str, timeout: float = 2.0) -> bool:
         return False
     s.close()
     return True
+
+
+def echo_both_ways(url: str, greeting: bytes, payload: bytes, timeout: float = 30) -> bytes:
+    """Through an echo backend that first sends `greeting`: sends `payload` and half-closes
+    from one thread while reading everything back in this one (both directions at once, so
+    neither side's buffers can deadlock the transfer). Returns what came back."""
+    errors: list[BaseException] = []
+    with connect(url, timeout=timeout) as s:
+        assert recv_exact(s, len(greeting)) == greeting
+
+        def writer():
+            try:
+                s.sendall(payload)
+                s.shutdown(socket.SHUT_WR)
+            except OSError as e:
+                errors.append(e)
+
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        echoed = recv_until_eof(s, limit=2 * len(payload) + 1024)
+        t.join(timeout)
+    assert not errors, errors
+    return echoed

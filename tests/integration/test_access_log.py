@@ -90,3 +90,29 @@ def test_access_log_counts_a_megabyte(l4lb, servers, workdir):
     entry = json_records(log.read_text())[0]
     assert entry["bytes_in"] == 1 << 20, entry  # client -> backend
     assert entry["bytes_out"] == len(b"1048576"), entry
+
+
+def test_sigusr1_reopens_the_file_for_logrotate(l4lb, servers, workdir):
+    """The file is renamed away (logrotate's create mode), SIGUSR1: lines before the signal stay
+    in the renamed file, lines after it go to a new file at the configured path."""
+    import signal
+
+    backend = servers(tcp_url(free_port()), name="b1")
+    log = workdir / "access.log"
+    rotated = workdir / "access.log.1"
+    listen = tcp_url(free_port())
+    proc = l4lb(simple_config(listen, [backend.url], global_={"access_log": str(log)}),
+                ready=[listen])
+    one_exchange(listen)
+    assert wait_until(lambda: log.exists() and len(json_records(log.read_text())) == 1, 10)
+    log.rename(rotated)
+    one_exchange(listen)  # written to the renamed file: l4lb has not been told yet
+    assert wait_until(lambda: len(json_records(rotated.read_text())) == 2, 10)
+    proc.send_signal(signal.SIGUSR1)
+    assert proc.wait_log(r"SIGUSR1: access log .* reopened", 10), proc.describe()
+    one_exchange(listen)
+    one_exchange(listen)
+    assert wait_until(lambda: log.exists() and len(json_records(log.read_text())) == 2, 10), \
+        proc.describe()
+    assert len(json_records(rotated.read_text())) == 2
+    assert proc.alive()

@@ -8,12 +8,11 @@ import os
 import queue
 import shutil
 import socket
-import threading
 
 import pytest
 
-from harness import (Process, connect, count_handler, free_port, recv_exact, recv_until_eof,
-                     simple_config, tcp_url, wait_closed, wait_tcp_listening)
+from harness import (Process, connect, count_handler, echo_both_ways, free_port,
+                     recv_until_eof, simple_config, tcp_url, wait_closed, wait_tcp_listening)
 
 MB = 1 << 20
 
@@ -76,21 +75,6 @@ def test_large_echo_both_directions_at_once(l4lb, servers):
     backend = servers(tcp_url(free_port()), name="echo")
     listen = proxy_to(l4lb, backend.url)
     payload = os.urandom(4 * MB)
-    with connect(listen, timeout=30) as s:
-        assert recv_exact(s, len(b"echo\n")) == b"echo\n"
-        errors = []
-
-        def writer():
-            try:
-                s.sendall(payload)
-                s.shutdown(socket.SHUT_WR)
-            except OSError as e:
-                errors.append(e)
-
-        t = threading.Thread(target=writer, daemon=True)
-        t.start()
-        echoed = recv_until_eof(s, limit=8 * MB)
-        t.join(30)
-    assert not errors, errors
+    echoed = echo_both_ways(listen, b"echo\n", payload)
     assert len(echoed) == len(payload)
     assert hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest()

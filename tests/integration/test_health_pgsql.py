@@ -176,8 +176,10 @@ def test_stopped_postgres_marked_down_then_up_without_client_failures(l4lb, work
         # the shutdown checkpoint and answers every login "57P03 the database system is
         # shutting down": sessions no layer-4 balancer can save (the connection was made), and
         # the check sees the same answer, within fall x interval. Drain such a backend first.
+        clients.phase = "stopping"
         pgs[0].stop("immediate")
         assert wait_state(proc, "pg0", "down", 15, after=offset) is not None, proc.describe()
+        clients.phase = "down"
         offset = log_offset(proc)
         pgs[0].start()
         assert wait_state(proc, "pg0", "up", 15, after=offset) is not None, proc.describe()
@@ -185,9 +187,13 @@ def test_stopped_postgres_marked_down_then_up_without_client_failures(l4lb, work
     finally:
         clients.stop()
     assert clients.ok > 20, f"only {clients.ok} client sessions ran"
-    # As in the redis test: at most one connection can be lost to the instant the server closes
-    # its listening socket with a handshake the kernel already completed.
-    assert len(clients.failures) <= 1, f"{len(clients.failures)} failed: {clients.failures[:5]}"
+    # Only while the server itself goes away may a session fail: one it accepted (or the kernel
+    # completed the handshake of) in the instant before its port closed, which it then cuts or
+    # answers 57P03. A loaded machine stretches that instant, so allow two; none before the stop
+    # and none from the moment l4lb marked it down, through its start.
+    by_phase = clients.failures_by_phase
+    assert set(by_phase) <= {"stopping"}, by_phase
+    assert len(by_phase.get("stopping", [])) <= 2, by_phase
     assert "pg0: up -> down (pgsql check:" in proc.stderr()
     for pg in pgs:
         for noise in SERVER_LOG_NOISE:

@@ -8,8 +8,9 @@ import re
 import socket
 from contextlib import ExitStack
 
-from harness import (config_toml, connect, free_port, recv_line, simple_config, tcp_url,
-                     wait_until)
+from datagrams import json_records
+from harness import (config_toml, connect, free_port, recv_line, simple_config,
+                     tcp_url, wait_until)
 
 HOLD_CHECK = 0.5  # how long a held-back connection is watched for not being served
 
@@ -146,3 +147,63 @@ def test_allow_and_deny_by_source_address(l4lb, servers):
         assert recv_line(s) == b"b\n"
     assert backend.accepted == 3
     assert "refused: 2 by allow/deny" in summary(proc)
+
+
+def test_full_backend_is_skipped(l4lb, servers):
+    """max_connections = 1 on a: with one connection open to it, round-robin sends every new
+    connection to b instead."""
+    a = servers(tcp_url(free_port()), name="a")
+    b = servers(tcp_url(free_port()), name="b")
+    listen = tcp_url(free_port())
+    l4lb(simple_config(listen, [{"address": a.url, "max_connections": 1}, b.url],
+                       global_={"workers": 2}), ready=[listen])
+    with ExitStack() as stack:
+        names = []
+        for _ in range(6):
+            s = stack.enter_context(connect(listen))
+            names.append(recv_line(s))
+        assert names.count(b"a\n") == 1 and names.count(b"b\n") == 5, names
+    assert a.accepted == 1
+
+
+def test_all_full_waits_in_the_queue_then_gets_the_freed_slot(l4lb, servers):
+    backend = servers(tcp_url(free_port()), name="b")
+    listen = tcp_url(free_port())
+    proc = l4lb(simple_config(listen, [{"address": backend.url, "max_connections": 2}],
+                              pool={"queue_timeout": "30s"}, global_={"workers": 2}),
+                ready=[listen])
+    with ExitStack() as stack:
+        held = [stack.enter_context(connect(listen)) for _ in range(2)]
+        for s in held:
+            assert recv_line(s) == b"b\n"
+        waiting = stack.enter_context(connect(listen))  # accepted by l4lb, queued
+        assert not served(waiting)
+        assert backend.accepted == 2
+        held[1].close()  # its slot goes to the queued connection
+        waiting.settimeout(10)
+        assert recv_line(waiting) == b"b\n"
+        waiting.sendall(b"still here\n")
+        assert recv_line(waiting) == b"still here\n"
+    assert wait_until(lambda: backend.active == 0, 5)
+    assert "1 queued for a backend slot" in summary(proc)
+
+
+def test_queue_timeout_closes_the_waiting_connection(l4lb, servers, workdir):
+    backend = servers(tcp_url(free_port()), name="b")
+    listen = tcp_url(free_port())
+    log = workdir / "access.log"
+    proc = l4lb(simple_config(listen, [{"address": backend.url, "max_connections": 1}],
+                              pool={"queue_timeout": "300ms"},
+                              global_={"workers": 1, "access_log": str(log)}), ready=[listen])
+    with connect(listen) as held:
+        assert recv_line(held) == b"b\n"
+        with connect(listen) as late:
+            late.settimeout(10)
+            try:
+                assert late.recv(64) == b""  # closed, never served
+            except ConnectionResetError:
+                pass
+    assert backend.accepted == 1
+    proc.stop()
+    ends = [r["end"] for r in json_records(log.read_text())]
+    assert ends.count("queue-timeout") == 1, ends

@@ -257,3 +257,38 @@ def test_deny_drops_datagrams_from_a_source(l4lb, workdir):
         assert all(d != b"no" for d in backend.received), backend.received
     finally:
         backend.stop()
+
+
+def test_send_proxy_v2_prepends_a_dgram_header_to_every_datagram(l4lb, workdir):
+    """Each datagram reaches the backend as a PROXY v2 header (PROXY command, AF_INET over
+    DGRAM, the client's address and port, the listener's) followed by the datagram itself;
+    replies reach the client as sent, with no header."""
+    import struct
+
+    backend = udp_server(prefix=b"r:")
+    try:
+        listen = free_udp_port()
+        url = udp_url(listen)
+        proc = l4lb(dns_config([("dns", url)], [server_udp_url(backend)]).replace(
+            "[pool.dns]", "[pool.dns]\nsend_proxy = \"v2\""), ready=[url])
+        client = udp_client("127.0.0.1")
+        try:
+            for payload in (b"first", b"second"):
+                client.sendto(payload, ("127.0.0.1", listen))
+                reply = client.recvfrom(200)[0]
+                assert reply.startswith(b"r:") and reply.endswith(payload), reply
+            client_port = client.getsockname()[1]
+        finally:
+            client.close()
+        assert len(backend.received) == 2, backend.received
+        for datagram, payload in zip(backend.received, (b"first", b"second")):
+            assert datagram[:12] == b"\r\n\r\n\x00\r\nQUIT\n", datagram
+            assert datagram[12] == 0x21 and datagram[13] == 0x12, datagram[:16]  # PROXY, INET/DGRAM
+            length = struct.unpack("!H", datagram[14:16])[0]
+            src, dst, sport, dport = struct.unpack("!4s4sHH", datagram[16:28])
+            assert socket.inet_ntoa(src) == "127.0.0.1" and sport == client_port
+            assert socket.inet_ntoa(dst) == "127.0.0.1" and dport == listen
+            assert datagram[16 + length:] == payload
+        proc.stop()
+    finally:
+        backend.stop()
