@@ -60,6 +60,11 @@ class BackendHealth {
   }
 
   [[nodiscard]] bool ejected(std::uint32_t backend) const { return backends_[backend].ejected; }
+  // Whether open flows may stay on `backend`: its checks say up and it is not ejected. Unlike
+  // the balancer's isUp(), an operator's drain or disable does not matter here.
+  [[nodiscard]] bool servesExisting(std::uint32_t backend) const {
+    return backends_[backend].active_up && !backends_[backend].ejected;
+  }
   [[nodiscard]] std::int64_t ejectedUntil(std::uint32_t backend) const {
     return backends_[backend].ejected_until;
   }

@@ -39,7 +39,9 @@ enum class CheckKind : std::uint8_t {
   kMemcached,
   kHttp,
   kMysql,
-  kPgsql
+  kPgsql,
+  kTls,
+  kDns  // datagram pools
 };
 
 [[nodiscard]] std::string_view checkKindName(CheckKind kind);
@@ -60,6 +62,9 @@ struct HealthConfig {
   std::string user;  // pgsql, mysql
   std::string database;
   proto::Role role = proto::Role::kAny;
+  std::string sni;             // tls: server_name of the ClientHello; empty: none sent
+  std::string dns_name = ".";  // dns: the name asked for, as written
+  std::uint16_t dns_type = 2;  // dns: NS; the root's NS is what a resolver always has
 };
 
 // The PROXY protocol header a stream pool sends first on each backend connection.

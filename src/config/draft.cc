@@ -210,9 +210,23 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   }
   if (first == nullptr) return;
   const bool stream = first->config.address.isStream();
-  if (!stream && pool.health) {
-    errors.add(*pool.health,
-               "not supported yet: health checks of datagram pools (check = \"dns\")");
+  if (pool.health && pool.config.health) {
+    const CheckKind check = pool.config.health->check;
+    if (!stream && check != CheckKind::kDns) {
+      errors.add(*pool.health, fmt::format("check = {} needs a stream pool; a datagram pool's "
+                                           "backends are checked with check = \"dns\"",
+                                           quoteText(checkKindName(check))));
+    } else if (stream && check == CheckKind::kDns) {
+      errors.add(*pool.health, "check = \"dns\" applies to datagram pools (udp://, unixgram://)");
+    } else if (!stream) {
+      for (const BackendDraft& backend : pool.backends) {
+        if (backend.address_ok && backend.config.address.kind == net::EndpointKind::kMessageQueue) {
+          errors.add(backend.address,
+                     "a message queue cannot answer a health check: mq:// "
+                     "backends are one-way");
+        }
+      }
+    }
   }
   if (!stream && pool.eject && pool.config.eject_after > 0) {
     errors.add(*pool.eject, "only applies to stream pools: datagram flows have no connect outcome");

@@ -1,10 +1,13 @@
 #include "config/read_health.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -13,6 +16,7 @@
 #include "config/limits.h"
 #include "config/suggest.h"
 #include "proto/check_reply.h"
+#include "proto/dns_check.h"
 
 namespace l4lb::config {
 
@@ -20,13 +24,16 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array kHealthKeys = {"check"sv,         "interval"sv, "timeout"sv, "rise"sv,
-                                    "fall"sv,          "send"sv,     "expect"sv,  "password"sv,
-                                    "password_file"sv, "path"sv,     "host"sv,    "expect_status"sv,
-                                    "user"sv,          "database"sv, "role"sv,    "sni"sv};
+constexpr std::array kHealthKeys = {
+    "check"sv,  "interval"sv, "timeout"sv,       "rise"sv, "fall"sv, "send"sv,
+    "expect"sv, "password"sv, "password_file"sv, "path"sv, "host"sv, "expect_status"sv,
+    "user"sv,   "database"sv, "role"sv,          "sni"sv,  "name"sv, "type"sv};
 
 constexpr std::array kCheckNames = {"tcp"sv,   "send-expect"sv, "redis"sv, "memcached"sv, "http"sv,
                                     "mysql"sv, "pgsql"sv,       "tls"sv,   "dns"sv};
+
+constexpr std::array kDnsTypeNames = {"A"sv,  "AAAA"sv, "NS"sv,  "SOA"sv,    "CNAME"sv, "PTR"sv,
+                                      "MX"sv, "TXT"sv,  "SRV"sv, "DNSKEY"sv, "CAA"sv};
 
 constexpr std::array kRoleNames = {"primary"sv, "replica"sv, "any"sv};
 
@@ -48,6 +55,8 @@ std::optional<CheckKind> parseCheckKind(std::string_view name) {
   if (name == "http") return CheckKind::kHttp;
   if (name == "mysql") return CheckKind::kMysql;
   if (name == "pgsql") return CheckKind::kPgsql;
+  if (name == "tls") return CheckKind::kTls;
+  if (name == "dns") return CheckKind::kDns;
   return std::nullopt;
 }
 
@@ -60,6 +69,8 @@ bool appliesTo(std::string_view key, CheckKind kind) {
   if (key == "path" || key == "host" || key == "expect_status") return kind == CheckKind::kHttp;
   if (key == "user") return kind == CheckKind::kPgsql || kind == CheckKind::kMysql;
   if (key == "database") return kind == CheckKind::kPgsql;
+  if (key == "sni") return kind == CheckKind::kTls;
+  if (key == "name" || key == "type") return kind == CheckKind::kDns;
   return true;
 }
 
@@ -148,6 +159,41 @@ void readExpectStatus(TableReader& reader, HealthConfig& health) {
   health.max_status = high;
 }
 
+// A host name as the server_name extension carries it (RFC 6066 3): letters, digits, hyphens
+// and dots in labels of 1 to 63 bytes, no trailing dot, and not an IP address.
+std::optional<std::string> sniError(std::string_view sni) {
+  const bool allowed = std::all_of(sni.begin(), sni.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
+  });
+  std::string error;
+  if (!allowed || sni.back() == '.' || !proto::encodeDnsName(sni, error)) {
+    return fmt::format("invalid server name {}: expected a host name like \"api.example.com\"",
+                       quoteText(sni));
+  }
+  in_addr address{};
+  if (::inet_pton(AF_INET, std::string(sni).c_str(), &address) == 1) {
+    return fmt::format("{} is an IP address: server_name carries host names only (RFC 6066)",
+                       quoteText(sni));
+  }
+  return std::nullopt;
+}
+
+void readDnsQuestion(TableReader& reader, HealthConfig& health) {
+  if (auto name = reader.name("name")) {
+    std::string error;
+    if (!proto::encodeDnsName(*name, error)) {
+      reader.errors().add(reader.originOf("name"),
+                          fmt::format("invalid name {}: {}", quoteText(*name), error));
+    }
+    health.dns_name = std::move(*name);
+  }
+  if (reader.has("type")) {
+    if (auto type = reader.choice("type", proto::dnsTypeFromName, kDnsTypeNames)) {
+      health.dns_type = *type;
+    }
+  }
+}
+
 }  // namespace
 
 std::string_view checkKindName(CheckKind kind) {
@@ -159,6 +205,8 @@ std::string_view checkKindName(CheckKind kind) {
     case CheckKind::kHttp: return "http";
     case CheckKind::kMysql: return "mysql";
     case CheckKind::kPgsql: return "pgsql";
+    case CheckKind::kTls: return "tls";
+    case CheckKind::kDns: return "dns";
   }
   return "unknown";
 }
@@ -174,10 +222,6 @@ std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) 
   if (auto name = reader.string("check")) {
     if (auto kind = parseCheckKind(*name)) {
       health.check = *kind;
-    } else if (*name == "tls" || *name == "dns") {
-      reader.errors().add(reader.originOf("check"),
-                          fmt::format("not supported yet: check = {}", quoteText(*name)));
-      ok = false;
     } else {
       reader.errors().add(reader.originOf("check"),
                           fmt::format("invalid value {}: expected {}{}", quoteText(*name),
@@ -199,7 +243,6 @@ std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) 
   if (auto fall = reader.integer("fall", 1, kMaxRiseFall)) {
     health.fall = static_cast<std::uint32_t>(*fall);
   }
-  if (reader.has("sni")) reader.errors().add(reader.originOf("sni"), "not supported yet: sni");
   if (ok && reader.has("role") && appliesTo("role", health.check)) {
     if (auto role = reader.choice("role", parseRole, kRoleNames)) health.role = *role;
   }
@@ -261,6 +304,13 @@ std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) 
         if (auto user = reader.name("user")) health.user = std::move(*user);
         if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
         break;
+      case CheckKind::kTls:
+        if (auto sni = reader.name("sni")) {
+          if (auto error = sniError(*sni)) reader.errors().add(reader.originOf("sni"), *error);
+          health.sni = std::move(*sni);
+        }
+        break;
+      case CheckKind::kDns: readDnsQuestion(reader, health); break;
       case CheckKind::kTcp:
       case CheckKind::kMemcached: break;
     }

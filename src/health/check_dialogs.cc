@@ -1,10 +1,12 @@
 #include "health/check_dialogs.h"
 
 #include <functional>
+#include <random>
 #include <string>
 #include <utility>
 
 #include "proto/pgsql_dialog.h"
+#include "proto/tls_check_dialog.h"
 
 namespace l4lb::health {
 
@@ -89,6 +91,18 @@ std::string defaultHost(const net::Endpoint& endpoint) {
   return std::string(url);
 }
 
+// Fresh randomness for each ClientHello (random, session id, key share) without a system call
+// per check: the health thread's generator is seeded once from the kernel.
+std::uint64_t helloSeed() {
+  thread_local std::uint64_t state =
+      (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+  // splitmix64's output, so that one hello's stream of words is not the next one's shifted.
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 }  // namespace
 
 std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& health,
@@ -119,6 +133,8 @@ std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& 
     case CheckKind::kPgsql:
       return std::make_unique<proto::PgsqlDialog>(health.user, health.database, health.password,
                                                   health.role);
+    case CheckKind::kTls: return std::make_unique<proto::TlsCheckDialog>(health.sni, helloSeed());
+    case CheckKind::kDns: return nullptr;  // datagram pools: DatagramProbe, not a conversation
   }
   return nullptr;
 }

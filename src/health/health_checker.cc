@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <type_traits>
+
 #include "base/log.h"
 
 namespace l4lb::health {
@@ -31,6 +33,7 @@ HealthChecker::HealthChecker(const config::Config& config, Publish publish)
 HealthChecker::~HealthChecker() {
   stop();
   probes_.clear();
+  datagram_probes_.clear();
 }
 
 bool HealthChecker::wanted(const config::Config& config) {
@@ -49,15 +52,21 @@ bool HealthChecker::init(std::string& error) {
   loop_ = std::move(loop.value());
   states_.pools.resize(config_.pools.size());
   states_.reasons.resize(config_.pools.size());
-  first_probe_.assign(config_.pools.size(), probes_.size());
+  first_probe_.assign(config_.pools.size(), 0);
   for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
-    first_probe_[p] = probes_.size();
+    // A pool's backends are all stream or all datagram (the config checks).
+    const bool stream = pool.backends.empty() || pool.backends[0].address.isStream();
+    first_probe_[p] = stream ? probes_.size() : datagram_probes_.size();
     if (!pool.health) continue;
     states_.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
     states_.reasons[p].assign(pool.backends.size(), "no check yet");
     for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
-      probes_.push_back(std::make_unique<Probe>(*this, *loop_, p, b, pool));
+      if (pool.backends[b].address.isStream()) {
+        probes_.push_back(std::make_unique<Probe>(*this, *loop_, p, b, pool));
+      } else {
+        datagram_probes_.push_back(std::make_unique<DatagramProbe>(*this, *loop_, p, b, pool));
+      }
     }
   }
   return true;
@@ -78,6 +87,10 @@ void HealthChecker::start() {
       if (probe)
         probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
     }
+    for (auto& probe : datagram_probes_) {
+      if (probe)
+        probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
+    }
     loop_->run();
   });
 }
@@ -91,20 +104,27 @@ void HealthChecker::stop() {
 void HealthChecker::setPaused(std::uint32_t pool, std::uint32_t backend, bool paused) {
   if (!loop_ || pool >= config_.pools.size() || !config_.pools[pool].health) return;
   loop_->post([this, pool, backend, paused] {
-    auto& probe = probes_[first_probe_[pool] + backend];
     const auto& pool_config = config_.pools[pool];
-    if (paused == (probe == nullptr)) return;
-    // A Probe is dropped and made anew rather than told to wait: destroying one cancels its
+    // A probe is dropped and made anew rather than told to wait: destroying one cancels its
     // timer and closes a check in flight, and a new one starts with a check at once.
-    if (paused) {
-      probe.reset();
-      base::logInfo("pool \"{}\" backend {}: active checks paused (disabled)", pool_config.name,
-                    pool_config.backends[backend].name);
+    auto toggle = [&](auto& probe) {
+      using ProbeType = typename std::remove_reference_t<decltype(probe)>::element_type;
+      if (paused == (probe == nullptr)) return;
+      if (paused) {
+        probe.reset();
+        base::logInfo("pool \"{}\" backend {}: active checks paused (disabled)", pool_config.name,
+                      pool_config.backends[backend].name);
+      } else {
+        probe = std::make_unique<ProbeType>(*this, *loop_, pool, backend, pool_config);
+        probe->start(loop_->now());
+        base::logInfo("pool \"{}\" backend {}: active checks resumed", pool_config.name,
+                      pool_config.backends[backend].name);
+      }
+    };
+    if (pool_config.backends[backend].address.isStream()) {
+      toggle(probes_[first_probe_[pool] + backend]);
     } else {
-      probe = std::make_unique<Probe>(*this, *loop_, pool, backend, pool_config);
-      probe->start(loop_->now());
-      base::logInfo("pool \"{}\" backend {}: active checks resumed", pool_config.name,
-                    pool_config.backends[backend].name);
+      toggle(datagram_probes_[first_probe_[pool] + backend]);
     }
   });
 }

@@ -10,6 +10,7 @@
 
 #include "base/duration.h"
 #include "config/config.h"
+#include "health/datagram_probe.h"
 #include "health/health_state.h"
 #include "health/probe.h"
 #include "io/event_loop.h"
@@ -55,8 +56,10 @@ class HealthChecker {
   const config::Config& config_;
   Publish publish_;
   std::unique_ptr<io::EventLoop> loop_;
-  std::vector<std::unique_ptr<Probe>> probes_;  // null while paused
-  std::vector<std::size_t> first_probe_;        // [pool]: index of its first backend's probe
+  std::vector<std::unique_ptr<Probe>> probes_;                   // null while paused
+  std::vector<std::unique_ptr<DatagramProbe>> datagram_probes_;  // check = "dns"; null: paused
+  // [pool]: index of its first backend's probe in probes_ or datagram_probes_ (by its kind)
+  std::vector<std::size_t> first_probe_;
   HealthSnapshot states_;
   std::uint64_t random_state_ = 0x853c49e6748fea9bULL;
   std::atomic<std::uint64_t> transitions_{0};

@@ -75,6 +75,7 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   [[nodiscard]] bool bindBackend(Flow& flow);
   [[nodiscard]] int openUpstream(Flow& flow, std::uint32_t backend);
   [[nodiscard]] bool moveFlow(Flow& flow);
+  void leaveDownBackend(Flow& flow);
   void sendGroup(Flow& flow, const std::uint8_t* datagrams, std::size_t count);
   void sendToQueue(Flow& flow, const std::uint8_t* datagrams, std::size_t count);
   void relayReplies(Flow& flow);

@@ -18,7 +18,7 @@ struct DatagramStats {
   Counter replies_sent;    // delivered back to clients
   Counter flows_created;
   Counter flows_active;
-  Counter flows_moved;           // to another backend after the first refused (ICMP unreachable)
+  Counter flows_moved;           // to another backend: the first refused (ICMP), or went down
   Counter backend_unreachable;   // ECONNREFUSED on a flow's socket or an mq backend
   Counter dropped_truncated;     // larger than a slot (MSG_TRUNC)
   Counter dropped_no_backend;    // no flow could be set up

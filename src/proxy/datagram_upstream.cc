@@ -113,6 +113,31 @@ bool DatagramListener::moveFlow(Flow& flow) {
   return true;
 }
 
+// The flow's backend went down (its active check failed) after the flow began. A client that
+// keeps its socket, as a forwarding resolver may, would otherwise stay on it for as long as it
+// sends, since the flow never idles out: it moves to a backend that is up, chosen as a new
+// flow's would be. When none is up, or the new socket cannot be had, it stays where it is.
+void DatagramListener::leaveDownBackend(Flow& flow) {
+  balance::PickRequest request;
+  request.flow_hash = balance::hashClient(
+      flow.client.len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&flow.client.addr),
+      pool_.config->hash_key);
+  const std::uint32_t index = pool_.balancer->pick(request);
+  if (index == balance::kNoBackend) return;
+  base::Fd previous = std::move(flow.upstream);
+  const int error = openUpstream(flow, index);
+  if (error != 0) {
+    flow.upstream = std::move(previous);  // still registered with the loop
+    logSetupFailure(index, error);
+    return;
+  }
+  if (previous) env_.loop->remove(previous.get());
+  pool_.balancer->onConnectionClosed(flow.backend);
+  pool_.balancer->onConnectionOpened(index);
+  flow.backend = index;
+  env_.stats->flows_moved.add();
+}
+
 void DatagramListener::sendGroup(Flow& flow, const std::uint8_t* datagrams, std::size_t count) {
   if (!flow.upstream) {
     sendToQueue(flow, datagrams, count);

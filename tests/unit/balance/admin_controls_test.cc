@@ -40,6 +40,7 @@ TEST(AdminControlsTest, NewConnectionsNeedAdminAndHealthAndNoEjection) {
 
   health.setAdminAllowed(0, false, 0);  // drained: the checks' "up" does not bring it back
   EXPECT_FALSE(balancer->isUp(0));
+  EXPECT_TRUE(health.servesExisting(0));  // but open datagram flows stay
   health.setActiveUp(0, true, false, 10);
   EXPECT_FALSE(balancer->isUp(0));
   EXPECT_EQ(countPicks(*balancer, 10), (std::vector<int>{0, 10}));

@@ -68,9 +68,7 @@ TEST(ConfigHealthTest, MissingCheck) {
               "needs check");
 }
 
-TEST(ConfigHealthTest, NotSupportedYet) {
-  expectError(load(poolWith("health = { check = \"tls\" }")), "pool.p.health.check", 6,
-              "not supported yet");
+TEST(ConfigHealthTest, KeysOfEachCheck) {
   expectError(load(poolWith("health = { check = \"redis\", role = \"master\" }")),
               "pool.p.health.role", 6, "\"primary\"");
   expectError(load(poolWith("health = { check = \"memcached\", password_file = \"/x\" }")),
@@ -79,7 +77,68 @@ TEST(ConfigHealthTest, NotSupportedYet) {
               "pool.p.health.user", 6, "needs user");
   expectError(load(poolWith("health = { check = \"tcp\" }",
                             "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
-              "pool.p.health", 6, "not supported yet");
+              "pool.p.health", 6, "check = \"dns\"");
+}
+
+const char* const kUdpBackends = "backends = [{ address = \"udp://127.0.0.1:53\" }]";
+
+std::string udpPoolWith(std::string_view pool_line) {
+  return lines({"[[listener]]", "bind = \"udp://127.0.0.1:7000\"", "pool = \"p\"", "", "[pool.p]",
+                pool_line, kUdpBackends});
+}
+
+TEST(ConfigHealthTest, TlsWithSni) {
+  LoadResult result = load(poolWith("health = { check = \"tls\", sni = \"api.example.com\" }"));
+  ASSERT_TRUE(result.ok()) << describeErrors(result);
+  EXPECT_EQ(result.config->pools[0].health->check, CheckKind::kTls);
+  EXPECT_EQ(result.config->pools[0].health->sni, "api.example.com");
+  LoadResult bare = load(poolWith("health = { check = \"tls\" }"));
+  ASSERT_TRUE(bare.ok()) << describeErrors(bare);
+  EXPECT_EQ(bare.config->pools[0].health->sni, "");
+}
+
+TEST(ConfigHealthTest, BadSni) {
+  expectError(load(poolWith("health = { check = \"tls\", sni = \"a b\" }")), "pool.p.health.sni", 6,
+              "host name");
+  expectError(load(poolWith("health = { check = \"tls\", sni = \"a..b\" }")), "pool.p.health.sni",
+              6, "host name");
+  expectError(load(poolWith("health = { check = \"tls\", sni = \"10.0.0.1\" }")),
+              "pool.p.health.sni", 6, "IP address");
+  expectError(load(poolWith("health = { check = \"tls\", sni = \"::1\" }")), "pool.p.health.sni", 6,
+              "host name");
+  expectError(load(poolWith("health = { check = \"http\", sni = \"a.test\" }")),
+              "pool.p.health.sni", 6, "does not apply to check = \"http\"");
+}
+
+TEST(ConfigHealthTest, DnsOnUdpPool) {
+  LoadResult result =
+      load(udpPoolWith("health = { check = \"dns\", name = \"a.test.\", type = \"aaaa\" }"));
+  ASSERT_TRUE(result.ok()) << describeErrors(result);
+  const HealthConfig& health = *result.config->pools[0].health;
+  EXPECT_EQ(health.check, CheckKind::kDns);
+  EXPECT_EQ(health.dns_name, "a.test.");
+  EXPECT_EQ(health.dns_type, 28);
+  LoadResult defaults = load(udpPoolWith("health = { check = \"dns\" }"));
+  ASSERT_TRUE(defaults.ok()) << describeErrors(defaults);
+  EXPECT_EQ(defaults.config->pools[0].health->dns_name, ".");
+  EXPECT_EQ(defaults.config->pools[0].health->dns_type, 2);  // NS
+}
+
+TEST(ConfigHealthTest, BadDnsCheck) {
+  expectError(load(udpPoolWith("health = { check = \"dns\", type = \"AXFR\" }")),
+              "pool.p.health.type", 6, "\"SOA\"");
+  expectError(load(udpPoolWith("health = { check = \"dns\", name = \"a..test\" }")),
+              "pool.p.health.name", 6, "empty label");
+  expectError(load(udpPoolWith("health = { check = \"dns\", sni = \"x\" }")), "pool.p.health.sni",
+              6, "does not apply");
+  expectError(load(poolWith("health = { check = \"dns\" }")), "pool.p.health", 6,
+              "applies to datagram pools");
+  expectError(load(udpPoolWith("health = { check = \"tls\" }")), "pool.p.health", 6,
+              "needs a stream pool");
+  expectError(load(lines({"[[listener]]", "bind = \"mq:///l4lb-in\"", "pool = \"p\"", "[pool.p]",
+                          "health = { check = \"dns\" }",
+                          "backends = [{ address = \"mq:///l4lb-out\" }]"})),
+              "pool.p.backends[0].address", 6, "one-way");
 }
 
 TEST(ConfigHealthTest, OptionOfAnotherCheck) {

@@ -1,0 +1,116 @@
+#include "health/datagram_probe.h"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "health/health_checker.h"
+#include "net/datagram_socket.h"
+#include "proto/dns_check.h"
+
+namespace l4lb::health {
+
+namespace {
+
+// Without EDNS a DNS reply over UDP is at most 512 bytes (RFC 1035 4.2.1); anything longer is
+// still judged by its header and question.
+constexpr std::size_t kReplyBuffer = 4096;
+
+}  // namespace
+
+DatagramProbe::DatagramProbe(HealthChecker& owner, io::EventLoop& loop, std::uint32_t pool,
+                             std::uint32_t backend, const config::PoolConfig& pool_config)
+    : owner_(owner),
+      loop_(loop),
+      pool_(pool),
+      backend_(backend),
+      config_(*pool_config.health),
+      backend_config_(pool_config.backends[backend]),
+      counter_(config_.rise, config_.fall),
+      random_state_((std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
+  std::string error;
+  // The config loader checked the name already.
+  wire_name_ = proto::encodeDnsName(config_.dns_name, error).value_or(std::string(1, '\0'));
+}
+
+DatagramProbe::~DatagramProbe() {
+  loop_.timers().cancel(this);
+  if (fd_) loop_.remove(fd_.get());
+}
+
+void DatagramProbe::start(std::int64_t at) { loop_.timers().schedule(this, at); }
+
+std::uint16_t DatagramProbe::nextId() {
+  std::uint64_t z = (random_state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return static_cast<std::uint16_t>(z ^ (z >> 31));
+}
+
+void DatagramProbe::onTimer() {
+  if (!fd_) {
+    begin();
+    return;
+  }
+  finish(false, fmt::format("timed out after {} ms waiting for a reply", config_.timeout.count()));
+}
+
+void DatagramProbe::begin() {
+  query_ = proto::dnsQuery(nextId(), wire_name_, config_.dns_type);
+  auto connected = net::connectDatagram(backend_config_.address);
+  if (!connected) {
+    finish(false, connected.error().message());
+    return;
+  }
+  fd_ = std::move(connected.value());
+  auto added = loop_.add(fd_.get(), EPOLLIN, this);
+  if (!added) {
+    finish(false, added.error().message());
+    return;
+  }
+  loop_.timers().schedule(this, loop_.now() + config_.timeout.count());
+  while (::send(fd_.get(), query_.data(), query_.size(), MSG_NOSIGNAL) < 0) {
+    if (errno == EINTR) continue;
+    // A full send buffer on a socket that has sent nothing yet: the system is out of memory.
+    finish(false, fmt::format("send: {}", std::strerror(errno)));
+    return;
+  }
+}
+
+void DatagramProbe::onEvents(std::uint32_t /*events*/) {
+  if (fd_) readReply();
+}
+
+void DatagramProbe::readReply() {
+  char buffer[kReplyBuffer];
+  ssize_t n = 0;
+  do {
+    n = ::recv(fd_.get(), buffer, sizeof(buffer), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    // ECONNREFUSED: an ICMP port unreachable answered the query.
+    finish(false, errno == ECONNREFUSED ? std::string("connection refused")
+                                        : fmt::format("recv: {}", std::strerror(errno)));
+    return;
+  }
+  proto::CheckVerdict verdict =
+      proto::parseDnsReply(std::string_view(buffer, static_cast<std::size_t>(n)), query_);
+  finish(verdict.status == proto::CheckStatus::kUp, std::move(verdict.reason));
+}
+
+void DatagramProbe::finish(bool up, std::string reason) {
+  if (fd_) {
+    loop_.remove(fd_.get());
+    fd_.reset();
+  }
+  loop_.timers().cancel(this);
+  const BackendState before = counter_.state();
+  if (counter_.record(up)) owner_.onStateChange(pool_, backend_, before, counter_.state(), reason);
+  loop_.timers().schedule(this, loop_.now() + owner_.jitteredInterval(config_.interval));
+}
+
+}  // namespace l4lb::health

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/fd.h"
+#include "config/config.h"
+#include "health/health_state.h"
+#include "io/event_loop.h"
+#include "io/timer_queue.h"
+
+namespace l4lb::health {
+
+class HealthChecker;
+
+// The active check of one backend of a datagram pool (check = "dns"): every interval (with
+// jitter) a query from a fresh connected socket, and the first datagram that comes back judged
+// (or the timeout hits). A fresh socket per check means a fresh source port,
+// so a late reply to an earlier check never reaches this one. Being connected, the socket hears
+// the ICMP port unreachable of a stopped server as ECONNREFUSED: down at once, not at the
+// timeout. Lives on the health thread, beside the stream pools' Probes.
+//
+// Phases: idle (timer = next check) -> waiting for the reply (timer = timeout) -> idle.
+class DatagramProbe final : public io::Timer, public io::EventHandler {
+ public:
+  DatagramProbe(HealthChecker& owner, io::EventLoop& loop, std::uint32_t pool,
+                std::uint32_t backend, const config::PoolConfig& pool_config);
+  ~DatagramProbe() override;
+
+  void start(std::int64_t at);
+  void onTimer() override;
+  void onEvents(std::uint32_t events) override;
+
+  [[nodiscard]] BackendState state() const { return counter_.state(); }
+
+ private:
+  void begin();
+  void readReply();
+  void finish(bool up, std::string reason);
+  [[nodiscard]] std::uint16_t nextId();
+
+  HealthChecker& owner_;
+  io::EventLoop& loop_;
+  std::uint32_t pool_;
+  std::uint32_t backend_;
+  const config::HealthConfig& config_;
+  const config::BackendConfig& backend_config_;
+  std::string wire_name_;  // config_.dns_name encoded once
+  RiseFallCounter counter_;
+  base::Fd fd_;  // open while a query is out
+  std::string query_;
+  std::uint64_t random_state_;
+};
+
+}  // namespace l4lb::health
