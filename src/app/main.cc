@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/ctl.h"
 #include "app/supervisor.h"
 #include "config/loader.h"
 #include "proxy/snapshot.h"
@@ -39,13 +40,20 @@ int main(int argc, char** argv) {
       ->needs(listen);
   run->add_option("--workers", quick_workers, "Quick mode: worker threads (default: one per CPU)")
       ->needs(listen);
+  run->add_option("--admin", quick.admin,
+                  "Quick mode: admin API socket, unix:///PATH (default: no admin API)")
+      ->needs(listen);
   listen->excludes("--config");
 
   std::string check_config;
   auto* check = app.add_subcommand("check", "Validate a config file and exit (0: valid, 1: not)");
   check->add_option("-c,--config", check_config, "TOML config file")->required();
 
+  l4lb::app::CtlCommand ctl(app);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (ctl.parsed()) return ctl.run();
 
   if (check->parsed()) {
     auto loaded = l4lb::config::loadConfigFile(check_config);

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "admin/admin_server.h"
+#include "admin/controller.h"
+#include "admin/file_digest.h"
 #include "base/fd.h"
 #include "base/log.h"
 #include "health/health_checker.h"
@@ -138,14 +141,52 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
                   listener.bind.url, listener.pool, one_worker ? 1U : worker_count);
   }
+  std::vector<worker::Worker*> targets;
+  for (auto& w : workers) targets.push_back(w.get());
   // Active health checks run on their own thread; each state change reaches every worker as a
   // posted snapshot. Stopped (and joined) before the workers go away.
   std::unique_ptr<health::HealthChecker> checker;
+  // The admin API: its own threads; an operator's change reaches every worker the same way.
+  // Stopped before the health checker and the workers it reads from.
+  std::unique_ptr<admin::Controller> controller;
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (!config.admin.listen.empty()) {
+    admin::StartInfo info{.version = L4LB_VERSION,
+                          .workers = worker_count,
+                          .config_sha256 = admin::fileSha256(config.source),
+                          .started_ms = io::monotonicMillis()};
+    admin::ControllerHooks hooks;
+    hooks.publish = [targets](std::shared_ptr<const admin::AdminSnapshot> change) {
+      for (worker::Worker* w : targets) {
+        w->loop().post([w, change] { w->applyAdmin(change); });
+      }
+    };
+    hooks.pause_checks = [&checker](std::uint32_t pool, std::uint32_t backend, bool paused) {
+      if (checker) checker->setPaused(pool, backend, paused);
+    };
+    hooks.totals = [targets](std::uint32_t pool, std::uint32_t backend) {
+      admin::BackendTotals totals;
+      for (const worker::Worker* w : targets) {
+        const auto& counters = w->backendCounters(pool, backend);
+        totals.active += counters.active.get();
+        totals.total += counters.total.get();
+        totals.failures += counters.failures.get();
+      }
+      return totals;
+    };
+    controller = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
+    admin_server = std::make_unique<admin::AdminServer>(config.admin, *controller);
+    std::string error;
+    if (!admin_server->bind(error)) {
+      base::logError("{}", error);
+      return 1;
+    }
+  }
   if (health::HealthChecker::wanted(config)) {
-    std::vector<worker::Worker*> targets;
-    for (auto& w : workers) targets.push_back(w.get());
+    admin::Controller* admin_view = controller.get();
     checker = std::make_unique<health::HealthChecker>(
-        config, [targets](std::shared_ptr<const health::HealthSnapshot> states) {
+        config, [targets, admin_view](std::shared_ptr<const health::HealthSnapshot> states) {
+          if (admin_view) admin_view->onHealth(states);
           for (worker::Worker* w : targets) {
             w->loop().post([w, states] { w->applyHealth(states); });
           }
@@ -158,6 +199,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     checker->start();
   }
   for (auto& w : workers) w->start();
+  if (admin_server) admin_server->start();
 
   bool draining = false;
   bool aborted = false;
@@ -199,6 +241,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     }
   }
   for (auto& w : workers) w->join();
+  if (admin_server) admin_server->stop();
   if (checker) {
     checker->stop();
     base::logInfo("health: {} backend state changes", checker->transitions());

@@ -35,7 +35,7 @@ std::uint32_t BackendHealth::rampWeight(std::uint32_t backend, std::int64_t now)
 
 void BackendHealth::apply(std::uint32_t backend, std::int64_t now) {
   Backend& b = backends_[backend];
-  const bool up = b.active_up && !b.ejected;
+  const bool up = b.active_up && b.admin_allowed && !b.ejected;
   if (up && b.ramp_pending) {
     b.ramp_pending = false;
     b.ramp_start = now;
@@ -54,8 +54,19 @@ void BackendHealth::setActiveUp(std::uint32_t backend, bool up, bool ramp, std::
   apply(backend, now);
 }
 
+void BackendHealth::setAdminAllowed(std::uint32_t backend, bool allowed, std::int64_t now) {
+  backends_[backend].admin_allowed = allowed;
+  apply(backend, now);
+}
+
+void BackendHealth::setFullWeight(std::uint32_t backend, std::uint32_t weight, std::int64_t now) {
+  backends_[backend].full_weight = weight;
+  apply(backend, now);
+}
+
 bool BackendHealth::onOutcome(std::uint32_t backend, bool connected, std::int64_t now) {
   Backend& b = backends_[backend];
+  if (!connected) balancer_.onFailure(backend);
   if (connected) {
     b.failures = 0;
     if (b.probation) {

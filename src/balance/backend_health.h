@@ -38,6 +38,15 @@ class BackendHealth {
   // state at startup), so slow start applies.
   void setActiveUp(std::uint32_t backend, bool up, bool ramp, std::int64_t now);
 
+  // The operator's word (admin API): a backend that is not allowed takes no new connections
+  // whatever its checks say; open ones are not touched.
+  void setAdminAllowed(std::uint32_t backend, bool allowed, std::int64_t now);
+  // The operator's new weight (in the plan's units). A slow-start ramp in progress climbs to it.
+  void setFullWeight(std::uint32_t backend, std::uint32_t weight, std::int64_t now);
+  [[nodiscard]] std::uint32_t fullWeight(std::uint32_t backend) const {
+    return backends_[backend].full_weight;
+  }
+
   // One connection's outcome on this worker: a failed connect or a reset from the backend is a
   // failure, a connection that ended otherwise a success. Returns true when this failure
   // ejected the backend.
@@ -51,6 +60,11 @@ class BackendHealth {
   }
 
   [[nodiscard]] bool ejected(std::uint32_t backend) const { return backends_[backend].ejected; }
+  // Whether open flows may stay on `backend`: its checks say up and it is not ejected. Unlike
+  // the balancer's isUp(), an operator's drain or disable does not matter here.
+  [[nodiscard]] bool servesExisting(std::uint32_t backend) const {
+    return backends_[backend].active_up && !backends_[backend].ejected;
+  }
   [[nodiscard]] std::int64_t ejectedUntil(std::uint32_t backend) const {
     return backends_[backend].ejected_until;
   }
@@ -62,6 +76,7 @@ class BackendHealth {
   struct Backend {
     std::uint32_t full_weight = 1;
     bool active_up = true;
+    bool admin_allowed = true;
     bool ejected = false;
     bool probation = false;
     std::uint32_t failures = 0;   // consecutive, since the last success or ejection

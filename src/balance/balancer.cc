@@ -33,7 +33,7 @@ std::string_view algorithmName(Algorithm algorithm) {
 }
 
 Balancer::Balancer(std::span<const BackendSlot> backends)
-    : active_(backends.size(), 0), up_(backends.size(), 1) {
+    : active_(backends.size(), 0), up_(backends.size(), 1), counters_(backends.size()) {
   weights_.reserve(backends.size());
   backup_.reserve(backends.size());
   for (const BackendSlot& backend : backends) {

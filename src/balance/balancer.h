@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "balance/backend_counters.h"
+
 namespace l4lb::balance {
 
 enum class Algorithm : std::uint8_t { kRoundRobin, kLeastConn, kRandomTwo, kMaglev, kFirst };
@@ -45,9 +47,20 @@ class Balancer {
   // Feedback from the data path: a connection to `backend` started or ended. least-conn and
   // random-two balance on these counts. Report a close to the instance that saw the open (a new
   // instance after a reload starts at zero); a stray close is ignored rather than wrapping.
-  void onConnectionOpened(std::uint32_t backend) { ++active_[backend]; }
+  void onConnectionOpened(std::uint32_t backend) {
+    ++active_[backend];
+    counters_[backend].active.set(active_[backend]);
+    counters_[backend].total.add();
+  }
   void onConnectionClosed(std::uint32_t backend) {
     if (active_[backend] > 0) --active_[backend];
+    counters_[backend].active.set(active_[backend]);
+  }
+  void onFailure(std::uint32_t backend) { counters_[backend].failures.add(); }
+
+  // This instance's counters of `backend`, for the admin thread to read (relaxed atomics).
+  [[nodiscard]] const BackendCounters& counters(std::uint32_t backend) const {
+    return counters_[backend];
   }
 
   // Health feeds in here: a backend that is down is never picked. Backups are picked only while
@@ -73,6 +86,7 @@ class Balancer {
   std::vector<std::uint8_t> up_;
   std::vector<std::uint8_t> backup_;
   std::uint32_t primaries_up_ = 0;
+  std::vector<BackendCounters> counters_;  // sized once: atomics cannot move
 };
 
 // Everything about a pool's balancing that is fixed by the config (the Maglev table, weights):

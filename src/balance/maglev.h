@@ -36,6 +36,9 @@ class MaglevBalancer final : public Balancer {
   [[nodiscard]] std::uint32_t pick(const PickRequest& request) override;
 
   [[nodiscard]] const MaglevTable& table() const { return *table_; }
+  // A table built for other weights of the same backends (the admin API's weight changes: built
+  // off the data path, shared read-only by the workers).
+  void setTable(std::shared_ptr<const MaglevTable> table) { table_ = std::move(table); }
 
  private:
   std::shared_ptr<const MaglevTable> table_;

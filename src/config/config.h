@@ -134,9 +134,19 @@ struct GlobalConfig {
   bool splice = true;
 };
 
+// The runtime API (README.md, "Admin API").
+inline constexpr std::string_view kDefaultAdminListen = "unix:///run/l4lb/admin.sock";
+
+struct AdminConfig {
+  std::vector<net::Endpoint> listen;  // unix:// and tcp://; empty: no admin API
+  // From token_file: the Bearer token changes over tcp:// need. Never logged.
+  std::string token;
+};
+
 struct Config {
   std::string source;  // file path, or "<command line>"
   GlobalConfig global;
+  AdminConfig admin;
   std::vector<ListenerConfig> listeners;
   std::vector<PoolConfig> pools;
 };

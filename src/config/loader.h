@@ -30,6 +30,7 @@ struct QuickOptions {
   std::vector<std::string> backends;
   std::string balance = "round-robin";
   std::optional<std::uint32_t> workers;
+  std::vector<std::string> admin;  // admin API unix:// sockets; none: no admin API
 };
 
 [[nodiscard]] LoadResult configFromQuickOptions(const QuickOptions& options);

@@ -34,6 +34,20 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
     }
   }
 
+  // Quick mode has no token file, so its admin API listens on unix:// sockets only.
+  for (std::size_t i = 0; i < options.admin.size(); ++i) {
+    const Origin where = flag(fmt::format("--admin[{}]", i));
+    auto parsed = parseConfigEndpoint(parse, options.admin[i]);
+    if (auto* message = std::get_if<std::string>(&parsed)) {
+      errors.add(where, std::move(*message));
+    } else if (std::get<net::Endpoint>(parsed).kind != net::EndpointKind::kUnix) {
+      errors.add(where, fmt::format("quick mode's admin API listens on unix:///PATH only, not {}",
+                                    quoteText(options.admin[i])));
+    } else {
+      draft.config.admin.listen.push_back(std::get<net::Endpoint>(std::move(parsed)));
+    }
+  }
+
   PoolDraft pool;
   pool.config.name = std::string(kQuickName);
   pool.balance = flag("--balance");

@@ -10,6 +10,7 @@
 #include "balance/flow_hash.h"
 #include "base/log.h"
 #include "config/limits.h"
+#include "config/read_admin.h"
 #include "config/read_cidrs.h"
 #include "config/read_health.h"
 #include "config/table_reader.h"
@@ -20,7 +21,7 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv};
+constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv, "admin"sv};
 constexpr std::array kGlobalKeys = {"workers"sv,        "log_level"sv,    "access_log"sv,
                                     "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv,
                                     "max_connections"sv};
@@ -362,6 +363,10 @@ ConfigDraft readDraft(const toml::table& root, const std::string& source,
   if (const toml::table* global = top.table("global", "a table ([global])")) {
     TableReader reader(*global, "global", kGlobalKeys, errors);
     readGlobal(reader, draft.config.global);
+  }
+  draft.config.admin = defaultAdminConfig();
+  if (const toml::table* admin = top.table("admin", "a table ([admin])")) {
+    readAdmin(*admin, parse, errors, draft.config.admin);
   }
   readListeners(top, draft, parse);
   readPools(top, draft, parse);

@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <type_traits>
+
 #include "base/log.h"
 
 namespace l4lb::health {
@@ -49,10 +51,16 @@ bool HealthChecker::init(std::string& error) {
   }
   loop_ = std::move(loop.value());
   states_.pools.resize(config_.pools.size());
+  states_.reasons.resize(config_.pools.size());
+  first_probe_.assign(config_.pools.size(), 0);
   for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
+    // A pool's backends are all stream or all datagram (the config checks).
+    const bool stream = pool.backends.empty() || pool.backends[0].address.isStream();
+    first_probe_[p] = stream ? probes_.size() : datagram_probes_.size();
     if (!pool.health) continue;
     states_.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
+    states_.reasons[p].assign(pool.backends.size(), "no check yet");
     for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
       if (pool.backends[b].address.isStream()) {
         probes_.push_back(std::make_unique<Probe>(*this, *loop_, p, b, pool));
@@ -76,10 +84,12 @@ void HealthChecker::start() {
     // The first checks go out at once, spread over a few milliseconds: until a backend's first
     // verdict it is not picked.
     for (auto& probe : probes_) {
-      probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
+      if (probe)
+        probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
     }
     for (auto& probe : datagram_probes_) {
-      probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
+      if (probe)
+        probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
     }
     loop_->run();
   });
@@ -91,11 +101,51 @@ void HealthChecker::stop() {
   thread_.join();
 }
 
+void HealthChecker::setPaused(std::uint32_t pool, std::uint32_t backend, bool paused) {
+  if (!loop_ || pool >= config_.pools.size() || !config_.pools[pool].health) return;
+  loop_->post([this, pool, backend, paused] {
+    const auto& pool_config = config_.pools[pool];
+    // A probe is dropped and made anew rather than told to wait: destroying one cancels its
+    // timer and closes a check in flight, and a new one starts with a check at once.
+    auto toggle = [&](auto& probe) {
+      using ProbeType = typename std::remove_reference_t<decltype(probe)>::element_type;
+      if (paused == (probe == nullptr)) return;
+      if (paused) {
+        probe.reset();
+        base::logInfo("pool \"{}\" backend {}: active checks paused (disabled)", pool_config.name,
+                      pool_config.backends[backend].name);
+      } else {
+        probe = std::make_unique<ProbeType>(*this, *loop_, pool, backend, pool_config);
+        probe->start(loop_->now());
+        base::logInfo("pool \"{}\" backend {}: active checks resumed", pool_config.name,
+                      pool_config.backends[backend].name);
+      }
+    };
+    if (pool_config.backends[backend].address.isStream()) {
+      toggle(probes_[first_probe_[pool] + backend]);
+    } else {
+      toggle(datagram_probes_[first_probe_[pool] + backend]);
+    }
+  });
+}
+
 void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, BackendState before,
                                   BackendState after, const std::string& reason) {
-  transitions_.fetch_add(1, std::memory_order_relaxed);
   const auto& pool_config = config_.pools[pool];
   const auto& health = *pool_config.health;
+  // A probe made anew when checks resume (setPaused) starts from unknown: its first verdict is
+  // a change only if it differs from the state the backend had.
+  if (before == BackendState::kUnknown && states_.pools[pool][backend] != BackendState::kUnknown) {
+    before = states_.pools[pool][backend];
+    if (before == after) {
+      base::logInfo("pool \"{}\" backend {}: still {} ({} check: {})", pool_config.name,
+                    pool_config.backends[backend].name, backendStateName(after),
+                    config::checkKindName(health.check), reason);
+      states_.reasons[pool][backend] = reason;
+      return;
+    }
+  }
+  transitions_.fetch_add(1, std::memory_order_relaxed);
   const auto message =
       fmt::format("pool \"{}\" backend {}: {} -> {} ({} check: {})", pool_config.name,
                   pool_config.backends[backend].name, backendStateName(before),
@@ -106,6 +156,7 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, Bac
     base::logInfo("{}", message);
   }
   states_.pools[pool][backend] = after;
+  states_.reasons[pool][backend] = reason;
   ++states_.version;
   publish_(std::make_shared<const HealthSnapshot>(states_));
 }

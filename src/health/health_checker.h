@@ -38,6 +38,10 @@ class HealthChecker {
   // Thread-safe: stops the checks and joins the thread.
   void stop();
 
+  // Thread-safe (the admin API): stops or resumes the active checks of one backend (a disabled
+  // backend is not checked). The state it had is kept while paused; checks resume at once.
+  void setPaused(std::uint32_t pool, std::uint32_t backend, bool paused);
+
   // Called by probes on the health thread.
   void onStateChange(std::uint32_t pool, std::uint32_t backend, BackendState before,
                      BackendState after, const std::string& reason);
@@ -52,8 +56,10 @@ class HealthChecker {
   const config::Config& config_;
   Publish publish_;
   std::unique_ptr<io::EventLoop> loop_;
-  std::vector<std::unique_ptr<Probe>> probes_;
-  std::vector<std::unique_ptr<DatagramProbe>> datagram_probes_;  // check = "dns"
+  std::vector<std::unique_ptr<Probe>> probes_;                   // null while paused
+  std::vector<std::unique_ptr<DatagramProbe>> datagram_probes_;  // check = "dns"; null: paused
+  // [pool]: index of its first backend's probe in probes_ or datagram_probes_ (by its kind)
+  std::vector<std::size_t> first_probe_;
   HealthSnapshot states_;
   std::uint64_t random_state_ = 0x853c49e6748fea9bULL;
   std::atomic<std::uint64_t> transitions_{0};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +36,8 @@ class RiseFallCounter {
 struct HealthSnapshot {
   std::uint64_t version = 0;
   std::vector<std::vector<BackendState>> pools;  // [pool][backend]; empty for unchecked pools
+  // Why each backend is in its state: the last state change's reason (the admin API shows it).
+  std::vector<std::vector<std::string>> reasons;  // [pool][backend], as `pools`
 };
 
 }  // namespace l4lb::health

@@ -138,8 +138,11 @@ void DatagramListener::forward(std::size_t count) {
     if (len <= sizeof(sa_family_t)) len = 0;
     std::uint64_t hash = hashFlowKey(addr, len);
     Flow* flow = table_.find(addr, len, hash);
+    // Down by its checks or ejected, not drained by an operator: a draining backend keeps the
+    // flows it has.
     if (flow != nullptr && flow->backend != balance::kNoBackend &&
-        !pool_.balancer->isUp(flow->backend)) {
+        !(pool_.health ? pool_.health->servesExisting(flow->backend)
+                       : pool_.balancer->isUp(flow->backend))) {
       leaveDownBackend(*flow);
     }
     if (flow == nullptr) flow = startFlow(addr, len, hash);

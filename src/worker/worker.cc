@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include "balance/maglev.h"
 #include "base/log.h"
 #include "net/socket.h"
 #include "net/source_steering.h"
@@ -195,6 +196,33 @@ void Worker::applyHealth(std::shared_ptr<const health::HealthSnapshot> states) {
     }
   }
   health_ = std::move(states);
+}
+
+void Worker::applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot) {
+  const std::int64_t now = loop_->now();
+  const auto& config = snapshot_->config;
+  for (std::size_t p = 0; p < pools_.size() && p < snapshot->states.size(); ++p) {
+    const auto& pool = config.pools[p];
+    auto& state = pools_[p];
+    const bool maglev = pool.balance == balance::Algorithm::kMaglev;
+    // As in Snapshot::build: weights are scaled where slow start ramps them.
+    const std::uint32_t scale =
+        pool.slow_start.count() > 0 && !maglev ? proxy::kSlowStartScale : 1U;
+    for (std::uint32_t b = 0; b < snapshot->states[p].size(); ++b) {
+      const admin::AdminState now_state = snapshot->states[p][b];
+      const admin::AdminState before = admin_ ? admin_->states[p][b] : admin::AdminState::kEnabled;
+      if (now_state != before) {
+        state.health->setAdminAllowed(b, admin::adminAllowsNew(now_state), now);
+      }
+      const std::uint32_t weight = snapshot->weights[p][b] * scale;
+      if (weight != state.health->fullWeight(b)) state.health->setFullWeight(b, weight, now);
+    }
+    if (maglev && snapshot->maglev_tables[p] &&
+        (!admin_ || admin_->maglev_tables[p] != snapshot->maglev_tables[p])) {
+      static_cast<balance::MaglevBalancer&>(*state.balancer).setTable(snapshot->maglev_tables[p]);
+    }
+  }
+  admin_ = std::move(snapshot);
 }
 
 void Worker::tickHealth() {

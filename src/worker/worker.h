@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin/admin_state.h"
 #include "base/result.h"
 #include "health/health_state.h"
 #include "io/event_loop.h"
@@ -62,6 +63,15 @@ class Worker final : public proxy::SessionOwner {
 
   // On the worker's thread (posted by the health thread): the active checks' latest states.
   void applyHealth(std::shared_ptr<const health::HealthSnapshot> states);
+
+  // On the worker's thread (posted by the admin API): the operator's states and weights.
+  void applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot);
+
+  // Any thread: one backend's counters on this worker (relaxed atomics). Valid from init() on.
+  [[nodiscard]] const balance::BackendCounters& backendCounters(std::uint32_t pool,
+                                                                std::uint32_t backend) const {
+    return pools_[pool].balancer->counters(backend);
+  }
 
   // Before init(): the process-wide connection limits (none when null).
   void setConnectionLimits(ConnectionLimits* limits) { connection_limits_ = limits; }
@@ -125,6 +135,7 @@ class Worker final : public proxy::SessionOwner {
   base::LogThrottle datagram_failure_log_;
   std::vector<std::unique_ptr<proxy::DatagramListener>> datagram_listeners_;
   std::shared_ptr<const health::HealthSnapshot> health_;  // the last applied
+  std::shared_ptr<const admin::AdminSnapshot> admin_;     // the last applied; null: none yet
   HealthTicker health_ticker_;
   QueueTicker queue_ticker_;
   bool draining_ = false;

@@ -75,7 +75,8 @@ def l4lb(l4lb_bin, workdir):
     `wrapper` is a command that execs l4lb (e.g. ["prlimit", "--nofile=64", "--"]).
 
     Writes the config into the test's directory, starts `l4lb run -c FILE`, waits until every
-    URL in `ready` listens. At teardown stops the process (SIGTERM) and fails the test if it
+    URL in `ready` listens. A config without an [admin] table gets one with a socket in the
+    test's directory (the default, /run/l4lb/admin.sock, would be shared by every run). At teardown stops the process (SIGTERM) and fails the test if it
     crashed: killed by a signal we did not send, a sanitizer report, or no exit after SIGTERM."""
     started: list[harness.L4lb] = []
     counter = iter(range(1000))
@@ -84,7 +85,10 @@ def l4lb(l4lb_bin, workdir):
               args: list[str] | None = None,
               wrapper: list[str] | None = None) -> harness.L4lb:
         if config is not None:
-            path = workdir / f"l4lb-{next(counter)}.toml"
+            n = next(counter)
+            if "[admin]" not in config:
+                config += f'\n[admin]\nlisten = ["unix://{workdir}/admin-{n}.sock"]\n'
+            path = workdir / f"l4lb-{n}.toml"
             path.write_text(config)
             argv = ["run", "-c", str(path)] + (args or [])
         else:

@@ -1,0 +1,216 @@
+#include "admin/admin_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <httplib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string_view>
+
+#include "admin/router.h"
+#include "base/fd.h"
+#include "base/log.h"
+
+namespace l4lb::admin {
+
+namespace {
+
+// Requests are small JSON documents; anything larger is a mistake or an attack.
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+constexpr int kServerThreads = 2;
+constexpr time_t kReadTimeoutSeconds = 5;
+
+std::string unixPath(const net::Endpoint& endpoint) {
+  const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
+  return std::string(sun->sun_path, strnlen(sun->sun_path, sizeof(sun->sun_path)));
+}
+
+// Compares without stopping at the first difference, so response times say nothing about how
+// much of a guessed token was right.
+bool sameSecret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+// Prepares the path of a unix:// admin socket: its directory exists (created 0755 when missing,
+// one level), and no other process is serving there; a stale socket file is removed.
+bool preparePath(const std::string& url, const std::string& path, std::string& error) {
+  const std::size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    const std::string dir = path.substr(0, slash);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+      if (::mkdir(dir.c_str(), 0755) != 0) {
+        error = fmt::format(
+            "admin listener {}: cannot create the directory {}: {} (set [admin] listen to a "
+            "path l4lb may create, or listen = [] to turn the admin API off)",
+            url, dir, std::strerror(errno));
+        return false;
+      }
+    } else if (!S_ISDIR(st.st_mode)) {
+      error = fmt::format("admin listener {}: {} is not a directory", url, dir);
+      return false;
+    }
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return true;
+  if (!S_ISSOCK(st.st_mode)) {
+    error = fmt::format("admin listener {}: {} exists and is not a socket", url, path);
+    return false;
+  }
+  base::Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path, path.data(), std::min(path.size(), sizeof(sun.sun_path) - 1));
+  if (probe && ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof(sun)) == 0) {
+    error = fmt::format("admin listener {}: another process is serving on {} (another l4lb?)", url,
+                        path);
+    return false;
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    error = fmt::format("admin listener {}: cannot remove the stale socket {}: {}", url, path,
+                        std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct AdminServer::Listener {
+  const net::Endpoint* endpoint = nullptr;
+  std::string unix_path;  // unix:// only: unlinked at stop
+  httplib::Server server;
+  std::thread thread;
+};
+
+AdminServer::AdminServer(const config::AdminConfig& config, Controller& controller)
+    : config_(config), controller_(controller) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+bool AdminServer::bind(std::string& error) {
+  for (const auto& endpoint : config_.listen) {
+    auto listener = std::make_unique<Listener>();
+    listener->endpoint = &endpoint;
+    const bool tcp = endpoint.kind == net::EndpointKind::kTcp;
+    auto& server = listener->server;
+    server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+    server.set_payload_max_length(kMaxBodyBytes);
+    server.set_read_timeout(kReadTimeoutSeconds, 0);
+    server.set_keep_alive_max_count(100);
+    const std::string* token = &config_.token;
+    auto handle = [this, tcp, token](const httplib::Request& req, httplib::Response& res) {
+      bool may_change = true;
+      if (tcp) {
+        const std::string header = req.get_header_value("Authorization");
+        may_change = !token->empty() && sameSecret(header, "Bearer " + *token);
+      }
+      ApiReply reply = route(controller_, ApiRequest{.method = req.method,
+                                                     .target = req.target,
+                                                     .body = req.body,
+                                                     .may_change = may_change});
+      res.status = reply.status;
+      if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+      // Names in errors come from the request's path: invalid UTF-8 there is replaced, not thrown.
+      res.set_content(
+          reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+          "application/json");
+    };
+    server.Get(".*", handle);
+    server.Patch(".*", handle);
+    server.Post(".*", handle);
+    server.Put(".*", handle);
+    server.Delete(".*", handle);
+
+    if (tcp) {
+      char host[INET6_ADDRSTRLEN] = {};
+      int port = 0;
+      if (endpoint.family() == AF_INET6) {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&endpoint.addr);
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        port = ntohs(sin6->sin6_port);
+      } else {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(&endpoint.addr);
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        port = ntohs(sin->sin_port);
+      }
+      bool bound = false;
+      if (port == 0) {
+        port = server.bind_to_any_port(host);
+        bound = port > 0;
+      } else {
+        bound = server.bind_to_port(host, port);
+      }
+      if (!bound) {
+        error = fmt::format("admin listener {}: cannot bind: {}", endpoint.url,
+                            std::strerror(errno != 0 ? errno : EADDRINUSE));
+        return false;
+      }
+      base::logInfo("admin API listening on tcp://{}{}{}:{}",
+                    endpoint.family() == AF_INET6 ? "[" : "", host,
+                    endpoint.family() == AF_INET6 ? "]" : "", port);
+    } else {
+      const std::string path = unixPath(endpoint);
+      if (path.empty()) {
+        error = fmt::format(
+            "admin listener {}: abstract sockets are not supported (no file "
+            "mode protects them)",
+            endpoint.url);
+        return false;
+      }
+      if (!preparePath(endpoint.url, path, error)) return false;
+      server.set_address_family(AF_UNIX);
+      // Created 0600 from the start (not chmod'ed after, which would leave a window): only the
+      // user l4lb runs as may connect. No other thread runs yet, so the umask is ours to change.
+      const mode_t old_mask = ::umask(0177);
+      errno = 0;
+      const bool bound = server.bind_to_port(path, 80);
+      const int bind_errno = errno;
+      ::umask(old_mask);
+      if (!bound) {
+        error = fmt::format("admin listener {}: cannot bind: {}", endpoint.url,
+                            std::strerror(bind_errno != 0 ? bind_errno : EADDRINUSE));
+        return false;
+      }
+      listener->unix_path = path;
+      base::logInfo("admin API listening on {}", endpoint.url);
+    }
+    listeners_.push_back(std::move(listener));
+  }
+  return true;
+}
+
+void AdminServer::start() {
+  for (auto& listener : listeners_) {
+    Listener* l = listener.get();
+    l->thread = std::thread([l] { (void)l->server.listen_after_bind(); });
+    // stop() must not race the thread to the listen loop, or it would stop nothing.
+    for (int i = 0; i < 1000 && !l->server.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+}
+
+void AdminServer::stop() {
+  for (auto& listener : listeners_) {
+    listener->server.stop();
+    if (listener->thread.joinable()) listener->thread.join();
+    if (!listener->unix_path.empty()) {
+      ::unlink(listener->unix_path.c_str());
+      listener->unix_path.clear();
+    }
+  }
+}
+
+}  // namespace l4lb::admin

@@ -1,0 +1,193 @@
+#include "admin/controller.h"
+
+#include <utility>
+
+#include "base/log.h"
+#include "io/clock.h"
+
+namespace l4lb::admin {
+
+namespace {
+
+using nlohmann::json;
+
+std::string_view endpointKindName(const net::Endpoint& endpoint) {
+  return endpoint.isStream() ? "stream" : "datagram";
+}
+
+}  // namespace
+
+ApiReply errorReply(int status, std::string message) {
+  return ApiReply{status, json{{"error", std::move(message)}}};
+}
+
+Controller::Controller(const config::Config& config, StartInfo info, ControllerHooks hooks)
+    : config_(config), info_(std::move(info)), hooks_(std::move(hooks)) {
+  for (const auto& pool : config_.pools) {
+    current_.states.emplace_back(pool.backends.size(), AdminState::kEnabled);
+    std::vector<std::uint32_t> weights;
+    for (const auto& backend : pool.backends) weights.push_back(backend.weight);
+    current_.weights.push_back(std::move(weights));
+    current_.maglev_tables.emplace_back();
+  }
+}
+
+void Controller::onHealth(std::shared_ptr<const health::HealthSnapshot> states) {
+  std::lock_guard lock(mutex_);
+  health_ = std::move(states);
+}
+
+std::uint64_t Controller::changes() const {
+  std::lock_guard lock(mutex_);
+  return changes_;
+}
+
+std::optional<std::uint32_t> Controller::findPool(std::string_view name) const {
+  for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
+    if (config_.pools[p].name == name) return p;
+  }
+  return std::nullopt;
+}
+
+ApiReply Controller::status() const {
+  const std::int64_t uptime_ms = io::monotonicMillis() - info_.started_ms;
+  json config{{"file", config_.source}};
+  config["sha256"] = info_.config_sha256.empty() ? json(nullptr) : json(info_.config_sha256);
+  return ApiReply{200, json{{"version", info_.version},
+                            {"uptime_seconds", uptime_ms / 1000},
+                            {"workers", info_.workers},
+                            {"config", std::move(config)}}};
+}
+
+ApiReply Controller::listeners() const {
+  json list = json::array();
+  for (const auto& listener : config_.listeners) {
+    list.push_back(json{{"name", listener.name},
+                        {"bind", listener.bind.url},
+                        {"kind", endpointKindName(listener.bind)},
+                        {"pool", listener.pool}});
+  }
+  return ApiReply{200, json{{"listeners", std::move(list)}}};
+}
+
+json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
+  const auto& pool_config = config_.pools[pool];
+  const auto& config = pool_config.backends[backend];
+  const bool checked = pool_config.health.has_value();
+  health::BackendState health = health::BackendState::kUnknown;
+  json last_check = nullptr;
+  if (checked && health_ && pool < health_->pools.size() && backend < health_->pools[pool].size()) {
+    health = health_->pools[pool][backend];
+    if (pool < health_->reasons.size() && backend < health_->reasons[pool].size()) {
+      last_check = health_->reasons[pool][backend];
+    }
+  }
+  const AdminState admin = current_.states[pool][backend];
+  json out{{"name", config.name},
+           {"address", config.address.url},
+           {"state", shownStateName(admin, health, checked)},
+           {"admin_state", adminStateName(admin)},
+           {"health", checked ? json(health::backendStateName(health)) : json(nullptr)},
+           {"last_check", std::move(last_check)},
+           {"weight", current_.weights[pool][backend]},
+           {"backup", config.backup}};
+  if (hooks_.totals) {
+    const BackendTotals totals = hooks_.totals(pool, backend);
+    out["active"] = totals.active;
+    out["total"] = totals.total;
+    out["failures"] = totals.failures;
+  }
+  return out;
+}
+
+json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
+  const auto& config = config_.pools[pool];
+  json out{
+      {"name", config.name},
+      {"balance", balance::algorithmName(config.balance)},
+      {"kind", config.backends.empty() ? "stream" : endpointKindName(config.backends[0].address)},
+      {"health_checks", config.health.has_value()}};
+  std::uint32_t available = 0;
+  json backends = json::array();
+  for (std::uint32_t b = 0; b < config.backends.size(); ++b) {
+    json backend = backendJson(pool, b);
+    if (backend["state"] == "up") ++available;
+    if (with_backends) backends.push_back(std::move(backend));
+  }
+  out["backends_total"] = config.backends.size();
+  out["backends_available"] = available;
+  if (with_backends) out["backends"] = std::move(backends);
+  return out;
+}
+
+ApiReply Controller::pools() const {
+  std::lock_guard lock(mutex_);
+  json list = json::array();
+  for (std::uint32_t p = 0; p < config_.pools.size(); ++p) list.push_back(poolJson(p, false));
+  return ApiReply{200, json{{"pools", std::move(list)}}};
+}
+
+ApiReply Controller::pool(std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  auto index = findPool(name);
+  if (!index) return errorReply(404, fmt::format("no pool \"{}\"", name));
+  return ApiReply{200, poolJson(*index, true)};
+}
+
+ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view backend_name,
+                                   const BackendChange& change) {
+  std::lock_guard lock(mutex_);
+  auto pool = findPool(pool_name);
+  if (!pool) return errorReply(404, fmt::format("no pool \"{}\"", pool_name));
+  const auto& pool_config = config_.pools[*pool];
+  std::optional<std::uint32_t> found;
+  for (std::uint32_t b = 0; b < pool_config.backends.size(); ++b) {
+    if (pool_config.backends[b].name == backend_name) found = b;
+  }
+  if (!found) {
+    return errorReply(404,
+                      fmt::format("pool \"{}\" has no backend \"{}\"", pool_name, backend_name));
+  }
+  const std::uint32_t backend = *found;
+  bool changed = false;
+  if (change.state && *change.state != current_.states[*pool][backend]) {
+    const AdminState before = current_.states[*pool][backend];
+    current_.states[*pool][backend] = *change.state;
+    ++changes_;
+    changed = true;
+    base::logInfo("pool \"{}\" backend {}: {} -> {} (admin API)", pool_config.name,
+                  pool_config.backends[backend].name, adminStateName(before),
+                  adminStateName(*change.state));
+    if (hooks_.pause_checks && pool_config.health &&
+        (before == AdminState::kDisabled) != (*change.state == AdminState::kDisabled)) {
+      hooks_.pause_checks(*pool, backend, *change.state == AdminState::kDisabled);
+    }
+  }
+  if (change.weight && *change.weight != current_.weights[*pool][backend]) {
+    const std::uint32_t before = current_.weights[*pool][backend];
+    current_.weights[*pool][backend] = *change.weight;
+    ++changes_;
+    changed = true;
+    base::logInfo("pool \"{}\" backend {}: weight {} -> {} (admin API)", pool_config.name,
+                  pool_config.backends[backend].name, before, *change.weight);
+    if (pool_config.balance == balance::Algorithm::kMaglev) {
+      // The table is rebuilt here, off the data path, and shared by every worker.
+      std::vector<balance::BackendSlot> slots;
+      for (std::uint32_t b = 0; b < pool_config.backends.size(); ++b) {
+        const auto& config = pool_config.backends[b];
+        slots.push_back({config.name, current_.weights[*pool][b], config.backup});
+      }
+      current_.maglev_tables[*pool] = std::make_shared<const balance::MaglevTable>(
+          slots, balance::nextPrime(pool_config.maglev_table_size));
+    }
+  }
+  if (changed) publishLocked();
+  return ApiReply{200, backendJson(*pool, backend)};
+}
+
+void Controller::publishLocked() {
+  ++current_.version;
+  if (hooks_.publish) hooks_.publish(std::make_shared<const AdminSnapshot>(current_));
+}
+
+}  // namespace l4lb::admin

@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/admin_state.h"
+#include "config/config.h"
+#include "health/health_state.h"
+
+namespace l4lb::admin {
+
+// A backend's counters summed over the workers.
+struct BackendTotals {
+  std::uint64_t active = 0;
+  std::uint64_t total = 0;
+  std::uint64_t failures = 0;
+};
+
+// What the admin API needs from the rest of l4lb, wired by app/ (admin/ knows no workers).
+struct ControllerHooks {
+  // Posts a new operator snapshot to every worker.
+  std::function<void(std::shared_ptr<const AdminSnapshot>)> publish;
+  // Pauses (true) or resumes the active checks of one backend.
+  std::function<void(std::uint32_t pool, std::uint32_t backend, bool paused)> pause_checks;
+  // Reads a backend's counters from every worker (relaxed atomics: no lock on the data path).
+  std::function<BackendTotals(std::uint32_t pool, std::uint32_t backend)> totals;
+};
+
+struct StartInfo {
+  std::string version;
+  unsigned workers = 0;
+  std::string config_sha256;    // of the config file's bytes; empty in quick mode
+  std::int64_t started_ms = 0;  // monotonic
+};
+
+// A change asked for through PATCH .../backends/{name}.
+struct BackendChange {
+  std::optional<AdminState> state;
+  std::optional<std::uint32_t> weight;
+};
+
+// The result of an API call: an HTTP status and the JSON body to send.
+struct ApiReply {
+  int status = 200;
+  nlohmann::json body;
+};
+
+// The admin API's state and answers: the operator's states and weights, the last health
+// snapshot, and the views built from them. Thread-safe (one mutex, taken by the admin and
+// health threads, never by a worker).
+class Controller {
+ public:
+  Controller(const config::Config& config, StartInfo info, ControllerHooks hooks);
+
+  // The health thread's latest snapshot (called from its publish hook).
+  void onHealth(std::shared_ptr<const health::HealthSnapshot> states);
+
+  [[nodiscard]] ApiReply status() const;
+  [[nodiscard]] ApiReply listeners() const;
+  [[nodiscard]] ApiReply pools() const;
+  [[nodiscard]] ApiReply pool(std::string_view name) const;
+  [[nodiscard]] ApiReply changeBackend(std::string_view pool, std::string_view backend,
+                                       const BackendChange& change);
+
+  // State changes made so far.
+  [[nodiscard]] std::uint64_t changes() const;
+
+ private:
+  [[nodiscard]] std::optional<std::uint32_t> findPool(std::string_view name) const;
+  [[nodiscard]] nlohmann::json backendJson(std::uint32_t pool, std::uint32_t backend) const;
+  [[nodiscard]] nlohmann::json poolJson(std::uint32_t pool, bool with_backends) const;
+  void publishLocked();
+
+  const config::Config& config_;
+  StartInfo info_;
+  ControllerHooks hooks_;
+  mutable std::mutex mutex_;
+  AdminSnapshot current_;
+  std::shared_ptr<const health::HealthSnapshot> health_;
+  std::uint64_t changes_ = 0;
+};
+
+// {"error": message} with `status`.
+[[nodiscard]] ApiReply errorReply(int status, std::string message);
+
+}  // namespace l4lb::admin

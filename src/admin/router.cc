@@ -1,0 +1,148 @@
+#include "admin/router.h"
+
+#include <fmt/format.h>
+
+namespace l4lb::admin {
+
+namespace {
+
+using nlohmann::json;
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> decodeSegment(std::string_view segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    const auto raw = static_cast<unsigned char>(segment[i]);
+    // A request line cannot carry spaces or control bytes; only escapes may make them.
+    if (raw <= ' ' || raw == 0x7f) return std::nullopt;
+    if (segment[i] != '%') {
+      out += segment[i];
+      continue;
+    }
+    if (i + 2 >= segment.size()) return std::nullopt;
+    const int high = hexValue(segment[i + 1]);
+    const int low = hexValue(segment[i + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    const char c = static_cast<char>(high * 16 + low);
+    if (c == '\0') return std::nullopt;
+    out += c;
+    i += 2;
+  }
+  return out;
+}
+
+ApiReply methodNotAllowed(std::string_view allowed) {
+  return errorReply(405, fmt::format("method not allowed here (allowed: {})", allowed));
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> splitPath(std::string_view target) {
+  const std::size_t query = target.find_first_of("?#");
+  if (query != std::string_view::npos) target = target.substr(0, query);
+  std::vector<std::string> segments;
+  std::size_t start = 0;
+  while (start <= target.size()) {
+    std::size_t end = target.find('/', start);
+    if (end == std::string_view::npos) end = target.size();
+    std::string_view raw = target.substr(start, end - start);
+    if (!raw.empty()) {
+      auto decoded = decodeSegment(raw);
+      if (!decoded) return std::nullopt;
+      segments.push_back(std::move(*decoded));
+    }
+    start = end + 1;
+  }
+  return segments;
+}
+
+std::string encodeSegment(std::string_view segment) {
+  std::string out;
+  for (const char c : segment) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+                       c == '-' || c == '_' || c == '.' || c == '~' || c == ':' || c == '@';
+    if (plain) {
+      out += c;
+    } else {
+      out += fmt::format("%{:02X}", u);
+    }
+  }
+  return out;
+}
+
+std::optional<BackendChange> parseBackendChange(std::string_view body, std::string& error) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    error = "the body is not valid JSON";
+    return std::nullopt;
+  }
+  if (!parsed.is_object()) {
+    error = "the body must be a JSON object like {\"state\": \"drain\"} or {\"weight\": 3}";
+    return std::nullopt;
+  }
+  BackendChange change;
+  for (const auto& [key, value] : parsed.items()) {
+    if (key == "state") {
+      std::optional<AdminState> state;
+      if (value.is_string()) state = parseAdminAction(value.get<std::string>());
+      if (!state) {
+        error = "\"state\" must be \"drain\", \"enable\" or \"disable\"";
+        return std::nullopt;
+      }
+      change.state = state;
+    } else if (key == "weight") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
+          value.get<std::int64_t>() > kMaxAdminWeight) {
+        error = fmt::format("\"weight\" must be an integer from 1 to {}", kMaxAdminWeight);
+        return std::nullopt;
+      }
+      change.weight = value.get<std::uint32_t>();
+    } else {
+      error = fmt::format("unknown key \"{}\" (expected \"state\" and/or \"weight\")", key);
+      return std::nullopt;
+    }
+  }
+  if (!change.state && !change.weight) {
+    error = "nothing to change: give \"state\" and/or \"weight\"";
+    return std::nullopt;
+  }
+  return change;
+}
+
+ApiReply route(Controller& controller, const ApiRequest& request) {
+  auto segments = splitPath(request.target);
+  if (!segments) return errorReply(400, "malformed percent-escape in the path");
+  const auto& s = *segments;
+  if (s.size() < 3 || s[0] != "api" || s[1] != "v1") {
+    return errorReply(404, "not found (the API is under /api/v1)");
+  }
+  const bool get = request.method == "GET";
+  if (s.size() == 3 && s[2] == "status") return get ? controller.status() : methodNotAllowed("GET");
+  if (s.size() == 3 && s[2] == "listeners") {
+    return get ? controller.listeners() : methodNotAllowed("GET");
+  }
+  if (s.size() == 3 && s[2] == "pools") return get ? controller.pools() : methodNotAllowed("GET");
+  if (s.size() == 4 && s[2] == "pools")
+    return get ? controller.pool(s[3]) : methodNotAllowed("GET");
+  if (s.size() == 6 && s[2] == "pools" && s[4] == "backends") {
+    if (request.method != "PATCH") return methodNotAllowed("PATCH");
+    if (!request.may_change) {
+      return errorReply(401, "changes over TCP need \"Authorization: Bearer TOKEN\"");
+    }
+    std::string error;
+    auto change = parseBackendChange(request.body, error);
+    if (!change) return errorReply(400, std::move(error));
+    return controller.changeBackend(s[3], s[5], *change);
+  }
+  return errorReply(404, "not found");
+}
+
+}  // namespace l4lb::admin

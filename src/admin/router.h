@@ -1,0 +1,41 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/controller.h"
+
+namespace l4lb::admin {
+
+// One HTTP request as the router needs it.
+struct ApiRequest {
+  std::string_view method;
+  std::string_view target;  // path and query as sent, still percent-encoded
+  std::string_view body;
+  bool may_change = true;  // false: a tcp:// listener without the right Bearer token
+};
+
+// The routes of /api/v1 (README.md, "Admin API"), mapped to the controller:
+//   GET   /api/v1/status | /api/v1/listeners | /api/v1/pools | /api/v1/pools/{pool}
+//   PATCH /api/v1/pools/{pool}/backends/{name}   {"state": "drain"|"enable"|"disable",
+//                                                  "weight": 1..10000}
+// Segments are percent-decoded after the path is split, so a backend named by its address
+// (tcp://10.0.0.1:80) is written tcp:%2F%2F10.0.0.1:80.
+[[nodiscard]] ApiReply route(Controller& controller, const ApiRequest& request);
+
+// The path's segments, each percent-decoded; nullopt when an escape is malformed or decodes to
+// a NUL byte, or the path holds a raw space or control byte.
+[[nodiscard]] std::optional<std::vector<std::string>> splitPath(std::string_view target);
+
+// Parses a PATCH body. On failure returns nullopt and sets `error`.
+[[nodiscard]] std::optional<BackendChange> parseBackendChange(std::string_view body,
+                                                              std::string& error);
+
+// Percent-encodes one path segment (what `l4lb ctl` sends).
+[[nodiscard]] std::string encodeSegment(std::string_view segment);
+
+inline constexpr std::uint32_t kMaxAdminWeight = 10000;
+
+}  // namespace l4lb::admin

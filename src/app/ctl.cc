@@ -1,0 +1,272 @@
+#include "app/ctl.h"
+
+#include <arpa/inet.h>
+#include <fmt/core.h>
+#include <httplib.h>
+#include <sys/un.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "admin/router.h"
+#include "config/loader.h"
+#include "net/endpoint.h"
+
+namespace l4lb::app {
+
+namespace {
+
+using nlohmann::json;
+
+enum class Action { kStatus, kListeners, kPools, kPool, kDrain, kEnable, kDisable, kWeight };
+
+std::string text(const json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+// Columns padded to their widest cell.
+void printTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) widths[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) {
+      widths[c] = std::max(widths[c], row[c].size());
+    }
+  }
+  auto print = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
+    }
+    fmt::print("{}\n", line);
+  };
+  print(header);
+  for (const auto& row : rows) print(row);
+}
+
+void printBackends(const json& backends) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& b : backends) {
+    rows.push_back({text(b["name"]), text(b["address"]), text(b["state"]), text(b["weight"]),
+                    text(b.value("active", json(nullptr))), text(b.value("total", json(nullptr))),
+                    text(b.value("failures", json(nullptr))), text(b["last_check"])});
+  }
+  printTable({"NAME", "ADDRESS", "STATE", "WEIGHT", "ACTIVE", "TOTAL", "FAILURES", "LAST CHECK"},
+             rows);
+}
+
+void printReadable(Action action, const json& body) {
+  switch (action) {
+    case Action::kStatus:
+      fmt::print("version   {}\nuptime    {} s\nworkers   {}\nconfig    {}\nsha256    {}\n",
+                 text(body["version"]), text(body["uptime_seconds"]), text(body["workers"]),
+                 text(body["config"]["file"]), text(body["config"]["sha256"]));
+      return;
+    case Action::kListeners: {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& l : body["listeners"]) {
+        rows.push_back({text(l["name"]), text(l["bind"]), text(l["kind"]), text(l["pool"])});
+      }
+      printTable({"NAME", "BIND", "KIND", "POOL"}, rows);
+      return;
+    }
+    case Action::kPools: {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& p : body["pools"]) {
+        rows.push_back(
+            {text(p["name"]), text(p["balance"]), text(p["kind"]),
+             fmt::format("{}/{}", text(p["backends_available"]), text(p["backends_total"]))});
+      }
+      printTable({"NAME", "BALANCE", "KIND", "AVAILABLE"}, rows);
+      return;
+    }
+    case Action::kPool:
+      fmt::print("pool {} ({}, {})\n", text(body["name"]), text(body["balance"]),
+                 text(body["kind"]));
+      printBackends(body["backends"]);
+      return;
+    default: printBackends(json::array({body})); return;
+  }
+}
+
+}  // namespace
+
+struct CtlCommand::Options {
+  CLI::App* ctl = nullptr;
+  std::string socket;
+  std::string config;
+  std::string token_file;
+  bool json_output = false;
+  Action action = Action::kStatus;
+  std::string pool;
+  std::string backend;
+  std::uint32_t weight = 0;
+};
+
+CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
+  Options& o = *options_;
+  o.ctl = app.add_subcommand("ctl", "Query or change a running l4lb through its admin API");
+  o.ctl->require_subcommand(1);
+  o.ctl->add_option("--socket", o.socket,
+                    "Admin API URL: unix:///PATH or tcp://HOST:PORT (default: the config's first "
+                    "[admin] listen, else unix:///run/l4lb/admin.sock)");
+  o.ctl->add_option("-c,--config", o.config, "Config file to take the admin URL from")
+      ->check(CLI::ExistingFile);
+  o.ctl->add_option("--token-file", o.token_file, "Bearer token for changes over tcp://")
+      ->check(CLI::ExistingFile);
+  o.ctl->add_flag("--json", o.json_output, "Print the API's JSON instead of a table");
+  o.ctl->fallthrough();
+
+  auto simple = [&o](CLI::App* sub, Action action) {
+    sub->callback([&o, action] { o.action = action; });
+  };
+  simple(o.ctl->add_subcommand("status", "Version, uptime, workers, config file and hash"),
+         Action::kStatus);
+  simple(o.ctl->add_subcommand("listeners", "Every listener"), Action::kListeners);
+  simple(o.ctl->add_subcommand("pools", "Every pool, with how many backends are available"),
+         Action::kPools);
+  auto* pool = o.ctl->add_subcommand("pool", "One pool's backends: state, weight, counters");
+  pool->add_option("POOL", o.pool, "Pool name")->required();
+  simple(pool, Action::kPool);
+  struct StateVerb {
+    const char* name;
+    const char* help;
+    Action action;
+  };
+  for (const StateVerb& verb :
+       {StateVerb{"drain", "No new connections to BACKEND; open ones continue", Action::kDrain},
+        StateVerb{"enable", "BACKEND takes new connections again", Action::kEnable},
+        StateVerb{"disable", "As drain, and pause BACKEND's active checks", Action::kDisable}}) {
+    auto* sub = o.ctl->add_subcommand(verb.name, verb.help);
+    sub->add_option("POOL", o.pool, "Pool name")->required();
+    sub->add_option("BACKEND", o.backend, "Backend name (its name key, or its address)")
+        ->required();
+    simple(sub, verb.action);
+  }
+  auto* weight = o.ctl->add_subcommand("weight", "Set BACKEND's weight");
+  weight->add_option("POOL", o.pool, "Pool name")->required();
+  weight->add_option("BACKEND", o.backend, "Backend name")->required();
+  weight->add_option("WEIGHT", o.weight, "1..10000")
+      ->required()
+      ->check(CLI::Range(1U, admin::kMaxAdminWeight));
+  simple(weight, Action::kWeight);
+}
+
+CtlCommand::~CtlCommand() = default;
+
+bool CtlCommand::parsed() const { return options_->ctl->parsed(); }
+
+int CtlCommand::run() {
+  const Options& o = *options_;
+  std::string url = o.socket;
+  if (url.empty() && !o.config.empty()) {
+    auto loaded = config::loadConfigFile(o.config);
+    if (!loaded.ok()) {
+      for (const auto& error : loaded.errors) fmt::print(stderr, "{}\n", error.format());
+      return 2;
+    }
+    if (loaded.config->admin.listen.empty()) {
+      fmt::print(stderr, "l4lb ctl: {} turns the admin API off ([admin] listen = [])\n", o.config);
+      return 2;
+    }
+    url = loaded.config->admin.listen.front().url;
+  }
+  if (url.empty()) url = std::string(config::kDefaultAdminListen);
+  auto parsed = net::parseEndpoint(url);
+  if (auto* error = std::get_if<net::EndpointError>(&parsed)) {
+    fmt::print(stderr, "l4lb ctl: --socket {}: {}\n", url, error->message);
+    return 2;
+  }
+  const auto& endpoint = std::get<net::Endpoint>(parsed);
+  std::unique_ptr<httplib::Client> client;
+  if (endpoint.kind == net::EndpointKind::kUnix) {
+    const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
+    client = std::make_unique<httplib::Client>(std::string(sun->sun_path), 80);
+    client->set_address_family(AF_UNIX);
+  } else if (endpoint.kind == net::EndpointKind::kTcp) {
+    char host[INET6_ADDRSTRLEN] = {};
+    int port = 0;
+    if (endpoint.family() == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&endpoint.addr);
+      inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+      port = ntohs(sin6->sin6_port);
+    } else {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(&endpoint.addr);
+      inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+      port = ntohs(sin->sin_port);
+    }
+    client = std::make_unique<httplib::Client>(host, port);
+  } else {
+    fmt::print(stderr, "l4lb ctl: --socket must be unix:///PATH or tcp://HOST:PORT\n");
+    return 2;
+  }
+  client->set_connection_timeout(5, 0);
+  client->set_read_timeout(10, 0);
+
+  httplib::Headers headers;
+  if (!o.token_file.empty()) {
+    std::ifstream in(o.token_file);
+    std::string token;
+    std::getline(in, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    headers.emplace("Authorization", "Bearer " + token);
+  }
+
+  const std::string base = "/api/v1/";
+  auto send = [&]() -> httplib::Result {
+    switch (o.action) {
+      case Action::kStatus: return client->Get(base + "status", headers);
+      case Action::kListeners: return client->Get(base + "listeners", headers);
+      case Action::kPools: return client->Get(base + "pools", headers);
+      case Action::kPool:
+        return client->Get(base + "pools/" + admin::encodeSegment(o.pool), headers);
+      default: {
+        json body;
+        if (o.action == Action::kWeight) {
+          body["weight"] = o.weight;
+        } else {
+          body["state"] = o.action == Action::kDrain    ? "drain"
+                          : o.action == Action::kEnable ? "enable"
+                                                        : "disable";
+        }
+        return client->Patch(base + "pools/" + admin::encodeSegment(o.pool) + "/backends/" +
+                                 admin::encodeSegment(o.backend),
+                             headers, body.dump(), "application/json");
+      }
+    }
+  };
+  httplib::Result result = send();
+  if (!result) {
+    fmt::print(stderr, "l4lb ctl: no answer from {}: {}\n", url,
+               httplib::to_string(result.error()));
+    return 2;
+  }
+  json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    fmt::print(stderr, "l4lb ctl: {} answered {} with a body that is not JSON\n", url,
+               result->status);
+    return 2;
+  }
+  if (result->status != 200) {
+    if (o.json_output) fmt::print("{}\n", body.dump(2));
+    fmt::print(stderr, "l4lb ctl: {} (HTTP {})\n", text(body.value("error", json(nullptr))),
+               result->status);
+    return 1;
+  }
+  if (o.json_output) {
+    fmt::print("{}\n", body.dump(2));
+  } else {
+    printReadable(o.action, body);
+  }
+  return 0;
+}
+
+}  // namespace l4lb::app

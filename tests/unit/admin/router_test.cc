@@ -1,0 +1,160 @@
+#include "admin/router.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "config/loader.h"
+
+namespace l4lb::admin {
+namespace {
+
+constexpr const char* kConfig = R"(
+[[listener]]
+name = "front"
+bind = "tcp://127.0.0.1:7000"
+pool = "web"
+
+[pool.web]
+balance = "maglev"
+maglev_table_size = 1009
+health = { check = "tcp" }
+backends = [
+  { address = "tcp://127.0.0.1:7001", name = "one" },
+  { address = "tcp://127.0.0.1:7002" },
+]
+)";
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = config::loadConfigText(kConfig, "test.toml");
+    ASSERT_TRUE(loaded.ok());
+    config_ = std::move(*loaded.config);
+    ControllerHooks hooks;
+    hooks.publish = [this](std::shared_ptr<const AdminSnapshot> s) { published_.push_back(s); };
+    hooks.pause_checks = [this](std::uint32_t p, std::uint32_t b, bool paused) {
+      paused_.push_back({p, b, paused ? 1U : 0U});
+    };
+    hooks.totals = [](std::uint32_t, std::uint32_t b) { return BackendTotals{b, 10 + b, 0}; };
+    controller_ = std::make_unique<Controller>(config_, StartInfo{"9.9", 3, "abc", 0}, hooks);
+  }
+
+  ApiReply call(std::string_view method, std::string_view target, std::string_view body = "",
+                bool may_change = true) {
+    return route(*controller_, ApiRequest{method, target, body, may_change});
+  }
+
+  config::Config config_;
+  std::unique_ptr<Controller> controller_;
+  std::vector<std::shared_ptr<const AdminSnapshot>> published_;
+  std::vector<std::vector<std::uint32_t>> paused_;
+};
+
+TEST_F(RouterTest, SplitsAndDecodesSegments) {
+  auto segments = splitPath("/api/v1/pools/web/backends/tcp:%2F%2F127.0.0.1:7002?x=1");
+  ASSERT_TRUE(segments);
+  EXPECT_EQ(segments->size(), 6U);
+  EXPECT_EQ((*segments)[5], "tcp://127.0.0.1:7002");
+  EXPECT_FALSE(splitPath("/api/v1/pools/%2"));
+  EXPECT_FALSE(splitPath("/api/v1/pools/%zz"));
+  EXPECT_FALSE(splitPath("/api/v1/pools/%00"));
+  EXPECT_FALSE(splitPath(std::string_view("/api/v1/pools/a\0b", 17)));
+  EXPECT_FALSE(splitPath("/api/v1/pools/a b"));
+  EXPECT_EQ(encodeSegment("tcp://127.0.0.1:7002"), "tcp:%2F%2F127.0.0.1:7002");
+  EXPECT_EQ(encodeSegment("a b/c"), "a%20b%2Fc");
+}
+
+TEST_F(RouterTest, Views) {
+  auto status = call("GET", "/api/v1/status");
+  EXPECT_EQ(status.status, 200);
+  EXPECT_EQ(status.body["version"], "9.9");
+  EXPECT_EQ(status.body["workers"], 3);
+  EXPECT_EQ(status.body["config"]["sha256"], "abc");
+  auto listeners = call("GET", "/api/v1/listeners");
+  EXPECT_EQ(listeners.body["listeners"][0]["pool"], "web");
+  auto pools = call("GET", "/api/v1/pools");
+  EXPECT_EQ(pools.body["pools"][0]["name"], "web");
+  EXPECT_EQ(pools.body["pools"][0]["backends_available"], 0);  // no check has answered yet
+  auto pool = call("GET", "/api/v1/pools/web");
+  ASSERT_EQ(pool.status, 200);
+  const auto& backends = pool.body["backends"];
+  ASSERT_EQ(backends.size(), 2U);
+  EXPECT_EQ(backends[0]["name"], "one");
+  EXPECT_EQ(backends[1]["name"], "tcp://127.0.0.1:7002");
+  EXPECT_EQ(backends[1]["total"], 11);
+  EXPECT_EQ(backends[0]["state"], "unknown");
+
+  health::HealthSnapshot states;
+  states.pools = {{health::BackendState::kUp, health::BackendState::kDown}};
+  states.reasons = {{"connected", "connect: Connection refused"}};
+  controller_->onHealth(std::make_shared<const health::HealthSnapshot>(states));
+  pool = call("GET", "/api/v1/pools/web");
+  EXPECT_EQ(pool.body["backends"][0]["state"], "up");
+  EXPECT_EQ(pool.body["backends"][1]["state"], "down");
+  EXPECT_EQ(pool.body["backends"][1]["last_check"], "connect: Connection refused");
+  EXPECT_EQ(pool.body["backends_available"], 1);
+}
+
+TEST_F(RouterTest, PatchStatePublishesAndPausesChecksOnDisable) {
+  auto reply = call("PATCH", "/api/v1/pools/web/backends/one", R"({"state": "drain"})");
+  ASSERT_EQ(reply.status, 200) << reply.body.dump();
+  EXPECT_EQ(reply.body["state"], "draining");
+  ASSERT_EQ(published_.size(), 1U);
+  EXPECT_EQ(published_[0]->states[0][0], AdminState::kDraining);
+  EXPECT_TRUE(paused_.empty());
+
+  reply = call("PATCH", "/api/v1/pools/web/backends/one", R"({"state": "drain"})");
+  EXPECT_EQ(published_.size(), 1U);  // no change, nothing published
+
+  reply = call("PATCH", "/api/v1/pools/web/backends/one", R"({"state": "disable"})");
+  EXPECT_EQ(reply.body["state"], "disabled");
+  ASSERT_EQ(paused_.size(), 1U);
+  EXPECT_EQ(paused_[0], (std::vector<std::uint32_t>{0, 0, 1}));
+  reply = call("PATCH", "/api/v1/pools/web/backends/one", R"({"state": "enable"})");
+  ASSERT_EQ(paused_.size(), 2U);
+  EXPECT_EQ(paused_[1], (std::vector<std::uint32_t>{0, 0, 0}));
+  EXPECT_EQ(published_.back()->states[0][0], AdminState::kEnabled);
+  EXPECT_EQ(controller_->changes(), 3U);
+}
+
+TEST_F(RouterTest, PatchWeightRebuildsTheMaglevTable) {
+  auto reply =
+      call("PATCH", "/api/v1/pools/web/backends/tcp:%2F%2F127.0.0.1:7002", R"({"weight": 4})");
+  ASSERT_EQ(reply.status, 200) << reply.body.dump();
+  EXPECT_EQ(reply.body["weight"], 4);
+  ASSERT_EQ(published_.size(), 1U);
+  EXPECT_EQ(published_[0]->weights[0], (std::vector<std::uint32_t>{1, 4}));
+  ASSERT_TRUE(published_[0]->maglev_tables[0]);
+  std::uint32_t owned = 0;
+  for (std::uint32_t entry : published_[0]->maglev_tables[0]->entries()) owned += entry == 1;
+  EXPECT_NEAR(owned, 1009 * 4 / 5, 5);
+}
+
+TEST_F(RouterTest, Errors) {
+  EXPECT_EQ(call("PATCH", "/api/v1/pools/nope/backends/one", R"({"state":"drain"})").status, 404);
+  EXPECT_EQ(call("PATCH", "/api/v1/pools/web/backends/two", R"({"state":"drain"})").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/pools/nope").status, 404);
+  EXPECT_EQ(call("GET", "/api/v2/status").status, 404);
+  EXPECT_EQ(call("GET", "/").status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/status").status, 405);
+  EXPECT_EQ(call("GET", "/api/v1/pools/web/backends/one").status, 405);
+  for (const char* body :
+       {"", "{", "[]", "3", R"({"state": "off"})", R"({"state": 1})", R"({"weight": 0})",
+        R"({"weight": 10001})", R"({"weight": -1})", R"({"weight": 1.5})", R"({"weight": "2"})",
+        R"({})", R"({"state": "drain", "extra": 1})"}) {
+    auto reply = call("PATCH", "/api/v1/pools/web/backends/one", body);
+    EXPECT_EQ(reply.status, 400) << body;
+    EXPECT_TRUE(reply.body.contains("error")) << body;
+  }
+  auto unauthorized =
+      call("PATCH", "/api/v1/pools/web/backends/one", R"({"state":"drain"})", false);
+  EXPECT_EQ(unauthorized.status, 401);
+  EXPECT_TRUE(published_.empty());
+  // Reads need no token.
+  EXPECT_EQ(call("GET", "/api/v1/pools/web", "", false).status, 200);
+}
+
+}  // namespace
+}  // namespace l4lb::admin
