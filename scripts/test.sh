@@ -33,23 +33,36 @@ for preset in release sanitize; do
     tests/integration || status=1
 done
 
-step "fuzz targets (clang, ASan+UBSan, ${fuzz_seconds}s each)"
+step "fuzz targets (clang, ASan+UBSan, ${fuzz_seconds}s each, $(nproc) at a time)"
 ./scripts/build.sh fuzz
+fuzz_dir=$(mktemp -d)
+run_fuzz() {  # run_fuzz TARGET: its log and exit status land in $fuzz_dir/NAME.{log,rc}
+  local target=$1 name corpus seeds rc=0
+  name=$(basename "$target" _fuzz)
+  corpus=$fuzz_dir/$name.corpus
+  mkdir -p "$corpus"
+  seeds=fuzz/corpus/$name
+  [ -d "$seeds" ] || seeds=""
+  "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=0 "$corpus" $seeds >"$fuzz_dir/$name.log" 2>&1 || rc=$?
+  echo "$rc" >"$fuzz_dir/$name.rc"
+}
+for target in build/fuzz/*_fuzz; do
+  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n || true; done
+  run_fuzz "$target" &
+done
+wait
 for target in build/fuzz/*_fuzz; do
   name=$(basename "$target" _fuzz)
-  corpus=$(mktemp -d)
-  seeds=fuzz/corpus/$name
   echo "--- $name"
-  if ! "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=0 "$corpus" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} \
-      >"$corpus.log" 2>&1; then
-    tail -50 "$corpus.log"
+  if [ "$(cat "$fuzz_dir/$name.rc")" != 0 ]; then
+    tail -50 "$fuzz_dir/$name.log"
     status=1
   else
-    grep -E '^(#[0-9]+\s+DONE|Done)' "$corpus.log" | tail -1 || true
+    grep -E '^(#[0-9]+\s+DONE|Done)' "$fuzz_dir/$name.log" | tail -1 || true
   fi
-  rm -rf "$corpus" "$corpus.log"
 done
+rm -rf "$fuzz_dir"
 
 if [ "$status" -eq 0 ]; then step "all tests passed"; else step "SOME TESTS FAILED"; fi
 exit "$status"
