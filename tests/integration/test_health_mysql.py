@@ -7,6 +7,7 @@ and a restarted one up while clients keep being served."""
 from __future__ import annotations
 
 import errno
+import os
 import re
 import socket
 import subprocess
