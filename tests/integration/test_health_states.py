@@ -80,16 +80,21 @@ def test_backup_serves_only_while_every_primary_is_down(l4lb, servers):
                 ready=[listen])
     assert wait_state(proc, "primary", "up", 10) is not None, proc.describe()
     assert wait_state(proc, "backup", "up", 10) is not None, proc.describe()
+    # The log line comes from the health thread; each worker applies the new states when it
+    # next runs its loop, a moment later.
+    assert wait_until(lambda: ask_name(listen) == "primary", 5), proc.describe()
     assert {ask_name(listen) for _ in range(20)} == {"primary"}
 
     offset = log_offset(proc)
     primary.stop()
     assert wait_state(proc, "primary", "down", 10, after=offset) is not None, proc.describe()
+    assert wait_until(lambda: ask_name(listen) == "backup", 5), proc.describe()
     assert {ask_name(listen) for _ in range(20)} == {"backup"}
 
     offset = log_offset(proc)
     servers(tcp_url(p_port), name="primary")
     assert wait_state(proc, "primary", "up", 10, after=offset) is not None, proc.describe()
+    assert wait_until(lambda: ask_name(listen) == "primary", 5), proc.describe()
     assert {ask_name(listen) for _ in range(20)} == {"primary"}
 
 
