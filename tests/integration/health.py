@@ -100,8 +100,10 @@ class SequentialClients:
         self._thread.join(30)
 
 
-def start_nginx(workdir: Path, port: int, body: str = "nginx") -> Process:
-    d = workdir / f"nginx-{port}"
+def run_nginx(workdir: Path, port: int, name: str, http_body: str) -> Process:
+    """nginx in the foreground with its own prefix, temp paths and log under workdir/`name`,
+    serving `http_body` (what goes inside `http { }`) on 127.0.0.1:`port`."""
+    d = workdir / name
     (d / "tmp").mkdir(parents=True, exist_ok=True)
     conf = d / "nginx.conf"
     conf.write_text(f"""
@@ -117,16 +119,20 @@ http {{
   fastcgi_temp_path {d}/tmp/fastcgi;
   uwsgi_temp_path {d}/tmp/uwsgi;
   scgi_temp_path {d}/tmp/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{ return 200 "{body}\\n"; }}
-  }}
+{http_body}
 }}
 """)
     p = Process(["nginx", "-e", str(d / "error.log"), "-p", str(d), "-c", str(conf)], workdir,
-                f"nginx-{port}")
+                name)
     wait_tcp_listening(port)
     return p
+
+
+def start_nginx(workdir: Path, port: int, body: str = "nginx") -> Process:
+    return run_nginx(workdir, port, f"nginx-{port}", f"""  server {{
+    listen 127.0.0.1:{port};
+    location / {{ return 200 "{body}\\n"; }}
+  }}""")
 
 
 def start_memcached(workdir: Path, port: int) -> Process:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from backends import Server
-from health import CLIENT_MARK, SequentialClients, log_offset, wait_state
-from procs import Process, wait_tcp_listening
+from health import CLIENT_MARK, SequentialClients, log_offset, run_nginx, wait_state
+from procs import Process
 
 # Check timing of every test here; bounds are computed from it, never asserted as speeds.
 INTERVAL = 0.2
@@ -45,8 +45,6 @@ def start_nginx_tls(workdir: Path, port: int, server_name: str, body: str = "tls
     `reject_other_names`, a ClientHello for any other name (or none) gets the alert
     unrecognized_name (ssl_reject_handshake)."""
     cert, key = make_cert(workdir, server_name)
-    d = workdir / f"nginx-tls-{port}"
-    (d / "tmp").mkdir(parents=True, exist_ok=True)
     default = ""
     if reject_other_names:
         default = f"""
@@ -54,34 +52,14 @@ def start_nginx_tls(workdir: Path, port: int, server_name: str, body: str = "tls
     listen 127.0.0.1:{port} ssl default_server;
     ssl_reject_handshake on;
   }}"""
-    conf = d / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/tmp/body;
-  proxy_temp_path {d}/tmp/proxy;
-  fastcgi_temp_path {d}/tmp/fastcgi;
-  uwsgi_temp_path {d}/tmp/uwsgi;
-  scgi_temp_path {d}/tmp/scgi;
-  ssl_protocols TLSv1.2 TLSv1.3;
+    return run_nginx(workdir, port, f"nginx-tls-{port}", f"""  ssl_protocols TLSv1.2 TLSv1.3;
   ssl_certificate {cert};
   ssl_certificate_key {key};{default}
   server {{
     listen 127.0.0.1:{port} ssl;
     server_name {server_name};
     location / {{ return 200 "{body}\\n"; }}
-  }}
-}}
-""")
-    p = Process(["nginx", "-e", str(d / "error.log"), "-p", str(d), "-c", str(conf)], workdir,
-                f"nginx-tls-{port}")
-    wait_tcp_listening(port)
-    return p
+  }}""")
 
 
 def https_get(url: str, server_name: str, timeout: float = 5.0) -> bytes:
