@@ -248,6 +248,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   }
   std::uint64_t total = 0;
   std::uint64_t spliced = 0;
+  std::uint64_t retried = 0;
   std::uint64_t limited = 0;
   std::uint64_t queued = 0;
   std::uint64_t refused_acl = 0;
@@ -256,6 +257,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   for (auto& w : workers) {
     total += w->stats().accepted.get();
     spliced += w->stats().spliced.get();
+    retried += w->stats().retried.get();
     limited += w->stats().accept_limited.get();
     refused_acl += w->stats().refused_acl.get();
     queued += w->stats().queued.get();
@@ -263,10 +265,11 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     refused_rate += w->stats().refused_source_rate.get();
   }
   base::logInfo(
-      "stopped after {} connections ({} bulk directions moved by splice; accepting held back "
-      "{} times by max_connections; {} queued for a backend slot; refused: {} by allow/deny, {} "
-      "over per_source_max_connections, {} over per_source_rate)",
-      total, spliced, limited, queued, refused_acl, refused_connections, refused_rate);
+      "stopped after {} connections ({} bulk directions moved by splice; {} retried on another "
+      "backend after one ended before answering; accepting held back {} times by "
+      "max_connections; {} queued for a backend slot; refused: {} by allow/deny, {} over "
+      "per_source_max_connections, {} over per_source_rate)",
+      total, spliced, retried, limited, queued, refused_acl, refused_connections, refused_rate);
   bool any_datagram = false;
   for (const auto& listener : config.listeners) any_datagram |= listener.isDatagram();
   if (any_datagram) {

@@ -73,6 +73,16 @@ enum class SendProxy : std::uint8_t { kOff, kV1, kV2 };
 [[nodiscard]] std::optional<SendProxy> parseSendProxy(std::string_view text);
 [[nodiscard]] const std::vector<std::string_view>& sendProxyNames();
 
+// When a stream connection is tried again on another backend (pool key retry_on). Flags.
+enum RetryOn : std::uint8_t {
+  kRetryConnFailure = 1,     // the connect failed or timed out
+  kRetryEmptyResponse = 2,   // the backend closed or reset before sending a byte
+  kRetryRefusedGreeting = 4  // its first answer was a refusal in the health check's protocol
+};
+
+[[nodiscard]] std::optional<RetryOn> parseRetryOn(std::string_view text);
+[[nodiscard]] const std::vector<std::string_view>& retryOnNames();
+
 struct PoolConfig {
   std::string name;
   balance::Algorithm balance = balance::Algorithm::kRoundRobin;
@@ -82,6 +92,10 @@ struct PoolConfig {
   // How long a connection may wait for a backend when every eligible one is at max_connections.
   base::Duration queue_timeout = 5s;
   std::uint32_t retries = 2;
+  // Retries past a connect (empty-response, refused-greeting) resend what the client sent so
+  // far, so they are the operator's call: safe for protocols where the backend acts on nothing
+  // before its first answer (MySQL, PostgreSQL logins), not for every request.
+  std::uint8_t retry_on = kRetryConnFailure;
   std::vector<BackendConfig> backends;
   std::optional<HealthConfig> health;  // active checks; none: every backend is up
   base::Duration slow_start{0};        // 0: a backend that comes up gets its full weight at once

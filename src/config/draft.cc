@@ -202,6 +202,28 @@ const BackendDraft* firstParsedBackend(const PoolDraft& pool) {
   return nullptr;
 }
 
+// Retries past the connect resend the client's bytes: only stream pools have them, and a
+// refusal is recognised in the protocol the pool's health check speaks.
+void checkRetryOn(const PoolDraft& pool, bool stream, ErrorList& errors) {
+  const std::uint8_t past_connect = kRetryEmptyResponse | kRetryRefusedGreeting;
+  if (!stream && (pool.config.retry_on & past_connect) != 0) {
+    errors.add(*pool.retry_on,
+               "\"empty-response\" and \"refused-greeting\" apply to stream pools: a datagram "
+               "flow is never connected");
+    return;
+  }
+  if ((pool.config.retry_on & kRetryRefusedGreeting) == 0) return;
+  const bool speaks_protocol =
+      pool.config.health && (pool.config.health->check == CheckKind::kMysql ||
+                             pool.config.health->check == CheckKind::kPgsql ||
+                             pool.config.health->check == CheckKind::kRedis);
+  if (!speaks_protocol) {
+    errors.add(*pool.retry_on,
+               "\"refused-greeting\" reads the first answer in the pool's protocol: it needs "
+               "health = { check = \"mysql\" }, \"pgsql\" or \"redis\"");
+  }
+}
+
 // A pool carries either connections or datagrams, not both.
 void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   const BackendDraft* first = firstParsedBackend(pool);
@@ -231,6 +253,7 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   if (!stream && pool.eject && pool.config.eject_after > 0) {
     errors.add(*pool.eject, "only applies to stream pools: datagram flows have no connect outcome");
   }
+  if (pool.retry_on) checkRetryOn(pool, stream, errors);
   if (!stream && pool.send_proxy && pool.config.send_proxy == SendProxy::kV1) {
     errors.add(*pool.send_proxy,
                "v1 has no datagram form: datagram pools take send_proxy = \"v2\" (a v2 DGRAM "

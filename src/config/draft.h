@@ -55,6 +55,7 @@ struct PoolDraft {
   std::optional<Origin> health;      // the health table, when written
   std::optional<Origin> eject;       // eject_after, when written
   std::optional<Origin> send_proxy;  // when written
+  std::optional<Origin> retry_on;    // when written
 };
 
 struct ListenerDraft {

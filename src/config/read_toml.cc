@@ -13,6 +13,7 @@
 #include "config/read_admin.h"
 #include "config/read_cidrs.h"
 #include "config/read_health.h"
+#include "config/read_retry_on.h"
 #include "config/table_reader.h"
 
 namespace l4lb::config {
@@ -51,7 +52,8 @@ constexpr std::array kListenerKeys = {"name"sv,
 constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv,  "maglev_table_size"sv,
                                   "connect_timeout"sv, "retries"sv,   "queue_timeout"sv,
                                   "backends"sv,        "health"sv,    "slow_start"sv,
-                                  "eject_after"sv,     "eject_for"sv, "send_proxy"sv};
+                                  "eject_after"sv,     "eject_for"sv, "send_proxy"sv,
+                                  "retry_on"sv};
 constexpr std::array kBackendKeys = {
     "address"sv,         "name"sv,   "weight"sv,         "mq_max_messages"sv,
     "mq_message_size"sv, "backup"sv, "max_connections"sv};
@@ -295,6 +297,10 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   if (reader.has("send_proxy")) draft.send_proxy = reader.originOf("send_proxy");
   if (auto send_proxy = reader.choice("send_proxy", parseSendProxy, sendProxyNames())) {
     draft.config.send_proxy = *send_proxy;
+  }
+  if (reader.has("retry_on")) {
+    draft.retry_on = reader.originOf("retry_on");
+    if (auto retry_on = readRetryOn(reader)) draft.config.retry_on = *retry_on;
   }
   reader.reportUnknownKeys();
   return draft;

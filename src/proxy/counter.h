@@ -39,6 +39,7 @@ struct WorkerStats {
   Counter bytes_from_clients;
   Counter bytes_from_backends;
   Counter spliced;  // directions that turned out bulk and moved on to splice(2)
+  Counter retried;  // sessions moved to another backend after it ended before answering
   std::array<Counter, static_cast<std::size_t>(EndReason::kCount)> ended;
 
   Counter& endedBy(EndReason reason) { return ended[static_cast<std::size_t>(reason)]; }

@@ -27,6 +27,18 @@ bool isLocalShortage(int error) {
   return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
+proto::GreetingProtocol greetingOf(const config::PoolConfig& pool) {
+  if ((pool.retry_on & config::kRetryRefusedGreeting) == 0 || !pool.health) {
+    return proto::GreetingProtocol::kNone;
+  }
+  switch (pool.health->check) {
+    case config::CheckKind::kMysql: return proto::GreetingProtocol::kMysql;
+    case config::CheckKind::kPgsql: return proto::GreetingProtocol::kPgsql;
+    case config::CheckKind::kRedis: return proto::GreetingProtocol::kRedis;
+    default: return proto::GreetingProtocol::kNone;
+  }
+}
+
 }  // namespace
 
 Session::Session(const SessionEnv& env, SessionOwner* owner, const config::ListenerConfig& listener,
@@ -68,14 +80,21 @@ void Session::start() {
     finish(EndReason::kClientReset);
     return;
   }
+  const auto& pool = *pool_.config;
+  replayable_ =
+      (pool.retry_on & (config::kRetryEmptyResponse | config::kRetryRefusedGreeting)) != 0;
+  greeting_ = greetingOf(pool);
   connectNext();
+}
+
+std::uint32_t Session::maxAttempts() const {
+  return std::min<std::uint32_t>(pool_.config->retries + 1,
+                                 static_cast<std::uint32_t>(kMaxRecordedFailures));
 }
 
 void Session::connectNext() {
   const auto& pool = *pool_.config;
-  const std::uint32_t max_attempts =
-      std::min<std::uint32_t>(pool.retries + 1, static_cast<std::uint32_t>(kMaxRecordedFailures));
-  while (attempts_ < max_attempts) {
+  if (attempts_ < maxAttempts()) {
     bool saw_full = false;
     std::uint32_t index = pickBackend(saw_full);
     if (index == balance::kNoBackend) {
@@ -92,38 +111,43 @@ void Session::connectNext() {
         owner_->onSessionQueued();
         return;
       }
-      break;
-    }
-    ++attempts_;
-    backend_index_ = index;
-    pool_.balancer->onConnectionOpened(index);
-    auto connected = net::connectStream(pool.backends[index].address);
-    if (!connected) {
-      if (isLocalShortage(connected.error().code)) {
-        // Out of descriptors or memory here: no other backend would do better, and the
-        // backend is not to blame.
-        releaseBackend();
-        failed_backends_[attempts_ - 1] = balance::kNoBackend;
-        logAllConnectsFailed(std::strerror(connected.error().code));
-        finish(EndReason::kNoBackend);
-        return;
-      }
-      onConnectFailed(connected.error().code);
+    } else {
+      connectTo(index);
       return;
     }
-    backend_.fd = std::move(connected.value());
-    backend_.readable = backend_.writable = backend_.peer_closed = false;
-    auto added = env_.loop->add(backend_.fd.get(), kStreamEvents, &backend_);
-    if (!added) {
-      backend_.fd.reset();
-      onConnectFailed(added.error().code);
-      return;
-    }
-    env_.loop->timers().schedule(this, env_.loop->now() + pool.connect_timeout.count());
-    return;
   }
   logAllConnectsFailed(nullptr);
   finish(EndReason::kNoBackend);
+}
+
+void Session::connectTo(std::uint32_t index) {
+  const auto& pool = *pool_.config;
+  ++attempts_;
+  backend_index_ = index;
+  pool_.balancer->onConnectionOpened(index);
+  auto connected = net::connectStream(pool.backends[index].address);
+  if (!connected) {
+    if (isLocalShortage(connected.error().code)) {
+      // Out of descriptors or memory here: no other backend would do better, and the backend
+      // is not to blame.
+      releaseBackend();
+      failed_backends_[attempts_ - 1] = balance::kNoBackend;
+      logAllConnectsFailed(std::strerror(connected.error().code));
+      finish(EndReason::kNoBackend);
+      return;
+    }
+    onConnectFailed(connected.error().code);
+    return;
+  }
+  backend_.fd = std::move(connected.value());
+  backend_.readable = backend_.writable = backend_.peer_closed = false;
+  auto added = env_.loop->add(backend_.fd.get(), kStreamEvents, &backend_);
+  if (!added) {
+    backend_.fd.reset();
+    onConnectFailed(added.error().code);
+    return;
+  }
+  env_.loop->timers().schedule(this, env_.loop->now() + pool.connect_timeout.count());
 }
 
 std::uint32_t Session::pickBackend(bool& saw_full) {
@@ -173,9 +197,82 @@ void Session::onConnectFailed(int error) {
     env_.loop->remove(backend_.fd.get());
     backend_.fd.reset();
   }
+  if ((pool_.config->retry_on & config::kRetryConnFailure) == 0) {
+    logAllConnectsFailed(nullptr);
+    finish(EndReason::kNoBackend);
+    return;
+  }
   // Connecting again from inside the failed attempt's callback is safe: the new descriptor gets
   // its own registration, and stale events for the old one were dropped with it.
   connectNext();
+}
+
+bool Session::onEndedBeforeAnswer(int error) {
+  if ((pool_.config->retry_on & config::kRetryEmptyResponse) == 0) return false;
+  return retryElsewhere(error == 0 ? ENODATA : error);
+}
+
+bool Session::retryElsewhere(int error) {
+  if (attempts_ >= maxAttempts()) return false;
+  const std::uint32_t left = backend_index_;
+  failed_backends_[attempts_ - 1] = left;
+  failed_errors_[attempts_ - 1] = static_cast<std::uint8_t>(std::min(error, 255));
+  bool saw_full = false;
+  const std::uint32_t replacement = pickBackend(saw_full);
+  if (replacement == balance::kNoBackend) {
+    failed_backends_[attempts_ - 1] = balance::kNoBackend;
+    return false;
+  }
+  env_.stats->retried.add();
+  base::logDebug("listener \"{}\": backend {} ended before answering ({}); trying {}",
+                 listener_.name, pool_.config->backends[left].name, std::strerror(error),
+                 pool_.config->backends[replacement].name);
+  if (pool_.health) (void)pool_.health->onOutcome(left, false, env_.loop->now());
+  env_.loop->timers().cancel(this);
+  env_.loop->remove(backend_.fd.get());
+  net::setResetOnClose(backend_.fd.get());
+  backend_.fd.reset();
+  releaseBackend();
+  // Nothing of the old backend reached the client but the SSLRequest answers, which the new
+  // one will repeat.
+  downstream_.buffer.reset();
+  downstream_.offset = downstream_.length = 0;
+  downstream_.bytes = 0;
+  downstream_.source_eof = downstream_.shut_down = false;
+  downstream_.full_reads = 0;
+  negotiations_to_skip_ = negotiations_seen_;
+  // Everything retained goes again, and the client's EOF after it, if it came.
+  upstream_.offset = 0;
+  upstream_.shut_down = false;
+  state_ = State::kConnecting;
+  connectTo(replacement);
+  return true;
+}
+
+bool Session::onFirstAnswer(std::uint32_t length, bool& forward) {
+  forward = true;
+  const auto verdict = proto::classifyFirstReply(
+      greeting_, std::span<const std::uint8_t>(
+                     reinterpret_cast<const std::uint8_t*>(downstream_.buffer.data()), length));
+  if (verdict == proto::FirstReply::kNegotiation) {
+    if (negotiations_to_skip_ > 0) {
+      --negotiations_to_skip_;  // the client has this answer from the backend before
+      forward = false;
+    } else {
+      ++negotiations_seen_;
+    }
+    return true;
+  }
+  if (negotiations_to_skip_ > 0) {
+    // The replacement answered the SSLRequest differently; the client is past that point.
+    finish(EndReason::kBackendReset);
+    return false;
+  }
+  if (verdict == proto::FirstReply::kRefused && retryElsewhere(EPROTO)) return false;
+  // Answered (or refused with nowhere else to go: the client gets the refusal as it was).
+  replayable_ = false;
+  if (upstream_.offset == upstream_.length) upstream_.offset = upstream_.length = 0;
+  return true;
 }
 
 void Session::logAllConnectsFailed(const char* local_error) const {
@@ -233,6 +330,7 @@ void Session::onBackendEvents(std::uint32_t events) {
     onConnected();
   }
   if ((events & EPOLLERR) != 0) {
+    if (replayable_ && onEndedBeforeAnswer(net::socketError(backend_.fd.get()))) return;
     finish(EndReason::kBackendReset);
     return;
   }
@@ -245,7 +343,10 @@ void Session::onConnected() {
   backend_.writable = true;
   last_activity_ms_ = env_.loop->now();
   env_.loop->timers().schedule(this, last_activity_ms_ + listener_.idle_timeout.count());
-  if (pool_.config->send_proxy != config::SendProxy::kOff) queueProxyHeader();
+  if (pool_.config->send_proxy != config::SendProxy::kOff && !proxy_header_queued_) {
+    queueProxyHeader();
+    proxy_header_queued_ = true;
+  }
   base::logDebug("listener \"{}\": connected to backend {}", listener_.name,
                  pool_.config->backends[backend_index_].name);
 }
@@ -296,6 +397,8 @@ void Session::pump() {
 bool Session::relay(Direction& direction, Side& source, Side& destination) {
   const bool source_is_client = &source == &client_;
   while (true) {
+    // Until the backend answers, what went to it is kept for a replay (see the class comment).
+    const bool retaining = replayable_ && source_is_client;
     if (direction.offset < direction.length) {
       if (!destination.writable) return true;
       ssize_t sent = ::send(destination.fd.get(), direction.buffer.data() + direction.offset,
@@ -306,12 +409,13 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
           if (errno == EINTR) continue;
           return true;  // backpressure: the source is not read until this drains
         }
+        if (retaining && onEndedBeforeAnswer(errno)) return false;
         finish(source_is_client ? EndReason::kBackendReset : EndReason::kClientReset);
         return false;
       }
       direction.offset += static_cast<std::uint32_t>(sent);
       if (direction.offset == direction.length) {
-        direction.offset = direction.length = 0;
+        if (!retaining) direction.offset = direction.length = 0;
       } else {
         // A partial send means the socket buffer is full: wait for EPOLLOUT instead of asking
         // again only to hear EAGAIN.
@@ -328,17 +432,30 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
       return true;
     }
     if (!source.readable) {
-      direction.buffer.reset();  // idle: the buffer goes back to the pool
+      if (!retaining) direction.buffer.reset();  // idle: the buffer goes back to the pool
       return true;
     }
+    if (retaining && direction.length == BufferPool::kBufferSize) {
+      // No room to keep more: from here on the bytes flow as usual, and cannot be replayed.
+      replayable_ = false;
+      direction.offset = direction.length = 0;
+      continue;
+    }
     if (!direction.buffer) direction.buffer = env_.buffers->acquire();
-    ssize_t received = ::recv(source.fd.get(), direction.buffer.data(), BufferPool::kBufferSize, 0);
+    const std::uint32_t start = retaining ? direction.length : 0;
+    const std::size_t room = BufferPool::kBufferSize - start;
+    ssize_t received = ::recv(source.fd.get(), direction.buffer.data() + start, room, 0);
+    if (received > 0 && replayable_ && !source_is_client) {
+      bool forward = true;
+      if (!onFirstAnswer(static_cast<std::uint32_t>(received), forward)) return false;
+      if (!forward) continue;
+    }
     if (received > 0) {
-      direction.length = static_cast<std::uint32_t>(received);
-      direction.offset = 0;
+      direction.length = start + static_cast<std::uint32_t>(received);
+      direction.offset = start;
       direction.bytes += static_cast<std::uint64_t>(received);
       last_activity_ms_ = env_.loop->now();
-      if (static_cast<std::size_t>(received) < BufferPool::kBufferSize) {
+      if (retaining || static_cast<std::size_t>(received) < BufferPool::kBufferSize) {
         direction.full_reads = 0;
       } else if (++direction.full_reads >= kBulkReads && env_.pipes != nullptr) {
         direction.splicing = true;  // from the next read on, once this buffer is sent
@@ -346,12 +463,13 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
       }
       // A short read drained the socket: edge-triggered epoll reports the next arrival, so
       // skip the recv that would only say EAGAIN. Not after RDHUP: the EOF must still be read.
-      if (static_cast<std::size_t>(received) < BufferPool::kBufferSize && !source.peer_closed) {
+      if (static_cast<std::size_t>(received) < room && !source.peer_closed) {
         source.readable = false;
       }
       continue;
     }
     if (received == 0) {
+      if (replayable_ && !source_is_client && onEndedBeforeAnswer(0)) return false;
       direction.source_eof = true;
       continue;
     }
@@ -360,6 +478,7 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
       source.readable = false;
       continue;
     }
+    if (replayable_ && !source_is_client && onEndedBeforeAnswer(errno)) return false;
     finish(source_is_client ? EndReason::kClientReset : EndReason::kBackendReset);
     return false;
   }
@@ -429,7 +548,8 @@ bool Session::splice(Direction& direction, Side& source, Side& destination) {
 }
 
 void Session::endDirection(Direction& direction, Side& destination) {
-  direction.buffer.reset();
+  // Retained bytes stay for a replay; a replay repeats this shutdown after them.
+  if (!(replayable_ && &direction == &upstream_)) direction.buffer.reset();
   if (direction.shut_down) return;
   // When the other direction is already finished, the close that follows sends this FIN
   // (nothing is left unread on either socket, so it is a FIN, not a reset).

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
+#include "proto/first_reply.h"
 #include "proxy/access_log.h"
 #include "proxy/backend_slots.h"
 #include "proxy/buffer_pool.h"
@@ -73,6 +74,10 @@ struct ClientAddress {
 // (both directions relayed, each ending with EOF passed on as shutdown(SHUT_WR)) -> closed.
 // When every eligible backend is at its max_connections, connecting waits in the pool's queue
 // (queued) for up to queue_timeout.
+// With retry_on "empty-response" / "refused-greeting", the session is replayable from the
+// connect until the backend's first answer: what was sent to the backend stays in the upstream
+// buffer, and a backend that ends before answering (or refuses) is left for another one, which
+// gets the same bytes. Once the retained bytes fill the buffer, the window closes.
 // Both sockets are registered once, edge-triggered, for reading and writing; readiness is
 // remembered in flags, so no epoll_ctl is needed as the session changes what it waits for.
 class Session final : public io::Timer, public io::Deferred {
@@ -143,8 +148,20 @@ class Session final : public io::Timer, public io::Deferred {
   [[nodiscard]] std::uint32_t pickBackend(bool& saw_full);
   // Gives back what choosing backend_index_ took (balancer count, slot).
   void releaseBackend();
+  [[nodiscard]] std::uint32_t maxAttempts() const;
+  // Takes `index` (already picked, slot held) as the next attempt and starts connecting to it.
+  void connectTo(std::uint32_t index);
   void onConnectFailed(int error);
   void onConnected();
+  // The backend ended (error: errno, or 0 for EOF) before its first answer. Returns true when
+  // the session moved on to another backend; false leaves the caller to end it.
+  bool onEndedBeforeAnswer(int error);
+  // The first bytes the backend sent, still in downstream_.buffer[0, length). Returns false
+  // when they must not be passed on: the session retried elsewhere, or ended.
+  bool onFirstAnswer(std::uint32_t length, bool& forward);
+  // Leaves the connected backend for another with the bytes sent so far. False (nothing
+  // changed) when no attempt or no other backend is left.
+  bool retryElsewhere(int error);
   void queueProxyHeader();
   void pump();
   // Relays as much as the two sockets allow. Returns false when the session ended.
@@ -172,6 +189,13 @@ class Session final : public io::Timer, public io::Deferred {
   std::uint32_t backend_index_ = balance::kNoBackend;
   std::uint8_t attempts_ = 0;
   State state_ = State::kConnecting;
+  bool replayable_ = false;           // see the class comment
+  bool proxy_header_queued_ = false;  // it sits in the retained bytes, for a replay too
+  proto::GreetingProtocol greeting_ = proto::GreetingProtocol::kNone;
+  // pgsql: SSLRequest answers ('N') the client has seen, and those a replacement backend will
+  // send again and the client must not see twice.
+  std::uint8_t negotiations_seen_ = 0;
+  std::uint8_t negotiations_to_skip_ = 0;
 
   // Backends tried and why each failed, for exclusion and for the log when all fail.
   static constexpr std::size_t kMaxRecordedFailures = 16;  // caps attempts per connection
