@@ -162,7 +162,8 @@ class Mariadb:
     clients do."""
 
     def __init__(self, directory: Path, port: int, bind: str = "127.0.0.1",
-                 args: list[str] | None = None):
+                 args: list[str] | None = None, wrap=None):
+        self.wrap = wrap or (lambda argv: argv)  # e.g. VethPeer.wrap: run in a namespace
         self.dir = directory
         self.port = port
         self.bind = bind
@@ -190,13 +191,13 @@ class Mariadb:
 
     def start(self) -> Process:
         assert self.process is None or self.process.proc.poll() is not None
-        self.process = Process(AS_NOBODY + ["mariadbd", "--no-defaults",
+        self.process = Process(self.wrap(AS_NOBODY + ["mariadbd", "--no-defaults",
                                             f"--datadir={self.data}", f"--port={self.port}",
                                             f"--bind-address={self.bind}",
                                             f"--socket={self.socket}",
                                             f"--pid-file={self.dir}/mysqld.pid",
                                             "--skip-log-bin", "--innodb-buffer-pool-size=16M",
-                                            *self.args], self.dir, f"mariadbd-{self.port}")
+                                            *self.args]), self.dir, f"mariadbd-{self.port}")
 
         def ready() -> bool:
             if self.process.proc.poll() is not None:
@@ -234,9 +235,12 @@ class MariadbServers:
             shutil.chown(self.root, "nobody", "nogroup")
         self.servers: list[Mariadb] = []
 
-    def start(self, bind: str = "127.0.0.1", args: list[str] | None = None) -> Mariadb:
-        port = free_port(bind)
-        db = Mariadb(self.root / f"db{len(self.servers)}", port, bind, args)
+    def start(self, bind: str = "127.0.0.1", args: list[str] | None = None,
+              peer=None) -> Mariadb:
+        """`peer`: a VethPeer to run the server in, on its address (any port is free there)."""
+        port = 3306 if peer is not None else free_port(bind)
+        db = Mariadb(self.root / f"db{len(self.servers)}", port, bind, args,
+                     peer.wrap if peer is not None else None)
         db.install(self.servers[0] if self.servers else None)
         self.servers.append(db)
         db.start()

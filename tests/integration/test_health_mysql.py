@@ -7,16 +7,15 @@ and a restarted one up while clients keep being served."""
 from __future__ import annotations
 
 import errno
-import os
 import re
 import socket
-import subprocess
 import time
 
 import pytest
 
 from harness import (connect, free_port, recv_exact, recv_until_eof, simple_config,
                      tcp_url, wait_until)
+from netns import PEER_ADDRESS, VethPeer, netns_available
 from health import (CLIENT_MARK, Impostor, MariadbServers, SequentialClients, log_offset,
                     mariadb_available, mysql_query, wait_state)
 
@@ -99,18 +98,6 @@ def test_mysql_unknown_user_is_down(l4lb, mariadb):
     assert "Access denied" in proc.stderr(), proc.describe()
 
 
-def non_loopback_ipv4() -> str | None:
-    """An address of this machine that is not loopback: MariaDB keeps no host cache (and so
-    never blocks) for 127.0.0.1, so blocking can only be seen from another address."""
-    r = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
-                       capture_output=True, text=True, timeout=10)
-    for line in r.stdout.splitlines():
-        fields = line.split()
-        if "inet" in fields:
-            return fields[fields.index("inet") + 1].split("/")[0]
-    return None
-
-
 def read_greeting(url: str) -> bytes:
     """Connects straight to a server and returns its first packet's payload; then closes, an
     aborted connect as far as the server is concerned."""
@@ -122,18 +109,22 @@ def read_greeting(url: str) -> bytes:
 PASSWORD = "s3cret pw!"
 
 
-def test_mysql_wrong_password_is_down_and_never_blocks_the_host(l4lb, mariadbs, workdir):
-    # MariaDB keeps no host cache for loopback clients, so this needs a non-loopback address.
-    # The machine's own one keeps the traffic on this host, but tests are held to 127.0.0.0/8
-    # and namespaces they make themselves: opt in until it moves into a veth namespace.
-    if os.environ.get("L4LB_TEST_HOST_ADDRESS") != "1":
-        pytest.skip("set L4LB_TEST_HOST_ADDRESS=1 to reach MariaDB over this host's own address")
-    host = non_loopback_ipv4()
-    if host is None:
-        pytest.skip("no non-loopback IPv4 address to reach MariaDB's host cache from")
+@pytest.fixture
+def veth_peer():
+    with VethPeer() as peer:
+        yield peer
+
+
+def test_mysql_wrong_password_is_down_and_never_blocks_the_host(l4lb, mariadbs, workdir,
+                                                               veth_peer):
+    # MariaDB keeps no host cache for loopback clients, so the server runs in a namespace of
+    # its own on a veth pair, and l4lb and the test reach it from HOST_ADDRESS.
+    if not netns_available():
+        pytest.skip("needs root and iproute2 for a veth namespace")
+    peer = veth_peer
     # Name resolution stays on (with skip-name-resolve MariaDB keeps no host cache and blocks
     # nothing), and two aborted connects block a host.
-    db = mariadbs.start(bind=host, args=["--max-connect-errors=2"])
+    db = mariadbs.start(bind=PEER_ADDRESS, args=["--max-connect-errors=2"], peer=peer)
     db.sql("CREATE USER 'l4lb'@'%' IDENTIFIED VIA mysql_native_password "
            f"USING PASSWORD('{PASSWORD}'); FLUSH STATUS;")
     (workdir / "right.pw").write_text(PASSWORD + "\n")
