@@ -1,0 +1,256 @@
+#include "upgrade/handoff_message.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <optional>
+#include <type_traits>
+
+namespace l4lb::upgrade {
+
+namespace {
+
+enum class MessageType : std::uint8_t { kHello = 1, kListener = 2, kSession = 3, kDone = 4 };
+
+// Direction flags.
+constexpr std::uint8_t kSourceEof = 1;
+constexpr std::uint8_t kShutDown = 2;
+constexpr std::uint8_t kKnownFlags = kSourceEof | kShutDown;
+
+// Fixed-width integers in network order and length-prefixed byte strings.
+class Writer {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u32(std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) u8(static_cast<std::uint8_t>(v >> shift));
+  }
+  void u64(std::uint64_t v) {
+    u32(static_cast<std::uint32_t>(v >> 32));
+    u32(static_cast<std::uint32_t>(v));
+  }
+  void text(const std::string& s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    out_ += s;
+  }
+  [[nodiscard]] std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::span<const std::byte> in) : in_(in) {}
+
+  std::optional<std::uint8_t> u8(const char* what) {
+    if (!need(1, what)) return std::nullopt;
+    return static_cast<std::uint8_t>(in_[at_++]);
+  }
+  std::optional<std::uint32_t> u32(const char* what) {
+    if (!need(4, what)) return std::nullopt;
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(in_[at_++]);
+    return v;
+  }
+  std::optional<std::uint64_t> u64(const char* what) {
+    auto high = u32(what);
+    auto low = u32(what);
+    if (!high || !low) return std::nullopt;
+    return (static_cast<std::uint64_t>(*high) << 32) | *low;
+  }
+  std::optional<std::string> text(const char* what, std::size_t limit) {
+    auto length = u32(what);
+    if (!length) return std::nullopt;
+    if (*length > limit) {
+      fail(fmt::format("{} is {} bytes, more than {}", what, *length, limit));
+      return std::nullopt;
+    }
+    if (!need(*length, what)) return std::nullopt;
+    std::string s(reinterpret_cast<const char*>(in_.data() + at_), *length);
+    at_ += *length;
+    return s;
+  }
+  [[nodiscard]] bool atEnd() const { return at_ == in_.size(); }
+  [[nodiscard]] std::size_t remaining() const { return in_.size() - at_; }
+  [[nodiscard]] bool failed() const { return !error_.empty(); }
+  [[nodiscard]] const std::string& error() const { return error_; }
+  void fail(std::string reason) {
+    if (error_.empty()) error_ = std::move(reason);
+  }
+
+ private:
+  bool need(std::size_t n, const char* what) {
+    if (failed()) return false;
+    if (in_.size() - at_ < n) {
+      fail(fmt::format("message ends inside {}", what));
+      return false;
+    }
+    return true;
+  }
+
+  std::span<const std::byte> in_;
+  std::size_t at_ = 0;
+  std::string error_;
+};
+
+void writeDirection(Writer& w, const DirectionState& d) {
+  w.text(d.pending);
+  w.u64(d.bytes);
+  w.u32(d.piped);
+  w.u8(static_cast<std::uint8_t>((d.source_eof ? kSourceEof : 0) | (d.shut_down ? kShutDown : 0)));
+}
+
+std::optional<DirectionState> readDirection(Reader& r, const char* which) {
+  DirectionState d;
+  auto pending = r.text(which, kMaxPendingBytes);
+  auto bytes = r.u64(which);
+  auto piped = r.u32(which);
+  auto flags = r.u8(which);
+  if (r.failed()) return std::nullopt;
+  if ((*flags & ~kKnownFlags) != 0) {
+    r.fail(fmt::format("{} has unknown flags {:#x}", which, *flags));
+    return std::nullopt;
+  }
+  d.pending = std::move(*pending);
+  d.bytes = *bytes;
+  d.piped = *piped;
+  d.source_eof = (*flags & kSourceEof) != 0;
+  d.shut_down = (*flags & kShutDown) != 0;
+  // The EOF is passed on only after every byte before it: nothing may wait behind it.
+  if (d.shut_down && (!d.source_eof || !d.pending.empty() || d.piped != 0)) {
+    r.fail(fmt::format("{} was shut down with bytes still to send or no EOF read", which));
+    return std::nullopt;
+  }
+  if (d.pending.size() + std::uint64_t{d.piped} > d.bytes) {
+    r.fail(fmt::format("{} holds more bytes than it ever read", which));
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
+  switch (type) {
+    case MessageType::kHello: {
+      Hello m;
+      auto protocol = r.u32("protocol version");
+      auto pid = r.u32("pid");
+      auto version = r.text("version", kMaxTextBytes);
+      auto digest = r.text("config digest", kMaxTextBytes);
+      if (r.failed()) return std::nullopt;
+      m.protocol = *protocol;
+      m.pid = *pid;
+      m.version = std::move(*version);
+      m.config_digest = std::move(*digest);
+      return m;
+    }
+    case MessageType::kListener: {
+      ListenerHandoff m;
+      auto name = r.text("listener name", kMaxTextBytes);
+      auto bind = r.text("bind", kMaxTextBytes);
+      auto worker = r.u32("worker");
+      if (r.failed()) return std::nullopt;
+      m.name = std::move(*name);
+      m.bind = std::move(*bind);
+      m.worker = *worker;
+      return m;
+    }
+    case MessageType::kSession: {
+      SessionHandoff m;
+      auto listener = r.text("listener name", kMaxTextBytes);
+      auto pool = r.text("pool name", kMaxTextBytes);
+      auto backend = r.text("backend name", kMaxTextBytes);
+      auto address = r.text("client address", kMaxAddressBytes);
+      auto age = r.u64("age");
+      auto attempts = r.u8("attempts");
+      if (r.failed()) return std::nullopt;
+      auto upstream = readDirection(r, "upstream");
+      if (!upstream) return std::nullopt;
+      auto downstream = readDirection(r, "downstream");
+      if (!downstream) return std::nullopt;
+      m.listener = std::move(*listener);
+      m.pool = std::move(*pool);
+      m.backend = std::move(*backend);
+      m.client_address = std::move(*address);
+      m.age_ms = *age;
+      m.attempts = *attempts;
+      m.upstream = std::move(*upstream);
+      m.downstream = std::move(*downstream);
+      return m;
+    }
+    case MessageType::kDone: {
+      Done m;
+      auto listeners = r.u32("listener count");
+      auto sessions = r.u32("session count");
+      if (r.failed()) return std::nullopt;
+      m.listeners = *listeners;
+      m.sessions = *sessions;
+      return m;
+    }
+  }
+  r.fail(fmt::format("unknown message type {}", static_cast<unsigned>(type)));
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string encodeHandoff(const HandoffMessage& message) {
+  Writer w;
+  std::visit(
+      [&w](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, Hello>) {
+          w.u8(static_cast<std::uint8_t>(MessageType::kHello));
+          w.u32(m.protocol);
+          w.u32(m.pid);
+          w.text(m.version);
+          w.text(m.config_digest);
+        } else if constexpr (std::is_same_v<T, ListenerHandoff>) {
+          w.u8(static_cast<std::uint8_t>(MessageType::kListener));
+          w.text(m.name);
+          w.text(m.bind);
+          w.u32(m.worker);
+        } else if constexpr (std::is_same_v<T, SessionHandoff>) {
+          w.u8(static_cast<std::uint8_t>(MessageType::kSession));
+          w.text(m.listener);
+          w.text(m.pool);
+          w.text(m.backend);
+          w.text(m.client_address);
+          w.u64(m.age_ms);
+          w.u8(m.attempts);
+          writeDirection(w, m.upstream);
+          writeDirection(w, m.downstream);
+        } else {
+          w.u8(static_cast<std::uint8_t>(MessageType::kDone));
+          w.u32(m.listeners);
+          w.u32(m.sessions);
+        }
+      },
+      message);
+  return w.take();
+}
+
+std::variant<HandoffMessage, DecodeError> decodeHandoff(std::span<const std::byte> bytes) {
+  if (bytes.size() > kMaxMessageBytes) {
+    return DecodeError{
+        fmt::format("message of {} bytes, more than {}", bytes.size(), kMaxMessageBytes)};
+  }
+  Reader r(bytes);
+  auto type = r.u8("message type");
+  if (!type) return DecodeError{r.error()};
+  auto message = readBody(static_cast<MessageType>(*type), r);
+  if (!message) return DecodeError{r.error()};
+  if (!r.atEnd()) {
+    return DecodeError{fmt::format("{} bytes after the end of the message", r.remaining())};
+  }
+  return std::move(*message);
+}
+
+std::size_t handoffFdCount(const HandoffMessage& message) {
+  if (std::holds_alternative<ListenerHandoff>(message)) return 1;
+  if (const auto* session = std::get_if<SessionHandoff>(&message)) {
+    return 2 + (session->upstream.piped != 0 ? 1 : 0) + (session->downstream.piped != 0 ? 1 : 0);
+  }
+  return 0;
+}
+
+}  // namespace l4lb::upgrade

@@ -1,0 +1,84 @@
+#pragma once
+
+// What the old process tells the new one in a binary upgrade, one message per SOCK_SEQPACKET
+// datagram with its descriptors (net/fd_passing.h): who it is, each listening socket, then each
+// proxied connection with the bytes l4lb holds for it, then the end. Both sides are l4lb, but
+// possibly different versions, and the socket is the only way in: the decoder trusts nothing.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+
+namespace l4lb::upgrade {
+
+inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::size_t kMaxMessageBytes = 64 * 1024;
+inline constexpr std::size_t kMaxTextBytes = 4096;          // names, URLs, digests
+inline constexpr std::size_t kMaxPendingBytes = 16 * 1024;  // one relay buffer per direction
+inline constexpr std::size_t kMaxAddressBytes = 128;        // sizeof(sockaddr_storage)
+
+struct Hello {
+  std::uint32_t protocol = kProtocolVersion;
+  std::uint32_t pid = 0;
+  std::string version;        // the old binary's
+  std::string config_digest;  // of the config it serves
+  bool operator==(const Hello&) const = default;
+};
+
+// Comes with one descriptor: the listening (or datagram) socket.
+struct ListenerHandoff {
+  std::string name;
+  std::string bind;  // the URL as configured, to match the new config's listener
+  std::uint32_t worker = 0;
+  bool operator==(const ListenerHandoff&) const = default;
+};
+
+// One direction of a proxied connection as the old process left it.
+struct DirectionState {
+  std::string pending;      // read from the source, not yet sent to the destination
+  std::uint64_t bytes = 0;  // read from the source so far (for the access log)
+  std::uint32_t piped = 0;  // bytes in a pipe that comes along (splice); 0: no pipe
+  bool source_eof = false;
+  bool shut_down = false;  // shutdown(SHUT_WR) already sent to the destination
+  bool operator==(const DirectionState&) const = default;
+};
+
+// Comes with the client socket, the backend socket, then the read end of the upstream pipe and
+// of the downstream pipe, each only when that direction's `piped` is not 0.
+struct SessionHandoff {
+  std::string listener;
+  std::string pool;
+  std::string backend;         // the backend's name in that pool
+  std::string client_address;  // the client's sockaddr, as bytes
+  std::uint64_t age_ms = 0;    // since the client connected
+  std::uint8_t attempts = 0;
+  DirectionState upstream;    // client -> backend
+  DirectionState downstream;  // backend -> client
+  bool operator==(const SessionHandoff&) const = default;
+};
+
+struct Done {
+  std::uint32_t listeners = 0;
+  std::uint32_t sessions = 0;
+  bool operator==(const Done&) const = default;
+};
+
+using HandoffMessage = std::variant<Hello, ListenerHandoff, SessionHandoff, Done>;
+
+struct DecodeError {
+  std::string reason;
+};
+
+[[nodiscard]] std::string encodeHandoff(const HandoffMessage& message);
+
+// Every length is checked against the message and the limits above; unknown types, trailing
+// bytes and impossible flag combinations are errors with a reason.
+[[nodiscard]] std::variant<HandoffMessage, DecodeError> decodeHandoff(
+    std::span<const std::byte> bytes);
+
+// The descriptors that must arrive with `message`: anything else means the peer is broken.
+[[nodiscard]] std::size_t handoffFdCount(const HandoffMessage& message);
+
+}  // namespace l4lb::upgrade

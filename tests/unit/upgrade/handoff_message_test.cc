@@ -1,0 +1,109 @@
+#include "upgrade/handoff_message.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace l4lb::upgrade {
+namespace {
+
+std::span<const std::byte> bytesOf(const std::string& s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+HandoffMessage roundTrip(const HandoffMessage& message) {
+  const std::string wire = encodeHandoff(message);
+  auto decoded = decodeHandoff(bytesOf(wire));
+  if (const auto* error = std::get_if<DecodeError>(&decoded)) {
+    ADD_FAILURE() << error->reason;
+    return Done{};
+  }
+  return std::get<HandoffMessage>(decoded);
+}
+
+std::string decodeError(const std::string& wire) {
+  auto decoded = decodeHandoff(bytesOf(wire));
+  const auto* error = std::get_if<DecodeError>(&decoded);
+  return error == nullptr ? "" : error->reason;
+}
+
+SessionHandoff sampleSession() {
+  SessionHandoff s;
+  s.listener = "redis";
+  s.pool = "cache";
+  s.backend = "tcp://127.0.0.1:6379";
+  s.client_address = std::string("\x02\x00\xc3\x50\x7f\x00\x00\x01", 8);
+  s.age_ms = 3'600'000;
+  s.attempts = 2;
+  s.upstream.pending = "*1\r\n$4\r\nPING\r\n";
+  s.upstream.bytes = 1'000'014;
+  s.downstream.bytes = 1u << 30;
+  s.downstream.piped = 65536;
+  s.downstream.source_eof = true;
+  return s;
+}
+
+TEST(HandoffMessageTest, EachTypeRoundTrips) {
+  const Hello hello{.protocol = kProtocolVersion,
+                    .pid = 4242,
+                    .version = "0.1.0",
+                    .config_digest = "sha256:ab12"};
+  EXPECT_EQ(std::get<Hello>(roundTrip(hello)), hello);
+  const ListenerHandoff listener{.name = "web", .bind = "tcp://0.0.0.0:443", .worker = 1};
+  EXPECT_EQ(std::get<ListenerHandoff>(roundTrip(listener)), listener);
+  const SessionHandoff session = sampleSession();
+  EXPECT_EQ(std::get<SessionHandoff>(roundTrip(session)), session);
+  const Done done{.listeners = 4, .sessions = 1000};
+  EXPECT_EQ(std::get<Done>(roundTrip(done)), done);
+}
+
+TEST(HandoffMessageTest, PendingBytesKeepEveryByteValue) {
+  SessionHandoff session = sampleSession();
+  session.upstream.pending.clear();
+  for (int i = 0; i < 256; ++i) session.upstream.pending.push_back(static_cast<char>(i));
+  session.upstream.pending.append(kMaxPendingBytes - 256, '\0');
+  EXPECT_EQ(std::get<SessionHandoff>(roundTrip(session)), session);
+}
+
+TEST(HandoffMessageTest, DescriptorCountFollowsThePipes) {
+  SessionHandoff session = sampleSession();
+  EXPECT_EQ(handoffFdCount(session), 3U);  // client, backend, downstream pipe
+  session.downstream.piped = 0;
+  EXPECT_EQ(handoffFdCount(session), 2U);
+  EXPECT_EQ(handoffFdCount(ListenerHandoff{}), 1U);
+  EXPECT_EQ(handoffFdCount(Hello{}), 0U);
+  EXPECT_EQ(handoffFdCount(Done{}), 0U);
+}
+
+TEST(HandoffMessageTest, EveryTruncationIsAnError) {
+  const std::string wire = encodeHandoff(sampleSession());
+  for (std::size_t n = 0; n < wire.size(); ++n) {
+    EXPECT_NE(decodeError(wire.substr(0, n)), "") << "cut at " << n;
+  }
+  EXPECT_EQ(decodeError(wire), "");
+  EXPECT_NE(decodeError(wire + "x").find("after the end"), std::string::npos);
+}
+
+TEST(HandoffMessageTest, RejectsWhatCannotBeTrue) {
+  EXPECT_NE(decodeError(std::string(1, '\x09')).find("unknown message type 9"), std::string::npos);
+  // A name longer than any l4lb writes.
+  std::string oversized =
+      encodeHandoff(ListenerHandoff{.name = std::string(5000, 'n'), .bind = "", .worker = 0});
+  EXPECT_NE(decodeError(oversized).find("more than 4096"), std::string::npos);
+  // Shut down with bytes still waiting: the old process would never have sent the EOF.
+  SessionHandoff session = sampleSession();
+  session.upstream.source_eof = true;
+  session.upstream.shut_down = true;
+  EXPECT_NE(decodeError(encodeHandoff(session)).find("shut down with bytes"), std::string::npos);
+  // More bytes held than ever read.
+  session = sampleSession();
+  session.upstream.bytes = 3;
+  EXPECT_NE(decodeError(encodeHandoff(session)).find("more bytes than it ever read"),
+            std::string::npos);
+  // Too big as a whole.
+  EXPECT_NE(decodeError(std::string(kMaxMessageBytes + 1, '\x01')).find("more than"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace l4lb::upgrade
