@@ -16,6 +16,7 @@
 #include "net/endpoint.h"
 #include "net/message_queue.h"
 #include "proto/check_reply.h"
+#include "proto/sni_match.h"
 
 namespace l4lb::config {
 
@@ -104,6 +105,15 @@ struct PoolConfig {
   SendProxy send_proxy = SendProxy::kOff;
 };
 
+// One entry of a listener's routes: the pool for TLS clients whose ClientHello matches. With both
+// sni and alpn, both must match.
+struct RouteConfig {
+  std::optional<proto::SniPattern> sni;
+  std::string alpn;  // one protocol name the client offers ("h2"); empty: any
+  std::string pool;
+  std::uint32_t pool_index = 0;  // resolved by the loader
+};
+
 struct ListenerConfig {
   std::string name;
   net::Endpoint bind;
@@ -123,6 +133,17 @@ struct ListenerConfig {
   net::CidrList allow;
   net::CidrList deny;
 
+  // PROXY protocol accepted from these sources (tcp://): the header's client is the client for
+  // balancing, ACLs, limits, logs and send_proxy. Connections from elsewhere are refused.
+  bool proxy_accept = false;
+  net::CidrList proxy_trusted;
+  base::Duration proxy_timeout = 3s;  // for the whole header to arrive
+  // TLS routing on the ClientHello (stream listeners): the first matching route's pool, else
+  // `pool`. Not TLS: `pool`, or closed when tls_required.
+  std::vector<RouteConfig> routes;
+  base::Duration inspect_timeout = 5s;  // for the whole ClientHello to arrive
+  bool tls_required = false;
+
   // Datagram listeners (udp://, unixgram://, mq://).
   base::Duration flow_idle_timeout = 30s;
   std::uint32_t responses = 0;  // replies per client datagram that end a flow; 0: no limit
@@ -131,6 +152,10 @@ struct ListenerConfig {
   net::MessageQueueLimits mq;              // mq:// listeners: limits the queue is created with
 
   [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
+  // Reads a TLS ClientHello before choosing a pool.
+  [[nodiscard]] bool inspectsTls() const { return !routes.empty() || tls_required; }
+  // Reads something from the client before connecting to a backend.
+  [[nodiscard]] bool readsPreamble() const { return proxy_accept || inspectsTls(); }
 };
 
 struct GlobalConfig {

@@ -314,6 +314,40 @@ void resolvePools(std::vector<ListenerDraft>& listeners, const std::vector<PoolD
   }
 }
 
+// Each route's pool exists and carries the listener's kind of traffic.
+void resolveRoutes(std::vector<ListenerDraft>& listeners, const std::vector<PoolDraft>& pools,
+                   ErrorList& errors) {
+  std::vector<std::string_view> names;
+  for (const PoolDraft& pool : pools) names.push_back(pool.config.name);
+  for (ListenerDraft& listener : listeners) {
+    auto& routes = listener.config.routes;
+    for (std::size_t r = 0; r < routes.size() && r < listener.route_pools.size(); ++r) {
+      RouteConfig& route = routes[r];
+      if (route.pool.empty()) continue;  // missing: already reported
+      bool found = false;
+      for (std::size_t i = 0; i < pools.size(); ++i) {
+        if (pools[i].config.name != route.pool) continue;
+        route.pool_index = static_cast<std::uint32_t>(i);
+        found = true;
+        const BackendDraft* first = firstParsedBackend(pools[i]);
+        if (first != nullptr && !first->config.address.isStream()) {
+          errors.add(listener.route_pools[r],
+                     fmt::format("pool {} has datagram backends; a route picks a pool for a "
+                                 "stream connection",
+                                 quoteText(route.pool)));
+        }
+        break;
+      }
+      if (found) continue;
+      std::string message = fmt::format("no pool named {}", quoteText(route.pool));
+      if (auto match = closestMatch(route.pool, names)) {
+        message += fmt::format(" (did you mean \"{}\"?)", *match);
+      }
+      errors.add(listener.route_pools[r], std::move(message));
+    }
+  }
+}
+
 }  // namespace
 
 Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
@@ -331,6 +365,7 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   checkListenerNames(draft.listeners, errors);
   checkBinds(draft.listeners, errors);
   resolvePools(draft.listeners, draft.pools, errors);
+  resolveRoutes(draft.listeners, draft.pools, errors);
 
   Config config = std::move(draft.config);
   for (ListenerDraft& listener : draft.listeners) {

@@ -66,6 +66,8 @@ struct ListenerDraft {
   bool bind_ok = false;  // config.bind holds a parsed endpoint
   bool pool_set = false;
   std::vector<ScopedKey> scoped_keys;
+  std::optional<Origin> proxy_protocol;  // when written
+  std::vector<Origin> route_pools;       // the pool key of each route, for resolving it
 };
 
 struct ConfigDraft {

@@ -12,6 +12,7 @@
 #include "config/limits.h"
 #include "config/read_admin.h"
 #include "config/read_cidrs.h"
+#include "config/read_edge.h"
 #include "config/read_health.h"
 #include "config/read_retry_on.h"
 #include "config/table_reader.h"
@@ -48,7 +49,13 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "per_source_rate"sv,
                                       "per_source_max_flows"sv,
                                       "allow"sv,
-                                      "deny"sv};
+                                      "deny"sv,
+                                      "proxy_protocol"sv,
+                                      "proxy_trusted"sv,
+                                      "proxy_timeout"sv,
+                                      "routes"sv,
+                                      "inspect_timeout"sv,
+                                      "tls_required"sv};
 constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv,  "maglev_table_size"sv,
                                   "connect_timeout"sv, "retries"sv,   "queue_timeout"sv,
                                   "backends"sv,        "health"sv,    "slow_start"sv,
@@ -183,6 +190,13 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     draft.config.per_source_max_flows = static_cast<std::uint32_t>(*max);
   }
   readQueueLimits(reader, draft.config.mq, scoped);
+  for (std::string_view key : {"proxy_protocol"sv, "proxy_trusted"sv, "proxy_timeout"sv}) {
+    noteScoped(reader, key, KeyScope::kTcp, scoped);
+  }
+  for (std::string_view key : {"routes"sv, "inspect_timeout"sv, "tls_required"sv}) {
+    noteScoped(reader, key, KeyScope::kStream, scoped);
+  }
+  readListenerEdge(reader, draft);
   reader.reportUnknownKeys();
   return draft;
 }

@@ -35,6 +35,9 @@ struct WorkerStats {
   Counter refused_acl;                 // allow / deny
   Counter refused_source_connections;  // per_source_max_connections
   Counter refused_source_rate;         // per_source_rate
+  Counter refused_proxy_untrusted;     // proxy_protocol = "accept" from outside proxy_trusted
+  Counter routed;                      // TLS connections a route sent to its pool
+  Counter not_tls;                     // on routing listeners: not TLS, or a malformed hello
   Counter connect_failures;
   Counter bytes_from_clients;
   Counter bytes_from_backends;

@@ -11,6 +11,11 @@ std::string_view endReasonName(EndReason reason) {
     case EndReason::kNoBackend: return "no-backend";
     case EndReason::kShutdown: return "shutdown";
     case EndReason::kQueueTimeout: return "queue-timeout";
+    case EndReason::kBadProxyHeader: return "bad-proxy-header";
+    case EndReason::kProxyTimeout: return "proxy-timeout";
+    case EndReason::kRefused: return "refused";
+    case EndReason::kNotTls: return "not-tls";
+    case EndReason::kInspectTimeout: return "inspect-timeout";
     case EndReason::kCount: break;
   }
   return "unknown";

@@ -7,13 +7,18 @@ namespace l4lb::proxy {
 
 // Why a proxied connection ended: feeds the access log and a counter per reason.
 enum class EndReason : std::uint8_t {
-  kCompleted,     // both directions finished with EOF
-  kClientReset,   // client reset or errored; the backend was reset too
-  kBackendReset,  // backend reset or errored; the client was reset too
-  kIdleTimeout,   // no traffic either way for idle_timeout
-  kNoBackend,     // every connect attempt failed, or no backend was up
-  kShutdown,      // shutdown_grace ran out
-  kQueueTimeout,  // every eligible backend stayed at max_connections for queue_timeout
+  kCompleted,       // both directions finished with EOF
+  kClientReset,     // client reset or errored; the backend was reset too
+  kBackendReset,    // backend reset or errored; the client was reset too
+  kIdleTimeout,     // no traffic either way for idle_timeout
+  kNoBackend,       // every connect attempt failed, or no backend was up
+  kShutdown,        // shutdown_grace ran out
+  kQueueTimeout,    // every eligible backend stayed at max_connections for queue_timeout
+  kBadProxyHeader,  // proxy_protocol = "accept": no valid header at the start
+  kProxyTimeout,    // proxy_protocol = "accept": no whole header within proxy_timeout
+  kRefused,         // allow/deny or a per-source limit, decided on the PROXY header's client
+  kNotTls,          // tls_required: not TLS, or a malformed or oversized ClientHello
+  kInspectTimeout,  // routes / tls_required: no whole ClientHello within inspect_timeout
   kCount,
 };
 

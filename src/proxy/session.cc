@@ -46,7 +46,7 @@ Session::Session(const SessionEnv& env, SessionOwner* owner, const config::Liste
     : env_(env),
       owner_(owner),
       listener_(listener),
-      pool_(pool),
+      pool_(&pool),
       client_address_(client_address),
       started_ms_(env.loop->now()),
       last_activity_ms_(env.loop->now()) {
@@ -80,20 +80,29 @@ void Session::start() {
     finish(EndReason::kClientReset);
     return;
   }
-  const auto& pool = *pool_.config;
+  if (listener_.readsPreamble()) {
+    startPreamble();
+    return;
+  }
+  beginConnecting();
+}
+
+void Session::beginConnecting() {
+  const auto& pool = *pool_->config;
   replayable_ =
       (pool.retry_on & (config::kRetryEmptyResponse | config::kRetryRefusedGreeting)) != 0;
   greeting_ = greetingOf(pool);
+  state_ = State::kConnecting;
   connectNext();
 }
 
 std::uint32_t Session::maxAttempts() const {
-  return std::min<std::uint32_t>(pool_.config->retries + 1,
+  return std::min<std::uint32_t>(pool_->config->retries + 1,
                                  static_cast<std::uint32_t>(kMaxRecordedFailures));
 }
 
 void Session::connectNext() {
-  const auto& pool = *pool_.config;
+  const auto& pool = *pool_->config;
   if (attempts_ < maxAttempts()) {
     bool saw_full = false;
     std::uint32_t index = pickBackend(saw_full);
@@ -101,7 +110,7 @@ void Session::connectNext() {
       if (saw_full) {
         // Every eligible backend is full: wait for a slot rather than fail.
         state_ = State::kQueued;
-        pool_.queue.push(this);
+        pool_->queue.push(this);
         // The wait is measured from the first time in the queue, however often it looks again.
         if (queued_until_ == 0) {
           queued_until_ = env_.loop->now() + pool.queue_timeout.count();
@@ -121,10 +130,10 @@ void Session::connectNext() {
 }
 
 void Session::connectTo(std::uint32_t index) {
-  const auto& pool = *pool_.config;
+  const auto& pool = *pool_->config;
   ++attempts_;
   backend_index_ = index;
-  pool_.balancer->onConnectionOpened(index);
+  pool_->balancer->onConnectionOpened(index);
   auto connected = net::connectStream(pool.backends[index].address);
   if (!connected) {
     if (isLocalShortage(connected.error().code)) {
@@ -151,36 +160,36 @@ void Session::connectTo(std::uint32_t index) {
 }
 
 std::uint32_t Session::pickBackend(bool& saw_full) {
-  const auto& pool = *pool_.config;
+  const auto& pool = *pool_->config;
   balance::PickRequest request;
   request.flow_hash = balance::hashClient(&client_address_.addr.sa, pool.hash_key);
   request.exclude = std::span<const std::uint32_t>(failed_backends_.data(), attempts_);
-  std::uint32_t index = pool_.balancer->pick(request);
-  if (index == balance::kNoBackend || pool_.slots == nullptr || pool_.slots->tryAcquire(index)) {
+  std::uint32_t index = pool_->balancer->pick(request);
+  if (index == balance::kNoBackend || pool_->slots == nullptr || pool_->slots->tryAcquire(index)) {
     return index;
   }
   // Full backends are skipped like failed ones, without counting as attempts.
-  auto& exclude = pool_.exclude;
+  auto& exclude = pool_->exclude;
   exclude.assign(failed_backends_.begin(), failed_backends_.begin() + attempts_);
   while (index != balance::kNoBackend) {
     saw_full = true;
     exclude.push_back(index);
     request.exclude = exclude;
-    index = pool_.balancer->pick(request);
-    if (index != balance::kNoBackend && pool_.slots->tryAcquire(index)) return index;
+    index = pool_->balancer->pick(request);
+    if (index != balance::kNoBackend && pool_->slots->tryAcquire(index)) return index;
   }
   return balance::kNoBackend;
 }
 
 void Session::releaseBackend() {
-  pool_.balancer->onConnectionClosed(backend_index_);
-  if (pool_.slots != nullptr) pool_.slots->release(backend_index_);
+  pool_->balancer->onConnectionClosed(backend_index_);
+  if (pool_->slots != nullptr) pool_->slots->release(backend_index_);
   backend_index_ = balance::kNoBackend;
 }
 
 void Session::retryFromQueue() {
   if (state_ != State::kQueued) return;
-  pool_.queue.unlink(this);
+  pool_->queue.unlink(this);
   env_.loop->timers().cancel(this);
   state_ = State::kConnecting;
   connectNext();
@@ -189,7 +198,7 @@ void Session::retryFromQueue() {
 void Session::onConnectFailed(int error) {
   env_.stats->connect_failures.add();
   // Passive health: this worker's consecutive failures of a backend may eject it.
-  if (pool_.health) (void)pool_.health->onOutcome(backend_index_, false, env_.loop->now());
+  if (pool_->health) (void)pool_->health->onOutcome(backend_index_, false, env_.loop->now());
   failed_backends_[attempts_ - 1] = backend_index_;
   failed_errors_[attempts_ - 1] = static_cast<std::uint8_t>(std::min(error, 255));
   releaseBackend();
@@ -197,7 +206,7 @@ void Session::onConnectFailed(int error) {
     env_.loop->remove(backend_.fd.get());
     backend_.fd.reset();
   }
-  if ((pool_.config->retry_on & config::kRetryConnFailure) == 0) {
+  if ((pool_->config->retry_on & config::kRetryConnFailure) == 0) {
     logAllConnectsFailed(nullptr);
     finish(EndReason::kNoBackend);
     return;
@@ -208,7 +217,7 @@ void Session::onConnectFailed(int error) {
 }
 
 bool Session::onEndedBeforeAnswer(int error) {
-  if ((pool_.config->retry_on & config::kRetryEmptyResponse) == 0) return false;
+  if ((pool_->config->retry_on & config::kRetryEmptyResponse) == 0) return false;
   return retryElsewhere(error == 0 ? ENODATA : error);
 }
 
@@ -225,9 +234,9 @@ bool Session::retryElsewhere(int error) {
   }
   env_.stats->retried.add();
   base::logDebug("listener \"{}\": backend {} ended before answering ({}); trying {}",
-                 listener_.name, pool_.config->backends[left].name, std::strerror(error),
-                 pool_.config->backends[replacement].name);
-  if (pool_.health) (void)pool_.health->onOutcome(left, false, env_.loop->now());
+                 listener_.name, pool_->config->backends[left].name, std::strerror(error),
+                 pool_->config->backends[replacement].name);
+  if (pool_->health) (void)pool_->health->onOutcome(left, false, env_.loop->now());
   env_.loop->timers().cancel(this);
   env_.loop->remove(backend_.fd.get());
   net::setResetOnClose(backend_.fd.get());
@@ -282,7 +291,7 @@ void Session::logAllConnectsFailed(const char* local_error) const {
   for (std::uint32_t i = 0; i < attempts_ && i < kMaxRecordedFailures; ++i) {
     if (failed_backends_[i] == balance::kNoBackend) continue;
     if (!reasons.empty()) reasons += ", ";
-    reasons += pool_.config->backends[failed_backends_[i]].name;
+    reasons += pool_->config->backends[failed_backends_[i]].name;
     reasons += " (";
     reasons += std::strerror(failed_errors_[i]);
     reasons += ")";
@@ -298,7 +307,7 @@ void Session::logAllConnectsFailed(const char* local_error) const {
   std::string held_back =
       suppressed == 0 ? "" : fmt::format(" ({} similar lines suppressed)", suppressed);
   base::logWarn("listener \"{}\" client {}: no backend of pool \"{}\" could be connected: {}{}",
-                listener_.name, client, pool_.config->name, reasons, held_back);
+                listener_.name, client, pool_->config->name, reasons, held_back);
 }
 
 void Session::onClientEvents(std::uint32_t events) {
@@ -308,6 +317,10 @@ void Session::onClientEvents(std::uint32_t events) {
     return;
   }
   client_.noteReadiness(events);
+  if (state_ == State::kInspecting) {
+    readPreamble();
+    return;
+  }
   // Reads from the client stay off until a backend is connected; the flags keep what is ready.
   if (state_ == State::kProxying) pump();
 }
@@ -343,22 +356,27 @@ void Session::onConnected() {
   backend_.writable = true;
   last_activity_ms_ = env_.loop->now();
   env_.loop->timers().schedule(this, last_activity_ms_ + listener_.idle_timeout.count());
-  if (pool_.config->send_proxy != config::SendProxy::kOff && !proxy_header_queued_) {
+  if (pool_->config->send_proxy != config::SendProxy::kOff && !proxy_header_queued_) {
     queueProxyHeader();
     proxy_header_queued_ = true;
   }
   base::logDebug("listener \"{}\": connected to backend {}", listener_.name,
-                 pool_.config->backends[backend_index_].name);
+                 pool_->config->backends[backend_index_].name);
 }
 
-// The PROXY header goes first into the client-to-backend buffer, which is empty at this point
-// (the client is not read before the backend is connected), so relay() sends it before any
-// client byte, in one send when the socket takes it.
+// The PROXY header goes first into the client-to-backend buffer, before the bytes the preamble
+// left there (kPreambleLimit keeps room for it), so relay() sends it before any client byte, in
+// one send when the socket takes it.
 void Session::queueProxyHeader() {
-  // The listener's address as the client saw it (not a wildcard bind address).
+  // The address the client connected to: as a received PROXY header says, or the listener's as
+  // the client saw it (not a wildcard bind address).
   sockaddr_storage local{};
   socklen_t local_len = sizeof(local);
-  if (::getsockname(client_.fd.get(), reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+  if (received_proxy_ && received_proxy_->destination_len != 0) {
+    local = received_proxy_->destination;
+    local_len = received_proxy_->destination_len;
+  } else if (::getsockname(client_.fd.get(), reinterpret_cast<sockaddr*>(&local), &local_len) !=
+             0) {
     local_len = 0;
   }
   sockaddr_storage peer{};
@@ -377,15 +395,19 @@ void Session::queueProxyHeader() {
   }
   const auto* source = peer_len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&peer);
   const auto* destination = local_len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&local);
-  const std::string header = pool_.config->send_proxy == config::SendProxy::kV1
+  const std::string_view tlvs = received_proxy_ ? received_proxy_->tlvs : std::string_view();
+  const std::string header = pool_->config->send_proxy == config::SendProxy::kV1
                                  ? proto::encodeProxyV1(source, destination)
                                  : proto::encodeProxyV2(source, peer_len, destination, local_len,
-                                                        proto::ProxyTransport::kStream);
-  // At most 16 + 216 bytes: always fits a buffer.
-  upstream_.buffer = env_.buffers->acquire();
-  std::memcpy(upstream_.buffer.data(), header.data(), header.size());
+                                                        proto::ProxyTransport::kStream, tlvs);
+  // At most 16 + 216 + kMaxPassedTlvBytes: fits in front of what the preamble left.
+  if (!upstream_.buffer) upstream_.buffer = env_.buffers->acquire();
+  char* data = upstream_.buffer.data();
+  std::memmove(data + header.size(), data + upstream_.offset, upstream_.length - upstream_.offset);
+  std::memcpy(data, header.data(), header.size());
+  upstream_.length =
+      upstream_.length - upstream_.offset + static_cast<std::uint32_t>(header.size());
   upstream_.offset = 0;
-  upstream_.length = static_cast<std::uint32_t>(header.size());
 }
 
 void Session::pump() {
@@ -559,6 +581,14 @@ void Session::endDirection(Direction& direction, Side& destination) {
 }
 
 void Session::onTimer() {
+  if (state_ == State::kInspecting) {
+    if (proxy_pending_) {
+      endPreamble(EndReason::kProxyTimeout, "no whole PROXY header within proxy_timeout", "");
+    } else {
+      endPreamble(EndReason::kInspectTimeout, "no whole ClientHello within inspect_timeout", "");
+    }
+    return;
+  }
   if (state_ == State::kConnecting) {
     onConnectFailed(ETIMEDOUT);
     return;
@@ -583,11 +613,11 @@ void Session::finish(EndReason reason) {
   // Passive health: a reset from the backend counts against it like a failed connect; any other
   // end of a connected session counts for it. (Not at connect time: a backend that accepts and
   // then resets every connection must still be ejected.)
-  if (state_ == State::kProxying && pool_.health) {
-    (void)pool_.health->onOutcome(backend_index_, reason != EndReason::kBackendReset,
-                                  env_.loop->now());
+  if (state_ == State::kProxying && pool_->health) {
+    (void)pool_->health->onOutcome(backend_index_, reason != EndReason::kBackendReset,
+                                   env_.loop->now());
   }
-  if (state_ == State::kQueued) pool_.queue.unlink(this);
+  if (state_ == State::kQueued) pool_->queue.unlink(this);
   state_ = State::kClosed;
   env_.loop->timers().cancel(this);
   // A reset, a timeout or a forced shutdown is passed on as a reset: a FIN would tell the other
@@ -622,7 +652,7 @@ void Session::logAccess(EndReason reason) const {
   record.listener = listener_.name;
   record.client = client;
   if (backend_index_ != balance::kNoBackend) {
-    record.backend = pool_.config->backends[backend_index_].name;
+    record.backend = pool_->config->backends[backend_index_].name;
   }
   record.bytes_in = upstream_.bytes;
   record.bytes_out = downstream_.bytes;

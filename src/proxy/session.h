@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "balance/backend_health.h"
 #include "balance/balancer.h"
@@ -53,6 +55,11 @@ class SessionOwner {
   virtual void onSessionEnded(Session* session) = 0;
   // A session started waiting in its pool's queue: the owner must look for room now and then.
   virtual void onSessionQueued() = 0;
+  // The worker's state for the pool at `index` of the config (a route chose it).
+  virtual PoolState& poolAt(std::uint32_t index) = 0;
+  // Allow/deny and per-source limits for a client a PROXY header named. False: refused (and
+  // counted); the session ends.
+  virtual bool admitClient(Session& session) = 0;
 
  protected:
   ~SessionOwner() = default;
@@ -68,18 +75,34 @@ struct ClientAddress {
   socklen_t len = 0;
 };
 
+// Received v2 TLVs passed on by send_proxy = "v2", at most; a larger set is not passed on.
+inline constexpr std::size_t kMaxPassedTlvBytes = 1024;
+// The most the preamble reads: the rest of the buffer stays free for the PROXY header that
+// send_proxy puts before those bytes (16 + 216 address bytes + TLVs).
+inline constexpr std::size_t kPreambleLimit =
+    BufferPool::kBufferSize - 16 - 216 - kMaxPassedTlvBytes;
+
+// What a PROXY header said beyond the client's address, kept for send_proxy towards the backend.
+struct ReceivedProxyHeader {
+  sockaddr_storage destination{};
+  socklen_t destination_len = 0;
+  std::string tlvs;  // v2 TLVs, passed on by send_proxy = "v2"
+};
+
 // One proxied stream connection: the client socket, the backend socket, and the bytes between.
 //
-// States: connecting (choosing a backend, trying each in turn, client reads off) -> proxying
-// (both directions relayed, each ending with EOF passed on as shutdown(SHUT_WR)) -> closed.
-// When every eligible backend is at its max_connections, connecting waits in the pool's queue
-// (queued) for up to queue_timeout.
-// With retry_on "empty-response" / "refused-greeting", the session is replayable from the
-// connect until the backend's first answer: what was sent to the backend stays in the upstream
-// buffer, and a backend that ends before answering (or refuses) is left for another one, which
-// gets the same bytes. Once the retained bytes fill the buffer, the window closes.
-// Both sockets are registered once, edge-triggered, for reading and writing; readiness is
-// remembered in flags, so no epoll_ctl is needed as the session changes what it waits for.
+// States: inspecting (listeners with proxy_protocol = "accept" or routes: the client's PROXY
+// header and/or TLS ClientHello are read into the upstream buffer, the header is taken off, the
+// pool is chosen; the rest is forwarded unchanged) -> connecting (choosing a backend, trying each
+// in turn, client reads off) -> proxying (both directions relayed, each ending with EOF passed on
+// as shutdown(SHUT_WR)) -> closed. When every eligible backend is at its max_connections,
+// connecting waits in the pool's queue (queued) for up to queue_timeout. With retry_on
+// "empty-response" / "refused-greeting", the session is replayable from the connect until the
+// backend's first answer: what was sent to the backend stays in the upstream buffer, and a backend
+// that ends before answering (or refuses) is left for another one, which gets the same bytes. Once
+// the retained bytes fill the buffer, the window closes. Both sockets are registered once,
+// edge-triggered, for reading and writing; readiness is remembered in flags, so no epoll_ctl is
+// needed as the session changes what it waits for.
 class Session final : public io::Timer, public io::Deferred {
  public:
   Session(const SessionEnv& env, SessionOwner* owner, const config::ListenerConfig& listener,
@@ -95,7 +118,7 @@ class Session final : public io::Timer, public io::Deferred {
   // Queued: a backend slot may have come free. Tries again; may queue once more.
   void retryFromQueue();
   // The pool this session draws its backend from.
-  [[nodiscard]] PoolState& pool() const { return pool_; }
+  [[nodiscard]] PoolState& pool() const { return *pool_; }
   // This worker's queue of the pool links sessions through here.
   QueueLinks queue_links;
 
@@ -107,9 +130,11 @@ class Session final : public io::Timer, public io::Deferred {
   // Intrusive list links, owned by the worker's SessionList.
   Session* prev = nullptr;
   Session* next = nullptr;
+  // Counted by its listener's per-source limiter (released when the session ends).
+  bool source_admitted = false;
 
  private:
-  enum class State : std::uint8_t { kConnecting, kQueued, kProxying, kClosed };
+  enum class State : std::uint8_t { kInspecting, kConnecting, kQueued, kProxying, kClosed };
 
   struct Side final : io::EventHandler {
     Session* session = nullptr;
@@ -141,7 +166,18 @@ class Session final : public io::Timer, public io::Deferred {
   static constexpr std::uint8_t kBulkReads = 4;
 
   void onClientEvents(std::uint32_t events);
+  // The preamble (session_preamble.cc): reads the client until its PROXY header and ClientHello
+  // are in, within their timeouts and kPreambleLimit bytes.
+  void startPreamble();
+  void readPreamble();
+  // Looks at what has arrived; false when the session moved on (connecting) or ended.
+  bool examinePreamble(bool eof);
+  bool takeProxyHeader(bool eof);
+  bool routeByClientHello(bool eof);
+  void endPreamble(EndReason reason, const char* what, const std::string& detail);
   void onBackendEvents(std::uint32_t events);
+  // Settles the per-pool retry settings and starts choosing a backend of pool_.
+  void beginConnecting();
   void connectNext();
   // Picks an eligible backend that has a free slot; kNoBackend, with `saw_full` set when some
   // were skipped only for being full.
@@ -177,7 +213,7 @@ class Session final : public io::Timer, public io::Deferred {
   SessionEnv env_;
   SessionOwner* owner_;
   const config::ListenerConfig& listener_;
-  PoolState& pool_;
+  PoolState* pool_;
   Side client_;
   Side backend_;
   Direction upstream_;    // client -> backend
@@ -189,6 +225,8 @@ class Session final : public io::Timer, public io::Deferred {
   std::uint32_t backend_index_ = balance::kNoBackend;
   std::uint8_t attempts_ = 0;
   State state_ = State::kConnecting;
+  bool proxy_pending_ = false;        // inspecting: the PROXY header is still to come
+  bool hello_pending_ = false;        // inspecting: the ClientHello is still to come
   bool replayable_ = false;           // see the class comment
   bool proxy_header_queued_ = false;  // it sits in the retained bytes, for a replay too
   proto::GreetingProtocol greeting_ = proto::GreetingProtocol::kNone;
@@ -196,6 +234,7 @@ class Session final : public io::Timer, public io::Deferred {
   // send again and the client must not see twice.
   std::uint8_t negotiations_seen_ = 0;
   std::uint8_t negotiations_to_skip_ = 0;
+  std::unique_ptr<ReceivedProxyHeader> received_proxy_;  // only after a PROXY header
 
   // Backends tried and why each failed, for exclusion and for the log when all fail.
   static constexpr std::size_t kMaxRecordedFailures = 16;  // caps attempts per connection

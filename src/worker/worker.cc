@@ -237,29 +237,51 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
                         const proxy::ClientAddress& address) {
   stats_.accepted.add();
   const auto& listener = snapshot_->config.listeners[listener_index];
-  if (!proxy::clientAllowed(listener, &address.addr.sa, address.len)) {
-    stats_.refused_acl.add();
+  bool counted = false;
+  if (listener.proxy_accept) {
+    // Only a trusted proxy may name another client; who that client is, and whether it is let
+    // in, is decided once its header has arrived (admitClient).
+    if (!listener.proxy_trusted.contains(&address.addr.sa, address.len)) {
+      stats_.refused_proxy_untrusted.add();
+      refuse(listener_index, std::move(client));
+      return;
+    }
+  } else if (!admit(listener, address, counted)) {
     refuse(listener_index, std::move(client));
     return;
   }
-  if (auto& limiter = source_limiters_[listener_index]) {
-    proxy::SourceKey key;
-    if (proxy::SourceKey::from(address, key)) {
-      const auto verdict = limiter->admit(key, loop_->now());
-      if (verdict != proxy::SourceLimiter::Verdict::kAdmitted) {
-        (verdict == proxy::SourceLimiter::Verdict::kTooManyConnections
-             ? stats_.refused_source_connections
-             : stats_.refused_source_rate)
-            .add();
-        refuse(listener_index, std::move(client));
-        return;
-      }
-    }
-  }
   auto* session = new proxy::Session(env_, this, listener, pools_[listener.pool_index],
                                      std::move(client), address);
+  session->source_admitted = counted;
   sessions_.pushFront(session);
   session->start();
+}
+
+bool Worker::admit(const config::ListenerConfig& listener, const proxy::ClientAddress& address,
+                   bool& counted) {
+  if (!proxy::clientAllowed(listener, &address.addr.sa, address.len)) {
+    stats_.refused_acl.add();
+    return false;
+  }
+  auto& limiter = source_limiters_[listener.index];
+  proxy::SourceKey key;
+  if (!limiter || !proxy::SourceKey::from(address, key)) return true;
+  const auto verdict = limiter->admit(key, loop_->now());
+  if (verdict == proxy::SourceLimiter::Verdict::kAdmitted) {
+    counted = true;
+    return true;
+  }
+  (verdict == proxy::SourceLimiter::Verdict::kTooManyConnections ? stats_.refused_source_connections
+                                                                 : stats_.refused_source_rate)
+      .add();
+  return false;
+}
+
+bool Worker::admitClient(proxy::Session& session) {
+  bool counted = false;
+  const bool admitted = admit(session.listener(), session.clientAddress(), counted);
+  session.source_admitted = counted;
+  return admitted;
 }
 
 void Worker::onSessionQueued() {
@@ -299,7 +321,7 @@ void Worker::refuse(std::uint32_t listener_index, base::Fd client) {
 void Worker::onSessionEnded(proxy::Session* session) {
   const std::uint32_t listener = session->listener().index;
   proxy::PoolState& pool = session->pool();
-  if (auto& limiter = source_limiters_[listener]) {
+  if (auto& limiter = source_limiters_[listener]; limiter && session->source_admitted) {
     proxy::SourceKey key;
     if (proxy::SourceKey::from(session->clientAddress(), key)) limiter->release(key, loop_->now());
   }

@@ -60,6 +60,8 @@ class Worker final : public proxy::SessionOwner {
                   const proxy::ClientAddress& address);
   void onSessionEnded(proxy::Session* session) override;
   void onSessionQueued() override;
+  proxy::PoolState& poolAt(std::uint32_t index) override { return pools_[index]; }
+  bool admitClient(proxy::Session& session) override;
 
   // On the worker's thread (posted by the health thread): the active checks' latest states.
   void applyHealth(std::shared_ptr<const health::HealthSnapshot> states);
@@ -95,6 +97,9 @@ class Worker final : public proxy::SessionOwner {
   void stopIfDrained();
   // Closes a connection refused by the listener's rules (allow/deny, per-source limits).
   void refuse(std::uint32_t listener_index, base::Fd client);
+  // Allow/deny, then the per-source limiter (which then counts the connection: `counted`).
+  [[nodiscard]] bool admit(const config::ListenerConfig& listener,
+                           const proxy::ClientAddress& address, bool& counted);
   void tickHealth();
   // Queued sessions of `pool` take the slots that came free, in order, until one finds none.
   void wakeQueued(proxy::PoolState& pool);
