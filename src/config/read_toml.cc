@@ -190,9 +190,9 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     draft.config.per_source_max_flows = static_cast<std::uint32_t>(*max);
   }
   readQueueLimits(reader, draft.config.mq, scoped);
-  for (std::string_view key : {"proxy_protocol"sv, "proxy_trusted"sv, "proxy_timeout"sv}) {
-    noteScoped(reader, key, KeyScope::kTcp, scoped);
-  }
+  noteScoped(reader, "proxy_protocol", KeyScope::kIp, scoped);
+  noteScoped(reader, "proxy_trusted", KeyScope::kIp, scoped);
+  noteScoped(reader, "proxy_timeout", KeyScope::kTcp, scoped);
   for (std::string_view key : {"routes"sv, "inspect_timeout"sv, "tls_required"sv}) {
     noteScoped(reader, key, KeyScope::kStream, scoped);
   }

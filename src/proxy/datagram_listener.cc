@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "net/datagram_socket.h"
 #include "net/endpoint.h"
@@ -136,6 +137,9 @@ void DatagramListener::forward(std::size_t count) {
     // flow, which has no way back.
     socklen_t len = is_queue_ ? 0 : batch.nameLen(i);
     if (len <= sizeof(sa_family_t)) len = 0;
+    const sockaddr* sender = addr;
+    const socklen_t sender_len = len;
+    if (listener_.proxy_accept && !unwrapProxyHeader(i, addr, len)) continue;
     std::uint64_t hash = hashFlowKey(addr, len);
     Flow* flow = table_.find(addr, len, hash);
     // Down by its checks or ejected, not drained by an operator: a draining backend keeps the
@@ -147,12 +151,45 @@ void DatagramListener::forward(std::size_t count) {
     }
     if (flow == nullptr) flow = startFlow(addr, len, hash);
     if (flow == nullptr) continue;  // counted by startFlow
+    if (listener_.proxy_accept && sender_len <= sizeof(flow->reply_to)) {
+      // Replies go back the way the datagrams came: to the proxy, which knows the client.
+      std::memcpy(&flow->reply_to, sender, sender_len);
+      flow->reply_to_len = sender_len;
+    }
     ++flow->requests;
     flow->bytes_in += batch.length(i);
     table_.touch(*flow, now);
     enqueue(*flow, i);
   }
   flush();
+}
+
+bool DatagramListener::unwrapProxyHeader(std::size_t i, const sockaddr*& client, socklen_t& len) {
+  auto& batch = env_.buffers->from_clients;
+  if (len == 0 || !listener_.proxy_trusted.contains(client, len)) {
+    env_.stats->dropped_proxy_untrusted.add();
+    return false;
+  }
+  char* data = batch.slot(i);
+  const std::uint32_t length = batch.length(i);
+  proto::ProxyParseResult parsed = proto::parseProxyHeader(std::string_view(data, length));
+  // Over datagrams only v2 exists (DGRAM), and the whole header is in the datagram.
+  if (parsed.status != proto::ProxyParseStatus::kDone ||
+      parsed.header.version != proto::ProxyVersion::kV2) {
+    env_.stats->dropped_bad_proxy_header.add();
+    return false;
+  }
+  received_ = std::move(parsed.header);
+  const int family = received_.source.family();
+  if (received_.command == proto::ProxyCommand::kProxy &&
+      (family == AF_INET || family == AF_INET6)) {
+    client = received_.source.sockaddrPtr();
+    len = received_.source.len;
+  }
+  const auto consumed = static_cast<std::uint32_t>(parsed.consumed);
+  std::memmove(data, data + consumed, length - consumed);
+  batch.msgs()[i].msg_len = length - consumed;
+  return true;
 }
 
 Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint64_t hash) {
@@ -174,10 +211,17 @@ Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint
   const std::int64_t now = env_.loop->now();
   Flow& flow = table_.insert(addr, len, hash, now);
   if (pool_.config->send_proxy == config::SendProxy::kV2) {
-    flow.proxy_header =
-        proto::encodeProxyV2(len == 0 ? nullptr : addr, len,
-                             local_len_ == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&local_),
-                             local_len_, proto::ProxyTransport::kDgram);
+    // The address the client sent to: as a received header says, else this listener's.
+    const bool received = listener_.proxy_accept && received_.destination.len != 0;
+    const sockaddr* destination =
+        received ? received_.destination.sockaddrPtr()
+                 : (local_len_ == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&local_));
+    const socklen_t destination_len = received ? received_.destination.len : local_len_;
+    const std::string_view tlvs = listener_.proxy_accept && received_.tlvs.size() <= 1024
+                                      ? std::string_view(received_.tlvs)
+                                      : std::string_view();
+    flow.proxy_header = proto::encodeProxyV2(len == 0 ? nullptr : addr, len, destination,
+                                             destination_len, proto::ProxyTransport::kDgram, tlvs);
   }
   flow.upstream_handler.owner = this;
   flow.upstream_handler.index = flow.index;

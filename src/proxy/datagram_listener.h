@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
+#include "proto/proxy_protocol.h"
 #include "proxy/datagram_buffers.h"
 #include "proxy/datagram_stats.h"
 #include "proxy/flow_log.h"
@@ -65,6 +66,9 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   // Client side (datagram_listener.cc).
   [[nodiscard]] std::size_t receive();
   void forward(std::size_t count);
+  // proxy_protocol = "accept": checks the sender and takes the v2 header off datagram `i`;
+  // `client` becomes the address the header names. False: dropped (and counted).
+  [[nodiscard]] bool unwrapProxyHeader(std::size_t i, const sockaddr*& client, socklen_t& len);
   Flow* startFlow(const sockaddr* addr, socklen_t len, std::uint64_t hash);
   void enqueue(Flow& flow, std::size_t datagram);
   void flush();
@@ -94,6 +98,9 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   std::string queue_message_;     // mq:// backends with send_proxy: header + datagram
   sockaddr_storage local_{};      // the listener's own address, for PROXY headers
   socklen_t local_len_ = 0;
+  // The current datagram's received PROXY header (proxy_protocol = "accept"): what it says, for
+  // a flow it starts.
+  proto::ProxyHeader received_;
 
   // The current batch's send groups: one per flow, each listing that flow's datagrams.
   std::uint32_t batch_seq_ = 1;

@@ -17,6 +17,8 @@ void DatagramStats::addFrom(const DatagramStats& o) {
   dropped_no_backend.add(o.dropped_no_backend.get());
   dropped_source_limit.add(o.dropped_source_limit.get());
   dropped_acl.add(o.dropped_acl.get());
+  dropped_proxy_untrusted.add(o.dropped_proxy_untrusted.get());
+  dropped_bad_proxy_header.add(o.dropped_bad_proxy_header.get());
   dropped_send.add(o.dropped_send.get());
   dropped_no_return.add(o.dropped_no_return.get());
   dropped_too_large.add(o.dropped_too_large.get());
@@ -30,14 +32,13 @@ std::string DatagramStats::summary() const {
       "datagrams_in={} datagrams_sent={} replies_in={} replies_sent={} flows_created={} "
       "flows_moved={} backend_unreachable={} dropped_truncated={} dropped_no_backend={} "
       "dropped_source_limit={} dropped_acl={} dropped_send={} dropped_no_return={} "
-      "dropped_too_large={} "
-      "dropped_queue_full={} "
-      "receive_errors={}",
+      "dropped_too_large={} dropped_queue_full={} dropped_proxy_untrusted={} "
+      "dropped_bad_proxy_header={} receive_errors={}",
       datagrams_in.get(), datagrams_sent.get(), replies_in.get(), replies_sent.get(),
       flows_created.get(), flows_moved.get(), backend_unreachable.get(), dropped_truncated.get(),
       dropped_no_backend.get(), dropped_source_limit.get(), dropped_acl.get(), dropped_send.get(),
       dropped_no_return.get(), dropped_too_large.get(), dropped_queue_full.get(),
-      receive_errors.get());
+      dropped_proxy_untrusted.get(), dropped_bad_proxy_header.get(), receive_errors.get());
   for (std::size_t i = 0; i < ended.size(); ++i) {
     std::string name(flowEndName(static_cast<FlowEnd>(i)));
     for (char& c : name) c = c == '-' ? '_' : c;

@@ -43,7 +43,7 @@ std::size_t sendDatagrams(int fd, mmsghdr* msgs, std::size_t count, int& error) 
 }
 
 bool DatagramListener::hasReturnPath(const Flow& flow) const {
-  return !is_queue_ && flow.client.len > sizeof(sa_family_t);
+  return flow.reply_to_len != 0 || (!is_queue_ && flow.client.len > sizeof(sa_family_t));
 }
 
 bool DatagramListener::bindBackend(Flow& flow) {
@@ -224,6 +224,9 @@ void DatagramListener::relayReplies(Flow& flow) {
       flow.bytes_out += batch.length(i);
       if (batch.truncated(i)) {
         env_.stats->dropped_truncated.add();
+      } else if (answerable && flow.reply_to_len != 0) {
+        send.add(batch.slot(i), batch.length(i), reinterpret_cast<const sockaddr*>(&flow.reply_to),
+                 flow.reply_to_len);
       } else if (answerable) {
         send.add(batch.slot(i), batch.length(i),
                  reinterpret_cast<const sockaddr*>(&flow.client.addr), flow.client.len);

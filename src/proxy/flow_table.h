@@ -1,5 +1,6 @@
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -65,6 +66,10 @@ struct Flow {
   std::uint8_t attempts = 0;
   std::uint8_t failed_count = 0;
   std::array<std::uint32_t, kMaxFlowAttempts> failed{};  // backends that refused this flow
+  // proxy_protocol = "accept": the proxy that sent the client's datagrams, where replies go
+  // (without a header). Family AF_UNSPEC: replies go to the client itself.
+  sockaddr_in6 reply_to{};
+  socklen_t reply_to_len = 0;
   // send_proxy = "v2": the DGRAM header that goes before each of this flow's datagrams. Kept
   // (cleared, not freed) with the slot, so later flows in the slot reuse its allocation.
   std::string proxy_header;
