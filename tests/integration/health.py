@@ -275,13 +275,16 @@ def _mysql_error(payload: bytes) -> str:
     return f"{code} {message.decode(errors='replace')}"
 
 
-def mysql_query(url: str, user: str, password: str, query: str) -> str:
+def mysql_query(url: str, user: str, password: str, query: str,
+                progress: list[str] | None = None) -> str:
     """Logs in through `url` (mysql_native_password), runs `query` and returns the first column
     of its first row, then quits with COM_QUIT: a client that leaves no aborted connection.
     Raises AssertionError on anything unexpected."""
+    progress = progress if progress is not None else []
     with connect(url) as s:
         _, greeting = _mysql_read(s)
         assert greeting[:1] == b"\x0a", f"not a greeting: {greeting[:40]!r}"
+        progress.append("greeting")
         at = greeting.index(b"\0", 1) + 1
         nonce = greeting[at + 4:at + 12] + greeting[at + 31:at + 43]
         proof = b""
@@ -298,6 +301,7 @@ def mysql_query(url: str, user: str, password: str, query: str) -> str:
         if reply[:1] == b"\xff":
             raise AssertionError(f"login refused: {_mysql_error(reply)}")
         assert reply[:1] == b"\x00", f"unexpected login reply {reply!r}"
+        progress.append("login")
         s.sendall(_mysql_packet(0, b"\x03" + query.encode()))
         _, first = _mysql_read(s)
         assert first[:1] not in (b"\xff", b"\x00"), f"query failed: {first!r}"

@@ -201,7 +201,13 @@ def test_stopped_mariadb_marked_down_then_up_without_client_failures(l4lb, maria
         assert wait_state(proc, name, "up", 20) is not None, proc.describe()
 
     def query():
-        assert mysql_query(listen, "l4lb", PASSWORD, "SELECT 1") == "1"
+        progress: list[str] = []
+        try:
+            assert mysql_query(listen, "l4lb", PASSWORD, "SELECT 1", progress) == "1"
+        except (OSError, AssertionError) as e:
+            if progress:  # the server had answered: a session in progress when it stopped
+                raise AssertionError(f"cut after the {progress[-1]}: {e!r}") from e
+            raise
 
     clients = SequentialClients(query)
     try:
@@ -217,7 +223,12 @@ def test_stopped_mariadb_marked_down_then_up_without_client_failures(l4lb, maria
         clients.stop()
     assert clients.ok > 20, f"only {clients.ok} client sessions ran"
     # Connections mariadbd closed before its greeting, or refused with "Server shutdown in
-    # progress" in its place, went to m1 (retry_on).
-    assert not clients.failures, f"{len(clients.failures)} failed: {clients.failures[:5]}"
+    # progress" in its place, went to m1 (retry_on): none of those may fail. mariadbd has no
+    # graceful stop: it kills the sessions it is running, and a client whose greeting came
+    # already cannot be moved by any balancer (the server's nonce is in its login). At most one
+    # such session, in the instant of the stop.
+    unanswered = [f for f in clients.failures if "cut after the" not in f]
+    assert not unanswered, unanswered
+    assert len(clients.failures) <= 1, clients.failures
     assert "m0: up -> down (mysql check:" in proc.stderr()
     assert "m0: down -> up (mysql check: role is primary (read_only = 0))" in proc.stderr()

@@ -157,9 +157,11 @@ def test_stopped_postgres_marked_down_then_up_without_client_failures(l4lb, work
     for pg in pgs:
         pg.start()
     listen = tcp_url(free_port())
-    # A fast shutdown keeps the port open for the length of its checkpoint and answers every
-    # login "57P03 the database system is shutting down", then closes connections the kernel
-    # had queued for it: retry_on sends those logins to pg1 with the same startup bytes.
+    # A smart shutdown (pg_ctl's gentlest) lets the sessions running finish, answers every new
+    # login "57P03 the database system is shutting down" until they have, then closes the
+    # connections the kernel had queued for it: retry_on sends those logins to pg1 with the
+    # same startup bytes. (A fast one would cut sessions already logged in, which no balancer
+    # can move.)
     proc = l4lb(simple_config(listen, [{"address": pg.url, "name": f"pg{i}"}
                                        for i, pg in enumerate(pgs)],
                               pool={"health": {"check": "pgsql", "user": "l4lb",
@@ -190,7 +192,7 @@ def test_stopped_postgres_marked_down_then_up_without_client_failures(l4lb, work
         time.sleep(0.5)
         offset = log_offset(proc)
         clients.phase = "stopping"
-        pgs[0].stop("fast")
+        pgs[0].stop("smart")
         assert wait_state(proc, "pg0", "down", 15, after=offset) is not None, proc.describe()
         clients.phase = "down"
         offset = log_offset(proc)

@@ -6,6 +6,7 @@ check, a UDP pool). The redis version is in test_health_states.py."""
 from __future__ import annotations
 
 import shutil
+import signal
 
 import pytest
 
@@ -46,8 +47,9 @@ def test_stopped_nginx_marked_down_then_up_without_client_failures(l4lb, workdir
             line = recv_line(s)
             assert line.startswith(b"HTTP/1.1 200"), line
 
+    # SIGQUIT is nginx's graceful stop (`nginx -s quit`): requests it took are answered.
     clients = stop_start_scenario(
-        proc, ("web0", "web1"), get, servers[0].stop,
+        proc, ("web0", "web1"), get, lambda: servers[0].stop(signal.SIGQUIT),
         lambda: processes.append(start_nginx(workdir, ports[0])), "http", RISE, FALL)
     assert_no_failures(clients)
 
@@ -86,8 +88,10 @@ def test_stopped_tls_server_marked_down_then_up_without_client_failures(l4lb, wo
     def get():
         assert https_get(listen, "backend.test") == b"tls\n"
 
+    # Gracefully (SIGQUIT): a fast stop would cut handshakes it had already answered, which
+    # no balancer can carry elsewhere.
     clients = stop_start_scenario(
-        proc, ("tls0", "tls1"), get, servers[0].stop,
+        proc, ("tls0", "tls1"), get, lambda: servers[0].stop(signal.SIGQUIT),
         lambda: processes.append(start_nginx_tls(workdir, ports[0], "backend.test")), "tls",
         RISE, FALL)
     assert_no_failures(clients)
