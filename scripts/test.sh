@@ -2,12 +2,12 @@
 # Installs what the tests need, builds l4lb twice (release, and ASan+UBSan) and runs every test
 # on both: unit tests (GoogleTest), integration tests (the real binary against real servers and
 # clients on loopback), then each libFuzzer target for a bounded time.
-# FUZZ_SECONDS (default 30) sets the time per fuzz target.
+# FUZZ_SECONDS (default 20) sets the time per fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-packages.sh build test
 
-fuzz_seconds=${FUZZ_SECONDS:-30}
+fuzz_seconds=${FUZZ_SECONDS:-20}
 status=0
 step() { printf '\n=== %s\n' "$*"; }
 
