@@ -93,15 +93,7 @@ void readListenerEdge(TableReader& reader, ListenerDraft& draft) {
   if (auto timeout = reader.duration("inspect_timeout", base::Duration(1), kMaxDuration)) {
     draft.config.inspect_timeout = *timeout;
   }
-  if (const toml::node* required = reader.node("tls_required")) {
-    if (const auto* flag = required->as_boolean()) {
-      draft.config.tls_required = flag->get();
-    } else {
-      reader.errors().add(
-          reader.originOf("tls_required"),
-          fmt::format("expected a boolean (true or false), got {}", describe(*required)));
-    }
-  }
+  if (auto required = reader.boolean("tls_required")) draft.config.tls_required = *required;
 }
 
 }  // namespace l4lb::config

@@ -236,15 +236,7 @@ std::optional<BackendDraft> readBackend(const toml::node& node, const std::strin
   if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
     draft.config.max_connections = static_cast<std::uint32_t>(*max);
   }
-  if (const toml::node* backup = reader.node("backup")) {
-    if (const auto* flag = backup->as_boolean()) {
-      draft.config.backup = flag->get();
-    } else {
-      reader.errors().add(
-          reader.originOf("backup"),
-          fmt::format("expected a boolean (true or false), got {}", describe(*backup)));
-    }
-  }
+  if (auto backup = reader.boolean("backup")) draft.config.backup = *backup;
   reader.reportUnknownKeys();
   return draft;
 }

@@ -93,6 +93,17 @@ std::optional<std::string> TableReader::string(std::string_view key) {
   return text->get();
 }
 
+std::optional<bool> TableReader::boolean(std::string_view key) {
+  const toml::node* value = node(key);
+  if (value == nullptr) return std::nullopt;
+  const auto* flag = value->as_boolean();
+  if (flag == nullptr) {
+    wrongType(key, *value, "a boolean (true or false)");
+    return std::nullopt;
+  }
+  return flag->get();
+}
+
 std::optional<std::string> TableReader::name(std::string_view key) {
   auto text = string(key);
   if (text && text->empty()) {

@@ -46,6 +46,7 @@ class TableReader {
   [[nodiscard]] std::optional<std::int64_t> integer(std::string_view key, std::int64_t min,
                                                     std::int64_t max);
   [[nodiscard]] std::optional<std::string> string(std::string_view key);
+  [[nodiscard]] std::optional<bool> boolean(std::string_view key);
   // A string that must not be empty (names, paths).
   [[nodiscard]] std::optional<std::string> name(std::string_view key);
   [[nodiscard]] std::optional<base::Duration> duration(std::string_view key, base::Duration min,

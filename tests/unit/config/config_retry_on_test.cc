@@ -12,14 +12,7 @@ using testing::describeErrors;
 using testing::expectError;
 using testing::lines;
 using testing::load;
-
-// A listener on pool "p"; the pool's first key is on line 6.
-std::string poolWith(std::string_view pool_line, std::string_view backend = "tcp://127.0.0.1:7001",
-                     std::string_view bind = "tcp://127.0.0.1:7000") {
-  return lines({"[[listener]]", "bind = \"" + std::string(bind) + "\"", "pool = \"p\"", "",
-                "[pool.p]", pool_line,
-                "backends = [{ address = \"" + std::string(backend) + "\" }]"});
-}
+using testing::poolWith;
 
 TEST(ConfigRetryOnTest, DefaultRetriesConnectsOnly) {
   LoadResult result = load(poolWith(""));

@@ -20,6 +20,16 @@ inline std::string lines(std::initializer_list<std::string_view> text) {
   return out;
 }
 
+// A listener on pool "p" whose one backend is `backend`; the pool's first key, `pool_line`, is on
+// line 6.
+inline std::string poolWith(std::string_view pool_line,
+                            std::string_view backend = "tcp://127.0.0.1:7001",
+                            std::string_view bind = "tcp://127.0.0.1:7000") {
+  return lines({"[[listener]]", "bind = \"" + std::string(bind) + "\"", "pool = \"p\"", "",
+                "[pool.p]", pool_line,
+                "backends = [{ address = \"" + std::string(backend) + "\" }]"});
+}
+
 inline std::string describeErrors(const LoadResult& result) {
   std::string out;
   for (const ConfigError& e : result.errors) out += "  " + e.format() + "\n";
