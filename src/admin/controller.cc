@@ -22,14 +22,74 @@ ApiReply errorReply(int status, std::string message) {
 }
 
 Controller::Controller(const config::Config& config, StartInfo info, ControllerHooks hooks)
-    : config_(config), info_(std::move(info)), hooks_(std::move(hooks)) {
-  for (const auto& pool : config_.pools) {
+    : config_(&config), info_(std::move(info)), hooks_(std::move(hooks)) {
+  for (const auto& pool : config_->pools) {
     current_.states.emplace_back(pool.backends.size(), AdminState::kEnabled);
     std::vector<std::uint32_t> weights;
     for (const auto& backend : pool.backends) weights.push_back(backend.weight);
     current_.weights.push_back(std::move(weights));
     current_.maglev_tables.emplace_back();
   }
+}
+
+void Controller::rebase(const config::Config& config, std::string config_sha256,
+                        const std::function<void(std::shared_ptr<const AdminSnapshot>)>& apply) {
+  std::lock_guard lock(mutex_);
+  AdminSnapshot next;
+  next.version = current_.version + 1;
+  for (const auto& pool : config.pools) {
+    std::vector<AdminState> states(pool.backends.size(), AdminState::kEnabled);
+    std::vector<std::uint32_t> weights;
+    for (const auto& backend : pool.backends) weights.push_back(backend.weight);
+    bool weights_changed = false;
+    for (std::uint32_t p = 0; p < config_->pools.size(); ++p) {
+      const auto& old_pool = config_->pools[p];
+      if (old_pool.name != pool.name) continue;
+      for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+        for (std::uint32_t o = 0; o < old_pool.backends.size(); ++o) {
+          const auto& was = old_pool.backends[o];
+          const auto& now = pool.backends[b];
+          if (was.name != now.name || was.address.url != now.address.url) continue;
+          states[b] = current_.states[p][o];
+          // An operator's weight stays unless the file changed that weight itself.
+          if (was.weight == now.weight && current_.weights[p][o] != now.weight) {
+            weights[b] = current_.weights[p][o];
+            weights_changed = true;
+          }
+        }
+      }
+    }
+    std::shared_ptr<const balance::MaglevTable> table;
+    if (weights_changed && pool.balance == balance::Algorithm::kMaglev) {
+      std::vector<balance::BackendSlot> slots;
+      for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+        slots.push_back({pool.backends[b].name, weights[b], pool.backends[b].backup});
+      }
+      table = std::make_shared<const balance::MaglevTable>(
+          slots, balance::nextPrime(pool.maglev_table_size));
+    }
+    next.states.push_back(std::move(states));
+    next.weights.push_back(std::move(weights));
+    next.maglev_tables.push_back(std::move(table));
+  }
+  current_ = std::move(next);
+  config_ = &config;
+  info_.config_sha256 = std::move(config_sha256);
+  health_.reset();  // the next health snapshot is the new checker's
+  apply(std::make_shared<const AdminSnapshot>(current_));
+}
+
+void Controller::noteReload(bool ok, std::string message) {
+  std::lock_guard lock(mutex_);
+  ++(ok ? reloads_ok_ : reloads_failed_);
+  last_reload_ok_ = ok;
+  last_reload_message_ = std::move(message);
+  last_reload_ms_ = io::monotonicMillis();
+}
+
+AdminState Controller::stateOf(std::uint32_t pool, std::uint32_t backend) const {
+  std::lock_guard lock(mutex_);
+  return current_.states[pool][backend];
 }
 
 void Controller::onHealth(std::shared_ptr<const health::HealthSnapshot> states) {
@@ -43,25 +103,46 @@ std::uint64_t Controller::changes() const {
 }
 
 std::optional<std::uint32_t> Controller::findPool(std::string_view name) const {
-  for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
-    if (config_.pools[p].name == name) return p;
+  for (std::uint32_t p = 0; p < config_->pools.size(); ++p) {
+    if (config_->pools[p].name == name) return p;
   }
   return std::nullopt;
 }
 
 ApiReply Controller::status() const {
-  const std::int64_t uptime_ms = io::monotonicMillis() - info_.started_ms;
-  json config{{"file", config_.source}};
+  std::lock_guard lock(mutex_);
+  const std::int64_t now_ms = io::monotonicMillis();
+  const std::int64_t uptime_ms = now_ms - info_.started_ms;
+  json config{{"file", config_->source}};
   config["sha256"] = info_.config_sha256.empty() ? json(nullptr) : json(info_.config_sha256);
+  json reloads{{"ok", reloads_ok_}, {"failed", reloads_failed_}};
+  if (last_reload_ms_ != 0) {
+    reloads["last"] = json{{"result", last_reload_ok_ ? "ok" : "failed"},
+                           {"seconds_ago", (now_ms - last_reload_ms_) / 1000},
+                           {"message", last_reload_message_}};
+  }
   return ApiReply{200, json{{"version", info_.version},
                             {"uptime_seconds", uptime_ms / 1000},
                             {"workers", info_.workers},
-                            {"config", std::move(config)}}};
+                            {"config", std::move(config)},
+                            {"reloads", std::move(reloads)}}};
+}
+
+ApiReply Controller::reload() {
+  if (!hooks_.reload) return errorReply(400, "reload is not available here");
+  ReloadOutcome outcome = hooks_.reload();
+  if (!outcome.ok) return errorReply(400, outcome.message);
+  json body{{"result", "reloaded"}, {"message", outcome.message}};
+  body["warnings"] = outcome.warnings;
+  std::lock_guard lock(mutex_);
+  body["config"] = json{{"file", config_->source}, {"sha256", info_.config_sha256}};
+  return ApiReply{200, std::move(body)};
 }
 
 ApiReply Controller::listeners() const {
+  std::lock_guard lock(mutex_);
   json list = json::array();
-  for (const auto& listener : config_.listeners) {
+  for (const auto& listener : config_->listeners) {
     list.push_back(json{{"name", listener.name},
                         {"bind", listener.bind.url},
                         {"kind", endpointKindName(listener.bind)},
@@ -71,7 +152,7 @@ ApiReply Controller::listeners() const {
 }
 
 json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
-  const auto& pool_config = config_.pools[pool];
+  const auto& pool_config = config_->pools[pool];
   const auto& config = pool_config.backends[backend];
   const bool checked = pool_config.health.has_value();
   health::BackendState health = health::BackendState::kUnknown;
@@ -92,7 +173,7 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
            {"weight", current_.weights[pool][backend]},
            {"backup", config.backup}};
   if (hooks_.totals) {
-    const BackendTotals totals = hooks_.totals(pool, backend);
+    const BackendTotals totals = hooks_.totals(config_->pools[pool].name, config.name);
     out["active"] = totals.active;
     out["total"] = totals.total;
     out["failures"] = totals.failures;
@@ -101,7 +182,7 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
 }
 
 json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
-  const auto& config = config_.pools[pool];
+  const auto& config = config_->pools[pool];
   json out{
       {"name", config.name},
       {"balance", balance::algorithmName(config.balance)},
@@ -123,7 +204,7 @@ json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
 ApiReply Controller::pools() const {
   std::lock_guard lock(mutex_);
   json list = json::array();
-  for (std::uint32_t p = 0; p < config_.pools.size(); ++p) list.push_back(poolJson(p, false));
+  for (std::uint32_t p = 0; p < config_->pools.size(); ++p) list.push_back(poolJson(p, false));
   return ApiReply{200, json{{"pools", std::move(list)}}};
 }
 
@@ -139,7 +220,7 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
   std::lock_guard lock(mutex_);
   auto pool = findPool(pool_name);
   if (!pool) return errorReply(404, fmt::format("no pool \"{}\"", pool_name));
-  const auto& pool_config = config_.pools[*pool];
+  const auto& pool_config = config_->pools[*pool];
   std::optional<std::uint32_t> found;
   for (std::uint32_t b = 0; b < pool_config.backends.size(); ++b) {
     if (pool_config.backends[b].name == backend_name) found = b;

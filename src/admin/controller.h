@@ -23,6 +23,13 @@ struct BackendTotals {
   std::uint64_t failures = 0;
 };
 
+// What a reload did: ok, or why not (the loader's errors, one per line).
+struct ReloadOutcome {
+  bool ok = false;
+  std::string message;
+  std::vector<std::string> warnings;  // changes that need a restart, and were not applied
+};
+
 // What the admin API needs from the rest of l4lb, wired by app/ (admin/ knows no workers).
 struct ControllerHooks {
   // Posts a new operator snapshot to every worker.
@@ -30,7 +37,10 @@ struct ControllerHooks {
   // Pauses (true) or resumes the active checks of one backend.
   std::function<void(std::uint32_t pool, std::uint32_t backend, bool paused)> pause_checks;
   // Reads a backend's counters from every worker (relaxed atomics: no lock on the data path).
-  std::function<BackendTotals(std::uint32_t pool, std::uint32_t backend)> totals;
+  // (By name: the workers may not have switched to a reloaded config yet.)
+  std::function<BackendTotals(std::string_view pool, std::string_view backend)> totals;
+  // Loads the config file again and switches to it (runs on the calling thread, waits).
+  std::function<ReloadOutcome()> reload;
 };
 
 struct StartInfo {
@@ -66,11 +76,24 @@ class Controller {
   [[nodiscard]] ApiReply listeners() const;
   [[nodiscard]] ApiReply pools() const;
   [[nodiscard]] ApiReply pool(std::string_view name) const;
+  // POST /api/v1/reload.
+  [[nodiscard]] ApiReply reload();
   [[nodiscard]] ApiReply changeBackend(std::string_view pool, std::string_view backend,
                                        const BackendChange& change);
 
   // State changes made so far.
   [[nodiscard]] std::uint64_t changes() const;
+
+  // A reload: `config` replaces the one served (it must outlive this object or the next
+  // rebase). The operator's states, and weights the file did not change, carry over to the
+  // backends of the same pool, name and address. `apply` gets the new snapshot while the lock
+  // is held, so no later change of the API can reach a worker before it.
+  void rebase(const config::Config& config, std::string config_sha256,
+              const std::function<void(std::shared_ptr<const AdminSnapshot>)>& apply);
+  // The outcome of a reload, for GET /api/v1/status.
+  void noteReload(bool ok, std::string message);
+  // The operator's state of a backend of the current config.
+  [[nodiscard]] AdminState stateOf(std::uint32_t pool, std::uint32_t backend) const;
 
  private:
   [[nodiscard]] std::optional<std::uint32_t> findPool(std::string_view name) const;
@@ -78,13 +101,18 @@ class Controller {
   [[nodiscard]] nlohmann::json poolJson(std::uint32_t pool, bool with_backends) const;
   void publishLocked();
 
-  const config::Config& config_;
+  const config::Config* config_;
   StartInfo info_;
   ControllerHooks hooks_;
   mutable std::mutex mutex_;
   AdminSnapshot current_;
   std::shared_ptr<const health::HealthSnapshot> health_;
   std::uint64_t changes_ = 0;
+  std::uint64_t reloads_ok_ = 0;
+  std::uint64_t reloads_failed_ = 0;
+  bool last_reload_ok_ = true;
+  std::string last_reload_message_;
+  std::int64_t last_reload_ms_ = 0;  // monotonic; 0: none yet
 };
 
 // {"error": message} with `status`.

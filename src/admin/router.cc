@@ -130,6 +130,13 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
     return get ? controller.listeners() : methodNotAllowed("GET");
   }
   if (s.size() == 3 && s[2] == "pools") return get ? controller.pools() : methodNotAllowed("GET");
+  if (s.size() == 3 && s[2] == "reload") {
+    if (request.method != "POST") return methodNotAllowed("POST");
+    if (!request.may_change) {
+      return errorReply(401, "changes over TCP need \"Authorization: Bearer TOKEN\"");
+    }
+    return controller.reload();
+  }
   if (s.size() == 4 && s[2] == "pools")
     return get ? controller.pool(s[3]) : methodNotAllowed("GET");
   if (s.size() == 6 && s[2] == "pools" && s[4] == "backends") {

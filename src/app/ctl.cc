@@ -22,7 +22,17 @@ namespace {
 
 using nlohmann::json;
 
-enum class Action { kStatus, kListeners, kPools, kPool, kDrain, kEnable, kDisable, kWeight };
+enum class Action {
+  kStatus,
+  kListeners,
+  kPools,
+  kPool,
+  kDrain,
+  kEnable,
+  kDisable,
+  kWeight,
+  kReload
+};
 
 std::string text(const json& value) {
   if (value.is_null()) return "-";
@@ -93,6 +103,10 @@ void printReadable(Action action, const json& body) {
                  text(body["kind"]));
       printBackends(body["backends"]);
       return;
+    case Action::kReload:
+      fmt::print("{}\n", text(body["message"]));
+      for (const auto& warning : body["warnings"]) fmt::print("warning: {}\n", text(warning));
+      return;
     default: printBackends(json::array({body})); return;
   }
 }
@@ -131,6 +145,8 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
   simple(o.ctl->add_subcommand("status", "Version, uptime, workers, config file and hash"),
          Action::kStatus);
   simple(o.ctl->add_subcommand("listeners", "Every listener"), Action::kListeners);
+  simple(o.ctl->add_subcommand("reload", "Load the config file again and switch to it"),
+         Action::kReload);
   simple(o.ctl->add_subcommand("pools", "Every pool, with how many backends are available"),
          Action::kPools);
   auto* pool = o.ctl->add_subcommand("pool", "One pool's backends: state, weight, counters");
@@ -228,6 +244,7 @@ int CtlCommand::run() {
       case Action::kPools: return client->Get(base + "pools", headers);
       case Action::kPool:
         return client->Get(base + "pools/" + admin::encodeSegment(o.pool), headers);
+      case Action::kReload: return client->Post(base + "reload", headers, "", "application/json");
       default: {
         json body;
         if (o.action == Action::kWeight) {

@@ -79,5 +79,5 @@ int main(int argc, char** argv) {
     printErrors(loaded.errors);
     return 1;
   }
-  return l4lb::app::runServer(l4lb::proxy::Snapshot::build(std::move(*loaded.config)));
+  return l4lb::app::runServer(l4lb::proxy::Snapshot::build(std::move(*loaded.config)), run_config);
 }

@@ -3,27 +3,27 @@
 #include <fmt/format.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "admin/admin_server.h"
 #include "admin/controller.h"
 #include "admin/file_digest.h"
+#include "app/serving_builder.h"
 #include "base/fd.h"
 #include "base/log.h"
+#include "config/loader.h"
 #include "health/health_checker.h"
 #include "io/clock.h"
-#include "net/socket.h"
 #include "proxy/access_log.h"
-#include "proxy/backend_slots.h"
 #include "proxy/datagram_stats.h"
 #include "proxy/end_reason.h"
-#include "worker/connection_limits.h"
 #include "worker/worker.h"
 
 namespace l4lb::app {
@@ -41,41 +41,41 @@ unsigned defaultWorkerCount() {
 
 namespace {
 
-// Unix listeners: one socket for all workers (SO_REUSEPORT does not apply to them).
-struct SharedListeners {
-  std::vector<base::Fd> owned;
-  std::vector<int> fds;
-  std::vector<std::string> paths_to_unlink;
+// One run of l4lb: the workers, the health and admin threads, and the config they serve, which
+// a reload (SIGHUP, or POST /api/v1/reload through the admin thread) replaces. Everything here
+// runs on the main thread except where a comment says otherwise.
+class Server {
+ public:
+  Server(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path)
+      : first_snapshot_(std::move(snapshot)), config_path_(std::move(config_path)) {}
 
-  ~SharedListeners() {
-    owned.clear();
-    for (const auto& path : paths_to_unlink) ::unlink(path.c_str());
-  }
+  int run();
+
+ private:
+  [[nodiscard]] std::unique_ptr<health::HealthChecker> makeChecker(const config::Config& config);
+  [[nodiscard]] bool startAdmin(const config::Config& config, unsigned worker_count);
+  // Loads the config file again and switches every worker to it, or changes nothing.
+  admin::ReloadOutcome reload();
+  // Admin thread: asks the main thread to reload and waits for the outcome.
+  admin::ReloadOutcome requestReload();
+  void serveReloadRequests();
+  void logTotals() const;
+
+  std::shared_ptr<const proxy::Snapshot> first_snapshot_;
+  std::string config_path_;  // empty: started from the command line, nothing to reload
+  std::shared_ptr<const worker::ServingConfig> serving_;
+  std::unique_ptr<proxy::AccessLog> access_log_;
+  std::vector<std::unique_ptr<worker::Worker>> workers_;
+  std::vector<worker::Worker*> targets_;
+  std::unique_ptr<admin::Controller> controller_;
+  std::unique_ptr<admin::AdminServer> admin_server_;
+  // The admin thread pauses checks through it while a reload may replace it.
+  std::mutex checker_mutex_;
+  std::unique_ptr<health::HealthChecker> checker_;
+  std::mutex requests_mutex_;
+  std::vector<std::promise<admin::ReloadOutcome>> requests_;
+  bool draining_ = false;
 };
-
-bool bindSharedListeners(const config::Config& config, SharedListeners& shared) {
-  for (const auto& listener : config.listeners) {
-    // Datagram listeners bind in their workers (net/datagram_socket.h).
-    if (listener.bind.family() != AF_UNIX || listener.isDatagram()) {
-      shared.owned.emplace_back();
-      shared.fds.push_back(-1);
-      continue;
-    }
-    auto bound = net::listenStream(listener.bind, net::ListenOptions{listener.backlog, false});
-    if (!bound) {
-      base::logError("listener \"{}\" ({}): {}", listener.name, listener.bind.url,
-                     bound.error().message());
-      return false;
-    }
-    shared.fds.push_back(bound.value().get());
-    shared.owned.push_back(std::move(bound.value()));
-    if (listener.bind.kind == net::EndpointKind::kUnix) {
-      const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener.bind.addr);
-      shared.paths_to_unlink.emplace_back(sun->sun_path);
-    }
-  }
-  return true;
-}
 
 bool allFinished(const std::vector<std::unique_ptr<worker::Worker>>& workers) {
   for (const auto& w : workers) {
@@ -84,10 +84,60 @@ bool allFinished(const std::vector<std::unique_ptr<worker::Worker>>& workers) {
   return true;
 }
 
-}  // namespace
+std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config& config) {
+  if (!health::HealthChecker::wanted(config)) return nullptr;
+  admin::Controller* admin_view = controller_.get();
+  auto targets = targets_;
+  return std::make_unique<health::HealthChecker>(
+      config, [targets, admin_view](std::shared_ptr<const health::HealthSnapshot> states) {
+        if (admin_view) admin_view->onHealth(states);
+        for (worker::Worker* w : targets) {
+          w->loop().post([w, states] { w->applyHealth(states); });
+        }
+      });
+}
 
-int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
-  const auto& config = snapshot->config;
+bool Server::startAdmin(const config::Config& config, unsigned worker_count) {
+  if (config.admin.listen.empty()) return true;
+  admin::StartInfo info{.version = L4LB_VERSION,
+                        .workers = worker_count,
+                        .config_sha256 = admin::fileSha256(config.source),
+                        .started_ms = io::monotonicMillis()};
+  admin::ControllerHooks hooks;
+  auto targets = targets_;
+  hooks.publish = [targets](std::shared_ptr<const admin::AdminSnapshot> change) {
+    for (worker::Worker* w : targets) {
+      w->loop().post([w, change] { w->applyAdmin(change); });
+    }
+  };
+  hooks.pause_checks = [this](std::uint32_t pool, std::uint32_t backend, bool paused) {
+    std::lock_guard lock(checker_mutex_);
+    if (checker_) checker_->setPaused(pool, backend, paused);
+  };
+  hooks.totals = [targets](std::string_view pool, std::string_view backend) {
+    admin::BackendTotals totals;
+    for (const worker::Worker* w : targets) {
+      const auto view = w->backendCounters(pool, backend);
+      if (view.counters == nullptr) continue;
+      totals.active += view.counters->active.get();
+      totals.total += view.counters->total.get();
+      totals.failures += view.counters->failures.get();
+    }
+    return totals;
+  };
+  hooks.reload = [this] { return requestReload(); };
+  controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
+  admin_server_ = std::make_unique<admin::AdminServer>(config.admin, *controller_);
+  std::string error;
+  if (!admin_server_->bind(error)) {
+    base::logError("{}", error);
+    return false;
+  }
+  return true;
+}
+
+int Server::run() {
+  const auto& config = first_snapshot_->config;
   base::setLogLevel(config.global.log_level);
 
   // Signals are taken synchronously by this thread alone; workers never see them.
@@ -106,36 +156,24 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
                    access_log.error().message());
     return 1;
   }
+  access_log_ = std::make_unique<proxy::AccessLog>(std::move(access_log.value()));
 
-  SharedListeners shared;
-  if (!bindSharedListeners(config, shared)) return 1;
-
+  std::string error;
+  serving_ = buildServing(first_snapshot_, nullptr, error);
+  if (!serving_) {
+    base::logError("{}", error);
+    return 1;
+  }
   const unsigned worker_count =
       config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
-  std::vector<std::uint32_t> listener_max;
-  bool any_limit = config.global.max_connections > 0;
-  for (const auto& listener : config.listeners) {
-    listener_max.push_back(listener.max_connections);
-    any_limit |= listener.max_connections > 0;
-  }
-  worker::ConnectionLimits limits(config.global.max_connections, listener_max);
-  std::vector<std::unique_ptr<proxy::BackendSlots>> backend_slots;
-  for (const auto& pool : config.pools) {
-    backend_slots.push_back(
-        proxy::BackendSlots::wanted(pool) ? std::make_unique<proxy::BackendSlots>(pool) : nullptr);
-  }
-  std::vector<std::unique_ptr<worker::Worker>> workers;
   for (unsigned i = 0; i < worker_count; ++i) {
-    workers.push_back(
-        std::make_unique<worker::Worker>(i, snapshot, access_log.value(), shared.fds));
-    if (any_limit) workers.back()->setConnectionLimits(&limits);
-    workers.back()->setBackendSlots(&backend_slots);
-    workers.back()->setWorkerCount(worker_count);
-    std::string error;
-    if (!workers.back()->init(error)) {
+    workers_.push_back(std::make_unique<worker::Worker>(i, serving_, *access_log_));
+    workers_.back()->setWorkerCount(worker_count);
+    if (!workers_.back()->init(error)) {
       base::logError("{}", error);
       return 1;
     }
+    targets_.push_back(workers_.back().get());
   }
   for (const auto& listener : config.listeners) {
     // unixgram:// and mq:// listeners are served by worker 0 alone (worker/worker.h).
@@ -143,111 +181,213 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
     base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
                   listener.bind.url, listener.pool, one_worker ? 1U : worker_count);
   }
-  std::vector<worker::Worker*> targets;
-  for (auto& w : workers) targets.push_back(w.get());
-  // Active health checks run on their own thread; each state change reaches every worker as a
-  // posted snapshot. Stopped (and joined) before the workers go away.
-  std::unique_ptr<health::HealthChecker> checker;
-  // The admin API: its own threads; an operator's change reaches every worker the same way.
-  // Stopped before the health checker and the workers it reads from.
-  std::unique_ptr<admin::Controller> controller;
-  std::unique_ptr<admin::AdminServer> admin_server;
-  if (!config.admin.listen.empty()) {
-    admin::StartInfo info{.version = L4LB_VERSION,
-                          .workers = worker_count,
-                          .config_sha256 = admin::fileSha256(config.source),
-                          .started_ms = io::monotonicMillis()};
-    admin::ControllerHooks hooks;
-    hooks.publish = [targets](std::shared_ptr<const admin::AdminSnapshot> change) {
-      for (worker::Worker* w : targets) {
-        w->loop().post([w, change] { w->applyAdmin(change); });
-      }
-    };
-    hooks.pause_checks = [&checker](std::uint32_t pool, std::uint32_t backend, bool paused) {
-      if (checker) checker->setPaused(pool, backend, paused);
-    };
-    hooks.totals = [targets](std::uint32_t pool, std::uint32_t backend) {
-      admin::BackendTotals totals;
-      for (const worker::Worker* w : targets) {
-        const auto& counters = w->backendCounters(pool, backend);
-        totals.active += counters.active.get();
-        totals.total += counters.total.get();
-        totals.failures += counters.failures.get();
-      }
-      return totals;
-    };
-    controller = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
-    admin_server = std::make_unique<admin::AdminServer>(config.admin, *controller);
-    std::string error;
-    if (!admin_server->bind(error)) {
+  // The admin API: its own threads; an operator's change reaches every worker as a posted
+  // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
+  if (!startAdmin(config, worker_count)) return 1;
+  checker_ = makeChecker(config);
+  if (checker_) {
+    if (!checker_->init(error)) {
       base::logError("{}", error);
       return 1;
     }
+    checker_->start();
   }
-  if (health::HealthChecker::wanted(config)) {
-    admin::Controller* admin_view = controller.get();
-    checker = std::make_unique<health::HealthChecker>(
-        config, [targets, admin_view](std::shared_ptr<const health::HealthSnapshot> states) {
-          if (admin_view) admin_view->onHealth(states);
-          for (worker::Worker* w : targets) {
-            w->loop().post([w, states] { w->applyHealth(states); });
-          }
-        });
-    std::string error;
-    if (!checker->init(error)) {
-      base::logError("{}", error);
-      return 1;
-    }
-    checker->start();
-  }
-  for (auto& w : workers) w->start();
-  if (admin_server) admin_server->start();
+  for (auto& w : workers_) w->start();
+  if (admin_server_) admin_server_->start();
 
-  bool draining = false;
   bool aborted = false;
   std::int64_t drain_deadline = 0;
-  while (!(draining && allFinished(workers))) {
+  while (!(draining_ && allFinished(workers_))) {
     timespec wait{0, 100'000'000};
     int signal_number = sigtimedwait(&signals, nullptr, &wait);
     std::int64_t now = io::monotonicMillis();
+    const auto& global = serving_->config().global;
     if (signal_number == SIGTERM || signal_number == SIGINT) {
-      if (!draining) {
-        draining = true;
-        drain_deadline = now + config.global.shutdown_grace.count();
+      if (!draining_) {
+        draining_ = true;
+        drain_deadline = now + global.shutdown_grace.count();
         base::logInfo("received {}: no longer accepting; waiting up to {} for open connections",
                       signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-                      base::formatDuration(config.global.shutdown_grace));
-        if (checker) checker->stop();
-        for (auto& w : workers) w->drain();
+                      base::formatDuration(global.shutdown_grace));
+        {
+          std::lock_guard lock(checker_mutex_);
+          if (checker_) checker_->stop();
+        }
+        for (auto& w : workers_) w->drain();
       } else if (!aborted) {
         base::logInfo("second signal: closing open connections now");
         drain_deadline = now;
       }
     } else if (signal_number == SIGUSR1) {
-      auto reopened = access_log.value().reopen();
+      auto reopened = access_log_->reopen();
       if (!reopened) {
-        base::logError(
-            "SIGUSR1: access log \"{}\" not reopened, still writing to the old "
-            "file: {}",
-            config.global.access_log, reopened.error().message());
+        base::logError("SIGUSR1: access log \"{}\" not reopened, still writing to the old file: {}",
+                       global.access_log, reopened.error().message());
       } else if (reopened.value()) {
-        base::logInfo("SIGUSR1: access log \"{}\" reopened", config.global.access_log);
+        base::logInfo("SIGUSR1: access log \"{}\" reopened", global.access_log);
       }
     } else if (signal_number == SIGHUP) {
-      base::logWarn("SIGHUP ignored: reload is not implemented yet");
+      base::logInfo("SIGHUP: reloading {}", config_path_.empty() ? "(no file)" : config_path_);
+      (void)reload();
     }
-    if (draining && !aborted && now >= drain_deadline) {
+    serveReloadRequests();
+    if (draining_ && !aborted && now >= drain_deadline) {
       aborted = true;
       base::logInfo("shutdown grace over: closing remaining connections");
-      for (auto& w : workers) w->abortAll();
+      for (auto& w : workers_) w->abortAll();
     }
   }
-  for (auto& w : workers) w->join();
-  if (admin_server) admin_server->stop();
-  if (checker) {
-    checker->stop();
-    base::logInfo("health: {} backend state changes", checker->transitions());
+  for (auto& w : workers_) w->join();
+  if (admin_server_) admin_server_->stop();
+  serveReloadRequests();  // answers any the admin thread left before it stopped
+  {
+    std::lock_guard lock(checker_mutex_);
+    if (checker_) {
+      checker_->stop();
+      base::logInfo("health: {} backend state changes", checker_->transitions());
+    }
   }
+  logTotals();
+  return 0;
+}
+
+admin::ReloadOutcome Server::requestReload() {
+  std::future<admin::ReloadOutcome> outcome;
+  {
+    std::lock_guard lock(requests_mutex_);
+    requests_.emplace_back();
+    outcome = requests_.back().get_future();
+  }
+  // The main thread looks every 100 ms; a reload takes well under a minute.
+  if (outcome.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    return admin::ReloadOutcome{
+        .ok = false, .message = "the reload did not finish in 60 s", .warnings = {}};
+  }
+  return outcome.get();
+}
+
+void Server::serveReloadRequests() {
+  std::vector<std::promise<admin::ReloadOutcome>> requests;
+  {
+    std::lock_guard lock(requests_mutex_);
+    requests.swap(requests_);
+  }
+  for (auto& request : requests) request.set_value(reload());
+}
+
+admin::ReloadOutcome Server::reload() {
+  admin::ReloadOutcome outcome;
+  auto fail = [&](std::string message) {
+    base::logError("reload failed, still serving the config before: {}", message);
+    outcome.ok = false;
+    outcome.message = std::move(message);
+    if (controller_) controller_->noteReload(false, outcome.message);
+    return outcome;
+  };
+  if (draining_) return fail("shutting down");
+  if (config_path_.empty()) {
+    return fail("l4lb was started from the command line, with no config file to read again");
+  }
+  config::LoadResult loaded = config::loadConfigFile(config_path_);
+  if (!loaded.ok()) {
+    std::string message;
+    for (const auto& error : loaded.errors) {
+      if (!message.empty()) message += "\n";
+      message += error.format();
+    }
+    return fail(message);
+  }
+  const config::Config& running = serving_->config();
+  outcome.warnings = keepRestartOnlySettings(running, *loaded.config);
+  for (const auto& warning : outcome.warnings) base::logWarn("reload: {} (kept)", warning);
+
+  auto snapshot = proxy::Snapshot::build(std::move(*loaded.config));
+  const config::Config& next = snapshot->config;
+  std::string error;
+  std::vector<std::vector<base::Fd>> sockets;
+  if (!bindNewListeners(next, running, static_cast<unsigned>(workers_.size()), sockets, error)) {
+    return fail(error);
+  }
+  std::shared_ptr<const worker::ServingConfig> serving =
+      buildServing(snapshot, serving_.get(), error);
+  if (!serving) return fail(error);
+
+  std::unique_ptr<health::HealthChecker> checker = makeChecker(next);
+  if (checker && !checker->init(error)) return fail(error);
+
+  // From here on nothing fails. Health: the new pools start from the states the old checks
+  // reached; the old checker stops first, so nothing it publishes can reach a worker after the
+  // switch.
+  const std::shared_ptr<const worker::ServingConfig> previous = serving_;
+  std::shared_ptr<const health::HealthSnapshot> carried;
+  std::unique_ptr<health::HealthChecker> retired;
+  {
+    std::lock_guard lock(checker_mutex_);
+    if (checker_) {
+      checker_->stop();
+      if (auto latest = checker_->latest()) {
+        carried =
+            std::make_shared<const health::HealthSnapshot>(carryHealth(running, *latest, next));
+      }
+      retired = std::move(checker_);
+    }
+  }
+  if (!carried && checker) {
+    carried = std::make_shared<const health::HealthSnapshot>(
+        carryHealth(running, health::HealthSnapshot{}, next));
+  }
+
+  // The switch: every worker gets its order; the admin API's view moves in the same step, so
+  // nothing it publishes afterwards can reach a worker before the order does.
+  auto post = [&](std::shared_ptr<const admin::AdminSnapshot> admin_states) {
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+      auto order = std::make_shared<worker::ServingOrder>();
+      order->serving = serving;
+      order->own_sockets = std::move(sockets[w]);
+      order->health = carried;
+      order->admin = admin_states;
+      worker::Worker* target = workers_[w].get();
+      target->loop().post([target, order] { target->reload(*order); });
+    }
+  };
+  if (controller_) {
+    controller_->rebase(next, admin::fileSha256(next.source), post);
+  } else {
+    post(nullptr);
+  }
+  const std::string changes = describeChanges(running, next);
+  base::setLogLevel(next.global.log_level);
+  serving_ = serving;  // the old one lives on in the workers' generations while they need it
+  {
+    std::lock_guard lock(checker_mutex_);
+    checker_ = std::move(checker);
+    if (checker_) {
+      if (carried) {
+        checker_->seed(*carried);
+        if (controller_) controller_->onHealth(carried);
+      }
+      checker_->start();
+      // Disabled backends keep their checks paused.
+      if (controller_) {
+        for (std::uint32_t p = 0; p < next.pools.size(); ++p) {
+          for (std::uint32_t b = 0; b < next.pools[p].backends.size(); ++b) {
+            if (controller_->stateOf(p, b) == admin::AdminState::kDisabled) {
+              checker_->setPaused(p, b, true);
+            }
+          }
+        }
+      }
+    }
+  }
+  retired.reset();  // before `previous`, whose config it reads
+  outcome.ok = true;
+  outcome.message = fmt::format("reloaded {}: {}", config_path_, changes);
+  base::logInfo("{}", outcome.message);
+  if (controller_) controller_->noteReload(true, outcome.message);
+  return outcome;
+}
+
+void Server::logTotals() const {
   std::uint64_t total = 0;
   std::uint64_t spliced = 0;
   std::uint64_t retried = 0;
@@ -259,7 +399,7 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   std::uint64_t refused_untrusted = 0;
   std::uint64_t routed = 0;
   std::uint64_t not_tls = 0;
-  for (auto& w : workers) {
+  for (const auto& w : workers_) {
     total += w->stats().accepted.get();
     spliced += w->stats().spliced.get();
     retried += w->stats().retried.get();
@@ -283,19 +423,25 @@ int runServer(std::shared_ptr<const proxy::Snapshot> snapshot) {
   std::string ended;
   for (std::size_t r = 0; r < static_cast<std::size_t>(proxy::EndReason::kCount); ++r) {
     std::uint64_t count = 0;
-    for (auto& w : workers) count += w->stats().ended[r].get();
+    for (const auto& w : workers_) count += w->stats().ended[r].get();
     if (count == 0) continue;
     ended += fmt::format(" {}={}", proxy::endReasonName(static_cast<proxy::EndReason>(r)), count);
   }
   if (!ended.empty()) base::logInfo("connections ended by reason:{}", ended);
   bool any_datagram = false;
-  for (const auto& listener : config.listeners) any_datagram |= listener.isDatagram();
+  for (const auto& listener : serving_->config().listeners) any_datagram |= listener.isDatagram();
   if (any_datagram) {
     proxy::DatagramStats datagrams;
-    for (auto& w : workers) datagrams.addFrom(w->datagramStats());
+    for (const auto& w : workers_) datagrams.addFrom(w->datagramStats());
     base::logInfo("datagram totals: {}", datagrams.summary());
   }
-  return 0;
+}
+
+}  // namespace
+
+int runServer(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path) {
+  Server server(std::move(snapshot), std::move(config_path));
+  return server.run();
 }
 
 }  // namespace l4lb::app

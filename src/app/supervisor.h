@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "proxy/snapshot.h"
 
@@ -8,8 +9,10 @@ namespace l4lb::app {
 
 // Runs l4lb with a validated config until SIGTERM or SIGINT: binds every listener, starts the
 // workers, then on the signal stops accepting and lets open connections finish for up to
-// shutdown_grace. Returns the process exit code.
-[[nodiscard]] int runServer(std::shared_ptr<const proxy::Snapshot> snapshot);
+// shutdown_grace. SIGHUP (and the admin API) reload `config_path`; empty: started from the
+// command line, nothing to reload. Returns the process exit code.
+[[nodiscard]] int runServer(std::shared_ptr<const proxy::Snapshot> snapshot,
+                            std::string config_path);
 
 // Workers to start when the config leaves it to l4lb: one per CPU this process may run on
 // (taskset and cgroup cpusets are respected).

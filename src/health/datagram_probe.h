@@ -32,6 +32,7 @@ class DatagramProbe final : public io::Timer, public io::EventHandler {
   void onEvents(std::uint32_t events) override;
 
   [[nodiscard]] BackendState state() const { return counter_.state(); }
+  void seed(BackendState state) { counter_.seed(state); }
 
  private:
   void begin();

@@ -72,6 +72,31 @@ bool HealthChecker::init(std::string& error) {
   return true;
 }
 
+void HealthChecker::seed(const HealthSnapshot& carried) {
+  for (std::uint32_t p = 0; p < config_.pools.size() && p < carried.pools.size(); ++p) {
+    const auto& pool = config_.pools[p];
+    if (!pool.health || carried.pools[p].size() != pool.backends.size()) continue;
+    for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+      const BackendState state = carried.pools[p][b];
+      if (state == BackendState::kUnknown) continue;
+      states_.pools[p][b] = state;
+      if (b < carried.reasons[p].size()) states_.reasons[p][b] = carried.reasons[p][b];
+      if (pool.backends[b].address.isStream()) {
+        if (auto& probe = probes_[first_probe_[p] + b]) probe->seed(state);
+      } else {
+        if (auto& probe = datagram_probes_[first_probe_[p] + b]) probe->seed(state);
+      }
+    }
+  }
+  std::lock_guard lock(latest_mutex_);
+  latest_ = std::make_shared<const HealthSnapshot>(states_);
+}
+
+std::shared_ptr<const HealthSnapshot> HealthChecker::latest() const {
+  std::lock_guard lock(latest_mutex_);
+  return latest_;
+}
+
 std::int64_t HealthChecker::jitteredInterval(base::Duration interval) {
   const auto ms = static_cast<std::uint64_t>(interval.count());
   const std::uint64_t spread = ms * kJitterPercent / 100;
@@ -158,7 +183,12 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, Bac
   states_.pools[pool][backend] = after;
   states_.reasons[pool][backend] = reason;
   ++states_.version;
-  publish_(std::make_shared<const HealthSnapshot>(states_));
+  auto published = std::make_shared<const HealthSnapshot>(states_);
+  {
+    std::lock_guard lock(latest_mutex_);
+    latest_ = published;
+  }
+  publish_(std::move(published));
 }
 
 }  // namespace l4lb::health

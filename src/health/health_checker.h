@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,12 @@ class HealthChecker {
   [[nodiscard]] static bool wanted(const config::Config& config);
 
   [[nodiscard]] bool init(std::string& error);
+  // After init(), before start(): backends start from these states (indexed as this config,
+  // carried over by a reload) instead of unknown, so a reload neither waits for first checks
+  // nor logs changes that did not happen.
+  void seed(const HealthSnapshot& carried);
+  // The states as last published (any thread).
+  [[nodiscard]] std::shared_ptr<const HealthSnapshot> latest() const;
   void start();
   // Thread-safe: stops the checks and joins the thread.
   void stop();
@@ -61,6 +68,8 @@ class HealthChecker {
   // [pool]: index of its first backend's probe in probes_ or datagram_probes_ (by its kind)
   std::vector<std::size_t> first_probe_;
   HealthSnapshot states_;
+  mutable std::mutex latest_mutex_;
+  std::shared_ptr<const HealthSnapshot> latest_;  // what publish_ was last given
   std::uint64_t random_state_ = 0x853c49e6748fea9bULL;
   std::atomic<std::uint64_t> transitions_{0};
   std::thread thread_;

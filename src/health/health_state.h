@@ -24,6 +24,11 @@ class RiseFallCounter {
   bool record(bool success);
 
   [[nodiscard]] BackendState state() const { return state_; }
+  // Starts from a state known before (a reload carries it over).
+  void seed(BackendState state) {
+    state_ = state;
+    streak_ = 0;
+  }
 
  private:
   std::uint32_t rise_;

@@ -31,6 +31,7 @@ class Probe final : public io::Timer, public io::EventHandler {
   void onEvents(std::uint32_t events) override;
 
   [[nodiscard]] BackendState state() const { return counter_.state(); }
+  void seed(BackendState state) { counter_.seed(state); }
 
  private:
   enum class Phase : std::uint8_t { kIdle, kConnecting, kExchanging };

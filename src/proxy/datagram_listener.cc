@@ -25,8 +25,8 @@ constexpr int kMaxBatchesPerWakeup = 8;
 DatagramListener::DatagramListener(const DatagramEnv& env, const config::ListenerConfig& listener,
                                    PoolState& pool)
     : env_(env),
-      listener_(listener),
-      pool_(pool),
+      listener_(&listener),
+      pool_(&pool),
       table_(listener.max_flows),
       is_queue_(listener.bind.kind == net::EndpointKind::kMessageQueue) {
   queues_.resize(pool.config->backends.size());
@@ -36,7 +36,7 @@ DatagramListener::~DatagramListener() { close(); }
 
 base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t workers) {
   if (is_queue_) {
-    auto queue = net::openMessageQueue(listener_.bind, /*for_reading=*/true, listener_.mq);
+    auto queue = net::openMessageQueue(listener_->bind, /*for_reading=*/true, listener_->mq);
     if (!queue) return queue.error();
     auto size = net::messageQueueMessageSize(queue.value().get());
     if (!size) return size.error();
@@ -47,22 +47,22 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
     }
     fd_ = std::move(queue.value());
   } else {
-    auto bound = net::bindDatagram(listener_.bind, reuse_port);
+    auto bound = net::bindDatagram(listener_->bind, reuse_port);
     if (!bound) return bound.error();
     fd_ = std::move(bound.value());
-    if (listener_.per_source_max_flows > 0) {
+    if (listener_->per_source_max_flows > 0) {
       source_limiter_ = std::make_unique<SourceLimiter>(
-          SourceLimiter::Limits{.max_connections = listener_.per_source_max_flows, .rate = {}});
+          SourceLimiter::Limits{.max_connections = listener_->per_source_max_flows, .rate = {}});
       // Each client address to one worker, so its flows are counted in one table.
       if (reuse_port) {
         auto steered = net::steerBySource(fd_.get(), workers);
         if (!steered) return steered.error();
       }
     }
-    const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener_.bind.addr);
-    unlink_path_ = listener_.bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
+    const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener_->bind.addr);
+    unlink_path_ = listener_->bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
   }
-  if (pool_.config->send_proxy == config::SendProxy::kV2 && !is_queue_) {
+  if (pool_->config->send_proxy == config::SendProxy::kV2 && !is_queue_) {
     // The bound address: with a wildcard bind the address each client used is not known
     // (that would take IP_PKTINFO per datagram), and the header says 0.0.0.0 or ::.
     local_len_ = sizeof(local_);
@@ -73,12 +73,41 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
   return env_.loop->add(fd_.get(), EPOLLIN, this);
 }
 
+void DatagramListener::adopt(const config::ListenerConfig& listener, PoolState& pool) {
+  PoolState& old = *pool_;
+  for (Flow* flow = table_.oldest(); flow != nullptr;
+       flow = flow->lru_newer == kNoFlow ? nullptr : &table_.at(flow->lru_newer)) {
+    flow->failed_count = 0;  // indexes of the old pool
+    flow->attempts = 0;
+    if (flow->backend == balance::kNoBackend) continue;
+    const config::BackendConfig& was = old.config->backends[flow->backend];
+    old.balancer->onConnectionClosed(flow->backend);
+    std::uint32_t now = balance::kNoBackend;
+    for (std::uint32_t b = 0; b < pool.config->backends.size(); ++b) {
+      const config::BackendConfig& backend = pool.config->backends[b];
+      if (backend.name == was.name && backend.address.url == was.address.url) now = b;
+    }
+    flow->backend = now;
+    if (now != balance::kNoBackend) {
+      pool.balancer->onConnectionOpened(now);
+    } else if (flow->upstream) {
+      env_.loop->remove(flow->upstream.get());
+      flow->upstream.reset();
+    }
+  }
+  // mq:// backends' queues are opened again on first use, at their new indexes.
+  queues_.clear();
+  queues_.resize(pool.config->backends.size());
+  listener_ = &listener;
+  pool_ = &pool;
+}
+
 void DatagramListener::close() {
   if (fd_) {
     env_.loop->remove(fd_.get());
     fd_.reset();
     if (unlink_path_) {
-      ::unlink(reinterpret_cast<const sockaddr_un*>(&listener_.bind.addr)->sun_path);
+      ::unlink(reinterpret_cast<const sockaddr_un*>(&listener_->bind.addr)->sun_path);
       unlink_path_ = false;
     }
   }
@@ -139,19 +168,25 @@ void DatagramListener::forward(std::size_t count) {
     if (len <= sizeof(sa_family_t)) len = 0;
     const sockaddr* sender = addr;
     const socklen_t sender_len = len;
-    if (listener_.proxy_accept && !unwrapProxyHeader(i, addr, len)) continue;
+    if (listener_->proxy_accept && !unwrapProxyHeader(i, addr, len)) continue;
     std::uint64_t hash = hashFlowKey(addr, len);
     Flow* flow = table_.find(addr, len, hash);
     // Down by its checks or ejected, not drained by an operator: a draining backend keeps the
     // flows it has.
     if (flow != nullptr && flow->backend != balance::kNoBackend &&
-        !(pool_.health ? pool_.health->servesExisting(flow->backend)
-                       : pool_.balancer->isUp(flow->backend))) {
+        !(pool_->health ? pool_->health->servesExisting(flow->backend)
+                        : pool_->balancer->isUp(flow->backend))) {
       leaveDownBackend(*flow);
     }
     if (flow == nullptr) flow = startFlow(addr, len, hash);
     if (flow == nullptr) continue;  // counted by startFlow
-    if (listener_.proxy_accept && sender_len <= sizeof(flow->reply_to)) {
+    if (flow->backend == balance::kNoBackend && !bindBackend(*flow)) {
+      // Its backend left the pool in a reload, and no other could be had.
+      env_.stats->dropped_no_backend.add();
+      endFlow(*flow, FlowEnd::kNoBackend);
+      continue;
+    }
+    if (listener_->proxy_accept && sender_len <= sizeof(flow->reply_to)) {
       // Replies go back the way the datagrams came: to the proxy, which knows the client.
       std::memcpy(&flow->reply_to, sender, sender_len);
       flow->reply_to_len = sender_len;
@@ -166,7 +201,7 @@ void DatagramListener::forward(std::size_t count) {
 
 bool DatagramListener::unwrapProxyHeader(std::size_t i, const sockaddr*& client, socklen_t& len) {
   auto& batch = env_.buffers->from_clients;
-  if (len == 0 || !listener_.proxy_trusted.contains(client, len)) {
+  if (len == 0 || !listener_->proxy_trusted.contains(client, len)) {
     env_.stats->dropped_proxy_untrusted.add();
     return false;
   }
@@ -193,7 +228,7 @@ bool DatagramListener::unwrapProxyHeader(std::size_t i, const sockaddr*& client,
 }
 
 Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint64_t hash) {
-  if (!clientAllowed(listener_, addr, len)) {
+  if (!clientAllowed(*listener_, addr, len)) {
     env_.stats->dropped_acl.add();
     return nullptr;
   }
@@ -210,14 +245,14 @@ Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint
   }
   const std::int64_t now = env_.loop->now();
   Flow& flow = table_.insert(addr, len, hash, now);
-  if (pool_.config->send_proxy == config::SendProxy::kV2) {
+  if (pool_->config->send_proxy == config::SendProxy::kV2) {
     // The address the client sent to: as a received header says, else this listener's.
-    const bool received = listener_.proxy_accept && received_.destination.len != 0;
+    const bool received = listener_->proxy_accept && received_.destination.len != 0;
     const sockaddr* destination =
         received ? received_.destination.sockaddrPtr()
                  : (local_len_ == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&local_));
     const socklen_t destination_len = received ? received_.destination.len : local_len_;
-    const std::string_view tlvs = listener_.proxy_accept && received_.tlvs.size() <= 1024
+    const std::string_view tlvs = listener_->proxy_accept && received_.tlvs.size() <= 1024
                                       ? std::string_view(received_.tlvs)
                                       : std::string_view();
     flow.proxy_header = proto::encodeProxyV2(len == 0 ? nullptr : addr, len, destination,
@@ -233,7 +268,7 @@ Flow* DatagramListener::startFlow(const sockaddr* addr, socklen_t len, std::uint
     return nullptr;
   }
   if (!scheduled()) {
-    env_.loop->timers().schedule(this, now + listener_.flow_idle_timeout.count());
+    env_.loop->timers().schedule(this, now + listener_->flow_idle_timeout.count());
   }
   return &flow;
 }
@@ -261,7 +296,7 @@ void DatagramListener::flush() {
 
 void DatagramListener::onTimer() {
   const std::int64_t now = env_.loop->now();
-  const std::int64_t idle = listener_.flow_idle_timeout.count();
+  const std::int64_t idle = listener_->flow_idle_timeout.count();
   // The LRU tail is the flow idle longest: end flows from there until one is still fresh.
   while (Flow* flow = table_.oldest()) {
     if (flow->last_active_ms + idle > now) {
@@ -275,7 +310,7 @@ void DatagramListener::onTimer() {
 void DatagramListener::endFlow(Flow& flow, FlowEnd reason) {
   env_.stats->endedBy(reason).add();
   env_.stats->flows_active.sub();
-  if (flow.backend != balance::kNoBackend) pool_.balancer->onConnectionClosed(flow.backend);
+  if (flow.backend != balance::kNoBackend) pool_->balancer->onConnectionClosed(flow.backend);
   if (flow.upstream) env_.loop->remove(flow.upstream.get());
   if (env_.access_log->enabled()) logFlow(flow, reason);
   if (source_limiter_) {
@@ -291,16 +326,16 @@ void DatagramListener::endFlow(Flow& flow, FlowEnd reason) {
 void DatagramListener::logFlow(const Flow& flow, FlowEnd reason) const {
   std::string client;
   if (flow.client.len == 0) {
-    client = is_queue_ ? listener_.bind.url : "unix:unnamed";
+    client = is_queue_ ? listener_->bind.url : "unix:unnamed";
   } else {
     client =
         net::formatSockaddr(reinterpret_cast<const sockaddr*>(&flow.client.addr), flow.client.len);
   }
   FlowRecord record;
-  record.listener = listener_.name;
+  record.listener = listener_->name;
   record.client = client;
   if (flow.backend != balance::kNoBackend) {
-    record.backend = pool_.config->backends[flow.backend].name;
+    record.backend = pool_->config->backends[flow.backend].name;
   }
   record.datagrams_in = flow.requests;
   record.datagrams_out = flow.replies;

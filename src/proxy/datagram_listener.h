@@ -53,6 +53,12 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1);
   // Stops receiving and ends every flow (drain: datagram flows are not waited for).
   void close();
+  // A reload kept this listener's bind: serve `listener` with `pool` from now on. Each flow
+  // keeps its backend when the new pool has one of that name and address; a flow whose backend
+  // is gone picks a new one with its next datagram. (max_flows and per_source_max_flows keep
+  // the values the listener was opened with.)
+  void adopt(const config::ListenerConfig& listener, PoolState& pool);
+  [[nodiscard]] const config::ListenerConfig& listener() const { return *listener_; }
 
   void onEvents(std::uint32_t events) override;
   void onTimer() override;
@@ -87,8 +93,8 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   [[nodiscard]] bool hasReturnPath(const Flow& flow) const;
 
   DatagramEnv env_;
-  const config::ListenerConfig& listener_;
-  PoolState& pool_;
+  const config::ListenerConfig* listener_;
+  PoolState* pool_;
   FlowTable table_;
   std::unique_ptr<SourceLimiter> source_limiter_;  // per_source_max_flows, when set
   base::Fd fd_;

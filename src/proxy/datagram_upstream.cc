@@ -47,7 +47,7 @@ bool DatagramListener::hasReturnPath(const Flow& flow) const {
 }
 
 bool DatagramListener::bindBackend(Flow& flow) {
-  const auto& pool = *pool_.config;
+  const auto& pool = *pool_->config;
   const std::uint32_t max_attempts =
       std::min<std::uint32_t>(pool.retries + 1, static_cast<std::uint32_t>(kMaxFlowAttempts));
   while (flow.attempts < max_attempts) {
@@ -56,13 +56,13 @@ bool DatagramListener::bindBackend(Flow& flow) {
         flow.client.len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&flow.client.addr),
         pool.hash_key);
     request.exclude = std::span<const std::uint32_t>(flow.failed.data(), flow.failed_count);
-    std::uint32_t index = pool_.balancer->pick(request);
+    std::uint32_t index = pool_->balancer->pick(request);
     if (index == balance::kNoBackend) return false;
     ++flow.attempts;
     int error = openUpstream(flow, index);
     if (error == 0) {
       flow.backend = index;
-      pool_.balancer->onConnectionOpened(index);
+      pool_->balancer->onConnectionOpened(index);
       return true;
     }
     logSetupFailure(index, error);
@@ -75,7 +75,7 @@ bool DatagramListener::bindBackend(Flow& flow) {
 }
 
 int DatagramListener::openUpstream(Flow& flow, std::uint32_t backend) {
-  const config::BackendConfig& config = pool_.config->backends[backend];
+  const config::BackendConfig& config = pool_->config->backends[backend];
   if (config.address.kind == net::EndpointKind::kMessageQueue) {
     // One-way: the queue is opened once per worker and listener, and no socket is needed.
     if (!queues_[backend]) {
@@ -99,7 +99,7 @@ int DatagramListener::openUpstream(Flow& flow, std::uint32_t backend) {
 bool DatagramListener::moveFlow(Flow& flow) {
   env_.stats->backend_unreachable.add();
   if (flow.failed_count < kMaxFlowAttempts) flow.failed[flow.failed_count++] = flow.backend;
-  pool_.balancer->onConnectionClosed(flow.backend);
+  pool_->balancer->onConnectionClosed(flow.backend);
   flow.backend = balance::kNoBackend;
   if (flow.upstream) {
     env_.loop->remove(flow.upstream.get());
@@ -121,8 +121,8 @@ void DatagramListener::leaveDownBackend(Flow& flow) {
   balance::PickRequest request;
   request.flow_hash = balance::hashClient(
       flow.client.len == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&flow.client.addr),
-      pool_.config->hash_key);
-  const std::uint32_t index = pool_.balancer->pick(request);
+      pool_->config->hash_key);
+  const std::uint32_t index = pool_->balancer->pick(request);
   if (index == balance::kNoBackend) return;
   base::Fd previous = std::move(flow.upstream);
   const int error = openUpstream(flow, index);
@@ -132,8 +132,8 @@ void DatagramListener::leaveDownBackend(Flow& flow) {
     return;
   }
   if (previous) env_.loop->remove(previous.get());
-  pool_.balancer->onConnectionClosed(flow.backend);
-  pool_.balancer->onConnectionOpened(index);
+  pool_->balancer->onConnectionClosed(flow.backend);
+  pool_->balancer->onConnectionOpened(index);
   flow.backend = index;
   env_.stats->flows_moved.add();
 }
@@ -239,8 +239,8 @@ void DatagramListener::relayReplies(Flow& flow) {
       env_.stats->replies_sent.add(sent);
       env_.stats->dropped_send.add(send.count() - sent);
     }
-    if (listener_.responses != 0 &&
-        flow.replies >= static_cast<std::uint64_t>(listener_.responses) * flow.requests) {
+    if (listener_->responses != 0 &&
+        flow.replies >= static_cast<std::uint64_t>(listener_->responses) * flow.requests) {
       endFlow(flow, FlowEnd::kCompleted);
       return;
     }
@@ -252,7 +252,7 @@ void DatagramListener::logSetupFailure(std::uint32_t backend, int error) const {
   std::uint64_t suppressed = 0;
   if (!env_.failure_log->allow(env_.loop->now(), suppressed)) return;
   base::logWarn("listener \"{}\": cannot open a flow to backend {} of pool \"{}\": {}{}",
-                listener_.name, pool_.config->backends[backend].name, pool_.config->name,
+                listener_->name, pool_->config->backends[backend].name, pool_->config->name,
                 std::strerror(error),
                 suppressed == 0 ? std::string()
                                 : " (" + std::to_string(suppressed) + " similar lines suppressed)");

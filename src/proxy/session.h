@@ -49,6 +49,13 @@ struct PoolState {
   std::vector<std::uint32_t> exclude;  // scratch for picks that skip full backends
 };
 
+// What a session was started under (its worker's config generation): the owner counts its
+// sessions to know when an old generation can go.
+struct SessionScope {
+  std::size_t sessions = 0;
+  virtual ~SessionScope() = default;
+};
+
 // Told when a session has ended, so it can unlink and (deferred) destroy it.
 class SessionOwner {
  public:
@@ -132,6 +139,8 @@ class Session final : public io::Timer, public io::Deferred {
   Session* next = nullptr;
   // Counted by its listener's per-source limiter (released when the session ends).
   bool source_admitted = false;
+  // The owner's generation this session belongs to (set by the owner).
+  SessionScope* scope = nullptr;
 
  private:
   enum class State : std::uint8_t { kInspecting, kConnecting, kQueued, kProxying, kClosed };

@@ -35,6 +35,9 @@ class Acceptor final : public io::EventHandler, public io::Timer {
   // A connection of this worker ended: accept again if a limit held this acceptor back.
   void onRoom();
   [[nodiscard]] bool waitingForRoom() const { return waiting_for_room_; }
+  [[nodiscard]] std::uint32_t listenerIndex() const { return listener_index_; }
+  // A reload kept this listener at another index of the new config.
+  void setListenerIndex(std::uint32_t index) { listener_index_ = index; }
 
  private:
   void pause(int error);

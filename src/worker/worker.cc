@@ -1,5 +1,7 @@
 #include "worker/worker.h"
 
+#include <algorithm>
+
 #include "balance/maglev.h"
 #include "base/log.h"
 #include "net/socket.h"
@@ -15,50 +17,53 @@ constexpr std::int64_t kHealthTickMs = 100;
 // How soon queued sessions look for backend slots freed on other workers.
 constexpr std::int64_t kQueueRecheckMs = 10;
 
+// The same per-source limits: a reload that keeps them keeps the counts of open connections.
+bool sameSourceLimits(const config::ListenerConfig& a, const config::ListenerConfig& b) {
+  return a.per_source_max_connections == b.per_source_max_connections &&
+         a.per_source_rate.count == b.per_source_rate.count &&
+         a.per_source_rate.period_ms == b.per_source_rate.period_ms;
+}
+
 }  // namespace
 
-Worker::Worker(std::uint32_t id, std::shared_ptr<const proxy::Snapshot> snapshot,
-               const proxy::AccessLog& access_log, const std::vector<int>& shared_listen_fds)
-    : id_(id),
-      snapshot_(std::move(snapshot)),
-      access_log_(access_log),
-      shared_listen_fds_(shared_listen_fds) {}
+Worker::Worker(std::uint32_t id, std::shared_ptr<const ServingConfig> serving,
+               const proxy::AccessLog& access_log)
+    : id_(id), access_log_(access_log) {
+  // The first generation is built in init(), once the loop exists; until then it holds only
+  // the config.
+  auto first = std::make_shared<Generation>();
+  first->serving = std::move(serving);
+  generations_.push_back(std::move(first));
+}
 
 Worker::~Worker() {
   join();
-  loop_->timers().cancel(&health_ticker_);
-  loop_->timers().cancel(&queue_ticker_);
+  if (loop_) {
+    loop_->timers().cancel(&health_ticker_);
+    loop_->timers().cancel(&queue_ticker_);
+  }
   // Sessions unregister from the loop and its timers as they go, so they go first.
   while (!sessions_.empty()) delete sessions_.unlink(sessions_.head());
   acceptors_.clear();
+  retired_acceptors_.clear();
   datagram_listeners_.clear();
+  retired_datagram_listeners_.clear();
 }
 
-bool Worker::init(std::string& error) {
-  auto loop = io::EventLoop::create();
-  if (!loop) {
-    error = loop.error().message();
-    return false;
-  }
-  loop_ = std::move(loop.value());
-  loop_->setBusyPoll(std::chrono::microseconds(snapshot_->config.global.busy_poll_us));
-  env_ = proxy::SessionEnv{.loop = loop_.get(),
-                           .buffers = &buffers_,
-                           .pipes = snapshot_->config.global.splice ? &pipes_ : nullptr,
-                           .stats = &stats_,
-                           .access_log = &access_log_,
-                           .failure_log = &failure_log_};
-
-  const auto& config = snapshot_->config;
-  pools_.reserve(config.pools.size());
-  bool needs_ticks = false;
+std::shared_ptr<Worker::Generation> Worker::makeGeneration(
+    std::shared_ptr<const ServingConfig> serving, const Generation* previous) {
+  auto generation = std::make_shared<Generation>();
+  generation->serving = std::move(serving);
+  const auto& config = generation->config();
+  const auto& snapshot = *generation->serving->snapshot;
+  generation->pools.reserve(config.pools.size());
   for (std::size_t i = 0; i < config.pools.size(); ++i) {
     // Per-worker seeds keep random-two's choices independent between workers.
     std::uint64_t seed = 0x9e3779b97f4a7c15ULL * (id_ + 1) + i;
     const auto& pool = config.pools[i];
     proxy::PoolState state;
     state.config = &pool;
-    state.balancer = snapshot_->plans[i]->instantiate(seed);
+    state.balancer = snapshot.plans[i]->instantiate(seed);
     balance::BackendHealth::Options options;
     options.pool = pool.name;
     options.eject_after = pool.eject_after;
@@ -69,28 +74,61 @@ bool Worker::init(std::string& error) {
     for (const auto& backend : pool.backends) names.push_back(backend.name);
     state.health = std::make_unique<balance::BackendHealth>(std::move(options), *state.balancer,
                                                             std::move(names), loop_->now());
-    if (state.health->needsTicks()) needs_ticks = true;
-    if (backend_slots_ != nullptr) state.slots = (*backend_slots_)[i].get();
-    pools_.push_back(std::move(state));
+    state.slots = generation->serving->backend_slots[i].get();
+    generation->pools.push_back(std::move(state));
   }
-  health_ticker_.worker = this;
-  queue_ticker_.worker = this;
-  if (needs_ticks) loop_->timers().schedule(&health_ticker_, loop_->now() + kHealthTickMs);
-
-  source_limiters_.resize(config.listeners.size());
+  generation->source_limiters.resize(config.listeners.size());
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
-    proxy::SourceLimiter::Limits source_limits{listener.per_source_max_connections,
-                                               listener.per_source_rate};
-    if (source_limits.any()) {
-      source_limiters_[i] = std::make_unique<proxy::SourceLimiter>(source_limits);
+    proxy::SourceLimiter::Limits limits{listener.per_source_max_connections,
+                                        listener.per_source_rate};
+    if (!limits.any() || listener.isDatagram()) continue;
+    if (previous != nullptr) {
+      const auto& before = previous->config().listeners;
+      for (std::uint32_t j = 0; j < before.size(); ++j) {
+        if (sameBind(before[j], listener) && sameSourceLimits(before[j], listener) &&
+            previous->source_limiters[j]) {
+          generation->source_limiters[i] = previous->source_limiters[j];
+        }
+      }
     }
+    if (!generation->source_limiters[i]) {
+      generation->source_limiters[i] = std::make_shared<proxy::SourceLimiter>(limits);
+    }
+  }
+  return generation;
+}
+
+bool Worker::init(std::string& error) {
+  auto loop = io::EventLoop::create();
+  if (!loop) {
+    error = loop.error().message();
+    return false;
+  }
+  loop_ = std::move(loop.value());
+  std::shared_ptr<const ServingConfig> serving = current().serving;
+  const auto& config = serving->config();
+  loop_->setBusyPoll(std::chrono::microseconds(config.global.busy_poll_us));
+  env_ = proxy::SessionEnv{.loop = loop_.get(),
+                           .buffers = &buffers_,
+                           .pipes = config.global.splice ? &pipes_ : nullptr,
+                           .stats = &stats_,
+                           .access_log = &access_log_,
+                           .failure_log = &failure_log_};
+  generations_.back() = makeGeneration(serving, nullptr);
+  published_.store(generations_.back());
+  health_ticker_.worker = this;
+  queue_ticker_.worker = this;
+  scheduleHealthTicks();
+
+  for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
+    const auto& listener = config.listeners[i];
     if (listener.isDatagram()) {
       if (!openDatagramListener(i, error)) return false;
       continue;
     }
     base::Fd owned;
-    if (shared_listen_fds_[i] < 0) {
+    if (serving->sharedFd(i) < 0) {
       auto bound = net::listenStream(listener.bind,
                                      net::ListenOptions{listener.backlog, /*reuse_port=*/true});
       if (!bound) {
@@ -100,7 +138,7 @@ bool Worker::init(std::string& error) {
       }
       owned = std::move(bound.value());
       net::setNoDelay(owned.get(), listener.bind.family());  // inherited by accepted sockets
-      if (source_limiters_[i]) {
+      if (current().source_limiters[i]) {
         // Each client address to one worker, so per-source limits are counted exactly.
         auto steered = net::steerBySource(owned.get(), worker_count_);
         if (!steered) {
@@ -109,26 +147,33 @@ bool Worker::init(std::string& error) {
         }
       }
     }
-    auto acceptor = std::make_unique<Acceptor>(*this, i, std::move(owned), shared_listen_fds_[i]);
-    auto armed = acceptor->arm();
-    if (!armed) {
-      error = "listener \"" + listener.name + "\": " + armed.error().message();
-      return false;
-    }
-    acceptors_.push_back(std::move(acceptor));
+    if (!addAcceptor(i, std::move(owned), error)) return false;
   }
   return true;
 }
 
+bool Worker::addAcceptor(std::uint32_t index, base::Fd owned, std::string& error) {
+  auto acceptor = std::make_unique<Acceptor>(*this, index, std::move(owned),
+                                             current().serving->sharedFd(index));
+  auto armed = acceptor->arm();
+  if (!armed) {
+    error =
+        "listener \"" + current().config().listeners[index].name + "\": " + armed.error().message();
+    return false;
+  }
+  acceptors_.push_back(std::move(acceptor));
+  return true;
+}
+
 bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
-  const auto& listener = snapshot_->config.listeners[index];
+  const auto& listener = current().config().listeners[index];
   const bool per_worker = listener.bind.kind == net::EndpointKind::kUdp;
   if (!per_worker && id_ != 0) return true;
   if (!datagram_buffers_) datagram_buffers_ = std::make_unique<proxy::DatagramBuffers>();
   proxy::DatagramEnv env{loop_.get(), datagram_buffers_.get(), &datagram_stats_, &access_log_,
                          &datagram_failure_log_};
-  auto datagram =
-      std::make_unique<proxy::DatagramListener>(env, listener, pools_[listener.pool_index]);
+  auto datagram = std::make_unique<proxy::DatagramListener>(env, listener,
+                                                            current().pools[listener.pool_index]);
   auto opened = datagram->open(/*reuse_port=*/per_worker, worker_count_);
   if (!opened) {
     error = "listener \"" + listener.name + "\" (" + listener.bind.url +
@@ -139,8 +184,134 @@ bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
   return true;
 }
 
+void Worker::reload(ServingOrder& order) {
+  if (draining_) return;  // shutting down: nothing new is served
+  Generation& before = current();
+  const auto& old_listeners = before.config().listeners;
+  auto generation = makeGeneration(order.serving, &before);
+  const auto& config = generation->config();
+  generations_.push_back(generation);
+  published_.store(generation);
+  Generation& now = current();
+
+  // The carried health and operator states, as if the new pools had always had them.
+  if (order.health) applyHealthTo(now, *order.health, nullptr);
+  health_ = order.health;
+  admin_.reset();
+  if (order.admin) applyAdmin(order.admin);
+
+  // Stream listeners: one whose bind is unchanged keeps its acceptor (and socket), now serving
+  // the new listener; the others close, and new ones start.
+  std::vector<bool> served(config.listeners.size(), false);
+  std::vector<std::unique_ptr<Acceptor>> kept;
+  for (auto& acceptor : acceptors_) {
+    const auto& old = old_listeners[acceptor->listenerIndex()];
+    std::uint32_t match = UINT32_MAX;
+    for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
+      if (!served[i] && !config.listeners[i].isDatagram() && sameBind(old, config.listeners[i])) {
+        match = i;
+        break;
+      }
+    }
+    if (match == UINT32_MAX) {
+      acceptor->close();
+      retired_acceptors_.push_back(std::move(acceptor));
+      continue;
+    }
+    served[match] = true;
+    acceptor->setListenerIndex(match);
+    kept.push_back(std::move(acceptor));
+  }
+  acceptors_ = std::move(kept);
+
+  // Datagram listeners: the same, their flows following their backends by name.
+  std::vector<std::unique_ptr<proxy::DatagramListener>> kept_datagram;
+  for (auto& datagram : datagram_listeners_) {
+    std::uint32_t match = UINT32_MAX;
+    for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
+      if (!served[i] && config.listeners[i].isDatagram() &&
+          sameBind(datagram->listener(), config.listeners[i])) {
+        match = i;
+        break;
+      }
+    }
+    if (match == UINT32_MAX) {
+      datagram->close();
+      retired_datagram_listeners_.push_back(std::move(datagram));
+      continue;
+    }
+    served[match] = true;
+    const auto& listener = config.listeners[match];
+    datagram->adopt(listener, now.pools[listener.pool_index]);
+    kept_datagram.push_back(std::move(datagram));
+  }
+  datagram_listeners_ = std::move(kept_datagram);
+
+  for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
+    if (served[i]) continue;
+    const auto& listener = config.listeners[i];
+    std::string error;
+    bool ok = true;
+    if (listener.isDatagram()) {
+      ok = openDatagramListener(i, error);
+    } else if (now.serving->sharedFd(i) >= 0 ||
+               (i < order.own_sockets.size() && order.own_sockets[i])) {
+      base::Fd owned = i < order.own_sockets.size() ? std::move(order.own_sockets[i]) : base::Fd();
+      ok = addAcceptor(i, std::move(owned), error);
+    } else {
+      error = "listener \"" + listener.name + "\": no socket was bound for it";
+      ok = false;
+    }
+    // The supervisor bound (or tried) every new socket before the reload went ahead, so this
+    // is out of the ordinary; the rest of the reload stands.
+    if (!ok) base::logError("worker {}: reload: {}", id_, error);
+  }
+  env_.pipes = config.global.splice ? &pipes_ : nullptr;
+  scheduleHealthTicks();
+  dropIdleGenerations();
+}
+
+void Worker::scheduleHealthTicks() {
+  if (health_ticker_.scheduled()) return;
+  for (const auto& pool : current().pools) {
+    if (pool.health->needsTicks()) {
+      loop_->timers().schedule(&health_ticker_, loop_->now() + kHealthTickMs);
+      return;
+    }
+  }
+}
+
+void Worker::dropIdleGenerations() {
+  // The newest stays; older ones go once no session needs them.
+  for (std::size_t i = 0; i + 1 < generations_.size();) {
+    if (generations_[i]->sessions == 0) {
+      generations_.erase(generations_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+}
+
+Worker::CountersView Worker::backendCounters(std::string_view pool,
+                                             std::string_view backend) const {
+  std::shared_ptr<const Generation> generation = published_.load();
+  CountersView view;
+  if (!generation) return view;
+  const auto& pools = generation->config().pools;
+  for (std::size_t p = 0; p < pools.size(); ++p) {
+    if (pools[p].name != pool) continue;
+    for (std::uint32_t b = 0; b < pools[p].backends.size(); ++b) {
+      if (pools[p].backends[b].name != backend) continue;
+      view.counters = &generation->pools[p].balancer->counters(b);
+      view.keep = std::move(generation);
+      return view;
+    }
+  }
+  return view;
+}
+
 std::string_view Worker::listenerName(std::uint32_t index) const {
-  return snapshot_->config.listeners[index].name;
+  return current().config().listeners[index].name;
 }
 
 void Worker::start() {
@@ -182,33 +353,40 @@ void Worker::stopIfDrained() {
   }
 }
 
-void Worker::applyHealth(std::shared_ptr<const health::HealthSnapshot> states) {
+void Worker::applyHealthTo(Generation& generation, const health::HealthSnapshot& states,
+                           const health::HealthSnapshot* before) {
   const std::int64_t now = loop_->now();
-  for (std::size_t p = 0; p < pools_.size() && p < states->pools.size(); ++p) {
-    const auto& pool = states->pools[p];
-    for (std::uint32_t b = 0; b < pool.size(); ++b) {
-      const health::BackendState before =
-          health_ ? health_->pools[p][b] : health::BackendState::kUnknown;
-      if (pool[b] == before) continue;
+  auto& pools = generation.pools;
+  for (std::size_t p = 0; p < pools.size() && p < states.pools.size(); ++p) {
+    const auto& pool = states.pools[p];
+    for (std::uint32_t b = 0; b < pool.size() && b < pools[p].config->backends.size(); ++b) {
+      const health::BackendState was =
+          before != nullptr ? before->pools[p][b] : health::BackendState::kUnknown;
+      if (pool[b] == was) continue;
       // Draining and disabled take no new connections either.
-      pools_[p].health->setActiveUp(b, pool[b] == health::BackendState::kUp,
-                                    /*ramp=*/before != health::BackendState::kUnknown, now);
+      pools[p].health->setActiveUp(b, pool[b] == health::BackendState::kUp,
+                                   /*ramp=*/was != health::BackendState::kUnknown, now);
     }
   }
+}
+
+void Worker::applyHealth(std::shared_ptr<const health::HealthSnapshot> states) {
+  applyHealthTo(current(), *states, health_.get());
   health_ = std::move(states);
 }
 
 void Worker::applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot) {
   const std::int64_t now = loop_->now();
-  const auto& config = snapshot_->config;
-  for (std::size_t p = 0; p < pools_.size() && p < snapshot->states.size(); ++p) {
+  Generation& generation = current();
+  const auto& config = generation.config();
+  for (std::size_t p = 0; p < generation.pools.size() && p < snapshot->states.size(); ++p) {
     const auto& pool = config.pools[p];
-    auto& state = pools_[p];
+    auto& state = generation.pools[p];
     const bool maglev = pool.balance == balance::Algorithm::kMaglev;
     // As in Snapshot::build: weights are scaled where slow start ramps them.
     const std::uint32_t scale =
         pool.slow_start.count() > 0 && !maglev ? proxy::kSlowStartScale : 1U;
-    for (std::uint32_t b = 0; b < snapshot->states[p].size(); ++b) {
+    for (std::uint32_t b = 0; b < snapshot->states[p].size() && b < pool.backends.size(); ++b) {
       const admin::AdminState now_state = snapshot->states[p][b];
       const admin::AdminState before = admin_ ? admin_->states[p][b] : admin::AdminState::kEnabled;
       if (now_state != before) {
@@ -227,16 +405,22 @@ void Worker::applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot) {
 
 void Worker::tickHealth() {
   const std::int64_t now = loop_->now();
-  for (auto& pool : pools_) {
-    if (pool.health->needsTicks()) pool.health->tick(now);
+  // Only the newest generation picks backends for new connections; older ones keep what they
+  // counted for their sessions' retries.
+  bool needed = false;
+  for (auto& pool : current().pools) {
+    if (!pool.health->needsTicks()) continue;
+    pool.health->tick(now);
+    needed = true;
   }
-  loop_->timers().schedule(&health_ticker_, now + kHealthTickMs);
+  if (needed) loop_->timers().schedule(&health_ticker_, now + kHealthTickMs);
 }
 
 void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
                         const proxy::ClientAddress& address) {
   stats_.accepted.add();
-  const auto& listener = snapshot_->config.listeners[listener_index];
+  Generation& generation = current();
+  const auto& listener = generation.config().listeners[listener_index];
   bool counted = false;
   if (listener.proxy_accept) {
     // Only a trusted proxy may name another client; who that client is, and whether it is let
@@ -250,9 +434,11 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
     refuse(listener_index, std::move(client));
     return;
   }
-  auto* session = new proxy::Session(env_, this, listener, pools_[listener.pool_index],
+  auto* session = new proxy::Session(env_, this, listener, generation.pools[listener.pool_index],
                                      std::move(client), address);
   session->source_admitted = counted;
+  session->scope = &generation;
+  ++generation.sessions;
   sessions_.pushFront(session);
   session->start();
 }
@@ -263,7 +449,8 @@ bool Worker::admit(const config::ListenerConfig& listener, const proxy::ClientAd
     stats_.refused_acl.add();
     return false;
   }
-  auto& limiter = source_limiters_[listener.index];
+  // The limiter of the generation the listener config belongs to (the newest, at accept).
+  auto& limiter = current().source_limiters[listener.index];
   proxy::SourceKey key;
   if (!limiter || !proxy::SourceKey::from(address, key)) return true;
   const auto verdict = limiter->admit(key, loop_->now());
@@ -279,9 +466,30 @@ bool Worker::admit(const config::ListenerConfig& listener, const proxy::ClientAd
 
 bool Worker::admitClient(proxy::Session& session) {
   bool counted = false;
-  const bool admitted = admit(session.listener(), session.clientAddress(), counted);
+  // A session admitted after its PROXY header may have waited through a reload: its own
+  // generation's limiter counts it.
+  auto* generation = static_cast<Generation*>(session.scope);
+  const auto& listener = session.listener();
+  if (!proxy::clientAllowed(listener, &session.clientAddress().addr.sa,
+                            session.clientAddress().len)) {
+    stats_.refused_acl.add();
+    return false;
+  }
+  auto& limiter = generation->source_limiters[listener.index];
+  proxy::SourceKey key;
+  if (limiter && proxy::SourceKey::from(session.clientAddress(), key)) {
+    const auto verdict = limiter->admit(key, loop_->now());
+    if (verdict != proxy::SourceLimiter::Verdict::kAdmitted) {
+      (verdict == proxy::SourceLimiter::Verdict::kTooManyConnections
+           ? stats_.refused_source_connections
+           : stats_.refused_source_rate)
+          .add();
+      return false;
+    }
+    counted = true;
+  }
   session.source_admitted = counted;
-  return admitted;
+  return true;
 }
 
 void Worker::onSessionQueued() {
@@ -289,6 +497,8 @@ void Worker::onSessionQueued() {
     loop_->timers().schedule(&queue_ticker_, loop_->now() + kQueueRecheckMs);
   }
 }
+
+proxy::PoolState& Worker::poolAt(std::uint32_t index) { return current().pools[index]; }
 
 void Worker::wakeQueued(proxy::PoolState& pool) {
   // Each session tried at most once: one that queues again goes to the back, and ends the round.
@@ -301,10 +511,12 @@ void Worker::wakeQueued(proxy::PoolState& pool) {
 
 void Worker::checkQueues() {
   bool waiting = false;
-  for (auto& pool : pools_) {
-    if (pool.queue.empty()) continue;
-    wakeQueued(pool);
-    waiting |= !pool.queue.empty();
+  for (auto& generation : generations_) {
+    for (auto& pool : generation->pools) {
+      if (pool.queue.empty()) continue;
+      wakeQueued(pool);
+      waiting |= !pool.queue.empty();
+    }
   }
   if (waiting) loop_->timers().schedule(&queue_ticker_, loop_->now() + kQueueRecheckMs);
 }
@@ -313,24 +525,31 @@ void Worker::refuse(std::uint32_t listener_index, base::Fd client) {
   // Refused before any backend is contacted; a reset frees everything at once.
   net::setResetOnClose(client.get());
   client.reset();
-  if (connection_limits_ != nullptr && connection_limits_->limits(listener_index)) {
-    connection_limits_->release(listener_index);
-  }
+  ConnectionLimits* limits = connectionLimits();
+  if (limits != nullptr && limits->limits(listener_index)) limits->release(listener_index);
 }
 
 void Worker::onSessionEnded(proxy::Session* session) {
+  auto* generation = static_cast<Generation*>(session->scope);
   const std::uint32_t listener = session->listener().index;
   proxy::PoolState& pool = session->pool();
-  if (auto& limiter = source_limiters_[listener]; limiter && session->source_admitted) {
+  if (auto& limiter = generation->source_limiters[listener]; limiter && session->source_admitted) {
     proxy::SourceKey key;
     if (proxy::SourceKey::from(session->clientAddress(), key)) limiter->release(key, loop_->now());
   }
-  if (connection_limits_ != nullptr && connection_limits_->limits(listener)) {
-    connection_limits_->release(listener);
+  ConnectionLimits* limits = generation->serving->limits.get();
+  if (limits != nullptr && limits->limits(listener)) {
+    limits->release(listener);
     for (auto& acceptor : acceptors_) acceptor->onRoom();
   }
   loop_->deferDelete(std::unique_ptr<io::Deferred>(sessions_.unlink(session)));
   if (pool.slots != nullptr) wakeQueued(pool);
+  --generation->sessions;
+  // The generation's pools must outlive the deferred delete of its last session, which runs
+  // after this callback: dropping it is left to the next reload or a later session end.
+  if (generation != &current() && generation->sessions == 0) {
+    loop_->post([this] { dropIdleGenerations(); });
+  }
   stopIfDrained();
 }
 

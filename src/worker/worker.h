@@ -23,6 +23,7 @@
 #include "proxy/source_limiter.h"
 #include "worker/acceptor.h"
 #include "worker/connection_limits.h"
+#include "worker/serving_config.h"
 
 namespace l4lb::worker {
 
@@ -33,12 +34,16 @@ namespace l4lb::worker {
 // Datagram listeners: each worker binds its own udp:// socket (SO_REUSEPORT: the kernel keeps a
 // client's datagrams on one worker, so its flow lives in one table). unixgram:// and mq://
 // cannot be spread that way, so worker 0 alone serves them.
+//
+// Config generations: a reload hands the worker a new config (reload()). New connections take
+// the newest generation; a session keeps the one it started under (its listener, pool and
+// backend indexes point into it) until it ends, and a generation goes when it is no longer the
+// newest and its last session has ended. Listening sockets and datagram flows whose bind is
+// unchanged carry over to the new generation, so a reload refuses no connection.
 class Worker final : public proxy::SessionOwner {
  public:
-  // shared_listen_fds[i] is the socket all workers share for listener i (Unix listeners), or -1
-  // when each worker binds its own (TCP, SO_REUSEPORT).
-  Worker(std::uint32_t id, std::shared_ptr<const proxy::Snapshot> snapshot,
-         const proxy::AccessLog& access_log, const std::vector<int>& shared_listen_fds);
+  Worker(std::uint32_t id, std::shared_ptr<const ServingConfig> serving,
+         const proxy::AccessLog& access_log);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -52,6 +57,8 @@ class Worker final : public proxy::SessionOwner {
   void drain();
   // Thread-safe. End every session now (the shutdown grace is over).
   void abortAll();
+  // On the worker's thread (posted by the supervisor): serve `order`'s config from now on.
+  void reload(ServingOrder& order);
   void join();
   [[nodiscard]] bool finished() const { return finished_.load(std::memory_order_acquire); }
 
@@ -60,7 +67,7 @@ class Worker final : public proxy::SessionOwner {
                   const proxy::ClientAddress& address);
   void onSessionEnded(proxy::Session* session) override;
   void onSessionQueued() override;
-  proxy::PoolState& poolAt(std::uint32_t index) override { return pools_[index]; }
+  proxy::PoolState& poolAt(std::uint32_t index) override;
   bool admitClient(proxy::Session& session) override;
 
   // On the worker's thread (posted by the health thread): the active checks' latest states.
@@ -69,22 +76,19 @@ class Worker final : public proxy::SessionOwner {
   // On the worker's thread (posted by the admin API): the operator's states and weights.
   void applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot);
 
-  // Any thread: one backend's counters on this worker (relaxed atomics). Valid from init() on.
-  [[nodiscard]] const balance::BackendCounters& backendCounters(std::uint32_t pool,
-                                                                std::uint32_t backend) const {
-    return pools_[pool].balancer->counters(backend);
-  }
+  // Any thread: a backend's counters in this worker's newest generation (relaxed atomics), or
+  // null when that generation has no such pool and backend (a reload is on its way).
+  struct CountersView {
+    std::shared_ptr<const void> keep;  // holds the generation while the counters are read
+    const balance::BackendCounters* counters = nullptr;
+  };
+  [[nodiscard]] CountersView backendCounters(std::string_view pool, std::string_view backend) const;
 
-  // Before init(): the process-wide connection limits (none when null).
-  void setConnectionLimits(ConnectionLimits* limits) { connection_limits_ = limits; }
-  // Before init(): per pool, the backends' max_connections slots shared by all workers (null
-  // entries for pools without limits).
-  void setBackendSlots(const std::vector<std::unique_ptr<proxy::BackendSlots>>* slots) {
-    backend_slots_ = slots;
-  }
   // Before init(): how many workers share each SO_REUSEPORT listener.
   void setWorkerCount(std::uint32_t count) { worker_count_ = count; }
-  [[nodiscard]] ConnectionLimits* connectionLimits() const { return connection_limits_; }
+  [[nodiscard]] ConnectionLimits* connectionLimits() const {
+    return current().serving->limits.get();
+  }
 
   [[nodiscard]] io::EventLoop& loop() { return *loop_; }
   [[nodiscard]] proxy::WorkerStats& stats() { return stats_; }
@@ -93,6 +97,22 @@ class Worker final : public proxy::SessionOwner {
   [[nodiscard]] std::string_view listenerName(std::uint32_t index) const;
 
  private:
+  // One config as this worker serves it (see the class comment).
+  struct Generation final : proxy::SessionScope {
+    std::shared_ptr<const ServingConfig> serving;
+    std::vector<proxy::PoolState> pools;
+    // Per listener: per-client-address limits, or null. Shared with the next generation when a
+    // reload keeps the listener and its limits, so open connections stay counted.
+    std::vector<std::shared_ptr<proxy::SourceLimiter>> source_limiters;
+    [[nodiscard]] const config::Config& config() const { return serving->config(); }
+  };
+
+  [[nodiscard]] Generation& current() const { return *generations_.back(); }
+  // A generation for `serving`: pools (balancers, passive health, slots) and source limiters.
+  [[nodiscard]] std::shared_ptr<Generation> makeGeneration(
+      std::shared_ptr<const ServingConfig> serving, const Generation* previous);
+  // Drops generations that are neither the newest nor serving a session.
+  void dropIdleGenerations();
   void run();
   void stopIfDrained();
   // Closes a connection refused by the listener's rules (allow/deny, per-source limits).
@@ -101,6 +121,8 @@ class Worker final : public proxy::SessionOwner {
   [[nodiscard]] bool admit(const config::ListenerConfig& listener,
                            const proxy::ClientAddress& address, bool& counted);
   void tickHealth();
+  // Starts the health ticker when the newest generation has ramps or ejections to move on.
+  void scheduleHealthTicks();
   // Queued sessions of `pool` take the slots that came free, in order, until one finds none.
   void wakeQueued(proxy::PoolState& pool);
   void checkQueues();
@@ -116,23 +138,28 @@ class Worker final : public proxy::SessionOwner {
     void onTimer() override { worker->checkQueues(); }
   };
   [[nodiscard]] bool openDatagramListener(std::uint32_t index, std::string& error);
+  // A stream listener's acceptor on `owned` (this worker's socket) or the shared one.
+  [[nodiscard]] bool addAcceptor(std::uint32_t index, base::Fd owned, std::string& error);
+  // Applies a health snapshot of the newest generation's pools; `before` is what was applied.
+  void applyHealthTo(Generation& generation, const health::HealthSnapshot& states,
+                     const health::HealthSnapshot* before);
 
   std::uint32_t id_;
-  std::shared_ptr<const proxy::Snapshot> snapshot_;
   const proxy::AccessLog& access_log_;
-  std::vector<int> shared_listen_fds_;
   std::unique_ptr<io::EventLoop> loop_;
   proxy::BufferPool buffers_;
-  ConnectionLimits* connection_limits_ = nullptr;
-  const std::vector<std::unique_ptr<proxy::BackendSlots>>* backend_slots_ = nullptr;
   std::uint32_t worker_count_ = 1;
-  // Per listener: per-client-address limits, or null when the listener has none.
-  std::vector<std::unique_ptr<proxy::SourceLimiter>> source_limiters_;
   proxy::PipePool pipes_;
   proxy::WorkerStats stats_;
   base::LogThrottle failure_log_;
-  std::vector<proxy::PoolState> pools_;
+  // Oldest first; back() is the newest, which new connections take.
+  std::vector<std::shared_ptr<Generation>> generations_;
+  // The newest generation, for other threads (the admin API's counters).
+  std::atomic<std::shared_ptr<const Generation>> published_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  // Closed by a reload: kept until the worker ends, as events already fetched may name them.
+  std::vector<std::unique_ptr<Acceptor>> retired_acceptors_;
+  std::vector<std::unique_ptr<proxy::DatagramListener>> retired_datagram_listeners_;
   proxy::SessionList sessions_;
   proxy::SessionEnv env_;
   std::unique_ptr<proxy::DatagramBuffers> datagram_buffers_;  // only with datagram listeners

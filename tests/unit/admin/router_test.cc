@@ -37,7 +37,11 @@ class RouterTest : public ::testing::Test {
     hooks.pause_checks = [this](std::uint32_t p, std::uint32_t b, bool paused) {
       paused_.push_back({p, b, paused ? 1U : 0U});
     };
-    hooks.totals = [](std::uint32_t, std::uint32_t b) { return BackendTotals{b, 10 + b, 0}; };
+    // By name, as the workers answer: "one" is backend 0, the other backend 1.
+    hooks.totals = [](std::string_view, std::string_view backend) {
+      const std::uint64_t b = backend == "one" ? 0 : 1;
+      return BackendTotals{b, 10 + b, 0};
+    };
     controller_ = std::make_unique<Controller>(config_, StartInfo{"9.9", 3, "abc", 0}, hooks);
   }
 

@@ -1,0 +1,208 @@
+#include "app/serving_builder.h"
+
+#include <fmt/format.h>
+#include <sys/un.h>
+
+#include <algorithm>
+
+#include "net/datagram_socket.h"
+#include "net/socket.h"
+#include "net/source_steering.h"
+
+namespace l4lb::app {
+
+namespace {
+
+const config::ListenerConfig* findSameBind(const config::Config& config,
+                                           const config::ListenerConfig& listener) {
+  for (const auto& other : config.listeners) {
+    if (worker::sameBind(other, listener)) return &other;
+  }
+  return nullptr;
+}
+
+std::string listenerError(const config::ListenerConfig& listener, const std::string& message) {
+  return fmt::format("listener \"{}\" ({}): {}", listener.name, listener.bind.url, message);
+}
+
+}  // namespace
+
+std::shared_ptr<worker::ServingConfig> buildServing(std::shared_ptr<const proxy::Snapshot> snapshot,
+                                                    const worker::ServingConfig* previous,
+                                                    std::string& error) {
+  auto serving = std::make_shared<worker::ServingConfig>();
+  serving->snapshot = std::move(snapshot);
+  const auto& config = serving->config();
+
+  std::vector<std::uint32_t> listener_max;
+  bool any_limit = config.global.max_connections > 0;
+  for (const auto& listener : config.listeners) {
+    listener_max.push_back(listener.max_connections);
+    any_limit |= listener.max_connections > 0;
+  }
+  if (any_limit) {
+    serving->limits =
+        std::make_unique<worker::ConnectionLimits>(config.global.max_connections, listener_max);
+  }
+  for (const auto& pool : config.pools) {
+    serving->backend_slots.push_back(
+        proxy::BackendSlots::wanted(pool) ? std::make_unique<proxy::BackendSlots>(pool) : nullptr);
+  }
+
+  // Unix stream listeners: one socket for all workers (SO_REUSEPORT does not apply to them).
+  serving->shared_sockets.resize(config.listeners.size());
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    const auto& listener = config.listeners[i];
+    if (listener.bind.family() != AF_UNIX || listener.isDatagram()) continue;
+    if (previous != nullptr) {
+      const auto& before = previous->config().listeners;
+      for (std::size_t j = 0; j < before.size(); ++j) {
+        if (worker::sameBind(before[j], listener) && previous->shared_sockets[j]) {
+          serving->shared_sockets[i] = previous->shared_sockets[j];
+        }
+      }
+      if (serving->shared_sockets[i]) continue;
+    }
+    auto bound = net::listenStream(listener.bind, net::ListenOptions{listener.backlog, false});
+    if (!bound) {
+      error = listenerError(listener, bound.error().message());
+      return nullptr;
+    }
+    std::string path;
+    if (listener.bind.kind == net::EndpointKind::kUnix) {
+      path = reinterpret_cast<const sockaddr_un*>(&listener.bind.addr)->sun_path;
+    }
+    serving->shared_sockets[i] =
+        std::make_shared<worker::SharedListenSocket>(std::move(bound.value()), std::move(path));
+  }
+  return serving;
+}
+
+bool bindNewListeners(const config::Config& next, const config::Config& previous, unsigned workers,
+                      std::vector<std::vector<base::Fd>>& sockets, std::string& error) {
+  sockets.clear();
+  sockets.resize(workers);
+  for (auto& per_worker : sockets) per_worker.resize(next.listeners.size());
+  for (std::size_t i = 0; i < next.listeners.size(); ++i) {
+    const auto& listener = next.listeners[i];
+    if (findSameBind(previous, listener) != nullptr) continue;
+    if (listener.bind.kind == net::EndpointKind::kUdp) {
+      auto tried = net::bindDatagram(listener.bind, /*reuse_port=*/true);
+      if (!tried) {
+        error = listenerError(listener, tried.error().message());
+        return false;
+      }
+      continue;
+    }
+    if (listener.bind.kind != net::EndpointKind::kTcp) continue;
+    const bool steer =
+        listener.per_source_max_connections > 0 || listener.per_source_rate.enabled();
+    for (unsigned w = 0; w < workers; ++w) {
+      auto bound = net::listenStream(listener.bind,
+                                     net::ListenOptions{listener.backlog, /*reuse_port=*/true});
+      if (!bound) {
+        error = listenerError(listener, bound.error().message());
+        return false;
+      }
+      net::setNoDelay(bound.value().get(), listener.bind.family());
+      if (steer) {
+        auto steered = net::steerBySource(bound.value().get(), workers);
+        if (!steered) {
+          error = listenerError(listener, steered.error().message());
+          return false;
+        }
+      }
+      sockets[w][i] = std::move(bound.value());
+    }
+  }
+  return true;
+}
+
+health::HealthSnapshot carryHealth(const config::Config& before,
+                                   const health::HealthSnapshot& states,
+                                   const config::Config& next) {
+  health::HealthSnapshot carried;
+  carried.version = states.version + 1;
+  carried.pools.resize(next.pools.size());
+  carried.reasons.resize(next.pools.size());
+  for (std::size_t p = 0; p < next.pools.size(); ++p) {
+    const auto& pool = next.pools[p];
+    if (!pool.health) continue;
+    carried.pools[p].assign(pool.backends.size(), health::BackendState::kUnknown);
+    carried.reasons[p].assign(pool.backends.size(), "no check yet");
+    for (std::size_t q = 0; q < before.pools.size() && q < states.pools.size(); ++q) {
+      const auto& old_pool = before.pools[q];
+      if (old_pool.name != pool.name || states.pools[q].size() != old_pool.backends.size()) {
+        continue;
+      }
+      for (std::size_t b = 0; b < pool.backends.size(); ++b) {
+        for (std::size_t o = 0; o < old_pool.backends.size(); ++o) {
+          if (old_pool.backends[o].name != pool.backends[b].name ||
+              old_pool.backends[o].address.url != pool.backends[b].address.url) {
+            continue;
+          }
+          carried.pools[p][b] = states.pools[q][o];
+          if (o < states.reasons[q].size()) carried.reasons[p][b] = states.reasons[q][o];
+        }
+      }
+    }
+  }
+  return carried;
+}
+
+std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
+                                                 config::Config& next) {
+  std::vector<std::string> kept;
+  if (next.global.workers != running.global.workers) {
+    kept.push_back(fmt::format("global.workers: {} -> {} needs a restart", running.global.workers,
+                               next.global.workers));
+    next.global.workers = running.global.workers;
+  }
+  if (next.global.access_log != running.global.access_log) {
+    kept.push_back(fmt::format("global.access_log: \"{}\" -> \"{}\" needs a restart",
+                               running.global.access_log, next.global.access_log));
+    next.global.access_log = running.global.access_log;
+  }
+  std::vector<std::string> before;
+  std::vector<std::string> after;
+  for (const auto& endpoint : running.admin.listen) before.push_back(endpoint.url);
+  for (const auto& endpoint : next.admin.listen) after.push_back(endpoint.url);
+  if (before != after || running.admin.token != next.admin.token) {
+    kept.push_back("admin (listen, token_file) needs a restart");
+    next.admin = running.admin;
+  }
+  return kept;
+}
+
+std::string describeChanges(const config::Config& before, const config::Config& next) {
+  std::vector<std::string> parts;
+  for (const auto& listener : next.listeners) {
+    if (findSameBind(before, listener) == nullptr) {
+      parts.push_back(fmt::format("+listener \"{}\" ({})", listener.name, listener.bind.url));
+    }
+  }
+  for (const auto& listener : before.listeners) {
+    if (findSameBind(next, listener) == nullptr) {
+      parts.push_back(fmt::format("-listener \"{}\" ({})", listener.name, listener.bind.url));
+    }
+  }
+  auto hasPool = [](const config::Config& config, const std::string& name) {
+    return std::any_of(config.pools.begin(), config.pools.end(),
+                       [&](const auto& pool) { return pool.name == name; });
+  };
+  for (const auto& pool : next.pools) {
+    if (!hasPool(before, pool.name)) parts.push_back(fmt::format("+pool \"{}\"", pool.name));
+  }
+  for (const auto& pool : before.pools) {
+    if (!hasPool(next, pool.name)) parts.push_back(fmt::format("-pool \"{}\"", pool.name));
+  }
+  if (parts.empty()) return "listeners and pools as before (settings may differ)";
+  std::string out;
+  for (const auto& part : parts) {
+    if (!out.empty()) out += ", ";
+    out += part;
+  }
+  return out;
+}
+
+}  // namespace l4lb::app

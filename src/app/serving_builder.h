@@ -1,0 +1,48 @@
+#pragma once
+
+// What the supervisor prepares for a config before any worker serves it, at start and at each
+// reload: the parts all workers share, the sockets of new listeners, and the states carried over
+// from the config before. Everything that can fail is done here, before anything changes.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/fd.h"
+#include "config/config.h"
+#include "health/health_state.h"
+#include "proxy/snapshot.h"
+#include "worker/serving_config.h"
+
+namespace l4lb::app {
+
+// Limits, backend slots and Unix listening sockets for `snapshot`. A Unix listener whose bind
+// `previous` has keeps that socket; a new one is bound. Null, with `error` naming the listener,
+// when a bind fails.
+[[nodiscard]] std::shared_ptr<worker::ServingConfig> buildServing(
+    std::shared_ptr<const proxy::Snapshot> snapshot, const worker::ServingConfig* previous,
+    std::string& error);
+
+// For each tcp:// listener of `next` that `previous` does not have: one SO_REUSEPORT socket per
+// worker, bound now and in worker order (per-source steering relies on that order), as
+// sockets[worker][listener]. udp:// listeners new to `next` are tried (bound and released) so a
+// taken port fails the reload too. False, with `error`, when a bind fails.
+[[nodiscard]] bool bindNewListeners(const config::Config& next, const config::Config& previous,
+                                    unsigned workers, std::vector<std::vector<base::Fd>>& sockets,
+                                    std::string& error);
+
+// The health states of `before`'s backends, for the backends of `next` with the same pool name,
+// backend name and address; the others start unknown, as at startup.
+[[nodiscard]] health::HealthSnapshot carryHealth(const config::Config& before,
+                                                 const health::HealthSnapshot& states,
+                                                 const config::Config& next);
+
+// Settings a running l4lb cannot change: `next` takes `running`'s, and each one that differed
+// is described (for the log and the API).
+[[nodiscard]] std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
+                                                               config::Config& next);
+
+// One line on what a reload changed: listeners and pools added and removed.
+[[nodiscard]] std::string describeChanges(const config::Config& before, const config::Config& next);
+
+}  // namespace l4lb::app
