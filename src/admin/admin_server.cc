@@ -130,6 +130,7 @@ bool AdminServer::bind(std::string& error) {
     server.Get(".*", handle);
     server.Patch(".*", handle);
     server.Post(".*", handle);
+    server.Delete(".*", handle);
     server.Put(".*", handle);
     server.Delete(".*", handle);
 

@@ -1,9 +1,12 @@
 #include "admin/controller.h"
 
+#include <algorithm>
 #include <utility>
+#include <variant>
 
 #include "base/log.h"
 #include "io/clock.h"
+#include "net/endpoint.h"
 
 namespace l4lb::admin {
 
@@ -137,6 +140,124 @@ ApiReply Controller::reload() {
   std::lock_guard lock(mutex_);
   body["config"] = json{{"file", config_->source}, {"sha256", info_.config_sha256}};
   return ApiReply{200, std::move(body)};
+}
+
+ApiReply Controller::addBackend(std::string_view pool_name, std::string_view body) {
+  if (!hooks_.apply_config) return errorReply(400, "changing backends is not available here");
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return errorReply(400,
+                      "the body must be a JSON object like {\"address\": "
+                      "\"tcp://10.0.0.5:6379\", \"name\": \"cache-3\"}");
+  }
+  std::lock_guard change(change_mutex_);
+  config::Config next;
+  std::string name;
+  {
+    std::lock_guard lock(mutex_);
+    auto pool = findPool(pool_name);
+    if (!pool) return errorReply(404, fmt::format("no pool \"{}\"", pool_name));
+    next = *config_;
+    auto& pool_config = next.pools[*pool];
+    config::BackendConfig backend;
+    for (const auto& [key, value] : parsed.items()) {
+      if (key == "address") {
+        if (!value.is_string()) return errorReply(400, "\"address\" must be a string");
+        auto endpoint = net::parseEndpoint(value.get<std::string>());
+        if (auto* error = std::get_if<net::EndpointError>(&endpoint)) {
+          return errorReply(400, "\"address\": " + error->message);
+        }
+        backend.address = std::get<net::Endpoint>(std::move(endpoint));
+      } else if (key == "name") {
+        if (!value.is_string() || value.get<std::string>().empty()) {
+          return errorReply(400, "\"name\" must be a non-empty string");
+        }
+        backend.name = value.get<std::string>();
+      } else if (key == "weight") {
+        if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
+            value.get<std::int64_t>() > 10'000) {
+          return errorReply(400, "\"weight\" must be an integer from 1 to 10000");
+        }
+        backend.weight = value.get<std::uint32_t>();
+      } else if (key == "backup") {
+        if (!value.is_boolean()) return errorReply(400, "\"backup\" must be true or false");
+        backend.backup = value.get<bool>();
+      } else if (key == "max_connections") {
+        if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
+            value.get<std::int64_t>() > 1'000'000) {
+          return errorReply(400, "\"max_connections\" must be an integer from 0 to 1000000");
+        }
+        backend.max_connections = value.get<std::uint32_t>();
+      } else {
+        return errorReply(400, fmt::format("unknown key \"{}\" (expected address, name, weight, "
+                                           "backup, max_connections)",
+                                           key));
+      }
+    }
+    if (backend.address.url.empty()) return errorReply(400, "\"address\" is required");
+    if (backend.name.empty()) backend.name = backend.address.url;
+    const bool stream = pool_config.backends.empty() || pool_config.backends[0].address.isStream();
+    if (backend.address.isStream() != stream) {
+      return errorReply(400,
+                        fmt::format("pool \"{}\" has {} backends; {} is not one", pool_config.name,
+                                    stream ? "stream" : "datagram", backend.address.url));
+    }
+    if (backend.max_connections > 0 && !stream) {
+      return errorReply(400, "\"max_connections\" applies to stream backends");
+    }
+    for (const auto& other : pool_config.backends) {
+      if (other.name == backend.name) {
+        return errorReply(400, fmt::format("pool \"{}\" has a backend named \"{}\" already",
+                                           pool_config.name, backend.name));
+      }
+    }
+    name = backend.name;
+    pool_config.backends.push_back(std::move(backend));
+  }
+  const std::string pool = std::string(pool_name);
+  ReloadOutcome outcome = hooks_.apply_config(
+      std::move(next), fmt::format("pool \"{}\": backend {} added (admin API)", pool, name));
+  if (!outcome.ok) return errorReply(400, outcome.message);
+  std::lock_guard lock(mutex_);
+  const auto index = findPool(pool);
+  if (!index) return errorReply(404, fmt::format("no pool \"{}\"", pool));
+  const auto& backends = config_->pools[*index].backends;
+  for (std::uint32_t b = 0; b < backends.size(); ++b) {
+    if (backends[b].name == name) return ApiReply{200, backendJson(*index, b)};
+  }
+  return errorReply(404, fmt::format("pool \"{}\" has no backend \"{}\"", pool, name));
+}
+
+ApiReply Controller::removeBackend(std::string_view pool_name, std::string_view backend_name) {
+  if (!hooks_.apply_config) return errorReply(400, "changing backends is not available here");
+  std::lock_guard change(change_mutex_);
+  config::Config next;
+  {
+    std::lock_guard lock(mutex_);
+    auto pool = findPool(pool_name);
+    if (!pool) return errorReply(404, fmt::format("no pool \"{}\"", pool_name));
+    next = *config_;
+    auto& backends = next.pools[*pool].backends;
+    auto it = std::find_if(backends.begin(), backends.end(),
+                           [&](const auto& backend) { return backend.name == backend_name; });
+    if (it == backends.end()) {
+      return errorReply(404,
+                        fmt::format("pool \"{}\" has no backend \"{}\"", pool_name, backend_name));
+    }
+    if (backends.size() == 1) {
+      return errorReply(400, fmt::format("\"{}\" is the last backend of pool \"{}\": drain or "
+                                         "disable it instead",
+                                         backend_name, pool_name));
+    }
+    backends.erase(it);
+  }
+  ReloadOutcome outcome = hooks_.apply_config(
+      std::move(next),
+      fmt::format("pool \"{}\": backend {} removed (admin API)", pool_name, backend_name));
+  if (!outcome.ok) return errorReply(400, outcome.message);
+  return ApiReply{200, json{{"removed", std::string(backend_name)},
+                            {"pool", std::string(pool_name)},
+                            {"message", outcome.message}}};
 }
 
 ApiReply Controller::listeners() const {

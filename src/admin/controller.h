@@ -41,6 +41,8 @@ struct ControllerHooks {
   std::function<BackendTotals(std::string_view pool, std::string_view backend)> totals;
   // Loads the config file again and switches to it (runs on the calling thread, waits).
   std::function<ReloadOutcome()> reload;
+  // Switches to `next` (the running config with a change of the API), as a reload does.
+  std::function<ReloadOutcome(config::Config next, std::string what)> apply_config;
 };
 
 struct StartInfo {
@@ -78,6 +80,12 @@ class Controller {
   [[nodiscard]] ApiReply pool(std::string_view name) const;
   // POST /api/v1/reload.
   [[nodiscard]] ApiReply reload();
+  // POST /api/v1/pools/{pool}/backends: a backend added to the running config, applied as a
+  // reload is (the config file is not changed: the next reload from it drops the backend).
+  [[nodiscard]] ApiReply addBackend(std::string_view pool, std::string_view body);
+  // DELETE /api/v1/pools/{pool}/backends/{name}: the backend leaves the running config; its
+  // open connections finish (it drains), new ones go elsewhere.
+  [[nodiscard]] ApiReply removeBackend(std::string_view pool, std::string_view backend);
   [[nodiscard]] ApiReply changeBackend(std::string_view pool, std::string_view backend,
                                        const BackendChange& change);
 
@@ -105,6 +113,7 @@ class Controller {
   StartInfo info_;
   ControllerHooks hooks_;
   mutable std::mutex mutex_;
+  std::mutex change_mutex_;  // one config change of the API at a time (held while it applies)
   AdminSnapshot current_;
   std::shared_ptr<const health::HealthSnapshot> health_;
   std::uint64_t changes_ = 0;

@@ -139,11 +139,21 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
   }
   if (s.size() == 4 && s[2] == "pools")
     return get ? controller.pool(s[3]) : methodNotAllowed("GET");
-  if (s.size() == 6 && s[2] == "pools" && s[4] == "backends") {
-    if (request.method != "PATCH") return methodNotAllowed("PATCH");
+  if (s.size() == 5 && s[2] == "pools" && s[4] == "backends") {
+    if (request.method != "POST") return methodNotAllowed("POST");
     if (!request.may_change) {
       return errorReply(401, "changes over TCP need \"Authorization: Bearer TOKEN\"");
     }
+    return controller.addBackend(s[3], request.body);
+  }
+  if (s.size() == 6 && s[2] == "pools" && s[4] == "backends") {
+    if (request.method != "PATCH" && request.method != "DELETE") {
+      return methodNotAllowed("PATCH, DELETE");
+    }
+    if (!request.may_change) {
+      return errorReply(401, "changes over TCP need \"Authorization: Bearer TOKEN\"");
+    }
+    if (request.method == "DELETE") return controller.removeBackend(s[3], s[5]);
     std::string error;
     auto change = parseBackendChange(request.body, error);
     if (!change) return errorReply(400, std::move(error));

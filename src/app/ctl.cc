@@ -31,7 +31,9 @@ enum class Action {
   kEnable,
   kDisable,
   kWeight,
-  kReload
+  kReload,
+  kAdd,
+  kRemove
 };
 
 std::string text(const json& value) {
@@ -103,6 +105,7 @@ void printReadable(Action action, const json& body) {
                  text(body["kind"]));
       printBackends(body["backends"]);
       return;
+    case Action::kRemove:
     case Action::kReload:
       fmt::print("{}\n", text(body["message"]));
       for (const auto& warning : body["warnings"]) fmt::print("warning: {}\n", text(warning));
@@ -123,6 +126,9 @@ struct CtlCommand::Options {
   std::string pool;
   std::string backend;
   std::uint32_t weight = 0;
+  std::string address;  // add
+  std::string name;     // add
+  bool backup = false;  // add
 };
 
 CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
@@ -174,6 +180,21 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
       ->required()
       ->check(CLI::Range(1U, admin::kMaxAdminWeight));
   simple(weight, Action::kWeight);
+  auto* add = o.ctl->add_subcommand(
+      "add", "Add a backend to POOL (the running config only: a reload from the file drops it)");
+  add->add_option("POOL", o.pool, "Pool name")->required();
+  add->add_option("ADDRESS", o.address, "tcp://HOST:PORT, unix:///PATH, udp://HOST:PORT, ...")
+      ->required();
+  add->add_option("--name", o.name, "Backend name (default: the address)");
+  add->add_option("--weight", o.weight, "1..10000 (default 1)")
+      ->check(CLI::Range(1U, admin::kMaxAdminWeight));
+  add->add_flag("--backup", o.backup, "Used only while no primary backend is up");
+  simple(add, Action::kAdd);
+  auto* remove = o.ctl->add_subcommand(
+      "remove", "Remove BACKEND from POOL: its open connections finish, new ones go elsewhere");
+  remove->add_option("POOL", o.pool, "Pool name")->required();
+  remove->add_option("BACKEND", o.backend, "Backend name")->required();
+  simple(remove, Action::kRemove);
 }
 
 CtlCommand::~CtlCommand() = default;
@@ -245,6 +266,18 @@ int CtlCommand::run() {
       case Action::kPool:
         return client->Get(base + "pools/" + admin::encodeSegment(o.pool), headers);
       case Action::kReload: return client->Post(base + "reload", headers, "", "application/json");
+      case Action::kAdd: {
+        json body{{"address", o.address}};
+        if (!o.name.empty()) body["name"] = o.name;
+        if (o.weight != 0) body["weight"] = o.weight;
+        if (o.backup) body["backup"] = true;
+        return client->Post(base + "pools/" + admin::encodeSegment(o.pool) + "/backends", headers,
+                            body.dump(), "application/json");
+      }
+      case Action::kRemove:
+        return client->Delete(base + "pools/" + admin::encodeSegment(o.pool) + "/backends/" +
+                                  admin::encodeSegment(o.backend),
+                              headers);
       default: {
         json body;
         if (o.action == Action::kWeight) {

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -56,9 +57,14 @@ class Server {
   [[nodiscard]] bool startAdmin(const config::Config& config, unsigned worker_count);
   // Loads the config file again and switches every worker to it, or changes nothing.
   admin::ReloadOutcome reload();
-  // Admin thread: asks the main thread to reload and waits for the outcome.
-  admin::ReloadOutcome requestReload();
-  void serveReloadRequests();
+  // Switches every worker to `next` (from the file, or the running config with an API change),
+  // or changes nothing. `done` begins the log line of a success ("reloaded FILE"), `change`
+  // names it in a failure's ("reload").
+  admin::ReloadOutcome apply(config::Config next, const std::string& done,
+                             const std::string& change);
+  // Admin thread: has the main thread run `job` (a reload or a config change) and waits.
+  admin::ReloadOutcome onMainThread(std::function<admin::ReloadOutcome()> job);
+  void serveRequests();
   void logTotals() const;
 
   std::shared_ptr<const proxy::Snapshot> first_snapshot_;
@@ -72,8 +78,12 @@ class Server {
   // The admin thread pauses checks through it while a reload may replace it.
   std::mutex checker_mutex_;
   std::unique_ptr<health::HealthChecker> checker_;
+  struct Request {
+    std::function<admin::ReloadOutcome()> job;
+    std::promise<admin::ReloadOutcome> done;
+  };
   std::mutex requests_mutex_;
-  std::vector<std::promise<admin::ReloadOutcome>> requests_;
+  std::vector<Request> requests_;
   bool draining_ = false;
 };
 
@@ -125,7 +135,12 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count) {
     }
     return totals;
   };
-  hooks.reload = [this] { return requestReload(); };
+  hooks.reload = [this] { return onMainThread([this] { return reload(); }); };
+  hooks.apply_config = [this](config::Config next, std::string what) {
+    return onMainThread([this, next = std::move(next), what = std::move(what)]() mutable {
+      return apply(std::move(next), what, what);
+    });
+  };
   controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
   admin_server_ = std::make_unique<admin::AdminServer>(config.admin, *controller_);
   std::string error;
@@ -230,7 +245,7 @@ int Server::run() {
       base::logInfo("SIGHUP: reloading {}", config_path_.empty() ? "(no file)" : config_path_);
       (void)reload();
     }
-    serveReloadRequests();
+    serveRequests();
     if (draining_ && !aborted && now >= drain_deadline) {
       aborted = true;
       base::logInfo("shutdown grace over: closing remaining connections");
@@ -239,7 +254,7 @@ int Server::run() {
   }
   for (auto& w : workers_) w->join();
   if (admin_server_) admin_server_->stop();
-  serveReloadRequests();  // answers any the admin thread left before it stopped
+  serveRequests();  // answers any the admin thread left before it stopped
   {
     std::lock_guard lock(checker_mutex_);
     if (checker_) {
@@ -251,12 +266,12 @@ int Server::run() {
   return 0;
 }
 
-admin::ReloadOutcome Server::requestReload() {
+admin::ReloadOutcome Server::onMainThread(std::function<admin::ReloadOutcome()> job) {
   std::future<admin::ReloadOutcome> outcome;
   {
     std::lock_guard lock(requests_mutex_);
-    requests_.emplace_back();
-    outcome = requests_.back().get_future();
+    requests_.push_back(Request{std::move(job), {}});
+    outcome = requests_.back().done.get_future();
   }
   // The main thread looks every 100 ms; a reload takes well under a minute.
   if (outcome.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
@@ -266,25 +281,21 @@ admin::ReloadOutcome Server::requestReload() {
   return outcome.get();
 }
 
-void Server::serveReloadRequests() {
-  std::vector<std::promise<admin::ReloadOutcome>> requests;
+void Server::serveRequests() {
+  std::vector<Request> requests;
   {
     std::lock_guard lock(requests_mutex_);
     requests.swap(requests_);
   }
-  for (auto& request : requests) request.set_value(reload());
+  for (auto& request : requests) request.done.set_value(request.job());
 }
 
 admin::ReloadOutcome Server::reload() {
-  admin::ReloadOutcome outcome;
   auto fail = [&](std::string message) {
     base::logError("reload failed, still serving the config before: {}", message);
-    outcome.ok = false;
-    outcome.message = std::move(message);
-    if (controller_) controller_->noteReload(false, outcome.message);
-    return outcome;
+    if (controller_) controller_->noteReload(false, message);
+    return admin::ReloadOutcome{.ok = false, .message = std::move(message), .warnings = {}};
   };
-  if (draining_) return fail("shutting down");
   if (config_path_.empty()) {
     return fail("l4lb was started from the command line, with no config file to read again");
   }
@@ -297,11 +308,25 @@ admin::ReloadOutcome Server::reload() {
     }
     return fail(message);
   }
+  return apply(std::move(*loaded.config), "reloaded " + config_path_, "reload");
+}
+
+admin::ReloadOutcome Server::apply(config::Config next_config, const std::string& done,
+                                   const std::string& change) {
+  admin::ReloadOutcome outcome;
+  auto fail = [&](std::string message) {
+    base::logError("{} failed, still serving the config before: {}", change, message);
+    outcome.ok = false;
+    outcome.message = std::move(message);
+    if (controller_) controller_->noteReload(false, outcome.message);
+    return outcome;
+  };
+  if (draining_) return fail("shutting down");
   const config::Config& running = serving_->config();
-  outcome.warnings = keepRestartOnlySettings(running, *loaded.config);
+  outcome.warnings = keepRestartOnlySettings(running, next_config);
   for (const auto& warning : outcome.warnings) base::logWarn("reload: {} (kept)", warning);
 
-  auto snapshot = proxy::Snapshot::build(std::move(*loaded.config));
+  auto snapshot = proxy::Snapshot::build(std::move(next_config));
   const config::Config& next = snapshot->config;
   std::string error;
   std::vector<std::vector<base::Fd>> sockets;
@@ -381,7 +406,7 @@ admin::ReloadOutcome Server::reload() {
   }
   retired.reset();  // before `previous`, whose config it reads
   outcome.ok = true;
-  outcome.message = fmt::format("reloaded {}: {}", config_path_, changes);
+  outcome.message = fmt::format("{}: {}", done, changes);
   base::logInfo("{}", outcome.message);
   if (controller_) controller_->noteReload(true, outcome.message);
   return outcome;

@@ -276,3 +276,42 @@ def test_udp_flows_and_unix_listener_carry_over(l4lb, processes, servers, workdi
                                 proc.stderr().split("datagram totals: ")[1].split()[:40]
                                 if "=" in kv)}
     assert int(totals["flows_created"]) == 2, totals  # the held client's flow, and dig's
+
+
+def test_api_adds_and_removes_backends(l4lb, servers, workdir):
+    b0, b1 = (servers(tcp_url(free_port()), name=f"b{i}") for i in range(2))
+    listen = tcp_url(free_port())
+    setup = Setup(workdir)
+    setup.write([{"name": "front", "bind": listen, "pool": "web"}],
+                {"web": pool_of([b0], health=False)})
+    proc = setup.start(l4lb, [listen])
+    held = connect(listen)  # to b0, which the API removes below
+    assert recv_line(held) == b"b0\n"
+    sock = f"unix://{setup.sock}"
+    out = ctl("--socket", sock, "add", "web", b1.url, "--name", "b1", "--weight", "3")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "b1" in out.stdout
+    assert wait_until(lambda: "b1" in {ask_name(listen) for _ in range(8)}, 10)
+    # Refused: a second b1, a datagram address in a stream pool, the last backend of a pool.
+    status, body = curl(setup.sock, "POST", "/api/v1/pools/web/backends",
+                        f'{{"address": "{b1.url}", "name": "b1"}}')
+    assert status == 400 and "already" in body["error"], body
+    status, body = curl(setup.sock, "POST", "/api/v1/pools/web/backends",
+                        '{"address": "udp://127.0.0.1:53"}')
+    assert status == 400 and "stream" in body["error"], body
+    out = ctl("--socket", sock, "remove", "web", "b0")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert {ask_name(listen) for _ in range(8)} == {"b1"}
+    # The connection already on b0 goes on: b0 drains.
+    held.sendall(b"on b0\n")
+    assert recv_exact(held, 6) == b"on b0\n"
+    held.close()
+    status, body = curl(setup.sock, "DELETE", "/api/v1/pools/web/backends/b1")
+    assert status == 400 and "last backend" in body["error"], body
+    _, pool = curl(setup.sock, "GET", "/api/v1/pools/web")
+    assert [(b["name"], b["weight"]) for b in pool["backends"]] == [("b1", 3)], pool
+    # A reload from the file goes back to what the file says.
+    out = setup.ctl_reload()
+    assert out.returncode == 0, out.stderr
+    assert {ask_name(listen) for _ in range(4)} == {"b0"}
+    assert proc.stop() == 0
