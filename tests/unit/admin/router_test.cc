@@ -160,5 +160,48 @@ TEST_F(RouterTest, Errors) {
   EXPECT_EQ(call("GET", "/api/v1/pools/web", "", false).status, 200);
 }
 
+TEST_F(RouterTest, AddAndRemoveBackendGoThroughTheApplyHook) {
+  // Without the hook (as here, before any is wired) a change is refused, never half-made.
+  EXPECT_EQ(
+      call("POST", "/api/v1/pools/web/backends", R"({"address": "tcp://127.0.0.1:7003"})").status,
+      400);
+  EXPECT_EQ(call("DELETE", "/api/v1/pools/web/backends/one").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/pools/web/backends").status, 405);
+  EXPECT_EQ(call("PUT", "/api/v1/pools/web/backends/one").status, 405);
+  EXPECT_EQ(call("POST", "/api/v1/reload", "", /*may_change=*/false).status, 401);
+
+  std::vector<config::Config> applied;
+  ControllerHooks hooks;
+  hooks.apply_config = [&applied](config::Config next, std::string) {
+    applied.push_back(next);
+    return ReloadOutcome{.ok = false, .message = "not really", .warnings = {}};
+  };
+  Controller controller(config_, StartInfo{"9.9", 3, "abc", 0}, hooks);
+  auto add = [&](std::string_view body) {
+    return route(controller, ApiRequest{"POST", "/api/v1/pools/web/backends", body, true});
+  };
+  // Checked before anything is applied: kind, duplicate names, unknown keys, ranges.
+  EXPECT_EQ(add(R"({"address": "udp://127.0.0.1:53"})").status, 400);
+  EXPECT_EQ(add(R"({"address": "tcp://127.0.0.1:7003", "name": "one"})").status, 400);
+  EXPECT_EQ(add(R"({"address": "tcp://127.0.0.1:7003", "colour": "red"})").status, 400);
+  EXPECT_EQ(add(R"({"address": "tcp://127.0.0.1:7003", "weight": 0})").status, 400);
+  EXPECT_EQ(add(R"({"name": "x"})").status, 400);
+  EXPECT_TRUE(applied.empty());
+  // A good one reaches the hook with the backend appended; the hook's refusal is the answer.
+  const ApiReply reply = add(R"({"address": "tcp://127.0.0.1:7003", "weight": 4})");
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(reply.body["error"], "not really");
+  ASSERT_EQ(applied.size(), 1U);
+  ASSERT_EQ(applied[0].pools[0].backends.size(), 3U);
+  EXPECT_EQ(applied[0].pools[0].backends[2].name, "tcp://127.0.0.1:7003");
+  EXPECT_EQ(applied[0].pools[0].backends[2].weight, 4U);
+  const ApiReply removed =
+      route(controller, ApiRequest{"DELETE", "/api/v1/pools/web/backends/one", "", true});
+  EXPECT_EQ(removed.status, 400);
+  ASSERT_EQ(applied.size(), 2U);
+  ASSERT_EQ(applied[1].pools[0].backends.size(), 1U);
+  EXPECT_EQ(applied[1].pools[0].backends[0].name, "tcp://127.0.0.1:7002");
+}
+
 }  // namespace
 }  // namespace l4lb::admin
