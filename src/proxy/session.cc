@@ -27,10 +27,10 @@ bool isLocalShortage(int error) {
   return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
+// The protocol the pool's health check speaks: it tells a refusal, and PostgreSQL's SSLRequest
+// answers (which do not end the retry window), from a real first answer.
 proto::GreetingProtocol greetingOf(const config::PoolConfig& pool) {
-  if ((pool.retry_on & config::kRetryRefusedGreeting) == 0 || !pool.health) {
-    return proto::GreetingProtocol::kNone;
-  }
+  if (!pool.health) return proto::GreetingProtocol::kNone;
   switch (pool.health->check) {
     case config::CheckKind::kMysql: return proto::GreetingProtocol::kMysql;
     case config::CheckKind::kPgsql: return proto::GreetingProtocol::kPgsql;
@@ -267,6 +267,7 @@ bool Session::onFirstAnswer(std::uint32_t length, bool& forward) {
     if (negotiations_to_skip_ > 0) {
       --negotiations_to_skip_;  // the client has this answer from the backend before
       forward = false;
+      resend_after_answer_ = true;  // the next retained bytes may go now
     } else {
       ++negotiations_seen_;
     }
@@ -277,7 +278,10 @@ bool Session::onFirstAnswer(std::uint32_t length, bool& forward) {
     finish(EndReason::kBackendReset);
     return false;
   }
-  if (verdict == proto::FirstReply::kRefused && retryElsewhere(EPROTO)) return false;
+  if (verdict == proto::FirstReply::kRefused &&
+      (pool_->config->retry_on & config::kRetryRefusedGreeting) != 0 && retryElsewhere(EPROTO)) {
+    return false;
+  }
   // Answered (or refused with nowhere else to go: the client gets the refusal as it was).
   replayable_ = false;
   if (upstream_.offset == upstream_.length) upstream_.offset = upstream_.length = 0;
@@ -408,11 +412,23 @@ void Session::queueProxyHeader() {
   upstream_.length =
       upstream_.length - upstream_.offset + static_cast<std::uint32_t>(header.size());
   upstream_.offset = 0;
+  proxy_header_bytes_ = static_cast<std::uint16_t>(header.size());
+}
+
+std::uint32_t Session::replayLimit() const {
+  if (negotiations_to_skip_ == 0) return 0;
+  constexpr std::uint32_t kNegotiationRequestBytes = 8;  // SSLRequest, GSSENCRequest
+  const auto answered = static_cast<std::uint32_t>(negotiations_seen_ - negotiations_to_skip_);
+  return proxy_header_bytes_ + kNegotiationRequestBytes * (answered + 1);
 }
 
 void Session::pump() {
   if (!relay(upstream_, client_, backend_)) return;
   if (!relay(downstream_, backend_, client_)) return;
+  if (resend_after_answer_) {
+    resend_after_answer_ = false;
+    if (!relay(upstream_, client_, backend_)) return;
+  }
   if (upstream_.shut_down && downstream_.shut_down) finish(EndReason::kCompleted);
 }
 
@@ -423,8 +439,13 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
     const bool retaining = replayable_ && source_is_client;
     if (direction.offset < direction.length) {
       if (!destination.writable) return true;
+      std::uint32_t end = direction.length;
+      if (retaining && replayLimit() != 0) {
+        end = std::min(end, replayLimit());
+        if (direction.offset >= end) return true;  // the rest waits for the backend's answer
+      }
       ssize_t sent = ::send(destination.fd.get(), direction.buffer.data() + direction.offset,
-                            direction.length - direction.offset, MSG_NOSIGNAL);
+                            end - direction.offset, MSG_NOSIGNAL);
       if (sent < 0) {
         if (isTransient(errno)) {
           if (errno != EINTR) destination.writable = false;
@@ -438,7 +459,7 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
       direction.offset += static_cast<std::uint32_t>(sent);
       if (direction.offset == direction.length) {
         if (!retaining) direction.offset = direction.length = 0;
-      } else {
+      } else if (direction.offset < end) {
         // A partial send means the socket buffer is full: wait for EPOLLOUT instead of asking
         // again only to hear EAGAIN.
         destination.writable = false;

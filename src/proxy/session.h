@@ -243,6 +243,12 @@ class Session final : public io::Timer, public io::Deferred {
   // send again and the client must not see twice.
   std::uint8_t negotiations_seen_ = 0;
   std::uint8_t negotiations_to_skip_ = 0;
+  // A replay paces the negotiations as the client did: each 8-byte request goes alone, and what
+  // follows waits for its answer (PostgreSQL refuses bytes sent ahead of its 'N').
+  bool resend_after_answer_ = false;
+  std::uint16_t proxy_header_bytes_ = 0;  // the send_proxy header at the start of the retained
+  // How far a replay may send before the next negotiation answer; 0: no limit.
+  [[nodiscard]] std::uint32_t replayLimit() const;
   std::unique_ptr<ReceivedProxyHeader> received_proxy_;  // only after a PROXY header
 
   // Backends tried and why each failed, for exclusion and for the log when all fail.

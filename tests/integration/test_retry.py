@@ -6,13 +6,18 @@ retry and not a lucky spread."""
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
+import subprocess
 
 import pytest
 
 from harness import (Server, connect, count_handler, free_port, json_records, name_handler,
+                     recv_exact,
                      recv_line, recv_until_eof, simple_config, tcp_url, wait_until)
 from health import MariadbServers, mariadb_available, mysql_query, wait_state
+from pg_cluster import HAVE_POSTGRES, SUPERUSER, PgCluster
 
 CLIENTS = 40
 
@@ -169,3 +174,130 @@ def test_mysql_too_many_connections_is_retried_on_the_other_server(l4lb, workdir
                 holder.close()
     finally:
         servers.stop_all()
+
+
+@pytest.mark.skipif(not HAVE_POSTGRES, reason="postgresql not installed")
+def test_psql_replay_paces_the_ssl_request(l4lb, servers, workdir):
+    # The first backend answers psql's SSLRequest with "N", reads the startup message and
+    # closes: l4lb replays both to a real PostgreSQL, the SSLRequest alone first (PostgreSQL
+    # refuses bytes sent ahead of its answer), and keeps the second "N" from the client.
+    dying = servers(tcp_url(free_port()), declines_then_closes, "dying")
+    pg = PgCluster(workdir, "pg").init()
+    try:
+        pg.start()
+        listen = tcp_url(free_port())
+        # The pool's pgsql check is what tells l4lb the protocol, so that an SSLRequest's answer
+        # does not end the retry window. (One check each, at start: the impostor passes it.)
+        health = {"check": "pgsql", "user": SUPERUSER, "database": "postgres",
+                  "interval": "1h", "rise": 1, "fall": 1}
+        proc = l4lb(simple_config(listen, [{"address": dying.url, "name": "dying"},
+                                           {"address": pg.url, "name": "pg"}], balance="first",
+                                  pool={"retries": 2, "health": health,
+                                        "retry_on": ["conn-failure", "empty-response"]}),
+                    ready=[listen])
+        for name in ("dying", "pg"):
+            assert wait_state(proc, name, "up", 15) is not None, proc.describe()
+        host, port = listen.removeprefix("tcp://").rsplit(":", 1)
+        for _ in range(3):
+            r = subprocess.run(["psql", "-h", host, "-p", port, "-U", SUPERUSER, "-d",
+                                "postgres", "-Atc", "SELECT 1"], capture_output=True, text=True,
+                               timeout=30, env={**os.environ, "PGSSLMODE": "prefer",
+                                                "PGCONNECT_TIMEOUT": "10"})
+            assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
+        assert dying.accepted == 4  # its check, and the three psql sessions
+    finally:
+        pg.remove()
+
+
+def test_replay_with_send_proxy_sends_header_and_ssl_request_alone(l4lb, servers):
+    # Byte by byte, with l4lb's PROXY header in front: the replacement gets the header and the
+    # SSLRequest, and nothing more until its "N"; the client sees one "N" in all.
+    seen: list[bytes] = []
+
+    def paced_server(conn: socket.socket, server) -> None:
+        request = skip_proxy_header(conn)
+        if request != SSL_REQUEST:
+            answer_check(conn, request)
+            return
+        conn.settimeout(0.3)
+        try:
+            early = conn.recv(100)  # nothing may come before the answer
+        except socket.timeout:
+            early = b""
+        conn.settimeout(10)
+        seen.append(request + b"|" + early)
+        conn.sendall(b"N")
+        length = int.from_bytes(recv_exact(conn, 4), "big")
+        recv_exact(conn, length - 4)
+        conn.sendall(b"R\x00\x00\x00\x08\x00\x00\x00\x00")  # AuthenticationOk
+
+    def declines_after_header(conn: socket.socket, server) -> None:
+        first = skip_proxy_header(conn)
+        if first != SSL_REQUEST:
+            answer_check(conn, first)
+            return
+        conn.sendall(b"N")
+        length = int.from_bytes(recv_exact(conn, 4), "big")
+        recv_exact(conn, length - 4)
+
+    dying = servers(tcp_url(free_port()), declines_after_header, "dying")
+    paced = servers(tcp_url(free_port()), paced_server, "paced")
+    listen = tcp_url(free_port())
+    # The pool's pgsql check (one each, at start; both servers answer it) tells l4lb the
+    # protocol.
+    health = {"check": "pgsql", "user": "l4lb", "interval": "1h", "rise": 1, "fall": 1}
+    proc = l4lb(simple_config(listen, [{"address": dying.url, "name": "dying"},
+                                       {"address": paced.url, "name": "paced"}],
+                              balance="first",
+                              pool={"retries": 2, "send_proxy": "v2", "health": health,
+                                    "retry_on": ["conn-failure", "empty-response"]}),
+                ready=[listen])
+    for name in ("dying", "paced"):
+        assert wait_state(proc, name, "up", 15) is not None, proc.describe()
+    seen.clear()
+    with connect(listen) as s:
+        s.sendall(SSL_REQUEST)
+        assert recv_exact(s, 1) == b"N"
+        body = b"\x00\x03\x00\x00user\x00l4lb\x00\x00"
+        startup = struct.pack("!I", 4 + len(body)) + body
+        s.sendall(startup)
+        assert recv_exact(s, 9) == b"R\x00\x00\x00\x08\x00\x00\x00\x00"
+    assert seen == [SSL_REQUEST + b"|"], seen
+
+
+SSL_REQUEST = b"\x00\x00\x00\x08\x04\xd2\x16\x2f"
+
+
+def skip_proxy_header(conn: socket.socket) -> bytes:
+    """Reads a v2 PROXY header if one comes (data connections; health checks send none) and
+    returns the 8 bytes after it."""
+    first = recv_exact(conn, 8)
+    if first != V2_SIGNATURE[:8]:
+        return first
+    rest = recv_exact(conn, 8)
+    (length,) = struct.unpack("!H", rest[6:8])
+    recv_exact(conn, length)
+    return recv_exact(conn, 8)
+
+
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def answer_check(conn: socket.socket, first: bytes) -> None:
+    """A health check's startup message (its first 8 bytes read): login OK, ready."""
+    length = int.from_bytes(first[:4], "big")
+    recv_exact(conn, length - 8)
+    conn.sendall(b"R\x00\x00\x00\x08\x00\x00\x00\x00" + b"Z\x00\x00\x00\x05I")
+    conn.recv(100)  # Terminate
+
+
+def declines_then_closes(conn: socket.socket, server) -> None:
+    """Answers an SSLRequest "N", reads the startup message, and closes without a word; passes
+    a health check."""
+    first = recv_exact(conn, 8)
+    if first != SSL_REQUEST:
+        answer_check(conn, first)
+        return
+    conn.sendall(b"N")
+    length = int.from_bytes(recv_exact(conn, 4), "big")
+    recv_exact(conn, length - 4)
