@@ -18,7 +18,7 @@ from harness import (ask_name, config_toml, connect, dig, dns_query, free_port, 
                      recv_exact, recv_line, start_unbound, tcp_url, udp_url, wait_until)
 from test_admin_api import ctl, curl
 
-CYCLES = 4000  # per client thread, at most
+CYCLES = 50_000  # per client thread, at most (the load stops when the reloads are done)
 # A backend's health state change, as the health thread logs it.
 STATE_CHANGE = re.compile(r'pool "\w+" backend \w+: \w+ -> \w+')
 RELOADS = 10
