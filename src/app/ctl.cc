@@ -108,7 +108,10 @@ void printReadable(Action action, const json& body) {
     case Action::kRemove:
     case Action::kReload:
       fmt::print("{}\n", text(body["message"]));
-      for (const auto& warning : body["warnings"]) fmt::print("warning: {}\n", text(warning));
+      // A removal's answer has no warnings; a missing key must not be read from a const json.
+      for (const auto& warning : body.value("warnings", json::array())) {
+        fmt::print("warning: {}\n", text(warning));
+      }
       return;
     default: printBackends(json::array({body})); return;
   }
