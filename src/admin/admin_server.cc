@@ -119,7 +119,8 @@ bool AdminServer::bind(std::string& error) {
       ApiReply reply = route(controller_, ApiRequest{.method = req.method,
                                                      .target = req.target,
                                                      .body = req.body,
-                                                     .may_change = may_change});
+                                                     .may_change = may_change,
+                                                     .over_unix = !tcp});
       res.status = reply.status;
       if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
       // Names in errors come from the request's path: invalid UTF-8 there is replaced, not thrown.

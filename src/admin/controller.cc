@@ -142,6 +142,13 @@ ApiReply Controller::reload() {
   return ApiReply{200, std::move(body)};
 }
 
+ApiReply Controller::upgrade() {
+  if (!hooks_.upgrade) return errorReply(400, "a binary upgrade is not available here");
+  ReloadOutcome outcome = hooks_.upgrade();
+  if (!outcome.ok) return errorReply(409, outcome.message);
+  return ApiReply{200, json{{"socket", outcome.message}}};
+}
+
 ApiReply Controller::addBackend(std::string_view pool_name, std::string_view body) {
   if (!hooks_.apply_config) return errorReply(400, "changing backends is not available here");
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);

@@ -43,6 +43,9 @@ struct ControllerHooks {
   std::function<ReloadOutcome()> reload;
   // Switches to `next` (the running config with a change of the API), as a reload does.
   std::function<ReloadOutcome(config::Config next, std::string what)> apply_config;
+  // Binary upgrade: opens the socket a new process takes the listeners and connections over
+  // from; the outcome's message is its path (docs/upgrade.md).
+  std::function<ReloadOutcome()> upgrade;
 };
 
 struct StartInfo {
@@ -80,6 +83,8 @@ class Controller {
   [[nodiscard]] ApiReply pool(std::string_view name) const;
   // POST /api/v1/reload.
   [[nodiscard]] ApiReply reload();
+  // POST /api/v1/upgrade (l4lb run --upgrade-from): {"socket": PATH} for the new process.
+  [[nodiscard]] ApiReply upgrade();
   // POST /api/v1/pools/{pool}/backends: a backend added to the running config, applied as a
   // reload is (the config file is not changed: the next reload from it drops the backend).
   [[nodiscard]] ApiReply addBackend(std::string_view pool, std::string_view body);

@@ -137,6 +137,13 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
     }
     return controller.reload();
   }
+  if (s.size() == 3 && s[2] == "upgrade") {
+    if (request.method != "POST") return methodNotAllowed("POST");
+    if (!request.over_unix) {
+      return errorReply(403, "a binary upgrade is taken over the unix:// admin socket only");
+    }
+    return controller.upgrade();
+  }
   if (s.size() == 4 && s[2] == "pools")
     return get ? controller.pool(s[3]) : methodNotAllowed("GET");
   if (s.size() == 5 && s[2] == "pools" && s[4] == "backends") {

@@ -15,10 +15,12 @@ struct ApiRequest {
   std::string_view target;  // path and query as sent, still percent-encoded
   std::string_view body;
   bool may_change = true;  // false: a tcp:// listener without the right Bearer token
+  bool over_unix = true;   // a unix:// listener: only there can descriptors be passed
 };
 
 // The routes of /api/v1 (README.md, "Admin API"), mapped to the controller:
 //   GET   /api/v1/status | /api/v1/listeners | /api/v1/pools | /api/v1/pools/{pool}
+//   POST  /api/v1/reload | /api/v1/upgrade (unix:// listeners only)
 //   PATCH /api/v1/pools/{pool}/backends/{name}   {"state": "drain"|"enable"|"disable",
 //                                                  "weight": 1..10000}
 // Segments are percent-decoded after the path is split, so a backend named by its address

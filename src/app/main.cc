@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   std::uint32_t quick_workers = 0;
   auto* run = app.add_subcommand("run", "Run the load balancer in the foreground");
   run->add_option("-c,--config", run_config, "TOML config file")->check(CLI::ExistingFile);
+  std::string upgrade_from;
+  run->add_option("--upgrade-from", upgrade_from,
+                  "Binary upgrade: take over the listening sockets and open connections of the "
+                  "l4lb serving this admin socket (unix:///PATH)");
   auto* listen = run->add_option("--listen", quick.listen,
                                  "Quick mode: listener URL, e.g. tcp://127.0.0.1:8080");
   run->add_option("--backend", quick.backends, "Quick mode: backend URL (repeat for each backend)")
@@ -79,5 +83,6 @@ int main(int argc, char** argv) {
     printErrors(loaded.errors);
     return 1;
   }
-  return l4lb::app::runServer(l4lb::proxy::Snapshot::build(std::move(*loaded.config)), run_config);
+  return l4lb::app::runServer(l4lb::proxy::Snapshot::build(std::move(*loaded.config)), run_config,
+                              upgrade_from);
 }

@@ -29,7 +29,8 @@ std::string listenerError(const config::ListenerConfig& listener, const std::str
 
 std::shared_ptr<worker::ServingConfig> buildServing(std::shared_ptr<const proxy::Snapshot> snapshot,
                                                     const worker::ServingConfig* previous,
-                                                    std::string& error) {
+                                                    std::string& error,
+                                                    std::vector<base::Fd>* taken) {
   auto serving = std::make_shared<worker::ServingConfig>();
   serving->snapshot = std::move(snapshot);
   const auto& config = serving->config();
@@ -63,14 +64,19 @@ std::shared_ptr<worker::ServingConfig> buildServing(std::shared_ptr<const proxy:
       }
       if (serving->shared_sockets[i]) continue;
     }
+    std::string path;
+    if (listener.bind.kind == net::EndpointKind::kUnix) {
+      path = reinterpret_cast<const sockaddr_un*>(&listener.bind.addr)->sun_path;
+    }
+    if (taken != nullptr && i < taken->size() && (*taken)[i]) {
+      serving->shared_sockets[i] =
+          std::make_shared<worker::SharedListenSocket>(std::move((*taken)[i]), std::move(path));
+      continue;
+    }
     auto bound = net::listenStream(listener.bind, net::ListenOptions{listener.backlog, false});
     if (!bound) {
       error = listenerError(listener, bound.error().message());
       return nullptr;
-    }
-    std::string path;
-    if (listener.bind.kind == net::EndpointKind::kUnix) {
-      path = reinterpret_cast<const sockaddr_un*>(&listener.bind.addr)->sun_path;
     }
     serving->shared_sockets[i] =
         std::make_shared<worker::SharedListenSocket>(std::move(bound.value()), std::move(path));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,18 +11,25 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "admin/admin_server.h"
 #include "admin/controller.h"
 #include "admin/file_digest.h"
 #include "app/serving_builder.h"
+#include "app/upgrade_source.h"
+#include "app/upgrade_steps.h"
+#include "app/upgrade_target.h"
 #include "base/fd.h"
 #include "base/log.h"
 #include "config/loader.h"
 #include "health/health_checker.h"
 #include "io/clock.h"
+#include "net/endpoint.h"
+#include "net/socket.h"
 #include "proxy/access_log.h"
 #include "proxy/datagram_stats.h"
 #include "proxy/end_reason.h"
@@ -47,14 +55,30 @@ namespace {
 // runs on the main thread except where a comment says otherwise.
 class Server {
  public:
-  Server(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path)
-      : first_snapshot_(std::move(snapshot)), config_path_(std::move(config_path)) {}
+  Server(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path,
+         std::string upgrade_from)
+      : first_snapshot_(std::move(snapshot)),
+        config_path_(std::move(config_path)),
+        upgrade_from_(std::move(upgrade_from)) {}
 
   int run();
 
  private:
   [[nodiscard]] std::unique_ptr<health::HealthChecker> makeChecker(const config::Config& config);
-  [[nodiscard]] bool startAdmin(const config::Config& config, unsigned worker_count);
+  // `bind`: false when a binary upgrade takes over: the old process still holds the admin
+  // sockets, and the API is bound once it has let them go.
+  [[nodiscard]] bool startAdmin(const config::Config& config, unsigned worker_count, bool bind);
+  // Stops accepting, and lets open connections finish within shutdown_grace.
+  void beginDrain(std::int64_t now, const char* why);
+  // Binary upgrade, old process (upgrade_hooks.cc): POST /api/v1/upgrade.
+  admin::ReloadOutcome beginUpgrade();
+  [[nodiscard]] UpgradeSourceHooks upgradeSourceHooks();
+  // Binary upgrade, new process (upgrade_hooks.cc): takes the old process's listening sockets
+  // into `shared` (per listener) and the workers, before they start. False: nothing taken.
+  [[nodiscard]] bool takeListeners(UpgradeTarget& target, const config::Config& config,
+                                   std::vector<base::Fd>& shared, std::string& error);
+  // ... and once they serve: tells the old process, and takes its connections.
+  void takeConnections(UpgradeTarget& target);
   // Loads the config file again and switches every worker to it, or changes nothing.
   admin::ReloadOutcome reload();
   // Switches every worker to `next` (from the file, or the running config with an API change),
@@ -68,7 +92,12 @@ class Server {
   void logTotals() const;
 
   std::shared_ptr<const proxy::Snapshot> first_snapshot_;
-  std::string config_path_;  // empty: started from the command line, nothing to reload
+  std::string config_path_;   // empty: started from the command line, nothing to reload
+  std::string upgrade_from_;  // the old process's admin socket, for a binary upgrade
+  std::unique_ptr<UpgradeSource> upgrade_source_;  // while this process hands itself over
+  bool upgrading_ = false;  // main thread: an upgrade out of this process is under way
+  std::vector<std::string> taken_listeners_;  // new process: the listeners taken over
+  std::vector<std::vector<std::vector<base::Fd>>> taken_sockets_;  // [worker][listener]
   std::shared_ptr<const worker::ServingConfig> serving_;
   std::unique_ptr<proxy::AccessLog> access_log_;
   std::vector<std::unique_ptr<worker::Worker>> workers_;
@@ -85,6 +114,8 @@ class Server {
   std::mutex requests_mutex_;
   std::vector<Request> requests_;
   bool draining_ = false;
+  bool aborted_ = false;
+  std::int64_t drain_deadline_ = 0;
 };
 
 bool allFinished(const std::vector<std::unique_ptr<worker::Worker>>& workers) {
@@ -107,7 +138,7 @@ std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config&
       });
 }
 
-bool Server::startAdmin(const config::Config& config, unsigned worker_count) {
+bool Server::startAdmin(const config::Config& config, unsigned worker_count, bool bind) {
   if (config.admin.listen.empty()) return true;
   admin::StartInfo info{.version = L4LB_VERSION,
                         .workers = worker_count,
@@ -141,10 +172,11 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count) {
       return apply(std::move(next), what, what);
     });
   };
+  hooks.upgrade = [this] { return onMainThread([this] { return beginUpgrade(); }); };
   controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
   admin_server_ = std::make_unique<admin::AdminServer>(config.admin, *controller_);
   std::string error;
-  if (!admin_server_->bind(error)) {
+  if (bind && !admin_server_->bind(error)) {
     base::logError("{}", error);
     return false;
   }
@@ -174,16 +206,31 @@ int Server::run() {
   access_log_ = std::make_unique<proxy::AccessLog>(std::move(access_log.value()));
 
   std::string error;
-  serving_ = buildServing(first_snapshot_, nullptr, error);
+  const unsigned worker_count =
+      config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
+  // A binary upgrade takes the old process's listening sockets before anything is bound here.
+  std::optional<UpgradeTarget> target;
+  std::vector<base::Fd> shared_taken;
+  if (!upgrade_from_.empty()) {
+    target.emplace();
+    taken_sockets_.resize(worker_count);
+    if (!takeListeners(*target, config, shared_taken, error)) {
+      base::logError("upgrade from {} failed, the running l4lb goes on serving: {}", upgrade_from_,
+                     error);
+      return 1;
+    }
+  }
+  serving_ = buildServing(first_snapshot_, nullptr, error, &shared_taken);
   if (!serving_) {
     base::logError("{}", error);
     return 1;
   }
-  const unsigned worker_count =
-      config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<worker::Worker>(i, serving_, *access_log_));
     workers_.back()->setWorkerCount(worker_count);
+    if (i < taken_sockets_.size()) {
+      workers_.back()->adoptListeningSockets(std::move(taken_sockets_[i]));
+    }
     if (!workers_.back()->init(error)) {
       base::logError("{}", error);
       return 1;
@@ -198,7 +245,7 @@ int Server::run() {
   }
   // The admin API: its own threads; an operator's change reaches every worker as a posted
   // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
-  if (!startAdmin(config, worker_count)) return 1;
+  if (!startAdmin(config, worker_count, /*bind=*/!target)) return 1;
   checker_ = makeChecker(config);
   if (checker_) {
     if (!checker_->init(error)) {
@@ -208,10 +255,12 @@ int Server::run() {
     checker_->start();
   }
   for (auto& w : workers_) w->start();
-  if (admin_server_) admin_server_->start();
+  if (target) {
+    takeConnections(*target);  // binds and starts the admin API once the old one let go
+  } else if (admin_server_) {
+    admin_server_->start();
+  }
 
-  bool aborted = false;
-  std::int64_t drain_deadline = 0;
   while (!(draining_ && allFinished(workers_))) {
     timespec wait{0, 100'000'000};
     int signal_number = sigtimedwait(&signals, nullptr, &wait);
@@ -219,19 +268,10 @@ int Server::run() {
     const auto& global = serving_->config().global;
     if (signal_number == SIGTERM || signal_number == SIGINT) {
       if (!draining_) {
-        draining_ = true;
-        drain_deadline = now + global.shutdown_grace.count();
-        base::logInfo("received {}: no longer accepting; waiting up to {} for open connections",
-                      signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-                      base::formatDuration(global.shutdown_grace));
-        {
-          std::lock_guard lock(checker_mutex_);
-          if (checker_) checker_->stop();
-        }
-        for (auto& w : workers_) w->drain();
-      } else if (!aborted) {
+        beginDrain(now, signal_number == SIGTERM ? "received SIGTERM" : "received SIGINT");
+      } else if (!aborted_) {
         base::logInfo("second signal: closing open connections now");
-        drain_deadline = now;
+        drain_deadline_ = now;
       }
     } else if (signal_number == SIGUSR1) {
       auto reopened = access_log_->reopen();
@@ -246,13 +286,21 @@ int Server::run() {
       (void)reload();
     }
     serveRequests();
-    if (draining_ && !aborted && now >= drain_deadline) {
-      aborted = true;
+    if (draining_ && !aborted_ && now >= drain_deadline_) {
+      aborted_ = true;
       base::logInfo("shutdown grace over: closing remaining connections");
       for (auto& w : workers_) w->abortAll();
     }
   }
   for (auto& w : workers_) w->join();
+  if (upgrade_source_) {
+    // Its last step waits for this thread: serve it until it has ended.
+    while (upgrade_source_->running()) {
+      serveRequests();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    upgrade_source_->join();
+  }
   if (admin_server_) admin_server_->stop();
   serveRequests();  // answers any the admin thread left before it stopped
   {
@@ -264,6 +312,149 @@ int Server::run() {
   }
   logTotals();
   return 0;
+}
+
+admin::ReloadOutcome Server::beginUpgrade() {
+  auto refuse = [](std::string message) {
+    return admin::ReloadOutcome{.ok = false, .message = std::move(message), .warnings = {}};
+  };
+  if (draining_) return refuse("shutting down");
+  if (upgrading_) return refuse("an upgrade is under way already");
+  // The handoff socket goes beside the first unix:// admin socket, with the same access.
+  std::string path;
+  for (const auto& endpoint : serving_->config().admin.listen) {
+    if (endpoint.kind != net::EndpointKind::kUnix) continue;
+    const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
+    path = sun->sun_path[0] != '\0' ? std::string(sun->sun_path)
+                                    : "@" + std::string(sun->sun_path + 1);
+    break;
+  }
+  if (path.empty()) return refuse("no unix:// admin socket to put the handoff socket beside");
+  path += fmt::format(".upgrade-{}", ::getpid());
+  if (upgrade_source_) upgrade_source_->join();  // an earlier one that failed
+  upgrade::Hello hello{.protocol = upgrade::kProtocolVersion,
+                       .pid = static_cast<std::uint32_t>(::getpid()),
+                       .version = L4LB_VERSION,
+                       .config_digest = admin::fileSha256(serving_->config().source)};
+  upgrade_source_ = std::make_unique<UpgradeSource>(upgradeSourceHooks(), std::move(hello));
+  std::string error;
+  if (!upgrade_source_->start(path, error)) {
+    upgrade_source_.reset();
+    return refuse("cannot open the handoff socket: " + error);
+  }
+  upgrading_ = true;
+  base::logInfo("upgrade: waiting for the new process on {}", path);
+  return admin::ReloadOutcome{.ok = true, .message = path, .warnings = {}};
+}
+
+UpgradeSourceHooks Server::upgradeSourceHooks() {
+  // Each runs on this (the main) thread, which owns the workers and the serving config.
+  auto main = [this](auto job) {
+    (void)onMainThread([job]() mutable {
+      job();
+      return admin::ReloadOutcome{.ok = true, .message = {}, .warnings = {}};
+    });
+  };
+  UpgradeSourceHooks hooks;
+  hooks.listener_sockets = [this, main] {
+    std::vector<PassedSocket> sockets;
+    main([&] { sockets = gatherListenerSockets(workers_, *serving_); });
+    return sockets;
+  };
+  hooks.set_accepting = [this, main](bool accepting) {
+    main([&] { setAccepting(workers_, accepting); });
+  };
+  hooks.hand_off_sessions = [this, main](const std::vector<std::string>& listeners) {
+    std::vector<worker::Worker::HandedSession> sessions;
+    main([&] { sessions = handOffSessions(workers_, listeners); });
+    return sessions;
+  };
+  hooks.release_admin = [this, main] {
+    main([&] {
+      // The socket paths are the new process's now; the admin API's it binds after this.
+      net::disownSocketPaths();
+      if (admin_server_) admin_server_->stop();
+    });
+  };
+  hooks.finished = [this, main](bool handed_over) {
+    main([&] {
+      upgrading_ = false;
+      if (draining_) return;  // stopped meanwhile (a signal): nothing to start or resume
+      if (handed_over) {
+        beginDrain(io::monotonicMillis(), "upgrade done");
+      } else {
+        setAccepting(workers_, true);
+      }
+    });
+  };
+  return hooks;
+}
+
+bool Server::takeListeners(UpgradeTarget& target, const config::Config& config,
+                           std::vector<base::Fd>& shared, std::string& error) {
+  upgrade::Hello hello{.protocol = upgrade::kProtocolVersion,
+                       .pid = static_cast<std::uint32_t>(::getpid()),
+                       .version = L4LB_VERSION,
+                       .config_digest = admin::fileSha256(config.source)};
+  if (!target.connect(upgrade_from_, hello, error)) return false;
+  std::vector<upgrade::ReceivedHandoff> received;
+  if (!target.receiveListeners(received, error)) return false;
+  const std::size_t count = received.size();
+  TakenListeners taken =
+      placeListeners(std::move(received), config, static_cast<unsigned>(taken_sockets_.size()));
+  for (const auto& dropped : taken.dropped) {
+    base::logInfo(
+        "upgrade: listener {} of the old process is not in this config; its socket "
+        "closes",
+        dropped);
+  }
+  base::logInfo("upgrade: took {} listening sockets from pid {} (l4lb {})", count,
+                target.peer().pid, target.peer().version);
+  shared = std::move(taken.shared);
+  taken_sockets_ = std::move(taken.own);
+  taken_listeners_ = std::move(taken.names);
+  return true;
+}
+
+void Server::takeConnections(UpgradeTarget& target) {
+  std::string error;
+  upgrade::Done done;
+  std::size_t next_worker = 0;
+  std::size_t taken = 0;
+  bool ok = target.sendAdopted(taken_listeners_, error) &&
+            target.receiveConnections(
+                [&](upgrade::ReceivedHandoff connection) {
+                  ++taken;
+                  deliverConnection(workers_, std::move(connection), next_worker);
+                },
+                done, error);
+  if (ok) {
+    base::logInfo("upgrade from pid {} done: serving {} listeners of it and {} connections",
+                  target.peer().pid, done.listeners, taken);
+  } else {
+    // The listeners are served here either way; the old process serves on what it kept.
+    base::logError("upgrade from pid {}: {} (after {} connections)", target.peer().pid, error,
+                   taken);
+  }
+  if (!admin_server_) return;
+  if (!admin_server_->bind(error)) {
+    base::logError("upgrade: the admin API could not be bound: {}", error);
+    return;
+  }
+  admin_server_->start();
+}
+
+void Server::beginDrain(std::int64_t now, const char* why) {
+  const auto& global = serving_->config().global;
+  draining_ = true;
+  drain_deadline_ = now + global.shutdown_grace.count();
+  base::logInfo("{}: no longer accepting; waiting up to {} for open connections", why,
+                base::formatDuration(global.shutdown_grace));
+  {
+    std::lock_guard lock(checker_mutex_);
+    if (checker_) checker_->stop();
+  }
+  for (auto& w : workers_) w->drain();
 }
 
 admin::ReloadOutcome Server::onMainThread(std::function<admin::ReloadOutcome()> job) {
@@ -322,6 +513,7 @@ admin::ReloadOutcome Server::apply(config::Config next_config, const std::string
     return outcome;
   };
   if (draining_) return fail("shutting down");
+  if (upgrading_) return fail("a binary upgrade is under way");
   const config::Config& running = serving_->config();
   outcome.warnings = keepRestartOnlySettings(running, next_config);
   for (const auto& warning : outcome.warnings) base::logWarn("reload: {} (kept)", warning);
@@ -464,8 +656,9 @@ void Server::logTotals() const {
 
 }  // namespace
 
-int runServer(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path) {
-  Server server(std::move(snapshot), std::move(config_path));
+int runServer(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path,
+              std::string upgrade_from) {
+  Server server(std::move(snapshot), std::move(config_path), std::move(upgrade_from));
   return server.run();
 }
 

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 namespace l4lb::net {
@@ -83,5 +84,12 @@ void setResetOnClose(int fd) {
   linger lg{1, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
+
+namespace {
+std::atomic<bool> socket_paths_disowned{false};
+}  // namespace
+
+void disownSocketPaths() { socket_paths_disowned.store(true, std::memory_order_relaxed); }
+bool ownsSocketPaths() { return !socket_paths_disowned.load(std::memory_order_relaxed); }
 
 }  // namespace l4lb::net

@@ -31,4 +31,9 @@ void setNoDelay(int fd, int family);
 // Makes the next close send a RST instead of a FIN, to pass a reset on to the other side.
 void setResetOnClose(int fd);
 
+// Once a binary upgrade has handed the listening sockets to a new process, their filesystem
+// paths are that process's: this one no longer removes them when it closes its copies.
+void disownSocketPaths();
+[[nodiscard]] bool ownsSocketPaths();
+
 }  // namespace l4lb::net

@@ -24,6 +24,11 @@ bool BackendSlots::tryAcquire(std::uint32_t backend) {
   return false;
 }
 
+void BackendSlots::acquireAnyway(std::uint32_t backend) {
+  Slot& slot = slots_[backend];
+  if (slot.max != 0) slot.active.fetch_add(1, std::memory_order_relaxed);
+}
+
 void BackendSlots::release(std::uint32_t backend) {
   Slot& slot = slots_[backend];
   if (slot.max != 0) slot.active.fetch_sub(1, std::memory_order_relaxed);

@@ -24,6 +24,9 @@ class BackendSlots {
   // without a limit (nothing is counted for it).
   [[nodiscard]] bool tryAcquire(std::uint32_t backend);
   void release(std::uint32_t backend);
+  // Takes a slot even when the backend is full: a connection that already exists (handed over
+  // by a binary upgrade) is counted, not refused.
+  void acquireAnyway(std::uint32_t backend);
   [[nodiscard]] std::uint32_t active(std::uint32_t backend) const {
     return slots_[backend].active.load(std::memory_order_relaxed);
   }

@@ -41,8 +41,10 @@ struct WorkerStats {
   Counter connect_failures;
   Counter bytes_from_clients;
   Counter bytes_from_backends;
-  Counter spliced;  // directions that turned out bulk and moved on to splice(2)
-  Counter retried;  // sessions moved to another backend after it ended before answering
+  Counter spliced;      // directions that turned out bulk and moved on to splice(2)
+  Counter handed_over;  // sessions a binary upgrade moved to the new process (old process)
+  Counter adopted;      // sessions taken over from the old process (new process)
+  Counter retried;      // sessions moved to another backend after it ended before answering
   std::array<Counter, static_cast<std::size_t>(EndReason::kCount)> ended;
 
   Counter& endedBy(EndReason reason) { return ended[static_cast<std::size_t>(reason)]; }

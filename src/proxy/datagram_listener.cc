@@ -1,5 +1,6 @@
 #include "proxy/datagram_listener.h"
 
+#include <fcntl.h>
 #include <mqueue.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -7,9 +8,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/log.h"
 #include "net/datagram_socket.h"
 #include "net/endpoint.h"
 #include "net/message_queue.h"
+#include "net/socket.h"
 #include "net/source_steering.h"
 #include "proto/proxy_protocol.h"
 #include "proxy/access_control.h"
@@ -62,6 +65,22 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
     const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener_->bind.addr);
     unlink_path_ = listener_->bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
   }
+  return watch();
+}
+
+base::SysResult<bool> DatagramListener::openAdopted(base::Fd socket) {
+  fd_ = std::move(socket);
+  if (listener_->per_source_max_flows > 0) {
+    // The old process attached the steering program to the socket's group; it stays.
+    source_limiter_ = std::make_unique<SourceLimiter>(
+        SourceLimiter::Limits{.max_connections = listener_->per_source_max_flows, .rate = {}});
+  }
+  const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener_->bind.addr);
+  unlink_path_ = listener_->bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
+  return watch();
+}
+
+base::SysResult<bool> DatagramListener::watch() {
   if (pool_->config->send_proxy == config::SendProxy::kV2 && !is_queue_) {
     // The bound address: with a wildcard bind the address each client used is not known
     // (that would take IP_PKTINFO per datagram), and the header says 0.0.0.0 or ::.
@@ -102,11 +121,30 @@ void DatagramListener::adopt(const config::ListenerConfig& listener, PoolState& 
   pool_ = &pool;
 }
 
+base::Fd DatagramListener::duplicateSocket() const {
+  if (!fd_ || is_queue_) return {};
+  return base::Fd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+}
+
+void DatagramListener::setReceiving(bool receiving) {
+  if (!fd_ || receiving == receiving_) return;
+  receiving_ = receiving;
+  if (!receiving) {
+    env_.loop->remove(fd_.get());
+    return;
+  }
+  auto added = env_.loop->add(fd_.get(), EPOLLIN, this);
+  if (!added) {
+    base::logError("listener \"{}\": cannot watch its socket again: {}", listener_->name,
+                   added.error().message());
+  }
+}
+
 void DatagramListener::close() {
   if (fd_) {
-    env_.loop->remove(fd_.get());
+    if (receiving_) env_.loop->remove(fd_.get());
     fd_.reset();
-    if (unlink_path_) {
+    if (unlink_path_ && net::ownsSocketPaths()) {
       ::unlink(reinterpret_cast<const sockaddr_un*>(&listener_->bind.addr)->sun_path);
       unlink_path_ = false;
     }

@@ -51,6 +51,13 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   // Binds the socket (opens the queue) and starts watching it.
   // `workers`: how many workers share a reuse_port socket (for per-source steering).
   [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1);
+  // Serves a socket received from the old process in a binary upgrade (udp://, unixgram://).
+  [[nodiscard]] base::SysResult<bool> openAdopted(base::Fd socket);
+  // Duplicates the listening socket (binary upgrade); invalid for mq:// (the new process opens
+  // the queue by name) or when closed.
+  [[nodiscard]] base::Fd duplicateSocket() const;
+  // Stops (false) or resumes (true) reading the socket; flows and their replies go on.
+  void setReceiving(bool receiving);
   // Stops receiving and ends every flow (drain: datagram flows are not waited for).
   void close();
   // A reload kept this listener's bind: serve `listener` with `pool` from now on. Each flow
@@ -69,6 +76,7 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
  private:
   static constexpr std::size_t kBatch = DatagramBuffers::kBatch;
 
+  [[nodiscard]] base::SysResult<bool> watch();
   // Client side (datagram_listener.cc).
   [[nodiscard]] std::size_t receive();
   void forward(std::size_t count);
@@ -100,6 +108,7 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   base::Fd fd_;
   bool is_queue_ = false;
   bool unlink_path_ = false;
+  bool receiving_ = true;
   std::vector<base::Fd> queues_;  // per backend: an mq:// backend's queue, opened on first use
   std::string queue_message_;     // mq:// backends with send_proxy: header + datagram
   sockaddr_storage local_{};      // the listener's own address, for PROXY headers

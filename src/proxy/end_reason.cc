@@ -16,6 +16,7 @@ std::string_view endReasonName(EndReason reason) {
     case EndReason::kRefused: return "refused";
     case EndReason::kNotTls: return "not-tls";
     case EndReason::kInspectTimeout: return "inspect-timeout";
+    case EndReason::kHandedOver: return "handed-over";
     case EndReason::kCount: break;
   }
   return "unknown";

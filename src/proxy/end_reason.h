@@ -19,6 +19,7 @@ enum class EndReason : std::uint8_t {
   kRefused,         // allow/deny or a per-source limit, decided on the PROXY header's client
   kNotTls,          // tls_required: not TLS, or a malformed or oversized ClientHello
   kInspectTimeout,  // routes / tls_required: no whole ClientHello within inspect_timeout
+  kHandedOver,      // binary upgrade: the new process carries on with it (not logged here)
   kCount,
 };
 

@@ -30,6 +30,12 @@ class PooledPipe {
   explicit operator bool() const { return read_end_.valid(); }
   // `empty`: the pipe holds no bytes, so the next borrower may have it.
   void reset(bool empty);
+  // Gives up both ends (a binary upgrade passes them, bytes and all, to the new process).
+  void release(base::Fd& read_end, base::Fd& write_end) {
+    read_end = std::move(read_end_);
+    write_end = std::move(write_end_);
+    pool_ = nullptr;
+  }
 
  private:
   friend class PipePool;
@@ -58,6 +64,14 @@ class PipePool {
   [[nodiscard]] PooledPipe acquire();
 
   [[nodiscard]] std::size_t freeCount() const { return free_.size(); }
+  // A pipe another process filled (binary upgrade), closed once drained (no pool to go to).
+  [[nodiscard]] static PooledPipe foreign(base::Fd read_end, base::Fd write_end) {
+    return PooledPipe(nullptr, std::move(read_end), std::move(write_end));
+  }
+  // A pipe another process filled (binary upgrade), returned to this pool once drained.
+  [[nodiscard]] PooledPipe adopt(base::Fd read_end, base::Fd write_end) {
+    return PooledPipe(this, std::move(read_end), std::move(write_end));
+  }
 
  private:
   friend class PooledPipe;

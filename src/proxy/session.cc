@@ -558,6 +558,12 @@ bool Session::splice(Direction& direction, Side& source, Side& destination) {
       direction.pipe.reset(true);  // idle: the pipe goes back to the pool
       return true;
     }
+    if (!direction.pipe && env_.pipes == nullptr) {
+      // A pipe handed over by a binary upgrade is drained, and splice is off here.
+      direction.splicing = false;
+      direction.full_reads = 0;
+      return relay(direction, source, destination);
+    }
     if (!direction.pipe) {
       direction.pipe = env_.pipes->acquire();
       if (!direction.pipe) {
@@ -634,7 +640,7 @@ void Session::finish(EndReason reason) {
   // Passive health: a reset from the backend counts against it like a failed connect; any other
   // end of a connected session counts for it. (Not at connect time: a backend that accepts and
   // then resets every connection must still be ejected.)
-  if (state_ == State::kProxying && pool_->health) {
+  if (state_ == State::kProxying && pool_->health && backend_index_ != balance::kNoBackend) {
     (void)pool_->health->onOutcome(backend_index_, reason != EndReason::kBackendReset,
                                    env_.loop->now());
   }

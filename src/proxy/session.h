@@ -23,6 +23,7 @@
 #include "proxy/end_reason.h"
 #include "proxy/pipe_pool.h"
 #include "proxy/session_queue.h"
+#include "upgrade/handoff_message.h"
 
 namespace l4lb::proxy {
 
@@ -130,6 +131,20 @@ class Session final : public io::Timer, public io::Deferred {
   QueueLinks queue_links;
 
   void onTimer() override;
+
+  // Binary upgrade (session_handoff.cc). A session can move to the new process while it is
+  // proxying with no retry window open: its state is then two sockets, the bytes in its buffers
+  // and pipes, and counters.
+  [[nodiscard]] bool movable() const;
+  // Puts the session's state into `out` and its descriptors into `fds` (client, backend, then
+  // each spliced direction's pipe ends), and ends it here without a word to either peer: the
+  // sockets live on in the new process.
+  void handOff(upgrade::SessionHandoff& out, std::vector<base::Fd>& fds);
+  // The new process's side: carries on with a session handed over, connected to backend `backend`
+  // of the pool (balance::kNoBackend: the new config no longer has it). `pipes` are the
+  // spliced directions' pipe ends, as handOff() put them.
+  void resume(const upgrade::SessionHandoff& state, std::uint32_t backend, base::Fd backend_fd,
+              std::vector<base::Fd> pipes);
 
   [[nodiscard]] const config::ListenerConfig& listener() const { return listener_; }
   [[nodiscard]] const ClientAddress& clientAddress() const { return client_address_; }

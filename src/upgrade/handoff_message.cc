@@ -10,7 +10,15 @@ namespace l4lb::upgrade {
 
 namespace {
 
-enum class MessageType : std::uint8_t { kHello = 1, kListener = 2, kSession = 3, kDone = 4 };
+enum class MessageType : std::uint8_t {
+  kHello = 1,
+  kListener = 2,
+  kSession = 3,
+  kDone = 4,
+  kListenersSent = 5,
+  kAdopted = 6,
+  kFlow = 7,
+};
 
 // Direction flags.
 constexpr std::uint8_t kSourceEof = 1;
@@ -177,6 +185,39 @@ std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
       m.downstream = std::move(*downstream);
       return m;
     }
+    case MessageType::kListenersSent: {
+      auto count = r.u32("listener count");
+      if (r.failed()) return std::nullopt;
+      return ListenersSent{*count};
+    }
+    case MessageType::kAdopted: {
+      Adopted m;
+      auto count = r.u32("adopted listener count");
+      if (r.failed()) return std::nullopt;
+      if (*count > kMaxAdoptedNames) {
+        r.fail(fmt::format("{} adopted listeners, more than {}", *count, kMaxAdoptedNames));
+        return std::nullopt;
+      }
+      for (std::uint32_t i = 0; i < *count; ++i) {
+        auto name = r.text("adopted listener name", kMaxTextBytes);
+        if (r.failed()) return std::nullopt;
+        m.listeners.push_back(std::move(*name));
+      }
+      return m;
+    }
+    case MessageType::kFlow: {
+      FlowHandoff m;
+      auto listener = r.text("listener name", kMaxTextBytes);
+      auto pool = r.text("pool name", kMaxTextBytes);
+      auto backend = r.text("backend name", kMaxTextBytes);
+      auto address = r.text("client address", kMaxAddressBytes);
+      if (r.failed()) return std::nullopt;
+      m.listener = std::move(*listener);
+      m.pool = std::move(*pool);
+      m.backend = std::move(*backend);
+      m.client_address = std::move(*address);
+      return m;
+    }
     case MessageType::kDone: {
       Done m;
       auto listeners = r.u32("listener count");
@@ -219,7 +260,21 @@ std::string encodeHandoff(const HandoffMessage& message) {
           w.u8(m.attempts);
           writeDirection(w, m.upstream);
           writeDirection(w, m.downstream);
+        } else if constexpr (std::is_same_v<T, ListenersSent>) {
+          w.u8(static_cast<std::uint8_t>(MessageType::kListenersSent));
+          w.u32(m.count);
+        } else if constexpr (std::is_same_v<T, Adopted>) {
+          w.u8(static_cast<std::uint8_t>(MessageType::kAdopted));
+          w.u32(static_cast<std::uint32_t>(m.listeners.size()));
+          for (const auto& name : m.listeners) w.text(name);
+        } else if constexpr (std::is_same_v<T, FlowHandoff>) {
+          w.u8(static_cast<std::uint8_t>(MessageType::kFlow));
+          w.text(m.listener);
+          w.text(m.pool);
+          w.text(m.backend);
+          w.text(m.client_address);
         } else {
+          static_assert(std::is_same_v<T, Done>);
           w.u8(static_cast<std::uint8_t>(MessageType::kDone));
           w.u32(m.listeners);
           w.u32(m.sessions);
@@ -247,8 +302,9 @@ std::variant<HandoffMessage, DecodeError> decodeHandoff(std::span<const std::byt
 
 std::size_t handoffFdCount(const HandoffMessage& message) {
   if (std::holds_alternative<ListenerHandoff>(message)) return 1;
+  if (std::holds_alternative<FlowHandoff>(message)) return 1;
   if (const auto* session = std::get_if<SessionHandoff>(&message)) {
-    return 2 + (session->upstream.piped != 0 ? 1 : 0) + (session->downstream.piped != 0 ? 1 : 0);
+    return 2 + (session->upstream.piped != 0 ? 2 : 0) + (session->downstream.piped != 0 ? 2 : 0);
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace l4lb::upgrade {
 
@@ -18,6 +19,7 @@ inline constexpr std::size_t kMaxMessageBytes = 64 * 1024;
 inline constexpr std::size_t kMaxTextBytes = 4096;          // names, URLs, digests
 inline constexpr std::size_t kMaxPendingBytes = 16 * 1024;  // one relay buffer per direction
 inline constexpr std::size_t kMaxAddressBytes = 128;        // sizeof(sockaddr_storage)
+inline constexpr std::size_t kMaxAdoptedNames = 1024;       // listeners named in Adopted
 
 struct Hello {
   std::uint32_t protocol = kProtocolVersion;
@@ -45,8 +47,8 @@ struct DirectionState {
   bool operator==(const DirectionState&) const = default;
 };
 
-// Comes with the client socket, the backend socket, then the read end of the upstream pipe and
-// of the downstream pipe, each only when that direction's `piped` is not 0.
+// Comes with the client socket, the backend socket, then the read and write ends of the upstream
+// pipe and of the downstream pipe, each pair only when that direction's `piped` is not 0.
 struct SessionHandoff {
   std::string listener;
   std::string pool;
@@ -59,13 +61,37 @@ struct SessionHandoff {
   bool operator==(const SessionHandoff&) const = default;
 };
 
+// The old process has sent every listening socket.
+struct ListenersSent {
+  std::uint32_t count = 0;
+  bool operator==(const ListenersSent&) const = default;
+};
+
+// The new process answers ListenersSent: it is serving on these listeners (by name) from now on;
+// the old one may stop accepting. Sockets of listeners not named were closed unused.
+struct Adopted {
+  std::vector<std::string> listeners;
+  bool operator==(const Adopted&) const = default;
+};
+
+// One UDP flow (udp:// listeners): comes with its connected socket to the backend, so replies to
+// the client keep coming back through the new process.
+struct FlowHandoff {
+  std::string listener;
+  std::string pool;
+  std::string backend;         // the backend's name in that pool
+  std::string client_address;  // the client's sockaddr, as bytes
+  bool operator==(const FlowHandoff&) const = default;
+};
+
 struct Done {
   std::uint32_t listeners = 0;
   std::uint32_t sessions = 0;
   bool operator==(const Done&) const = default;
 };
 
-using HandoffMessage = std::variant<Hello, ListenerHandoff, SessionHandoff, Done>;
+using HandoffMessage =
+    std::variant<Hello, ListenerHandoff, SessionHandoff, ListenersSent, Adopted, FlowHandoff, Done>;
 
 struct DecodeError {
   std::string reason;

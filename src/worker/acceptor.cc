@@ -42,6 +42,17 @@ void Acceptor::close() {
   owned_.reset();
 }
 
+void Acceptor::setSuspended(bool suspended) {
+  if (closed_ || suspended == suspended_) return;
+  suspended_ = suspended;
+  if (suspended) {
+    worker_.loop().timers().cancel(this);
+    unwatch();
+    return;
+  }
+  onTimer();
+}
+
 void Acceptor::onEvents(std::uint32_t /*events*/) {
   ConnectionLimits* limits = worker_.connectionLimits();
   const bool limited = limits != nullptr && limits->limits(listener_index_);
@@ -113,7 +124,7 @@ void Acceptor::onRoom() {
 }
 
 void Acceptor::onTimer() {
-  if (closed_ || watching_) return;
+  if (closed_ || watching_ || suspended_) return;
   waiting_for_room_ = false;
   auto rearmed = arm();
   if (!rearmed) {

@@ -29,6 +29,11 @@ class Acceptor final : public io::EventHandler, public io::Timer {
   // Stops accepting: the worker's own socket is closed, a shared one is only unwatched.
   void close();
 
+  // Binary upgrade: stops watching the socket, which stays open (false), or watches it again.
+  void setSuspended(bool suspended);
+  // The worker's own socket, or -1 for a shared one.
+  [[nodiscard]] int ownedFd() const { return owned_.get(); }
+
   void onEvents(std::uint32_t events) override;
   void onTimer() override;
 
@@ -51,6 +56,7 @@ class Acceptor final : public io::EventHandler, public io::Timer {
   int shared_fd_;
   bool watching_ = false;
   bool closed_ = false;
+  bool suspended_ = false;
   bool waiting_for_room_ = false;
   std::int64_t backoff_ms_ = 0;
   std::int64_t last_log_ms_ = -1'000'000;

@@ -27,6 +27,11 @@ bool ConnectionLimits::tryAcquire(std::uint32_t listener) {
   return false;
 }
 
+void ConnectionLimits::acquireAnyway(std::uint32_t listener) {
+  global_active_.fetch_add(1, std::memory_order_relaxed);
+  listeners_[listener].active.fetch_add(1, std::memory_order_relaxed);
+}
+
 void ConnectionLimits::release(std::uint32_t listener) {
   global_active_.fetch_sub(1, std::memory_order_relaxed);
   listeners_[listener].active.fetch_sub(1, std::memory_order_relaxed);

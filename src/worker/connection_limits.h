@@ -25,6 +25,8 @@ class ConnectionLimits {
   // Takes a slot, or answers false (and takes nothing) at a limit.
   [[nodiscard]] bool tryAcquire(std::uint32_t listener);
   void release(std::uint32_t listener);
+  // Takes a slot past any limit: for a connection that exists already (binary upgrade).
+  void acquireAnyway(std::uint32_t listener);
 
   [[nodiscard]] std::uint32_t active(std::uint32_t listener) const {
     return listeners_[listener].active.load(std::memory_order_relaxed);

@@ -4,11 +4,13 @@
 
 #include <cstring>
 
+#include "net/socket.h"
+
 namespace l4lb::worker {
 
 SharedListenSocket::~SharedListenSocket() {
   fd_.reset();
-  if (!path_to_unlink_.empty()) ::unlink(path_to_unlink_.c_str());
+  if (!path_to_unlink_.empty() && net::ownsSocketPaths()) ::unlink(path_to_unlink_.c_str());
 }
 
 bool sameBind(const config::ListenerConfig& a, const config::ListenerConfig& b) {

@@ -123,8 +123,22 @@ bool Worker::init(std::string& error) {
 
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
+    std::vector<base::Fd> adopted;
+    if (i < adopted_sockets_.size()) adopted = std::move(adopted_sockets_[i]);
     if (listener.isDatagram()) {
-      if (!openDatagramListener(i, error)) return false;
+      base::Fd first = adopted.empty() ? base::Fd() : std::move(adopted[0]);
+      if (!openDatagramListener(i, error, std::move(first))) return false;
+      // A worker of the new process with more than one socket of the old (fewer workers now):
+      // each is served, or the flows the kernel hashes to it would be stranded.
+      for (std::size_t extra = 1; extra < adopted.size(); ++extra) {
+        if (!openDatagramListener(i, error, std::move(adopted[extra]))) return false;
+      }
+      continue;
+    }
+    if (!adopted.empty()) {
+      for (auto& socket : adopted) {
+        if (!addAcceptor(i, std::move(socket), error)) return false;
+      }
       continue;
     }
     base::Fd owned;
@@ -165,16 +179,17 @@ bool Worker::addAcceptor(std::uint32_t index, base::Fd owned, std::string& error
   return true;
 }
 
-bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
+bool Worker::openDatagramListener(std::uint32_t index, std::string& error, base::Fd adopted) {
   const auto& listener = current().config().listeners[index];
   const bool per_worker = listener.bind.kind == net::EndpointKind::kUdp;
-  if (!per_worker && id_ != 0) return true;
+  if (!per_worker && id_ != 0 && !adopted) return true;
   if (!datagram_buffers_) datagram_buffers_ = std::make_unique<proxy::DatagramBuffers>();
   proxy::DatagramEnv env{loop_.get(), datagram_buffers_.get(), &datagram_stats_, &access_log_,
                          &datagram_failure_log_};
   auto datagram = std::make_unique<proxy::DatagramListener>(env, listener,
                                                             current().pools[listener.pool_index]);
-  auto opened = datagram->open(/*reuse_port=*/per_worker, worker_count_);
+  auto opened = adopted ? datagram->openAdopted(std::move(adopted))
+                        : datagram->open(/*reuse_port=*/per_worker, worker_count_);
   if (!opened) {
     error = "listener \"" + listener.name + "\" (" + listener.bind.url +
             "): " + opened.error().message();
@@ -208,7 +223,9 @@ void Worker::reload(ServingOrder& order) {
     const auto& old = old_listeners[acceptor->listenerIndex()];
     std::uint32_t match = UINT32_MAX;
     for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
-      if (!served[i] && !config.listeners[i].isDatagram() && sameBind(old, config.listeners[i])) {
+      // Not only the first: a worker may serve several sockets of one listener (handed over by
+      // an old process that had more workers).
+      if (!config.listeners[i].isDatagram() && sameBind(old, config.listeners[i])) {
         match = i;
         break;
       }
@@ -229,8 +246,7 @@ void Worker::reload(ServingOrder& order) {
   for (auto& datagram : datagram_listeners_) {
     std::uint32_t match = UINT32_MAX;
     for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
-      if (!served[i] && config.listeners[i].isDatagram() &&
-          sameBind(datagram->listener(), config.listeners[i])) {
+      if (config.listeners[i].isDatagram() && sameBind(datagram->listener(), config.listeners[i])) {
         match = i;
         break;
       }

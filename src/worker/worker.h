@@ -21,6 +21,7 @@
 #include "proxy/session_list.h"
 #include "proxy/snapshot.h"
 #include "proxy/source_limiter.h"
+#include "upgrade/handoff_message.h"
 #include "worker/acceptor.h"
 #include "worker/connection_limits.h"
 #include "worker/serving_config.h"
@@ -66,6 +67,33 @@ class Worker final : public proxy::SessionOwner {
   void onAccepted(std::uint32_t listener_index, base::Fd client,
                   const proxy::ClientAddress& address);
   void onSessionEnded(proxy::Session* session) override;
+
+  // Binary upgrade (worker_upgrade.cc), on the worker's thread unless said otherwise.
+  struct ListenerSocket {
+    std::string name;  // the listener's
+    std::string bind;  // its URL
+    base::Fd fd;       // a duplicate: this worker keeps serving on its own until told to stop
+  };
+  // This worker's listening sockets: its own tcp:// and udp:// ones, and worker 0's unixgram://
+  // ones (shared Unix stream sockets are the supervisor's to pass on).
+  [[nodiscard]] std::vector<ListenerSocket> listenerSockets() const;
+  // Before init(), in the new process: per listener index, sockets received from the old
+  // process, served instead of binding new ones.
+  void adoptListeningSockets(std::vector<std::vector<base::Fd>> sockets) {
+    adopted_sockets_ = std::move(sockets);
+  }
+  // Stops watching (false) or watches again (true) the listening sockets, keeping them open.
+  void setAccepting(bool accepting);
+  struct HandedSession {
+    upgrade::SessionHandoff state;
+    std::vector<base::Fd> fds;
+  };
+  // Takes apart up to `max` sessions that can move, of the listeners named in `listeners`.
+  [[nodiscard]] std::vector<HandedSession> handOffSessions(
+      const std::vector<std::string>& listeners, std::size_t max);
+  // Carries on with a session the old process handed over.
+  void adoptSession(upgrade::SessionHandoff state, std::vector<base::Fd> fds);
+  [[nodiscard]] std::size_t sessionCount() const { return sessions_.size(); }
   void onSessionQueued() override;
   proxy::PoolState& poolAt(std::uint32_t index) override;
   bool admitClient(proxy::Session& session) override;
@@ -137,7 +165,9 @@ class Worker final : public proxy::SessionOwner {
     Worker* worker = nullptr;
     void onTimer() override { worker->checkQueues(); }
   };
-  [[nodiscard]] bool openDatagramListener(std::uint32_t index, std::string& error);
+  // `adopted`: a socket received from the old process, served instead of binding one.
+  [[nodiscard]] bool openDatagramListener(std::uint32_t index, std::string& error,
+                                          base::Fd adopted = {});
   // A stream listener's acceptor on `owned` (this worker's socket) or the shared one.
   [[nodiscard]] bool addAcceptor(std::uint32_t index, base::Fd owned, std::string& error);
   // Applies a health snapshot of the newest generation's pools; `before` is what was applied.
@@ -157,6 +187,7 @@ class Worker final : public proxy::SessionOwner {
   // The newest generation, for other threads (the admin API's counters).
   std::atomic<std::shared_ptr<const Generation>> published_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::vector<base::Fd>> adopted_sockets_;  // until init() (binary upgrade)
   // Closed by a reload: kept until the worker ends, as events already fetched may name them.
   std::vector<std::unique_ptr<Acceptor>> retired_acceptors_;
   std::vector<std::unique_ptr<proxy::DatagramListener>> retired_datagram_listeners_;

@@ -55,6 +55,25 @@ TEST(HandoffMessageTest, EachTypeRoundTrips) {
   EXPECT_EQ(std::get<SessionHandoff>(roundTrip(session)), session);
   const Done done{.listeners = 4, .sessions = 1000};
   EXPECT_EQ(std::get<Done>(roundTrip(done)), done);
+  const ListenersSent sent{.count = 6};
+  EXPECT_EQ(std::get<ListenersSent>(roundTrip(sent)), sent);
+  const Adopted adopted{.listeners = {"web", "dns", ""}};
+  EXPECT_EQ(std::get<Adopted>(roundTrip(adopted)), adopted);
+  EXPECT_EQ(std::get<Adopted>(roundTrip(Adopted{})), Adopted{});
+  const FlowHandoff flow{.listener = "dns",
+                         .pool = "resolvers",
+                         .backend = "udp://127.0.0.1:53",
+                         .client_address = std::string("\x02\x00\x30\x39\x7f\x00\x00\x01", 8)};
+  EXPECT_EQ(std::get<FlowHandoff>(roundTrip(flow)), flow);
+}
+
+TEST(HandoffMessageTest, AdoptedNamesAreBounded) {
+  Adopted adopted;
+  adopted.listeners.assign(kMaxAdoptedNames + 1, "x");
+  EXPECT_NE(decodeError(encodeHandoff(adopted)).find("adopted listeners, more than"),
+            std::string::npos);
+  adopted.listeners.pop_back();
+  EXPECT_EQ(decodeError(encodeHandoff(adopted)), "");
 }
 
 TEST(HandoffMessageTest, PendingBytesKeepEveryByteValue) {
@@ -67,12 +86,14 @@ TEST(HandoffMessageTest, PendingBytesKeepEveryByteValue) {
 
 TEST(HandoffMessageTest, DescriptorCountFollowsThePipes) {
   SessionHandoff session = sampleSession();
-  EXPECT_EQ(handoffFdCount(session), 3U);  // client, backend, downstream pipe
+  EXPECT_EQ(handoffFdCount(session), 4U);  // client, backend, downstream pipe's two ends
   session.downstream.piped = 0;
   EXPECT_EQ(handoffFdCount(session), 2U);
   EXPECT_EQ(handoffFdCount(ListenerHandoff{}), 1U);
   EXPECT_EQ(handoffFdCount(Hello{}), 0U);
   EXPECT_EQ(handoffFdCount(Done{}), 0U);
+  EXPECT_EQ(handoffFdCount(FlowHandoff{}), 1U);
+  EXPECT_EQ(handoffFdCount(Adopted{}), 0U);
 }
 
 TEST(HandoffMessageTest, EveryTruncationIsAnError) {

@@ -1,0 +1,127 @@
+#include "app/upgrade_steps.h"
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <cstring>
+#include <future>
+
+#include "base/log.h"
+
+namespace l4lb::app {
+
+namespace {
+
+// Runs `job` on `w`'s thread and waits for its result. A worker answers within one loop turn;
+// one that has stopped (it drained) never does, hence the bound.
+template <typename Result, typename Job>
+Result onWorker(worker::Worker& w, Job job) {
+  auto promise = std::make_shared<std::promise<Result>>();
+  std::future<Result> future = promise->get_future();
+  w.loop().post([&w, promise, job]() mutable { promise->set_value(job(w)); });
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    base::logError("upgrade: worker {} did not answer", w.id());
+    return Result{};
+  }
+  return future.get();
+}
+
+}  // namespace
+
+std::vector<PassedSocket> gatherListenerSockets(const WorkerList& workers,
+                                                const worker::ServingConfig& serving) {
+  std::vector<PassedSocket> out;
+  for (const auto& w : workers) {
+    auto sockets = onWorker<std::vector<worker::Worker::ListenerSocket>>(
+        *w, [](worker::Worker& self) { return self.listenerSockets(); });
+    for (auto& socket : sockets) {
+      out.push_back(
+          {upgrade::ListenerHandoff{socket.name, socket.bind, w->id()}, std::move(socket.fd)});
+    }
+  }
+  const auto& listeners = serving.config().listeners;
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    if (serving.sharedFd(i) < 0) continue;
+    base::Fd copy(::fcntl(serving.sharedFd(i), F_DUPFD_CLOEXEC, 0));
+    if (!copy) {
+      base::logError("upgrade: listener \"{}\": cannot duplicate its socket: {}", listeners[i].name,
+                     std::strerror(errno));
+      continue;
+    }
+    out.push_back(
+        {upgrade::ListenerHandoff{listeners[i].name, listeners[i].bind.url, 0}, std::move(copy)});
+  }
+  return out;
+}
+
+void setAccepting(const WorkerList& workers, bool accepting) {
+  for (const auto& w : workers) {
+    (void)onWorker<bool>(*w, [accepting](worker::Worker& self) {
+      self.setAccepting(accepting);
+      return true;
+    });
+  }
+}
+
+std::vector<worker::Worker::HandedSession> handOffSessions(
+    const WorkerList& workers, const std::vector<std::string>& listeners) {
+  // Bounded per worker and sweep, so a worker with many sessions keeps serving in between.
+  constexpr std::size_t kPerSweep = 512;
+  std::vector<worker::Worker::HandedSession> out;
+  for (const auto& w : workers) {
+    auto handed = onWorker<std::vector<worker::Worker::HandedSession>>(
+        *w,
+        [&listeners](worker::Worker& self) { return self.handOffSessions(listeners, kPerSweep); });
+    for (auto& session : handed) out.push_back(std::move(session));
+  }
+  return out;
+}
+
+TakenListeners placeListeners(std::vector<upgrade::ReceivedHandoff> received,
+                              const config::Config& config, unsigned workers) {
+  TakenListeners taken;
+  taken.shared.resize(config.listeners.size());
+  taken.own.resize(workers);
+  for (auto& own : taken.own) own.resize(config.listeners.size());
+  std::vector<unsigned> next(config.listeners.size(), 0);
+  for (auto& item : received) {
+    const auto& handoff = std::get<upgrade::ListenerHandoff>(item.message);
+    std::size_t index = config.listeners.size();
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+      if (config.listeners[i].name == handoff.name &&
+          config.listeners[i].bind.url == handoff.bind) {
+        index = i;
+      }
+    }
+    if (index == config.listeners.size() || item.fds.empty()) {
+      taken.dropped.push_back(handoff.name + " (" + handoff.bind + ")");
+      continue;
+    }
+    const auto& listener = config.listeners[index];
+    base::Fd socket = std::move(item.fds[0]);
+    if (listener.bind.family() == AF_UNIX && !listener.isDatagram()) {
+      taken.shared[index] = std::move(socket);
+    } else if (listener.bind.kind == net::EndpointKind::kUdp ||
+               listener.bind.kind == net::EndpointKind::kTcp) {
+      taken.own[next[index]++ % workers][index].push_back(std::move(socket));
+    } else {
+      taken.own[0][index].push_back(std::move(socket));  // unixgram://: worker 0 serves it
+    }
+    if (std::find(taken.names.begin(), taken.names.end(), listener.name) == taken.names.end()) {
+      taken.names.push_back(listener.name);
+    }
+  }
+  return taken;
+}
+
+void deliverConnection(const WorkerList& workers, upgrade::ReceivedHandoff connection,
+                       std::size_t& next_worker) {
+  auto* session = std::get_if<upgrade::SessionHandoff>(&connection.message);
+  if (session == nullptr) return;  // flows are not carried over yet (docs/upgrade.md)
+  worker::Worker* w = workers[next_worker++ % workers.size()].get();
+  auto state = std::make_shared<upgrade::SessionHandoff>(std::move(*session));
+  auto fds = std::make_shared<std::vector<base::Fd>>(std::move(connection.fds));
+  w->loop().post([w, state, fds] { w->adoptSession(std::move(*state), std::move(*fds)); });
+}
+
+}  // namespace l4lb::app

@@ -1,0 +1,44 @@
+#pragma once
+
+// The steps of a binary upgrade that reach into the workers, for the supervisor: on the main
+// thread, each posting to every worker and waiting for its answer.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/upgrade_source.h"
+#include "upgrade/handoff_channel.h"
+#include "worker/serving_config.h"
+#include "worker/worker.h"
+
+namespace l4lb::app {
+
+using WorkerList = std::vector<std::unique_ptr<worker::Worker>>;
+
+// Old process: every listening socket, duplicated: each worker's own, and the shared Unix ones.
+[[nodiscard]] std::vector<PassedSocket> gatherListenerSockets(const WorkerList& workers,
+                                                              const worker::ServingConfig& serving);
+void setAccepting(const WorkerList& workers, bool accepting);
+// Old process: the sessions of `listeners` that can move now, taken apart.
+[[nodiscard]] std::vector<worker::Worker::HandedSession> handOffSessions(
+    const WorkerList& workers, const std::vector<std::string>& listeners);
+
+// New process: where each socket of the old process goes.
+struct TakenListeners {
+  std::vector<base::Fd> shared;                         // per listener: a Unix stream socket
+  std::vector<std::vector<std::vector<base::Fd>>> own;  // [worker][listener]
+  std::vector<std::string> names;                       // the listeners served with them
+  std::vector<std::string> dropped;                     // not in this config (closed)
+};
+// A socket goes to the listener of the same name and bind URL; a listener's per-worker sockets
+// (tcp://, udp://) go round the workers in the order they came, and unixgram:// to worker 0.
+[[nodiscard]] TakenListeners placeListeners(std::vector<upgrade::ReceivedHandoff> received,
+                                            const config::Config& config, unsigned workers);
+
+// New process: a session handed over goes to a worker (round-robin: which worker serves a
+// connection does not matter once it is accepted).
+void deliverConnection(const WorkerList& workers, upgrade::ReceivedHandoff connection,
+                       std::size_t& next_worker);
+
+}  // namespace l4lb::app

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "upgrade/handoff_channel.h"
+
+namespace l4lb::app {
+
+// The new process's side of a binary upgrade (docs/upgrade.md), run on the main thread before
+// and just after the workers start: asks the old process (through its admin API on a unix://
+// socket) for its handoff socket, takes its listening sockets, says which it serves, then takes
+// over the connections it hands on.
+class UpgradeTarget {
+ public:
+  // POST /api/v1/upgrade on `admin_url`, then connects to the socket it names and exchanges
+  // hellos. False, with `error`: nothing was taken, and the old process serves on.
+  [[nodiscard]] bool connect(const std::string& admin_url, const upgrade::Hello& hello,
+                             std::string& error);
+  // Every listening socket of the old process, each with its descriptor.
+  [[nodiscard]] bool receiveListeners(std::vector<upgrade::ReceivedHandoff>& listeners,
+                                      std::string& error);
+  // Tells the old process these listeners are served here now: it stops accepting on them.
+  [[nodiscard]] bool sendAdopted(std::vector<std::string> listeners, std::string& error);
+  // Takes the handed-over sessions and flows until Done, each given to `deliver`.
+  [[nodiscard]] bool receiveConnections(
+      const std::function<void(upgrade::ReceivedHandoff)>& deliver, upgrade::Done& done,
+      std::string& error);
+  [[nodiscard]] const upgrade::Hello& peer() const { return peer_; }
+
+ private:
+  std::optional<upgrade::HandoffChannel> channel_;
+  upgrade::Hello peer_;
+};
+
+}  // namespace l4lb::app

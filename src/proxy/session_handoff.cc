@@ -1,0 +1,124 @@
+// A proxied connection moving between processes in a binary upgrade (docs/upgrade.md): the old
+// process takes it apart (handOff), the new one carries on with it (resume).
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/log.h"
+#include "proxy/session.h"
+
+namespace l4lb::proxy {
+
+namespace {
+constexpr std::uint32_t kStreamEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+}  // namespace
+
+bool Session::movable() const {
+  // A retry window keeps bytes for a replay, and pacing state, that the format does not carry:
+  // such a session finishes here, as do those still connecting or reading their preamble.
+  return state_ == State::kProxying && !replayable_ && !resend_after_answer_ &&
+         negotiations_to_skip_ == 0 && client_.fd && backend_.fd;
+}
+
+void Session::handOff(upgrade::SessionHandoff& out, std::vector<base::Fd>& fds) {
+  out.listener = listener_.name;
+  out.pool = pool_->config->name;
+  out.backend = backend_index_ == balance::kNoBackend
+                    ? std::string()
+                    : pool_->config->backends[backend_index_].name;
+  out.client_address.assign(
+      reinterpret_cast<const char*>(&client_address_.addr),
+      std::min<std::size_t>(client_address_.len, sizeof(client_address_.addr)));
+  out.age_ms =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, env_.loop->now() - started_ms_));
+  out.attempts = attempts_;
+  // Epoll registrations belong to the open socket, which the new process shares: they must go
+  // before the descriptors are closed here, or this loop would go on hearing of them.
+  env_.loop->remove(client_.fd.get());
+  env_.loop->remove(backend_.fd.get());
+  env_.loop->timers().cancel(this);
+  fds.push_back(std::move(client_.fd));
+  fds.push_back(std::move(backend_.fd));
+  auto take = [&fds](Direction& d, upgrade::DirectionState& state) {
+    if (d.buffer && d.offset < d.length) {
+      state.pending.assign(d.buffer.data() + d.offset, d.length - d.offset);
+    }
+    state.bytes = d.bytes;
+    state.piped = d.piped;
+    state.source_eof = d.source_eof;
+    state.shut_down = d.shut_down;
+    if (d.piped != 0) {
+      base::Fd read_end;
+      base::Fd write_end;
+      d.pipe.release(read_end, write_end);
+      fds.push_back(std::move(read_end));
+      fds.push_back(std::move(write_end));
+      d.piped = 0;
+    }
+    d.buffer.reset();
+    d.offset = d.length = 0;
+    d.pipe.reset(true);
+  };
+  take(upstream_, out.upstream);
+  take(downstream_, out.downstream);
+  if (backend_index_ != balance::kNoBackend) releaseBackend();
+  state_ = State::kClosed;
+  env_.stats->active.sub();
+  env_.stats->endedBy(EndReason::kHandedOver).add();
+  owner_->onSessionEnded(this);
+}
+
+void Session::resume(const upgrade::SessionHandoff& state, std::uint32_t backend,
+                     base::Fd backend_fd, std::vector<base::Fd> pipes) {
+  const std::int64_t now = env_.loop->now();
+  started_ms_ = now - static_cast<std::int64_t>(std::min<std::uint64_t>(state.age_ms, 1ULL << 40));
+  last_activity_ms_ = now;
+  attempts_ = state.attempts;
+  backend_index_ = backend;
+  if (backend != balance::kNoBackend) {
+    pool_->balancer->onConnectionOpened(backend);
+    if (pool_->slots != nullptr) pool_->slots->acquireAnyway(backend);
+  }
+  backend_.fd = std::move(backend_fd);
+  std::size_t next_pipe = 0;
+  auto give = [&](Direction& d, const upgrade::DirectionState& from) {
+    d.bytes = from.bytes;
+    d.source_eof = from.source_eof;
+    d.shut_down = from.shut_down;
+    if (!from.pending.empty()) {
+      d.buffer = env_.buffers->acquire();
+      std::memcpy(d.buffer.data(), from.pending.data(), from.pending.size());
+      d.length = static_cast<std::uint32_t>(from.pending.size());
+    }
+    if (from.piped != 0 && next_pipe + 2 <= pipes.size()) {
+      base::Fd read_end = std::move(pipes[next_pipe]);
+      base::Fd write_end = std::move(pipes[next_pipe + 1]);
+      next_pipe += 2;
+      // With splice off here the pipe is only drained: it then closes instead of being pooled.
+      d.pipe = env_.pipes != nullptr ? env_.pipes->adopt(std::move(read_end), std::move(write_end))
+                                     : PipePool::foreign(std::move(read_end), std::move(write_end));
+      d.piped = from.piped;
+      d.splicing = true;
+    }
+  };
+  give(upstream_, state.upstream);
+  give(downstream_, state.downstream);
+  state_ = State::kProxying;
+  env_.stats->active.add();
+  // Nothing is known of either socket's readiness here: try both; a read or write that would
+  // block clears its flag, and edge-triggered epoll reports what comes next.
+  client_.readable = client_.writable = true;
+  backend_.readable = backend_.writable = true;
+  auto added = env_.loop->add(client_.fd.get(), kStreamEvents, &client_);
+  if (added) added = env_.loop->add(backend_.fd.get(), kStreamEvents, &backend_);
+  if (!added) {
+    base::logWarn("listener \"{}\": cannot watch a connection handed over: {}", listener_.name,
+                  added.error().message());
+    finish(EndReason::kClientReset);
+    return;
+  }
+  env_.loop->timers().schedule(this, now + listener_.idle_timeout.count());
+  pump();
+}
+
+}  // namespace l4lb::proxy
