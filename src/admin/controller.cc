@@ -1,5 +1,7 @@
 #include "admin/controller.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 #include <variant>
@@ -95,6 +97,11 @@ AdminState Controller::stateOf(std::uint32_t pool, std::uint32_t backend) const 
   return current_.states[pool][backend];
 }
 
+std::uint32_t Controller::weightOf(std::uint32_t pool, std::uint32_t backend) const {
+  std::lock_guard lock(mutex_);
+  return current_.weights[pool][backend];
+}
+
 void Controller::onHealth(std::shared_ptr<const health::HealthSnapshot> states) {
   std::lock_guard lock(mutex_);
   health_ = std::move(states);
@@ -125,6 +132,7 @@ ApiReply Controller::status() const {
                            {"message", last_reload_message_}};
   }
   return ApiReply{200, json{{"version", info_.version},
+                            {"pid", ::getpid()},
                             {"uptime_seconds", uptime_ms / 1000},
                             {"workers", info_.workers},
                             {"config", std::move(config)},

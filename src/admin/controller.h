@@ -107,6 +107,7 @@ class Controller {
   void noteReload(bool ok, std::string message);
   // The operator's state of a backend of the current config.
   [[nodiscard]] AdminState stateOf(std::uint32_t pool, std::uint32_t backend) const;
+  [[nodiscard]] std::uint32_t weightOf(std::uint32_t pool, std::uint32_t backend) const;
 
  private:
   [[nodiscard]] std::optional<std::uint32_t> findPool(std::string_view name) const;

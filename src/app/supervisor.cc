@@ -96,7 +96,8 @@ class Server {
   std::string upgrade_from_;  // the old process's admin socket, for a binary upgrade
   std::unique_ptr<UpgradeSource> upgrade_source_;  // while this process hands itself over
   bool upgrading_ = false;  // main thread: an upgrade out of this process is under way
-  std::vector<std::string> taken_listeners_;  // new process: the listeners taken over
+  std::vector<std::string> taken_listeners_;            // new process: the listeners taken over
+  std::vector<upgrade::BackendRecord> taken_backends_;  // new process: the old one's states
   std::vector<std::vector<std::vector<base::Fd>>> taken_sockets_;  // [worker][listener]
   std::shared_ptr<const worker::ServingConfig> serving_;
   std::unique_ptr<proxy::AccessLog> access_log_;
@@ -247,13 +248,26 @@ int Server::run() {
   // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
   if (!startAdmin(config, worker_count, /*bind=*/!target)) return 1;
   checker_ = makeChecker(config);
+  // A binary upgrade starts from the old process's health states, as a reload does.
+  std::shared_ptr<const health::HealthSnapshot> carried;
+  if (target && checker_) {
+    carried = std::make_shared<const health::HealthSnapshot>(takenHealth(taken_backends_, config));
+  }
   if (checker_) {
     if (!checker_->init(error)) {
       base::logError("{}", error);
       return 1;
     }
+    if (carried) {
+      checker_->seed(*carried);
+      if (controller_) controller_->onHealth(carried);
+    }
     checker_->start();
   }
+  if (carried) {
+    for (auto& w : workers_) w->applyHealth(carried);  // before their threads start
+  }
+  if (target && controller_) applyTakenAdminStates(*controller_, taken_backends_);
   for (auto& w : workers_) w->start();
   if (target) {
     takeConnections(*target);  // binds and starts the admin API once the old one let go
@@ -356,6 +370,18 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
     });
   };
   UpgradeSourceHooks hooks;
+  hooks.backend_states = [this, main] {
+    std::vector<upgrade::BackendRecord> records;
+    main([&] {
+      std::shared_ptr<const health::HealthSnapshot> latest;
+      {
+        std::lock_guard lock(checker_mutex_);
+        if (checker_) latest = checker_->latest();
+      }
+      records = backendRecords(serving_->config(), latest.get(), controller_.get());
+    });
+    return records;
+  };
   hooks.listener_sockets = [this, main] {
     std::vector<PassedSocket> sockets;
     main([&] { sockets = gatherListenerSockets(workers_, *serving_); });
@@ -398,7 +424,7 @@ bool Server::takeListeners(UpgradeTarget& target, const config::Config& config,
                        .config_digest = admin::fileSha256(config.source)};
   if (!target.connect(upgrade_from_, hello, error)) return false;
   std::vector<upgrade::ReceivedHandoff> received;
-  if (!target.receiveListeners(received, error)) return false;
+  if (!target.receiveListeners(received, taken_backends_, error)) return false;
   const std::size_t count = received.size();
   TakenListeners taken =
       placeListeners(std::move(received), config, static_cast<unsigned>(taken_sockets_.size()));

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/log.h"
@@ -81,6 +82,16 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
   }
   base::logInfo("upgrade: new process pid {} (l4lb {}) connected", theirs->pid, theirs->version);
   if (!channel.send(hello_, {}, error)) return false;
+
+  // What the checks found and the operator changed, so the new process starts from it.
+  std::vector<upgrade::BackendRecord> records = hooks_.backend_states();
+  for (std::size_t at = 0; at < records.size(); at += upgrade::kMaxBackendRecords) {
+    upgrade::BackendStates part;
+    const std::size_t end = std::min(records.size(), at + upgrade::kMaxBackendRecords);
+    part.backends.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
+                         records.begin() + static_cast<std::ptrdiff_t>(end));
+    if (!channel.send(part, {}, error)) return false;
+  }
 
   // Every listening socket, lent: this process keeps serving on its own copies until the new
   // one says it serves them, so no connection finds nobody listening.

@@ -21,6 +21,7 @@ struct PassedSocket {
 // What the old process's side of a binary upgrade asks of the running server. Each hook runs
 // on the server's main thread while the upgrade's thread waits for it.
 struct UpgradeSourceHooks {
+  std::function<std::vector<upgrade::BackendRecord>()> backend_states;
   std::function<std::vector<PassedSocket>()> listener_sockets;
   std::function<void(bool accepting)> set_accepting;
   // Takes apart the sessions that can move now, of the listeners the new process serves.

@@ -77,6 +77,88 @@ std::vector<worker::Worker::HandedSession> handOffSessions(
   return out;
 }
 
+std::vector<upgrade::BackendRecord> backendRecords(const config::Config& config,
+                                                   const health::HealthSnapshot* health,
+                                                   const admin::Controller* controller) {
+  std::vector<upgrade::BackendRecord> records;
+  for (std::uint32_t p = 0; p < config.pools.size(); ++p) {
+    const auto& pool = config.pools[p];
+    for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+      upgrade::BackendRecord record{.pool = pool.name,
+                                    .backend = pool.backends[b].name,
+                                    .address = pool.backends[b].address.url,
+                                    .health = 0,
+                                    .admin = 0,
+                                    .weight = pool.backends[b].weight,
+                                    .reason = {}};
+      if (health != nullptr && p < health->pools.size() && b < health->pools[p].size()) {
+        record.health = static_cast<std::uint8_t>(health->pools[p][b]);
+        if (b < health->reasons[p].size()) record.reason = health->reasons[p][b];
+      }
+      if (controller != nullptr) {
+        record.admin = static_cast<std::uint8_t>(controller->stateOf(p, b));
+        record.weight = controller->weightOf(p, b);
+      }
+      records.push_back(std::move(record));
+    }
+  }
+  return records;
+}
+
+namespace {
+
+const upgrade::BackendRecord* findRecord(const std::vector<upgrade::BackendRecord>& records,
+                                         const config::PoolConfig& pool,
+                                         const config::BackendConfig& backend) {
+  for (const auto& record : records) {
+    if (record.pool == pool.name && record.backend == backend.name &&
+        record.address == backend.address.url) {
+      return &record;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+health::HealthSnapshot takenHealth(const std::vector<upgrade::BackendRecord>& records,
+                                   const config::Config& config) {
+  health::HealthSnapshot states;
+  states.version = 1;
+  states.pools.resize(config.pools.size());
+  states.reasons.resize(config.pools.size());
+  for (std::size_t p = 0; p < config.pools.size(); ++p) {
+    const auto& pool = config.pools[p];
+    if (!pool.health) continue;
+    states.pools[p].assign(pool.backends.size(), health::BackendState::kUnknown);
+    states.reasons[p].assign(pool.backends.size(), "no check yet");
+    for (std::size_t b = 0; b < pool.backends.size(); ++b) {
+      const auto* record = findRecord(records, pool, pool.backends[b]);
+      if (record == nullptr) continue;
+      states.pools[p][b] = static_cast<health::BackendState>(record->health);
+      states.reasons[p][b] = record->reason.empty() ? "carried over" : record->reason;
+    }
+  }
+  return states;
+}
+
+void applyTakenAdminStates(admin::Controller& controller,
+                           const std::vector<upgrade::BackendRecord>& records) {
+  // Through the API's own path, so the workers, the checks and the API's view all follow.
+  for (const auto& record : records) {
+    admin::BackendChange change;
+    if (record.admin != static_cast<std::uint8_t>(admin::AdminState::kEnabled)) {
+      change.state = static_cast<admin::AdminState>(record.admin);
+    }
+    change.weight = record.weight;
+    auto reply = controller.changeBackend(record.pool, record.backend, change);
+    if (reply.status != 200 && reply.status != 404) {
+      base::logWarn("upgrade: backend {} of pool {}: the old process's state not applied: {}",
+                    record.backend, record.pool, reply.body.dump());
+    }
+  }
+}
+
 TakenListeners placeListeners(std::vector<upgrade::ReceivedHandoff> received,
                               const config::Config& config, unsigned workers) {
   TakenListeners taken;

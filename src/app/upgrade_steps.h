@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "admin/controller.h"
 #include "app/upgrade_source.h"
+#include "health/health_state.h"
 #include "upgrade/handoff_channel.h"
 #include "worker/serving_config.h"
 #include "worker/worker.h"
@@ -23,6 +25,18 @@ void setAccepting(const WorkerList& workers, bool accepting);
 // Old process: the sessions of `listeners` that can move now, taken apart.
 [[nodiscard]] std::vector<worker::Worker::HandedSession> handOffSessions(
     const WorkerList& workers, const std::vector<std::string>& listeners);
+
+// Old process: each backend's health state and the operator's state and weight.
+[[nodiscard]] std::vector<upgrade::BackendRecord> backendRecords(
+    const config::Config& config, const health::HealthSnapshot* health,
+    const admin::Controller* controller);
+// New process: the health states of the old process's backends, for this config's backends of
+// the same pool, name and address (the others start unknown, as at startup).
+[[nodiscard]] health::HealthSnapshot takenHealth(const std::vector<upgrade::BackendRecord>& records,
+                                                 const config::Config& config);
+// New process: the operator's drains, disables and weights of the old process, applied again.
+void applyTakenAdminStates(admin::Controller& controller,
+                           const std::vector<upgrade::BackendRecord>& records);
 
 // New process: where each socket of the old process goes.
 struct TakenListeners {

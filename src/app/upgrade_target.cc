@@ -83,10 +83,15 @@ bool UpgradeTarget::connect(const std::string& admin_url, const upgrade::Hello& 
 }
 
 bool UpgradeTarget::receiveListeners(std::vector<upgrade::ReceivedHandoff>& listeners,
+                                     std::vector<upgrade::BackendRecord>& backends,
                                      std::string& error) {
   while (true) {
     auto message = channel_->receive(kAnswerTimeout, error);
     if (!message) return false;
+    if (auto* states = std::get_if<upgrade::BackendStates>(&message->message)) {
+      for (auto& record : states->backends) backends.push_back(std::move(record));
+      continue;
+    }
     if (std::holds_alternative<upgrade::ListenerHandoff>(message->message)) {
       listeners.push_back(std::move(*message));
       continue;

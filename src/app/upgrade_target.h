@@ -19,8 +19,10 @@ class UpgradeTarget {
   // hellos. False, with `error`: nothing was taken, and the old process serves on.
   [[nodiscard]] bool connect(const std::string& admin_url, const upgrade::Hello& hello,
                              std::string& error);
-  // Every listening socket of the old process, each with its descriptor.
+  // Every listening socket of the old process, each with its descriptor, and what it knew of
+  // its backends.
   [[nodiscard]] bool receiveListeners(std::vector<upgrade::ReceivedHandoff>& listeners,
+                                      std::vector<upgrade::BackendRecord>& backends,
                                       std::string& error);
   // Tells the old process these listeners are served here now: it stops accepting on them.
   [[nodiscard]] bool sendAdopted(std::vector<std::string> listeners, std::string& error);

@@ -18,6 +18,7 @@ enum class MessageType : std::uint8_t {
   kListenersSent = 5,
   kAdopted = 6,
   kFlow = 7,
+  kBackendStates = 8,
 };
 
 // Direction flags.
@@ -218,6 +219,39 @@ std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
       m.client_address = std::move(*address);
       return m;
     }
+    case MessageType::kBackendStates: {
+      BackendStates m;
+      auto count = r.u32("backend record count");
+      if (r.failed()) return std::nullopt;
+      if (*count > kMaxBackendRecords) {
+        r.fail(fmt::format("{} backend records, more than {}", *count, kMaxBackendRecords));
+        return std::nullopt;
+      }
+      for (std::uint32_t i = 0; i < *count; ++i) {
+        BackendRecord b;
+        auto pool = r.text("pool name", kMaxTextBytes);
+        auto backend = r.text("backend name", kMaxTextBytes);
+        auto address = r.text("backend address", kMaxTextBytes);
+        auto health = r.u8("health state");
+        auto admin = r.u8("admin state");
+        auto weight = r.u32("weight");
+        auto reason = r.text("health reason", kMaxTextBytes);
+        if (r.failed()) return std::nullopt;
+        if (*health > kMaxHealthState || *admin > kMaxAdminState) {
+          r.fail(fmt::format("backend \"{}\" has an unknown state", *backend));
+          return std::nullopt;
+        }
+        b.pool = std::move(*pool);
+        b.backend = std::move(*backend);
+        b.address = std::move(*address);
+        b.health = *health;
+        b.admin = *admin;
+        b.weight = *weight;
+        b.reason = std::move(*reason);
+        m.backends.push_back(std::move(b));
+      }
+      return m;
+    }
     case MessageType::kDone: {
       Done m;
       auto listeners = r.u32("listener count");
@@ -273,6 +307,18 @@ std::string encodeHandoff(const HandoffMessage& message) {
           w.text(m.pool);
           w.text(m.backend);
           w.text(m.client_address);
+        } else if constexpr (std::is_same_v<T, BackendStates>) {
+          w.u8(static_cast<std::uint8_t>(MessageType::kBackendStates));
+          w.u32(static_cast<std::uint32_t>(m.backends.size()));
+          for (const auto& b : m.backends) {
+            w.text(b.pool);
+            w.text(b.backend);
+            w.text(b.address);
+            w.u8(b.health);
+            w.u8(b.admin);
+            w.u32(b.weight);
+            w.text(b.reason);
+          }
         } else {
           static_assert(std::is_same_v<T, Done>);
           w.u8(static_cast<std::uint8_t>(MessageType::kDone));

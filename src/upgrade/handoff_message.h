@@ -20,6 +20,9 @@ inline constexpr std::size_t kMaxTextBytes = 4096;          // names, URLs, dige
 inline constexpr std::size_t kMaxPendingBytes = 16 * 1024;  // one relay buffer per direction
 inline constexpr std::size_t kMaxAddressBytes = 128;        // sizeof(sockaddr_storage)
 inline constexpr std::size_t kMaxAdoptedNames = 1024;       // listeners named in Adopted
+inline constexpr std::size_t kMaxBackendRecords = 64;       // per BackendStates message
+inline constexpr std::uint8_t kMaxHealthState = 4;          // health::BackendState's last
+inline constexpr std::uint8_t kMaxAdminState = 2;           // admin::AdminState's last
 
 struct Hello {
   std::uint32_t protocol = kProtocolVersion;
@@ -61,6 +64,25 @@ struct SessionHandoff {
   bool operator==(const SessionHandoff&) const = default;
 };
 
+// What the old process knows of one backend, so the new one serves with it from its first
+// connection instead of waiting for checks: the checks' verdict and the operator's changes.
+struct BackendRecord {
+  std::string pool;
+  std::string backend;      // its name
+  std::string address;      // its URL: a backend of the same name elsewhere is another one
+  std::uint8_t health = 0;  // health::BackendState
+  std::uint8_t admin = 0;   // admin::AdminState
+  std::uint32_t weight = 0;
+  std::string reason;  // of the last health change
+  bool operator==(const BackendRecord&) const = default;
+};
+
+// Sent, as many as needed, before the listeners.
+struct BackendStates {
+  std::vector<BackendRecord> backends;  // at most kMaxBackendRecords
+  bool operator==(const BackendStates&) const = default;
+};
+
 // The old process has sent every listening socket.
 struct ListenersSent {
   std::uint32_t count = 0;
@@ -90,8 +112,8 @@ struct Done {
   bool operator==(const Done&) const = default;
 };
 
-using HandoffMessage =
-    std::variant<Hello, ListenerHandoff, SessionHandoff, ListenersSent, Adopted, FlowHandoff, Done>;
+using HandoffMessage = std::variant<Hello, ListenerHandoff, SessionHandoff, ListenersSent, Adopted,
+                                    FlowHandoff, BackendStates, Done>;
 
 struct DecodeError {
   std::string reason;

@@ -65,6 +65,27 @@ TEST(HandoffMessageTest, EachTypeRoundTrips) {
                          .backend = "udp://127.0.0.1:53",
                          .client_address = std::string("\x02\x00\x30\x39\x7f\x00\x00\x01", 8)};
   EXPECT_EQ(std::get<FlowHandoff>(roundTrip(flow)), flow);
+  const BackendStates states{.backends = {{.pool = "web",
+                                           .backend = "b1",
+                                           .address = "tcp://127.0.0.1:80",
+                                           .health = 1,
+                                           .admin = 2,
+                                           .weight = 300,
+                                           .reason = "http check: 200"}}};
+  EXPECT_EQ(std::get<BackendStates>(roundTrip(states)), states);
+}
+
+TEST(HandoffMessageTest, BackendStatesAreBoundedAndKnown) {
+  BackendStates states;
+  BackendRecord record;
+  record.pool = "p";
+  record.backend = "b";
+  states.backends.assign(kMaxBackendRecords + 1, record);
+  EXPECT_NE(decodeError(encodeHandoff(states)).find("backend records, more than"),
+            std::string::npos);
+  record.health = 9;
+  states.backends.assign(1, record);
+  EXPECT_NE(decodeError(encodeHandoff(states)).find("unknown state"), std::string::npos);
 }
 
 TEST(HandoffMessageTest, AdoptedNamesAreBounded) {

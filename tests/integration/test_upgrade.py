@@ -1,0 +1,257 @@
+"""Binary upgrade (`l4lb run -c FILE --upgrade-from unix:///ADMIN.sock`): the new process takes
+the running one's listening sockets, so no connection is refused, and its proxied connections
+(both sockets, the bytes l4lb holds, splice pipes), so a client in the middle of a session
+carries on over the same TCP connection. The old process exits once it holds nothing. A new
+process that fails before it serves leaves the old one serving everything."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from harness import (ask_name, config_toml, connect, dig, free_port, free_udp_port, recv_exact,
+                     start_redis, start_unbound, tcp_url, udp_url)
+from test_admin_api import curl
+from test_reload import Load, pool_of
+
+DONE = r"upgrade from pid \d+ done: serving (\d+) listeners of it and (\d+) connections"
+
+
+class Setup:
+    """One config file, served first by the old process and then by the new one."""
+
+    def __init__(self, workdir: Path):
+        self.path = workdir / "upgrade.toml"
+        self.sock = str(workdir / "admin.sock")
+
+    def write(self, listeners: list[dict], pools: dict, global_: dict | None = None) -> None:
+        text = config_toml(listeners, pools,
+                           {"workers": 2, "shutdown_grace": "20s", **(global_ or {})})
+        text += f'\n[admin]\nlisten = ["unix://{self.sock}"]\n'
+        self.path.write_text(text)
+
+    def start_old(self, l4lb, ready: list[str]):
+        proc = l4lb(args=["-c", str(self.path)], ready=ready)
+        assert proc.wait_log(r"admin API listening on"), proc.describe()
+        return proc
+
+    def start_new(self, l4lb, path: Path | None = None):
+        return l4lb(args=["-c", str(path or self.path), "--upgrade-from", f"unix://{self.sock}"])
+
+
+def upgrade(l4lb, setup: Setup, old) -> tuple:
+    """Starts the new process, waits until it has taken everything and the old one has exited.
+    Returns (new process, connections handed over)."""
+    new = setup.start_new(l4lb)
+    done = new.wait_log(DONE, 30)
+    assert done is not None, new.describe() + "\n" + old.describe()
+    assert old.wait(30) == 0, "the old process did not exit by itself\n" + old.describe()
+    return new, int(done.group(2))
+
+
+def test_upgrade_under_load_fails_no_connection_and_the_old_process_exits(l4lb, servers, workdir):
+    b = [servers(tcp_url(free_port()), name=f"b{i}") for i in range(2)]
+    listen = tcp_url(free_port())
+    setup = Setup(workdir)
+    setup.write([{"name": "front", "bind": listen, "pool": "web"}], {"web": pool_of(b)})
+    old = setup.start_old(l4lb, [listen])
+    load = Load(listen, threads=3)
+    try:
+        time.sleep(0.5)
+        before = load.ok
+        new, _ = upgrade(l4lb, setup, old)
+        time.sleep(0.5)
+        after = load.ok
+    finally:
+        load.stop()
+    assert before > 50 and load.ok > after > before, (before, after, load.ok)
+    assert not load.failures, (f"{len(load.failures)} of {load.ok} failed: {load.failures[:5]}\n"
+                               + old.describe() + "\n" + new.describe())
+    assert "no longer accepting here" in old.stderr()
+    # The admin API is the new process's now.
+    status, body = curl(setup.sock, "GET", "/api/v1/status")
+    assert status == 200 and body["pid"] == new.pid, body
+    assert {ask_name(listen) for _ in range(4)} == {"b0", "b1"}
+    assert not os.path.exists(f"{setup.sock}.upgrade-{old.pid}")
+
+
+def redis_cli(port: int) -> subprocess.Popen:
+    return subprocess.Popen(["redis-cli", "-p", str(port)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, bufsize=1)
+
+
+def ask(cli: subprocess.Popen, command: str) -> str:
+    cli.stdin.write(command + "\n")
+    cli.stdin.flush()
+    line = cli.stdout.readline()
+    assert line, "redis-cli ended"
+    return line.strip()
+
+
+def stream_echo(conn: socket.socket, server) -> None:
+    """Sends back every byte it receives, until EOF."""
+    conn.settimeout(30)
+    while True:
+        data = conn.recv(1 << 16)
+        if not data:
+            conn.shutdown(socket.SHUT_WR)
+            return
+        conn.sendall(data)
+
+
+class Streamer:
+    """Sends `total` pseudo-random bytes through the proxy to an echo backend while reading
+    them back, paced so the transfer spans the upgrade; compares SHA-256 of both."""
+
+    def __init__(self, url: str, total: int):
+        self.sock = connect(url, timeout=30)
+        self.total = total
+        self.sent = hashlib.sha256()
+        self.received = hashlib.sha256()
+        self.received_bytes = 0
+        self.error: str | None = None
+        self._writer = threading.Thread(target=self._write, daemon=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._writer.start()
+        self._reader.start()
+
+    def _write(self) -> None:
+        chunk = 1 << 20
+        seed = b"l4lb-upgrade"
+        try:
+            for i in range(self.total // chunk):
+                block = hashlib.shake_256(seed + i.to_bytes(4, "big")).digest(chunk)
+                self.sent.update(block)
+                self.sock.sendall(block)
+                time.sleep(0.02)
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            self.error = f"write: {e!r}"
+
+    def _read(self) -> None:
+        try:
+            while self.received_bytes < self.total:
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    break
+                self.received.update(data)
+                self.received_bytes += len(data)
+        except OSError as e:
+            self.error = f"read: {e!r}"
+
+    def finish(self) -> None:
+        self._writer.join(60)
+        self._reader.join(60)
+        self.sock.close()
+
+
+def test_redis_session_and_a_stream_carry_on_over_the_same_connections(l4lb, processes, servers,
+                                                                        workdir):
+    redis_port = free_port()
+    processes.append(start_redis(workdir, redis_port))
+    echo = servers(tcp_url(free_port()), handler=stream_echo)
+    redis_listen, stream_listen = tcp_url(free_port()), tcp_url(free_port())
+    setup = Setup(workdir)
+    setup.write([{"name": "redis", "bind": redis_listen, "pool": "redis"},
+                 {"name": "stream", "bind": stream_listen, "pool": "echo"}],
+                {"redis": {"backends": [{"address": tcp_url(redis_port)}]},
+                 "echo": {"backends": [{"address": echo.url}]}})
+    old = setup.start_old(l4lb, [redis_listen, stream_listen])
+    cli = redis_cli(int(redis_listen.rsplit(":", 1)[1]))
+    try:
+        client_id = ask(cli, "CLIENT ID")
+        assert ask(cli, "SET k before") == "OK"
+        for _ in range(100):
+            ask(cli, "INCR n")
+        # 96 MiB at about 50 MiB/s: the transfer is in full flight (splice pipes in use) when the
+        # connections move.
+        streamer = Streamer(stream_listen, 96 << 20)
+        time.sleep(0.7)
+        new, handed = upgrade(l4lb, setup, old)
+        streamer.finish()
+        # The same TCP connection to redis: the same client id, and what it did before.
+        assert ask(cli, "CLIENT ID") == client_id
+        assert ask(cli, "GET k") == "before"
+        assert ask(cli, "INCR n") == "101"
+    finally:
+        cli.stdin.close()
+        cli.wait(10)
+    assert handed == 2, new.describe()
+    assert streamer.error is None, streamer.error
+    assert streamer.received_bytes == streamer.total
+    assert streamer.received.hexdigest() == streamer.sent.hexdigest()
+    assert re.search(r"handed-over=2", old.stderr()), old.describe()
+
+
+def test_a_new_process_that_fails_leaves_the_old_one_serving(l4lb, servers, workdir):
+    b = servers(tcp_url(free_port()), name="b0")
+    listen = tcp_url(free_port())
+    setup = Setup(workdir)
+    setup.write([{"name": "front", "bind": listen, "pool": "web"}], {"web": pool_of([b])})
+    old = setup.start_old(l4lb, [listen])
+    held = connect(listen)
+    assert held.recv(16) == b"b0\n"
+
+    # An invalid config: refused before it reaches the old process.
+    bad = setup.path.with_name("bad.toml")
+    bad.write_text(setup.path.read_text().replace('pool = "web"', 'pool = "nowhere"', 1))
+    first = setup.start_new(l4lb, bad)
+    assert first.wait(20) == 1, first.describe()
+    assert "upgrade" not in old.stderr()
+
+    # A config whose new listener cannot be bound: it fails after taking the sockets, before it
+    # serves them; the old process keeps them and goes on.
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    busy = tcp_url(taken.getsockname()[1])
+    clash = setup.path.with_name("clash.toml")
+    setup.write([{"name": "front", "bind": listen, "pool": "web"},
+                 {"name": "busy", "bind": busy, "pool": "web"}], {"web": pool_of([b])})
+    setup.path.rename(clash)
+    setup.write([{"name": "front", "bind": listen, "pool": "web"}], {"web": pool_of([b])})
+    second = setup.start_new(l4lb, clash)
+    assert second.wait(20) == 1, second.describe()
+    taken.close()
+    assert old.wait_log(r"upgrade failed, still serving everything here", 10), old.describe()
+    assert old.alive()
+    assert all(ask_name(listen) == "b0" for _ in range(5))
+    held.sendall(b"ping\n")
+    assert recv_exact(held, 5) == b"ping\n"
+
+    # And a good one after them takes over.
+    new, handed = upgrade(l4lb, setup, old)
+    assert handed == 1
+    held.sendall(b"ping\n")
+    assert recv_exact(held, 5) == b"ping\n"
+    held.close()
+    assert ask_name(listen) == "b0"
+
+
+def test_unix_and_udp_listeners_move_and_keep_their_paths(l4lb, processes, servers, workdir):
+    b = servers(tcp_url(free_port()), name="b0")
+    dns_port = free_udp_port()
+    processes.append(start_unbound(workdir, dns_port, {"upgrade.test.": "192.0.2.53"}))
+    path = str(workdir / "front.sock")
+    abstract = f"unix://@l4lb-upgrade-{os.getpid()}"
+    udp_port = free_udp_port()
+    udp_listen = udp_url(udp_port)
+    setup = Setup(workdir)
+    setup.write([{"name": "path", "bind": f"unix://{path}", "pool": "web"},
+                 {"name": "abstract", "bind": abstract, "pool": "web"},
+                 {"name": "dns", "bind": udp_listen, "pool": "dns"}],
+                {"web": pool_of([b]), "dns": {"backends": [{"address": udp_url(dns_port)}]}})
+    old = setup.start_old(l4lb, [f"unix://{path}", abstract, udp_listen])
+    assert dig("127.0.0.1", udp_port, "upgrade.test.") == ["192.0.2.53"]
+    upgrade(l4lb, setup, old)
+    # The old process left the socket path alone: it is the new process's.
+    assert os.path.exists(path)
+    assert ask_name(f"unix://{path}") == "b0"
+    assert ask_name(abstract) == "b0"
+    assert dig("127.0.0.1", udp_port, "upgrade.test.", tries=2) == ["192.0.2.53"]
