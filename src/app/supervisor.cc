@@ -390,10 +390,10 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
   hooks.set_accepting = [this, main](bool accepting) {
     main([&] { setAccepting(workers_, accepting); });
   };
-  hooks.hand_off_sessions = [this, main](const std::vector<std::string>& listeners) {
-    std::vector<worker::Worker::HandedSession> sessions;
-    main([&] { sessions = handOffSessions(workers_, listeners); });
-    return sessions;
+  hooks.hand_off = [this, main](const std::vector<std::string>& listeners) {
+    std::vector<HandedConnection> connections;
+    main([&] { connections = handOffConnections(workers_, listeners); });
+    return connections;
   };
   hooks.release_admin = [this, main] {
     main([&] {

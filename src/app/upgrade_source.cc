@@ -118,18 +118,23 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
 
   std::uint32_t sessions = 0;
   for (int sweep = 0; sweep < kSweeps; ++sweep) {
-    std::vector<worker::Worker::HandedSession> handed =
-        hooks_.hand_off_sessions(adopted->listeners);
-    for (auto& session : handed) {
+    std::vector<HandedConnection> handed = hooks_.hand_off(adopted->listeners);
+    for (auto& handed_one : handed) {
       std::vector<int> fds;
-      fds.reserve(session.fds.size());
-      for (const auto& fd : session.fds) fds.push_back(fd.get());
+      fds.reserve(handed_one.fds.size());
+      for (const auto& fd : handed_one.fds) fds.push_back(fd.get());
       // Once sent, the new process holds the sockets too; closing ours (when `handed` goes)
       // says nothing to either peer.
-      if (!channel.send(session.state, fds, error)) return false;
+      if (!channel.send(handed_one.message, fds, error)) return false;
       ++sessions;
     }
     if (sweep + 1 < kSweeps) std::this_thread::sleep_for(kSweepPause);
+  }
+  // Last look before the admin API goes: a new process that died meanwhile leaves this one
+  // serving with everything it has.
+  if (channel.peerGone()) {
+    error = "the new process went away before the end";
+    return false;
   }
   hooks_.release_admin();
   if (!channel.send(upgrade::Done{static_cast<std::uint32_t>(adopted->listeners.size()), sessions},

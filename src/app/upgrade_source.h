@@ -18,15 +18,21 @@ struct PassedSocket {
   base::Fd fd;
 };
 
+// A proxied connection or datagram flow taken apart, ready to send.
+struct HandedConnection {
+  upgrade::HandoffMessage message;  // a SessionHandoff or a FlowHandoff
+  std::vector<base::Fd> fds;
+};
+
 // What the old process's side of a binary upgrade asks of the running server. Each hook runs
 // on the server's main thread while the upgrade's thread waits for it.
 struct UpgradeSourceHooks {
   std::function<std::vector<upgrade::BackendRecord>()> backend_states;
   std::function<std::vector<PassedSocket>()> listener_sockets;
   std::function<void(bool accepting)> set_accepting;
-  // Takes apart the sessions that can move now, of the listeners the new process serves.
-  std::function<std::vector<worker::Worker::HandedSession>(const std::vector<std::string>&)>
-      hand_off_sessions;
+  // Takes apart the sessions and flows that can move now, of the listeners the new process
+  // serves.
+  std::function<std::vector<HandedConnection>(const std::vector<std::string>&)> hand_off;
   // The new process has everything it will get: the admin API's sockets close, so it can bind
   // them.
   std::function<void()> release_admin;

@@ -63,16 +63,27 @@ void setAccepting(const WorkerList& workers, bool accepting) {
   }
 }
 
-std::vector<worker::Worker::HandedSession> handOffSessions(
-    const WorkerList& workers, const std::vector<std::string>& listeners) {
+std::vector<HandedConnection> handOffConnections(const WorkerList& workers,
+                                                 const std::vector<std::string>& listeners) {
   // Bounded per worker and sweep, so a worker with many sessions keeps serving in between.
   constexpr std::size_t kPerSweep = 512;
-  std::vector<worker::Worker::HandedSession> out;
+  std::vector<HandedConnection> out;
   for (const auto& w : workers) {
     auto handed = onWorker<std::vector<worker::Worker::HandedSession>>(
         *w,
         [&listeners](worker::Worker& self) { return self.handOffSessions(listeners, kPerSweep); });
-    for (auto& session : handed) out.push_back(std::move(session));
+    for (auto& session : handed) {
+      auto& connection = out.emplace_back();
+      connection.message.emplace<upgrade::SessionHandoff>(std::move(session.state));
+      connection.fds = std::move(session.fds);
+    }
+    auto flows = onWorker<std::vector<proxy::DatagramListener::HandedFlow>>(
+        *w, [&listeners](worker::Worker& self) { return self.handOffFlows(listeners); });
+    for (auto& flow : flows) {
+      auto& connection = out.emplace_back();
+      connection.message.emplace<upgrade::FlowHandoff>(std::move(flow.state));
+      connection.fds.push_back(std::move(flow.upstream));
+    }
   }
   return out;
 }
@@ -198,8 +209,17 @@ TakenListeners placeListeners(std::vector<upgrade::ReceivedHandoff> received,
 
 void deliverConnection(const WorkerList& workers, upgrade::ReceivedHandoff connection,
                        std::size_t& next_worker) {
+  if (auto* flow = std::get_if<upgrade::FlowHandoff>(&connection.message)) {
+    if (connection.fds.empty()) return;
+    // placeListeners() gave old worker N's sockets to worker N % workers.
+    worker::Worker* w = workers[flow->worker % workers.size()].get();
+    auto state = std::make_shared<upgrade::FlowHandoff>(std::move(*flow));
+    auto fd = std::make_shared<base::Fd>(std::move(connection.fds[0]));
+    w->loop().post([w, state, fd] { w->adoptFlow(*state, std::move(*fd)); });
+    return;
+  }
   auto* session = std::get_if<upgrade::SessionHandoff>(&connection.message);
-  if (session == nullptr) return;  // flows are not carried over yet (docs/upgrade.md)
+  if (session == nullptr) return;
   worker::Worker* w = workers[next_worker++ % workers.size()].get();
   auto state = std::make_shared<upgrade::SessionHandoff>(std::move(*session));
   auto fds = std::make_shared<std::vector<base::Fd>>(std::move(connection.fds));

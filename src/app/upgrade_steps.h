@@ -22,8 +22,8 @@ using WorkerList = std::vector<std::unique_ptr<worker::Worker>>;
 [[nodiscard]] std::vector<PassedSocket> gatherListenerSockets(const WorkerList& workers,
                                                               const worker::ServingConfig& serving);
 void setAccepting(const WorkerList& workers, bool accepting);
-// Old process: the sessions of `listeners` that can move now, taken apart.
-[[nodiscard]] std::vector<worker::Worker::HandedSession> handOffSessions(
+// Old process: the sessions and flows of `listeners` that can move now, taken apart.
+[[nodiscard]] std::vector<HandedConnection> handOffConnections(
     const WorkerList& workers, const std::vector<std::string>& listeners);
 
 // Old process: each backend's health state and the operator's state and weight.
@@ -51,7 +51,8 @@ struct TakenListeners {
                                             const config::Config& config, unsigned workers);
 
 // New process: a session handed over goes to a worker (round-robin: which worker serves a
-// connection does not matter once it is accepted).
+// connection does not matter once it is accepted); a flow to the worker that serves the
+// listening socket its client's datagrams come in on.
 void deliverConnection(const WorkerList& workers, upgrade::ReceivedHandoff connection,
                        std::size_t& next_worker);
 

@@ -15,6 +15,7 @@ std::string_view flowEndName(FlowEnd reason) {
     case FlowEnd::kEvicted: return "evicted";
     case FlowEnd::kNoBackend: return "no-backend";
     case FlowEnd::kShutdown: return "shutdown";
+    case FlowEnd::kHandedOver: return "handed-over";
     case FlowEnd::kCount: break;
   }
   return "unknown";

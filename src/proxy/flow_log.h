@@ -15,6 +15,7 @@ enum class FlowEnd : std::uint8_t {
   kEvicted,      // the flow table was full and this was the oldest flow
   kNoBackend,    // every backend refused the flow (or none was up)
   kShutdown,     // l4lb stopped
+  kHandedOver,   // binary upgrade: the new process carries on with it (not logged here)
   kCount,
 };
 

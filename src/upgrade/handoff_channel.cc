@@ -98,6 +98,11 @@ std::optional<ReceivedHandoff> HandoffChannel::receive(std::chrono::milliseconds
   return out;
 }
 
+bool HandoffChannel::peerGone() const {
+  pollfd p{socket_.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 base::Fd listenForHandoff(const std::string& path, std::string& error) {
   sockaddr_un address{};
   socklen_t length = 0;

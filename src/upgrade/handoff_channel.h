@@ -33,6 +33,9 @@ class HandoffChannel {
   [[nodiscard]] std::optional<ReceivedHandoff> receive(std::chrono::milliseconds timeout,
                                                        std::string& error);
 
+  // True when the other process has closed its end (or died), without reading anything.
+  [[nodiscard]] bool peerGone() const;
+
   [[nodiscard]] int fd() const { return socket_.get(); }
 
  private:

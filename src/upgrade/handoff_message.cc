@@ -208,11 +208,13 @@ std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
     }
     case MessageType::kFlow: {
       FlowHandoff m;
+      auto worker = r.u32("worker");
       auto listener = r.text("listener name", kMaxTextBytes);
       auto pool = r.text("pool name", kMaxTextBytes);
       auto backend = r.text("backend name", kMaxTextBytes);
       auto address = r.text("client address", kMaxAddressBytes);
       if (r.failed()) return std::nullopt;
+      m.worker = *worker;
       m.listener = std::move(*listener);
       m.pool = std::move(*pool);
       m.backend = std::move(*backend);
@@ -303,6 +305,7 @@ std::string encodeHandoff(const HandoffMessage& message) {
           for (const auto& name : m.listeners) w.text(name);
         } else if constexpr (std::is_same_v<T, FlowHandoff>) {
           w.u8(static_cast<std::uint8_t>(MessageType::kFlow));
+          w.u32(m.worker);
           w.text(m.listener);
           w.text(m.pool);
           w.text(m.backend);

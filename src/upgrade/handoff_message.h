@@ -99,6 +99,7 @@ struct Adopted {
 // One UDP flow (udp:// listeners): comes with its connected socket to the backend, so replies to
 // the client keep coming back through the new process.
 struct FlowHandoff {
+  std::uint32_t worker = 0;  // the old process's, whose listening socket the flow came in on
   std::string listener;
   std::string pool;
   std::string backend;         // the backend's name in that pool

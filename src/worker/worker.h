@@ -93,6 +93,10 @@ class Worker final : public proxy::SessionOwner {
       const std::vector<std::string>& listeners, std::size_t max);
   // Carries on with a session the old process handed over.
   void adoptSession(upgrade::SessionHandoff state, std::vector<base::Fd> fds);
+  // The same for datagram flows (udp://, unixgram:// listeners).
+  [[nodiscard]] std::vector<proxy::DatagramListener::HandedFlow> handOffFlows(
+      const std::vector<std::string>& listeners);
+  void adoptFlow(const upgrade::FlowHandoff& state, base::Fd upstream);
   [[nodiscard]] std::size_t sessionCount() const { return sessions_.size(); }
   void onSessionQueued() override;
   proxy::PoolState& poolAt(std::uint32_t index) override;

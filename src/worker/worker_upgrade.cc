@@ -100,4 +100,36 @@ void Worker::adoptSession(upgrade::SessionHandoff state, std::vector<base::Fd> f
   session->resume(state, backend, std::move(backend_fd), std::move(fds));
 }
 
+std::vector<proxy::DatagramListener::HandedFlow> Worker::handOffFlows(
+    const std::vector<std::string>& listeners) {
+  std::vector<proxy::DatagramListener::HandedFlow> out;
+  for (auto& datagram : datagram_listeners_) {
+    const auto& name = datagram->listener().name;
+    if (std::find(listeners.begin(), listeners.end(), name) == listeners.end()) continue;
+    const std::size_t before = out.size();
+    datagram->handOffFlows(out);
+    for (std::size_t i = before; i < out.size(); ++i) out[i].state.worker = id_;
+  }
+  return out;
+}
+
+void Worker::adoptFlow(const upgrade::FlowHandoff& state, base::Fd upstream) {
+  // The first listener of that name here: with fewer workers than the old process had, a
+  // worker serves several of its sockets, and a flow may land beside the one its client's
+  // datagrams come in on; those then start a new flow, and this one idles out.
+  for (auto& datagram : datagram_listeners_) {
+    const auto& listener = datagram->listener();
+    if (listener.name != state.listener) continue;
+    const auto& pool = current().config().pools[listener.pool_index];
+    if (pool.name != state.pool) return;
+    for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+      if (pool.backends[b].name == state.backend) {
+        (void)datagram->adoptFlow(state, b, std::move(upstream));
+        return;
+      }
+    }
+    return;  // its backend is gone: the client's next datagram starts a new flow
+  }
+}
+
 }  // namespace l4lb::worker

@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-from harness import (ask_name, config_toml, connect, dig, free_port, free_udp_port, recv_exact,
-                     start_redis, start_unbound, tcp_url, udp_url)
+from harness import (ask_name, can_connect, config_toml, connect, dig, free_port, free_udp_port, recv_exact,
+                     server_udp_url, start_redis, start_unbound, tcp_url, udp_client, udp_server,
+                     udp_url, wait_until)
 from test_admin_api import curl
 from test_reload import Load, pool_of
 
@@ -255,3 +257,52 @@ def test_unix_and_udp_listeners_move_and_keep_their_paths(l4lb, processes, serve
     assert ask_name(f"unix://{path}") == "b0"
     assert ask_name(abstract) == "b0"
     assert dig("127.0.0.1", udp_port, "upgrade.test.", tries=2) == ["192.0.2.53"]
+
+
+def test_udp_flows_move_with_their_backend_sockets(l4lb, workdir):
+    backend = udp_server(reply=None)  # answers only when the test says
+    try:
+        udp_port = free_udp_port()
+        setup = Setup(workdir)
+        setup.write([{"name": "dgram", "bind": udp_url(udp_port), "pool": "udp",
+                      "flow_idle_timeout": "1m"}],
+                    {"udp": {"backends": [{"address": server_udp_url(backend)}]}})
+        old = setup.start_old(l4lb, [udp_url(udp_port)])
+        client = udp_client(timeout=5)
+        client.sendto(b"question", ("127.0.0.1", udp_port))
+        assert wait_until(lambda: backend.received == [b"question"], 5), backend.received
+        flow_socket = backend.peers[0]  # l4lb's connected socket for this client's flow
+        new, handed = upgrade(l4lb, setup, old)
+        assert handed == 1, new.describe()
+        # The old process is gone; the reply to its flow's socket still reaches the client.
+        backend.sock.sendto(b"late answer", flow_socket)
+        assert client.recvfrom(100)[0] == b"late answer"
+        # And the client's next datagram travels the same flow.
+        client.sendto(b"again", ("127.0.0.1", udp_port))
+        assert wait_until(lambda: len(backend.received) == 2, 5), backend.received
+        assert backend.peers[1] == flow_socket
+        client.close()
+    finally:
+        backend.stop()
+
+
+def test_a_new_process_that_dies_after_taking_the_listeners_leaves_the_old_one_accepting(
+        l4lb, servers, workdir):
+    b = servers(tcp_url(free_port()), name="b0")
+    listen = tcp_url(free_port())
+    setup = Setup(workdir)
+    setup.write([{"name": "front", "bind": listen, "pool": "web"}], {"web": pool_of([b])})
+    old = setup.start_old(l4lb, [listen])
+    new = setup.start_new(l4lb)
+    # The old process stops accepting once the new one serves, then sweeps its sessions for
+    # about a second before it lets the admin API go: the new one dies in between.
+    assert old.wait_log(r"no longer accepting here", 20), old.describe()
+    new.send_signal(signal.SIGKILL)
+    assert new.wait(10) == -signal.SIGKILL
+    assert old.wait_log(r"upgrade failed after the new process took the listeners", 10), \
+        old.describe()
+    assert old.alive()
+    assert wait_until(lambda: can_connect(listen), 5)
+    assert all(ask_name(listen) == "b0" for _ in range(10))
+    status, body = curl(setup.sock, "GET", "/api/v1/status")
+    assert status == 200 and body["pid"] == old.pid, body

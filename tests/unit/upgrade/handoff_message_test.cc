@@ -60,7 +60,8 @@ TEST(HandoffMessageTest, EachTypeRoundTrips) {
   const Adopted adopted{.listeners = {"web", "dns", ""}};
   EXPECT_EQ(std::get<Adopted>(roundTrip(adopted)), adopted);
   EXPECT_EQ(std::get<Adopted>(roundTrip(Adopted{})), Adopted{});
-  const FlowHandoff flow{.listener = "dns",
+  const FlowHandoff flow{.worker = 1,
+                         .listener = "dns",
                          .pool = "resolvers",
                          .backend = "udp://127.0.0.1:53",
                          .client_address = std::string("\x02\x00\x30\x39\x7f\x00\x00\x01", 8)};
