@@ -16,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from harness import (ask_name, can_connect, config_toml, connect, dig, free_port, free_udp_port, recv_exact,
-                     server_udp_url, start_redis, start_unbound, tcp_url, udp_client, udp_server,
-                     udp_url, wait_until)
+from harness import (ask_name, can_connect, config_toml, connect, dig, free_port, free_udp_port,
+                     recv_exact, server_udp_url, start_redis, start_unbound, tcp_url, udp_client,
+                     udp_server, udp_url, wait_until)
 from test_admin_api import curl
 from test_reload import Load, pool_of
 
