@@ -16,7 +16,10 @@
 #include "admin/admin_server.h"
 #include "admin/controller.h"
 #include "admin/file_digest.h"
+#include "app/privileges.h"
+#include "app/service_notify.h"
 #include "app/serving_builder.h"
+#include "app/socket_activation.h"
 #include "base/fd.h"
 #include "base/log.h"
 #include "config/loader.h"
@@ -135,10 +138,13 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count) {
     }
     return totals;
   };
-  hooks.reload = [this] { return onMainThread([this] { return reload(); }); };
+  hooks.reload = [this] {
+    return onMainThread(
+        [this] { return ServiceNotify::around("reloading (API)", [this] { return reload(); }); });
+  };
   hooks.apply_config = [this](config::Config next, std::string what) {
     return onMainThread([this, next = std::move(next), what = std::move(what)]() mutable {
-      return apply(std::move(next), what, what);
+      return ServiceNotify::around(what, [&] { return apply(std::move(next), what, what); });
     });
   };
   controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
@@ -174,7 +180,12 @@ int Server::run() {
   access_log_ = std::make_unique<proxy::AccessLog>(std::move(access_log.value()));
 
   std::string error;
-  serving_ = buildServing(first_snapshot_, nullptr, error);
+  auto activated = takeActivatedSockets(config, error);
+  if (!activated) {
+    base::logError("{}", error);
+    return 1;
+  }
+  serving_ = buildServing(first_snapshot_, nullptr, error, &*activated);
   if (!serving_) {
     base::logError("{}", error);
     return 1;
@@ -199,6 +210,11 @@ int Server::run() {
   // The admin API: its own threads; an operator's change reaches every worker as a posted
   // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
   if (!startAdmin(config, worker_count)) return 1;
+  // Every socket is bound; no thread runs yet.
+  if (!dropPrivileges(config, error)) {
+    base::logError("{}", error);
+    return 1;
+  }
   checker_ = makeChecker(config);
   if (checker_) {
     if (!checker_->init(error)) {
@@ -209,6 +225,8 @@ int Server::run() {
   }
   for (auto& w : workers_) w->start();
   if (admin_server_) admin_server_->start();
+  ServiceNotify::ready(
+      fmt::format("serving {} listeners on {} workers", config.listeners.size(), worker_count));
 
   bool aborted = false;
   std::int64_t drain_deadline = 0;
@@ -220,6 +238,7 @@ int Server::run() {
     if (signal_number == SIGTERM || signal_number == SIGINT) {
       if (!draining_) {
         draining_ = true;
+        ServiceNotify::stopping("stopping: waiting for open connections");
         drain_deadline = now + global.shutdown_grace.count();
         base::logInfo("received {}: no longer accepting; waiting up to {} for open connections",
                       signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -243,7 +262,7 @@ int Server::run() {
       }
     } else if (signal_number == SIGHUP) {
       base::logInfo("SIGHUP: reloading {}", config_path_.empty() ? "(no file)" : config_path_);
-      (void)reload();
+      (void)ServiceNotify::around("reloading (SIGHUP)", [this] { return reload(); });
     }
     serveRequests();
     if (draining_ && !aborted && now >= drain_deadline) {

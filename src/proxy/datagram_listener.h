@@ -50,7 +50,9 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
 
   // Binds the socket (opens the queue) and starts watching it.
   // `workers`: how many workers share a reuse_port socket (for per-source steering).
-  [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1);
+  // `passed`: a socket bound by the service manager, served in place of binding one.
+  [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1,
+                                           base::Fd passed = {});
   // Stops receiving and ends every flow (drain: datagram flows are not waited for).
   void close();
   // A reload kept this listener's bind: serve `listener` with `pool` from now on. Each flow
