@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -40,6 +42,10 @@ std::uint64_t monotonicMicros() {
          static_cast<std::uint64_t>(now.tv_nsec) / 1000U;
 }
 
+// After STOPPING=1 a reload (one the admin API asked for while draining, which fails) must not
+// say READY=1 again: the service manager would take the unit for running.
+std::atomic<bool> stopping_sent{false};
+
 }  // namespace
 
 void ServiceNotify::ready(std::string_view status) {
@@ -47,15 +53,18 @@ void ServiceNotify::ready(std::string_view status) {
 }
 
 void ServiceNotify::reloading(std::string_view status) {
+  if (stopping_sent.load()) return;
   send(
       fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS={}", monotonicMicros(), oneLine(status)));
 }
 
 void ServiceNotify::reloaded(std::string_view status) {
+  if (stopping_sent.load()) return;
   send(fmt::format("READY=1\nSTATUS={}", oneLine(status)));
 }
 
 void ServiceNotify::stopping(std::string_view status) {
+  stopping_sent.store(true);
   send(fmt::format("STOPPING=1\nSTATUS={}", oneLine(status)));
 }
 

@@ -18,7 +18,7 @@ class ServiceNotify {
   // A reload ended, applied or not (a failed one leaves the old config serving): READY=1 and a
   // STATUS= naming the result.
   static void reloaded(std::string_view status);
-  // SIGTERM or SIGINT: STOPPING=1.
+  // SIGTERM or SIGINT: STOPPING=1. Later reloading() and reloaded() send nothing.
   static void stopping(std::string_view status);
 
   // Runs `reload` (returning an admin::ReloadOutcome) between reloading() and reloaded(), the

@@ -25,8 +25,8 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv, "admin"sv};
-constexpr std::array kGlobalKeys = {"workers"sv,        "log_level"sv,    "access_log"sv,
-                                    "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv,
+constexpr std::array kGlobalKeys = {"workers"sv,         "log_level"sv,    "access_log"sv,
+                                    "shutdown_grace"sv,  "busy_poll_us"sv, "splice"sv,
                                     "max_connections"sv, "user"sv,         "group"sv};
 constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
 

@@ -173,11 +173,11 @@ bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
   const int passed = current().serving->sharedFd(index);
   const bool per_worker = listener.bind.kind == net::EndpointKind::kUdp && passed < 0;
   if (!per_worker && id_ != 0) return true;
-  base::Fd socket;
+  base::Fd passed_copy;
   if (passed >= 0) {
     // The listener closes its descriptor when it stops; the config keeps the passed one.
-    socket.reset(::fcntl(passed, F_DUPFD_CLOEXEC, 0));
-    if (!socket) {
+    passed_copy.reset(::fcntl(passed, F_DUPFD_CLOEXEC, 0));
+    if (!passed_copy) {
       error = "listener \"" + listener.name + "\" (" + listener.bind.url +
               "): " + base::lastError("fcntl(F_DUPFD_CLOEXEC)").message();
       return false;
@@ -188,7 +188,7 @@ bool Worker::openDatagramListener(std::uint32_t index, std::string& error) {
                          &datagram_failure_log_};
   auto datagram = std::make_unique<proxy::DatagramListener>(env, listener,
                                                             current().pools[listener.pool_index]);
-  auto opened = datagram->open(/*reuse_port=*/per_worker, worker_count_, std::move(socket));
+  auto opened = datagram->open(/*reuse_port=*/per_worker, worker_count_, std::move(passed_copy));
   if (!opened) {
     error = "listener \"" + listener.name + "\" (" + listener.bind.url +
             "): " + opened.error().message();
