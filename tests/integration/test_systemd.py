@@ -237,6 +237,23 @@ def test_activated_socket_no_listener_claims_is_closed_and_listeners_bind_as_usu
 
 
 @needs_socket_activate
+def test_activated_unix_stream_socket_serves_the_listener_and_its_path_is_left_alone(
+        l4lb, servers, workdir):
+    backend = servers(tcp_url(free_port()), name="alpha")
+    path = workdir / "front.sock"
+    front = f"unix://{path}"
+    proc = l4lb(simple_config(front, [backend.url]),
+                wrapper=[SOCKET_ACTIVATE, "-l", str(path), "--fdname=front"])
+    assert proc.wait_log(rf"Listening on {path} as 3\."), proc.describe()
+    assert ask_name(front) == "alpha"
+    assert proc.wait_log(r'listener "front" \(unix://.*\): serving the socket the service manager '
+                         r"passed \(fd 3\), on every worker")
+    proc.stop()
+    # The path is the service manager's: l4lb does not unlink it.
+    assert path.exists()
+
+
+@needs_socket_activate
 def test_activated_udp_socket_is_served(l4lb):
     backend = udp_server(prefix=b"echo:")
     try:
