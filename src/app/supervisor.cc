@@ -225,8 +225,9 @@ int Server::run() {
   }
   for (auto& w : workers_) w->start();
   if (admin_server_) admin_server_->start();
-  ServiceNotify::ready(
-      fmt::format("serving {} listeners on {} workers", config.listeners.size(), worker_count));
+  ServiceNotify::ready(fmt::format("serving {} listener{} on {} worker{}", config.listeners.size(),
+                                   config.listeners.size() == 1 ? "" : "s", worker_count,
+                                   worker_count == 1 ? "" : "s"));
 
   bool aborted = false;
   std::int64_t drain_deadline = 0;

@@ -85,7 +85,7 @@ def test_notify_ready_only_once_the_listener_answers_then_reload_and_stop(
     assert ready.get("READY") == "1", ready
     assert ask_name(front) == "alpha"
     assert ready.get("MAINPID") == str(proc.pid)
-    assert "serving 1 listeners on 2 workers" in ready.get("STATUS", "")
+    assert "serving 1 listener on 2 workers" in ready.get("STATUS", "")
 
     # A reload from the file: RELOADING=1 (with the monotonic clock) first, READY=1 at the end.
     second = tcp_url(free_port())
