@@ -164,6 +164,14 @@ def activated(l4lb, config: str, port: int, fdname: str, datagram: bool = False)
     return proc
 
 
+def fd_flags(pid: int, fd: int) -> int:
+    with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+        for line in f:
+            if line.startswith("flags:"):
+                return int(line.split()[1], 8)
+    raise AssertionError(f"no flags for fd {fd} of {pid}")
+
+
 def listening_sockets(port: int) -> int:
     out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
                          timeout=10).stdout
@@ -183,6 +191,9 @@ def test_activated_stream_socket_serves_the_listener_on_every_worker_and_survive
                          r'service manager passed \(fd 3\), on every worker')
     # One socket for both workers: l4lb bound none of its own.
     assert listening_sockets(port) == 1
+    # Adopted non-blocking and close-on-exec (systemd-socket-activate passes it blocking).
+    flags = fd_flags(proc.pid, 3)
+    assert flags & os.O_NONBLOCK and flags & os.O_CLOEXEC, oct(flags)
     names = {ask_name(front) for _ in range(20)}
     assert names == {"alpha"}
 
@@ -271,6 +282,32 @@ def test_activated_udp_socket_is_served(l4lb):
         client.sendto(b"again", ("127.0.0.1", port))
         assert client.recvfrom(65536)[0] == b"echo:again"
         client.close()
+    finally:
+        backend.stop()
+
+
+@needs_socket_activate
+def test_activated_unixgram_socket_is_served_and_its_path_is_left_alone(l4lb, workdir):
+    backend = harness.DatagramServer(socket.AF_INET, ("127.0.0.1", 0), prefix=b"echo:")
+    path = workdir / "front.dgram"
+    client_path = workdir / "client.dgram"
+    try:
+        config = config_toml(
+            [{"name": "logs", "bind": f"unixgram://{path}", "pool": "sink"}],
+            {"sink": {"backends": [{"address": server_udp_url(backend)}]}})
+        proc = l4lb(config, wrapper=[SOCKET_ACTIVATE, "--datagram", "-l", str(path),
+                                     "--fdname=logs"])
+        assert proc.wait_log(rf"Listening on {path} as 3\."), proc.describe()
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        client.bind(str(client_path))
+        client.settimeout(5)
+        client.sendto(b"one", str(path))
+        assert client.recv(65536) == b"echo:one"
+        assert proc.wait_log(r'listener "logs" .*serving the socket the service manager passed '
+                             r"\(fd 3\), on worker 0")
+        client.close()
+        proc.stop()
+        assert path.exists()
     finally:
         backend.stop()
 
