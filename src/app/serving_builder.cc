@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "net/datagram_socket.h"
 #include "net/socket.h"
@@ -21,8 +23,17 @@ const config::ListenerConfig* findSameBind(const config::Config& config,
   return nullptr;
 }
 
-std::string listenerError(const config::ListenerConfig& listener, const std::string& message) {
-  return fmt::format("listener \"{}\" ({}): {}", listener.name, listener.bind.url, message);
+std::string listenerError(const config::ListenerConfig& listener, const base::SysError& error) {
+  std::string hint;
+  if (error.code == EACCES && ::geteuid() != 0) {
+    // After the privilege drop ([global] user) ports below 1024 cannot be bound again.
+    hint = fmt::format(
+        " (l4lb runs as uid {}: binding a port below 1024 or a root-only path needs a restart, "
+        "or a socket passed by the service manager)",
+        ::geteuid());
+  }
+  return fmt::format("listener \"{}\" ({}): {}{}", listener.name, listener.bind.url,
+                     error.message(), hint);
 }
 
 }  // namespace
@@ -30,6 +41,7 @@ std::string listenerError(const config::ListenerConfig& listener, const std::str
 std::shared_ptr<worker::ServingConfig> buildServing(std::shared_ptr<const proxy::Snapshot> snapshot,
                                                     const worker::ServingConfig* previous,
                                                     std::string& error,
+                                                    std::vector<base::Fd>* activated,
                                                     std::vector<base::Fd>* taken) {
   auto serving = std::make_shared<worker::ServingConfig>();
   serving->snapshot = std::move(snapshot);
@@ -51,10 +63,18 @@ std::shared_ptr<worker::ServingConfig> buildServing(std::shared_ptr<const proxy:
   }
 
   // Unix stream listeners: one socket for all workers (SO_REUSEPORT does not apply to them).
+  // So is a passed socket, of any kind: there is one of it.
   serving->shared_sockets.resize(config.listeners.size());
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
-    if (listener.bind.family() != AF_UNIX || listener.isDatagram()) continue;
+    if (activated != nullptr && i < activated->size() && (*activated)[i]) {
+      if (listener.bind.kind == net::EndpointKind::kTcp) {
+        net::setNoDelay((*activated)[i].get(), listener.bind.family());
+      }
+      serving->shared_sockets[i] =
+          std::make_shared<worker::SharedListenSocket>(std::move((*activated)[i]), std::string());
+      continue;
+    }
     if (previous != nullptr) {
       const auto& before = previous->config().listeners;
       for (std::size_t j = 0; j < before.size(); ++j) {
@@ -73,9 +93,10 @@ std::shared_ptr<worker::ServingConfig> buildServing(std::shared_ptr<const proxy:
           std::make_shared<worker::SharedListenSocket>(std::move((*taken)[i]), std::move(path));
       continue;
     }
+    if (listener.bind.family() != AF_UNIX || listener.isDatagram()) continue;
     auto bound = net::listenStream(listener.bind, net::ListenOptions{listener.backlog, false});
     if (!bound) {
-      error = listenerError(listener, bound.error().message());
+      error = listenerError(listener, bound.error());
       return nullptr;
     }
     serving->shared_sockets[i] =
@@ -95,7 +116,7 @@ bool bindNewListeners(const config::Config& next, const config::Config& previous
     if (listener.bind.kind == net::EndpointKind::kUdp) {
       auto tried = net::bindDatagram(listener.bind, /*reuse_port=*/true);
       if (!tried) {
-        error = listenerError(listener, tried.error().message());
+        error = listenerError(listener, tried.error());
         return false;
       }
       continue;
@@ -107,14 +128,14 @@ bool bindNewListeners(const config::Config& next, const config::Config& previous
       auto bound = net::listenStream(listener.bind,
                                      net::ListenOptions{listener.backlog, /*reuse_port=*/true});
       if (!bound) {
-        error = listenerError(listener, bound.error().message());
+        error = listenerError(listener, bound.error());
         return false;
       }
       net::setNoDelay(bound.value().get(), listener.bind.family());
       if (steer) {
         auto steered = net::steerBySource(bound.value().get(), workers);
         if (!steered) {
-          error = listenerError(listener, steered.error().message());
+          error = listenerError(listener, steered.error());
           return false;
         }
       }
@@ -168,6 +189,17 @@ std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
     kept.push_back(fmt::format("global.access_log: \"{}\" -> \"{}\" needs a restart",
                                running.global.access_log, next.global.access_log));
     next.global.access_log = running.global.access_log;
+  }
+  if (next.global.user != running.global.user || next.global.group != running.global.group ||
+      next.global.uid != running.global.uid || next.global.gid != running.global.gid) {
+    // Once dropped, privileges cannot come back; and a different drop would need them.
+    kept.push_back(fmt::format(
+        "global.user, global.group: \"{}\":\"{}\" -> \"{}\":\"{}\" needs a restart",
+        running.global.user, running.global.group, next.global.user, next.global.group));
+    next.global.user = running.global.user;
+    next.global.group = running.global.group;
+    next.global.uid = running.global.uid;
+    next.global.gid = running.global.gid;
   }
   std::vector<std::string> before;
   std::vector<std::string> after;

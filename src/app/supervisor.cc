@@ -19,7 +19,10 @@
 #include "admin/admin_server.h"
 #include "admin/controller.h"
 #include "admin/file_digest.h"
+#include "app/privileges.h"
+#include "app/service_notify.h"
 #include "app/serving_builder.h"
+#include "app/socket_activation.h"
 #include "app/upgrade_source.h"
 #include "app/upgrade_steps.h"
 #include "app/upgrade_target.h"
@@ -167,10 +170,13 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
     }
     return totals;
   };
-  hooks.reload = [this] { return onMainThread([this] { return reload(); }); };
+  hooks.reload = [this] {
+    return onMainThread(
+        [this] { return ServiceNotify::around("reloading (API)", [this] { return reload(); }); });
+  };
   hooks.apply_config = [this](config::Config next, std::string what) {
     return onMainThread([this, next = std::move(next), what = std::move(what)]() mutable {
-      return apply(std::move(next), what, what);
+      return ServiceNotify::around(what, [&] { return apply(std::move(next), what, what); });
     });
   };
   hooks.upgrade = [this] { return onMainThread([this] { return beginUpgrade(); }); };
@@ -209,6 +215,11 @@ int Server::run() {
   std::string error;
   const unsigned worker_count =
       config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
+  auto activated = takeActivatedSockets(config, error);
+  if (!activated) {
+    base::logError("{}", error);
+    return 1;
+  }
   // A binary upgrade takes the old process's listening sockets before anything is bound here.
   std::optional<UpgradeTarget> target;
   std::vector<base::Fd> shared_taken;
@@ -221,7 +232,7 @@ int Server::run() {
       return 1;
     }
   }
-  serving_ = buildServing(first_snapshot_, nullptr, error, &shared_taken);
+  serving_ = buildServing(first_snapshot_, nullptr, error, &*activated, &shared_taken);
   if (!serving_) {
     base::logError("{}", error);
     return 1;
@@ -247,6 +258,11 @@ int Server::run() {
   // The admin API: its own threads; an operator's change reaches every worker as a posted
   // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
   if (!startAdmin(config, worker_count, /*bind=*/!target)) return 1;
+  // Every socket is bound (but a binary upgrade's admin API); no thread runs yet.
+  if (!dropPrivileges(config, error)) {
+    base::logError("{}", error);
+    return 1;
+  }
   checker_ = makeChecker(config);
   // A binary upgrade starts from the old process's health states, as a reload does.
   std::shared_ptr<const health::HealthSnapshot> carried;
@@ -274,6 +290,9 @@ int Server::run() {
   } else if (admin_server_) {
     admin_server_->start();
   }
+  ServiceNotify::ready(fmt::format("serving {} listener{} on {} worker{}", config.listeners.size(),
+                                   config.listeners.size() == 1 ? "" : "s", worker_count,
+                                   worker_count == 1 ? "" : "s"));
 
   while (!(draining_ && allFinished(workers_))) {
     timespec wait{0, 100'000'000};
@@ -282,6 +301,7 @@ int Server::run() {
     const auto& global = serving_->config().global;
     if (signal_number == SIGTERM || signal_number == SIGINT) {
       if (!draining_) {
+        ServiceNotify::stopping("stopping: waiting for open connections");
         beginDrain(now, signal_number == SIGTERM ? "received SIGTERM" : "received SIGINT");
       } else if (!aborted_) {
         base::logInfo("second signal: closing open connections now");
@@ -297,7 +317,7 @@ int Server::run() {
       }
     } else if (signal_number == SIGHUP) {
       base::logInfo("SIGHUP: reloading {}", config_path_.empty() ? "(no file)" : config_path_);
-      (void)reload();
+      (void)ServiceNotify::around("reloading (SIGHUP)", [this] { return reload(); });
     }
     serveRequests();
     if (draining_ && !aborted_ && now >= drain_deadline_) {

@@ -49,7 +49,8 @@ std::vector<PassedSocket> gatherListenerSockets(const WorkerList& workers,
       continue;
     }
     out.push_back(
-        {upgrade::ListenerHandoff{listeners[i].name, listeners[i].bind.url, 0}, std::move(copy)});
+        {upgrade::ListenerHandoff{listeners[i].name, listeners[i].bind.url, upgrade::kSharedSocket},
+         std::move(copy)});
   }
   return out;
 }
@@ -192,7 +193,9 @@ TakenListeners placeListeners(std::vector<upgrade::ReceivedHandoff> received,
     }
     const auto& listener = config.listeners[index];
     base::Fd socket = std::move(item.fds[0]);
-    if (listener.bind.family() == AF_UNIX && !listener.isDatagram()) {
+    if (handoff.worker == upgrade::kSharedSocket) {
+      taken.shared[index] = std::move(socket);
+    } else if (listener.bind.family() == AF_UNIX && !listener.isDatagram()) {
       taken.shared[index] = std::move(socket);
     } else if (listener.bind.kind == net::EndpointKind::kUdp ||
                listener.bind.kind == net::EndpointKind::kTcp) {

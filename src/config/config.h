@@ -171,6 +171,13 @@ struct GlobalConfig {
   // Bulk directions of stream sessions move their bytes with splice(2) through a pipe instead of
   // copying them through l4lb ("auto"), or never ("off"); see docs/performance.md.
   bool splice = true;
+  // Whom l4lb runs as once every listener and the admin API are bound (README.md, "systemd and
+  // packaging"). Empty user: no change. Resolved when the config is read, so an unknown name is a
+  // config error; the ids are what the drop uses. A restart-only setting.
+  std::string user;
+  std::string group;  // empty: the user's primary group
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
 };
 
 // The runtime API (README.md, "Admin API").

@@ -15,6 +15,7 @@
 #include "config/read_edge.h"
 #include "config/read_health.h"
 #include "config/read_retry_on.h"
+#include "config/read_run_as.h"
 #include "config/table_reader.h"
 
 namespace l4lb::config {
@@ -24,9 +25,9 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv, "admin"sv};
-constexpr std::array kGlobalKeys = {"workers"sv,        "log_level"sv,    "access_log"sv,
-                                    "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv,
-                                    "max_connections"sv};
+constexpr std::array kGlobalKeys = {"workers"sv,         "log_level"sv,    "access_log"sv,
+                                    "shutdown_grace"sv,  "busy_poll_us"sv, "splice"sv,
+                                    "max_connections"sv, "user"sv,         "group"sv};
 constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
 
 std::optional<bool> parseSpliceMode(std::string_view mode) {
@@ -120,6 +121,7 @@ void readGlobal(TableReader& reader, GlobalConfig& global) {
   if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
     global.max_connections = static_cast<std::uint32_t>(*max);
   }
+  readRunAs(reader, global);
   reader.reportUnknownKeys();
 }
 

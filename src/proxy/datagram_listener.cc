@@ -37,7 +37,9 @@ DatagramListener::DatagramListener(const DatagramEnv& env, const config::Listene
 
 DatagramListener::~DatagramListener() { close(); }
 
-base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t workers) {
+base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t workers,
+                                             base::Fd passed) {
+  const bool was_passed = passed.valid();
   if (is_queue_) {
     auto queue = net::openMessageQueue(listener_->bind, /*for_reading=*/true, listener_->mq);
     if (!queue) return queue.error();
@@ -50,9 +52,13 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
     }
     fd_ = std::move(queue.value());
   } else {
-    auto bound = net::bindDatagram(listener_->bind, reuse_port);
-    if (!bound) return bound.error();
-    fd_ = std::move(bound.value());
+    if (passed) {
+      fd_ = std::move(passed);
+    } else {
+      auto bound = net::bindDatagram(listener_->bind, reuse_port);
+      if (!bound) return bound.error();
+      fd_ = std::move(bound.value());
+    }
     if (listener_->per_source_max_flows > 0) {
       source_limiter_ = std::make_unique<SourceLimiter>(
           SourceLimiter::Limits{.max_connections = listener_->per_source_max_flows, .rate = {}});
@@ -63,7 +69,8 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
       }
     }
     const auto* sun = reinterpret_cast<const sockaddr_un*>(&listener_->bind.addr);
-    unlink_path_ = listener_->bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
+    // A passed socket's path belongs to the service manager, which made it.
+    unlink_path_ = !was_passed && listener_->bind.family() == AF_UNIX && sun->sun_path[0] != '\0';
   }
   return watch();
 }

@@ -51,7 +51,9 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
 
   // Binds the socket (opens the queue) and starts watching it.
   // `workers`: how many workers share a reuse_port socket (for per-source steering).
-  [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1);
+  // `passed`: a socket bound by the service manager, served in place of binding one.
+  [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1,
+                                           base::Fd passed = {});
   // Serves a socket received from the old process in a binary upgrade (udp://, unixgram://).
   [[nodiscard]] base::SysResult<bool> openAdopted(base::Fd socket);
   // Duplicates the listening socket (binary upgrade); invalid for mq:// (the new process opens

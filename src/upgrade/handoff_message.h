@@ -33,9 +33,13 @@ struct Hello {
 };
 
 // Comes with one descriptor: the listening (or datagram) socket.
+inline constexpr std::uint32_t kSharedSocket = UINT32_MAX;  // ListenerHandoff::worker
+
 struct ListenerHandoff {
   std::string name;
   std::string bind;  // the URL as configured, to match the new config's listener
+  // The worker whose own socket it is, or kSharedSocket: one socket all workers serve (Unix
+  // stream listeners, and sockets the service manager passed).
   std::uint32_t worker = 0;
   bool operator==(const ListenerHandoff&) const = default;
 };

@@ -1,5 +1,7 @@
 #include "worker/worker.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 
 #include "balance/maglev.h"
@@ -181,15 +183,28 @@ bool Worker::addAcceptor(std::uint32_t index, base::Fd owned, std::string& error
 
 bool Worker::openDatagramListener(std::uint32_t index, std::string& error, base::Fd adopted) {
   const auto& listener = current().config().listeners[index];
-  const bool per_worker = listener.bind.kind == net::EndpointKind::kUdp;
+  // A socket the service manager passed is one socket: worker 0 serves it, as unixgram://.
+  const int passed = adopted ? -1 : current().serving->sharedFd(index);
+  const bool per_worker = listener.bind.kind == net::EndpointKind::kUdp && passed < 0;
   if (!per_worker && id_ != 0 && !adopted) return true;
+  base::Fd passed_copy;
+  if (passed >= 0) {
+    // The listener closes its descriptor when it stops; the config keeps the passed one.
+    passed_copy.reset(::fcntl(passed, F_DUPFD_CLOEXEC, 0));
+    if (!passed_copy) {
+      error = "listener \"" + listener.name + "\" (" + listener.bind.url +
+              "): " + base::lastError("fcntl(F_DUPFD_CLOEXEC)").message();
+      return false;
+    }
+  }
   if (!datagram_buffers_) datagram_buffers_ = std::make_unique<proxy::DatagramBuffers>();
   proxy::DatagramEnv env{loop_.get(), datagram_buffers_.get(), &datagram_stats_, &access_log_,
                          &datagram_failure_log_};
   auto datagram = std::make_unique<proxy::DatagramListener>(env, listener,
                                                             current().pools[listener.pool_index]);
-  auto opened = adopted ? datagram->openAdopted(std::move(adopted))
-                        : datagram->open(/*reuse_port=*/per_worker, worker_count_);
+  auto opened =
+      adopted ? datagram->openAdopted(std::move(adopted))
+              : datagram->open(/*reuse_port=*/per_worker, worker_count_, std::move(passed_copy));
   if (!opened) {
     error = "listener \"" + listener.name + "\" (" + listener.bind.url +
             "): " + opened.error().message();

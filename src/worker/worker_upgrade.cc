@@ -27,6 +27,8 @@ std::vector<Worker::ListenerSocket> Worker::listenerSockets() const {
     out.push_back({listener.name, listener.bind.url, std::move(copy)});
   }
   for (const auto& datagram : datagram_listeners_) {
+    // A socket the service manager passed is shared: the supervisor passes it on once.
+    if (current().serving->sharedFd(datagram->listener().index) >= 0) continue;
     base::Fd copy = datagram->duplicateSocket();
     if (!copy) continue;  // mq:// (opened by name) or closed
     out.push_back({datagram->listener().name, datagram->listener().bind.url, std::move(copy)});

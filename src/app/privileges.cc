@@ -1,0 +1,97 @@
+#include "app/privileges.h"
+
+#include <fmt/format.h>
+#include <grp.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "base/log.h"
+
+namespace l4lb::app {
+
+namespace {
+
+std::string groupList() {
+  const int count = ::getgroups(0, nullptr);
+  if (count <= 0) return "none";
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  const int got = ::getgroups(count, groups.data());
+  std::string text;
+  for (int i = 0; i < got; ++i) {
+    if (!text.empty()) text += ",";
+    text += std::to_string(groups[static_cast<std::size_t>(i)]);
+  }
+  return text.empty() ? "none" : text;
+}
+
+std::string failed(const char* step, const config::GlobalConfig& global) {
+  return fmt::format("global.user \"{}\": {}: {}", global.user, step, std::strerror(errno));
+}
+
+}  // namespace
+
+bool dropPrivileges(const config::Config& config, std::string& error) {
+  const auto& global = config.global;
+  if (global.user.empty()) return true;
+  const uid_t uid = global.uid;
+  const gid_t gid = global.gid;
+  if (::geteuid() != 0) {
+    if (::geteuid() == uid && ::getegid() == gid) {
+      base::logInfo("global.user \"{}\": already running as uid {} gid {}", global.user, uid, gid);
+      return true;
+    }
+    error = fmt::format(
+        "global.user \"{}\": changing to uid {} gid {} needs l4lb started as root (it runs as uid "
+        "{} gid {})",
+        global.user, uid, gid, ::geteuid(), ::getegid());
+    return false;
+  }
+  for (const auto& endpoint : config.admin.listen) {
+    if (endpoint.kind != net::EndpointKind::kUnix) continue;
+    const char* path = reinterpret_cast<const sockaddr_un*>(&endpoint.addr)->sun_path;
+    if (::chown(path, uid, gid) != 0) {
+      error = fmt::format("global.user \"{}\": chown of the admin socket {}: {}", global.user, path,
+                          std::strerror(errno));
+      return false;
+    }
+  }
+  if (::initgroups(global.user.c_str(), gid) != 0) {
+    error = failed("initgroups", global);
+    return false;
+  }
+  if (::setgid(gid) != 0) {
+    error = failed("setgid", global);
+    return false;
+  }
+  if (::setuid(uid) != 0) {
+    error = failed("setuid", global);
+    return false;
+  }
+  uid_t ruid = 0;
+  uid_t euid = 0;
+  uid_t suid = 0;
+  gid_t rgid = 0;
+  gid_t egid = 0;
+  gid_t sgid = 0;
+  if (::getresuid(&ruid, &euid, &suid) != 0 || ::getresgid(&rgid, &egid, &sgid) != 0 ||
+      ruid != uid || euid != uid || suid != uid || rgid != gid || egid != gid || sgid != gid) {
+    error = fmt::format("global.user \"{}\": after the change the ids are not all uid {} gid {}",
+                        global.user, uid, gid);
+    return false;
+  }
+  // The saved set-user-ID is gone too: going back must fail.
+  if (uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0)) {
+    error = fmt::format("global.user \"{}\": root could be regained after the change", global.user);
+    return false;
+  }
+  base::logInfo(
+      "running as user \"{}\" (uid {}), group {} (gid {}), supplementary groups: {}", global.user,
+      uid, global.group.empty() ? "(the user's)" : "\"" + global.group + "\"", gid, groupList());
+  return true;
+}
+
+}  // namespace l4lb::app

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+#include "config/config.h"
+
+namespace l4lb::app {
+
+// [global] user and group: called once every listener and the admin API are bound and before
+// any thread starts. Hands the admin API's unix:// sockets to the user (so `l4lb ctl` works as
+// that user, and as root), sets the supplementary groups to the user's (initgroups), then the
+// group, then the user, and checks that root cannot be regained. No user: nothing to do. Already
+// running as that user (not root): logged, nothing to do. False, with `error`, when a step
+// fails: l4lb must not serve with half-dropped privileges.
+[[nodiscard]] bool dropPrivileges(const config::Config& config, std::string& error);
+
+}  // namespace l4lb::app
