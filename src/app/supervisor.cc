@@ -20,6 +20,7 @@
 #include "admin/controller.h"
 #include "admin/file_digest.h"
 #include "app/privileges.h"
+#include "app/self_upgrade.h"
 #include "app/service_notify.h"
 #include "app/serving_builder.h"
 #include "app/socket_activation.h"
@@ -98,6 +99,7 @@ class Server {
   std::string config_path_;   // empty: started from the command line, nothing to reload
   std::string upgrade_from_;  // the old process's admin socket, for a binary upgrade
   std::unique_ptr<UpgradeSource> upgrade_source_;  // while this process hands itself over
+  SelfUpgrade self_upgrade_;                       // SIGUSR2
   bool upgrading_ = false;  // main thread: an upgrade out of this process is under way
   std::vector<std::string> taken_listeners_;            // new process: the listeners taken over
   std::vector<upgrade::BackendRecord> taken_backends_;  // new process: the old one's states
@@ -201,6 +203,7 @@ int Server::run() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -307,6 +310,14 @@ int Server::run() {
         base::logInfo("second signal: closing open connections now");
         drain_deadline_ = now;
       }
+    } else if (signal_number == SIGUSR2) {
+      std::string upgrade_error;
+      if (draining_ || upgrading_) {
+        base::logWarn("SIGUSR2: {}, not starting a new binary",
+                      draining_ ? "shutting down" : "an upgrade is under way");
+      } else if (!self_upgrade_.start(config_path_, serving_->config(), upgrade_error)) {
+        base::logError("SIGUSR2: no binary upgrade: {}", upgrade_error);
+      }
     } else if (signal_number == SIGUSR1) {
       auto reopened = access_log_->reopen();
       if (!reopened) {
@@ -320,6 +331,7 @@ int Server::run() {
       (void)ServiceNotify::around("reloading (SIGHUP)", [this] { return reload(); });
     }
     serveRequests();
+    self_upgrade_.poll();
     if (draining_ && !aborted_ && now >= drain_deadline_) {
       aborted_ = true;
       base::logInfo("shutdown grace over: closing remaining connections");
@@ -355,14 +367,7 @@ admin::ReloadOutcome Server::beginUpgrade() {
   if (draining_) return refuse("shutting down");
   if (upgrading_) return refuse("an upgrade is under way already");
   // The handoff socket goes beside the first unix:// admin socket, with the same access.
-  std::string path;
-  for (const auto& endpoint : serving_->config().admin.listen) {
-    if (endpoint.kind != net::EndpointKind::kUnix) continue;
-    const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
-    path = sun->sun_path[0] != '\0' ? std::string(sun->sun_path)
-                                    : "@" + std::string(sun->sun_path + 1);
-    break;
-  }
+  std::string path = unixAdminPath(serving_->config());
   if (path.empty()) return refuse("no unix:// admin socket to put the handoff socket beside");
   path += fmt::format(".upgrade-{}", ::getpid());
   if (upgrade_source_) upgrade_source_->join();  // an earlier one that failed

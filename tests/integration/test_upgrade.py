@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,9 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from harness import (ask_name, can_connect, config_toml, connect, dig, free_port, free_udp_port,
-                     recv_exact, server_udp_url, start_redis, start_unbound, tcp_url, udp_client,
-                     udp_server, udp_url, wait_until)
+from harness import (L4lb, ask_name, can_connect, config_toml, connect, dig, free_port,
+                     free_udp_port, recv_exact, server_udp_url, start_redis, start_unbound,
+                     tcp_url, udp_client, udp_server, udp_url, wait_until)
 from test_admin_api import curl
 from test_reload import Load, pool_of
 
@@ -306,3 +307,50 @@ def test_a_new_process_that_dies_after_taking_the_listeners_leaves_the_old_one_a
     assert all(ask_name(listen) == "b0" for _ in range(10))
     status, body = curl(setup.sock, "GET", "/api/v1/status")
     assert status == 200 and body["pid"] == old.pid, body
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie nobody reaps (no init in a container)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_sigusr2_starts_the_binary_now_at_its_path_and_hands_everything_to_it(l4lb_bin, servers,
+                                                                               workdir):
+    b = servers(tcp_url(free_port()), name="b0")
+    listen = tcp_url(free_port())
+    setup = Setup(workdir)
+    setup.write([{"name": "front", "bind": listen, "pool": "web"}], {"web": pool_of([b])})
+    # A copy of the binary, replaced as a package upgrade does (a new file renamed over it).
+    installed = workdir / "l4lb"
+    shutil.copy(l4lb_bin, installed)
+    old = L4lb(["run", "-c", str(setup.path)], workdir, str(installed))
+    new_pid = None
+    try:
+        old.wait_ready([listen])
+        assert old.wait_log(r"admin API listening on"), old.describe()
+        held = connect(listen)
+        assert held.recv(16) == b"b0\n"
+        shutil.copy(l4lb_bin, workdir / "l4lb.new")
+        os.rename(workdir / "l4lb.new", installed)
+        old.send_signal(signal.SIGUSR2)
+        started = old.wait_log(r"SIGUSR2: started .* \(pid (\d+)\) to take over", 10)
+        assert started is not None, old.describe()
+        new_pid = int(started.group(1))
+        assert old.wait(30) == 0, old.describe()
+        status, body = curl(setup.sock, "GET", "/api/v1/status")
+        assert status == 200 and body["pid"] == new_pid, body
+        held.sendall(b"ping\n")
+        assert recv_exact(held, 5) == b"ping\n"
+        held.close()
+        assert ask_name(listen) == "b0"
+        # The new process logs to the same stderr as the old one did.
+        assert re.search(DONE, old.stderr()), old.describe()
+    finally:
+        old.stop()
+        if new_pid is not None and not gone(new_pid):
+            os.kill(new_pid, signal.SIGTERM)
+            assert wait_until(lambda: gone(new_pid), 30), f"pid {new_pid} did not stop"
