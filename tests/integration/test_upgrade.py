@@ -17,9 +17,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from harness import (L4lb, ask_name, can_connect, config_toml, connect, dig, free_port,
                      free_udp_port, recv_exact, server_udp_url, start_redis, start_unbound,
                      tcp_url, udp_client, udp_server, udp_url, wait_until)
+from health import MariadbServers, mariadb_available
 from test_admin_api import curl
 from test_reload import Load, pool_of
 
@@ -354,3 +356,37 @@ def test_sigusr2_starts_the_binary_now_at_its_path_and_hands_everything_to_it(l4
         if new_pid is not None and not gone(new_pid):
             os.kill(new_pid, signal.SIGTERM)
             assert wait_until(lambda: gone(new_pid), 30), f"pid {new_pid} did not stop"
+
+
+@pytest.mark.skipif(not mariadb_available(), reason="mariadb-server not installed")
+def test_a_mariadb_session_carries_on_with_its_session_state(l4lb, workdir):
+    servers = MariadbServers()
+    try:
+        db = servers.start(args=["--skip-name-resolve"])
+        db.sql("CREATE USER 'app'@'127.0.0.1'; GRANT ALL ON *.* TO 'app'@'127.0.0.1';")
+        listen = tcp_url(free_port())
+        setup = Setup(workdir)
+        setup.write([{"name": "mysql", "bind": listen, "pool": "db"}],
+                    {"db": {"backends": [{"address": db.url}],
+                            "health": {"check": "mysql", "user": "app", "interval": "500ms"}}})
+        old = setup.start_old(l4lb, [listen])
+        host, port = listen.removeprefix("tcp://").rsplit(":", 1)
+        cli = subprocess.Popen(["mariadb", "--no-defaults", "-h", host, "-P", port, "-u", "app",
+                                "-N", "-B", "--unbuffered"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        try:
+            connection_id = ask(cli, "SELECT CONNECTION_ID();")
+            assert ask(cli, "SET @kept = 'before the upgrade'; SELECT @kept;") == \
+                "before the upgrade"
+            new, handed = upgrade(l4lb, setup, old)
+            assert handed == 1, new.describe()
+            # The same server session: its id and its variable.
+            assert ask(cli, "SELECT CONNECTION_ID();") == connection_id
+            assert ask(cli, "SELECT @kept;") == "before the upgrade"
+        finally:
+            cli.stdin.close()
+            cli.wait(10)
+        assert cli.returncode == 0
+        assert db.status("Aborted_clients") == 0
+    finally:
+        servers.stop_all()
