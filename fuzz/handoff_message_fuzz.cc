@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& message = std::get<l4lb::upgrade::HandoffMessage>(decoded);
   const std::string wire = l4lb::upgrade::encodeHandoff(message);
   if (std::string_view(reinterpret_cast<const char*>(data), size) != wire) std::abort();
-  if (l4lb::upgrade::handoffFdCount(message) > 4) std::abort();
+  // Client, backend, and both ends of each direction's pipe.
+  if (l4lb::upgrade::handoffFdCount(message) > 6) std::abort();
   return 0;
 }
