@@ -49,6 +49,15 @@ bool waitFor(int fd, short events, std::chrono::milliseconds timeout, const char
   }
 }
 
+// A SOCK_SEQPACKET socket and the address `path` names, for bind or connect.
+base::Fd seqpacketFor(const std::string& path, sockaddr_un& address, socklen_t& length,
+                      std::string& error) {
+  if (!toAddress(path, address, length, error)) return {};
+  base::Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) error = fmt::format("socket: {}", std::strerror(errno));
+  return fd;
+}
+
 }  // namespace
 
 bool HandoffChannel::send(const HandoffMessage& message, const std::vector<int>& fds,
@@ -106,12 +115,8 @@ bool HandoffChannel::peerGone() const {
 base::Fd listenForHandoff(const std::string& path, std::string& error) {
   sockaddr_un address{};
   socklen_t length = 0;
-  if (!toAddress(path, address, length, error)) return {};
-  base::Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  if (!fd) {
-    error = fmt::format("socket: {}", std::strerror(errno));
-    return {};
-  }
+  base::Fd fd = seqpacketFor(path, address, length, error);
+  if (!fd) return {};
   if (path[0] != '@') ::unlink(path.c_str());  // a leftover of an upgrade that died
   // Only the owner (root, or the user l4lb runs as) may take the sockets over.
   const mode_t before = ::umask(0077);
@@ -139,12 +144,8 @@ base::Fd acceptHandoff(int listening, std::chrono::milliseconds timeout, std::st
 base::Fd connectForHandoff(const std::string& path, std::string& error) {
   sockaddr_un address{};
   socklen_t length = 0;
-  if (!toAddress(path, address, length, error)) return {};
-  base::Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  if (!fd) {
-    error = fmt::format("socket: {}", std::strerror(errno));
-    return {};
-  }
+  base::Fd fd = seqpacketFor(path, address, length, error);
+  if (!fd) return {};
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0) {
     error = fmt::format("connect {}: {}", path, std::strerror(errno));
     return {};

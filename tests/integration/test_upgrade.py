@@ -18,33 +18,25 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import (L4lb, ask_name, can_connect, config_toml, connect, dig, free_port,
+from harness import (L4lb, ask_name, can_connect, connect, dig, free_port,
                      free_udp_port, recv_exact, server_udp_url, start_redis, start_unbound,
                      tcp_url, udp_client, udp_server, udp_url, wait_until)
 from health import MariadbServers, mariadb_available
 from test_admin_api import curl
+import test_reload
 from test_reload import Load, pool_of
 
 DONE = r"upgrade from pid \d+ done: serving (\d+) listeners of it and (\d+) connections"
 
 
-class Setup:
+class Setup(test_reload.Setup):
     """One config file, served first by the old process and then by the new one."""
 
-    def __init__(self, workdir: Path):
-        self.path = workdir / "upgrade.toml"
-        self.sock = str(workdir / "admin.sock")
-
     def write(self, listeners: list[dict], pools: dict, global_: dict | None = None) -> None:
-        text = config_toml(listeners, pools,
-                           {"workers": 2, "shutdown_grace": "20s", **(global_ or {})})
-        text += f'\n[admin]\nlisten = ["unix://{self.sock}"]\n'
-        self.path.write_text(text)
+        super().write(listeners, pools, {"shutdown_grace": "20s", **(global_ or {})})
 
     def start_old(self, l4lb, ready: list[str]):
-        proc = l4lb(args=["-c", str(self.path)], ready=ready)
-        assert proc.wait_log(r"admin API listening on"), proc.describe()
-        return proc
+        return self.start(l4lb, ready)
 
     def start_new(self, l4lb, path: Path | None = None):
         return l4lb(args=["-c", str(path or self.path), "--upgrade-from", f"unix://{self.sock}"])
