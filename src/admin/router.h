@@ -18,6 +18,7 @@ struct ApiRequest {
 };
 
 // The routes of /api/v1 (README.md, "Admin API"), mapped to the controller:
+//   GET   /metrics (Prometheus text format)
 //   GET   /api/v1/status | /api/v1/listeners | /api/v1/pools | /api/v1/pools/{pool}
 //   PATCH /api/v1/pools/{pool}/backends/{name}   {"state": "drain"|"enable"|"disable",
 //                                                  "weight": 1..10000}

@@ -33,7 +33,11 @@ std::string_view algorithmName(Algorithm algorithm) {
 }
 
 Balancer::Balancer(std::span<const BackendSlot> backends)
-    : active_(backends.size(), 0), up_(backends.size(), 1), counters_(backends.size()) {
+    : active_(backends.size(), 0), up_(backends.size(), 1) {
+  counters_.reserve(backends.size());
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    counters_.push_back(std::make_shared<BackendCounters>());
+  }
   weights_.reserve(backends.size());
   backup_.reserve(backends.size());
   for (const BackendSlot& backend : backends) {

@@ -49,18 +49,30 @@ class Balancer {
   // instance after a reload starts at zero); a stray close is ignored rather than wrapping.
   void onConnectionOpened(std::uint32_t backend) {
     ++active_[backend];
-    counters_[backend].active.set(active_[backend]);
-    counters_[backend].total.add();
+    counters_[backend]->active.add();
+    counters_[backend]->total.add();
   }
   void onConnectionClosed(std::uint32_t backend) {
-    if (active_[backend] > 0) --active_[backend];
-    counters_[backend].active.set(active_[backend]);
+    if (active_[backend] == 0) return;
+    --active_[backend];
+    counters_[backend]->active.sub();
   }
-  void onFailure(std::uint32_t backend) { counters_[backend].failures.add(); }
+  void onFailure(std::uint32_t backend) { counters_[backend]->failures.add(); }
 
-  // This instance's counters of `backend`, for the admin thread to read (relaxed atomics).
+  // The counters of `backend`, for the admin thread to read (relaxed atomics) and for the data
+  // path to add to (bytes, connect times). Written by this instance's worker alone.
   [[nodiscard]] const BackendCounters& counters(std::uint32_t backend) const {
+    return *counters_[backend];
+  }
+  [[nodiscard]] BackendCounters& counters(std::uint32_t backend) { return *counters_[backend]; }
+  // A reload's new instance takes over the counters of the same backend in the one before (on
+  // the same worker), so they stay monotonic; both instances then add to them. Call before any
+  // connection is opened through this instance.
+  [[nodiscard]] std::shared_ptr<BackendCounters> sharedCounters(std::uint32_t backend) const {
     return counters_[backend];
+  }
+  void adoptCounters(std::uint32_t backend, std::shared_ptr<BackendCounters> counters) {
+    counters_[backend] = std::move(counters);
   }
 
   // Health feeds in here: a backend that is down is never picked. Backups are picked only while
@@ -86,7 +98,8 @@ class Balancer {
   std::vector<std::uint8_t> up_;
   std::vector<std::uint8_t> backup_;
   std::uint32_t primaries_up_ = 0;
-  std::vector<BackendCounters> counters_;  // sized once: atomics cannot move
+  // Behind pointers: atomics cannot move, and a reload's next instance may share them.
+  std::vector<std::shared_ptr<BackendCounters>> counters_;
 };
 
 // Everything about a pool's balancing that is fixed by the config (the Maglev table, weights):

@@ -156,6 +156,7 @@ void DatagramListener::forward(std::size_t count) {
   auto& batch = env_.buffers->from_clients;
   const std::int64_t now = env_.loop->now();
   env_.stats->datagrams_in.add(count);
+  std::uint64_t bytes = 0;  // of the datagrams taken into flows
   for (std::size_t i = 0; i < count; ++i) {
     if (batch.truncated(i)) {
       env_.stats->dropped_truncated.add();
@@ -193,9 +194,11 @@ void DatagramListener::forward(std::size_t count) {
     }
     ++flow->requests;
     flow->bytes_in += batch.length(i);
+    bytes += batch.length(i);
     table_.touch(*flow, now);
     enqueue(*flow, i);
   }
+  env_.stats->bytes_in.add(bytes);
   flush();
 }
 
