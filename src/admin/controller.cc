@@ -348,36 +348,34 @@ ApiReply Controller::pool(std::string_view name) const {
 
 ApiReply Controller::metrics() const {
   MetricsInput input;
-  {
-    std::lock_guard lock(mutex_);
-    input.config = config_;
-    input.version = info_.version;
-    input.workers = info_.workers;
-    input.start_time_seconds = start_time_seconds_;
-    input.reloads_ok = reloads_ok_;
-    input.reloads_failed = reloads_failed_;
-    for (std::uint32_t p = 0; p < config_->pools.size(); ++p) {
-      const auto& pool = config_->pools[p];
-      std::vector<BackendView> views;
-      for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
-        BackendView view;
-        view.checked = pool.health.has_value();
-        if (view.checked && health_ && p < health_->pools.size() && b < health_->pools[p].size()) {
-          view.health = health_->pools[p][b];
-        }
-        view.admin = current_.states[p][b];
-        view.weight = current_.weights[p][b];
-        views.push_back(view);
+  // All under the lock: a reload may replace the config the names point into.
+  std::lock_guard lock(mutex_);
+  input.config = config_;
+  input.version = info_.version;
+  input.workers = info_.workers;
+  input.start_time_seconds = start_time_seconds_;
+  input.reloads_ok = reloads_ok_;
+  input.reloads_failed = reloads_failed_;
+  for (std::uint32_t p = 0; p < config_->pools.size(); ++p) {
+    const auto& pool = config_->pools[p];
+    std::vector<BackendView> views;
+    for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+      BackendView view;
+      view.checked = pool.health.has_value();
+      if (view.checked && health_ && p < health_->pools.size() && b < health_->pools[p].size()) {
+        view.health = health_->pools[p][b];
       }
-      input.backends.push_back(std::move(views));
+      view.admin = current_.states[p][b];
+      view.weight = current_.weights[p][b];
+      views.push_back(view);
     }
-    // Under the lock: a reload may replace the config the names point into.
-    if (hooks_.metrics) hooks_.metrics(input.sample);
-    ApiReply reply;
-    reply.content_type = std::string(kMetricsContentType);
-    reply.text = renderMetrics(input);
-    return reply;
+    input.backends.push_back(std::move(views));
   }
+  if (hooks_.metrics) hooks_.metrics(input.sample);
+  ApiReply reply;
+  reply.content_type = std::string(kMetricsContentType);
+  reply.text = renderMetrics(input);
+  return reply;
 }
 
 ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view backend_name,

@@ -34,13 +34,19 @@ void perListener(MetricsText& out, const MetricsInput& input, std::string_view n
   }
 }
 
-// The same for each backend of each pool.
+// Connect times and relayed bytes are counted for stream pools alone.
+bool streamPool(const config::PoolConfig& pool) {
+  return pool.backends.empty() || pool.backends[0].address.isStream();
+}
+
+// The same for each backend of each pool (of each stream pool, with `stream_only`).
 template <typename Get>
 void perBackend(MetricsText& out, const MetricsInput& input, std::string_view name, Type type,
-                std::string_view help, Get get) {
+                std::string_view help, bool stream_only, Get get) {
   out.family(name, type, help);
   static const BackendNumbers kNone;
   for (const auto& pool : input.config->pools) {
+    if (stream_only && !streamPool(pool)) continue;
     for (const auto& backend : pool.backends) {
       auto it = input.sample.backends.find({pool.name, backend.name});
       const BackendNumbers& numbers = it == input.sample.backends.end() ? kNone : it->second;
@@ -107,18 +113,19 @@ void writeListeners(MetricsText& out, const MetricsInput& input) {
 
 void writeBackends(MetricsText& out, const MetricsInput& input) {
   perBackend(out, input, "l4lb_backend_connections_active", Type::kGauge,
-             "Connections (stream) or flows (datagram) open to a backend now.",
+             "Connections (stream) or flows (datagram) open to a backend now.", false,
              [](const BackendNumbers& n) { return n.active; });
   perBackend(out, input, "l4lb_backend_connections_total", Type::kCounter,
-             "Connections or flows sent to a backend (each connect attempt counts).",
+             "Connections or flows sent to a backend (each connect attempt counts).", false,
              [](const BackendNumbers& n) { return n.total; });
   perBackend(out, input, "l4lb_backend_connect_failures_total", Type::kCounter,
-             "Failed connects to a backend.", [](const BackendNumbers& n) { return n.failures; });
+             "Failed connects to a backend.", false,
+             [](const BackendNumbers& n) { return n.failures; });
   perBackend(out, input, "l4lb_backend_bytes_to_backend_total", Type::kCounter,
-             "Bytes read from clients and relayed to a backend (stream), as they move.",
+             "Bytes read from clients and relayed to a backend (stream), as they move.", true,
              [](const BackendNumbers& n) { return n.bytes_to_backend; });
   perBackend(out, input, "l4lb_backend_bytes_from_backend_total", Type::kCounter,
-             "Bytes read from a backend and relayed to clients (stream), as they move.",
+             "Bytes read from a backend and relayed to clients (stream), as they move.", true,
              [](const BackendNumbers& n) { return n.bytes_from_backend; });
 
   out.family("l4lb_backend_connect_duration_seconds", Type::kHistogram,
@@ -129,6 +136,7 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
   }
   static const BackendNumbers kNone;
   for (const auto& pool : input.config->pools) {
+    if (!streamPool(pool)) continue;
     for (const auto& backend : pool.backends) {
       auto it = input.sample.backends.find({pool.name, backend.name});
       const BackendNumbers& n = it == input.sample.backends.end() ? kNone : it->second;

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -239,6 +240,10 @@ def run_metrics_test(l4lb, workdir, redis_port, echo):
     assert value(m, "l4lb_datagrams_dropped_total", reason="no-backend") == 0
     assert value(m, "l4lb_backend_connections_total", pool="echo", backend="echo1") == \
         len(payloads)
+    # Connect times and relayed bytes are stream families: none for a datagram pool.
+    assert ("l4lb_backend_bytes_to_backend_total",
+            frozenset({("pool", "echo"), ("backend", "echo1")})) not in m
+    assert 'l4lb_backend_connect_duration_seconds_count{pool="echo"' not in text
 
     # The same numbers reach `l4lb ctl pool`.
     r = subprocess.run([L4LB_BIN, "ctl", "--socket", f"unix://{sock}", "pool", "cache"],
@@ -260,3 +265,65 @@ def value_of_version(text: str) -> str:
     found = re.search(r'^l4lb_build_info\{version="([^"]+)"\} 1$', text, re.M)
     assert found, text
     return found.group(1)
+
+
+def test_counters_stay_monotonic_across_a_reload(l4lb, workdir, processes):
+    """A reload builds new balancers and listener state in every worker; the counters of the
+    listeners and backends it keeps (same names) carry on from where they were."""
+    redis_port = free_port()
+    processes.append(start_redis(workdir, redis_port))
+    front = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    config = config_toml(
+        [{"name": "front", "bind": front, "pool": "cache"}],
+        {"cache": {"backends": [{"address": tcp_url(redis_port), "name": "r1"}]}},
+        {"workers": 2})
+    config += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
+    proc = l4lb(config, ready=[front])
+    assert proc.wait_log(r"admin API listening on"), proc.describe()
+    r1 = {"pool": "cache", "backend": "r1"}
+
+    sent, received = talk(front, [(PING, PONG), (SET, OK)])
+    # Held open across the reload: it finishes under the old generation.
+    held = connect(front)
+    held.sendall(PING)
+    assert recv_exact(held, len(PONG)) == PONG
+
+    def first_ended() -> bool:
+        return value(parse(scrape(sock)[1]), "l4lb_backend_connections_active", **r1) == 1
+
+    assert wait_until(first_ended, 10), scrape(sock)[1]
+    before = parse(scrape(sock)[1])
+    assert value(before, "l4lb_backend_bytes_to_backend_total", **r1) == sent + len(PING)
+
+    reload = subprocess.run(["curl", "-sS", "--fail", "-X", "POST", "-d", "", "--unix-socket",
+                             sock, "http://l4lb/api/v1/reload"],
+                            capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+    assert reload.returncode == 0, reload.stderr
+    assert proc.wait_log(r"reloaded "), proc.describe()
+    time.sleep(0.5)  # the workers take the new generation from their loops' queues
+
+    held.sendall(GET)
+    assert recv_exact(held, len(HELLO)) == HELLO
+    held.close()
+    s2, r2 = talk(front, [(GET, HELLO)])
+    total_sent = sent + len(PING) + len(GET) + s2
+    total_received = received + len(PONG) + len(HELLO) + r2
+
+    def all_ended() -> bool:
+        samples = parse(scrape(sock)[1])
+        return value(samples, "l4lb_listener_connections_ended_total", listener="front",
+                     reason="completed") == 3
+
+    assert wait_until(all_ended, 10), scrape(sock)[1]
+    text = scrape(sock)[1]
+    promtool_check(text)
+    after = parse(text)
+    assert value(after, "l4lb_config_reloads_total", result="ok") == 1
+    assert value(after, "l4lb_listener_connections_accepted_total", listener="front") == 3
+    assert value(after, "l4lb_backend_connections_total", **r1) == 3
+    assert value(after, "l4lb_backend_connections_active", **r1) == 0
+    assert value(after, "l4lb_backend_connect_duration_seconds_count", **r1) == 3
+    assert value(after, "l4lb_backend_bytes_to_backend_total", **r1) == total_sent
+    assert value(after, "l4lb_backend_bytes_from_backend_total", **r1) == total_received
+    assert value(after, "l4lb_listener_bytes_from_clients_total", listener="front") == total_sent
