@@ -4,18 +4,21 @@ redis-server and an in-process UDP echo."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 
 import pytest
 
-from harness import (L4LB_BIN, config_toml, connect, free_port, free_udp_port, recv_exact,
-                     server_udp_url, start_redis, tcp_url, udp_client, udp_server, udp_url,
-                     wait_until)
+from harness import (L4LB_BIN, config_toml, connect, count_handler, echo_both_ways, free_port,
+                     free_udp_port, recv_exact, recv_until_eof, server_udp_url, start_redis,
+                     tcp_url, udp_client, udp_server, udp_url, wait_until)
 
 IO_TIMEOUT = 10
+MB = 1 << 20
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # One request and its answer, byte for byte (RESP).
@@ -327,3 +330,62 @@ def test_counters_stay_monotonic_across_a_reload(l4lb, workdir, processes):
     assert value(after, "l4lb_backend_bytes_to_backend_total", **r1) == total_sent
     assert value(after, "l4lb_backend_bytes_from_backend_total", **r1) == total_received
     assert value(after, "l4lb_listener_bytes_from_clients_total", listener="front") == total_sent
+
+
+def test_bulk_bytes_count_as_they_move_spliced_or_copied(l4lb, workdir, servers):
+    """Bytes show while the connection is still open (counted per relay pass, not at its end),
+    and a direction that moved on to splice(2) counts every byte too."""
+    counter = servers(tcp_url(free_port()), count_handler, "counter")
+    echo = servers(tcp_url(free_port()), name="echo")
+    front, bulk = tcp_url(free_port()), tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    config = config_toml(
+        [{"name": "front", "bind": front, "pool": "count"},
+         {"name": "bulk", "bind": bulk, "pool": "echo"}],
+        {"count": {"backends": [{"address": counter.url, "name": "counter"}]},
+         "echo": {"backends": [{"address": echo.url, "name": "echo"}]}},
+        {"workers": 2, "splice": "auto"})
+    config += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
+    proc = l4lb(config, ready=[front, bulk])
+    assert proc.wait_log(r"admin API listening on"), proc.describe()
+    size = 2 * MB
+    counted = {"pool": "count", "backend": "counter"}
+
+    with connect(front, timeout=30) as s:
+        s.sendall(os.urandom(size))
+
+        def all_counted() -> bool:
+            samples = parse(scrape(sock)[1])
+            return value(samples, "l4lb_backend_bytes_to_backend_total", **counted) == size
+
+        # Still open: the backend waits for EOF before it answers.
+        assert wait_until(all_counted, 10), scrape(sock)[1]
+        samples = parse(scrape(sock)[1])
+        assert value(samples, "l4lb_backend_connections_active", **counted) == 1
+        assert value(samples, "l4lb_listener_bytes_from_clients_total", listener="front") == size
+        s.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(s) == str(size).encode()
+
+    payload = os.urandom(4 * MB)
+    echoed = echo_both_ways(bulk, b"echo\n", payload)
+    assert len(echoed) == len(payload)
+
+    def echo_ended() -> bool:
+        samples = parse(scrape(sock)[1])
+        return value(samples, "l4lb_backend_connections_active", pool="echo", backend="echo") == 0
+
+    assert wait_until(echo_ended, 10), scrape(sock)[1]
+    text = scrape(sock)[1]
+    promtool_check(text)
+    m = parse(text)
+    assert value(m, "l4lb_backend_bytes_to_backend_total", pool="echo", backend="echo") == \
+        len(payload)
+    assert value(m, "l4lb_backend_bytes_from_backend_total", pool="echo", backend="echo") == \
+        len(payload) + len(b"echo\n")
+    assert value(m, "l4lb_backend_bytes_from_backend_total", **counted) == len(str(size))
+    assert value(m, "l4lb_listener_bytes_from_backends_total", listener="bulk") == \
+        len(payload) + len(b"echo\n")
+    # The transfer did move on to splice (the log at exit says how many directions did).
+    assert proc.stop() == 0, proc.describe()
+    spliced = re.search(r"\((\d+) bulk directions moved by splice", proc.stderr())
+    assert spliced and int(spliced.group(1)) >= 2, proc.describe()
