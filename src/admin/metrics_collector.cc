@@ -119,7 +119,7 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
              "Connections or flows sent to a backend (each connect attempt counts).", false,
              [](const BackendNumbers& n) { return n.total; });
   perBackend(out, input, "l4lb_backend_connect_failures_total", Type::kCounter,
-             "Failed connects to a backend.", false,
+             "Failed connects to a backend, and resets from it.", false,
              [](const BackendNumbers& n) { return n.failures; });
   perBackend(out, input, "l4lb_backend_bytes_to_backend_total", Type::kCounter,
              "Bytes read from clients and relayed to a backend (stream), as they move.", true,

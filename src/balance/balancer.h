@@ -57,6 +57,12 @@ class Balancer {
     --active_[backend];
     counters_[backend]->active.sub();
   }
+  // A datagram flow a reload moved here from the instance before: open in this instance, but
+  // not sent to the backend anew (the counters, shared, have it in `total` already).
+  void onConnectionCarried(std::uint32_t backend) {
+    ++active_[backend];
+    counters_[backend]->active.add();
+  }
   void onFailure(std::uint32_t backend) { counters_[backend]->failures.add(); }
 
   // The counters of `backend`, for the admin thread to read (relaxed atomics) and for the data

@@ -88,7 +88,9 @@ void DatagramListener::adopt(const config::ListenerConfig& listener, PoolState& 
       if (backend.name == was.name && backend.address.url == was.address.url) now = b;
     }
     flow->backend = now;
-    if (now != balance::kNoBackend) {
+    if (now != balance::kNoBackend && old.config->name == pool.config->name) {
+      pool.balancer->onConnectionCarried(now);  // the same counters (worker.cc shares them)
+    } else if (now != balance::kNoBackend) {
       pool.balancer->onConnectionOpened(now);
     } else if (flow->upstream) {
       env_.loop->remove(flow->upstream.get());

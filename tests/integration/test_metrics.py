@@ -275,11 +275,22 @@ def test_counters_stay_monotonic_across_a_reload(l4lb, workdir, processes):
     listeners and backends it keeps (same names) carry on from where they were."""
     redis_port = free_port()
     processes.append(start_redis(workdir, redis_port))
+    echo = udp_server()
+    try:
+        run_reload_test(l4lb, workdir, redis_port, echo)
+    finally:
+        echo.stop()
+
+
+def run_reload_test(l4lb, workdir, redis_port, echo):
     front = tcp_url(free_port())
+    udp_port = free_udp_port()
     sock = str(workdir / "admin.sock")
     config = config_toml(
-        [{"name": "front", "bind": front, "pool": "cache"}],
-        {"cache": {"backends": [{"address": tcp_url(redis_port), "name": "r1"}]}},
+        [{"name": "front", "bind": front, "pool": "cache"},
+         {"name": "dgram", "bind": udp_url(udp_port), "pool": "echo"}],
+        {"cache": {"backends": [{"address": tcp_url(redis_port), "name": "r1"}]},
+         "echo": {"backends": [{"address": server_udp_url(echo), "name": "echo1"}]}},
         {"workers": 2})
     config += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
     proc = l4lb(config, ready=[front])
@@ -287,6 +298,9 @@ def test_counters_stay_monotonic_across_a_reload(l4lb, workdir, processes):
     r1 = {"pool": "cache", "backend": "r1"}
 
     sent, received = talk(front, [(PING, PONG), (SET, OK)])
+    client = udp_client()
+    client.sendto(b"before", ("127.0.0.1", udp_port))
+    assert client.recvfrom(2048)[0] == b"before"
     # Held open across the reload: it finishes under the old generation.
     held = connect(front)
     held.sendall(PING)
@@ -308,6 +322,10 @@ def test_counters_stay_monotonic_across_a_reload(l4lb, workdir, processes):
 
     held.sendall(GET)
     assert recv_exact(held, len(HELLO)) == HELLO
+    # The flow carries over to the new generation: not a new flow for its backend.
+    client.sendto(b"after", ("127.0.0.1", udp_port))
+    assert client.recvfrom(2048)[0] == b"after"
+    client.close()
     held.close()
     s2, r2 = talk(front, [(GET, HELLO)])
     total_sent = sent + len(PING) + len(GET) + s2
@@ -330,6 +348,11 @@ def test_counters_stay_monotonic_across_a_reload(l4lb, workdir, processes):
     assert value(after, "l4lb_backend_bytes_to_backend_total", **r1) == total_sent
     assert value(after, "l4lb_backend_bytes_from_backend_total", **r1) == total_received
     assert value(after, "l4lb_listener_bytes_from_clients_total", listener="front") == total_sent
+    echo1 = {"pool": "echo", "backend": "echo1"}
+    assert value(after, "l4lb_datagram_flows_created_total") == 1
+    assert value(after, "l4lb_backend_connections_total", **echo1) == 1
+    assert value(after, "l4lb_backend_connections_active", **echo1) == 1
+    assert value(after, "l4lb_datagram_bytes_total", **{"from": "client"}) == len(b"beforeafter")
 
 
 def test_bulk_bytes_count_as_they_move_spliced_or_copied(l4lb, workdir, servers):

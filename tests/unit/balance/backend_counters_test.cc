@@ -47,5 +47,17 @@ TEST(BackendCountersTest, AdoptedCountersAddUpOverBothInstances) {
   EXPECT_EQ(after->counters(0).active.get(), 1U);
 }
 
+TEST(BackendCountersTest, ACarriedFlowIsNotSentAnew) {
+  auto before = makeBalancer(Algorithm::kRoundRobin, {1});
+  before->onConnectionOpened(0);
+  auto after = makeBalancer(Algorithm::kRoundRobin, {1});
+  after->adoptCounters(0, before->sharedCounters(0));
+  before->onConnectionClosed(0);  // the flow leaves the old instance...
+  after->onConnectionCarried(0);  // ...for the new one
+  EXPECT_EQ(after->counters(0).total.get(), 1U);
+  EXPECT_EQ(after->counters(0).active.get(), 1U);
+  EXPECT_EQ(after->active(0), 1U);
+}
+
 }  // namespace
 }  // namespace l4lb::balance
