@@ -198,6 +198,26 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
   }
 }
 
+void writeEffectiveWeights(MetricsText& out, const MetricsInput& input) {
+  out.family("l4lb_backend_effective_weight", Type::kGauge,
+             "The weight new connections are balanced on now, averaged over the workers: "
+             "slow start ramps it, and it is 0 where the backend is down, ejected (each "
+             "worker's passive health), draining or disabled. Backups count only while no "
+             "primary is up.");
+  for (const auto& pool : input.config->pools) {
+    for (const auto& backend : pool.backends) {
+      auto it = input.sample.backends.find({pool.name, backend.name});
+      double weight = 0;
+      if (it != input.sample.backends.end() && it->second.effective_weights > 0) {
+        weight = it->second.effective_weight_sum / it->second.effective_weights;
+      }
+      out.sample(std::array<MetricLabel, 2>{MetricLabel{"pool", pool.name},
+                                            MetricLabel{"backend", backend.name}},
+                 weight);
+    }
+  }
+}
+
 void writeDatagrams(MetricsText& out, const MetricsInput& input) {
   const DatagramNumbers& d = input.sample.datagrams;
   out.family("l4lb_datagram_flows_active", Type::kGauge,
@@ -267,6 +287,7 @@ std::string renderMetrics(const MetricsInput& input) {
   if (input.config != nullptr) {
     writeListeners(out, input);
     writeBackends(out, input);
+    writeEffectiveWeights(out, input);
     writeDatagrams(out, input);
   }
   return out.take();

@@ -39,6 +39,9 @@ struct BackendNumbers {
   std::uint64_t bytes_from_backend = 0;
   std::array<std::uint64_t, balance::kConnectBucketsUs.size() + 1> connect_buckets{};
   std::uint64_t connect_sum_us = 0;
+  // The weights the workers balance on now (config units), summed, and how many were added.
+  double effective_weight_sum = 0;
+  unsigned effective_weights = 0;
 
   // Adds a worker's counters.
   void add(const balance::BackendCounters& counters);

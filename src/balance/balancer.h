@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -86,7 +87,15 @@ class Balancer {
   void setUp(std::uint32_t backend, bool up);
   // The weight picks use (slow start ramps it up after a backend comes up). Maglev's table is
   // fixed by the plan, so there only 0 versus non-zero matters.
-  void setWeight(std::uint32_t backend, std::uint32_t weight) { weights_[backend] = weight; }
+  void setWeight(std::uint32_t backend, std::uint32_t weight) {
+    weights_[backend] = weight;
+    publishWeight(backend);
+  }
+  // Any thread (GET /metrics): the weight this instance balances new connections on now, 0
+  // while the backend is down, ejected, draining or disabled. In the plan's units.
+  [[nodiscard]] std::uint32_t effectiveWeight(std::uint32_t backend) const {
+    return effective_weights_[backend].load(std::memory_order_relaxed);
+  }
   [[nodiscard]] std::uint32_t weight(std::uint32_t backend) const { return weights_[backend]; }
   [[nodiscard]] bool isBackup(std::uint32_t backend) const { return backup_[backend] != 0; }
   [[nodiscard]] std::uint32_t primariesUp() const { return primaries_up_; }
@@ -96,6 +105,11 @@ class Balancer {
   [[nodiscard]] bool isUp(std::uint32_t backend) const { return up_[backend] != 0; }
 
  protected:
+  // Off the data path (health and operator changes): the copy other threads may read.
+  void publishWeight(std::uint32_t backend) {
+    effective_weights_[backend].store(up_[backend] != 0 ? weights_[backend] : 0,
+                                      std::memory_order_relaxed);
+  }
   // Up, weight > 0 and not in `exclude`.
   [[nodiscard]] bool eligible(std::uint32_t backend, std::span<const std::uint32_t> exclude) const;
 
@@ -106,6 +120,7 @@ class Balancer {
   std::uint32_t primaries_up_ = 0;
   // Behind pointers: atomics cannot move, and a reload's next instance may share them.
   std::vector<std::shared_ptr<BackendCounters>> counters_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> effective_weights_;
 };
 
 // Everything about a pool's balancing that is fixed by the config (the Maglev table, weights):

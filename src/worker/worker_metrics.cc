@@ -39,9 +39,17 @@ void Worker::addMetrics(admin::MetricsSample& sample) const {
     }
     for (std::size_t p = 0; p < config.pools.size(); ++p) {
       const auto& pool = config.pools[p];
+      const balance::Balancer& balancer = *generation->pools[p].balancer;
+      // As in Snapshot::build: weights are scaled where slow start ramps them.
+      const double scale =
+          pool.slow_start.count() > 0 && pool.balance != balance::Algorithm::kMaglev
+              ? proxy::kSlowStartScale
+              : 1;
       for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
-        sample.backend(pool.name, pool.backends[b].name)
-            .add(generation->pools[p].balancer->counters(b));
+        admin::BackendNumbers& n = sample.backend(pool.name, pool.backends[b].name);
+        n.add(balancer.counters(b));
+        n.effective_weight_sum += balancer.effectiveWeight(b) / scale;
+        ++n.effective_weights;
       }
     }
   }

@@ -228,6 +228,8 @@ def run_metrics_test(l4lb, workdir, redis_port, echo):
     assert value(m, "l4lb_backend_health_state", state="up", **down) == 0
     assert value(m, "l4lb_backend_admin_state", state="enabled", **down) == 1
     assert value(m, "l4lb_backend_weight", **r1) == 1
+    assert value(m, "l4lb_backend_effective_weight", **r1) == 1
+    assert value(m, "l4lb_backend_effective_weight", **down) == 0  # down by its checks
     assert value(m, "l4lb_backend_health_state", state="unchecked", pool="echo",
                  backend="echo1") == 1
 
@@ -256,6 +258,22 @@ def run_metrics_test(l4lb, workdir, redis_port, echo):
         line for line in r.stdout.splitlines() if line.startswith("r1 "))
     assert "BYTES IN" in header and "BYTES OUT" in header, r.stdout
     assert re.search(rf"\b{sent}\s+{received}\b", row), r.stdout
+
+    # An operator drains r1: its admin state and effective weight follow in every worker.
+    drain = subprocess.run(["curl", "-sS", "--fail", "-X", "PATCH", "-H",
+                            "Content-Type: application/json", "--data-binary",
+                            '{"state": "drain"}', "--unix-socket", sock,
+                            "http://l4lb/api/v1/pools/cache/backends/r1"],
+                           capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+    assert drain.returncode == 0, drain.stderr
+
+    def drained() -> bool:
+        samples = parse(scrape(sock)[1])
+        return (value(samples, "l4lb_backend_admin_state", state="draining", **r1) == 1 and
+                value(samples, "l4lb_backend_effective_weight", **r1) == 0)
+
+    assert wait_until(drained, 10), scrape(sock)[1]
+    assert value(parse(scrape(sock)[1]), "l4lb_backend_admin_state", state="enabled", **r1) == 0
 
     # A write is still refused over tcp:// without the token; /metrics takes GET alone.
     post = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",

@@ -59,5 +59,19 @@ TEST(BackendCountersTest, ACarriedFlowIsNotSentAnew) {
   EXPECT_EQ(after->active(0), 1U);
 }
 
+TEST(BackendCountersTest, EffectiveWeightIsZeroWhileDown) {
+  auto balancer = makeBalancer(Algorithm::kRoundRobin, {3, 1});
+  EXPECT_EQ(balancer->effectiveWeight(0), 3U);
+  balancer->setWeight(0, 2);  // a slow-start step
+  EXPECT_EQ(balancer->effectiveWeight(0), 2U);
+  balancer->setUp(0, false);
+  EXPECT_EQ(balancer->effectiveWeight(0), 0U);
+  balancer->setWeight(0, 3);
+  EXPECT_EQ(balancer->effectiveWeight(0), 0U);
+  balancer->setUp(0, true);
+  EXPECT_EQ(balancer->effectiveWeight(0), 3U);
+  EXPECT_EQ(balancer->effectiveWeight(1), 1U);
+}
+
 }  // namespace
 }  // namespace l4lb::balance
