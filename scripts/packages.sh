@@ -6,4 +6,5 @@ L4LB_QUICKSTART_PACKAGES=(python3 curl)
 L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev git
                     python3 python3-pytest redis-server redis-tools socat iproute2 procps curl
                     unbound bind9-dnsutils nginx memcached postgresql
-                    mariadb-server haproxy openssl systemd man-db groff-base)
+                    mariadb-server haproxy openssl systemd man-db groff-base
+                    prometheus)  # promtool: tests/integration/test_metrics.py

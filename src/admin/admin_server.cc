@@ -123,6 +123,10 @@ bool AdminServer::bind(std::string& error) {
                                                      .over_unix = !tcp});
       res.status = reply.status;
       if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+      if (!reply.content_type.empty()) {
+        res.set_content(reply.text, reply.content_type);
+        return;
+      }
       // Names in errors come from the request's path: invalid UTF-8 there is replaced, not thrown.
       res.set_content(
           reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",

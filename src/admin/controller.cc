@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <utility>
 #include <variant>
 
@@ -28,6 +30,12 @@ ApiReply errorReply(int status, std::string message) {
 
 Controller::Controller(const config::Config& config, StartInfo info, ControllerHooks hooks)
     : config_(&config), info_(std::move(info)), hooks_(std::move(hooks)) {
+  // Made as l4lb starts (before the workers): the wall clock now, less the time since started_ms.
+  const auto since_start_ms = info_.started_ms == 0 ? 0 : io::monotonicMillis() - info_.started_ms;
+  start_time_seconds_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
+      static_cast<double>(since_start_ms) / 1000;
+  start_time_seconds_ = std::floor(start_time_seconds_ * 1000) / 1000;
   for (const auto& pool : config_->pools) {
     current_.states.emplace_back(pool.backends.size(), AdminState::kEnabled);
     std::vector<std::uint32_t> weights;
@@ -313,6 +321,8 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
     out["active"] = totals.active;
     out["total"] = totals.total;
     out["failures"] = totals.failures;
+    out["bytes_in"] = totals.bytes_in;
+    out["bytes_out"] = totals.bytes_out;
   }
   return out;
 }
@@ -349,6 +359,38 @@ ApiReply Controller::pool(std::string_view name) const {
   auto index = findPool(name);
   if (!index) return errorReply(404, fmt::format("no pool \"{}\"", name));
   return ApiReply{200, poolJson(*index, true)};
+}
+
+ApiReply Controller::metrics() const {
+  MetricsInput input;
+  // All under the lock: a reload may replace the config the names point into.
+  std::lock_guard lock(mutex_);
+  input.config = config_;
+  input.version = info_.version;
+  input.workers = info_.workers;
+  input.start_time_seconds = start_time_seconds_;
+  input.reloads_ok = reloads_ok_;
+  input.reloads_failed = reloads_failed_;
+  for (std::uint32_t p = 0; p < config_->pools.size(); ++p) {
+    const auto& pool = config_->pools[p];
+    std::vector<BackendView> views;
+    for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+      BackendView view;
+      view.checked = pool.health.has_value();
+      if (view.checked && health_ && p < health_->pools.size() && b < health_->pools[p].size()) {
+        view.health = health_->pools[p][b];
+      }
+      view.admin = current_.states[p][b];
+      view.weight = current_.weights[p][b];
+      views.push_back(view);
+    }
+    input.backends.push_back(std::move(views));
+  }
+  if (hooks_.metrics) hooks_.metrics(input.sample);
+  ApiReply reply;
+  reply.content_type = std::string(kMetricsContentType);
+  reply.text = renderMetrics(input);
+  return reply;
 }
 
 ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view backend_name,

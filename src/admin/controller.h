@@ -8,9 +8,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "admin/admin_state.h"
+#include "admin/metrics_collector.h"
 #include "config/config.h"
 #include "health/health_state.h"
 
@@ -21,6 +23,8 @@ struct BackendTotals {
   std::uint64_t active = 0;
   std::uint64_t total = 0;
   std::uint64_t failures = 0;
+  std::uint64_t bytes_in = 0;   // client -> backend
+  std::uint64_t bytes_out = 0;  // backend -> client
 };
 
 // What a reload did: ok, or why not (the loader's errors, one per line).
@@ -39,6 +43,8 @@ struct ControllerHooks {
   // Reads a backend's counters from every worker (relaxed atomics: no lock on the data path).
   // (By name: the workers may not have switched to a reloaded config yet.)
   std::function<BackendTotals(std::string_view pool, std::string_view backend)> totals;
+  // Adds every worker's counters to a scrape of GET /metrics (relaxed atomics, as `totals`).
+  std::function<void(MetricsSample&)> metrics;
   // Loads the config file again and switches to it (runs on the calling thread, waits).
   std::function<ReloadOutcome()> reload;
   // Switches to `next` (the running config with a change of the API), as a reload does.
@@ -63,8 +69,15 @@ struct BackendChange {
 
 // The result of an API call: an HTTP status and the JSON body to send.
 struct ApiReply {
+  ApiReply() = default;
+  ApiReply(int status_code, nlohmann::json json_body)
+      : status(status_code), body(std::move(json_body)) {}
+
   int status = 200;
   nlohmann::json body;
+  // When content_type is set: `text` is the body instead (GET /metrics).
+  std::string content_type;
+  std::string text;
 };
 
 // The admin API's state and answers: the operator's states and weights, the last health
@@ -81,6 +94,8 @@ class Controller {
   [[nodiscard]] ApiReply listeners() const;
   [[nodiscard]] ApiReply pools() const;
   [[nodiscard]] ApiReply pool(std::string_view name) const;
+  // GET /metrics: the Prometheus text format (admin/metrics_collector.h).
+  [[nodiscard]] ApiReply metrics() const;
   // POST /api/v1/reload.
   [[nodiscard]] ApiReply reload();
   // POST /api/v1/upgrade (l4lb run --upgrade-from): {"socket": PATH} for the new process.
@@ -117,6 +132,7 @@ class Controller {
 
   const config::Config* config_;
   StartInfo info_;
+  double start_time_seconds_ = 0;  // Unix time, for l4lb_start_time_seconds
   ControllerHooks hooks_;
   mutable std::mutex mutex_;
   std::mutex change_mutex_;  // one config change of the API at a time (held while it applies)

@@ -121,6 +121,10 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
   auto segments = splitPath(request.target);
   if (!segments) return errorReply(400, "malformed percent-escape in the path");
   const auto& s = *segments;
+  // Read-only like every GET: no token needed on tcp:// listeners.
+  if (s.size() == 1 && s[0] == "metrics") {
+    return request.method == "GET" ? controller.metrics() : methodNotAllowed("GET");
+  }
   if (s.size() < 3 || s[0] != "api" || s[1] != "v1") {
     return errorReply(404, "not found (the API is under /api/v1)");
   }

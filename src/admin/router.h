@@ -19,6 +19,7 @@ struct ApiRequest {
 };
 
 // The routes of /api/v1 (README.md, "Admin API"), mapped to the controller:
+//   GET   /metrics (Prometheus text format)
 //   GET   /api/v1/status | /api/v1/listeners | /api/v1/pools | /api/v1/pools/{pool}
 //   POST  /api/v1/reload | /api/v1/upgrade (unix:// listeners only)
 //   PATCH /api/v1/pools/{pool}/backends/{name}   {"state": "drain"|"enable"|"disable",

@@ -169,8 +169,13 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
       totals.active += view.counters->active.get();
       totals.total += view.counters->total.get();
       totals.failures += view.counters->failures.get();
+      totals.bytes_in += view.counters->bytes_to_backend.get();
+      totals.bytes_out += view.counters->bytes_from_backend.get();
     }
     return totals;
+  };
+  hooks.metrics = [targets](admin::MetricsSample& sample) {
+    for (const worker::Worker* w : targets) w->addMetrics(sample);
   };
   hooks.reload = [this] {
     return onMainThread(

@@ -33,7 +33,11 @@ std::string_view algorithmName(Algorithm algorithm) {
 }
 
 Balancer::Balancer(std::span<const BackendSlot> backends)
-    : active_(backends.size(), 0), up_(backends.size(), 1), counters_(backends.size()) {
+    : active_(backends.size(), 0), up_(backends.size(), 1) {
+  counters_.reserve(backends.size());
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    counters_.push_back(std::make_shared<BackendCounters>());
+  }
   weights_.reserve(backends.size());
   backup_.reserve(backends.size());
   for (const BackendSlot& backend : backends) {
@@ -41,12 +45,15 @@ Balancer::Balancer(std::span<const BackendSlot> backends)
     backup_.push_back(backend.backup ? 1 : 0);
     if (!backend.backup) ++primaries_up_;
   }
+  effective_weights_ = std::make_unique<std::atomic<std::uint32_t>[]>(backends.size());
+  for (std::uint32_t b = 0; b < backends.size(); ++b) publishWeight(b);
 }
 
 void Balancer::setUp(std::uint32_t backend, bool up) {
   const std::uint8_t value = up ? 1 : 0;
   if (up_[backend] == value) return;
   up_[backend] = value;
+  publishWeight(backend);
   if (backup_[backend] != 0) return;
   if (up) {
     ++primaries_up_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -49,18 +50,36 @@ class Balancer {
   // instance after a reload starts at zero); a stray close is ignored rather than wrapping.
   void onConnectionOpened(std::uint32_t backend) {
     ++active_[backend];
-    counters_[backend].active.set(active_[backend]);
-    counters_[backend].total.add();
+    counters_[backend]->active.add();
+    counters_[backend]->total.add();
   }
   void onConnectionClosed(std::uint32_t backend) {
-    if (active_[backend] > 0) --active_[backend];
-    counters_[backend].active.set(active_[backend]);
+    if (active_[backend] == 0) return;
+    --active_[backend];
+    counters_[backend]->active.sub();
   }
-  void onFailure(std::uint32_t backend) { counters_[backend].failures.add(); }
+  // A datagram flow a reload moved here from the instance before: open in this instance, but
+  // not sent to the backend anew (the counters, shared, have it in `total` already).
+  void onConnectionCarried(std::uint32_t backend) {
+    ++active_[backend];
+    counters_[backend]->active.add();
+  }
+  void onFailure(std::uint32_t backend) { counters_[backend]->failures.add(); }
 
-  // This instance's counters of `backend`, for the admin thread to read (relaxed atomics).
+  // The counters of `backend`, for the admin thread to read (relaxed atomics) and for the data
+  // path to add to (bytes, connect times). Written by this instance's worker alone.
   [[nodiscard]] const BackendCounters& counters(std::uint32_t backend) const {
+    return *counters_[backend];
+  }
+  [[nodiscard]] BackendCounters& counters(std::uint32_t backend) { return *counters_[backend]; }
+  // A reload's new instance takes over the counters of the same backend in the one before (on
+  // the same worker), so they stay monotonic; both instances then add to them. Call before any
+  // connection is opened through this instance.
+  [[nodiscard]] std::shared_ptr<BackendCounters> sharedCounters(std::uint32_t backend) const {
     return counters_[backend];
+  }
+  void adoptCounters(std::uint32_t backend, std::shared_ptr<BackendCounters> counters) {
+    counters_[backend] = std::move(counters);
   }
 
   // Health feeds in here: a backend that is down is never picked. Backups are picked only while
@@ -68,7 +87,15 @@ class Balancer {
   void setUp(std::uint32_t backend, bool up);
   // The weight picks use (slow start ramps it up after a backend comes up). Maglev's table is
   // fixed by the plan, so there only 0 versus non-zero matters.
-  void setWeight(std::uint32_t backend, std::uint32_t weight) { weights_[backend] = weight; }
+  void setWeight(std::uint32_t backend, std::uint32_t weight) {
+    weights_[backend] = weight;
+    publishWeight(backend);
+  }
+  // Any thread (GET /metrics): the weight this instance balances new connections on now, 0
+  // while the backend is down, ejected, draining or disabled. In the plan's units.
+  [[nodiscard]] std::uint32_t effectiveWeight(std::uint32_t backend) const {
+    return effective_weights_[backend].load(std::memory_order_relaxed);
+  }
   [[nodiscard]] std::uint32_t weight(std::uint32_t backend) const { return weights_[backend]; }
   [[nodiscard]] bool isBackup(std::uint32_t backend) const { return backup_[backend] != 0; }
   [[nodiscard]] std::uint32_t primariesUp() const { return primaries_up_; }
@@ -78,6 +105,11 @@ class Balancer {
   [[nodiscard]] bool isUp(std::uint32_t backend) const { return up_[backend] != 0; }
 
  protected:
+  // Off the data path (health and operator changes): the copy other threads may read.
+  void publishWeight(std::uint32_t backend) {
+    effective_weights_[backend].store(up_[backend] != 0 ? weights_[backend] : 0,
+                                      std::memory_order_relaxed);
+  }
   // Up, weight > 0 and not in `exclude`.
   [[nodiscard]] bool eligible(std::uint32_t backend, std::span<const std::uint32_t> exclude) const;
 
@@ -86,7 +118,9 @@ class Balancer {
   std::vector<std::uint8_t> up_;
   std::vector<std::uint8_t> backup_;
   std::uint32_t primaries_up_ = 0;
-  std::vector<BackendCounters> counters_;  // sized once: atomics cannot move
+  // Behind pointers: atomics cannot move, and a reload's next instance may share them.
+  std::vector<std::shared_ptr<BackendCounters>> counters_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> effective_weights_;
 };
 
 // Everything about a pool's balancing that is fixed by the config (the Maglev table, weights):

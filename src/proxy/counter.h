@@ -24,6 +24,23 @@ class Counter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+// One stream listener's counters in one worker (the metrics' per-listener families). A reload
+// that keeps a listener's name hands them to its next generation, so they stay monotonic.
+struct ListenerCounters {
+  Counter accepted;
+  Counter active;
+  Counter accept_limited;  // times accepting stopped at max_connections
+  Counter refused_acl;
+  Counter refused_source_connections;
+  Counter refused_source_rate;
+  Counter refused_proxy_untrusted;
+  Counter bytes_from_clients;  // relayed to backends, counted as they are read
+  Counter bytes_from_backends;
+  std::array<Counter, static_cast<std::size_t>(EndReason::kCount)> ended;
+
+  Counter& endedBy(EndReason reason) { return ended[static_cast<std::size_t>(reason)]; }
+};
+
 // One worker's shard of the statistics.
 struct WorkerStats {
   Counter accepted;

@@ -114,7 +114,9 @@ void DatagramListener::adopt(const config::ListenerConfig& listener, PoolState& 
       if (backend.name == was.name && backend.address.url == was.address.url) now = b;
     }
     flow->backend = now;
-    if (now != balance::kNoBackend) {
+    if (now != balance::kNoBackend && old.config->name == pool.config->name) {
+      pool.balancer->onConnectionCarried(now);  // the same counters (worker.cc shares them)
+    } else if (now != balance::kNoBackend) {
       pool.balancer->onConnectionOpened(now);
     } else if (flow->upstream) {
       env_.loop->remove(flow->upstream.get());
@@ -201,6 +203,7 @@ void DatagramListener::forward(std::size_t count) {
   auto& batch = env_.buffers->from_clients;
   const std::int64_t now = env_.loop->now();
   env_.stats->datagrams_in.add(count);
+  std::uint64_t bytes = 0;  // of the datagrams taken into flows
   for (std::size_t i = 0; i < count; ++i) {
     if (batch.truncated(i)) {
       env_.stats->dropped_truncated.add();
@@ -238,9 +241,11 @@ void DatagramListener::forward(std::size_t count) {
     }
     ++flow->requests;
     flow->bytes_in += batch.length(i);
+    bytes += batch.length(i);
     table_.touch(*flow, now);
     enqueue(*flow, i);
   }
+  env_.stats->bytes_in.add(bytes);
   flush();
 }
 

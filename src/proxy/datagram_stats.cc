@@ -9,6 +9,8 @@ void DatagramStats::addFrom(const DatagramStats& o) {
   datagrams_sent.add(o.datagrams_sent.get());
   replies_in.add(o.replies_in.get());
   replies_sent.add(o.replies_sent.get());
+  bytes_in.add(o.bytes_in.get());
+  bytes_out.add(o.bytes_out.get());
   flows_created.add(o.flows_created.get());
   flows_active.add(o.flows_active.get());
   flows_moved.add(o.flows_moved.get());

@@ -16,6 +16,8 @@ struct DatagramStats {
   Counter datagrams_sent;  // forwarded to backends
   Counter replies_in;      // from backends
   Counter replies_sent;    // delivered back to clients
+  Counter bytes_in;        // of the datagrams from clients that went into flows
+  Counter bytes_out;       // of the replies from backends
   Counter flows_created;
   Counter flows_active;
   Counter flows_moved;               // to another backend: the first refused (ICMP), or went down

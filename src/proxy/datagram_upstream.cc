@@ -220,6 +220,7 @@ void DatagramListener::relayReplies(Flow& flow) {
     table_.touch(flow, env_.loop->now());
     const bool answerable = hasReturnPath(flow);
     send.clear();
+    const std::uint64_t bytes_before = flow.bytes_out;
     for (std::size_t i = 0; i < count; ++i) {
       flow.bytes_out += batch.length(i);
       if (batch.truncated(i)) {
@@ -232,6 +233,7 @@ void DatagramListener::relayReplies(Flow& flow) {
                  reinterpret_cast<const sockaddr*>(&flow.client.addr), flow.client.len);
       }
     }
+    env_.stats->bytes_out.add(flow.bytes_out - bytes_before);
     if (!answerable) env_.stats->dropped_no_return.add(count);
     if (send.count() > 0) {
       int error = 0;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "io/clock.h"
 #include "net/endpoint.h"
 #include "net/socket.h"
 #include "proto/proxy_protocol.h"
@@ -42,10 +43,12 @@ proto::GreetingProtocol greetingOf(const config::PoolConfig& pool) {
 }  // namespace
 
 Session::Session(const SessionEnv& env, SessionOwner* owner, const config::ListenerConfig& listener,
-                 PoolState& pool, base::Fd client, const ClientAddress& client_address)
+                 ListenerCounters& listener_counters, PoolState& pool, base::Fd client,
+                 const ClientAddress& client_address)
     : env_(env),
       owner_(owner),
       listener_(listener),
+      listener_counters_(listener_counters),
       pool_(&pool),
       client_address_(client_address),
       started_ms_(env.loop->now()),
@@ -73,6 +76,7 @@ void Session::Side::onEvents(std::uint32_t events) {
 
 void Session::start() {
   env_.stats->active.add();
+  listener_counters_.active.add();
   auto added = env_.loop->add(client_.fd.get(), kStreamEvents, &client_);
   if (!added) {
     base::logWarn("listener \"{}\": cannot watch client socket: {}", listener_.name,
@@ -134,6 +138,7 @@ void Session::connectTo(std::uint32_t index) {
   ++attempts_;
   backend_index_ = index;
   pool_->balancer->onConnectionOpened(index);
+  connect_started_ns_ = io::monotonicNanos();
   auto connected = net::connectStream(pool.backends[index].address);
   if (!connected) {
     if (isLocalShortage(connected.error().code)) {
@@ -358,6 +363,15 @@ void Session::onBackendEvents(std::uint32_t events) {
 void Session::onConnected() {
   state_ = State::kProxying;
   backend_.writable = true;
+  backend_counters_ = &pool_->balancer->counters(backend_index_);
+  const std::int64_t took_ns = io::monotonicNanos() - connect_started_ns_;
+  backend_counters_->observeConnect(static_cast<std::uint64_t>(std::max<std::int64_t>(took_ns, 0)) /
+                                    1000);
+  if (!preamble_counted_) {
+    // What the preamble read (the PROXY header taken off) goes to the first backend.
+    preamble_counted_ = true;
+    countRelayed(/*from_client=*/true, upstream_.bytes);
+  }
   last_activity_ms_ = env_.loop->now();
   env_.loop->timers().schedule(this, last_activity_ms_ + listener_.idle_timeout.count());
   if (pool_->config->send_proxy != config::SendProxy::kOff && !proxy_header_queued_) {
@@ -420,6 +434,16 @@ std::uint32_t Session::replayLimit() const {
   constexpr std::uint32_t kNegotiationRequestBytes = 8;  // SSLRequest, GSSENCRequest
   const auto answered = static_cast<std::uint32_t>(negotiations_seen_ - negotiations_to_skip_);
   return proxy_header_bytes_ + kNegotiationRequestBytes * (answered + 1);
+}
+
+void Session::countRelayed(bool from_client, std::uint64_t n) {
+  if (from_client) {
+    listener_counters_.bytes_from_clients.add(n);
+    if (backend_counters_ != nullptr) backend_counters_->bytes_to_backend.add(n);
+  } else {
+    listener_counters_.bytes_from_backends.add(n);
+    if (backend_counters_ != nullptr) backend_counters_->bytes_from_backend.add(n);
+  }
 }
 
 void Session::pump() {
@@ -497,6 +521,7 @@ bool Session::relay(Direction& direction, Side& source, Side& destination) {
       direction.length = start + static_cast<std::uint32_t>(received);
       direction.offset = start;
       direction.bytes += static_cast<std::uint64_t>(received);
+      countRelayed(source_is_client, static_cast<std::uint64_t>(received));
       last_activity_ms_ = env_.loop->now();
       if (retaining || static_cast<std::size_t>(received) < BufferPool::kBufferSize) {
         direction.full_reads = 0;
@@ -579,6 +604,7 @@ bool Session::splice(Direction& direction, Side& source, Side& destination) {
     if (received > 0) {
       direction.piped = static_cast<std::uint32_t>(received);
       direction.bytes += static_cast<std::uint64_t>(received);
+      countRelayed(source_is_client, static_cast<std::uint64_t>(received));
       last_activity_ms_ = env_.loop->now();
       continue;
     }
@@ -667,6 +693,8 @@ void Session::finish(EndReason reason) {
   }
   env_.stats->active.sub();
   env_.stats->endedBy(reason).add();
+  listener_counters_.active.sub();
+  listener_counters_.endedBy(reason).add();
   env_.stats->bytes_from_clients.add(upstream_.bytes);
   env_.stats->bytes_from_backends.add(downstream_.bytes);
   if (env_.access_log->enabled()) logAccess(reason);

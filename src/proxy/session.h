@@ -114,7 +114,8 @@ struct ReceivedProxyHeader {
 class Session final : public io::Timer, public io::Deferred {
  public:
   Session(const SessionEnv& env, SessionOwner* owner, const config::ListenerConfig& listener,
-          PoolState& pool, base::Fd client, const ClientAddress& client_address);
+          ListenerCounters& listener_counters, PoolState& pool, base::Fd client,
+          const ClientAddress& client_address);
   ~Session() override;
 
   // Chooses a backend and starts connecting; may end the session at once (no backend).
@@ -148,6 +149,7 @@ class Session final : public io::Timer, public io::Deferred {
 
   [[nodiscard]] const config::ListenerConfig& listener() const { return listener_; }
   [[nodiscard]] const ClientAddress& clientAddress() const { return client_address_; }
+  [[nodiscard]] ListenerCounters& listenerCounters() const { return listener_counters_; }
 
   // Intrusive list links, owned by the worker's SessionList.
   Session* prev = nullptr;
@@ -223,6 +225,8 @@ class Session final : public io::Timer, public io::Deferred {
   // changed) when no attempt or no other backend is left.
   bool retryElsewhere(int error);
   void queueProxyHeader();
+  // Counts `n` bytes just read for the other side, for the listener and the backend.
+  void countRelayed(bool from_client, std::uint64_t n);
   void pump();
   // Relays as much as the two sockets allow. Returns false when the session ended.
   bool relay(Direction& direction, Side& source, Side& destination);
@@ -237,7 +241,10 @@ class Session final : public io::Timer, public io::Deferred {
   SessionEnv env_;
   SessionOwner* owner_;
   const config::ListenerConfig& listener_;
+  ListenerCounters& listener_counters_;
   PoolState* pool_;
+  // The connected backend's counters (bytes); null until the first connect.
+  balance::BackendCounters* backend_counters_ = nullptr;
   Side client_;
   Side backend_;
   Direction upstream_;    // client -> backend
@@ -245,7 +252,8 @@ class Session final : public io::Timer, public io::Deferred {
   ClientAddress client_address_;
   std::int64_t started_ms_ = 0;
   std::int64_t last_activity_ms_ = 0;
-  std::int64_t queued_until_ = 0;  // queue_timeout deadline, once the session has waited
+  std::int64_t queued_until_ = 0;        // queue_timeout deadline, once the session has waited
+  std::int64_t connect_started_ns_ = 0;  // the current attempt's, for the connect-time histogram
   std::uint32_t backend_index_ = balance::kNoBackend;
   std::uint8_t attempts_ = 0;
   State state_ = State::kConnecting;
@@ -253,6 +261,7 @@ class Session final : public io::Timer, public io::Deferred {
   bool hello_pending_ = false;        // inspecting: the ClientHello is still to come
   bool replayable_ = false;           // see the class comment
   bool proxy_header_queued_ = false;  // it sits in the retained bytes, for a replay too
+  bool preamble_counted_ = false;     // the preamble's bytes went to the first backend's count
   proto::GreetingProtocol greeting_ = proto::GreetingProtocol::kNone;
   // pgsql: SSLRequest answers ('N') the client has seen, and those a replacement backend will
   // send again and the client must not see twice.

@@ -65,6 +65,8 @@ void Session::handOff(upgrade::SessionHandoff& out, std::vector<base::Fd>& fds) 
   state_ = State::kClosed;
   env_.stats->active.sub();
   env_.stats->endedBy(EndReason::kHandedOver).add();
+  listener_counters_.active.sub();
+  listener_counters_.endedBy(EndReason::kHandedOver).add();
   owner_->onSessionEnded(this);
 }
 
@@ -77,6 +79,7 @@ void Session::resume(const upgrade::SessionHandoff& state, std::uint32_t backend
   backend_index_ = backend;
   if (backend != balance::kNoBackend) {
     pool_->balancer->onConnectionOpened(backend);
+    backend_counters_ = &pool_->balancer->counters(backend);
     if (pool_->slots != nullptr) pool_->slots->acquireAnyway(backend);
   }
   backend_.fd = std::move(backend_fd);
@@ -105,6 +108,7 @@ void Session::resume(const upgrade::SessionHandoff& state, std::uint32_t backend
   give(downstream_, state.downstream);
   state_ = State::kProxying;
   env_.stats->active.add();
+  listener_counters_.active.add();
   // Nothing is known of either socket's readiness here: try both; a read or write that would
   // block clears its flag, and edge-triggered epoll reports what comes next.
   client_.readable = client_.writable = true;

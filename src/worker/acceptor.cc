@@ -111,7 +111,10 @@ void Acceptor::unwatch() {
 }
 
 void Acceptor::waitForRoom() {
-  if (!waiting_for_room_) worker_.stats().accept_limited.add();
+  if (!waiting_for_room_) {
+    worker_.stats().accept_limited.add();
+    worker_.listenerCounters(listener_index_).accept_limited.add();
+  }
   waiting_for_room_ = true;
   unwatch();
   worker_.loop().timers().schedule(this, worker_.loop().now() + kRoomRecheckMs);

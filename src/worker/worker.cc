@@ -77,7 +77,35 @@ std::shared_ptr<Worker::Generation> Worker::makeGeneration(
     state.health = std::make_unique<balance::BackendHealth>(std::move(options), *state.balancer,
                                                             std::move(names), loop_->now());
     state.slots = generation->serving->backend_slots[i].get();
+    if (previous != nullptr) {
+      // A backend the reload keeps (same pool and backend name) keeps its counters: the
+      // metrics do not reset, and both generations' connections count in them.
+      for (const auto& old_pool : previous->pools) {
+        if (old_pool.config->name != pool.name) continue;
+        for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+          for (std::uint32_t o = 0; o < old_pool.config->backends.size(); ++o) {
+            if (old_pool.config->backends[o].name == pool.backends[b].name) {
+              state.balancer->adoptCounters(b, old_pool.balancer->sharedCounters(o));
+            }
+          }
+        }
+      }
+    }
     generation->pools.push_back(std::move(state));
+  }
+  generation->listener_counters.resize(config.listeners.size());
+  for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
+    if (previous != nullptr) {
+      const auto& before = previous->config().listeners;
+      for (std::uint32_t j = 0; j < before.size(); ++j) {
+        if (before[j].name == config.listeners[i].name) {
+          generation->listener_counters[i] = previous->listener_counters[j];
+        }
+      }
+    }
+    if (!generation->listener_counters[i]) {
+      generation->listener_counters[i] = std::make_shared<proxy::ListenerCounters>();
+    }
   }
   generation->source_limiters.resize(config.listeners.size());
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
@@ -452,12 +480,15 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
   stats_.accepted.add();
   Generation& generation = current();
   const auto& listener = generation.config().listeners[listener_index];
+  proxy::ListenerCounters& counters = *generation.listener_counters[listener_index];
+  counters.accepted.add();
   bool counted = false;
   if (listener.proxy_accept) {
     // Only a trusted proxy may name another client; who that client is, and whether it is let
     // in, is decided once its header has arrived (admitClient).
     if (!listener.proxy_trusted.contains(&address.addr.sa, address.len)) {
       stats_.refused_proxy_untrusted.add();
+      counters.refused_proxy_untrusted.add();
       refuse(listener_index, std::move(client));
       return;
     }
@@ -465,8 +496,9 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
     refuse(listener_index, std::move(client));
     return;
   }
-  auto* session = new proxy::Session(env_, this, listener, generation.pools[listener.pool_index],
-                                     std::move(client), address);
+  auto* session =
+      new proxy::Session(env_, this, listener, *generation.listener_counters[listener_index],
+                         generation.pools[listener.pool_index], std::move(client), address);
   session->source_admitted = counted;
   session->scope = &generation;
   ++generation.sessions;
@@ -476,8 +508,10 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
 
 bool Worker::admit(const config::ListenerConfig& listener, const proxy::ClientAddress& address,
                    bool& counted) {
+  proxy::ListenerCounters& counters = *current().listener_counters[listener.index];
   if (!proxy::clientAllowed(listener, &address.addr.sa, address.len)) {
     stats_.refused_acl.add();
+    counters.refused_acl.add();
     return false;
   }
   // The limiter of the generation the listener config belongs to (the newest, at accept).
@@ -489,9 +523,9 @@ bool Worker::admit(const config::ListenerConfig& listener, const proxy::ClientAd
     counted = true;
     return true;
   }
-  (verdict == proxy::SourceLimiter::Verdict::kTooManyConnections ? stats_.refused_source_connections
-                                                                 : stats_.refused_source_rate)
-      .add();
+  const bool too_many = verdict == proxy::SourceLimiter::Verdict::kTooManyConnections;
+  (too_many ? stats_.refused_source_connections : stats_.refused_source_rate).add();
+  (too_many ? counters.refused_source_connections : counters.refused_source_rate).add();
   return false;
 }
 
@@ -501,9 +535,11 @@ bool Worker::admitClient(proxy::Session& session) {
   // generation's limiter counts it.
   auto* generation = static_cast<Generation*>(session.scope);
   const auto& listener = session.listener();
+  proxy::ListenerCounters& counters = session.listenerCounters();
   if (!proxy::clientAllowed(listener, &session.clientAddress().addr.sa,
                             session.clientAddress().len)) {
     stats_.refused_acl.add();
+    counters.refused_acl.add();
     return false;
   }
   auto& limiter = generation->source_limiters[listener.index];
@@ -511,10 +547,9 @@ bool Worker::admitClient(proxy::Session& session) {
   if (limiter && proxy::SourceKey::from(session.clientAddress(), key)) {
     const auto verdict = limiter->admit(key, loop_->now());
     if (verdict != proxy::SourceLimiter::Verdict::kAdmitted) {
-      (verdict == proxy::SourceLimiter::Verdict::kTooManyConnections
-           ? stats_.refused_source_connections
-           : stats_.refused_source_rate)
-          .add();
+      const bool too_many = verdict == proxy::SourceLimiter::Verdict::kTooManyConnections;
+      (too_many ? stats_.refused_source_connections : stats_.refused_source_rate).add();
+      (too_many ? counters.refused_source_connections : counters.refused_source_rate).add();
       return false;
     }
     counted = true;

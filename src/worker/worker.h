@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "admin/admin_state.h"
+#include "admin/metrics_collector.h"
 #include "base/result.h"
 #include "health/health_state.h"
 #include "io/event_loop.h"
@@ -116,6 +117,14 @@ class Worker final : public proxy::SessionOwner {
   };
   [[nodiscard]] CountersView backendCounters(std::string_view pool, std::string_view backend) const;
 
+  // Any thread: adds this worker's counters (its newest generation's, and its datagram totals)
+  // to `sample`, by listener, pool and backend name (worker_metrics.cc).
+  void addMetrics(admin::MetricsSample& sample) const;
+  // On the worker's thread: the counters of listener `index` of the newest generation.
+  [[nodiscard]] proxy::ListenerCounters& listenerCounters(std::uint32_t index) const {
+    return *current().listener_counters[index];
+  }
+
   // Before init(): how many workers share each SO_REUSEPORT listener.
   void setWorkerCount(std::uint32_t count) { worker_count_ = count; }
   [[nodiscard]] ConnectionLimits* connectionLimits() const {
@@ -136,6 +145,9 @@ class Worker final : public proxy::SessionOwner {
     // Per listener: per-client-address limits, or null. Shared with the next generation when a
     // reload keeps the listener and its limits, so open connections stay counted.
     std::vector<std::shared_ptr<proxy::SourceLimiter>> source_limiters;
+    // Per listener (stream ones count here): shared with the next generation when a reload
+    // keeps the listener's name, so the metrics stay monotonic.
+    std::vector<std::shared_ptr<proxy::ListenerCounters>> listener_counters;
     [[nodiscard]] const config::Config& config() const { return serving->config(); }
   };
 

@@ -42,6 +42,17 @@ class RouterTest : public ::testing::Test {
       const std::uint64_t b = backend == "one" ? 0 : 1;
       return BackendTotals{b, 10 + b, 0};
     };
+    hooks.metrics = [](MetricsSample& sample) {
+      sample.end_reasons = {"completed", "client-reset"};
+      auto& one = sample.backend("web", "one");
+      one.bytes_to_backend = 123;
+      one.connect_buckets[0] = 2;
+      one.connect_buckets.back() = 1;  // slower than the last bound
+      one.connect_sum_us = 3'000'250;
+      auto& front = sample.listener("front");
+      front.accepted = 5;
+      front.ended = {4, 1};
+    };
     controller_ = std::make_unique<Controller>(config_, StartInfo{"9.9", 3, "abc", 0}, hooks);
   }
 
@@ -68,6 +79,38 @@ TEST_F(RouterTest, SplitsAndDecodesSegments) {
   EXPECT_FALSE(splitPath("/api/v1/pools/a b"));
   EXPECT_EQ(encodeSegment("tcp://127.0.0.1:7002"), "tcp:%2F%2F127.0.0.1:7002");
   EXPECT_EQ(encodeSegment("a b/c"), "a%20b%2Fc");
+}
+
+TEST_F(RouterTest, MetricsAnswerTextForGetOnly) {
+  auto reply = call("GET", "/metrics?x=1", "", /*may_change=*/false);  // a read: no token
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = reply.text;
+  EXPECT_NE(text.find("l4lb_build_info{version=\"9.9\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("l4lb_workers 3\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE l4lb_backend_bytes_to_backend_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("l4lb_backend_bytes_to_backend_total{pool=\"web\",backend=\"one\"} 123\n"),
+            std::string::npos);
+  // A backend the workers did not report (yet) shows zeros, not nothing.
+  EXPECT_NE(text.find("l4lb_backend_bytes_to_backend_total{pool=\"web\",backend=\"tcp://"
+                      "127.0.0.1:7002\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("l4lb_backend_connect_duration_seconds_bucket{pool=\"web\",backend=\"one\","
+                      "le=\"2.5\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("l4lb_backend_connect_duration_seconds_count{pool=\"web\",backend=\"one\"} "
+                      "3\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("l4lb_listener_connections_ended_total{listener=\"front\",reason=\"client-"
+                      "reset\"} 1\n"),
+            std::string::npos);
+  // Checked, and no health snapshot yet: unknown.
+  EXPECT_NE(text.find("l4lb_backend_health_state{pool=\"web\",backend=\"one\",state=\"unknown\"} "
+                      "1\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("_total_total"), std::string::npos);
+  EXPECT_EQ(call("POST", "/metrics").status, 405);
+  EXPECT_EQ(call("GET", "/metrics/more").status, 404);
 }
 
 TEST_F(RouterTest, Views) {
