@@ -92,9 +92,9 @@ void Worker::adoptSession(upgrade::SessionHandoff state, std::vector<base::Fd> f
   address.len = static_cast<socklen_t>(length);
   ConnectionLimits* limits = generation.serving->limits.get();
   if (limits != nullptr && limits->limits(listener->index)) limits->acquireAnyway(listener->index);
-  auto* session = new proxy::Session(env_, this, *listener,
-                                     *generation.listener_counters[listener->index], pool,
-                                     std::move(fds[0]), address);
+  auto* session =
+      new proxy::Session(env_, this, *listener, *generation.listener_counters[listener->index],
+                         pool, std::move(fds[0]), address);
   session->scope = &generation;
   ++generation.sessions;
   sessions_.pushFront(session);
