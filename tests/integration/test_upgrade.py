@@ -382,3 +382,42 @@ def test_a_mariadb_session_carries_on_with_its_session_state(l4lb, workdir):
         assert db.status("Aborted_clients") == 0
     finally:
         servers.stop_all()
+
+
+def test_bytes_held_in_the_relay_buffer_move_too(l4lb, servers, workdir):
+    """splice off: with the client not reading, l4lb holds what the backend sent in its 16 KiB
+    buffer (the sockets' buffers full on both sides); those bytes travel in the handoff."""
+    total = 8 << 20
+    blob = hashlib.shake_256(b"held bytes").digest(total)
+
+    def firehose(conn: socket.socket, server) -> None:
+        conn.settimeout(30)
+        try:
+            conn.sendall(blob)
+            conn.shutdown(socket.SHUT_WR)
+            conn.recv(1)
+        except OSError:
+            pass
+
+    backend = servers(tcp_url(free_port()), handler=firehose)
+    listen = tcp_url(free_port())
+    setup = Setup(workdir)
+    setup.write([{"name": "bulk", "bind": listen, "pool": "bulk"}],
+                {"bulk": {"backends": [{"address": backend.url}]}}, {"splice": "off"})
+    old = setup.start_old(l4lb, [listen])
+    client = connect(listen, timeout=30)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+    time.sleep(1.0)  # everything that fits is in flight; l4lb's buffer is full and waiting
+    new, handed = upgrade(l4lb, setup, old)
+    assert handed == 1, new.describe()
+    received = hashlib.sha256()
+    count = 0
+    while True:
+        data = client.recv(1 << 16)
+        if not data:
+            break
+        received.update(data)
+        count += len(data)
+    client.close()
+    assert count == total
+    assert received.hexdigest() == hashlib.sha256(blob).hexdigest()
