@@ -275,7 +275,8 @@ int Server::run() {
   // A binary upgrade starts from the old process's health states, as a reload does.
   std::shared_ptr<const health::HealthSnapshot> carried;
   if (target && checker_) {
-    carried = std::make_shared<const health::HealthSnapshot>(takenHealth(taken_backends_, config));
+    carried = std::make_shared<const health::HealthSnapshot>(
+        upgrade::takenHealth(taken_backends_, config));
   }
   if (checker_) {
     if (!checker_->init(error)) {
@@ -456,8 +457,8 @@ bool Server::takeListeners(UpgradeTarget& target, const config::Config& config,
   std::vector<upgrade::ReceivedHandoff> received;
   if (!target.receiveListeners(received, taken_backends_, error)) return false;
   const std::size_t count = received.size();
-  TakenListeners taken =
-      placeListeners(std::move(received), config, static_cast<unsigned>(taken_sockets_.size()));
+  upgrade::TakenListeners taken = upgrade::placeListeners(
+      std::move(received), config, static_cast<unsigned>(taken_sockets_.size()));
   for (const auto& dropped : taken.dropped) {
     base::logInfo(
         "upgrade: listener {} of the old process is not in this config; its socket "

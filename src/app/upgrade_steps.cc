@@ -117,43 +117,6 @@ std::vector<upgrade::BackendRecord> backendRecords(const config::Config& config,
   return records;
 }
 
-namespace {
-
-const upgrade::BackendRecord* findRecord(const std::vector<upgrade::BackendRecord>& records,
-                                         const config::PoolConfig& pool,
-                                         const config::BackendConfig& backend) {
-  for (const auto& record : records) {
-    if (record.pool == pool.name && record.backend == backend.name &&
-        record.address == backend.address.url) {
-      return &record;
-    }
-  }
-  return nullptr;
-}
-
-}  // namespace
-
-health::HealthSnapshot takenHealth(const std::vector<upgrade::BackendRecord>& records,
-                                   const config::Config& config) {
-  health::HealthSnapshot states;
-  states.version = 1;
-  states.pools.resize(config.pools.size());
-  states.reasons.resize(config.pools.size());
-  for (std::size_t p = 0; p < config.pools.size(); ++p) {
-    const auto& pool = config.pools[p];
-    if (!pool.health) continue;
-    states.pools[p].assign(pool.backends.size(), health::BackendState::kUnknown);
-    states.reasons[p].assign(pool.backends.size(), "no check yet");
-    for (std::size_t b = 0; b < pool.backends.size(); ++b) {
-      const auto* record = findRecord(records, pool, pool.backends[b]);
-      if (record == nullptr) continue;
-      states.pools[p][b] = static_cast<health::BackendState>(record->health);
-      states.reasons[p][b] = record->reason.empty() ? "carried over" : record->reason;
-    }
-  }
-  return states;
-}
-
 void applyTakenAdminStates(admin::Controller& controller,
                            const std::vector<upgrade::BackendRecord>& records) {
   // Through the API's own path, so the workers, the checks and the API's view all follow.
@@ -169,45 +132,6 @@ void applyTakenAdminStates(admin::Controller& controller,
                     record.backend, record.pool, reply.body.dump());
     }
   }
-}
-
-TakenListeners placeListeners(std::vector<upgrade::ReceivedHandoff> received,
-                              const config::Config& config, unsigned workers) {
-  TakenListeners taken;
-  taken.shared.resize(config.listeners.size());
-  taken.own.resize(workers);
-  for (auto& own : taken.own) own.resize(config.listeners.size());
-  std::vector<unsigned> next(config.listeners.size(), 0);
-  for (auto& item : received) {
-    const auto& handoff = std::get<upgrade::ListenerHandoff>(item.message);
-    std::size_t index = config.listeners.size();
-    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-      if (config.listeners[i].name == handoff.name &&
-          config.listeners[i].bind.url == handoff.bind) {
-        index = i;
-      }
-    }
-    if (index == config.listeners.size() || item.fds.empty()) {
-      taken.dropped.push_back(handoff.name + " (" + handoff.bind + ")");
-      continue;
-    }
-    const auto& listener = config.listeners[index];
-    base::Fd socket = std::move(item.fds[0]);
-    if (handoff.worker == upgrade::kSharedSocket) {
-      taken.shared[index] = std::move(socket);
-    } else if (listener.bind.family() == AF_UNIX && !listener.isDatagram()) {
-      taken.shared[index] = std::move(socket);
-    } else if (listener.bind.kind == net::EndpointKind::kUdp ||
-               listener.bind.kind == net::EndpointKind::kTcp) {
-      taken.own[next[index]++ % workers][index].push_back(std::move(socket));
-    } else {
-      taken.own[0][index].push_back(std::move(socket));  // unixgram://: worker 0 serves it
-    }
-    if (std::find(taken.names.begin(), taken.names.end(), listener.name) == taken.names.end()) {
-      taken.names.push_back(listener.name);
-    }
-  }
-  return taken;
 }
 
 void deliverConnection(const WorkerList& workers, upgrade::ReceivedHandoff connection,

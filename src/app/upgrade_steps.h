@@ -11,6 +11,7 @@
 #include "app/upgrade_source.h"
 #include "health/health_state.h"
 #include "upgrade/handoff_channel.h"
+#include "upgrade/upgrade_plan.h"
 #include "worker/serving_config.h"
 #include "worker/worker.h"
 
@@ -30,25 +31,9 @@ void setAccepting(const WorkerList& workers, bool accepting);
 [[nodiscard]] std::vector<upgrade::BackendRecord> backendRecords(
     const config::Config& config, const health::HealthSnapshot* health,
     const admin::Controller* controller);
-// New process: the health states of the old process's backends, for this config's backends of
-// the same pool, name and address (the others start unknown, as at startup).
-[[nodiscard]] health::HealthSnapshot takenHealth(const std::vector<upgrade::BackendRecord>& records,
-                                                 const config::Config& config);
 // New process: the operator's drains, disables and weights of the old process, applied again.
 void applyTakenAdminStates(admin::Controller& controller,
                            const std::vector<upgrade::BackendRecord>& records);
-
-// New process: where each socket of the old process goes.
-struct TakenListeners {
-  std::vector<base::Fd> shared;                         // per listener: a Unix stream socket
-  std::vector<std::vector<std::vector<base::Fd>>> own;  // [worker][listener]
-  std::vector<std::string> names;                       // the listeners served with them
-  std::vector<std::string> dropped;                     // not in this config (closed)
-};
-// A socket goes to the listener of the same name and bind URL; a listener's per-worker sockets
-// (tcp://, udp://) go round the workers in the order they came, and unixgram:// to worker 0.
-[[nodiscard]] TakenListeners placeListeners(std::vector<upgrade::ReceivedHandoff> received,
-                                            const config::Config& config, unsigned workers);
 
 // New process: a session handed over goes to a worker (round-robin: which worker serves a
 // connection does not matter once it is accepted); a flow to the worker that serves the
