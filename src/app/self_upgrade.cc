@@ -68,6 +68,9 @@ bool SelfUpgrade::start(const std::string& config_path, const config::Config& co
     return false;
   }
   if (pid == 0) {
+    // Nothing but stdio goes to the new binary (the admin API's library opens its sockets
+    // without close-on-exec): it takes what it needs through the handoff.
+    ::close_range(3, ~0U, 0);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
