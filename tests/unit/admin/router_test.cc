@@ -246,5 +246,41 @@ TEST_F(RouterTest, AddAndRemoveBackendGoThroughTheApplyHook) {
   EXPECT_EQ(applied[1].pools[0].backends[0].name, "tcp://127.0.0.1:7002");
 }
 
+TEST_F(RouterTest, UpgradeIsAPostOverTheUnixSocketOnly) {
+  // Not wired here: refused, nothing opened.
+  EXPECT_EQ(call("POST", "/api/v1/upgrade").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/upgrade").status, 405);
+  const ApiRequest over_tcp{.method = "POST",
+                            .target = "/api/v1/upgrade",
+                            .body = "",
+                            .may_change = true,
+                            .over_unix = false};
+  EXPECT_EQ(route(*controller_, over_tcp).status, 403);
+
+  ControllerHooks hooks;
+  int asked = 0;
+  hooks.upgrade = [&asked] {
+    ++asked;
+    return ReloadOutcome{.ok = true, .message = "/run/l4lb/admin.sock.upgrade-7", .warnings = {}};
+  };
+  Controller controller(config_, StartInfo{"9.9", 3, "abc", 0}, hooks);
+  const ApiRequest over_unix{.method = "POST",
+                             .target = "/api/v1/upgrade",
+                             .body = "",
+                             .may_change = true,
+                             .over_unix = true};
+  auto reply = route(controller, over_unix);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body["socket"], "/run/l4lb/admin.sock.upgrade-7");
+  EXPECT_EQ(route(controller, ApiRequest{.method = "POST",
+                                         .target = "/api/v1/upgrade",
+                                         .body = "",
+                                         .may_change = true,
+                                         .over_unix = false})
+                .status,
+            403);
+  EXPECT_EQ(asked, 1);
+}
+
 }  // namespace
 }  // namespace l4lb::admin
