@@ -35,11 +35,20 @@ class Setup(test_reload.Setup):
     def write(self, listeners: list[dict], pools: dict, global_: dict | None = None) -> None:
         super().write(listeners, pools, {"shutdown_grace": "20s", **(global_ or {})})
 
-    def start_old(self, l4lb, ready: list[str]):
-        return self.start(l4lb, ready)
+    def start_old(self, l4lb, ready: list[str], checked: int = 0):
+        """`checked`: backends with active checks, waited for until each is up (until its first
+        check a backend takes no connection, and the test's first one would be refused)."""
+        proc = self.start(l4lb, ready)
+        wait_all_up(proc, checked)
+        return proc
 
     def start_new(self, l4lb, path: Path | None = None):
         return l4lb(args=["-c", str(path or self.path), "--upgrade-from", f"unix://{self.sock}"])
+
+
+def wait_all_up(proc, checked: int) -> None:
+    assert wait_until(lambda: len(re.findall(r": unknown -> up", proc.stderr())) >= checked, 20), \
+        proc.describe()
 
 
 def upgrade(l4lb, setup: Setup, old) -> tuple:
@@ -57,7 +66,7 @@ def test_upgrade_under_load_fails_no_connection_and_the_old_process_exits(l4lb, 
     listen = tcp_url(free_port())
     setup = Setup(workdir)
     setup.write([{"name": "front", "bind": listen, "pool": "web"}], {"web": pool_of(b)})
-    old = setup.start_old(l4lb, [listen])
+    old = setup.start_old(l4lb, [listen], checked=2)
     load = Load(listen, threads=3)
     try:
         time.sleep(0.5)
@@ -191,7 +200,7 @@ def test_a_new_process_that_fails_leaves_the_old_one_serving(l4lb, servers, work
     listen = tcp_url(free_port())
     setup = Setup(workdir)
     setup.write([{"name": "front", "bind": listen, "pool": "web"}], {"web": pool_of([b])})
-    old = setup.start_old(l4lb, [listen])
+    old = setup.start_old(l4lb, [listen], checked=1)
     held = connect(listen)
     assert held.recv(16) == b"b0\n"
 
@@ -244,7 +253,7 @@ def test_unix_and_udp_listeners_move_and_keep_their_paths(l4lb, processes, serve
                  {"name": "abstract", "bind": abstract, "pool": "web"},
                  {"name": "dns", "bind": udp_listen, "pool": "dns"}],
                 {"web": pool_of([b]), "dns": {"backends": [{"address": udp_url(dns_port)}]}})
-    old = setup.start_old(l4lb, [f"unix://{path}", abstract, udp_listen])
+    old = setup.start_old(l4lb, [f"unix://{path}", abstract, udp_listen], checked=1)
     assert dig("127.0.0.1", udp_port, "upgrade.test.") == ["192.0.2.53"]
     upgrade(l4lb, setup, old)
     # The old process left the socket path alone: it is the new process's.
@@ -287,7 +296,7 @@ def test_a_new_process_that_dies_after_taking_the_listeners_leaves_the_old_one_a
     listen = tcp_url(free_port())
     setup = Setup(workdir)
     setup.write([{"name": "front", "bind": listen, "pool": "web"}], {"web": pool_of([b])})
-    old = setup.start_old(l4lb, [listen])
+    old = setup.start_old(l4lb, [listen], checked=1)
     new = setup.start_new(l4lb)
     # The old process stops accepting once the new one serves, then sweeps its sessions for
     # about a second before it lets the admin API go: the new one dies in between.
@@ -326,6 +335,7 @@ def test_sigusr2_starts_the_binary_now_at_its_path_and_hands_everything_to_it(l4
     try:
         old.wait_ready([listen])
         assert old.wait_log(r"admin API listening on"), old.describe()
+        wait_all_up(old, 1)
         held = connect(listen)
         assert held.recv(16) == b"b0\n"
         shutil.copy(l4lb_bin, workdir / "l4lb.new")
@@ -361,7 +371,7 @@ def test_a_mariadb_session_carries_on_with_its_session_state(l4lb, workdir):
         setup.write([{"name": "mysql", "bind": listen, "pool": "db"}],
                     {"db": {"backends": [{"address": db.url}],
                             "health": {"check": "mysql", "user": "app", "interval": "500ms"}}})
-        old = setup.start_old(l4lb, [listen])
+        old = setup.start_old(l4lb, [listen], checked=1)
         host, port = listen.removeprefix("tcp://").rsplit(":", 1)
         cli = subprocess.Popen(["mariadb", "--no-defaults", "-h", host, "-P", port, "-u", "app",
                                 "-N", "-B", "--unbuffered"],
