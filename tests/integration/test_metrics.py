@@ -16,6 +16,7 @@ import pytest
 from harness import (L4LB_BIN, config_toml, connect, count_handler, echo_both_ways, free_port,
                      free_udp_port, recv_exact, recv_until_eof, server_udp_url, start_redis,
                      tcp_url, udp_client, udp_server, udp_url, wait_until)
+from test_limits import refused
 
 IO_TIMEOUT = 10
 MB = 1 << 20
@@ -96,19 +97,6 @@ def talk(url: str, exchanges: list[tuple[bytes, bytes]]) -> tuple[int, int]:
     return sent, received
 
 
-def acl_refused(url: str) -> bool:
-    """True when the listener closes or resets the connection without any answer."""
-    try:
-        s = connect(url)
-    except ConnectionResetError:
-        return True
-    with s:
-        try:
-            return s.recv(64) == b""
-        except ConnectionResetError:
-            return True
-
-
 def test_metrics_match_the_traffic_and_pass_promtool(l4lb, workdir, processes):
     redis_port = free_port()
     processes.append(start_redis(workdir, redis_port))
@@ -161,7 +149,7 @@ def run_metrics_test(l4lb, workdir, redis_port, echo):
         s, r = talk(front, exchanges)
         sent += s
         received += r
-    assert acl_refused(guarded)
+    assert refused(guarded, "127.0.0.1")
 
     # Known datagram traffic: each client socket is one flow.
     payloads = [[b"one", b"two!"], [b"three", b"4", b"five5"]]
