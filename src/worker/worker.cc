@@ -130,14 +130,17 @@ std::shared_ptr<Worker::Generation> Worker::makeGeneration(
 }
 
 bool Worker::init(std::string& error) {
-  auto loop = io::EventLoop::create();
+  std::shared_ptr<const ServingConfig> serving = current().serving;
+  const auto& config = serving->config();
+  auto backend = io::chooseBackend(config.global.io_uring, error);
+  if (!backend) return false;
+  auto loop =
+      io::EventLoop::create({.backend = *backend, .batch_wait_us = config.global.io_batch_us});
   if (!loop) {
-    error = loop.error().message();
+    error = fmt::format("io = \"{}\": {}", io::backendName(*backend), loop.error().message());
     return false;
   }
   loop_ = std::move(loop.value());
-  std::shared_ptr<const ServingConfig> serving = current().serving;
-  const auto& config = serving->config();
   loop_->setBusyPoll(std::chrono::microseconds(config.global.busy_poll_us));
   env_ = proxy::SessionEnv{.loop = loop_.get(),
                            .buffers = &buffers_,
