@@ -95,6 +95,7 @@ void EventLoop::run() {
     graveyard_.clear();
   }
   graveyard_.clear();
+  poller_->settle();
 }
 
 }  // namespace l4lb::io

@@ -32,6 +32,10 @@ class Poller {
   // -1 with errno on failure. timeout_ms: -1 blocks, 0 only looks.
   virtual int wait(epoll_event* events, int max_events, int timeout_ms) = 0;
 
+  // Carries out removals still queued, so the sockets they hold close now, for a loop that stops
+  // without waiting again (a draining worker with nothing open closes its listeners and ends).
+  virtual void settle() {}
+
   [[nodiscard]] virtual std::string_view name() const = 0;
 };
 

@@ -81,6 +81,11 @@ class UringPoller final : public Poller {
     return finish(reap(events, max_events));
   }
 
+  void settle() override {
+    if (!enabled_ || !flushChanges()) return;
+    (void)enter(0);
+  }
+
   std::string_view name() const override { return "io_uring"; }
 
  private:
