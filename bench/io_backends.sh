@@ -9,7 +9,8 @@
 # Same set-up as bench/run.sh: every proxy one worker on CPU 1, clients and backends on CPU 0,
 # loopback only, every client bounded by `timeout`, everything stopped on exit. Prints, per cell,
 # the throughput and the cross-CPU interrupts (rescheduling + function call) per request taken
-# by CPU 0 and CPU 1, then the best round of each target and its ratio to HAProxy.
+# by CPU 0 and CPU 1, the proxy's own CPU time per request (user + system, µs), then the best
+# round of each target and its ratio to HAProxy.
 set -euo pipefail
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${1:-3}
@@ -19,7 +20,7 @@ L4LB_BIN=${L4LB_BIN:-$REPO_DIR/build/l4lb}
 BASE=${BENCH_BASE_PORT:-27300}
 REDIS_PORT=$BASE HTTP_PORT=$((BASE + 1))
 TARGETS=(haproxy epoll io_uring io_uring_batch)
-declare -A PORT_REDIS=([direct]=$REDIS_PORT) PORT_HTTP=([direct]=$HTTP_PORT) BEST=()
+declare -A PORT_REDIS=([direct]=$REDIS_PORT) PORT_HTTP=([direct]=$HTTP_PORT) BEST=() PROXY_PID=()
 TMP=$(mktemp -d /tmp/l4lb-io-bench.XXXXXX)
 PIDS=()
 
@@ -36,6 +37,7 @@ wait_port() {
   for _ in $(seq 100); do [[ -n $(ss -Htln "sport = :$1") ]] && return 0; sleep 0.1; done
   log "nothing listens on :$1"; exit 1
 }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # comm has no spaces here
 ipis() { awk '$1 == "RES:" || $1 == "CAL:" { x += $2; y += $3 } END { print x + 0, y + 0 }' /proc/interrupts; }
 
 start() {  # start CPU COMMAND...
@@ -53,7 +55,7 @@ log_level = "warn"
 io = "$3"
 io_batch_us = $4
 [admin]
-listen = ["unix://@l4lb-io-bench-$$-$1"]
+listen = ["unix://$TMP/$1-admin.sock"]
 [[listener]]
 name = "redis"
 bind = "tcp://127.0.0.1:$((BASE + 10 + 2 * $2))"
@@ -106,11 +108,15 @@ EOF
   PORT_REDIS[haproxy]=$((BASE + 2))
   PORT_HTTP[haproxy]=$((BASE + 3))
   start 1 haproxy -f "$TMP/haproxy.cfg" -db
+  PROXY_PID[haproxy]=$!
   write_l4lb_config epoll 0 epoll 0
   write_l4lb_config io_uring 1 io_uring 0
   write_l4lb_config io_uring_batch 2 io_uring "$BATCH_US"
   local name
-  for name in epoll io_uring io_uring_batch; do start 1 "$L4LB_BIN" run -c "$TMP/$name.toml"; done
+  for name in epoll io_uring io_uring_batch; do
+    start 1 "$L4LB_BIN" run -c "$TMP/$name.toml"
+    PROXY_PID[$name]=$!
+  done
   for name in direct "${TARGETS[@]}"; do
     wait_port "${PORT_REDIS[$name]}"
     wait_port "${PORT_HTTP[$name]}"
@@ -118,9 +124,10 @@ EOF
   taskset -c 0 timeout 20 redis-benchmark -p "$REDIS_PORT" -n 1 -c 1 -t set -q >/dev/null
 }
 
-measure() {  # measure WORKLOAD TARGET -> "throughput ipi0 ipi1"
-  local workload=$1 target=$2 before after t0 t1 rate
+measure() {  # measure WORKLOAD TARGET -> "throughput ipi0 ipi1 proxy_us"
+  local workload=$1 target=$2 before after t0 t1 rate c0 c1
   before=$(ipis)
+  c0=$(cpu_ticks "${PROXY_PID[$target]}")
   t0=$(date +%s.%N)
   case $workload in
     redis_get)
@@ -135,9 +142,11 @@ measure() {  # measure WORKLOAD TARGET -> "throughput ipi0 ipi1"
   esac
   t1=$(date +%s.%N)
   after=$(ipis)
-  awk -v a="$before" -v b="$after" -v r="${rate:-0}" -v t0="$t0" -v t1="$t1" 'BEGIN {
+  c1=$(cpu_ticks "${PROXY_PID[$target]}")
+  awk -v a="$before" -v b="$after" -v r="${rate:-0}" -v t0="$t0" -v t1="$t1" -v c0="$c0" \
+    -v c1="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
     split(a, x, " "); split(b, y, " "); n = r * (t1 - t0); if (n <= 0) n = 1
-    printf "%.0f %.2f %.2f\n", r, (y[1] - x[1]) / n, (y[2] - x[2]) / n }'
+    printf "%.0f %.2f %.2f %.1f\n", r, (y[1] - x[1]) / n, (y[2] - x[2]) / n, (c1 - c0) / hz * 1e6 / n }'
 }
 
 main() {
@@ -150,12 +159,13 @@ main() {
     taskset -c 0 timeout 30 redis-benchmark -p "${PORT_REDIS[$target]}" -c 50 -n 20000 -t get -q >/dev/null
     taskset -c 0 timeout 30 wrk -t1 -c50 -d1s "http://127.0.0.1:${PORT_HTTP[$target]}/" >/dev/null
   done
-  printf '%-15s %-15s %5s %10s %6s %6s\n' workload target round req/s ipi0 ipi1
+  printf '%-15s %-15s %5s %10s %6s %6s %9s\n' workload target round req/s ipi0 ipi1 proxy_us
   for workload in redis_get http_keepalive http_close; do
     for ((round = 1; round <= ROUNDS; round++)); do
       for target in "${TARGETS[@]}"; do
-        read -r rate ipi0 ipi1 <<<"$(measure "$workload" "$target")"
-        printf '%-15s %-15s %5d %10s %6s %6s\n' "$workload" "$target" "$round" "$rate" "$ipi0" "$ipi1"
+        read -r rate ipi0 ipi1 proxy_us <<<"$(measure "$workload" "$target")"
+        printf '%-15s %-15s %5d %10s %6s %6s %9s\n' "$workload" "$target" "$round" "$rate" "$ipi0" \
+          "$ipi1" "$proxy_us"
         local key="$workload/$target"
         if [[ -z ${BEST[$key]:-} ]] || ((rate > BEST[$key])); then BEST[$key]=$rate; fi
       done
