@@ -185,12 +185,6 @@ std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
                                next.global.workers));
     next.global.workers = running.global.workers;
   }
-  if (next.global.io_uring != running.global.io_uring ||
-      next.global.io_batch_us != running.global.io_batch_us) {
-    kept.push_back("global.io, global.io_batch_us need a restart");
-    next.global.io_uring = running.global.io_uring;
-    next.global.io_batch_us = running.global.io_batch_us;
-  }
   if (next.global.access_log != running.global.access_log) {
     kept.push_back(fmt::format("global.access_log: \"{}\" -> \"{}\" needs a restart",
                                running.global.access_log, next.global.access_log));

@@ -166,11 +166,6 @@ struct GlobalConfig {
   // After a wake-up that found work, workers poll for this long before sleeping (0: never).
   // Trades idle time of the workers' CPUs for fewer cross-CPU wake-ups; see docs/performance.md.
   std::uint32_t busy_poll_us = 0;
-  // How workers wait for readiness: epoll (false) or io_uring (`io = "io_uring"`); unset: the
-  // environment's L4LB_IO, else epoll. With io_uring, how long a busy worker lets events gather
-  // before it wakes (docs/performance.md). Restart-only settings.
-  std::optional<bool> io_uring;
-  std::uint32_t io_batch_us = 0;
   // Open client connections across all listeners; beyond, accepting pauses. 0: no limit.
   std::uint32_t max_connections = 0;
   // Bulk directions of stream sessions move their bytes with splice(2) through a pipe instead of

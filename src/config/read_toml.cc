@@ -25,18 +25,10 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv, "admin"sv};
-constexpr std::array kGlobalKeys = {
-    "workers"sv,         "log_level"sv, "access_log"sv, "shutdown_grace"sv,
-    "busy_poll_us"sv,    "splice"sv,    "io"sv,         "io_batch_us"sv,
-    "max_connections"sv, "user"sv,      "group"sv};
+constexpr std::array kGlobalKeys = {"workers"sv,         "log_level"sv,    "access_log"sv,
+                                    "shutdown_grace"sv,  "busy_poll_us"sv, "splice"sv,
+                                    "max_connections"sv, "user"sv,         "group"sv};
 constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
-constexpr std::array kIoBackends = {"epoll"sv, "io_uring"sv};
-
-std::optional<bool> parseIoBackend(std::string_view backend) {
-  if (backend == "epoll") return false;
-  if (backend == "io_uring") return true;
-  return std::nullopt;
-}
 
 std::optional<bool> parseSpliceMode(std::string_view mode) {
   if (mode == "auto") return true;
@@ -126,10 +118,6 @@ void readGlobal(TableReader& reader, GlobalConfig& global) {
     global.busy_poll_us = static_cast<std::uint32_t>(*busy_poll);
   }
   if (auto splice = reader.choice("splice", parseSpliceMode, kSpliceModes)) global.splice = *splice;
-  if (auto io = reader.choice("io", parseIoBackend, kIoBackends)) global.io_uring = *io;
-  if (auto batch = reader.integer("io_batch_us", 0, kMaxBusyPollMicros)) {
-    global.io_batch_us = static_cast<std::uint32_t>(*batch);
-  }
   if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
     global.max_connections = static_cast<std::uint32_t>(*max);
   }

@@ -10,32 +10,44 @@
 
 namespace l4lb::io {
 
-base::SysResult<std::unique_ptr<EventLoop>> EventLoop::create(LoopOptions options) {
-  auto poller = options.backend == IoBackend::kIoUring ? makeUringPoller(options.batch_wait_us)
-                                                       : makeEpollPoller();
-  if (!poller) return poller.error();
+base::SysResult<std::unique_ptr<EventLoop>> EventLoop::create() {
+  base::Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll) return base::lastError("epoll_create1");
   base::Fd wakeup(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wakeup) return base::lastError("eventfd");
-  std::unique_ptr<EventLoop> loop(new EventLoop(std::move(poller.value()), std::move(wakeup)));
+  std::unique_ptr<EventLoop> loop(new EventLoop(std::move(epoll), std::move(wakeup)));
   auto added = loop->add(loop->wakeup_.get(), EPOLLIN, &loop->wakeup_handler_);
   if (!added) return added.error();
   return loop;
 }
 
-EventLoop::EventLoop(std::unique_ptr<Poller> poller, base::Fd wakeup)
-    : poller_(std::move(poller)), wakeup_(std::move(wakeup)), now_(monotonicMillis()) {}
+EventLoop::EventLoop(base::Fd epoll, base::Fd wakeup)
+    : epoll_(std::move(epoll)), wakeup_(std::move(wakeup)), now_(monotonicMillis()) {}
 
 EventLoop::~EventLoop() = default;
 
 base::SysResult<bool> EventLoop::add(int fd, std::uint32_t events, EventHandler* handler) {
-  return poller_->add(fd, events, handler);
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+    return base::lastError("epoll_ctl add");
+  return true;
 }
 
 base::SysResult<bool> EventLoop::modify(int fd, std::uint32_t events, EventHandler* handler) {
-  return poller_->modify(fd, events, handler);
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
+    return base::lastError("epoll_ctl mod");
+  return true;
 }
 
-void EventLoop::remove(int fd) { poller_->remove(fd); }
+void EventLoop::remove(int fd) {
+  // Failure means the descriptor was not registered, which is what the caller wants anyway.
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void EventLoop::post(std::function<void()> task) {
   {
@@ -66,7 +78,7 @@ int EventLoop::pollBriefly(epoll_event* events, int max_events) {
   if (!busy_) return 0;
   const std::int64_t until = monotonicNanos() + busy_poll_ns_;
   do {
-    int count = poller_->wait(events, max_events, 0);
+    int count = ::epoll_wait(epoll_.get(), events, max_events, 0);
     if (count != 0) return count;
   } while (monotonicNanos() < until);
   return 0;
@@ -80,10 +92,10 @@ void EventLoop::run() {
     now_ = monotonicMillis();
     int timeout = timers_.millisUntilNext(now_);
     int count = busy_poll_ns_ > 0 && timeout != 0 ? pollBriefly(events.data(), kMaxEvents) : 0;
-    if (count == 0) count = poller_->wait(events.data(), kMaxEvents, timeout);
+    if (count == 0) count = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, timeout);
     if (count < 0) {
       if (errno == EINTR) continue;
-      base::logError("{} wait failed: {}", poller_->name(), base::lastError("wait").message());
+      base::logError("epoll_wait failed: {}", base::lastError("epoll_wait").message());
       return;
     }
     now_ = monotonicMillis();
@@ -95,7 +107,6 @@ void EventLoop::run() {
     graveyard_.clear();
   }
   graveyard_.clear();
-  poller_->settle();
 }
 
 }  // namespace l4lb::io

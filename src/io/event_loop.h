@@ -12,7 +12,6 @@
 
 #include "base/fd.h"
 #include "base/result.h"
-#include "io/poller.h"
 #include "io/timer_queue.h"
 
 namespace l4lb::io {
@@ -31,17 +30,11 @@ class Deferred {
   virtual ~Deferred() = default;
 };
 
-struct LoopOptions {
-  IoBackend backend = IoBackend::kEpoll;
-  std::uint32_t batch_wait_us = 0;  // io_uring only: see makeUringPoller
-};
-
-// One thread's event loop: descriptors (epoll or io_uring, `[global] io`), timers, deferred
-// deletion, and a queue other threads post work to (control plane only: config snapshots,
-// shutdown; never per packet).
+// One thread's epoll loop: descriptors, timers, deferred deletion, and a queue other threads
+// post work to (control plane only: config snapshots, shutdown; never per packet).
 class EventLoop {
  public:
-  static base::SysResult<std::unique_ptr<EventLoop>> create(LoopOptions options = {});
+  static base::SysResult<std::unique_ptr<EventLoop>> create();
 
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -61,7 +54,7 @@ class EventLoop {
   void post(std::function<void()> task);
 
   // After a wakeup that found work, poll without sleeping for up to this long before blocking
-  // in the poller. Under load the loop then rarely sleeps, so the threads that feed it (on other
+  // in epoll_wait. Under load the loop then rarely sleeps, so the threads that feed it (on other
   // CPUs) do not pay for waking it, a cross-CPU interrupt that is costly in virtual machines.
   // 0 (the default) never polls.
   void setBusyPoll(std::chrono::nanoseconds duration) { busy_poll_ns_ = duration.count(); }
@@ -70,10 +63,8 @@ class EventLoop {
   void run();
   void stop() { running_ = false; }
 
-  [[nodiscard]] std::string_view backendName() const { return poller_->name(); }
-
  private:
-  EventLoop(std::unique_ptr<Poller> poller, base::Fd wakeup);
+  EventLoop(base::Fd epoll, base::Fd wakeup);
   void runPosted();
   int pollBriefly(epoll_event* events, int max_events);
 
@@ -86,7 +77,7 @@ class EventLoop {
     EventLoop* loop_;
   };
 
-  std::unique_ptr<Poller> poller_;
+  base::Fd epoll_;
   base::Fd wakeup_;  // eventfd for post()
   WakeupHandler wakeup_handler_{this};
   TimerQueue timers_;

@@ -679,10 +679,6 @@ void Session::finish(EndReason reason) {
     if (client_.fd) net::setResetOnClose(client_.fd.get());
     if (backend_.fd) net::setResetOnClose(backend_.fd.get());
   }
-  // epoll forgets a descriptor when it is closed; an io_uring poll request holds the socket open
-  // until it is removed.
-  if (client_.fd) env_.loop->remove(client_.fd.get());
-  if (backend_.fd) env_.loop->remove(backend_.fd.get());
   client_.fd.reset();
   backend_.fd.reset();
   upstream_.buffer.reset();

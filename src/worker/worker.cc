@@ -130,17 +130,14 @@ std::shared_ptr<Worker::Generation> Worker::makeGeneration(
 }
 
 bool Worker::init(std::string& error) {
-  std::shared_ptr<const ServingConfig> serving = current().serving;
-  const auto& config = serving->config();
-  auto backend = io::chooseBackend(config.global.io_uring, error);
-  if (!backend) return false;
-  auto loop =
-      io::EventLoop::create({.backend = *backend, .batch_wait_us = config.global.io_batch_us});
+  auto loop = io::EventLoop::create();
   if (!loop) {
-    error = fmt::format("io = \"{}\": {}", io::backendName(*backend), loop.error().message());
+    error = loop.error().message();
     return false;
   }
   loop_ = std::move(loop.value());
+  std::shared_ptr<const ServingConfig> serving = current().serving;
+  const auto& config = serving->config();
   loop_->setBusyPoll(std::chrono::microseconds(config.global.busy_poll_us));
   env_ = proxy::SessionEnv{.loop = loop_.get(),
                            .buffers = &buffers_,
