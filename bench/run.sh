@@ -354,6 +354,11 @@ busy_pct() {  # busy_pct "SNAP_BEFORE" "SNAP_AFTER" INDEX(0|1) -> percent busy o
     printf "%.0f", (dt > 0 ? (y[2 * i + 1] - x[2 * i + 1]) / dt * 100 : 0) }'
 }
 
+ipi_snapshot() {  # "cpu0 cpu1": rescheduling + function-call interrupts so far (cross-CPU wake-ups)
+  awk -v a=$((CLIENT_CPU + 2)) -v b=$((PROXY_CPU + 2)) \
+    '$1 == "RES:" || $1 == "CAL:" { x += $a; y += $b } END { print x + 0, y + 0 }' /proc/interrupts
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo ""; }
 
 cpu_ticks() {  # utime + stime of a process, in clock ticks
@@ -479,7 +484,8 @@ run_cell() {
     spid=$(serving_pid "$target") || spid=""
     [[ -n $spid ]] && c0=$(cpu_ticks "$spid")
   fi
-  local snap0 snap1
+  local snap0 snap1 ipi0 ipi1
+  ipi0=$(ipi_snapshot)
   snap0=$(cpu_busy_snapshot)
   t0=$(date +%s.%N)
   if ! result=$("wl_$workload" "$port" "$target" 2>>"$TMP/clients.err"); then
@@ -487,6 +493,7 @@ run_cell() {
   fi
   t1=$(date +%s.%N)
   snap1=$(cpu_busy_snapshot)
+  ipi1=$(ipi_snapshot)
   if [[ $status != ok ]]; then
     log "$workload / $target / round $round: FAILED"
     NOTES+=("$workload / $target / round $round failed")
@@ -504,10 +511,18 @@ run_cell() {
   busy0=$(busy_pct "$snap0" "$snap1" 0)
   busy1=$(busy_pct "$snap0" "$snap1" 1)
   read -r thr unit p50 p99 errors <<<"$result"
+  # Cross-CPU interrupts per unit of work (per request, per query, per Mbit): what a proxy costs
+  # the busy client/backend CPU beyond its own work (docs/performance.md).
+  local ipi
+  ipi=$(awk -v a="$ipi0" -v b="$ipi1" -v thr="$thr" -v unit="$unit" -v t0="$t0" -v t1="$t1" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); work = thr * (t1 - t0)
+    if (unit == "Gbit/s") work *= 1000
+    if (work <= 0) { print "-/-"; exit }
+    printf "%.2f/%.2f", (y[1] - x[1]) / work, (y[2] - x[2]) / work }')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$target" "$round" \
     "$thr" "$unit" "$p50" "$p99" "$rss" "$cpu" "$busy0" "$busy1" "$errors" "$status" >>"$RESULTS"
-  log "$(printf '%-15s %-8s round %s: %s %s p50=%s p99=%s rss=%sKiB proxy=%s%% cpu0=%s%% cpu1=%s%% errors=%s' \
-    "$workload" "$target" "$round" "$thr" "$unit" "$p50" "$p99" "$rss" "$cpu" "$busy0" "$busy1" "$errors")"
+  log "$(printf '%-15s %-8s round %s: %s %s p50=%s p99=%s rss=%sKiB proxy=%s%% cpu0=%s%% cpu1=%s%% ipi0/ipi1=%s errors=%s' \
+    "$workload" "$target" "$round" "$thr" "$unit" "$p50" "$p99" "$rss" "$cpu" "$busy0" "$busy1" "$ipi" "$errors")"
 }
 
 # A false start per target (connections, pools, caches), and sizing of the redis GET cell so
