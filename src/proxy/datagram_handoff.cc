@@ -27,18 +27,7 @@ void DatagramListener::handOffFlows(std::vector<HandedFlow>& out) {
       // The registration belongs to the socket, which lives on in the new process.
       env_.loop->remove(flow->upstream.get());
       handed.upstream = std::move(flow->upstream);
-      pool_->balancer->onConnectionClosed(flow->backend);
-      flow->backend = balance::kNoBackend;
-      if (source_limiter_) {
-        SourceKey source;
-        if (SourceKey::from(reinterpret_cast<const sockaddr*>(&flow->client.addr), flow->client.len,
-                            source)) {
-          source_limiter_->release(source, env_.loop->now());
-        }
-      }
-      env_.stats->endedBy(FlowEnd::kHandedOver).add();
-      env_.stats->flows_active.sub();
-      table_.erase(*flow);
+      releaseFlow(*flow, FlowEnd::kHandedOver);
       out.push_back(std::move(handed));
     }
     flow = newer;

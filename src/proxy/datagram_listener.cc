@@ -358,11 +358,15 @@ void DatagramListener::onTimer() {
 }
 
 void DatagramListener::endFlow(Flow& flow, FlowEnd reason) {
+  if (env_.access_log->enabled()) logFlow(flow, reason);
+  releaseFlow(flow, reason);
+}
+
+void DatagramListener::releaseFlow(Flow& flow, FlowEnd reason) {
   env_.stats->endedBy(reason).add();
   env_.stats->flows_active.sub();
   if (flow.backend != balance::kNoBackend) pool_->balancer->onConnectionClosed(flow.backend);
   if (flow.upstream) env_.loop->remove(flow.upstream.get());
-  if (env_.access_log->enabled()) logFlow(flow, reason);
   if (source_limiter_) {
     SourceKey source;
     if (SourceKey::from(reinterpret_cast<const sockaddr*>(&flow.client.addr), flow.client.len,

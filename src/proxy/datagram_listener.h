@@ -100,6 +100,9 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   void enqueue(Flow& flow, std::size_t datagram);
   void flush();
   void endFlow(Flow& flow, FlowEnd reason);
+  // What ending a flow gives back (counters, balancer, source limit, table slot), without the
+  // access log line: also how a flow handed to a new process leaves this one.
+  void releaseFlow(Flow& flow, FlowEnd reason);
   void logFlow(const Flow& flow, FlowEnd reason) const;
 
   // Backend side (datagram_upstream.cc).

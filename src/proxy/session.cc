@@ -691,14 +691,18 @@ void Session::finish(EndReason reason) {
     releaseBackend();
     backend_index_ = backend;
   }
-  env_.stats->active.sub();
-  env_.stats->endedBy(reason).add();
-  listener_counters_.active.sub();
-  listener_counters_.endedBy(reason).add();
+  countEnd(reason);
   env_.stats->bytes_from_clients.add(upstream_.bytes);
   env_.stats->bytes_from_backends.add(downstream_.bytes);
   if (env_.access_log->enabled()) logAccess(reason);
   owner_->onSessionEnded(this);
+}
+
+void Session::countEnd(EndReason reason) {
+  env_.stats->active.sub();
+  env_.stats->endedBy(reason).add();
+  listener_counters_.active.sub();
+  listener_counters_.endedBy(reason).add();
 }
 
 void Session::logAccess(EndReason reason) const {

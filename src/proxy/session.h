@@ -235,6 +235,8 @@ class Session final : public io::Timer, public io::Deferred {
   // The source's EOF, passed on once everything before it was sent.
   void endDirection(Direction& direction, Side& destination);
   void finish(EndReason reason);
+  // The session counters' part of ending, shared by finish() and handOff().
+  void countEnd(EndReason reason);
   void logAccess(EndReason reason) const;
   void logAllConnectsFailed(const char* local_error) const;
 

@@ -63,10 +63,7 @@ void Session::handOff(upgrade::SessionHandoff& out, std::vector<base::Fd>& fds) 
   take(downstream_, out.downstream);
   if (backend_index_ != balance::kNoBackend) releaseBackend();
   state_ = State::kClosed;
-  env_.stats->active.sub();
-  env_.stats->endedBy(EndReason::kHandedOver).add();
-  listener_counters_.active.sub();
-  listener_counters_.endedBy(EndReason::kHandedOver).add();
+  countEnd(EndReason::kHandedOver);
   owner_->onSessionEnded(this);
 }
 
