@@ -148,15 +148,10 @@ bool bindNewListeners(const config::Config& next, const config::Config& previous
 health::HealthSnapshot carryHealth(const config::Config& before,
                                    const health::HealthSnapshot& states,
                                    const config::Config& next) {
-  health::HealthSnapshot carried;
-  carried.version = states.version + 1;
-  carried.pools.resize(next.pools.size());
-  carried.reasons.resize(next.pools.size());
+  health::HealthSnapshot carried = health::uncheckedSnapshot(next, states.version + 1);
   for (std::size_t p = 0; p < next.pools.size(); ++p) {
     const auto& pool = next.pools[p];
     if (!pool.health) continue;
-    carried.pools[p].assign(pool.backends.size(), health::BackendState::kUnknown);
-    carried.reasons[p].assign(pool.backends.size(), "no check yet");
     for (std::size_t q = 0; q < before.pools.size() && q < states.pools.size(); ++q) {
       const auto& old_pool = before.pools[q];
       if (old_pool.name != pool.name || states.pools[q].size() != old_pool.backends.size()) {

@@ -50,8 +50,7 @@ bool HealthChecker::init(std::string& error) {
     return false;
   }
   loop_ = std::move(loop.value());
-  states_.pools.resize(config_.pools.size());
-  states_.reasons.resize(config_.pools.size());
+  states_ = uncheckedSnapshot(config_, states_.version);
   first_probe_.assign(config_.pools.size(), 0);
   for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
@@ -59,8 +58,6 @@ bool HealthChecker::init(std::string& error) {
     const bool stream = pool.backends.empty() || pool.backends[0].address.isStream();
     first_probe_[p] = stream ? probes_.size() : datagram_probes_.size();
     if (!pool.health) continue;
-    states_.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
-    states_.reasons[p].assign(pool.backends.size(), "no check yet");
     for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
       if (pool.backends[b].address.isStream()) {
         probes_.push_back(std::make_unique<Probe>(*this, *loop_, p, b, pool));

@@ -13,6 +13,20 @@ std::string_view backendStateName(BackendState state) {
   return "unknown";
 }
 
+HealthSnapshot uncheckedSnapshot(const config::Config& config, std::uint64_t version) {
+  HealthSnapshot states;
+  states.version = version;
+  states.pools.resize(config.pools.size());
+  states.reasons.resize(config.pools.size());
+  for (std::size_t p = 0; p < config.pools.size(); ++p) {
+    const auto& pool = config.pools[p];
+    if (!pool.health) continue;
+    states.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
+    states.reasons[p].assign(pool.backends.size(), "no check yet");
+  }
+  return states;
+}
+
 bool RiseFallCounter::record(bool success) {
   const BackendState wanted = success ? BackendState::kUp : BackendState::kDown;
   if (state_ == BackendState::kUnknown) {

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.h"
+
 namespace l4lb::health {
 
 // A backend's state as the active checks (and, later, the admin API) see it. Draining (no new
@@ -44,5 +46,9 @@ struct HealthSnapshot {
   // Why each backend is in its state: the last state change's reason (the admin API shows it).
   std::vector<std::vector<std::string>> reasons;  // [pool][backend], as `pools`
 };
+
+// Before any check has run: every backend of a checked pool unknown ("no check yet"), unchecked
+// pools empty. What a start, a reload and an upgrade fill in from what they know.
+[[nodiscard]] HealthSnapshot uncheckedSnapshot(const config::Config& config, std::uint64_t version);
 
 }  // namespace l4lb::health

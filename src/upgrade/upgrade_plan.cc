@@ -22,15 +22,10 @@ const BackendRecord* findRecord(const std::vector<BackendRecord>& records,
 
 health::HealthSnapshot takenHealth(const std::vector<BackendRecord>& records,
                                    const config::Config& config) {
-  health::HealthSnapshot states;
-  states.version = 1;
-  states.pools.resize(config.pools.size());
-  states.reasons.resize(config.pools.size());
+  health::HealthSnapshot states = health::uncheckedSnapshot(config, 1);
   for (std::size_t p = 0; p < config.pools.size(); ++p) {
     const auto& pool = config.pools[p];
     if (!pool.health) continue;
-    states.pools[p].assign(pool.backends.size(), health::BackendState::kUnknown);
-    states.reasons[p].assign(pool.backends.size(), "no check yet");
     for (std::size_t b = 0; b < pool.backends.size(); ++b) {
       const auto* record = findRecord(records, pool, pool.backends[b]);
       if (record == nullptr) continue;

@@ -1,0 +1,46 @@
+#include <gtest/gtest.h>
+
+#include "config/loader.h"
+#include "health/health_state.h"
+
+namespace l4lb::health {
+namespace {
+
+TEST(UncheckedSnapshot, CheckedPoolsStartUnknownAndUncheckedOnesEmpty) {
+  auto loaded = config::loadConfigText(R"(
+[[listener]]
+bind = "tcp://127.0.0.1:7000"
+pool = "checked"
+
+[[listener]]
+bind = "tcp://127.0.0.1:7001"
+pool = "plain"
+
+[pool.checked]
+health = { check = "tcp", interval = "1s" }
+backends = [{ address = "tcp://127.0.0.1:9001" }, { address = "tcp://127.0.0.1:9002" }]
+
+[pool.plain]
+backends = [{ address = "tcp://127.0.0.1:9003" }]
+)",
+                                       "snapshot.toml");
+  ASSERT_TRUE(loaded.ok());
+  const config::Config& config = *loaded.config;
+  HealthSnapshot states = uncheckedSnapshot(config, 7);
+  EXPECT_EQ(states.version, 7U);
+  ASSERT_EQ(states.pools.size(), config.pools.size());
+  ASSERT_EQ(states.reasons.size(), config.pools.size());
+  for (std::size_t p = 0; p < config.pools.size(); ++p) {
+    if (config.pools[p].name == "checked") {
+      EXPECT_EQ(states.pools[p],
+                (std::vector<BackendState>{BackendState::kUnknown, BackendState::kUnknown}));
+      EXPECT_EQ(states.reasons[p], (std::vector<std::string>{"no check yet", "no check yet"}));
+    } else {
+      EXPECT_TRUE(states.pools[p].empty());
+      EXPECT_TRUE(states.reasons[p].empty());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace l4lb::health
