@@ -1,6 +1,7 @@
 // libFuzzer target for the admin API's request handling (admin/router.h): any method byte,
-// target and body must give a JSON object and a status the API documents, never a crash; an
-// error always says why; and every path that splits round-trips through encodeSegment.
+// target and body must give a JSON object (or, for GET /metrics, text) and a status the API
+// documents, never a crash; an error always says why; and every path that splits round-trips
+// through encodeSegment.
 //
 // Input: one byte picks the method, then the target up to the first '\n', then the body.
 
@@ -62,7 +63,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 405: break;
     default: std::abort();
   }
-  if (!reply.body.is_object()) std::abort();
+  // A text reply (GET /metrics) carries its type and text in place of a JSON object.
+  if (!reply.content_type.empty()) {
+    if (reply.status != 200 || reply.text.empty()) std::abort();
+  } else if (!reply.body.is_object()) {
+    std::abort();
+  }
   (void)reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (reply.status != 200) {
     const auto error = reply.body.find("error");

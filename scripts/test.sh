@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 fuzz_seconds=${FUZZ_SECONDS:-20}
 status=0
-step() { printf '\n=== %s\n' "$*"; }
+# Each step prints the minutes and seconds since the start, so a slow CI log shows where.
+step() { printf '\n=== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "format (clang-format, .clang-format)"
 if ! git ls-files -- '*.cc' '*.h' | xargs clang-format --dry-run -Werror; then
