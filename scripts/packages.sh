@@ -4,7 +4,7 @@ L4LB_BUILD_PACKAGES=(cmake ninja-build g++ pkg-config libtomlplusplus-dev libfmt
                      libssl-dev libcpp-httplib-dev nlohmann-json3-dev libsystemd-dev)
 L4LB_QUICKSTART_PACKAGES=(python3 curl)
 L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev git
-                    python3 python3-pytest redis-server redis-tools socat iproute2 procps curl
+                    python3 python3-pytest python3-pytest-xdist redis-server redis-tools socat iproute2 procps curl
                     unbound bind9-dnsutils nginx memcached postgresql
                     mariadb-server haproxy openssl systemd man-db groff-base
                     prometheus)  # promtool: tests/integration/test_metrics.py

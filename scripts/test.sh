@@ -2,12 +2,15 @@
 # Installs what the tests need, builds l4lb twice (release, and ASan+UBSan) and runs every test
 # on both: unit tests (GoogleTest), integration tests (the real binary against real servers and
 # clients on loopback), then each libFuzzer target for a bounded time.
-# FUZZ_SECONDS (default 20) sets the time per fuzz target.
+# FUZZ_SECONDS (default 20) sets the time per fuzz target; TEST_JOBS (default 4) how many
+# integration test files run at once (pytest-xdist, a file per worker: the tests mostly wait on
+# servers and timers, so more workers than cores still shortens the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-packages.sh build test
 
 fuzz_seconds=${FUZZ_SECONDS:-20}
+test_jobs=${TEST_JOBS:-4}
 status=0
 # Each step prints the minutes and seconds since the start, so a slow CI log shows where.
 step() { printf '\n=== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
@@ -31,7 +34,7 @@ for preset in release sanitize; do
 
   step "integration tests ($preset)"
   L4LB_BIN="$PWD/$dir/l4lb" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-    tests/integration || status=1
+    -n "$test_jobs" --dist loadfile tests/integration || status=1
 done
 
 step "fuzz targets (clang, ASan+UBSan, ${fuzz_seconds}s each, $(nproc) at a time)"

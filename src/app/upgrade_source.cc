@@ -14,10 +14,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// How long the new process may take to connect, and to answer each step. Generous: it loads its
+// How long the new process may take to connect. Generous: it loads its
 // config and starts its workers in between.
 constexpr milliseconds kConnectTimeout{30'000};
-constexpr milliseconds kAnswerTimeout{30'000};
 // Sessions still connecting (or in a retry window) when the first sweep runs may become movable
 // soon after; a few more sweeps take those too. The rest finish here.
 constexpr int kSweeps = 10;
@@ -68,7 +67,7 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
   if (!connection) return false;
   upgrade::HandoffChannel channel(std::move(connection));
 
-  auto hello = channel.receive(kAnswerTimeout, error);
+  auto hello = channel.receive(upgrade::kAnswerTimeout, error);
   if (!hello) return false;
   const auto* theirs = std::get_if<upgrade::Hello>(&hello->message);
   if (theirs == nullptr) {
@@ -104,7 +103,7 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
     return false;
   }
   sockets.clear();
-  auto answer = channel.receive(kAnswerTimeout, error);
+  auto answer = channel.receive(upgrade::kAnswerTimeout, error);
   if (!answer) return false;
   const auto* adopted = std::get_if<upgrade::Adopted>(&answer->message);
   if (adopted == nullptr) {

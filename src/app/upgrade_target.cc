@@ -14,10 +14,6 @@ namespace l4lb::app {
 
 namespace {
 
-using std::chrono::milliseconds;
-// The old process gathers every worker's sockets, and later sweeps its sessions, in between.
-constexpr milliseconds kAnswerTimeout{30'000};
-
 // The handoff socket's path, from the old process's admin API.
 bool askForHandoffSocket(const std::string& admin_url, std::string& path, std::string& error) {
   auto parsed = net::parseEndpoint(admin_url);
@@ -71,7 +67,7 @@ bool UpgradeTarget::connect(const std::string& admin_url, const upgrade::Hello& 
   if (!socket) return false;
   channel_.emplace(std::move(socket));
   if (!channel_->send(hello, {}, error)) return false;
-  auto answer = channel_->receive(kAnswerTimeout, error);
+  auto answer = channel_->receive(upgrade::kAnswerTimeout, error);
   if (!answer) return false;
   const auto* theirs = std::get_if<upgrade::Hello>(&answer->message);
   if (theirs == nullptr) {
@@ -86,7 +82,7 @@ bool UpgradeTarget::receiveListeners(std::vector<upgrade::ReceivedHandoff>& list
                                      std::vector<upgrade::BackendRecord>& backends,
                                      std::string& error) {
   while (true) {
-    auto message = channel_->receive(kAnswerTimeout, error);
+    auto message = channel_->receive(upgrade::kAnswerTimeout, error);
     if (!message) return false;
     if (auto* states = std::get_if<upgrade::BackendStates>(&message->message)) {
       for (auto& record : states->backends) backends.push_back(std::move(record));
@@ -117,7 +113,7 @@ bool UpgradeTarget::sendAdopted(std::vector<std::string> listeners, std::string&
 bool UpgradeTarget::receiveConnections(const std::function<void(upgrade::ReceivedHandoff)>& deliver,
                                        upgrade::Done& done, std::string& error) {
   while (true) {
-    auto message = channel_->receive(kAnswerTimeout, error);
+    auto message = channel_->receive(upgrade::kAnswerTimeout, error);
     if (!message) return false;
     if (const auto* end = std::get_if<upgrade::Done>(&message->message)) {
       done = *end;

@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::array<std::uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-CidrError fail(std::string_view text, std::string_view why) {
+CidrError cidrError(std::string_view text, std::string_view why) {
   return CidrError{"invalid address range \"" + std::string(text) + "\": " + std::string(why)};
 }
 
@@ -49,9 +49,9 @@ bool clearHostBits(Cidr& cidr) {
 std::variant<Cidr, CidrError> parseCidr(std::string_view text) {
   const std::size_t slash = text.find('/');
   const std::string_view address = text.substr(0, slash);
-  if (address.empty()) return fail(text, "missing address");
+  if (address.empty()) return cidrError(text, "missing address");
   char buf[INET6_ADDRSTRLEN + 1] = {};
-  if (address.size() >= sizeof(buf)) return fail(text, "not an IPv4 or IPv6 address");
+  if (address.size() >= sizeof(buf)) return cidrError(text, "not an IPv4 or IPv6 address");
   std::memcpy(buf, address.data(), address.size());
 
   Cidr cidr;
@@ -60,7 +60,7 @@ std::variant<Cidr, CidrError> parseCidr(std::string_view text) {
   } else if (inet_pton(AF_INET6, buf, cidr.bytes.data()) == 1) {
     cidr.family = AF_INET6;
   } else {
-    return fail(text, "not an IPv4 or IPv6 address (host names are not allowed)");
+    return cidrError(text, "not an IPv4 or IPv6 address (host names are not allowed)");
   }
   const unsigned max_len = cidr.family == AF_INET ? 32 : 128;
   cidr.prefix_len = max_len;
@@ -70,7 +70,7 @@ std::variant<Cidr, CidrError> parseCidr(std::string_view text) {
     auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
     if (len_text.empty() || ec != std::errc() || end != len_text.data() + len_text.size() ||
         len > max_len) {
-      return fail(text, "prefix length must be a number from 0 to " + std::to_string(max_len));
+      return cidrError(text, "prefix length must be a number from 0 to " + std::to_string(max_len));
     }
     cidr.prefix_len = len;
   }
@@ -83,8 +83,8 @@ std::variant<Cidr, CidrError> parseCidr(std::string_view text) {
   }
   Cidr meant = cidr;
   if (clearHostBits(meant)) {
-    return fail(text,
-                "bits are set past the prefix length; did you mean " + formatCidr(meant) + "?");
+    return cidrError(
+        text, "bits are set past the prefix length; did you mean " + formatCidr(meant) + "?");
   }
   return cidr;
 }

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include "base/fd.h"
 #include "base/result.h"
 #include "net/endpoint.h"
@@ -30,6 +32,12 @@ void setNoDelay(int fd, int family);
 
 // Makes the next close send a RST instead of a FIN, to pass a reset on to the other side.
 void setResetOnClose(int fd);
+
+// The errors that say this process or host is short of descriptors or memory, not that the peer
+// failed: a connect or socket() that meets one is not the backend's fault.
+[[nodiscard]] inline bool isLocalShortage(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
 
 // Once a binary upgrade has handed the listening sockets to a new process, their filesystem
 // paths are that process's: this one no longer removes them when it closes its copies.

@@ -7,34 +7,20 @@
 #include <cstring>
 #include <utility>
 
+#include "proto/printable.h"
+
 namespace l4lb::proto {
 
 namespace {
+
+// Replies are quoted shorter than dialogs: a check logs one line per state change.
+constexpr std::size_t kReplyExcerpt = 80;
 
 int hexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// Text from a server, made safe for one log line: printable ASCII kept, the rest as \xNN.
-std::string printable(std::string_view text, std::size_t limit = 80) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  if (text.size() > limit) out += "...";
-  return out;
 }
 
 // The first line (without CRLF), or nullopt while it is incomplete.
@@ -90,10 +76,10 @@ std::optional<std::string> unescapeCheckString(std::string_view text, std::strin
 CheckVerdict parseExpectReply(std::string_view reply, std::string_view expect) {
   const std::size_t n = std::min(reply.size(), expect.size());
   if (reply.substr(0, n) != expect.substr(0, n)) {
-    return CheckVerdict::down("unexpected reply \"" + printable(reply) + "\"");
+    return CheckVerdict::down("unexpected reply \"" + printable(reply, kReplyExcerpt) + "\"");
   }
   if (n < expect.size()) return CheckVerdict::needMore();
-  return CheckVerdict::up("reply \"" + printable(reply.substr(0, n)) + "\"");
+  return CheckVerdict::up("reply \"" + printable(reply.substr(0, n), kReplyExcerpt) + "\"");
 }
 
 std::string redisRequest(const std::string& password, Role role) {
@@ -112,12 +98,12 @@ CheckVerdict parseRedisRole(std::string_view reply, Role want) {
   auto header = firstLine(reply);
   if (!header) {
     if (!reply.empty() && reply[0] != '*') {
-      return CheckVerdict::down("ROLE answered \"" + printable(reply) + "\"");
+      return CheckVerdict::down("ROLE answered \"" + printable(reply, kReplyExcerpt) + "\"");
     }
     return CheckVerdict::needMore();
   }
   if (header->empty() || (*header)[0] != '*') {
-    return CheckVerdict::down("ROLE answered \"" + printable(*header) + "\"");
+    return CheckVerdict::down("ROLE answered \"" + printable(*header, kReplyExcerpt) + "\"");
   }
   reply.remove_prefix(header->size() + 2);
   auto bulk = firstLine(reply);
@@ -140,7 +126,7 @@ CheckVerdict parseRedisRole(std::string_view reply, Role want) {
   if ((want == Role::kPrimary && primary) || (want == Role::kReplica && replica)) {
     return CheckVerdict::up("+PONG, role " + std::string(name));
   }
-  return CheckVerdict::down(fmt::format("role {}, not {}", printable(name),
+  return CheckVerdict::down(fmt::format("role {}, not {}", printable(name, kReplyExcerpt),
                                         want == Role::kPrimary ? "the primary" : "a replica"));
 }
 
@@ -155,14 +141,14 @@ CheckVerdict parseRedisReply(std::string_view reply, bool with_auth, Role role) 
       return CheckVerdict::needMore();
     }
     if (*auth != "+OK") {
-      return CheckVerdict::down("AUTH answered \"" + printable(*auth) + "\"");
+      return CheckVerdict::down("AUTH answered \"" + printable(*auth, kReplyExcerpt) + "\"");
     }
     reply.remove_prefix(auth->size() + 2);
   }
   auto line = firstLine(reply);
   if (!line) {
     if (!reply.empty() && reply[0] != '+' && reply[0] != '-') {
-      return CheckVerdict::down("not a redis reply: \"" + printable(reply) + "\"");
+      return CheckVerdict::down("not a redis reply: \"" + printable(reply, kReplyExcerpt) + "\"");
     }
     return CheckVerdict::needMore();
   }
@@ -171,7 +157,7 @@ CheckVerdict parseRedisReply(std::string_view reply, bool with_auth, Role role) 
     return parseRedisRole(reply.substr(line->size() + 2), role);
   }
   // -LOADING, -MASTERDOWN, -NOAUTH, -BUSY ...: the server is there but cannot serve.
-  return CheckVerdict::down("PING answered \"" + printable(*line) + "\"");
+  return CheckVerdict::down("PING answered \"" + printable(*line, kReplyExcerpt) + "\"");
 }
 
 std::string memcachedRequest() { return "version\r\n"; }
@@ -182,12 +168,12 @@ CheckVerdict parseMemcachedReply(std::string_view reply) {
     constexpr std::string_view kPrefix = "VERSION ";
     const std::size_t n = std::min(reply.size(), kPrefix.size());
     if (reply.substr(0, n) != kPrefix.substr(0, n)) {
-      return CheckVerdict::down("version answered \"" + printable(reply) + "\"");
+      return CheckVerdict::down("version answered \"" + printable(reply, kReplyExcerpt) + "\"");
     }
     return CheckVerdict::needMore();
   }
-  if (line->starts_with("VERSION ")) return CheckVerdict::up(printable(*line));
-  return CheckVerdict::down("version answered \"" + printable(*line) + "\"");
+  if (line->starts_with("VERSION ")) return CheckVerdict::up(printable(*line, kReplyExcerpt));
+  return CheckVerdict::down("version answered \"" + printable(*line, kReplyExcerpt) + "\"");
 }
 
 std::string httpRequest(std::string_view path, std::string_view host) {
@@ -200,21 +186,24 @@ CheckVerdict parseHttpReply(std::string_view reply, int min_status, int max_stat
   constexpr std::string_view kVersion = "HTTP/1.";
   const std::size_t n = std::min(reply.size(), kVersion.size());
   if (reply.substr(0, n) != kVersion.substr(0, n)) {
-    return CheckVerdict::down("not an HTTP response: \"" + printable(reply) + "\"");
+    return CheckVerdict::down("not an HTTP response: \"" + printable(reply, kReplyExcerpt) + "\"");
   }
   // "HTTP/1.x NNN": the status is all that is needed.
   if (reply.size() < 12) return CheckVerdict::needMore();
-  if (reply[8] != ' ') return CheckVerdict::down("bad status line \"" + printable(reply) + "\"");
+  if (reply[8] != ' ')
+    return CheckVerdict::down("bad status line \"" + printable(reply, kReplyExcerpt) + "\"");
   int status = 0;
   for (std::size_t i = 9; i < 12; ++i) {
     const char c = reply[i];
-    if (c < '0' || c > '9') return CheckVerdict::down("bad status \"" + printable(reply) + "\"");
+    if (c < '0' || c > '9')
+      return CheckVerdict::down("bad status \"" + printable(reply, kReplyExcerpt) + "\"");
     status = status * 10 + (c - '0');
   }
   std::string_view status_line = reply.substr(0, reply.find("\r\n"));
-  if (status >= min_status && status <= max_status) return CheckVerdict::up(printable(status_line));
+  if (status >= min_status && status <= max_status)
+    return CheckVerdict::up(printable(status_line, kReplyExcerpt));
   return CheckVerdict::down(fmt::format("status {} outside {}-{} (\"{}\")", status, min_status,
-                                        max_status, printable(status_line)));
+                                        max_status, printable(status_line, kReplyExcerpt)));
 }
 
 }  // namespace l4lb::proto

@@ -15,6 +15,16 @@ enum class CheckStatus : std::uint8_t { kNeedMore, kUp, kDown };
 // Role-aware checks: which role a backend must have to count as up.
 enum class Role : std::uint8_t { kAny, kPrimary, kReplica };
 
+// "primary", "replica" or "any", as the config spells the role and the log quotes it.
+[[nodiscard]] inline std::string_view roleName(Role role) {
+  switch (role) {
+    case Role::kPrimary: return "primary";
+    case Role::kReplica: return "replica";
+    case Role::kAny: break;
+  }
+  return "any";
+}
+
 struct CheckVerdict {
   CheckStatus status = CheckStatus::kNeedMore;
   std::string reason;  // what the server said, for the state-change log line

@@ -5,11 +5,13 @@
 #include <array>
 #include <cctype>
 
+#include "proto/wire_read.h"
+
 namespace l4lb::proto {
 
 namespace {
 
-constexpr std::size_t kHeader = 12;
+constexpr std::size_t kDnsHeader = 12;
 constexpr std::size_t kMaxLabel = 63;
 constexpr std::size_t kMaxName = 255;  // wire form, RFC 1035 2.3.4
 constexpr std::uint16_t kClassIn = 1;
@@ -30,11 +32,6 @@ constexpr std::array<TypeName, 11> kTypes = {{{1, "A"},
                                               {33, "SRV"},
                                               {48, "DNSKEY"},
                                               {257, "CAA"}}};
-
-std::size_t read16(std::string_view data, std::size_t at) {
-  return (std::size_t{static_cast<std::uint8_t>(data[at])} << 8) |
-         static_cast<std::uint8_t>(data[at + 1]);
-}
 
 bool equalsIgnoringCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -105,7 +102,7 @@ std::optional<std::string> encodeDnsName(std::string_view name, std::string& err
 
 std::string dnsQuery(std::uint16_t id, std::string_view wire_name, std::uint16_t type) {
   std::string query;
-  query.reserve(kHeader + wire_name.size() + 4);
+  query.reserve(kDnsHeader + wire_name.size() + 4);
   query.push_back(static_cast<char>(id >> 8));
   query.push_back(static_cast<char>(id & 0xff));
   // Flags: a standard query (opcode 0) with RD set; one question, no other records.
@@ -119,7 +116,7 @@ std::string dnsQuery(std::uint16_t id, std::string_view wire_name, std::uint16_t
 }
 
 CheckVerdict parseDnsReply(std::string_view reply, std::string_view query) {
-  if (reply.size() < kHeader) {
+  if (reply.size() < kDnsHeader) {
     return CheckVerdict::down(fmt::format("not DNS: a datagram of {} bytes", reply.size()));
   }
   if (reply.substr(0, 2) != query.substr(0, 2)) {
@@ -133,10 +130,10 @@ CheckVerdict parseDnsReply(std::string_view reply, std::string_view query) {
   if (opcode != 0) return CheckVerdict::down(fmt::format("a reply to opcode {}", opcode));
   const auto rcode = static_cast<std::uint8_t>(static_cast<std::uint8_t>(reply[3]) & 0x0f);
   // A reply of ours repeats the question; servers refusing a query may leave it out.
-  const std::string_view question = query.substr(kHeader);
+  const std::string_view question = query.substr(kDnsHeader);
   const std::size_t questions = read16(reply, 4);
   if (questions == 1) {
-    if (!equalsIgnoringCase(reply.substr(kHeader, question.size()), question)) {
+    if (!equalsIgnoringCase(reply.substr(kDnsHeader, question.size()), question)) {
       return CheckVerdict::down("a reply to another question");
     }
   } else if (questions != 0 || rcode == 0) {

@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "proto/mysql_auth.h"
+#include "proto/printable.h"
+#include "proto/wire_read.h"
 
 namespace l4lb::proto {
 
@@ -19,25 +21,6 @@ constexpr std::uint32_t kClientSecureConnection = 0x8000;
 constexpr std::uint32_t kClientPluginAuth = 0x80000;
 
 constexpr std::string_view kReadOnlyQuery = "SELECT @@global.read_only";
-
-// Text from a server, made safe for one log line: printable ASCII kept, the rest as \xNN.
-std::string printable(std::string_view text, std::size_t limit = 160) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
-
-unsigned byteAt(std::string_view bytes, std::size_t i) {
-  return static_cast<unsigned char>(bytes[i]);
-}
 
 std::size_t readLittleEndian(std::string_view bytes, std::size_t n) {
   std::size_t value = 0;
@@ -52,7 +35,7 @@ std::string errorText(std::string_view payload) {
   std::string_view message = payload.substr(3);
   if (!message.empty() && message[0] == '#')
     message.remove_prefix(std::min<std::size_t>(6, message.size()));
-  return fmt::format("{} {}", code, printable(message));
+  return fmt::format("{} {}", code, printable(message, kLogTextLimit));
 }
 
 // A length-encoded integer at the front of `bytes`, consumed; nullopt for NULL (0xfb), an
@@ -90,15 +73,6 @@ std::string_view stripTrailingNul(std::string_view data) {
   return data;
 }
 
-const char* roleName(Role role) {
-  switch (role) {
-    case Role::kPrimary: return "primary";
-    case Role::kReplica: return "replica";
-    case Role::kAny: return "any";
-  }
-  return "any";
-}
-
 }  // namespace
 
 std::string mysqlPacket(std::uint8_t sequence, std::string_view payload) {
@@ -134,8 +108,9 @@ DialogStep MysqlDialog::onReceived(std::string_view received) {
       const unsigned first = byteAt(buffer_, 4);
       if (first != 0x0a && first != 0xff) {
         phase_ = Phase::kDone;
-        return {CheckVerdict::down(fmt::format("not a mysql greeting (\"{}\")",
-                                               printable(std::string_view(buffer_).substr(0, 5)))),
+        return {CheckVerdict::down(
+                    fmt::format("not a mysql greeting (\"{}\")",
+                                printable(std::string_view(buffer_).substr(0, 5), kLogTextLimit))),
                 {}};
       }
     }
@@ -302,16 +277,16 @@ CheckVerdict MysqlDialog::onLoginReply(std::string_view payload, std::string& se
       return CheckVerdict::needMore();
     }
   }
-  return CheckVerdict::down(
-      fmt::format("unexpected reply to the login (\"{}\")", printable(payload.substr(0, 16))));
+  return CheckVerdict::down(fmt::format("unexpected reply to the login (\"{}\")",
+                                        printable(payload.substr(0, 16), kLogTextLimit)));
 }
 
 CheckVerdict MysqlDialog::onPublicKey(std::string_view payload, std::string& send) {
   const unsigned first = byteAt(payload, 0);
   if (first == 0xff) return CheckVerdict::down("login refused: " + errorText(payload));
   if (first != 0x01) {
-    return CheckVerdict::down(
-        fmt::format("server sent no RSA public key (\"{}\")", printable(payload.substr(0, 16))));
+    return CheckVerdict::down(fmt::format("server sent no RSA public key (\"{}\")",
+                                          printable(payload.substr(0, 16), kLogTextLimit)));
   }
   std::string error;
   auto encrypted = cachingSha2EncryptPassword(password_, nonce_, payload.substr(1), error);

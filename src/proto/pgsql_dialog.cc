@@ -6,6 +6,7 @@
 
 #include <utility>
 
+#include "proto/printable.h"
 #include "proto/scram.h"
 
 namespace l4lb::proto {
@@ -36,30 +37,6 @@ std::string_view authName(std::uint32_t code) {
     case kAuthSasl: return "SASL";
     default: return "unknown";
   }
-}
-
-std::string_view roleName(Role role) {
-  switch (role) {
-    case Role::kPrimary: return "primary";
-    case Role::kReplica: return "replica";
-    case Role::kAny: break;
-  }
-  return "any";
-}
-
-// Text from a server, made safe for one log line: printable ASCII kept, the rest as \xNN.
-std::string printable(std::string_view text, std::size_t limit = 160) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  if (text.size() > limit) out += "...";
-  return out;
 }
 
 std::uint32_t readBigEndian32(std::string_view bytes) {
@@ -190,7 +167,7 @@ CheckVerdict PgsqlDialog::onMessage(char type, std::string_view body, std::strin
     default: break;
   }
   return CheckVerdict::down(
-      fmt::format("unexpected postgres message '{}' {}", printable({&type, 1}),
+      fmt::format("unexpected postgres message '{}' {}", printable({&type, 1}, kLogTextLimit),
                   phase_ == Phase::kQuery ? "answering the query" : "during login"));
 }
 
@@ -357,7 +334,7 @@ CheckVerdict PgsqlDialog::onError(std::string_view body) {
   if (severity != "ERROR") session_open_ = false;
   std::string reason = phase_ == Phase::kQuery ? "query failed:" : "login refused:";
   for (const std::string_view part : {severity, code, text}) {
-    if (!part.empty()) reason += " " + printable(part);
+    if (!part.empty()) reason += " " + printable(part, kLogTextLimit);
   }
   return CheckVerdict::down(std::move(reason));
 }

@@ -8,6 +8,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "proto/wire_read.h"
+
 namespace l4lb::proto {
 
 namespace {
@@ -20,10 +22,6 @@ static_assert(sizeof(sockaddr_un::sun_path) == kUnixPathBytes);
 constexpr std::array<std::size_t, 4> kV2AddressBytes = {0, 12, 36, 216};
 constexpr std::array<const char*, 4> kV2FamilyNames = {"AF_UNSPEC", "AF_INET", "AF_INET6",
                                                        "AF_UNIX"};
-
-std::uint8_t byteAt(std::string_view bytes, std::size_t i) {
-  return static_cast<std::uint8_t>(bytes[i]);
-}
 
 std::uint16_t readU16(std::string_view bytes, std::size_t i) {
   return static_cast<std::uint16_t>(byteAt(bytes, i) << 8 | byteAt(bytes, i + 1));

@@ -5,25 +5,12 @@
 #include <array>
 #include <cctype>
 
+#include "proto/tls_wire.h"
+#include "proto/wire_read.h"
+
 namespace l4lb::proto {
 
 namespace {
-
-// Record content types and handshake message types (RFC 8446 5.1, 4).
-constexpr std::uint8_t kRecordAlert = 21;
-constexpr std::uint8_t kRecordHandshake = 22;
-constexpr std::uint8_t kClientHello = 1;
-constexpr std::uint8_t kServerHello = 2;
-
-constexpr std::uint16_t kExtServerName = 0;
-constexpr std::uint16_t kExtSupportedGroups = 10;
-constexpr std::uint16_t kExtEcPointFormats = 11;
-constexpr std::uint16_t kExtSignatureAlgorithms = 13;
-constexpr std::uint16_t kExtSupportedVersions = 43;
-constexpr std::uint16_t kExtKeyShare = 51;
-constexpr std::uint16_t kExtRenegotiationInfo = 0xff01;
-
-constexpr std::uint16_t kGroupX25519 = 0x001d;
 
 // A record's payload may be up to 2^14 bytes, plus expansion when protected (RFC 8446 5.2).
 constexpr std::size_t kMaxRecord = 16384 + 256;
@@ -68,7 +55,7 @@ constexpr std::array<CipherSuite, 15> kCipherSuites = {{
 constexpr std::array<std::uint16_t, 9> kSignatureAlgorithms = {
     0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601, 0x0807};
 
-constexpr std::array<std::uint16_t, 3> kGroups = {kGroupX25519, 0x0017, 0x0018};
+constexpr std::array<std::uint16_t, 3> kGroups = {tls::kGroupX25519, 0x0017, 0x0018};
 
 std::uint64_t splitMix(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
@@ -103,13 +90,6 @@ void putExtension(std::string& out, std::uint16_t type, std::string_view body) {
   out.append(body);
 }
 
-std::uint8_t byteAt(std::string_view data, std::size_t at) {
-  return static_cast<std::uint8_t>(data[at]);
-}
-std::size_t read16(std::string_view data, std::size_t at) {
-  return (std::size_t{byteAt(data, at)} << 8) | byteAt(data, at + 1);
-}
-
 std::string_view versionName(std::size_t version) {
   switch (version) {
     case 0x0300: return "SSL 3.0";
@@ -131,7 +111,7 @@ std::string cipherName(std::size_t id) {
 std::string_view handshakeTypeName(std::uint8_t type) {
   switch (type) {
     case 0: return "hello_request";
-    case kClientHello: return "client_hello";
+    case tls::kClientHello: return "client_hello";
     case 4: return "new_session_ticket";
     case 8: return "encrypted_extensions";
     case 11: return "certificate";
@@ -184,7 +164,7 @@ CheckVerdict judgeServerHello(std::string_view body) {
       if (at + length > body.size()) {
         return CheckVerdict::down("malformed ServerHello extensions");
       }
-      if (type == kExtSupportedVersions && length == 2) version = read16(body, at);
+      if (type == tls::kExtSupportedVersions && length == 2) version = read16(body, at);
       at += length;
     }
   }
@@ -202,7 +182,7 @@ CheckVerdict judgeServerHello(std::string_view body) {
 CheckVerdict judgeHandshake(std::string_view handshake) {
   if (handshake.empty()) return CheckVerdict::needMore();
   const std::uint8_t type = byteAt(handshake, 0);
-  if (type != kServerHello) {
+  if (type != tls::kServerHello) {
     // An echo server sends our own ClientHello back.
     return CheckVerdict::down(fmt::format("handshake message {} ({}) instead of a ServerHello",
                                           type, handshakeTypeName(type)));
@@ -262,25 +242,26 @@ std::string tlsClientHello(std::string_view sni, std::uint64_t seed) {
     std::string body;
     put16(body, names.size());
     body += names;
-    putExtension(extensions, kExtServerName, body);
+    putExtension(extensions, tls::kExtServerName, body);
   }
   std::string body;
   put16(body, kGroups.size() * 2);
   for (std::uint16_t group : kGroups) put16(body, group);
-  putExtension(extensions, kExtSupportedGroups, body);
-  putExtension(extensions, kExtEcPointFormats, std::string_view("\x01\x00", 2));  // uncompressed
+  putExtension(extensions, tls::kExtSupportedGroups, body);
+  putExtension(extensions, tls::kExtEcPointFormats,
+               std::string_view("\x01\x00", 2));  // uncompressed
   body.clear();
   put16(body, kSignatureAlgorithms.size() * 2);
   for (std::uint16_t algorithm : kSignatureAlgorithms) put16(body, algorithm);
-  putExtension(extensions, kExtSignatureAlgorithms, body);
-  putExtension(extensions, kExtSupportedVersions, std::string_view("\x04\x03\x04\x03\x03", 5));
+  putExtension(extensions, tls::kExtSignatureAlgorithms, body);
+  putExtension(extensions, tls::kExtSupportedVersions, std::string_view("\x04\x03\x04\x03\x03", 5));
   body.clear();
   put16(body, 2 + 2 + 32);
-  put16(body, kGroupX25519);
+  put16(body, tls::kGroupX25519);
   put16(body, 32);
   putRandom(body, 32, state);
-  putExtension(extensions, kExtKeyShare, body);
-  putExtension(extensions, kExtRenegotiationInfo, std::string_view("\x00", 1));
+  putExtension(extensions, tls::kExtKeyShare, body);
+  putExtension(extensions, tls::kExtRenegotiationInfo, std::string_view("\x00", 1));
 
   std::string hello;
   put16(hello, 0x0303);
@@ -295,10 +276,10 @@ std::string tlsClientHello(std::string_view sni, std::uint64_t seed) {
   hello += extensions;
 
   std::string record;
-  put8(record, kRecordHandshake);
+  put8(record, tls::kRecordHandshake);
   put16(record, 0x0301);
   put16(record, 4 + hello.size());
-  put8(record, kClientHello);
+  put8(record, tls::kClientHello);
   put24(record, hello.size());
   record += hello;
   return record;
@@ -311,7 +292,7 @@ CheckVerdict parseTlsServerHello(std::string_view reply) {
     // Each header byte is judged as soon as it is here, so a plain-text reply ("HTTP/1.1 400",
     // "SSH-2.0") is down at its first byte.
     const std::uint8_t type = byteAt(reply, at);
-    if (type != kRecordHandshake && type != kRecordAlert) {
+    if (type != tls::kRecordHandshake && type != tls::kRecordAlert) {
       if (at == 0 && type != 20 && type != 23) return CheckVerdict::down(notTls(reply));
       return CheckVerdict::down(fmt::format("record of type {} before a ServerHello", type));
     }
@@ -323,7 +304,7 @@ CheckVerdict parseTlsServerHello(std::string_view reply) {
       return CheckVerdict::down(fmt::format("TLS record of {} bytes", length));
     }
     const std::string_view payload = reply.substr(at + 5, length);  // maybe cut short
-    if (type == kRecordAlert) {
+    if (type == tls::kRecordAlert) {
       if (payload.size() < 2) {
         return length < 2 ? CheckVerdict::down("malformed alert") : CheckVerdict::needMore();
       }

@@ -3,17 +3,11 @@
 #include <algorithm>
 #include <utility>
 
+#include "proto/tls_wire.h"
+
 namespace l4lb::proto {
 
 namespace {
-
-constexpr std::uint8_t kContentHandshake = 22;
-constexpr std::uint8_t kHandshakeClientHello = 1;
-constexpr std::size_t kRecordHeaderBytes = 5;
-constexpr std::size_t kMaxRecordBody = 1 << 14;  // RFC 8446 5.1: 2^14 bytes of plaintext
-constexpr std::uint16_t kExtServerName = 0;
-constexpr std::uint16_t kExtAlpn = 16;
-constexpr std::uint8_t kNameTypeHostName = 0;
 
 // Bounds-checked big-endian reads over a byte string: every read says whether it fitted.
 class Reader {
@@ -69,7 +63,7 @@ std::string parseServerName(std::string_view data, ClientHelloInfo& info) {
     if (!r.u8(name_type) || !r.u16(length) || !r.bytes(length, name)) {
       return "server_name entry overruns the list";
     }
-    if (name_type != kNameTypeHostName) continue;  // no other type is defined; skip them
+    if (name_type != tls::kNameTypeHostName) continue;  // no other type is defined; skip them
     // RFC 6066 3: no more than one name of a type.
     if (have_host_name) return "two host_name entries";
     have_host_name = true;
@@ -114,11 +108,11 @@ std::string parseExtensions(std::string_view block, ClientHelloInfo& info) {
              " overruns the extensions block";
     }
     std::string error;
-    if (type == kExtServerName) {
+    if (type == tls::kExtServerName) {
       if (have_server_name) return "duplicate server_name extension";
       have_server_name = true;
       error = parseServerName(data, info);
-    } else if (type == kExtAlpn) {
+    } else if (type == tls::kExtAlpn) {
       if (have_alpn) return "duplicate ALPN extension";
       have_alpn = true;
       error = parseAlpn(data, info);
@@ -160,7 +154,7 @@ std::string parseClientHelloMessage(std::string_view message, ClientHelloInfo& i
   std::uint8_t type = 0;
   std::uint32_t length = 0;
   if (!m.u8(type) || !m.u24(length)) return "handshake message shorter than 4 bytes";
-  if (type != kHandshakeClientHello) {
+  if (type != tls::kClientHello) {
     return "handshake message type " + std::to_string(type) + " is not ClientHello";
   }
   if (length != m.left()) {
@@ -222,7 +216,7 @@ ClientHelloStatus ClientHelloInspector::checkRecordHeader() {
     return finish(first ? ClientHelloStatus::kNotTls : ClientHelloStatus::kMalformed,
                   first ? "not a TLS handshake record: " + why : std::move(why));
   };
-  if (have >= 1 && record_header_[0] != kContentHandshake) {
+  if (have >= 1 && record_header_[0] != tls::kRecordHandshake) {
     if (first && (record_header_[0] & 0x80) != 0) {
       // An SSL 2.0 compatible hello: no extensions, so nothing to route on.
       return refuse("SSL 2.0 record header");
@@ -232,10 +226,10 @@ ClientHelloStatus ClientHelloInspector::checkRecordHeader() {
   // legacy_record_version is ignored beyond its major byte (RFC 8446 5.1; nginx 0fa843495).
   if (have >= 2 && record_header_[1] != 3) return refuse("record version is not 3.x");
   if (have >= 3 && record_header_[2] > 0x0f) return refuse("record version is not 3.x");
-  if (have < kRecordHeaderBytes) return ClientHelloStatus::kNeedMore;
+  if (have < tls::kRecordHeaderBytes) return ClientHelloStatus::kNeedMore;
   record_left_ = static_cast<std::size_t>(record_header_[3]) << 8 | record_header_[4];
   if (record_left_ == 0) return finish(ClientHelloStatus::kMalformed, "empty handshake record");
-  if (record_left_ > kMaxRecordBody) {
+  if (record_left_ > tls::kMaxPlaintext) {
     return finish(ClientHelloStatus::kMalformed,
                   "record length " + std::to_string(record_left_) + " over 16384");
   }
@@ -255,7 +249,7 @@ ClientHelloStatus ClientHelloInspector::takeRecordBody(std::string_view& bytes) 
     bytes.remove_prefix(n);
     record_left_ -= n;
     consumed_ += n;
-    if (static_cast<std::uint8_t>(message_[0]) != kHandshakeClientHello) {
+    if (static_cast<std::uint8_t>(message_[0]) != tls::kClientHello) {
       return finish(ClientHelloStatus::kMalformed,
                     "handshake message type " +
                         std::to_string(static_cast<std::uint8_t>(message_[0])) +
@@ -289,7 +283,7 @@ ClientHelloStatus ClientHelloInspector::takeRecordBody(std::string_view& bytes) 
 ClientHelloStatus ClientHelloInspector::feed(std::string_view bytes) {
   while (status_ == ClientHelloStatus::kNeedMore && !bytes.empty()) {
     if (consumed_ >= 2 * budget_) return tooManyRecordBytes();
-    if (record_header_have_ < kRecordHeaderBytes) {
+    if (record_header_have_ < tls::kRecordHeaderBytes) {
       record_header_[record_header_have_++] = static_cast<std::uint8_t>(bytes[0]);
       bytes.remove_prefix(1);
       ++consumed_;

@@ -12,15 +12,12 @@
 #include "base/log.h"
 #include "net/datagram_socket.h"
 #include "net/message_queue.h"
+#include "net/socket.h"
 #include "proxy/datagram_listener.h"
 
 namespace l4lb::proxy {
 
 namespace {
-
-bool isLocalShortage(int error) {
-  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
-}
 
 // Replies read from one flow per readiness event before other events get their turn.
 constexpr int kMaxReplyBatches = 4;
@@ -67,7 +64,7 @@ bool DatagramListener::bindBackend(Flow& flow) {
     }
     logSetupFailure(index, error);
     // Out of descriptors or memory here: another backend would fare no better.
-    if (isLocalShortage(error)) return false;
+    if (net::isLocalShortage(error)) return false;
     env_.stats->backend_unreachable.add();
     if (flow.failed_count < kMaxFlowAttempts) flow.failed[flow.failed_count++] = index;
   }

@@ -20,13 +20,7 @@ namespace l4lb::proxy {
 
 namespace {
 
-constexpr std::uint32_t kStreamEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-
 bool isTransient(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
-
-bool isLocalShortage(int error) {
-  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
-}
 
 // The protocol the pool's health check speaks: it tells a refusal, and PostgreSQL's SSLRequest
 // answers (which do not end the retry window), from a real first answer.
@@ -141,7 +135,7 @@ void Session::connectTo(std::uint32_t index) {
   connect_started_ns_ = io::monotonicNanos();
   auto connected = net::connectStream(pool.backends[index].address);
   if (!connected) {
-    if (isLocalShortage(connected.error().code)) {
+    if (net::isLocalShortage(connected.error().code)) {
       // Out of descriptors or memory here: no other backend would do better, and the backend
       // is not to blame.
       releaseBackend();

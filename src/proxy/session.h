@@ -1,6 +1,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -26,6 +27,9 @@
 #include "upgrade/handoff_message.h"
 
 namespace l4lb::proxy {
+
+// What both ends of a session wait for, registered once (edge-triggered, so never re-armed).
+inline constexpr std::uint32_t kStreamEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
 class Session;
 

@@ -9,10 +9,6 @@
 
 namespace l4lb::proxy {
 
-namespace {
-constexpr std::uint32_t kStreamEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-}  // namespace
-
 bool Session::movable() const {
   // A retry window keeps bytes for a replay, and pacing state, that the format does not carry:
   // such a session finishes here, as do those still connecting or reading their preamble.

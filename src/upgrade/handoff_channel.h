@@ -14,6 +14,11 @@
 
 namespace l4lb::upgrade {
 
+// How long either process waits for the other's next message. Generous: in between, the new
+// process loads its config and starts its workers, the old one gathers every worker's sockets
+// and sweeps its sessions.
+inline constexpr std::chrono::milliseconds kAnswerTimeout{30'000};
+
 // A message as received, owning the descriptors that came with it.
 struct ReceivedHandoff {
   HandoffMessage message;

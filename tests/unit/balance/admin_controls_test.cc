@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "backend_names.h"
 #include "balance/backend_health.h"
 #include "balance/maglev.h"
 #include "balance_test_util.h"
@@ -16,12 +17,6 @@ using testing::hashed;
 using testing::makeBalancer;
 using testing::weightedBackends;
 
-std::vector<std::string> names(std::size_t n) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back("backend-" + std::to_string(i));
-  return out;
-}
-
 BackendHealth::Options checked() {
   BackendHealth::Options options;
   options.pool = "test";
@@ -33,7 +28,7 @@ BackendHealth::Options checked() {
 
 TEST(AdminControlsTest, NewConnectionsNeedAdminAndHealthAndNoEjection) {
   auto balancer = makeBalancer(Algorithm::kRoundRobin, {1, 1});
-  BackendHealth health(checked(), *balancer, names(2), 0);
+  BackendHealth health(checked(), *balancer, backendNames(2), 0);
   health.setActiveUp(0, true, false, 0);
   health.setActiveUp(1, true, false, 0);
   EXPECT_TRUE(balancer->isUp(0));
@@ -60,7 +55,7 @@ TEST(AdminControlsTest, AllDrainedLeavesOnlyBackups) {
   std::vector<BackendSlot> slots = weightedBackends({1, 1});
   slots[1].backup = true;
   auto balancer = makeBalancerPlan(Algorithm::kRoundRobin, slots, 0)->instantiate(0);
-  BackendHealth health(BackendHealth::Options{}, *balancer, names(2), 0);
+  BackendHealth health(BackendHealth::Options{}, *balancer, backendNames(2), 0);
   EXPECT_EQ(countPicks(*balancer, 4), (std::vector<int>{4, 0}));
   health.setAdminAllowed(0, false, 0);
   EXPECT_EQ(countPicks(*balancer, 4), (std::vector<int>{0, 4}));
@@ -70,7 +65,7 @@ TEST(AdminControlsTest, AllDrainedLeavesOnlyBackups) {
 
 TEST(AdminControlsTest, WeightChangeShiftsRoundRobinExactly) {
   auto balancer = makeBalancer(Algorithm::kRoundRobin, {1, 1});
-  BackendHealth health(BackendHealth::Options{}, *balancer, names(2), 0);
+  BackendHealth health(BackendHealth::Options{}, *balancer, backendNames(2), 0);
   health.setFullWeight(0, 3, 0);
   EXPECT_EQ(health.fullWeight(0), 3U);
   // A smooth round-robin round after the change: 3:1 in every 4 picks.
@@ -81,7 +76,7 @@ TEST(AdminControlsTest, WeightChangeShiftsRoundRobinExactly) {
 TEST(AdminControlsTest, WeightChangeShiftsRandomTwoAndLeastConn) {
   for (const Algorithm algorithm : {Algorithm::kRandomTwo, Algorithm::kLeastConn}) {
     auto balancer = makeBalancer(algorithm, {1, 1}, 7);
-    BackendHealth health(BackendHealth::Options{}, *balancer, names(2), 0);
+    BackendHealth health(BackendHealth::Options{}, *balancer, backendNames(2), 0);
     health.setFullWeight(1, 4, 0);
     // Open connections that stay open: the loads follow the weights.
     std::vector<int> counts(2, 0);
@@ -100,7 +95,7 @@ TEST(AdminControlsTest, SlowStartRampClimbsToTheNewWeight) {
   BackendHealth::Options options;
   options.active_checks = true;
   options.slow_start_ms = 1000;
-  BackendHealth health(options, *balancer, names(2), 0);
+  BackendHealth health(options, *balancer, backendNames(2), 0);
   health.setActiveUp(0, true, false, 0);
   health.setActiveUp(0, false, false, 0);
   health.setActiveUp(0, true, /*ramp=*/true, 0);
@@ -125,7 +120,7 @@ TEST(AdminControlsTest, MaglevTakesARebuiltTable) {
 
 TEST(AdminControlsTest, CountersFollowOpensClosesAndFailures) {
   auto balancer = makeBalancer(Algorithm::kRoundRobin, {1, 1});
-  BackendHealth health(BackendHealth::Options{}, *balancer, names(2), 0);
+  BackendHealth health(BackendHealth::Options{}, *balancer, backendNames(2), 0);
   balancer->onConnectionOpened(0);
   balancer->onConnectionOpened(0);
   balancer->onConnectionClosed(0);

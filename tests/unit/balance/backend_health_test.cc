@@ -4,18 +4,13 @@
 
 #include <map>
 
+#include "backend_names.h"
 #include "balance_test_util.h"
 
 namespace l4lb::balance {
 namespace {
 
 using testing::makeBalancer;
-
-std::vector<std::string> names(std::size_t n) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back("b" + std::to_string(i));
-  return out;
-}
 
 BackendHealth::Options passive(std::uint32_t eject_after, std::int64_t eject_for_ms) {
   BackendHealth::Options options;
@@ -27,7 +22,7 @@ BackendHealth::Options passive(std::uint32_t eject_after, std::int64_t eject_for
 
 TEST(BackendHealthTest, EjectsAfterConsecutiveFailures) {
   auto balancer = makeBalancer(Algorithm::kRoundRobin, {1, 1});
-  BackendHealth health(passive(3, 1000), *balancer, names(2), 0);
+  BackendHealth health(passive(3, 1000), *balancer, backendNames(2), 0);
   EXPECT_FALSE(health.onOutcome(0, false, 0));
   EXPECT_FALSE(health.onOutcome(0, false, 0));
   EXPECT_FALSE(health.onOutcome(0, true, 0));  // a success starts the count over
@@ -42,7 +37,7 @@ TEST(BackendHealthTest, EjectsAfterConsecutiveFailures) {
 
 TEST(BackendHealthTest, BackoffDoublesOnProbationAndResetsOnSuccess) {
   auto balancer = makeBalancer(Algorithm::kRoundRobin, {1, 1});
-  BackendHealth health(passive(2, 1000), *balancer, names(2), 0);
+  BackendHealth health(passive(2, 1000), *balancer, backendNames(2), 0);
   health.onOutcome(0, false, 0);
   ASSERT_TRUE(health.onOutcome(0, false, 0));
   health.tick(999);
@@ -65,7 +60,7 @@ TEST(BackendHealthTest, BackoffDoublesOnProbationAndResetsOnSuccess) {
 
 TEST(BackendHealthTest, BackoffIsCappedAtFiveMinutes) {
   auto balancer = makeBalancer(Algorithm::kRoundRobin, {1});
-  BackendHealth health(passive(1, 60'000), *balancer, names(1), 0);
+  BackendHealth health(passive(1, 60'000), *balancer, backendNames(1), 0);
   std::int64_t now = 0;
   for (int i = 0; i < 6; ++i) {
     ASSERT_TRUE(health.onOutcome(0, false, now));
@@ -80,7 +75,7 @@ TEST(BackendHealthTest, WithActiveChecksReadmittedOnlyWhenCheckSaysUp) {
   auto balancer = makeBalancer(Algorithm::kRoundRobin, {1, 1});
   BackendHealth::Options options = passive(1, 100);
   options.active_checks = true;
-  BackendHealth health(options, *balancer, names(2), 0);
+  BackendHealth health(options, *balancer, backendNames(2), 0);
   EXPECT_FALSE(balancer->isUp(0));  // unknown until the first check
   health.setActiveUp(0, true, false, 0);
   health.setActiveUp(1, true, false, 0);
@@ -95,7 +90,7 @@ TEST(BackendHealthTest, WithActiveChecksReadmittedOnlyWhenCheckSaysUp) {
 
 TEST(BackendHealthTest, NoEjectionWhenDisabled) {
   auto balancer = makeBalancer(Algorithm::kRoundRobin, {1});
-  BackendHealth health(passive(0, 1000), *balancer, names(1), 0);
+  BackendHealth health(passive(0, 1000), *balancer, backendNames(1), 0);
   for (int i = 0; i < 100; ++i) EXPECT_FALSE(health.onOutcome(0, false, 0));
   EXPECT_TRUE(balancer->isUp(0));
 }
@@ -106,7 +101,7 @@ TEST(BackendHealthTest, SlowStartRampsWeightFromNearZero) {
   options.pool = "test";
   options.slow_start_ms = 1000;
   options.active_checks = true;
-  BackendHealth health(options, *balancer, names(2), 0);
+  BackendHealth health(options, *balancer, backendNames(2), 0);
   health.setActiveUp(0, true, false, 0);
   health.setActiveUp(1, true, false, 0);
   EXPECT_EQ(balancer->weight(1), 100U);  // first verdict at startup: no ramp

@@ -17,9 +17,9 @@ using testing::lines;
 using testing::load;
 
 // A listener on pool "p", whose table starts on line 5 (the `health` key is on line 6).
-std::string poolWith(std::string_view pool_lines, std::string_view backends =
-                                                      "backends = [{ address = "
-                                                      "\"tcp://127.0.0.1:7001\" }]") {
+std::string poolLines(std::string_view pool_lines, std::string_view backends =
+                                                       "backends = [{ address = "
+                                                       "\"tcp://127.0.0.1:7001\" }]") {
   return lines({"[[listener]]", "bind = \"tcp://127.0.0.1:7000\"", "pool = \"p\"", "", "[pool.p]",
                 pool_lines, backends});
 }
@@ -58,25 +58,25 @@ TEST(ConfigHealthTest, ReadsEveryKey) {
 }
 
 TEST(ConfigHealthTest, UnknownCheckListsValidOnes) {
-  LoadResult result = load(poolWith("health = { check = \"redis-ping\" }"));
+  LoadResult result = load(poolLines("health = { check = \"redis-ping\" }"));
   expectError(result, "pool.p.health.check", 6, "\"redis\"");
   expectError(result, "pool.p.health.check", 6, "\"memcached\"");
 }
 
 TEST(ConfigHealthTest, MissingCheck) {
-  expectError(load(poolWith("health = { interval = \"1s\" }")), "pool.p.health.check", 6,
+  expectError(load(poolLines("health = { interval = \"1s\" }")), "pool.p.health.check", 6,
               "needs check");
 }
 
 TEST(ConfigHealthTest, KeysOfEachCheck) {
-  expectError(load(poolWith("health = { check = \"redis\", role = \"master\" }")),
+  expectError(load(poolLines("health = { check = \"redis\", role = \"master\" }")),
               "pool.p.health.role", 6, "\"primary\"");
-  expectError(load(poolWith("health = { check = \"memcached\", password_file = \"/x\" }")),
+  expectError(load(poolLines("health = { check = \"memcached\", password_file = \"/x\" }")),
               "pool.p.health.password_file", 6, "does not apply");
-  expectError(load(poolWith("health = { check = \"mysql\", role = \"primary\" }")),
+  expectError(load(poolLines("health = { check = \"mysql\", role = \"primary\" }")),
               "pool.p.health.user", 6, "needs user");
-  expectError(load(poolWith("health = { check = \"tcp\" }",
-                            "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
+  expectError(load(poolLines("health = { check = \"tcp\" }",
+                             "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
               "pool.p.health", 6, "check = \"dns\"");
 }
 
@@ -88,25 +88,25 @@ std::string udpPoolWith(std::string_view pool_line) {
 }
 
 TEST(ConfigHealthTest, TlsWithSni) {
-  LoadResult result = load(poolWith("health = { check = \"tls\", sni = \"api.example.com\" }"));
+  LoadResult result = load(poolLines("health = { check = \"tls\", sni = \"api.example.com\" }"));
   ASSERT_TRUE(result.ok()) << describeErrors(result);
   EXPECT_EQ(result.config->pools[0].health->check, CheckKind::kTls);
   EXPECT_EQ(result.config->pools[0].health->sni, "api.example.com");
-  LoadResult bare = load(poolWith("health = { check = \"tls\" }"));
+  LoadResult bare = load(poolLines("health = { check = \"tls\" }"));
   ASSERT_TRUE(bare.ok()) << describeErrors(bare);
   EXPECT_EQ(bare.config->pools[0].health->sni, "");
 }
 
 TEST(ConfigHealthTest, BadSni) {
-  expectError(load(poolWith("health = { check = \"tls\", sni = \"a b\" }")), "pool.p.health.sni", 6,
-              "host name");
-  expectError(load(poolWith("health = { check = \"tls\", sni = \"a..b\" }")), "pool.p.health.sni",
+  expectError(load(poolLines("health = { check = \"tls\", sni = \"a b\" }")), "pool.p.health.sni",
               6, "host name");
-  expectError(load(poolWith("health = { check = \"tls\", sni = \"10.0.0.1\" }")),
+  expectError(load(poolLines("health = { check = \"tls\", sni = \"a..b\" }")), "pool.p.health.sni",
+              6, "host name");
+  expectError(load(poolLines("health = { check = \"tls\", sni = \"10.0.0.1\" }")),
               "pool.p.health.sni", 6, "IP address");
-  expectError(load(poolWith("health = { check = \"tls\", sni = \"::1\" }")), "pool.p.health.sni", 6,
-              "host name");
-  expectError(load(poolWith("health = { check = \"http\", sni = \"a.test\" }")),
+  expectError(load(poolLines("health = { check = \"tls\", sni = \"::1\" }")), "pool.p.health.sni",
+              6, "host name");
+  expectError(load(poolLines("health = { check = \"http\", sni = \"a.test\" }")),
               "pool.p.health.sni", 6, "does not apply to check = \"http\"");
 }
 
@@ -131,7 +131,7 @@ TEST(ConfigHealthTest, BadDnsCheck) {
               "pool.p.health.name", 6, "empty label");
   expectError(load(udpPoolWith("health = { check = \"dns\", sni = \"x\" }")), "pool.p.health.sni",
               6, "does not apply");
-  expectError(load(poolWith("health = { check = \"dns\" }")), "pool.p.health", 6,
+  expectError(load(poolLines("health = { check = \"dns\" }")), "pool.p.health", 6,
               "applies to datagram pools");
   expectError(load(udpPoolWith("health = { check = \"tls\" }")), "pool.p.health", 6,
               "needs a stream pool");
@@ -142,34 +142,35 @@ TEST(ConfigHealthTest, BadDnsCheck) {
 }
 
 TEST(ConfigHealthTest, OptionOfAnotherCheck) {
-  expectError(load(poolWith("health = { check = \"tcp\", path = \"/\" }")), "pool.p.health.path", 6,
-              "does not apply to check = \"tcp\"");
+  expectError(load(poolLines("health = { check = \"tcp\", path = \"/\" }")), "pool.p.health.path",
+              6, "does not apply to check = \"tcp\"");
 }
 
 TEST(ConfigHealthTest, BadValues) {
-  expectError(load(poolWith("health = { check = \"tcp\", rise = 0 }")), "pool.p.health.rise", 6,
+  expectError(load(poolLines("health = { check = \"tcp\", rise = 0 }")), "pool.p.health.rise", 6,
               "between 1 and 100");
-  expectError(load(poolWith("health = { check = \"tcp\", interval = 5 }")),
+  expectError(load(poolLines("health = { check = \"tcp\", interval = 5 }")),
               "pool.p.health.interval", 6, "duration");
-  expectError(load(poolWith("health = { check = \"send-expect\", expect = \"a\\\\q\" }")),
+  expectError(load(poolLines("health = { check = \"send-expect\", expect = \"a\\\\q\" }")),
               "pool.p.health.expect", 6, "unknown escape");
-  expectError(load(poolWith("health = { check = \"send-expect\" }")), "pool.p.health.expect", 6,
+  expectError(load(poolLines("health = { check = \"send-expect\" }")), "pool.p.health.expect", 6,
               "needs expect");
-  expectError(load(poolWith("health = { check = \"http\", expect_status = \"300-200\" }")),
+  expectError(load(poolLines("health = { check = \"http\", expect_status = \"300-200\" }")),
               "pool.p.health.expect_status", 6, "200-399");
-  expectError(load(poolWith("health = { check = \"pgsql\" }")), "pool.p.health.user", 6,
+  expectError(load(poolLines("health = { check = \"pgsql\" }")), "pool.p.health.user", 6,
               "needs user");
-  expectError(load(poolWith("health = \"redis\"")), "pool.p.health", 6, "a table");
-  expectError(load(poolWith("eject_after = \"5\"")), "pool.p.eject_after", 6, "an integer");
+  expectError(load(poolLines("health = \"redis\"")), "pool.p.health", 6, "a table");
+  expectError(load(poolLines("eject_after = \"5\"")), "pool.p.eject_after", 6, "an integer");
 }
 
 TEST(ConfigHealthTest, BackupMustBeBoolean) {
-  expectError(load(poolWith("", "backends = [{ address = \"tcp://127.0.0.1:7001\", backup = 1 }]")),
-              "pool.p.backends[0].backup", 7, "boolean");
+  expectError(
+      load(poolLines("", "backends = [{ address = \"tcp://127.0.0.1:7001\", backup = 1 }]")),
+      "pool.p.backends[0].backup", 7, "boolean");
 }
 
 TEST(ConfigHealthTest, PasswordNeverInline) {
-  expectError(load(poolWith("health = { check = \"redis\", password = \"x\" }")),
+  expectError(load(poolLines("health = { check = \"redis\", password = \"x\" }")),
               "pool.p.health.password", 6, "password_file");
 }
 
@@ -180,18 +181,18 @@ TEST(ConfigHealthTest, PasswordFromFile) {
   ASSERT_EQ(write(fd, "s3cret\n", 7), 7);
   close(fd);
   LoadResult result = load(
-      poolWith(std::string("health = { check = \"redis\", password_file = \"") + path + "\" }"));
+      poolLines(std::string("health = { check = \"redis\", password_file = \"") + path + "\" }"));
   ASSERT_TRUE(result.ok()) << describeErrors(result);
   EXPECT_EQ(result.config->pools[0].health->password, "s3cret");
   std::remove(path);
-  expectError(load(poolWith(std::string("health = { check = \"redis\", password_file = \"") + path +
-                            "\" }")),
+  expectError(load(poolLines(std::string("health = { check = \"redis\", password_file = \"") +
+                             path + "\" }")),
               "pool.p.health.password_file", 6, "cannot open");
 }
 
 TEST(ConfigHealthTest, EjectionOnDatagramPool) {
   expectError(
-      load(poolWith("eject_after = 3", "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
+      load(poolLines("eject_after = 3", "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
       "pool.p.eject_after", 6, "stream pools");
 }
 

@@ -5,14 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "verdicts.h"
+
 namespace l4lb::proto {
 namespace {
 
 using namespace std::string_literals;
-
-bool isUp(const CheckVerdict& v) { return v.status == CheckStatus::kUp; }
-bool isDown(const CheckVerdict& v) { return v.status == CheckStatus::kDown; }
-bool needsMore(const CheckVerdict& v) { return v.status == CheckStatus::kNeedMore; }
 
 // Every proper prefix of a reply that decides must ask for more or decide the same way: a
 // parser fed a reply split across reads must never decide early the other way.

@@ -5,19 +5,11 @@
 #include <string>
 #include <string_view>
 
+#include "hex.h"
+#include "verdicts.h"
+
 namespace l4lb::proto {
 namespace {
-
-bool isUp(const CheckVerdict& v) { return v.status == CheckStatus::kUp; }
-bool isDown(const CheckVerdict& v) { return v.status == CheckStatus::kDown; }
-
-std::string fromHex(std::string_view hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 std::string query(std::string_view name, std::uint16_t type, std::uint16_t id = 0xabcd) {
   std::string error;

@@ -10,20 +10,14 @@
 #include <string_view>
 #include <vector>
 
+#include "hex.h"
 #include "proto/mysql_auth.h"
+#include "verdicts.h"
 
 namespace l4lb::proto {
 namespace {
 
 using namespace std::string_literals;
-
-std::string fromHex(std::string_view hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
-  }
-  return out;
-}
 
 std::string toHex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -64,11 +58,7 @@ constexpr std::string_view kSha2ScrambleHex =
     "7e4adda2f2d5ef09b4147518becb0cee2939376203650a8c2bb2815959364bd0";
 
 const std::string kComQuit = "\x01\x00\x00\x00\x01"s;
-const std::string kQuery = mysqlPacket(0, "\x03SELECT @@global.read_only");
-
-bool isUp(const CheckVerdict& v) { return v.status == CheckStatus::kUp; }
-bool isDown(const CheckVerdict& v) { return v.status == CheckStatus::kDown; }
-bool needsMore(const CheckVerdict& v) { return v.status == CheckStatus::kNeedMore; }
+const std::string kReadOnlyQuery = mysqlPacket(0, "\x03SELECT @@global.read_only");
 
 // A server built from packets: 3-byte length, sequence, payload.
 std::string packet(std::uint8_t sequence, std::string_view payload) {
@@ -108,15 +98,15 @@ std::string authSwitch(std::uint8_t sequence, std::string_view plugin, std::stri
 }
 
 // What a conversation did: the dialog's sends, in order, and where it ended.
-struct Outcome {
+struct DialogOutcome {
   std::vector<std::string> sends;
   CheckVerdict verdict;
 };
 
 // Plays the server's turns, each as one read, or split into reads of `chunk` bytes.
-Outcome converse(MysqlDialog& dialog, const std::vector<std::string>& turns,
-                 std::size_t chunk = 0) {
-  Outcome out;
+DialogOutcome converse(MysqlDialog& dialog, const std::vector<std::string>& turns,
+                       std::size_t chunk = 0) {
+  DialogOutcome out;
   for (const std::string& turn : turns) {
     std::string sent;
     const std::size_t step = chunk == 0 ? std::max<std::size_t>(turn.size(), 1) : chunk;
@@ -135,13 +125,13 @@ Outcome converse(MysqlDialog& dialog, const std::vector<std::string>& turns,
 }
 
 // The same conversation, whole and split byte by byte and in threes, must end the same way.
-Outcome converseAllWays(const std::string& user, const std::string& password, Role role,
-                        const std::vector<std::string>& turns) {
+DialogOutcome converseAllWays(const std::string& user, const std::string& password, Role role,
+                              const std::vector<std::string>& turns) {
   MysqlDialog whole(user, password, role);
-  Outcome first = converse(whole, turns);
+  DialogOutcome first = converse(whole, turns);
   for (std::size_t chunk : {1, 3}) {
     MysqlDialog split(user, password, role);
-    Outcome again = converse(split, turns, chunk);
+    DialogOutcome again = converse(split, turns, chunk);
     EXPECT_EQ(again.verdict.status, first.verdict.status) << "reads of " << chunk;
     EXPECT_EQ(again.verdict.reason, first.verdict.reason) << "reads of " << chunk;
     EXPECT_EQ(again.sends, first.sends) << "reads of " << chunk;
@@ -152,7 +142,7 @@ Outcome converseAllWays(const std::string& user, const std::string& password, Ro
 TEST(MysqlDialogTest, GreetingWithoutUserIsUp) {
   MysqlDialog dialog("", "", Role::kAny);
   EXPECT_EQ(dialog.opening(), "");
-  const Outcome out = converseAllWays("", "", Role::kAny, {kGreeting});
+  const DialogOutcome out = converseAllWays("", "", Role::kAny, {kGreeting});
   EXPECT_TRUE(isUp(out.verdict));
   EXPECT_EQ(out.verdict.reason, "mysql 5.5.5-10.11.19-MariaDB-0+deb12u1");
   EXPECT_TRUE(out.sends.empty());
@@ -173,7 +163,7 @@ TEST(MysqlDialogTest, GreetingErrorIsDown) {
   // What a server that has blocked l4lb's host greets with (error 1129, no SQL state).
   const std::string blocked =
       packet(0, "\xff\x69\x04Host '192.0.2.2' is blocked because of many connection errors"s);
-  const Outcome out = converseAllWays("", "", Role::kAny, {blocked});
+  const DialogOutcome out = converseAllWays("", "", Role::kAny, {blocked});
   EXPECT_TRUE(isDown(out.verdict));
   EXPECT_EQ(out.verdict.reason,
             "server refused the connection: 1129 Host '192.0.2.2' is blocked because of many "
@@ -208,14 +198,14 @@ TEST(MysqlDialogTest, EndsTheSameHoweverTheBytesAreSplit) {
                                    "\xff\xff\xff\x00\x0a"s}) {
     EXPECT_TRUE(isDown(converseAllWays("", "", Role::kAny, {reply}).verdict)) << reply;
   }
-  const Outcome both = converseAllWays("l4lb", "", Role::kAny, {kGreeting + kLoginOk});
+  const DialogOutcome both = converseAllWays("l4lb", "", Role::kAny, {kGreeting + kLoginOk});
   EXPECT_TRUE(isUp(both.verdict)) << both.verdict.reason;
   ASSERT_EQ(both.sends.size(), 1U);
   EXPECT_NE(both.sends[0].find("l4lb\0\0mysql_native_password\0"s), std::string::npos);
 }
 
 TEST(MysqlDialogTest, NativePasswordLogin) {
-  const Outcome out = converseAllWays("rec", "secret", Role::kAny, {kGreeting, kLoginOk});
+  const DialogOutcome out = converseAllWays("rec", "secret", Role::kAny, {kGreeting, kLoginOk});
   ASSERT_TRUE(isUp(out.verdict)) << out.verdict.reason;
   EXPECT_EQ(out.verdict.reason, "mysql login OK as 'rec' (5.5.5-10.11.19-MariaDB-0+deb12u1)");
   ASSERT_EQ(out.sends.size(), 1U);
@@ -236,7 +226,7 @@ TEST(MysqlDialogTest, NativePasswordLogin) {
 }
 
 TEST(MysqlDialogTest, WrongPasswordIsDownWithTheServersWords) {
-  const Outcome out =
+  const DialogOutcome out =
       converseAllWays("rec", "wrong-secret", Role::kPrimary, {kGreeting, kAccessDenied});
   ASSERT_TRUE(isDown(out.verdict));
   EXPECT_EQ(out.verdict.reason,
@@ -249,7 +239,7 @@ TEST(MysqlDialogTest, WrongPasswordIsDownWithTheServersWords) {
 }
 
 TEST(MysqlDialogTest, PasswordlessLoginAnswersAnAuthSwitchEmpty) {
-  const Outcome out =
+  const DialogOutcome out =
       converseAllWays("l4lb", "", Role::kAny,
                       {kGreeting, authSwitch(2, "mysql_native_password", "abcdefghijklmnopqrst"),
                        packet(4, "\x00\x00\x00\x02\x00\x00\x00"s)});
@@ -260,19 +250,19 @@ TEST(MysqlDialogTest, PasswordlessLoginAnswersAnAuthSwitchEmpty) {
 }
 
 TEST(MysqlDialogTest, PrimaryRoleReadsReadOnly) {
-  const Outcome primary =
+  const DialogOutcome primary =
       converseAllWays("rec", "secret", Role::kPrimary, {kGreeting, kLoginOk, kReadOnly0});
   ASSERT_TRUE(isUp(primary.verdict)) << primary.verdict.reason;
   EXPECT_EQ(primary.verdict.reason, "role is primary (read_only = 0)");
   ASSERT_EQ(primary.sends.size(), 2U);
-  EXPECT_EQ(primary.sends[1], kQuery);
+  EXPECT_EQ(primary.sends[1], kReadOnlyQuery);
 
-  const Outcome replica =
+  const DialogOutcome replica =
       converseAllWays("rec", "secret", Role::kReplica, {kGreeting, kLoginOk, kReadOnly0});
   ASSERT_TRUE(isDown(replica.verdict));
   EXPECT_EQ(replica.verdict.reason, "role is primary (read_only = 0), pool wants replica");
 
-  const Outcome swapped =
+  const DialogOutcome swapped =
       converseAllWays("rec", "secret", Role::kPrimary, {kGreeting, kLoginOk, readOnly1()});
   ASSERT_TRUE(isDown(swapped.verdict));
   EXPECT_EQ(swapped.verdict.reason, "role is replica (read_only = 1), pool wants primary");
@@ -298,7 +288,7 @@ TEST(MysqlDialogTest, ResultSetIsReadToItsEnd) {
 }
 
 TEST(MysqlDialogTest, QueryErrorsAndOddValuesAreDown) {
-  const Outcome denied = converseAllWays(
+  const DialogOutcome denied = converseAllWays(
       "rec", "secret", Role::kPrimary,
       {kGreeting, kLoginOk, errPacket(1, 1227, "Access denied; you need the SUPER privilege")});
   ASSERT_TRUE(isDown(denied.verdict));
@@ -307,20 +297,20 @@ TEST(MysqlDialogTest, QueryErrorsAndOddValuesAreDown) {
 
   std::string odd = kReadOnly0;
   odd[odd.find("\x02\x00\x00\x04\x01\x30"s) + 5] = '7';
-  const Outcome seven =
+  const DialogOutcome seven =
       converseAllWays("rec", "secret", Role::kPrimary, {kGreeting, kLoginOk, odd});
   EXPECT_TRUE(isDown(seven.verdict));
   EXPECT_EQ(seven.verdict.reason, "@@global.read_only is '7', neither 0 nor 1");
 
-  const Outcome ok_only =
+  const DialogOutcome ok_only =
       converseAllWays("rec", "secret", Role::kPrimary,
                       {kGreeting, kLoginOk, packet(1, "\x00\x00\x00\x02\x00\x00\x00"s)});
   EXPECT_TRUE(isDown(ok_only.verdict));
 }
 
 TEST(MysqlDialogTest, PacketsOutOfOrderAreDown) {
-  const Outcome out = converseAllWays("rec", "secret", Role::kAny,
-                                      {kGreeting, packet(5, "\x00\x00\x00\x02\x00\x00\x00"s)});
+  const DialogOutcome out = converseAllWays(
+      "rec", "secret", Role::kAny, {kGreeting, packet(5, "\x00\x00\x00\x02\x00\x00\x00"s)});
   ASSERT_TRUE(isDown(out.verdict));
   EXPECT_EQ(out.verdict.reason, "mysql packets out of order (sequence 5, expected 2)");
 }
@@ -328,7 +318,7 @@ TEST(MysqlDialogTest, PacketsOutOfOrderAreDown) {
 TEST(MysqlDialogTest, CachingSha2FastAuthentication) {
   // MySQL 8 proposes caching_sha2_password; the cached proof matches (0x01 0x03), then OK,
   // both in one read.
-  const Outcome out =
+  const DialogOutcome out =
       converseAllWays("app", "secret", Role::kAny,
                       {greeting("caching_sha2_password", kSha2Nonce),
                        packet(2, "\x01\x03"s) + packet(3, "\x00\x00\x00\x02\x00\x00\x00"s)});
@@ -340,18 +330,19 @@ TEST(MysqlDialogTest, CachingSha2FastAuthentication) {
 }
 
 TEST(MysqlDialogTest, UnknownPluginsAndSecondSwitchesAreDown) {
-  const Outcome ed = converseAllWays("rec", "secret", Role::kAny,
-                                     {kGreeting, authSwitch(2, "client_ed25519", "")});
+  const DialogOutcome ed = converseAllWays("rec", "secret", Role::kAny,
+                                           {kGreeting, authSwitch(2, "client_ed25519", "")});
   ASSERT_TRUE(isDown(ed.verdict));
   EXPECT_NE(ed.verdict.reason.find("'client_ed25519', which l4lb does not speak"),
             std::string::npos)
       << ed.verdict.reason;
-  const Outcome twice =
+  const DialogOutcome twice =
       converseAllWays("rec", "secret", Role::kAny,
                       {kGreeting, authSwitch(2, "mysql_native_password", kSha2Nonce),
                        authSwitch(4, "mysql_native_password", kSha2Nonce)});
   EXPECT_TRUE(isDown(twice.verdict));
-  const Outcome old = converseAllWays("rec", "secret", Role::kAny, {kGreeting, packet(2, "\xfe"s)});
+  const DialogOutcome old =
+      converseAllWays("rec", "secret", Role::kAny, {kGreeting, packet(2, "\xfe"s)});
   EXPECT_TRUE(isDown(old.verdict));
   EXPECT_NE(old.verdict.reason.find("pre-4.1"), std::string::npos);
 }
@@ -419,7 +410,7 @@ TEST(MysqlDialogTest, AuthSwitchToCachingSha2WithFullAuthentication) {
 
   step = dialog.onReceived(packet(8, "\x00\x00\x00\x02\x00\x00\x00"s));
   ASSERT_TRUE(needsMore(step.verdict)) << step.verdict.reason;
-  EXPECT_EQ(step.send, kQuery);
+  EXPECT_EQ(step.send, kReadOnlyQuery);
   EXPECT_EQ(dialog.farewell(), kComQuit);
   step = dialog.onReceived(kReadOnly0);
   EXPECT_TRUE(isUp(step.verdict)) << step.verdict.reason;

@@ -49,16 +49,16 @@ std::string queryAnswer(char value) {
          msg('D', "\0\x01"s + be32(1) + value) + msg('C', "SELECT 1\0"s) + kReady;
 }
 
-const std::string kQuery = msg('Q', "SELECT pg_is_in_recovery()\0"s);
+const std::string kRecoveryQuery = msg('Q', "SELECT pg_is_in_recovery()\0"s);
 
-struct Outcome {
+struct PgsqlOutcome {
   CheckVerdict verdict;
   std::string sent;  // everything the dialog asked to send, in order
 };
 
 // Feeds `bytes` in pieces of `chunk` bytes (0: all at once) until the dialog decides.
-Outcome feed(PgsqlDialog& dialog, std::string_view bytes, std::size_t chunk = 0) {
-  Outcome out;
+PgsqlOutcome feed(PgsqlDialog& dialog, std::string_view bytes, std::size_t chunk = 0) {
+  PgsqlOutcome out;
   if (chunk == 0) chunk = bytes.size();
   while (!bytes.empty()) {
     const std::size_t n = std::min(chunk, bytes.size());
@@ -81,12 +81,12 @@ Factory dialogFor(std::string password, Role role = Role::kAny) {
 
 // The whole reply at once and the same bytes split every way: the same verdict, reason and
 // bytes sent.
-Outcome expectSplitsAgree(const Factory& make, std::string_view bytes) {
+PgsqlOutcome expectSplitsAgree(const Factory& make, std::string_view bytes) {
   auto whole_dialog = make();
-  const Outcome whole = feed(*whole_dialog, bytes);
+  const PgsqlOutcome whole = feed(*whole_dialog, bytes);
   for (std::size_t chunk : {1, 2, 3, 5, 8, 13}) {
     auto dialog = make();
-    const Outcome split = feed(*dialog, bytes, chunk);
+    const PgsqlOutcome split = feed(*dialog, bytes, chunk);
     EXPECT_EQ(split.verdict.status, whole.verdict.status) << "chunks of " << chunk;
     EXPECT_EQ(split.verdict.reason, whole.verdict.reason) << "chunks of " << chunk;
     EXPECT_EQ(split.sent, whole.sent) << "chunks of " << chunk;
@@ -95,9 +95,9 @@ Outcome expectSplitsAgree(const Factory& make, std::string_view bytes) {
   return whole;
 }
 
-bool isUp(const Outcome& o) { return o.verdict.status == CheckStatus::kUp; }
-bool isDown(const Outcome& o) { return o.verdict.status == CheckStatus::kDown; }
-bool needsMore(const Outcome& o) { return o.verdict.status == CheckStatus::kNeedMore; }
+bool isUp(const PgsqlOutcome& o) { return o.verdict.status == CheckStatus::kUp; }
+bool isDown(const PgsqlOutcome& o) { return o.verdict.status == CheckStatus::kDown; }
+bool needsMore(const PgsqlOutcome& o) { return o.verdict.status == CheckStatus::kNeedMore; }
 
 TEST(PgsqlDialogTest, StartupMessage) {
   PgsqlDialog dialog("alice", "db", "", Role::kAny);
@@ -112,7 +112,7 @@ TEST(PgsqlDialogTest, StartupMessage) {
 
 TEST(PgsqlDialogTest, AuthenticationRequestWithoutPasswordIsUp) {
   auto make = dialogFor("");
-  const Outcome md5 = expectSplitsAgree(make, auth(5, "salt"));
+  const PgsqlOutcome md5 = expectSplitsAgree(make, auth(5, "salt"));
   EXPECT_TRUE(isUp(md5));
   EXPECT_EQ(md5.verdict.reason, "authentication request (md5)");
   EXPECT_TRUE(md5.sent.empty());
@@ -126,7 +126,7 @@ TEST(PgsqlDialogTest, TrustIsUpAtReadyForQueryAndEndsWithTerminate) {
   auto make = dialogFor("");
   auto dialog = make();
   EXPECT_TRUE(needsMore(feed(*dialog, kAuthOk + kSessionStart)));
-  const Outcome o = expectSplitsAgree(make, kAuthOk + kSessionStart + kReady);
+  const PgsqlOutcome o = expectSplitsAgree(make, kAuthOk + kSessionStart + kReady);
   EXPECT_TRUE(isUp(o));
   EXPECT_NE(o.verdict.reason.find("ReadyForQuery"), std::string::npos) << o.verdict.reason;
   auto done = make();
@@ -137,11 +137,11 @@ TEST(PgsqlDialogTest, TrustIsUpAtReadyForQueryAndEndsWithTerminate) {
 TEST(PgsqlDialogTest, ErrorResponseIsDownWithTheServersWords) {
   const std::string starting =
       errorResponse("FATAL", "57P03", "the database system is starting up");
-  const Outcome o = expectSplitsAgree(dialogFor(""), starting);
+  const PgsqlOutcome o = expectSplitsAgree(dialogFor(""), starting);
   EXPECT_TRUE(isDown(o));
   EXPECT_EQ(o.verdict.reason, "login refused: FATAL 57P03 the database system is starting up");
   // Trust, then the database is not there.
-  const Outcome missing = expectSplitsAgree(
+  const PgsqlOutcome missing = expectSplitsAgree(
       dialogFor(""),
       kAuthOk + errorResponse("FATAL", "3D000", "database \"nosuchdb\" does not exist"));
   EXPECT_TRUE(isDown(missing));
@@ -178,10 +178,10 @@ TEST(PgsqlDialogTest, Md5Login) {
   // "md5" + md5(hex(md5("s3cret" + "alice")) + salt), computed with Python's hashlib.
   const std::string password = msg('p', "md5b79948bbeb35dee03ab8fe15a839030b\0"s);
   auto make = dialogFor("s3cret");
-  const Outcome asked = expectSplitsAgree(make, auth(5, "\x01\x02\x03\x04"s));
+  const PgsqlOutcome asked = expectSplitsAgree(make, auth(5, "\x01\x02\x03\x04"s));
   EXPECT_TRUE(needsMore(asked));
   EXPECT_EQ(asked.sent, password);
-  const Outcome o =
+  const PgsqlOutcome o =
       expectSplitsAgree(make, auth(5, "\x01\x02\x03\x04"s) + kAuthOk + kSessionStart + kReady);
   EXPECT_TRUE(isUp(o));
   EXPECT_EQ(o.verdict.reason, "ReadyForQuery (login: md5)");
@@ -189,7 +189,7 @@ TEST(PgsqlDialogTest, Md5Login) {
 }
 
 TEST(PgsqlDialogTest, WrongPasswordIsDownWithoutThePassword) {
-  const Outcome o = expectSplitsAgree(
+  const PgsqlOutcome o = expectSplitsAgree(
       dialogFor("s3cret"),
       auth(5, "\x01\x02\x03\x04"s) +
           errorResponse("FATAL", "28P01", "password authentication failed for user \"alice\""));
@@ -203,25 +203,26 @@ TEST(PgsqlDialogTest, WrongPasswordIsDownWithoutThePassword) {
 // PostgreSQL's clients send (empty: the startup message names the role). Expected values from
 // an independent Python computation (hashlib.pbkdf2_hmac, hmac).
 const std::string kSasl = auth(10, "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"s);
-const std::string kServerFirst =
+const std::string kScramServerFirst =
     "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 const std::string kSaslInitial =
     msg('p', "SCRAM-SHA-256\0"s + be32(28) + "n,,n=,r=rOprNGfwEbeRWgbNEkqO");
 const std::string kSaslResponse = msg('p',
                                       "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
                                       "p=qvT2SWdEH5Q06albL+hjSYuUhCG7VndFyzIb7CK4n9k=");
-const std::string kServerFinal = auth(12, "v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg=");
+const std::string kScramServerFinal = auth(12, "v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg=");
 
 TEST(PgsqlDialogTest, ScramLoginThenRole) {
   auto make = dialogFor("pencil", Role::kPrimary);
   EXPECT_EQ(expectSplitsAgree(make, kSasl).sent, kSaslInitial);
-  EXPECT_EQ(expectSplitsAgree(make, kSasl + auth(11, kServerFirst)).sent,
+  EXPECT_EQ(expectSplitsAgree(make, kSasl + auth(11, kScramServerFirst)).sent,
             kSaslInitial + kSaslResponse);
-  const std::string login = kSasl + auth(11, kServerFirst) + kServerFinal + kAuthOk + kSessionStart;
-  const Outcome asked = expectSplitsAgree(make, login + kReady);
+  const std::string login =
+      kSasl + auth(11, kScramServerFirst) + kScramServerFinal + kAuthOk + kSessionStart;
+  const PgsqlOutcome asked = expectSplitsAgree(make, login + kReady);
   EXPECT_TRUE(needsMore(asked));
-  EXPECT_EQ(asked.sent, kSaslInitial + kSaslResponse + kQuery);
-  const Outcome o = expectSplitsAgree(make, login + kReady + queryAnswer('f'));
+  EXPECT_EQ(asked.sent, kSaslInitial + kSaslResponse + kRecoveryQuery);
+  const PgsqlOutcome o = expectSplitsAgree(make, login + kReady + queryAnswer('f'));
   EXPECT_TRUE(isUp(o));
   EXPECT_EQ(o.verdict.reason, "role is primary (pg_is_in_recovery = f)");
   auto dialog = make();
@@ -230,8 +231,8 @@ TEST(PgsqlDialogTest, ScramLoginThenRole) {
 }
 
 TEST(PgsqlDialogTest, ScramBadServerSignatureIsDown) {
-  const Outcome o = expectSplitsAgree(
-      dialogFor("pencil"), kSasl + auth(11, kServerFirst) +
+  const PgsqlOutcome o = expectSplitsAgree(
+      dialogFor("pencil"), kSasl + auth(11, kScramServerFirst) +
                                auth(12, "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=") +
                                kAuthOk + kReady);
   EXPECT_TRUE(isDown(o));
@@ -241,14 +242,15 @@ TEST(PgsqlDialogTest, ScramBadServerSignatureIsDown) {
 
 TEST(PgsqlDialogTest, ScramSkippedByTheServerIsDown) {
   // AuthenticationOk straight after our proof: a server that never proved it knows the password.
-  const Outcome o =
-      expectSplitsAgree(dialogFor("pencil"), kSasl + auth(11, kServerFirst) + kAuthOk + kReady);
+  const PgsqlOutcome o = expectSplitsAgree(dialogFor("pencil"),
+                                           kSasl + auth(11, kScramServerFirst) + kAuthOk + kReady);
   EXPECT_TRUE(isDown(o));
   EXPECT_NE(o.verdict.reason.find("without a verified SCRAM"), std::string::npos);
 }
 
 TEST(PgsqlDialogTest, ScramOnlyWithChannelBindingIsDown) {
-  const Outcome o = expectSplitsAgree(dialogFor("pencil"), auth(10, "SCRAM-SHA-256-PLUS\0\0"s));
+  const PgsqlOutcome o =
+      expectSplitsAgree(dialogFor("pencil"), auth(10, "SCRAM-SHA-256-PLUS\0\0"s));
   EXPECT_TRUE(isDown(o));
   EXPECT_NE(o.verdict.reason.find("SCRAM-SHA-256-PLUS only"), std::string::npos)
       << o.verdict.reason;
@@ -256,21 +258,22 @@ TEST(PgsqlDialogTest, ScramOnlyWithChannelBindingIsDown) {
 
 TEST(PgsqlDialogTest, RoleDiffersIsDown) {
   auto make = dialogFor("", Role::kReplica);  // trust: no password needed
-  const Outcome o = expectSplitsAgree(make, kAuthOk + kSessionStart + kReady + queryAnswer('f'));
+  const PgsqlOutcome o =
+      expectSplitsAgree(make, kAuthOk + kSessionStart + kReady + queryAnswer('f'));
   EXPECT_TRUE(isDown(o));
   EXPECT_EQ(o.verdict.reason, "role is primary (pg_is_in_recovery = f), pool wants replica");
-  EXPECT_EQ(o.sent, kQuery);
+  EXPECT_EQ(o.sent, kRecoveryQuery);
   auto dialog = make();
   (void)feed(*dialog, kAuthOk + kSessionStart + kReady + queryAnswer('f'));
   EXPECT_EQ(dialog->farewell(), kTerminate);  // the session is still open
-  const Outcome replica =
+  const PgsqlOutcome replica =
       expectSplitsAgree(make, kAuthOk + kSessionStart + kReady + queryAnswer('t'));
   EXPECT_TRUE(isUp(replica));
   EXPECT_EQ(replica.verdict.reason, "role is replica (pg_is_in_recovery = t)");
 }
 
 TEST(PgsqlDialogTest, RoleWithoutPasswordWhenOneIsAskedIsDown) {
-  const Outcome o = expectSplitsAgree(dialogFor("", Role::kPrimary), auth(5, "salt"));
+  const PgsqlOutcome o = expectSplitsAgree(dialogFor("", Role::kPrimary), auth(5, "salt"));
   EXPECT_TRUE(isDown(o));
   EXPECT_NE(o.verdict.reason.find("no password_file"), std::string::npos) << o.verdict.reason;
 }
@@ -282,7 +285,7 @@ TEST(PgsqlDialogTest, QueryErrorIsDownAndStillTerminates) {
                                           "function pg_is_in_recovery() does "
                                           "not exist") +
                             kReady;
-  const Outcome o = expectSplitsAgree(make, bytes);
+  const PgsqlOutcome o = expectSplitsAgree(make, bytes);
   EXPECT_TRUE(isDown(o));
   EXPECT_EQ(o.verdict.reason,
             "query failed: ERROR 42883 function pg_is_in_recovery() does not exist");
@@ -302,7 +305,7 @@ TEST(PgsqlDialogTest, OddQueryAnswers) {
 }
 
 TEST(PgsqlDialogTest, CleartextIsRefused) {
-  const Outcome o = expectSplitsAgree(dialogFor("s3cret"), auth(3));
+  const PgsqlOutcome o = expectSplitsAgree(dialogFor("s3cret"), auth(3));
   EXPECT_TRUE(isDown(o));
   EXPECT_TRUE(o.sent.empty());
   EXPECT_NE(o.verdict.reason.find("cleartext"), std::string::npos);

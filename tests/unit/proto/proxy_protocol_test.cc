@@ -16,7 +16,6 @@ namespace l4lb::proto {
 namespace {
 
 using namespace std::string_literals;
-using recorded::fromHex;
 
 std::string formatted(const ProxyAddress& address) {
   return net::formatSockaddr(address.sockaddrPtr(), address.len);

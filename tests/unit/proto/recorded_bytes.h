@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "hex.h"
+
 namespace l4lb::proto::recorded {
 
 // haproxy `server ... send-proxy`, client 127.0.0.1:50352 -> 127.0.0.1:47101, then "hello\n".
@@ -133,13 +135,5 @@ inline constexpr std::string_view kCurlHttp11MixedCase =
     "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
     "00"
     "00000000000000000000000000000000000000000000000000000000000000000000000000";
-
-inline std::string fromHex(std::string_view hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 }  // namespace l4lb::proto::recorded

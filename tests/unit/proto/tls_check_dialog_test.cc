@@ -5,20 +5,11 @@
 #include <string>
 #include <string_view>
 
+#include "hex.h"
+#include "verdicts.h"
+
 namespace l4lb::proto {
 namespace {
-
-bool isUp(const CheckVerdict& v) { return v.status == CheckStatus::kUp; }
-bool isDown(const CheckVerdict& v) { return v.status == CheckStatus::kDown; }
-bool needsMore(const CheckVerdict& v) { return v.status == CheckStatus::kNeedMore; }
-
-std::string fromHex(std::string_view hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 // Recorded from `openssl s_server` (OpenSSL 3.0) answering tlsClientHello("backend.test", 12345):
 // the first record of each reply.

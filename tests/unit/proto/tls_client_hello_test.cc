@@ -14,7 +14,6 @@ namespace l4lb::proto {
 namespace {
 
 using namespace std::string_literals;
-using recorded::fromHex;
 using Strings = std::vector<std::string>;
 using std::string_view_literals::operator""sv;
 
