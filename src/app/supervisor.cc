@@ -102,6 +102,7 @@ class Server {
   SelfUpgrade self_upgrade_;                       // SIGUSR2
   bool upgrading_ = false;  // main thread: an upgrade out of this process is under way
   std::vector<std::string> taken_listeners_;            // new process: the listeners taken over
+  SocketWorkers socket_workers_;                        // new process: who serves which socket
   std::vector<upgrade::BackendRecord> taken_backends_;  // new process: the old one's states
   std::vector<std::vector<std::vector<base::Fd>>> taken_sockets_;  // [worker][listener]
   std::shared_ptr<const worker::ServingConfig> serving_;
@@ -469,6 +470,7 @@ bool Server::takeListeners(UpgradeTarget& target, const config::Config& config,
                 target.peer().pid, target.peer().version);
   shared = std::move(taken.shared);
   taken_sockets_ = std::move(taken.own);
+  socket_workers_ = socketWorkers(taken_sockets_);
   taken_listeners_ = std::move(taken.names);
   return true;
 }
@@ -482,7 +484,7 @@ void Server::takeConnections(UpgradeTarget& target) {
             target.receiveConnections(
                 [&](upgrade::ReceivedHandoff connection) {
                   ++taken;
-                  deliverConnection(workers_, std::move(connection), next_worker);
+                  deliverConnection(workers_, socket_workers_, std::move(connection), next_worker);
                 },
                 done, error);
   if (ok) {

@@ -7,6 +7,7 @@
 #include <future>
 
 #include "base/log.h"
+#include "net/socket.h"
 
 namespace l4lb::app {
 
@@ -134,12 +135,32 @@ void applyTakenAdminStates(admin::Controller& controller,
   }
 }
 
-void deliverConnection(const WorkerList& workers, upgrade::ReceivedHandoff connection,
-                       std::size_t& next_worker) {
+SocketWorkers socketWorkers(const std::vector<std::vector<std::vector<base::Fd>>>& own) {
+  SocketWorkers out;
+  for (std::size_t w = 0; w < own.size(); ++w) {
+    for (const auto& sockets : own[w]) {
+      for (const auto& socket : sockets) {
+        if (const std::uint64_t cookie = net::socketCookie(socket.get()); cookie != 0) {
+          out[cookie] = w;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void deliverConnection(const WorkerList& workers, const SocketWorkers& socket_workers,
+                       upgrade::ReceivedHandoff connection, std::size_t& next_worker) {
   if (auto* flow = std::get_if<upgrade::FlowHandoff>(&connection.message)) {
     if (connection.fds.empty()) return;
-    // placeListeners() gave old worker N's sockets to worker N % workers.
-    worker::Worker* w = workers[flow->worker % workers.size()].get();
+    // The worker serving the socket it came in on; from a sender without cookies, old worker
+    // N's, which placeListeners() gave to worker N % workers.
+    const auto found = socket_workers.find(flow->socket_cookie);
+    const std::size_t index =
+        flow->socket_cookie != 0 && found != socket_workers.end() && found->second < workers.size()
+            ? found->second
+            : flow->worker % workers.size();
+    worker::Worker* w = workers[index].get();
     auto state = std::make_shared<upgrade::FlowHandoff>(std::move(*flow));
     auto fd = std::make_shared<base::Fd>(std::move(connection.fds[0]));
     w->loop().post([w, state, fd] { w->adoptFlow(*state, std::move(*fd)); });

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "admin/controller.h"
@@ -35,10 +36,16 @@ void setAccepting(const WorkerList& workers, bool accepting);
 void applyTakenAdminStates(admin::Controller& controller,
                            const std::vector<upgrade::BackendRecord>& records);
 
+// New process: which worker serves each listening socket taken over ([worker][listener], as
+// placeListeners() left them), by the socket's SO_COOKIE.
+using SocketWorkers = std::unordered_map<std::uint64_t, std::size_t>;
+[[nodiscard]] SocketWorkers socketWorkers(
+    const std::vector<std::vector<std::vector<base::Fd>>>& own);
+
 // New process: a session handed over goes to a worker (round-robin: which worker serves a
 // connection does not matter once it is accepted); a flow to the worker that serves the
 // listening socket its client's datagrams come in on.
-void deliverConnection(const WorkerList& workers, upgrade::ReceivedHandoff connection,
-                       std::size_t& next_worker);
+void deliverConnection(const WorkerList& workers, const SocketWorkers& socket_workers,
+                       upgrade::ReceivedHandoff connection, std::size_t& next_worker);
 
 }  // namespace l4lb::app

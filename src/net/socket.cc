@@ -74,6 +74,13 @@ int socketError(int fd) {
   return error;
 }
 
+std::uint64_t socketCookie(int fd) {
+  std::uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (::getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return 0;
+  return cookie;
+}
+
 void setNoDelay(int fd, int family) {
   if (family != AF_INET && family != AF_INET6) return;
   int one = 1;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include "base/fd.h"
 #include "base/result.h"
@@ -26,6 +27,10 @@ struct ListenOptions {
 
 // The pending error of a socket (SO_ERROR), 0 when none.
 [[nodiscard]] int socketError(int fd);
+
+// The kernel's identity of a socket (SO_COOKIE): the same in every process that holds it, so a
+// binary upgrade can tell which of several SO_REUSEPORT sockets a flow came in on. 0 if unknown.
+[[nodiscard]] std::uint64_t socketCookie(int fd);
 
 // Latency over batching: l4lb relays what it reads at once, so Nagle would only add delay.
 void setNoDelay(int fd, int family);

@@ -24,6 +24,7 @@ void DatagramListener::handOffFlows(std::vector<HandedFlow>& out) {
       handed.state.backend = pool_->config->backends[flow->backend].name;
       handed.state.client_address.assign(reinterpret_cast<const char*>(&flow->client.addr),
                                          flow->client.len);
+      handed.state.socket_cookie = socket_cookie_;
       // The registration belongs to the socket, which lives on in the new process.
       env_.loop->remove(flow->upstream.get());
       handed.upstream = std::move(flow->upstream);

@@ -88,6 +88,7 @@ base::SysResult<bool> DatagramListener::openAdopted(base::Fd socket) {
 }
 
 base::SysResult<bool> DatagramListener::watch() {
+  if (!is_queue_) socket_cookie_ = net::socketCookie(fd_.get());
   if (pool_->config->send_proxy == config::SendProxy::kV2 && !is_queue_) {
     // The bound address: with a wildcard bind the address each client used is not known
     // (that would take IP_PKTINFO per datagram), and the header says 0.0.0.0 or ::.

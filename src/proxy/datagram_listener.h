@@ -59,6 +59,8 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   // Duplicates the listening socket (binary upgrade); invalid for mq:// (the new process opens
   // the queue by name) or when closed.
   [[nodiscard]] base::Fd duplicateSocket() const;
+  // SO_COOKIE of the listening socket (0 for mq://): which of a listener's sockets this is.
+  [[nodiscard]] std::uint64_t socketCookie() const { return socket_cookie_; }
   // Stops (false) or resumes (true) reading the socket; flows and their replies go on.
   void setReceiving(bool receiving);
   // Binary upgrade (datagram_handoff.cc): takes apart the flows whose replies come through a
@@ -122,6 +124,7 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   FlowTable table_;
   std::unique_ptr<SourceLimiter> source_limiter_;  // per_source_max_flows, when set
   base::Fd fd_;
+  std::uint64_t socket_cookie_ = 0;
   bool is_queue_ = false;
   bool unlink_path_ = false;
   bool receiving_ = true;

@@ -219,6 +219,11 @@ std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
       m.pool = std::move(*pool);
       m.backend = std::move(*backend);
       m.client_address = std::move(*address);
+      if (!r.atEnd()) {
+        auto cookie = r.u64("socket cookie");
+        if (r.failed()) return std::nullopt;
+        m.socket_cookie = *cookie;
+      }
       return m;
     }
     case MessageType::kBackendStates: {
@@ -310,6 +315,7 @@ std::string encodeHandoff(const HandoffMessage& message) {
           w.text(m.pool);
           w.text(m.backend);
           w.text(m.client_address);
+          w.u64(m.socket_cookie);
         } else if constexpr (std::is_same_v<T, BackendStates>) {
           w.u8(static_cast<std::uint8_t>(MessageType::kBackendStates));
           w.u32(static_cast<std::uint32_t>(m.backends.size()));

@@ -118,22 +118,28 @@ std::vector<proxy::DatagramListener::HandedFlow> Worker::handOffFlows(
 }
 
 void Worker::adoptFlow(const upgrade::FlowHandoff& state, base::Fd upstream) {
-  // The first listener of that name here: with fewer workers than the old process had, a
-  // worker serves several of its sockets, and a flow may land beside the one its client's
-  // datagrams come in on; those then start a new flow, and this one idles out.
+  // Beside the socket the client's datagrams come in on (with fewer workers than the old
+  // process had, a worker serves several of a listener's sockets, and a flow beside another
+  // would never see its client again). Without a cookie (an older sender), the first.
+  proxy::DatagramListener* target = nullptr;
   for (auto& datagram : datagram_listeners_) {
-    const auto& listener = datagram->listener();
-    if (listener.name != state.listener) continue;
-    const auto& pool = current().config().pools[listener.pool_index];
-    if (pool.name != state.pool) return;
-    for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
-      if (pool.backends[b].name == state.backend) {
-        (void)datagram->adoptFlow(state, b, std::move(upstream));
-        return;
-      }
+    if (datagram->listener().name != state.listener) continue;
+    if (target == nullptr) target = datagram.get();
+    if (state.socket_cookie != 0 && datagram->socketCookie() == state.socket_cookie) {
+      target = datagram.get();
+      break;
     }
-    return;  // its backend is gone: the client's next datagram starts a new flow
   }
+  if (target == nullptr) return;
+  const auto& pool = current().config().pools[target->listener().pool_index];
+  if (pool.name != state.pool) return;
+  for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+    if (pool.backends[b].name == state.backend) {
+      (void)target->adoptFlow(state, b, std::move(upstream));
+      return;
+    }
+  }
+  // Its backend is gone: the client's next datagram starts a new flow.
 }
 
 }  // namespace l4lb::worker

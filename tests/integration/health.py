@@ -171,10 +171,15 @@ class Mariadb:
         self.args = args or []
         self.data = directory / "data"
         self.socket = str(directory / "mysqld.sock")
+        # A tmpdir of its own: a mariadbd starting up deletes every #sql* file in its tmpdir,
+        # which in a shared /tmp are the temporary tables of servers already running (seen
+        # crashing a concurrent mariadb-install-db: 4 of 12 with four at once, none after).
+        self.tmp = directory / "tmp"
         self.process: Process | None = None
-        directory.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
         if AS_NOBODY:
             shutil.chown(directory, "nobody", "nogroup")
+            shutil.chown(self.tmp, "nobody", "nogroup")
 
     def install(self, template: "Mariadb | None" = None) -> None:
         """A fresh datadir, or a copy of `template`'s (installed, never started: much quicker)."""
@@ -185,7 +190,7 @@ class Mariadb:
             r = subprocess.run(AS_NOBODY + ["mariadb-install-db", "--no-defaults",
                                             f"--datadir={self.data}",
                                             "--auth-root-authentication-method=normal",
-                                            "--skip-test-db"],
+                                            "--skip-test-db", f"--tmpdir={self.tmp}"],
                                capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
 
@@ -196,6 +201,7 @@ class Mariadb:
                                             f"--bind-address={self.bind}",
                                             f"--socket={self.socket}",
                                             f"--pid-file={self.dir}/mysqld.pid",
+                                            f"--tmpdir={self.tmp}",
                                             "--skip-log-bin", "--innodb-buffer-pool-size=16M",
                                             *self.args]), self.dir, f"mariadbd-{self.port}")
 

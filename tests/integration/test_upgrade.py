@@ -290,6 +290,46 @@ def test_udp_flows_move_with_their_backend_sockets(l4lb, workdir):
         backend.stop()
 
 
+def test_udp_flows_stay_beside_their_socket_when_the_new_process_has_fewer_workers(l4lb, workdir):
+    """Two workers, two SO_REUSEPORT sockets; the new process has one worker serving both. Each
+    client's datagrams keep coming in on the socket the kernel hashes it to, so its flow must
+    be adopted beside that socket, or the next datagram starts a new flow (a new socket to the
+    backend: a new source port there, and the old flow's replies stranded)."""
+    backend = udp_server(reply=None)
+    clients = []
+    try:
+        udp_port = free_udp_port()
+        listeners = [{"name": "dgram", "bind": udp_url(udp_port), "pool": "udp",
+                      "flow_idle_timeout": "1m"}]
+        pools = {"udp": {"backends": [{"address": server_udp_url(backend)}]}}
+        setup = Setup(workdir)
+        setup.write(listeners, pools, {"workers": 2})
+        fewer = Setup(workdir)
+        fewer.path = workdir / "one-worker.toml"
+        fewer.write(listeners, pools, {"workers": 1})
+        old = setup.start_old(l4lb, [udp_url(udp_port)])
+        # 16 client ports: both sockets get some of them (all on one: 2 in 65,536).
+        clients = [udp_client(timeout=5) for _ in range(16)]
+        for i, client in enumerate(clients):
+            client.sendto(b"first %d" % i, ("127.0.0.1", udp_port))
+        assert wait_until(lambda: len(backend.received) == 16, 5), backend.received
+        flow_socket = {backend.received[k].split()[1]: backend.peers[k] for k in range(16)}
+        new = setup.start_new(l4lb, fewer.path)
+        done = new.wait_log(DONE, 30)
+        assert done is not None, new.describe() + "\n" + old.describe()
+        assert old.wait(30) == 0, old.describe()
+        assert int(done.group(2)) == 16, new.describe()
+        for i, client in enumerate(clients):
+            client.sendto(b"again %d" % i, ("127.0.0.1", udp_port))
+        assert wait_until(lambda: len(backend.received) == 32, 5), backend.received
+        moved = {backend.received[k].split()[1]: backend.peers[k] for k in range(16, 32)}
+        assert moved == flow_socket, new.describe()
+    finally:
+        for client in clients:
+            client.close()
+        backend.stop()
+
+
 def test_a_new_process_that_dies_after_taking_the_listeners_leaves_the_old_one_accepting(
         l4lb, servers, workdir):
     b = servers(tcp_url(free_port()), name="b0")

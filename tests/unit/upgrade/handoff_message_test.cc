@@ -21,6 +21,12 @@ HandoffMessage roundTrip(const HandoffMessage& message) {
   return std::get<HandoffMessage>(decoded);
 }
 
+HandoffMessage decodedMessage(const std::string& wire) {
+  auto decoded = decodeHandoff(bytesOf(wire));
+  if (auto* message = std::get_if<HandoffMessage>(&decoded)) return std::move(*message);
+  return Done{};
+}
+
 std::string decodeError(const std::string& wire) {
   auto decoded = decodeHandoff(bytesOf(wire));
   const auto* error = std::get_if<DecodeError>(&decoded);
@@ -64,7 +70,8 @@ TEST(HandoffMessageTest, EachTypeRoundTrips) {
                          .listener = "dns",
                          .pool = "resolvers",
                          .backend = "udp://127.0.0.1:53",
-                         .client_address = std::string("\x02\x00\x30\x39\x7f\x00\x00\x01", 8)};
+                         .client_address = std::string("\x02\x00\x30\x39\x7f\x00\x00\x01", 8),
+                         .socket_cookie = 0x1122334455667788};
   EXPECT_EQ(std::get<FlowHandoff>(roundTrip(flow)), flow);
   const BackendStates states{.backends = {{.pool = "web",
                                            .backend = "b1",
@@ -116,6 +123,23 @@ TEST(HandoffMessageTest, DescriptorCountFollowsThePipes) {
   EXPECT_EQ(handoffFdCount(Done{}), 0U);
   EXPECT_EQ(handoffFdCount(FlowHandoff{}), 1U);
   EXPECT_EQ(handoffFdCount(Adopted{}), 0U);
+}
+
+TEST(HandoffMessageTest, AFlowWithoutTheSocketCookieIsUnderstood) {
+  // A sender from before the cookie ends the message after the client's address.
+  FlowHandoff flow{.worker = 2,
+                   .listener = "dns",
+                   .pool = "p",
+                   .backend = "b",
+                   .client_address = "",
+                   .socket_cookie = 7};
+  std::string wire = encodeHandoff(flow);
+  wire.resize(wire.size() - sizeof(std::uint64_t));
+  ASSERT_EQ(decodeError(wire), "");
+  flow.socket_cookie = 0;
+  EXPECT_EQ(std::get<FlowHandoff>(decodedMessage(wire)), flow);
+  // Part of a cookie is not.
+  EXPECT_NE(decodeError(wire + "abc"), "");
 }
 
 TEST(HandoffMessageTest, EveryTruncationIsAnError) {
