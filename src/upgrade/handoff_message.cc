@@ -222,6 +222,11 @@ std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
       if (!r.atEnd()) {
         auto cookie = r.u64("socket cookie");
         if (r.failed()) return std::nullopt;
+        // No cookie is sent as none, so each message has one wire form.
+        if (*cookie == 0) {
+          r.fail("socket cookie 0 (sent as no cookie)");
+          return std::nullopt;
+        }
         m.socket_cookie = *cookie;
       }
       return m;
@@ -315,7 +320,7 @@ std::string encodeHandoff(const HandoffMessage& message) {
           w.text(m.pool);
           w.text(m.backend);
           w.text(m.client_address);
-          w.u64(m.socket_cookie);
+          if (m.socket_cookie != 0) w.u64(m.socket_cookie);
         } else if constexpr (std::is_same_v<T, BackendStates>) {
           w.u8(static_cast<std::uint8_t>(MessageType::kBackendStates));
           w.u32(static_cast<std::uint32_t>(m.backends.size()));

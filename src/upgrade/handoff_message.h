@@ -109,8 +109,9 @@ struct FlowHandoff {
   std::string backend;         // the backend's name in that pool
   std::string client_address;  // the client's sockaddr, as bytes
   // SO_COOKIE of that listening socket: the new process serves the flow beside the same socket
-  // when it has fewer workers (and so several sockets a worker). Last on the wire and optional,
-  // so a sender without it is still understood: 0, and the flow goes to the worker's first.
+  // when it has fewer workers (and so several sockets a worker). Last on the wire, and absent
+  // when 0 (unknown), so a sender without it is still understood: the flow then goes to the
+  // worker's first socket of the listener.
   std::uint64_t socket_cookie = 0;
   bool operator==(const FlowHandoff&) const = default;
 };

@@ -138,6 +138,10 @@ TEST(HandoffMessageTest, AFlowWithoutTheSocketCookieIsUnderstood) {
   ASSERT_EQ(decodeError(wire), "");
   flow.socket_cookie = 0;
   EXPECT_EQ(std::get<FlowHandoff>(decodedMessage(wire)), flow);
+  // That is also how an unknown cookie (0) is sent: one wire form per message.
+  EXPECT_EQ(encodeHandoff(flow), wire);
+  EXPECT_NE(decodeError(wire + std::string(sizeof(std::uint64_t), '\0')).find("cookie 0"),
+            std::string::npos);
   // Part of a cookie is not.
   EXPECT_NE(decodeError(wire + "abc"), "");
 }
