@@ -14,8 +14,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// How long the new process may take to connect. Generous: it loads its
-// config and starts its workers in between.
+// How long the new process may take to connect. Generous: it loads its config and starts its
+// workers in between.
 constexpr milliseconds kConnectTimeout{30'000};
 // Sessions still connecting (or in a retry window) when the first sweep runs may become movable
 // soon after; a few more sweeps take those too. The rest finish here.

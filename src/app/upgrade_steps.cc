@@ -155,11 +155,10 @@ void deliverConnection(const WorkerList& workers, const SocketWorkers& socket_wo
     if (connection.fds.empty()) return;
     // The worker serving the socket it came in on; from a sender without cookies, old worker
     // N's, which placeListeners() gave to worker N % workers.
-    const auto found = socket_workers.find(flow->socket_cookie);
-    const std::size_t index =
-        flow->socket_cookie != 0 && found != socket_workers.end() && found->second < workers.size()
-            ? found->second
-            : flow->worker % workers.size();
+    const auto found = socket_workers.find(flow->socket_cookie);  // never holds cookie 0
+    const std::size_t index = found != socket_workers.end() && found->second < workers.size()
+                                  ? found->second
+                                  : flow->worker % workers.size();
     worker::Worker* w = workers[index].get();
     auto state = std::make_shared<upgrade::FlowHandoff>(std::move(*flow));
     auto fd = std::make_shared<base::Fd>(std::move(connection.fds[0]));

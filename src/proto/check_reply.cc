@@ -13,8 +13,9 @@ namespace l4lb::proto {
 
 namespace {
 
-// Replies are quoted shorter than dialogs: a check logs one line per state change.
-constexpr std::size_t kReplyExcerpt = 80;
+// A reply as the log quotes it: shorter than dialogs' text, a check logs one line per state
+// change.
+std::string excerpt(std::string_view reply) { return printable(reply, 80); }
 
 int hexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -76,10 +77,10 @@ std::optional<std::string> unescapeCheckString(std::string_view text, std::strin
 CheckVerdict parseExpectReply(std::string_view reply, std::string_view expect) {
   const std::size_t n = std::min(reply.size(), expect.size());
   if (reply.substr(0, n) != expect.substr(0, n)) {
-    return CheckVerdict::down("unexpected reply \"" + printable(reply, kReplyExcerpt) + "\"");
+    return CheckVerdict::down("unexpected reply \"" + excerpt(reply) + "\"");
   }
   if (n < expect.size()) return CheckVerdict::needMore();
-  return CheckVerdict::up("reply \"" + printable(reply.substr(0, n), kReplyExcerpt) + "\"");
+  return CheckVerdict::up("reply \"" + excerpt(reply.substr(0, n)) + "\"");
 }
 
 std::string redisRequest(const std::string& password, Role role) {
@@ -98,12 +99,12 @@ CheckVerdict parseRedisRole(std::string_view reply, Role want) {
   auto header = firstLine(reply);
   if (!header) {
     if (!reply.empty() && reply[0] != '*') {
-      return CheckVerdict::down("ROLE answered \"" + printable(reply, kReplyExcerpt) + "\"");
+      return CheckVerdict::down("ROLE answered \"" + excerpt(reply) + "\"");
     }
     return CheckVerdict::needMore();
   }
   if (header->empty() || (*header)[0] != '*') {
-    return CheckVerdict::down("ROLE answered \"" + printable(*header, kReplyExcerpt) + "\"");
+    return CheckVerdict::down("ROLE answered \"" + excerpt(*header) + "\"");
   }
   reply.remove_prefix(header->size() + 2);
   auto bulk = firstLine(reply);
@@ -126,7 +127,7 @@ CheckVerdict parseRedisRole(std::string_view reply, Role want) {
   if ((want == Role::kPrimary && primary) || (want == Role::kReplica && replica)) {
     return CheckVerdict::up("+PONG, role " + std::string(name));
   }
-  return CheckVerdict::down(fmt::format("role {}, not {}", printable(name, kReplyExcerpt),
+  return CheckVerdict::down(fmt::format("role {}, not {}", excerpt(name),
                                         want == Role::kPrimary ? "the primary" : "a replica"));
 }
 
@@ -141,14 +142,14 @@ CheckVerdict parseRedisReply(std::string_view reply, bool with_auth, Role role) 
       return CheckVerdict::needMore();
     }
     if (*auth != "+OK") {
-      return CheckVerdict::down("AUTH answered \"" + printable(*auth, kReplyExcerpt) + "\"");
+      return CheckVerdict::down("AUTH answered \"" + excerpt(*auth) + "\"");
     }
     reply.remove_prefix(auth->size() + 2);
   }
   auto line = firstLine(reply);
   if (!line) {
     if (!reply.empty() && reply[0] != '+' && reply[0] != '-') {
-      return CheckVerdict::down("not a redis reply: \"" + printable(reply, kReplyExcerpt) + "\"");
+      return CheckVerdict::down("not a redis reply: \"" + excerpt(reply) + "\"");
     }
     return CheckVerdict::needMore();
   }
@@ -157,7 +158,7 @@ CheckVerdict parseRedisReply(std::string_view reply, bool with_auth, Role role) 
     return parseRedisRole(reply.substr(line->size() + 2), role);
   }
   // -LOADING, -MASTERDOWN, -NOAUTH, -BUSY ...: the server is there but cannot serve.
-  return CheckVerdict::down("PING answered \"" + printable(*line, kReplyExcerpt) + "\"");
+  return CheckVerdict::down("PING answered \"" + excerpt(*line) + "\"");
 }
 
 std::string memcachedRequest() { return "version\r\n"; }
@@ -168,12 +169,12 @@ CheckVerdict parseMemcachedReply(std::string_view reply) {
     constexpr std::string_view kPrefix = "VERSION ";
     const std::size_t n = std::min(reply.size(), kPrefix.size());
     if (reply.substr(0, n) != kPrefix.substr(0, n)) {
-      return CheckVerdict::down("version answered \"" + printable(reply, kReplyExcerpt) + "\"");
+      return CheckVerdict::down("version answered \"" + excerpt(reply) + "\"");
     }
     return CheckVerdict::needMore();
   }
-  if (line->starts_with("VERSION ")) return CheckVerdict::up(printable(*line, kReplyExcerpt));
-  return CheckVerdict::down("version answered \"" + printable(*line, kReplyExcerpt) + "\"");
+  if (line->starts_with("VERSION ")) return CheckVerdict::up(excerpt(*line));
+  return CheckVerdict::down("version answered \"" + excerpt(*line) + "\"");
 }
 
 std::string httpRequest(std::string_view path, std::string_view host) {
@@ -186,24 +187,21 @@ CheckVerdict parseHttpReply(std::string_view reply, int min_status, int max_stat
   constexpr std::string_view kVersion = "HTTP/1.";
   const std::size_t n = std::min(reply.size(), kVersion.size());
   if (reply.substr(0, n) != kVersion.substr(0, n)) {
-    return CheckVerdict::down("not an HTTP response: \"" + printable(reply, kReplyExcerpt) + "\"");
+    return CheckVerdict::down("not an HTTP response: \"" + excerpt(reply) + "\"");
   }
   // "HTTP/1.x NNN": the status is all that is needed.
   if (reply.size() < 12) return CheckVerdict::needMore();
-  if (reply[8] != ' ')
-    return CheckVerdict::down("bad status line \"" + printable(reply, kReplyExcerpt) + "\"");
+  if (reply[8] != ' ') return CheckVerdict::down("bad status line \"" + excerpt(reply) + "\"");
   int status = 0;
   for (std::size_t i = 9; i < 12; ++i) {
     const char c = reply[i];
-    if (c < '0' || c > '9')
-      return CheckVerdict::down("bad status \"" + printable(reply, kReplyExcerpt) + "\"");
+    if (c < '0' || c > '9') return CheckVerdict::down("bad status \"" + excerpt(reply) + "\"");
     status = status * 10 + (c - '0');
   }
   std::string_view status_line = reply.substr(0, reply.find("\r\n"));
-  if (status >= min_status && status <= max_status)
-    return CheckVerdict::up(printable(status_line, kReplyExcerpt));
+  if (status >= min_status && status <= max_status) return CheckVerdict::up(excerpt(status_line));
   return CheckVerdict::down(fmt::format("status {} outside {}-{} (\"{}\")", status, min_status,
-                                        max_status, printable(status_line, kReplyExcerpt)));
+                                        max_status, excerpt(status_line)));
 }
 
 }  // namespace l4lb::proto

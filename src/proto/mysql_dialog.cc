@@ -35,7 +35,7 @@ std::string errorText(std::string_view payload) {
   std::string_view message = payload.substr(3);
   if (!message.empty() && message[0] == '#')
     message.remove_prefix(std::min<std::size_t>(6, message.size()));
-  return fmt::format("{} {}", code, printable(message, kLogTextLimit));
+  return fmt::format("{} {}", code, printable(message));
 }
 
 // A length-encoded integer at the front of `bytes`, consumed; nullopt for NULL (0xfb), an
@@ -108,9 +108,8 @@ DialogStep MysqlDialog::onReceived(std::string_view received) {
       const unsigned first = byteAt(buffer_, 4);
       if (first != 0x0a && first != 0xff) {
         phase_ = Phase::kDone;
-        return {CheckVerdict::down(
-                    fmt::format("not a mysql greeting (\"{}\")",
-                                printable(std::string_view(buffer_).substr(0, 5), kLogTextLimit))),
+        return {CheckVerdict::down(fmt::format("not a mysql greeting (\"{}\")",
+                                               printable(std::string_view(buffer_).substr(0, 5)))),
                 {}};
       }
     }
@@ -277,16 +276,16 @@ CheckVerdict MysqlDialog::onLoginReply(std::string_view payload, std::string& se
       return CheckVerdict::needMore();
     }
   }
-  return CheckVerdict::down(fmt::format("unexpected reply to the login (\"{}\")",
-                                        printable(payload.substr(0, 16), kLogTextLimit)));
+  return CheckVerdict::down(
+      fmt::format("unexpected reply to the login (\"{}\")", printable(payload.substr(0, 16))));
 }
 
 CheckVerdict MysqlDialog::onPublicKey(std::string_view payload, std::string& send) {
   const unsigned first = byteAt(payload, 0);
   if (first == 0xff) return CheckVerdict::down("login refused: " + errorText(payload));
   if (first != 0x01) {
-    return CheckVerdict::down(fmt::format("server sent no RSA public key (\"{}\")",
-                                          printable(payload.substr(0, 16), kLogTextLimit)));
+    return CheckVerdict::down(
+        fmt::format("server sent no RSA public key (\"{}\")", printable(payload.substr(0, 16))));
   }
   std::string error;
   auto encrypted = cachingSha2EncryptPassword(password_, nonce_, payload.substr(1), error);

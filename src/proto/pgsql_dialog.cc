@@ -167,7 +167,7 @@ CheckVerdict PgsqlDialog::onMessage(char type, std::string_view body, std::strin
     default: break;
   }
   return CheckVerdict::down(
-      fmt::format("unexpected postgres message '{}' {}", printable({&type, 1}, kLogTextLimit),
+      fmt::format("unexpected postgres message '{}' {}", printable({&type, 1}),
                   phase_ == Phase::kQuery ? "answering the query" : "during login"));
 }
 
@@ -334,7 +334,7 @@ CheckVerdict PgsqlDialog::onError(std::string_view body) {
   if (severity != "ERROR") session_open_ = false;
   std::string reason = phase_ == Phase::kQuery ? "query failed:" : "login refused:";
   for (const std::string_view part : {severity, code, text}) {
-    if (!part.empty()) reason += " " + printable(part, kLogTextLimit);
+    if (!part.empty()) reason += " " + printable(part);
   }
   return CheckVerdict::down(std::move(reason));
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "net/socket.h"
 #include "worker/connection_limits.h"
 #include "worker/worker.h"
 
@@ -76,12 +77,8 @@ void Acceptor::onEvents(std::uint32_t /*events*/) {
       case EINTR:
       case ECONNABORTED:
       case EPROTO: continue;
-      case EMFILE:
-      case ENFILE:
-      case ENOBUFS:
-      case ENOMEM: pause(error); return;
       default:
-        worker_.stats().accept_errors.add();
+        if (!net::isLocalShortage(error)) worker_.stats().accept_errors.add();
         pause(error);
         return;
     }
