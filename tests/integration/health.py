@@ -95,6 +95,13 @@ class SequentialClients:
                 self.failures_by_phase.setdefault(self.phase, []).append(repr(e))
             time.sleep(self.pause)
 
+    def keep_on_until(self, count: int, timeout: float = 60) -> None:
+        """Goes on until `count` sessions have succeeded (bounded): how many fit into the test's
+        phases depends on the machine's speed, which a test must not assume."""
+        deadline = time.monotonic() + timeout
+        while self.ok < count and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)

@@ -217,6 +217,7 @@ def stop_start_scenario(proc, names: tuple[str, str], exchange: Callable[[], Non
         assert up_after is not None, proc.describe()
         assert up_after <= rise * INTERVAL * 1.1 + TIMEOUT + SLACK, up_after
         time.sleep(0.5)
+        clients.keep_on_until(21)
     finally:
         clients.stop()
     assert clients.ok > 20, f"only {clients.ok} clients ran"

@@ -219,6 +219,7 @@ def test_stopped_mariadb_marked_down_then_up_without_client_failures(l4lb, maria
         dbs[0].start()
         assert wait_state(proc, "m0", "up", 30, after=offset) is not None, proc.describe()
         time.sleep(0.5)
+        clients.keep_on_until(21)
     finally:
         clients.stop()
     assert clients.ok > 20, f"only {clients.ok} client sessions ran"

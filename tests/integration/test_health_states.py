@@ -59,6 +59,7 @@ def test_stopped_redis_marked_down_then_up_without_client_failures(l4lb, workdir
         assert up_after is not None, proc.describe()
         assert up_after <= rise * INTERVAL * 1.1 + TIMEOUT + SLACK, up_after
         time.sleep(0.5)
+        clients.keep_on_until(21)
     finally:
         clients.stop()
     assert clients.ok > 20, f"only {clients.ok} client connections ran"
