@@ -92,6 +92,8 @@ struct PoolConfig {
   base::Duration connect_timeout = 2s;
   // How long a connection may wait for a backend when every eligible one is at max_connections.
   base::Duration queue_timeout = 5s;
+  // How many connections may wait so, over all workers; the next is closed (end "queue-full").
+  std::uint32_t queue_max = 4096;
   std::uint32_t retries = 2;
   // Retries past a connect (empty-response, refused-greeting) resend what the client sent so
   // far, so they are the operator's call: safe for protocols where the backend acts on nothing

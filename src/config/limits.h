@@ -16,6 +16,8 @@ inline constexpr std::int64_t kMaxBusyPollMicros = 1000;
 inline constexpr std::int64_t kMaxWeight = 10'000;
 // A connection records each backend it tried (proxy::Session), so attempts are bounded.
 inline constexpr std::int64_t kMaxRetries = 15;
+// Connections waiting for a backend slot, per pool: each holds a client descriptor.
+inline constexpr std::int64_t kMaxQueue = 1'000'000;
 // Each worker holds a copy of each maglev table; 2^24 slots is already 64 MiB of them.
 inline constexpr std::int64_t kMaxMaglevTableSize = 1 << 24;
 // Flows per listener and worker; each costs about 250 bytes once the table has grown to it.

@@ -57,11 +57,10 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "routes"sv,
                                       "inspect_timeout"sv,
                                       "tls_required"sv};
-constexpr std::array kPoolKeys = {"balance"sv,         "hash_key"sv,  "maglev_table_size"sv,
-                                  "connect_timeout"sv, "retries"sv,   "queue_timeout"sv,
-                                  "backends"sv,        "health"sv,    "slow_start"sv,
-                                  "eject_after"sv,     "eject_for"sv, "send_proxy"sv,
-                                  "retry_on"sv};
+constexpr std::array kPoolKeys = {
+    "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
+    "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
+    "eject_after"sv,   "eject_for"sv, "send_proxy"sv,        "retry_on"sv};
 constexpr std::array kBackendKeys = {
     "address"sv,         "name"sv,   "weight"sv,         "mq_max_messages"sv,
     "mq_message_size"sv, "backup"sv, "max_connections"sv};
@@ -280,6 +279,9 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   }
   if (auto timeout = reader.duration("queue_timeout", base::Duration(1), kMaxDuration)) {
     draft.config.queue_timeout = *timeout;
+  }
+  if (auto most = reader.integer("queue_max", 1, kMaxQueue)) {
+    draft.config.queue_max = static_cast<std::uint32_t>(*most);
   }
   if (auto timeout = reader.duration("connect_timeout", base::Duration(1), kMaxDuration)) {
     draft.config.connect_timeout = *timeout;

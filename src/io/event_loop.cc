@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "base/log.h"
@@ -26,27 +27,87 @@ EventLoop::EventLoop(base::Fd epoll, base::Fd wakeup)
 
 EventLoop::~EventLoop() = default;
 
+namespace {
+
+// epoll_event.data: the descriptor in the low half, its registration's generation in the high.
+std::uint64_t tagOf(int fd, std::uint32_t generation) {
+  return (static_cast<std::uint64_t>(generation) << 32) | static_cast<std::uint32_t>(fd);
+}
+
+}  // namespace
+
+EventLoop::Registration& EventLoop::registrationOf(int fd) {
+  const auto index = static_cast<std::size_t>(fd);
+  if (index >= registrations_.size()) {
+    // Grows rarely (doubling), and only when a new descriptor number is first registered.
+    registrations_.resize(std::max<std::size_t>(index + 1, registrations_.size() * 2));
+  }
+  return registrations_[index];
+}
+
 base::SysResult<bool> EventLoop::add(int fd, std::uint32_t events, EventHandler* handler) {
+  if (fd < 0) return base::SysError{EBADF, "epoll_ctl add"};
+  Registration& registration = registrationOf(fd);
+  // A new generation even if the add fails: whatever was fetched for this number is stale.
+  ++registration.generation;
+  registration.handler = handler;
   epoll_event ev{};
   ev.events = events;
-  ev.data.ptr = handler;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+  ev.data.u64 = tagOf(fd, registration.generation);
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+    registration.handler = nullptr;
     return base::lastError("epoll_ctl add");
+  }
   return true;
 }
 
 base::SysResult<bool> EventLoop::modify(int fd, std::uint32_t events, EventHandler* handler) {
+  if (fd < 0) return base::SysError{EBADF, "epoll_ctl mod"};
+  Registration& registration = registrationOf(fd);
   epoll_event ev{};
   ev.events = events;
-  ev.data.ptr = handler;
+  ev.data.u64 = tagOf(fd, registration.generation);
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
     return base::lastError("epoll_ctl mod");
+  registration.handler = handler;
   return true;
 }
 
 void EventLoop::remove(int fd) {
   // Failure means the descriptor was not registered, which is what the caller wants anyway.
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  if (fd < 0 || static_cast<std::size_t>(fd) >= registrations_.size()) return;
+  Registration& registration = registrations_[static_cast<std::size_t>(fd)];
+  registration.handler = nullptr;
+  ++registration.generation;
+}
+
+void EventLoop::dispatch(const epoll_event& event) {
+  const auto index = static_cast<std::size_t>(event.data.u64 & 0xffffffffU);
+  const auto generation = static_cast<std::uint32_t>(event.data.u64 >> 32);
+  if (index >= registrations_.size()) return;
+  const Registration& registration = registrations_[index];
+  // Removed, or replaced by a later add(), since the batch was fetched: not about this one.
+  if (registration.generation != generation || registration.handler == nullptr) return;
+  registration.handler->onEvents(event.events);
+}
+
+void EventLoop::runAfterBatch(AfterBatch* work) {
+  if (work->pending_) return;
+  work->pending_ = true;
+  after_batch_.push_back(work);
+}
+
+void EventLoop::runAfterBatchWork() {
+  // Work may ask for more work (itself included): rounds until none is pending.
+  while (!after_batch_.empty()) {
+    after_batch_running_.swap(after_batch_);
+    for (AfterBatch* work : after_batch_running_) {
+      work->pending_ = false;
+      work->onBatchEnd();
+    }
+    after_batch_running_.clear();
+  }
 }
 
 void EventLoop::post(std::function<void()> task) {
@@ -100,10 +161,9 @@ void EventLoop::run() {
     }
     now_ = monotonicMillis();
     busy_ = count > 0;
-    for (int i = 0; i < count; ++i) {
-      static_cast<EventHandler*>(events[i].data.ptr)->onEvents(events[i].events);
-    }
+    for (int i = 0; i < count; ++i) dispatch(events[i]);
     timers_.runDue(now_);
+    runAfterBatchWork();
     graveyard_.clear();
   }
   graveyard_.clear();

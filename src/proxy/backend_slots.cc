@@ -24,6 +24,12 @@ bool BackendSlots::tryAcquire(std::uint32_t backend) {
   return false;
 }
 
+bool BackendSlots::tryEnterQueue(std::uint32_t max) {
+  if (queued_.fetch_add(1, std::memory_order_relaxed) < max) return true;
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  return false;
+}
+
 void BackendSlots::acquireAnyway(std::uint32_t backend) {
   Slot& slot = slots_[backend];
   if (slot.max != 0) slot.active.fetch_add(1, std::memory_order_relaxed);

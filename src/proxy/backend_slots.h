@@ -27,6 +27,11 @@ class BackendSlots {
   // Takes a slot even when the backend is full: a connection that already exists (handed over
   // by a binary upgrade) is counted, not refused.
   void acquireAnyway(std::uint32_t backend);
+  // The pool's queue (its connections waiting for a slot, on every worker): a place in it, or
+  // false when `max` are waiting already; leaveQueue() gives the place back.
+  [[nodiscard]] bool tryEnterQueue(std::uint32_t max);
+  void leaveQueue() { queued_.fetch_sub(1, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint32_t queued() const { return queued_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint32_t active(std::uint32_t backend) const {
     return slots_[backend].active.load(std::memory_order_relaxed);
   }
@@ -37,6 +42,7 @@ class BackendSlots {
     std::atomic<std::uint32_t> active{0};
   };
   std::unique_ptr<Slot[]> slots_;
+  std::atomic<std::uint32_t> queued_{0};
 };
 
 }  // namespace l4lb::proxy

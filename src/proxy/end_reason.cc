@@ -17,6 +17,7 @@ std::string_view endReasonName(EndReason reason) {
     case EndReason::kNotTls: return "not-tls";
     case EndReason::kInspectTimeout: return "inspect-timeout";
     case EndReason::kHandedOver: return "handed-over";
+    case EndReason::kQueueFull: return "queue-full";
     case EndReason::kCount: break;
   }
   return "unknown";

@@ -20,6 +20,7 @@ enum class EndReason : std::uint8_t {
   kNotTls,          // tls_required: not TLS, or a malformed or oversized ClientHello
   kInspectTimeout,  // routes / tls_required: no whole ClientHello within inspect_timeout
   kHandedOver,      // binary upgrade: the new process carries on with it (not logged here)
+  kQueueFull,       // every eligible backend was at max_connections and queue_max were waiting
   kCount,
 };
 

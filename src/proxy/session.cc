@@ -106,7 +106,15 @@ void Session::connectNext() {
     std::uint32_t index = pickBackend(saw_full);
     if (index == balance::kNoBackend) {
       if (saw_full) {
-        // Every eligible backend is full: wait for a slot rather than fail.
+        // Every eligible backend is full: wait for a slot rather than fail, if there is room
+        // to wait (saw_full means the pool has slots).
+        if (!in_queue_count_) {
+          if (!pool_->slots->tryEnterQueue(pool.queue_max)) {
+            finish(EndReason::kQueueFull);
+            return;
+          }
+          in_queue_count_ = true;
+        }
         state_ = State::kQueued;
         pool_->queue.push(this);
         // The wait is measured from the first time in the queue, however often it looks again.
@@ -127,8 +135,15 @@ void Session::connectNext() {
   finish(EndReason::kNoBackend);
 }
 
+void Session::leaveQueueCount() {
+  if (!in_queue_count_) return;
+  in_queue_count_ = false;
+  pool_->slots->leaveQueue();
+}
+
 void Session::connectTo(std::uint32_t index) {
   const auto& pool = *pool_->config;
+  leaveQueueCount();
   ++attempts_;
   backend_index_ = index;
   pool_->balancer->onConnectionOpened(index);
@@ -665,6 +680,7 @@ void Session::finish(EndReason reason) {
                                    env_.loop->now());
   }
   if (state_ == State::kQueued) pool_->queue.unlink(this);
+  leaveQueueCount();
   state_ = State::kClosed;
   env_.loop->timers().cancel(this);
   // A reset, a timeout or a forced shutdown is passed on as a reset: a FIN would tell the other

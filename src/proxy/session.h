@@ -52,6 +52,8 @@ struct PoolState {
   BackendSlots* slots = nullptr;       // shared by all workers; null when no backend has a limit
   SessionQueue queue;                  // this worker's connections waiting for a slot
   std::vector<std::uint32_t> exclude;  // scratch for picks that skip full backends
+  // A session of this pool ended while others wait: the owner lets them retry after the batch.
+  bool wake_queue = false;
 };
 
 // What a session was started under (its worker's config generation): the owner counts its
@@ -209,6 +211,8 @@ class Session final : public io::Timer, public io::Deferred {
   // Settles the per-pool retry settings and starts choosing a backend of pool_.
   void beginConnecting();
   void connectNext();
+  // Gives back the place in the pool's queue count (BackendSlots), once it is not waiting.
+  void leaveQueueCount();
   // Picks an eligible backend that has a free slot; kNoBackend, with `saw_full` set when some
   // were skipped only for being full.
   [[nodiscard]] std::uint32_t pickBackend(bool& saw_full);
@@ -266,6 +270,7 @@ class Session final : public io::Timer, public io::Deferred {
   bool proxy_pending_ = false;        // inspecting: the PROXY header is still to come
   bool hello_pending_ = false;        // inspecting: the ClientHello is still to come
   bool replayable_ = false;           // see the class comment
+  bool in_queue_count_ = false;       // holds a place in the pool's queue_max
   bool proxy_header_queued_ = false;  // it sits in the retained bytes, for a replay too
   bool preamble_counted_ = false;     // the preamble's bytes went to the first backend's count
   proto::GreetingProtocol greeting_ = proto::GreetingProtocol::kNone;

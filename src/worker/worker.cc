@@ -149,6 +149,7 @@ bool Worker::init(std::string& error) {
   published_.store(generations_.back());
   health_ticker_.worker = this;
   queue_ticker_.worker = this;
+  settler_.worker = this;
   scheduleHealthTicks();
 
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
@@ -575,6 +576,20 @@ void Worker::wakeQueued(proxy::PoolState& pool) {
   }
 }
 
+void Worker::settle() {
+  if (room_freed_) {
+    room_freed_ = false;
+    for (auto& acceptor : acceptors_) acceptor->onRoom();
+  }
+  for (auto& generation : generations_) {
+    for (auto& pool : generation->pools) {
+      if (!pool.wake_queue) continue;
+      pool.wake_queue = false;
+      wakeQueued(pool);
+    }
+  }
+}
+
 void Worker::checkQueues() {
   bool waiting = false;
   for (auto& generation : generations_) {
@@ -606,10 +621,14 @@ void Worker::onSessionEnded(proxy::Session* session) {
   ConnectionLimits* limits = generation->serving->limits.get();
   if (limits != nullptr && limits->limits(listener)) {
     limits->release(listener);
-    for (auto& acceptor : acceptors_) acceptor->onRoom();
+    room_freed_ = true;
+    loop_->runAfterBatch(&settler_);
   }
   loop_->deferDelete(std::unique_ptr<io::Deferred>(sessions_.unlink(session)));
-  if (pool.slots != nullptr) wakeQueued(pool);
+  if (pool.slots != nullptr && !pool.queue.empty()) {
+    pool.wake_queue = true;
+    loop_->runAfterBatch(&settler_);
+  }
   --generation->sessions;
   // The generation's pools must outlive the deferred delete of its last session, which runs
   // after this callback: dropping it is left to the next reload or a later session end.

@@ -170,11 +170,19 @@ class Worker final : public proxy::SessionOwner {
   // Queued sessions of `pool` take the slots that came free, in order, until one finds none.
   void wakeQueued(proxy::PoolState& pool);
   void checkQueues();
+  // After a batch in which sessions ended: held-back listeners take the room, and queued
+  // sessions the slots, that those sessions left. Never from inside a session's end, where a
+  // chain of sessions failing in a row (every backend down, thousands queued) would recurse.
+  void settle();
 
   // Moves passive ejections and slow-start ramps on while some pool has them.
   struct HealthTicker final : io::Timer {
     Worker* worker = nullptr;
     void onTimer() override { worker->tickHealth(); }
+  };
+  struct Settler final : io::AfterBatch {
+    Worker* worker = nullptr;
+    void onBatchEnd() override { worker->settle(); }
   };
   // While sessions wait for backend slots: looks for slots freed by other workers.
   struct QueueTicker final : io::Timer {
@@ -217,6 +225,8 @@ class Worker final : public proxy::SessionOwner {
   std::shared_ptr<const admin::AdminSnapshot> admin_;     // the last applied; null: none yet
   HealthTicker health_ticker_;
   QueueTicker queue_ticker_;
+  Settler settler_;
+  bool room_freed_ = false;  // a session of a listener with max_connections ended
   bool draining_ = false;
   std::atomic<bool> finished_{false};
   std::thread thread_;

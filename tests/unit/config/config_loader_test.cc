@@ -141,7 +141,17 @@ TEST(ConfigLoaderTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(config.pools[0].balance, balance::Algorithm::kRoundRobin);
   EXPECT_EQ(config.pools[0].hash_key, balance::HashKey::kClientIp);
   EXPECT_EQ(config.pools[0].maglev_table_size, 65537U);
+  EXPECT_EQ(config.pools[0].queue_max, 4096U);
   EXPECT_EQ(config.listeners[0].name, "listener0");
+}
+
+TEST(ConfigLoaderTest, QueueMaxIsReadAndBounded) {
+  LoadResult ok = testing::load(testing::poolWith("queue_max = 10"));
+  ASSERT_TRUE(ok.ok()) << describeErrors(ok);
+  EXPECT_EQ(ok.config->pools[0].queue_max, 10U);
+  LoadResult zero = testing::load(testing::poolWith("queue_max = 0"));
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(testing::findError(zero, "pool.p.queue_max"), nullptr) << describeErrors(zero);
 }
 
 TEST(ConfigLoaderTest, AcceptsEveryAlgorithmAndLogLevel) {
