@@ -35,7 +35,7 @@ void DatagramListener::handOffFlows(std::vector<HandedFlow>& out) {
   }
 }
 
-bool DatagramListener::adoptFlow(const upgrade::FlowHandoff& state, std::uint32_t backend,
+bool DatagramListener::adoptFlow(const FlowHandoff& state, std::uint32_t backend,
                                  base::Fd upstream) {
   FlowKey key;
   key.len = static_cast<socklen_t>(std::min(state.client_address.size(), sizeof(key.addr)));

@@ -15,9 +15,9 @@
 #include "proxy/datagram_stats.h"
 #include "proxy/flow_log.h"
 #include "proxy/flow_table.h"
-#include "proxy/session.h"
+#include "proxy/handoff_state.h"
+#include "proxy/pool_state.h"
 #include "proxy/source_limiter.h"
-#include "upgrade/handoff_message.h"
 
 namespace l4lb::proxy {
 
@@ -66,13 +66,13 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   // Binary upgrade (datagram_handoff.cc): takes apart the flows whose replies come through a
   // socket of their own (udp:// and unixgram:// backends), each ended here without a trace.
   struct HandedFlow {
-    upgrade::FlowHandoff state;
+    FlowHandoff state;
     base::Fd upstream;
   };
   void handOffFlows(std::vector<HandedFlow>& out);
   // The new process's side: a flow the old process handed over, to backend `backend` of the
   // pool, whose replies arrive on `upstream`. False (and nothing kept) when it cannot be had.
-  bool adoptFlow(const upgrade::FlowHandoff& state, std::uint32_t backend, base::Fd upstream);
+  bool adoptFlow(const FlowHandoff& state, std::uint32_t backend, base::Fd upstream);
   // Stops receiving and ends every flow (drain: datagram flows are not waited for).
   void close();
   // A reload kept this listener's bind: serve `listener` with `pool` from now on. Each flow

@@ -12,30 +12,30 @@ namespace l4lb::proxy {
 bool Session::movable() const {
   // A retry window keeps bytes for a replay, and pacing state, that the format does not carry:
   // such a session finishes here, as do those still connecting or reading their preamble.
-  return state_ == State::kProxying && !replayable_ && !resend_after_answer_ &&
-         negotiations_to_skip_ == 0 && client_.fd && backend_.fd;
+  return state_ == State::kProxying && !relay_.retaining() && !window_.replaying() &&
+         relay_.client.fd && relay_.backend.fd;
 }
 
-void Session::handOff(upgrade::SessionHandoff& out, std::vector<base::Fd>& fds) {
+void Session::handOff(SessionHandoff& out, std::vector<base::Fd>& fds) {
   out.listener = listener_.name;
   out.pool = pool_->config->name;
-  out.backend = backend_index_ == balance::kNoBackend
+  out.backend = attempts_.current() == balance::kNoBackend
                     ? std::string()
-                    : pool_->config->backends[backend_index_].name;
+                    : pool_->config->backends[attempts_.current()].name;
   out.client_address.assign(
       reinterpret_cast<const char*>(&client_address_.addr),
       std::min<std::size_t>(client_address_.len, sizeof(client_address_.addr)));
   out.age_ms =
       static_cast<std::uint64_t>(std::max<std::int64_t>(0, env_.loop->now() - started_ms_));
-  out.attempts = attempts_;
+  out.attempts = attempts_.count();
   // Epoll registrations belong to the open socket, which the new process shares: they must go
   // before the descriptors are closed here, or this loop would go on hearing of them.
-  env_.loop->remove(client_.fd.get());
-  env_.loop->remove(backend_.fd.get());
+  env_.loop->remove(relay_.client.fd.get());
+  env_.loop->remove(relay_.backend.fd.get());
   env_.loop->timers().cancel(this);
-  fds.push_back(std::move(client_.fd));
-  fds.push_back(std::move(backend_.fd));
-  auto take = [&fds](Direction& d, upgrade::DirectionState& state) {
+  fds.push_back(std::move(relay_.client.fd));
+  fds.push_back(std::move(relay_.backend.fd));
+  auto take = [&fds](Direction& d, DirectionState& state) {
     if (d.buffer && d.offset < d.length) {
       state.pending.assign(d.buffer.data() + d.offset, d.length - d.offset);
     }
@@ -55,29 +55,26 @@ void Session::handOff(upgrade::SessionHandoff& out, std::vector<base::Fd>& fds) 
     d.offset = d.length = 0;
     d.pipe.reset(true);
   };
-  take(upstream_, out.upstream);
-  take(downstream_, out.downstream);
-  if (backend_index_ != balance::kNoBackend) releaseBackend();
+  take(relay_.upstream, out.upstream);
+  take(relay_.downstream, out.downstream);
+  attempts_.release();
   state_ = State::kClosed;
   countEnd(EndReason::kHandedOver);
   owner_->onSessionEnded(this);
 }
 
-void Session::resume(const upgrade::SessionHandoff& state, std::uint32_t backend,
-                     base::Fd backend_fd, std::vector<base::Fd> pipes) {
+void Session::resume(const SessionHandoff& state, std::uint32_t backend, base::Fd backend_fd,
+                     std::vector<base::Fd> pipes) {
   const std::int64_t now = env_.loop->now();
   started_ms_ = now - static_cast<std::int64_t>(std::min<std::uint64_t>(state.age_ms, 1ULL << 40));
-  last_activity_ms_ = now;
-  attempts_ = state.attempts;
-  backend_index_ = backend;
-  if (backend != balance::kNoBackend) {
-    pool_->balancer->onConnectionOpened(backend);
-    backend_counters_ = &pool_->balancer->counters(backend);
-    if (pool_->slots != nullptr) pool_->slots->acquireAnyway(backend);
-  }
-  backend_.fd = std::move(backend_fd);
+  relay_.touch();
+  attempts_.reset(*pool_, 0);  // connected already: never picks
+  attempts_.resume(state.attempts, backend);
+  if (backend != balance::kNoBackend)
+    relay_.setBackendCounters(&pool_->balancer->counters(backend));
+  relay_.backend.fd = std::move(backend_fd);
   std::size_t next_pipe = 0;
-  auto give = [&](Direction& d, const upgrade::DirectionState& from) {
+  auto give = [&](Direction& d, const DirectionState& from) {
     d.bytes = from.bytes;
     d.source_eof = from.source_eof;
     d.shut_down = from.shut_down;
@@ -97,17 +94,17 @@ void Session::resume(const upgrade::SessionHandoff& state, std::uint32_t backend
       d.splicing = true;
     }
   };
-  give(upstream_, state.upstream);
-  give(downstream_, state.downstream);
+  give(relay_.upstream, state.upstream);
+  give(relay_.downstream, state.downstream);
   state_ = State::kProxying;
   env_.stats->active.add();
   listener_counters_.active.add();
   // Nothing is known of either socket's readiness here: try both; a read or write that would
   // block clears its flag, and edge-triggered epoll reports what comes next.
-  client_.readable = client_.writable = true;
-  backend_.readable = backend_.writable = true;
-  auto added = env_.loop->add(client_.fd.get(), kStreamEvents, &client_);
-  if (added) added = env_.loop->add(backend_.fd.get(), kStreamEvents, &backend_);
+  relay_.client.readable = relay_.client.writable = true;
+  relay_.backend.readable = relay_.backend.writable = true;
+  auto added = env_.loop->add(relay_.client.fd.get(), kStreamEvents, &client_events_);
+  if (added) added = env_.loop->add(relay_.backend.fd.get(), kStreamEvents, &backend_events_);
   if (!added) {
     base::logWarn("listener \"{}\": cannot watch a connection handed over: {}", listener_.name,
                   added.error().message());

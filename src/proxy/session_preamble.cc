@@ -30,33 +30,33 @@ void Session::startPreamble() {
 }
 
 void Session::readPreamble() {
-  while (client_.readable) {
-    if (!upstream_.buffer) upstream_.buffer = env_.buffers->acquire();
-    const std::size_t room = kPreambleLimit - upstream_.length;
+  while (relay_.client.readable) {
+    if (!relay_.upstream.buffer) relay_.upstream.buffer = env_.buffers->acquire();
+    const std::size_t room = kPreambleLimit - relay_.upstream.length;
     if (room == 0) {
       (void)examinePreamble(false);  // full: the parsers say what that means
       return;
     }
-    ssize_t received =
-        ::recv(client_.fd.get(), upstream_.buffer.data() + upstream_.length, room, 0);
+    ssize_t received = ::recv(relay_.client.fd.get(),
+                              relay_.upstream.buffer.data() + relay_.upstream.length, room, 0);
     if (received > 0) {
-      upstream_.length += static_cast<std::uint32_t>(received);
-      upstream_.bytes += static_cast<std::uint64_t>(received);
-      if (static_cast<std::size_t>(received) < room && !client_.peer_closed) {
-        client_.readable = false;
+      relay_.upstream.length += static_cast<std::uint32_t>(received);
+      relay_.upstream.bytes += static_cast<std::uint64_t>(received);
+      if (static_cast<std::size_t>(received) < room && !relay_.client.peer_closed) {
+        relay_.client.readable = false;
       }
       if (!examinePreamble(false)) return;
       continue;
     }
     if (received == 0) {
-      client_.readable = false;
-      upstream_.source_eof = true;
+      relay_.client.readable = false;
+      relay_.upstream.source_eof = true;
       (void)examinePreamble(true);
       return;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      client_.readable = false;
+      relay_.client.readable = false;
       return;
     }
     finish(EndReason::kClientReset);
@@ -75,12 +75,12 @@ bool Session::examinePreamble(bool eof) {
 }
 
 bool Session::takeProxyHeader(bool eof) {
-  const std::string_view bytes(upstream_.buffer.data(), upstream_.length);
+  const std::string_view bytes(relay_.upstream.buffer.data(), relay_.upstream.length);
   proto::ProxyParseLimits limits;
   limits.max_v2_bytes = kPreambleLimit;
   proto::ProxyParseResult parsed = proto::parseProxyHeader(bytes, limits);
   if (parsed.status == proto::ProxyParseStatus::kNeedMore) {
-    if (!eof && upstream_.length < kPreambleLimit) return true;
+    if (!eof && relay_.upstream.length < kPreambleLimit) return true;
     endPreamble(EndReason::kBadProxyHeader, "bad PROXY header",
                 eof ? "the client closed before the header was complete"
                     : "the header does not fit the buffer");
@@ -109,10 +109,10 @@ bool Session::takeProxyHeader(bool eof) {
   }
   // The header is l4lb's, not the backend's: it leaves the stream and the byte count.
   const auto consumed = static_cast<std::uint32_t>(parsed.consumed);
-  std::memmove(upstream_.buffer.data(), upstream_.buffer.data() + consumed,
-               upstream_.length - consumed);
-  upstream_.length -= consumed;
-  upstream_.bytes -= consumed;
+  std::memmove(relay_.upstream.buffer.data(), relay_.upstream.buffer.data() + consumed,
+               relay_.upstream.length - consumed);
+  relay_.upstream.length -= consumed;
+  relay_.upstream.bytes -= consumed;
   proxy_pending_ = false;
   if (!owner_->admitClient(*this)) {
     finish(EndReason::kRefused);
@@ -125,11 +125,11 @@ bool Session::takeProxyHeader(bool eof) {
 }
 
 bool Session::routeByClientHello(bool eof) {
-  const std::string_view bytes(upstream_.buffer.data(), upstream_.length);
+  const std::string_view bytes(relay_.upstream.buffer.data(), relay_.upstream.length);
   if (bytes.empty() && !eof) return true;
   proto::ClientHelloResult hello = proto::inspectClientHello(bytes);
   if (hello.status == proto::ClientHelloStatus::kNeedMore) {
-    if (!eof && upstream_.length < kPreambleLimit) return true;
+    if (!eof && relay_.upstream.length < kPreambleLimit) return true;
     hello.status = eof ? proto::ClientHelloStatus::kMalformed : proto::ClientHelloStatus::kTooLarge;
     hello.error = eof ? "the client closed inside its ClientHello"
                       : "the ClientHello does not fit the buffer";

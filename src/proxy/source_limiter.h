@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "base/rate.h"
-#include "proxy/session.h"
+#include "proxy/client_address.h"
 
 namespace l4lb::proxy {
 

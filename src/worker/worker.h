@@ -22,7 +22,6 @@
 #include "proxy/session_list.h"
 #include "proxy/snapshot.h"
 #include "proxy/source_limiter.h"
-#include "upgrade/handoff_message.h"
 #include "worker/acceptor.h"
 #include "worker/connection_limits.h"
 #include "worker/serving_config.h"
@@ -86,18 +85,18 @@ class Worker final : public proxy::SessionOwner {
   // Stops watching (false) or watches again (true) the listening sockets, keeping them open.
   void setAccepting(bool accepting);
   struct HandedSession {
-    upgrade::SessionHandoff state;
+    proxy::SessionHandoff state;
     std::vector<base::Fd> fds;
   };
   // Takes apart up to `max` sessions that can move, of the listeners named in `listeners`.
   [[nodiscard]] std::vector<HandedSession> handOffSessions(
       const std::vector<std::string>& listeners, std::size_t max);
   // Carries on with a session the old process handed over.
-  void adoptSession(upgrade::SessionHandoff state, std::vector<base::Fd> fds);
+  void adoptSession(proxy::SessionHandoff state, std::vector<base::Fd> fds);
   // The same for datagram flows (udp://, unixgram:// listeners).
   [[nodiscard]] std::vector<proxy::DatagramListener::HandedFlow> handOffFlows(
       const std::vector<std::string>& listeners);
-  void adoptFlow(const upgrade::FlowHandoff& state, base::Fd upstream);
+  void adoptFlow(const proxy::FlowHandoff& state, base::Fd upstream);
   [[nodiscard]] std::size_t sessionCount() const { return sessions_.size(); }
   void onSessionQueued() override;
   proxy::PoolState& poolAt(std::uint32_t index) override;

@@ -60,7 +60,7 @@ std::vector<Worker::HandedSession> Worker::handOffSessions(
   return out;
 }
 
-void Worker::adoptSession(upgrade::SessionHandoff state, std::vector<base::Fd> fds) {
+void Worker::adoptSession(proxy::SessionHandoff state, std::vector<base::Fd> fds) {
   Generation& generation = current();
   const auto& config = generation.config();
   const config::ListenerConfig* listener = nullptr;
@@ -117,7 +117,7 @@ std::vector<proxy::DatagramListener::HandedFlow> Worker::handOffFlows(
   return out;
 }
 
-void Worker::adoptFlow(const upgrade::FlowHandoff& state, base::Fd upstream) {
+void Worker::adoptFlow(const proxy::FlowHandoff& state, base::Fd upstream) {
   // Beside the socket the client's datagrams come in on (with fewer workers than the old
   // process had, a worker serves several of a listener's sockets, and a flow beside another
   // would never see its client again). Without a cookie (an older sender), the first.
