@@ -7,6 +7,7 @@
 #include <map>
 #include <utility>
 
+#include "balance/maglev_table.h"
 #include "config/suggest.h"
 
 namespace l4lb::config {
@@ -19,19 +20,6 @@ std::variant<net::Endpoint, std::string> parseConfigEndpoint(const EndpointParse
 }
 
 namespace {
-
-bool isPrime(std::uint64_t n) {
-  if (n < 2) return false;
-  for (std::uint64_t d = 2; d * d <= n; ++d) {
-    if (n % d == 0) return false;
-  }
-  return true;
-}
-
-std::uint64_t nextPrime(std::uint64_t n) {
-  while (!isPrime(n)) ++n;
-  return n;
-}
 
 bool isAnyPort(const net::Endpoint& endpoint) {
   if (endpoint.kind != net::EndpointKind::kTcp && endpoint.kind != net::EndpointKind::kUdp) {
@@ -91,11 +79,11 @@ void checkBalance(const PoolDraft& pool, ErrorList& errors) {
     return;
   }
   const std::uint32_t size = pool.config.maglev_table_size;
-  if (pool.table_size_set && !isPrime(size)) {
+  if (pool.table_size_set && !balance::isPrime(size)) {
     // Maglev's permutation walk only visits every slot when the table size is prime.
     errors.add(pool.table_size,
                fmt::format("must be a prime number; {} is not (the next prime is {})", size,
-                           nextPrime(size)));
+                           balance::nextPrime(size)));
     return;
   }
   if (size < pool.backends.size()) {
@@ -103,12 +91,14 @@ void checkBalance(const PoolDraft& pool, ErrorList& errors) {
       errors.add(pool.table_size,
                  fmt::format("must be at least the number of backends ({}); the next prime "
                              "that large is {}",
-                             pool.backends.size(), nextPrime(pool.backends.size())));
+                             pool.backends.size(),
+                             balance::nextPrime(static_cast<std::uint32_t>(pool.backends.size()))));
     } else {
       errors.add(pool.balance,
                  fmt::format("the default maglev_table_size ({}) is smaller than the number of "
                              "backends ({}); set maglev_table_size to a prime at least {}",
-                             size, pool.backends.size(), nextPrime(pool.backends.size())));
+                             size, pool.backends.size(),
+                             balance::nextPrime(static_cast<std::uint32_t>(pool.backends.size()))));
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "balance/balancer.h"
@@ -13,6 +14,18 @@ namespace l4lb::proxy {
 // their Maglev tables). Workers hold it by shared_ptr; a reload builds a new one and swaps it in.
 // Weights are multiplied by this in pools with slow_start, so a ramp has steps to climb.
 inline constexpr std::uint32_t kSlowStartScale = 100;
+
+// What a pool's weights are multiplied by in its balancers (kSlowStartScale or 1): slow start
+// needs weights finer than the configured ones to ramp through (a weight of 1 cannot grow), and
+// scaling keeps every ratio. Maglev's table is fixed, so there slow start only applies as 0
+// versus non-zero and the weights stay as written.
+[[nodiscard]] std::uint32_t weightScale(const config::PoolConfig& pool);
+
+// The pool's backends as its balancers see them: names, weights (`weights`, in the config's
+// units: the operator's, or the config's when empty) times weightScale(), backup flags. Every
+// balancer plan and Maglev table is built from this.
+[[nodiscard]] std::vector<balance::BackendSlot> balancerSlots(
+    const config::PoolConfig& pool, std::span<const std::uint32_t> weights = {});
 
 struct Snapshot {
   config::Config config;

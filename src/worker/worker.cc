@@ -443,9 +443,7 @@ void Worker::applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot) {
     const auto& pool = config.pools[p];
     auto& state = generation.pools[p];
     const bool maglev = pool.balance == balance::Algorithm::kMaglev;
-    // As in Snapshot::build: weights are scaled where slow start ramps them.
-    const std::uint32_t scale =
-        pool.slow_start.count() > 0 && !maglev ? proxy::kSlowStartScale : 1U;
+    const std::uint32_t scale = proxy::weightScale(pool);
     for (std::uint32_t b = 0; b < snapshot->states[p].size() && b < pool.backends.size(); ++b) {
       const admin::AdminState now_state = snapshot->states[p][b];
       const admin::AdminState before = admin_ ? admin_->states[p][b] : admin::AdminState::kEnabled;
