@@ -87,103 +87,109 @@ void Relay::release() {
 }
 
 bool Relay::move(Direction& direction, StreamEnd& source, StreamEnd& destination) {
-  const bool source_is_client = &source == &client;
+  const bool from_client = &source == &client;
   while (true) {
     // Until the backend answers, what went to it is kept for a replay.
-    const bool retaining = retaining_ && source_is_client;
+    const bool retaining = retaining_ && from_client;
+    Step step = Step::kAgain;
     if (direction.offset < direction.length) {
-      if (!destination.writable) return true;
-      std::uint32_t end = direction.length;
-      if (retaining && send_limit_ != 0) {
-        end = std::min(end, send_limit_);
-        if (direction.offset >= end) return true;  // the rest waits for the backend's answer
-      }
-      ssize_t sent = ::send(destination.fd.get(), direction.buffer.data() + direction.offset,
-                            end - direction.offset, MSG_NOSIGNAL);
-      if (sent < 0) {
-        if (errno == EINTR) continue;
-        if (isTransient(errno)) {
-          destination.writable = false;
-          return true;  // backpressure: the source is not read until this drains
-        }
-        return fail(/*client_side=*/!source_is_client, errno);
-      }
-      direction.offset += static_cast<std::uint32_t>(sent);
-      if (direction.offset == direction.length) {
-        if (!retaining) direction.offset = direction.length = 0;
-      } else if (direction.offset < end) {
-        // A partial send means the socket buffer is full: wait for EPOLLOUT instead of asking
-        // again only to hear EAGAIN.
-        destination.writable = false;
-      }
-      continue;
-    }
-    if (direction.splicing) {
+      step = send(direction, destination, retaining, from_client);
+    } else if (direction.splicing) {
       direction.buffer.reset();
       return splice(direction, source, destination);
-    }
-    if (direction.source_eof) {
+    } else if (direction.source_eof) {
       endDirection(direction, destination);
-      return true;
-    }
-    if (!source.readable) {
+      step = Step::kWait;
+    } else if (!source.readable) {
       if (!retaining) direction.buffer.reset();  // idle: the buffer goes back to the pool
-      return true;
-    }
-    if (retaining && direction.length == BufferPool::kBufferSize) {
+      step = Step::kWait;
+    } else if (retaining && direction.length == BufferPool::kBufferSize) {
       // No room to keep more: from here on the bytes flow as usual, and cannot be replayed.
       retaining_ = false;
       direction.offset = direction.length = 0;
-      continue;
+    } else {
+      step = receive(direction, source, retaining, from_client);
     }
-    if (!direction.buffer) direction.buffer = buffers_->acquire();
-    const std::uint32_t start = retaining ? direction.length : 0;
-    const std::size_t room = BufferPool::kBufferSize - start;
-    ssize_t received = ::recv(source.fd.get(), direction.buffer.data() + start, room, 0);
-    if (received > 0 && retaining_ && !source_is_client) {
+    if (step == Step::kWait) return true;
+    if (step == Step::kStop) return false;
+  }
+}
+
+Relay::Step Relay::send(Direction& direction, StreamEnd& destination, bool retaining,
+                        bool from_client) {
+  if (!destination.writable) return Step::kWait;
+  std::uint32_t end = direction.length;
+  if (retaining && send_limit_ != 0) {
+    end = std::min(end, send_limit_);
+    if (direction.offset >= end) return Step::kWait;  // the rest waits for the backend's answer
+  }
+  ssize_t sent = ::send(destination.fd.get(), direction.buffer.data() + direction.offset,
+                        end - direction.offset, MSG_NOSIGNAL);
+  if (sent < 0) {
+    if (errno == EINTR) return Step::kAgain;
+    if (isTransient(errno)) {
+      destination.writable = false;
+      return Step::kWait;  // backpressure: the source is not read until this drains
+    }
+    (void)fail(/*client_side=*/!from_client, errno);
+    return Step::kStop;
+  }
+  direction.offset += static_cast<std::uint32_t>(sent);
+  if (direction.offset == direction.length) {
+    if (!retaining) direction.offset = direction.length = 0;
+  } else if (direction.offset < end) {
+    // A partial send means the socket buffer is full: wait for EPOLLOUT instead of asking again
+    // only to hear EAGAIN.
+    destination.writable = false;
+  }
+  return Step::kAgain;
+}
+
+Relay::Step Relay::receive(Direction& direction, StreamEnd& source, bool retaining,
+                           bool from_client) {
+  if (!direction.buffer) direction.buffer = buffers_->acquire();
+  const std::uint32_t start = retaining ? direction.length : 0;
+  const std::size_t room = BufferPool::kBufferSize - start;
+  ssize_t received = ::recv(source.fd.get(), direction.buffer.data() + start, room, 0);
+  if (received > 0) {
+    // A short read drained the socket: edge-triggered epoll reports the next arrival, so skip
+    // the recv that would only say EAGAIN. Not after RDHUP: the EOF must still be read.
+    if (static_cast<std::size_t>(received) < room && !source.peer_closed) source.readable = false;
+    if (retaining_ && !from_client) {
       // The backend's first bytes: the owner judges them before they go anywhere.
       answer_length_ = static_cast<std::uint32_t>(received);
-      if (static_cast<std::size_t>(received) < room && !source.peer_closed) {
-        source.readable = false;
-      }
       stop_ = RelayStop::kBackendAnswered;
-      return false;
+      return Step::kStop;
     }
-    if (received > 0) {
-      direction.length = start + static_cast<std::uint32_t>(received);
-      direction.offset = start;
-      direction.bytes += static_cast<std::uint64_t>(received);
-      count(source_is_client, static_cast<std::uint64_t>(received));
-      last_activity_ms_ = loop_->now();
-      if (retaining || static_cast<std::size_t>(received) < BufferPool::kBufferSize) {
-        direction.full_reads = 0;
-      } else if (++direction.full_reads >= kBulkReads && pipes_ != nullptr) {
-        direction.splicing = true;  // from the next read on, once this buffer is sent
-        stats_->spliced.add();
-      }
-      // A short read drained the socket: edge-triggered epoll reports the next arrival, so
-      // skip the recv that would only say EAGAIN. Not after RDHUP: the EOF must still be read.
-      if (static_cast<std::size_t>(received) < room && !source.peer_closed) {
-        source.readable = false;
-      }
-      continue;
+    direction.length = start + static_cast<std::uint32_t>(received);
+    direction.offset = start;
+    direction.bytes += static_cast<std::uint64_t>(received);
+    count(from_client, static_cast<std::uint64_t>(received));
+    last_activity_ms_ = loop_->now();
+    if (retaining || static_cast<std::size_t>(received) < BufferPool::kBufferSize) {
+      direction.full_reads = 0;
+    } else if (++direction.full_reads >= kBulkReads && pipes_ != nullptr) {
+      direction.splicing = true;  // from the next read on, once this buffer is sent
+      stats_->spliced.add();
     }
-    if (received == 0) {
-      if (retaining_ && !source_is_client) {
-        error_ = 0;
-        stop_ = RelayStop::kBackendEnded;
-        return false;
-      }
-      direction.source_eof = true;
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      source.readable = false;
-      continue;
-    }
-    return fail(/*client_side=*/source_is_client, errno);
+    return Step::kAgain;
   }
+  if (received == 0) {
+    if (retaining_ && !from_client) {
+      error_ = 0;
+      stop_ = RelayStop::kBackendEnded;
+      return Step::kStop;
+    }
+    direction.source_eof = true;
+    return Step::kAgain;
+  }
+  if (errno == EINTR) return Step::kAgain;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    source.readable = false;
+    return Step::kAgain;
+  }
+  (void)fail(/*client_side=*/from_client, errno);
+  return Step::kStop;
 }
 
 bool Relay::splice(Direction& direction, StreamEnd& source, StreamEnd& destination) {

@@ -112,6 +112,12 @@ class Relay {
  private:
   // One direction: false when the relay must stop (stop_ says why).
   bool move(Direction& direction, StreamEnd& source, StreamEnd& destination);
+  // What one step of move() leaves it to do: go on, wait for the sockets, or stop.
+  enum class Step : std::uint8_t { kAgain, kWait, kStop };
+  // Sends what the buffer holds (up to the send limit while retaining).
+  Step send(Direction& direction, StreamEnd& destination, bool retaining, bool from_client);
+  // Reads the source into the buffer (after the retained bytes while retaining).
+  Step receive(Direction& direction, StreamEnd& source, bool retaining, bool from_client);
   bool splice(Direction& direction, StreamEnd& source, StreamEnd& destination);
   // The source's EOF, passed on once everything before it was sent.
   void endDirection(Direction& direction, StreamEnd& destination);
