@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <cstring>
-#include <future>
 
+#include "app/worker_job.h"
 #include "base/log.h"
 #include "net/socket.h"
 
@@ -13,18 +13,16 @@ namespace l4lb::app {
 
 namespace {
 
-// Runs `job` on `w`'s thread and waits for its result. A worker answers within one loop turn;
-// one that has stopped (it drained) never does, hence the bound.
+// Runs `job` on `w`'s thread and waits for its result; nothing (logged) if it did not answer.
 template <typename Result, typename Job>
 Result onWorker(worker::Worker& w, Job job) {
-  auto promise = std::make_shared<std::promise<Result>>();
-  std::future<Result> future = promise->get_future();
-  w.loop().post([&w, promise, job]() mutable { promise->set_value(job(w)); });
-  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+  auto answer = runOnLoop<Result>(
+      w.loop(), [&w, job]() mutable { return job(w); }, std::chrono::seconds(10));
+  if (!answer) {
     base::logError("upgrade: worker {} did not answer", w.id());
     return Result{};
   }
-  return future.get();
+  return std::move(*answer);
 }
 
 }  // namespace
