@@ -13,11 +13,13 @@ namespace l4lb::app {
 
 namespace {
 
-// Runs `job` on `w`'s thread and waits for its result; nothing (logged) if it did not answer.
+// Runs `job` on `w`'s thread and waits for its result; nothing (logged) if it did not answer,
+// and then it never runs (worker_job.h).
 template <typename Result, typename Job>
 Result onWorker(worker::Worker& w, Job job) {
+  worker::Worker* self = &w;  // the supervisor's workers outlive every job posted to them
   auto answer = runOnLoop<Result>(
-      w.loop(), [&w, job]() mutable { return job(w); }, std::chrono::seconds(10));
+      w.loop(), [self, job]() mutable { return job(*self); }, std::chrono::seconds(10));
   if (!answer) {
     base::logError("upgrade: worker {} did not answer", w.id());
     return Result{};
@@ -71,14 +73,14 @@ std::vector<HandedConnection> handOffConnections(const WorkerList& workers,
   for (const auto& w : workers) {
     auto handed = onWorker<std::vector<worker::Worker::HandedSession>>(
         *w,
-        [&listeners](worker::Worker& self) { return self.handOffSessions(listeners, kPerSweep); });
+        [listeners](worker::Worker& self) { return self.handOffSessions(listeners, kPerSweep); });
     for (auto& session : handed) {
       auto& connection = out.emplace_back();
       connection.message.emplace<upgrade::SessionHandoff>(std::move(session.state));
       connection.fds = std::move(session.fds);
     }
     auto flows = onWorker<std::vector<proxy::DatagramListener::HandedFlow>>(
-        *w, [&listeners](worker::Worker& self) { return self.handOffFlows(listeners); });
+        *w, [listeners](worker::Worker& self) { return self.handOffFlows(listeners); });
     for (auto& flow : flows) {
       auto& connection = out.emplace_back();
       connection.message.emplace<upgrade::FlowHandoff>(std::move(flow.state));
