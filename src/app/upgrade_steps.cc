@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <cstring>
-#include <future>
 
+#include "app/worker_job.h"
 #include "base/log.h"
 #include "net/socket.h"
 
@@ -13,18 +13,18 @@ namespace l4lb::app {
 
 namespace {
 
-// Runs `job` on `w`'s thread and waits for its result. A worker answers within one loop turn;
-// one that has stopped (it drained) never does, hence the bound.
+// Runs `job` on `w`'s thread and waits for its result; nothing (logged) if it did not answer,
+// and then it never runs (worker_job.h).
 template <typename Result, typename Job>
 Result onWorker(worker::Worker& w, Job job) {
-  auto promise = std::make_shared<std::promise<Result>>();
-  std::future<Result> future = promise->get_future();
-  w.loop().post([&w, promise, job]() mutable { promise->set_value(job(w)); });
-  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+  worker::Worker* self = &w;  // the supervisor's workers outlive every job posted to them
+  auto answer = runOnLoop<Result>(
+      w.loop(), [self, job]() mutable { return job(*self); }, std::chrono::seconds(10));
+  if (!answer) {
     base::logError("upgrade: worker {} did not answer", w.id());
     return Result{};
   }
-  return future.get();
+  return std::move(*answer);
 }
 
 }  // namespace
@@ -73,14 +73,14 @@ std::vector<HandedConnection> handOffConnections(const WorkerList& workers,
   for (const auto& w : workers) {
     auto handed = onWorker<std::vector<worker::Worker::HandedSession>>(
         *w,
-        [&listeners](worker::Worker& self) { return self.handOffSessions(listeners, kPerSweep); });
+        [listeners](worker::Worker& self) { return self.handOffSessions(listeners, kPerSweep); });
     for (auto& session : handed) {
       auto& connection = out.emplace_back();
       connection.message.emplace<upgrade::SessionHandoff>(std::move(session.state));
       connection.fds = std::move(session.fds);
     }
     auto flows = onWorker<std::vector<proxy::DatagramListener::HandedFlow>>(
-        *w, [&listeners](worker::Worker& self) { return self.handOffFlows(listeners); });
+        *w, [listeners](worker::Worker& self) { return self.handOffFlows(listeners); });
     for (auto& flow : flows) {
       auto& connection = out.emplace_back();
       connection.message.emplace<upgrade::FlowHandoff>(std::move(flow.state));

@@ -1,0 +1,76 @@
+#include <chrono>
+
+#include "admin/file_digest.h"
+#include "app/server.h"
+#include "app/service_notify.h"
+#include "app/worker_job.h"
+#include "base/log.h"
+#include "io/clock.h"
+
+namespace l4lb::app {
+
+bool Server::startAdmin(const config::Config& config, unsigned worker_count, bool bind) {
+  if (config.admin.listen.empty()) return true;
+  admin::StartInfo info{.version = L4LB_VERSION,
+                        .workers = worker_count,
+                        .config_sha256 = admin::fileSha256(config.source),
+                        .started_ms = io::monotonicMillis()};
+  admin::ControllerHooks hooks;
+  auto targets = targets_;
+  hooks.publish = [targets](std::shared_ptr<const admin::AdminSnapshot> change) {
+    for (worker::Worker* w : targets) {
+      w->loop().post([w, change] { w->applyAdmin(change); });
+    }
+  };
+  hooks.pause_checks = [this](std::uint32_t pool, std::uint32_t backend, bool paused) {
+    std::lock_guard lock(checks_.mutex);
+    if (checks_.checker) checks_.checker->setPaused(pool, backend, paused);
+  };
+  hooks.totals = [targets](std::string_view pool, std::string_view backend) {
+    admin::BackendTotals totals;
+    for (const worker::Worker* w : targets) {
+      const auto view = w->backendCounters(pool, backend);
+      if (view.counters == nullptr) continue;
+      totals.active += view.counters->active.get();
+      totals.total += view.counters->total.get();
+      totals.failures += view.counters->failures.get();
+      totals.bytes_in += view.counters->bytes_to_backend.get();
+      totals.bytes_out += view.counters->bytes_from_backend.get();
+    }
+    return totals;
+  };
+  hooks.metrics = [targets](admin::MetricsSample& sample) {
+    for (const worker::Worker* w : targets) w->addMetrics(sample);
+  };
+  hooks.reload = [this] {
+    return onMainThread(
+        [this] { return ServiceNotify::around("reloading (API)", [this] { return reload(); }); });
+  };
+  hooks.apply_config = [this](config::Config next, std::string what) {
+    return onMainThread([this, next = std::move(next), what = std::move(what)]() mutable {
+      return ServiceNotify::around(what, [&] { return apply(std::move(next), what, what); });
+    });
+  };
+  hooks.upgrade = [this] { return onMainThread([this] { return beginUpgrade(); }); };
+  controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
+  admin_server_ = std::make_unique<admin::AdminServer>(config.admin, *controller_);
+  std::string error;
+  if (bind && !admin_server_->bind(error)) {
+    base::logError("{}", error);
+    return false;
+  }
+  return true;
+}
+
+admin::ReloadOutcome Server::onMainThread(std::function<admin::ReloadOutcome()> job) {
+  // A reload takes well under a minute; one that has not begun by then never does.
+  auto outcome = runOnLoop<admin::ReloadOutcome>(*loop_, std::move(job), std::chrono::seconds(60));
+  if (!outcome) {
+    return admin::ReloadOutcome{.ok = false,
+                                .message = "the main thread did not take it up in 60 s: not made",
+                                .warnings = {}};
+  }
+  return std::move(*outcome);
+}
+
+}  // namespace l4lb::app

@@ -1,0 +1,253 @@
+#include "app/server.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "app/privileges.h"
+#include "app/service_notify.h"
+#include "app/serving_builder.h"
+#include "app/socket_activation.h"
+#include "app/supervisor.h"
+#include "base/log.h"
+#include "io/clock.h"
+#include "net/endpoint.h"
+
+namespace l4lb::app {
+
+namespace {
+
+bool allFinished(const std::vector<std::unique_ptr<worker::Worker>>& workers) {
+  for (const auto& w : workers) {
+    if (!w->finished()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path,
+               std::string upgrade_from)
+    : first_snapshot_(std::move(snapshot)),
+      config_path_(std::move(config_path)),
+      upgrade_from_(std::move(upgrade_from)) {}
+
+int Server::run() {
+  base::setLogLevel(first_snapshot_->config.global.log_level);
+  auto loop = io::EventLoop::create();
+  if (!loop) {
+    base::logError("{}", loop.error().message());
+    return 1;
+  }
+  loop_ = std::move(loop.value());
+  // Before any other thread starts (signal_source.h).
+  auto signals = SignalSource::open(*loop_, {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2},
+                                    [this](int signal_number) { onSignal(signal_number); });
+  if (!signals) {
+    base::logError("{}", signals.error().message());
+    return 1;
+  }
+  signals_ = std::move(signals.value());
+  ::signal(SIGPIPE, SIG_IGN);
+  if (!start()) return 1;
+  loop_->timers().schedule(&tick_, io::monotonicMillis() + kTickMillis);
+  loop_->run();  // until drained (onTick)
+  return finish();
+}
+
+bool Server::start() {
+  const auto& config = first_snapshot_->config;
+  if (!openAccessLog(config)) return false;
+  std::string error;
+  const unsigned worker_count =
+      config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
+  auto activated = takeActivatedSockets(config, error);
+  if (!activated) {
+    base::logError("{}", error);
+    return false;
+  }
+  // A binary upgrade takes the old process's listening sockets before anything is bound here.
+  std::optional<UpgradeTarget> target;
+  std::vector<base::Fd> shared_taken;
+  if (!upgrade_from_.empty()) {
+    target.emplace();
+    taken_sockets_.resize(worker_count);
+    if (!takeListeners(*target, config, shared_taken, error)) {
+      base::logError("upgrade from {} failed, the running l4lb goes on serving: {}", upgrade_from_,
+                     error);
+      return false;
+    }
+  }
+  if (!startWorkers(config, worker_count, &*activated, &shared_taken, error)) {
+    base::logError("{}", error);
+    return false;
+  }
+  // The admin API: its own threads; an operator's change reaches every worker as a posted
+  // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
+  if (!startAdmin(config, worker_count, /*bind=*/!target)) return false;
+  // Every socket is bound (but a binary upgrade's admin API); no thread runs yet.
+  if (!dropPrivileges(config, error) || !startChecks(config, target.has_value(), error)) {
+    base::logError("{}", error);
+    return false;
+  }
+  for (auto& w : workers_) w->start();
+  if (target) {
+    takeConnections(*target);  // binds and starts the admin API once the old one let go
+  } else if (admin_server_) {
+    admin_server_->start();
+  }
+  ServiceNotify::ready(fmt::format("serving {} listener{} on {} worker{}", config.listeners.size(),
+                                   config.listeners.size() == 1 ? "" : "s", worker_count,
+                                   worker_count == 1 ? "" : "s"));
+  return true;
+}
+
+bool Server::openAccessLog(const config::Config& config) {
+  auto access_log = proxy::AccessLog::open(config.global.access_log);
+  if (!access_log) {
+    base::logError("global.access_log \"{}\": {}", config.global.access_log,
+                   access_log.error().message());
+    return false;
+  }
+  access_log_ = std::make_unique<proxy::AccessLog>(std::move(access_log.value()));
+  return true;
+}
+
+bool Server::startWorkers(const config::Config& config, unsigned worker_count,
+                          std::vector<base::Fd>* activated, std::vector<base::Fd>* taken,
+                          std::string& error) {
+  serving_ = buildServing(first_snapshot_, nullptr, error, activated, taken);
+  if (!serving_) return false;
+  for (unsigned i = 0; i < worker_count; ++i) {
+    workers_.push_back(std::make_unique<worker::Worker>(i, serving_, *access_log_));
+    workers_.back()->setWorkerCount(worker_count);
+    if (i < taken_sockets_.size()) {
+      workers_.back()->adoptListeningSockets(std::move(taken_sockets_[i]));
+    }
+    if (!workers_.back()->init(error)) return false;
+    targets_.push_back(workers_.back().get());
+  }
+  for (const auto& listener : config.listeners) {
+    // unixgram:// and mq:// listeners are served by worker 0 alone (worker/worker.h).
+    const bool one_worker = listener.isDatagram() && listener.bind.kind != net::EndpointKind::kUdp;
+    base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
+                  listener.bind.url, listener.pool, one_worker ? 1U : worker_count);
+  }
+  return true;
+}
+
+bool Server::startChecks(const config::Config& config, bool taken_over, std::string& error) {
+  checks_.checker = makeChecker(config);  // no other thread runs yet
+  // A binary upgrade starts from the old process's health states, as a reload does.
+  std::shared_ptr<const health::HealthSnapshot> carried;
+  if (taken_over && checks_.checker) {
+    carried = std::make_shared<const health::HealthSnapshot>(
+        upgrade::takenHealth(taken_backends_, config));
+  }
+  if (checks_.checker) {
+    if (!checks_.checker->init(error)) return false;
+    if (carried) {
+      checks_.checker->seed(*carried);
+      if (controller_) controller_->onHealth(carried);
+    }
+    checks_.checker->start();
+  }
+  if (carried) {
+    for (auto& w : workers_) w->applyHealth(carried);  // before their threads start
+  }
+  if (taken_over && controller_) applyTakenAdminStates(*controller_, taken_backends_);
+  return true;
+}
+
+void Server::onSignal(int signal_number) {
+  const std::int64_t now = io::monotonicMillis();
+  const auto& global = serving_->config().global;
+  if (signal_number == SIGTERM || signal_number == SIGINT) {
+    if (!draining_) {
+      ServiceNotify::stopping("stopping: waiting for open connections");
+      beginDrain(now, signal_number == SIGTERM ? "received SIGTERM" : "received SIGINT");
+    } else if (!aborted_) {
+      base::logInfo("second signal: closing open connections now");
+      drain_deadline_ = now;  // the next tick closes them
+    }
+  } else if (signal_number == SIGUSR2) {
+    std::string upgrade_error;
+    if (draining_ || upgrading_) {
+      base::logWarn("SIGUSR2: {}, not starting a new binary",
+                    draining_ ? "shutting down" : "an upgrade is under way");
+    } else if (!self_upgrade_.start(config_path_, serving_->config(), upgrade_error)) {
+      base::logError("SIGUSR2: no binary upgrade: {}", upgrade_error);
+    }
+  } else if (signal_number == SIGUSR1) {
+    auto reopened = access_log_->reopen();
+    if (!reopened) {
+      base::logError("SIGUSR1: access log \"{}\" not reopened, still writing to the old file: {}",
+                     global.access_log, reopened.error().message());
+    } else if (reopened.value()) {
+      base::logInfo("SIGUSR1: access log \"{}\" reopened", global.access_log);
+    }
+  } else if (signal_number == SIGHUP) {
+    base::logInfo("SIGHUP: reloading {}", config_path_.empty() ? "(no file)" : config_path_);
+    (void)ServiceNotify::around("reloading (SIGHUP)", [this] { return reload(); });
+  }
+}
+
+void Server::onTick() {
+  self_upgrade_.poll();
+  const std::int64_t now = io::monotonicMillis();
+  if (draining_ && !aborted_ && now >= drain_deadline_) {
+    aborted_ = true;
+    base::logInfo("shutdown grace over: closing remaining connections");
+    for (auto& w : workers_) w->abortAll();
+  }
+  // An upgrade out of this process ends on this thread: serve it until it has.
+  const bool upgrade_running = upgrade_source_ && upgrade_source_->running();
+  if (draining_ && allFinished(workers_) && !upgrade_running) {
+    loop_->stop();
+    return;
+  }
+  if (!tick_.scheduled()) loop_->timers().schedule(&tick_, now + kTickMillis);
+}
+
+void Server::beginDrain(std::int64_t now, const char* why) {
+  const auto& global = serving_->config().global;
+  draining_ = true;
+  drain_deadline_ = now + global.shutdown_grace.count();
+  base::logInfo("{}: no longer accepting; waiting up to {} for open connections", why,
+                base::formatDuration(global.shutdown_grace));
+  {
+    std::lock_guard lock(checks_.mutex);
+    if (checks_.checker) checks_.checker->stop();
+  }
+  for (auto& w : workers_) w->drain();
+}
+
+int Server::finish() {
+  for (auto& w : workers_) w->join();
+  if (upgrade_source_) upgrade_source_->join();
+  stopAdmin();
+  {
+    std::lock_guard lock(checks_.mutex);
+    if (checks_.checker) {
+      checks_.checker->stop();
+      base::logInfo("health: {} backend state changes", checks_.checker->transitions());
+    }
+  }
+  logTotals();
+  return 0;
+}
+
+void Server::stopAdmin() {
+  if (!admin_server_) return;
+  // stop() waits for the requests under way, which may wait for this thread: it goes on
+  // answering them (shutting down: each refused) until the API has stopped.
+  std::thread stopping([this] {
+    admin_server_->stop();
+    loop_->post([this] { loop_->stop(); });
+  });
+  loop_->run();
+  stopping.join();
+}
+
+}  // namespace l4lb::app

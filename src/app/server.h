@@ -1,0 +1,125 @@
+#pragma once
+
+// The server behind runServer() (supervisor.h), app-internal. Its parts live in files of one
+// job each: server.cc (its life, and the signals), server_reload.cc (reloads, through
+// reload.h), admin_hooks.cc (the admin API's wiring), upgrade_hooks.cc (a binary upgrade, either
+// side) and exit_report.cc (the totals logged at exit).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "admin/admin_server.h"
+#include "admin/controller.h"
+#include "app/reload.h"
+#include "app/self_upgrade.h"
+#include "app/signal_source.h"
+#include "app/upgrade_source.h"
+#include "app/upgrade_steps.h"
+#include "app/upgrade_target.h"
+#include "base/fd.h"
+#include "io/event_loop.h"
+#include "io/timer_queue.h"
+#include "proxy/access_log.h"
+#include "proxy/snapshot.h"
+#include "worker/serving_config.h"
+#include "worker/worker.h"
+
+namespace l4lb::app {
+
+// One run of l4lb: the workers, the health and admin threads, and the config they serve, which
+// a reload (SIGHUP, or POST /api/v1/reload through the admin thread) replaces. Everything here
+// runs on the main thread, in its event loop, except where a comment says otherwise: other
+// threads reach it by posting to that loop.
+class Server {
+ public:
+  Server(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path,
+         std::string upgrade_from);
+
+  int run();
+
+ private:
+  // server.cc: start, serve, stop.
+  [[nodiscard]] bool start();
+  [[nodiscard]] bool openAccessLog(const config::Config& config);
+  [[nodiscard]] bool startWorkers(const config::Config& config, unsigned worker_count,
+                                  std::vector<base::Fd>* activated, std::vector<base::Fd>* taken,
+                                  std::string& error);
+  // `taken_over`: a binary upgrade, whose checks start from the old process's states.
+  [[nodiscard]] bool startChecks(const config::Config& config, bool taken_over, std::string& error);
+  void onSignal(int signal_number);
+  // Every kTick: what no event tells this thread (workers finished, the grace over, the
+  // SIGUSR2 child exited).
+  void onTick();
+  // Stops accepting, and lets open connections finish within shutdown_grace.
+  void beginDrain(std::int64_t now, const char* why);
+  int finish();
+  void stopAdmin();
+
+  // server_reload.cc
+  [[nodiscard]] std::unique_ptr<health::HealthChecker> makeChecker(const config::Config& config);
+  // Loads the config file again and switches every worker to it, or changes nothing.
+  admin::ReloadOutcome reload();
+  // Switches every worker to `next` (from the file, or the running config with an API change),
+  // or changes nothing. `done` begins the log line of a success ("reloaded FILE"), `change`
+  // names it in a failure's ("reload").
+  admin::ReloadOutcome apply(config::Config next, const std::string& done,
+                             const std::string& change);
+
+  // admin_hooks.cc. `bind`: false when a binary upgrade takes over: the old process still holds
+  // the admin sockets, and the API is bound once it has let them go.
+  [[nodiscard]] bool startAdmin(const config::Config& config, unsigned worker_count, bool bind);
+  // Admin thread: has the main thread run `job` (a reload or a config change) and waits.
+  admin::ReloadOutcome onMainThread(std::function<admin::ReloadOutcome()> job);
+
+  // upgrade_hooks.cc. Old process: POST /api/v1/upgrade.
+  admin::ReloadOutcome beginUpgrade();
+  [[nodiscard]] UpgradeSourceHooks upgradeSourceHooks();
+  // New process: takes the old process's listening sockets into `shared` (per listener) and
+  // the workers, before they start. False: nothing taken.
+  [[nodiscard]] bool takeListeners(UpgradeTarget& target, const config::Config& config,
+                                   std::vector<base::Fd>& shared, std::string& error);
+  // ... and once they serve: tells the old process, and takes its connections.
+  void takeConnections(UpgradeTarget& target);
+
+  // exit_report.cc
+  void logTotals() const;
+
+  class Tick : public io::Timer {
+   public:
+    explicit Tick(Server* server) : server_(server) {}
+    void onTimer() override { server_->onTick(); }
+
+   private:
+    Server* server_;
+  };
+  static constexpr std::int64_t kTickMillis = 100;
+
+  std::shared_ptr<const proxy::Snapshot> first_snapshot_;
+  std::string config_path_;   // empty: started from the command line, nothing to reload
+  std::string upgrade_from_;  // the old process's admin socket, for a binary upgrade
+  std::unique_ptr<io::EventLoop> loop_;
+  std::unique_ptr<SignalSource> signals_;
+  Tick tick_{this};
+  std::unique_ptr<UpgradeSource> upgrade_source_;  // while this process hands itself over
+  SelfUpgrade self_upgrade_;                       // SIGUSR2
+  bool upgrading_ = false;                         // an upgrade out of this process is under way
+  std::vector<std::string> taken_listeners_;       // new process: the listeners taken over
+  SocketWorkers socket_workers_;                   // new process: who serves which socket
+  std::vector<upgrade::BackendRecord> taken_backends_;  // new process: the old one's states
+  std::vector<std::vector<std::vector<base::Fd>>> taken_sockets_;  // [worker][listener]
+  std::shared_ptr<const worker::ServingConfig> serving_;
+  std::unique_ptr<proxy::AccessLog> access_log_;
+  std::vector<std::unique_ptr<worker::Worker>> workers_;
+  std::vector<worker::Worker*> targets_;
+  std::unique_ptr<admin::Controller> controller_;
+  std::unique_ptr<admin::AdminServer> admin_server_;
+  HealthChecks checks_;  // the admin thread pauses checks through it
+  bool draining_ = false;
+  bool aborted_ = false;
+  std::int64_t drain_deadline_ = 0;
+};
+
+}  // namespace l4lb::app

@@ -1,0 +1,74 @@
+#include <fmt/format.h>
+
+#include "app/server.h"
+#include "base/log.h"
+#include "config/loader.h"
+
+namespace l4lb::app {
+
+std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config& config) {
+  if (!health::HealthChecker::wanted(config)) return nullptr;
+  admin::Controller* admin_view = controller_.get();
+  auto targets = targets_;
+  return std::make_unique<health::HealthChecker>(
+      config, [targets, admin_view](std::shared_ptr<const health::HealthSnapshot> states) {
+        if (admin_view) admin_view->onHealth(states);
+        for (worker::Worker* w : targets) {
+          w->loop().post([w, states] { w->applyHealth(states); });
+        }
+      });
+}
+
+admin::ReloadOutcome Server::reload() {
+  auto fail = [&](std::string message) {
+    base::logError("reload failed, still serving the config before: {}", message);
+    if (controller_) controller_->noteReload(false, message);
+    return admin::ReloadOutcome{.ok = false, .message = std::move(message), .warnings = {}};
+  };
+  if (config_path_.empty()) {
+    return fail("l4lb was started from the command line, with no config file to read again");
+  }
+  config::LoadResult loaded = config::loadConfigFile(config_path_);
+  if (!loaded.ok()) {
+    std::string message;
+    for (const auto& error : loaded.errors) {
+      if (!message.empty()) message += "\n";
+      message += error.format();
+    }
+    return fail(message);
+  }
+  return apply(std::move(*loaded.config), "reloaded " + config_path_, "reload");
+}
+
+admin::ReloadOutcome Server::apply(config::Config next, const std::string& done,
+                                   const std::string& change) {
+  admin::ReloadOutcome outcome;
+  auto fail = [&](std::string message) {
+    base::logError("{} failed, still serving the config before: {}", change, message);
+    outcome.ok = false;
+    outcome.message = std::move(message);
+    if (controller_) controller_->noteReload(false, outcome.message);
+    return outcome;
+  };
+  if (draining_) return fail("shutting down");
+  if (upgrading_) return fail("a binary upgrade is under way");
+  Prepared prepared =
+      prepareReload(std::move(next), *serving_, workers_.size(),
+                    [this](const config::Config& config) { return makeChecker(config); });
+  outcome.warnings = std::move(prepared.warnings);
+  for (const auto& warning : outcome.warnings) base::logWarn("reload: {} (kept)", warning);
+  if (!prepared.reload) return fail(std::move(prepared.error));
+
+  const std::string changes =
+      commitReload(std::move(*prepared.reload), ReloadTargets{.serving = serving_,
+                                                              .checks = checks_,
+                                                              .workers = workers_,
+                                                              .controller = controller_.get()});
+  outcome.ok = true;
+  outcome.message = fmt::format("{}: {}", done, changes);
+  base::logInfo("{}", outcome.message);
+  if (controller_) controller_->noteReload(true, outcome.message);
+  return outcome;
+}
+
+}  // namespace l4lb::app
