@@ -336,6 +336,14 @@ void Session::finish(EndReason reason) {
     if (relay_.client.fd) net::setResetOnClose(relay_.client.fd.get());
     if (relay_.backend.fd) net::setResetOnClose(relay_.backend.fd.get());
   }
+  if (taken_over_) {
+    // The old process may still hold its copies of these sockets: closing ours would not take
+    // them out of the loop's epoll (an open socket stays in it), and their next events would
+    // reach this session after it is destroyed. Other sessions' sockets are theirs alone, and
+    // close() alone deregisters them (no epoll_ctl per connection).
+    env_.loop->remove(relay_.client.fd.get());
+    env_.loop->remove(relay_.backend.fd.get());
+  }
   relay_.client.fd.reset();
   relay_.backend.fd.reset();
   relay_.release();

@@ -222,6 +222,7 @@ class Session final : public io::Timer, public io::Deferred {
   bool proxy_header_queued_ = false;      // it sits in the retained bytes, for a replay too
   bool preamble_counted_ = false;         // the preamble's bytes went to the first backend's count
   bool in_queue_count_ = false;           // holds a place in the pool's queue_max
+  bool taken_over_ = false;               // resumed from another process (binary upgrade)
   std::uint16_t proxy_header_bytes_ = 0;  // the send_proxy header at the start of the retained
   std::unique_ptr<ReceivedProxyHeader> received_proxy_;  // only after a PROXY header
 };

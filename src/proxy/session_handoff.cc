@@ -73,6 +73,7 @@ void Session::resume(const SessionHandoff& state, std::uint32_t backend, base::F
   if (backend != balance::kNoBackend)
     relay_.setBackendCounters(&pool_->balancer->counters(backend));
   relay_.backend.fd = std::move(backend_fd);
+  taken_over_ = true;
   std::size_t next_pipe = 0;
   auto give = [&](Direction& d, const DirectionState& from) {
     d.bytes = from.bytes;

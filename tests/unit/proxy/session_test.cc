@@ -161,6 +161,19 @@ class FakeOwner final : public SessionOwner {
     return session;
   }
 
+  // A session taken over from another process (binary upgrade): `client` and `backend` are its
+  // sockets, connected to backend 0.
+  Session* resume(ClientPair& pair, base::Fd backend) {
+    auto* session = new Session(env_, this, snapshot_->config.listeners[0], counters_, pool_,
+                                std::move(pair.proxied), pair.address);
+    live_.push_back(session);
+    SessionHandoff state;
+    state.listener = "front";
+    state.pool = "back";
+    session->resume(state, 0, std::move(backend), {});
+    return session;
+  }
+
   // Runs the loop until `done` holds (checked every 2 ms), at most 5 s.
   bool runUntil(const std::function<bool()>& done) {
     struct Check final : io::Timer {
@@ -407,6 +420,35 @@ TEST(Session, QueueTimeoutEndsTheWait) {
   EXPECT_EQ(owner.endedBy(EndReason::kQueueTimeout), 1U);
   EXPECT_TRUE(owner.pool().queue.empty());
   EXPECT_EQ(owner.pool().slots->queued(), 0U);
+}
+
+// A session taken over in a binary upgrade shares its sockets with the old process until that one
+// closes its copies. Closing ours then does not take them out of our epoll: the session must
+// do so itself, or the next event on them reaches a session already destroyed.
+TEST(Session, ATakenOverSessionThatEndsHearsNothingMoreOfItsSockets) {
+  Listener backend = Listener::open();
+  FakeOwner owner(backends({backend.url()}));
+  ClientPair pair = ClientPair::make();
+  base::Fd old_client(::dup(pair.proxied.get()));  // the old process's copies
+  base::Fd to_backend(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(backend.port);
+  (void)::connect(to_backend.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  base::Fd server = backend.accept();
+  ASSERT_TRUE(server);
+  base::Fd old_backend(::dup(to_backend.get()));
+  Session* session = owner.resume(pair, std::move(to_backend));
+  owner.runBriefly();
+  session->abort(EndReason::kShutdown);
+  owner.runBriefly();  // destroyed after that batch
+  ASSERT_EQ(owner.endedCount(), 1U);
+  // Both peers speak; the sockets are still open (the old process's copies).
+  sendAll(pair.client.get(), "late");
+  sendAll(server.get(), "late");
+  owner.runBriefly();  // with the registrations left behind: a call into freed memory
+  EXPECT_EQ(owner.endedBy(EndReason::kShutdown), 1U);
 }
 
 }  // namespace
