@@ -10,11 +10,10 @@ namespace {
 
 using Type = MetricsText::Type;
 
-constexpr std::array<health::BackendState, 5> kHealthStates = {
-    health::BackendState::kUnknown, health::BackendState::kUp, health::BackendState::kDown,
-    health::BackendState::kDraining, health::BackendState::kDisabled};
-constexpr std::array<AdminState, 3> kAdminStates = {AdminState::kEnabled, AdminState::kDraining,
-                                                    AdminState::kDisabled};
+constexpr std::array<control::BackendState, 3> kHealthStates = {
+    control::BackendState::kUnknown, control::BackendState::kUp, control::BackendState::kDown};
+constexpr std::array<control::AdminState, 3> kAdminStates = {
+    control::AdminState::kEnabled, control::AdminState::kDraining, control::AdminState::kDisabled};
 
 std::uint64_t at(const std::vector<std::uint64_t>& values, std::size_t i) {
   return i < values.size() ? values[i] : 0;
@@ -157,12 +156,10 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
                                    : BackendView{};
       const std::string_view backend = pool.backends[b].name;
       for (const auto state : kHealthStates) {
-        if (state == health::BackendState::kDraining || state == health::BackendState::kDisabled) {
-          continue;  // an operator's states, in l4lb_backend_admin_state
-        }
-        out.sample(
-            {{"pool", pool.name}, {"backend", backend}, {"state", health::backendStateName(state)}},
-            std::uint64_t{view.checked && view.health == state ? 1U : 0U});
+        out.sample({{"pool", pool.name},
+                    {"backend", backend},
+                    {"state", control::backendStateName(state)}},
+                   std::uint64_t{view.checked && view.health == state ? 1U : 0U});
       }
       out.sample({{"pool", pool.name}, {"backend", backend}, {"state", "unchecked"}},
                  std::uint64_t{view.checked ? 0U : 1U});
@@ -173,9 +170,9 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
   for (std::size_t p = 0; p < input.config->pools.size(); ++p) {
     const auto& pool = input.config->pools[p];
     for (std::size_t b = 0; b < pool.backends.size(); ++b) {
-      const AdminState admin = p < input.backends.size() && b < input.backends[p].size()
-                                   ? input.backends[p][b].admin
-                                   : AdminState::kEnabled;
+      const control::AdminState admin = p < input.backends.size() && b < input.backends[p].size()
+                                            ? input.backends[p][b].admin
+                                            : control::AdminState::kEnabled;
       for (const auto state : kAdminStates) {
         out.sample({{"pool", pool.name},
                     {"backend", pool.backends[b].name},

@@ -11,7 +11,7 @@
 #include "admin/admin_state.h"
 #include "balance/backend_counters.h"
 #include "config/config.h"
-#include "health/health_state.h"
+#include "control/health_snapshot.h"
 
 namespace l4lb::admin {
 
@@ -85,9 +85,9 @@ struct MetricsSample {
 
 // What the admin API knows of one backend of the config it serves.
 struct BackendView {
-  health::BackendState health = health::BackendState::kUnknown;
+  control::BackendState health = control::BackendState::kUnknown;
   bool checked = false;  // its pool has active checks
-  AdminState admin = AdminState::kEnabled;
+  control::AdminState admin = control::AdminState::kEnabled;
   std::uint32_t weight = 0;  // the config's, or the operator's
 };
 

@@ -137,7 +137,7 @@ std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config&
   admin::Controller* admin_view = controller_.get();
   auto targets = targets_;
   return std::make_unique<health::HealthChecker>(
-      config, [targets, admin_view](std::shared_ptr<const health::HealthSnapshot> states) {
+      config, [targets, admin_view](std::shared_ptr<const control::HealthSnapshot> states) {
         if (admin_view) admin_view->onHealth(states);
         for (worker::Worker* w : targets) {
           w->loop().post([w, states] { w->applyHealth(states); });
@@ -153,7 +153,7 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
                         .started_ms = io::monotonicMillis()};
   admin::ControllerHooks hooks;
   auto targets = targets_;
-  hooks.publish = [targets](std::shared_ptr<const admin::AdminSnapshot> change) {
+  hooks.publish = [targets](std::shared_ptr<const control::AdminSnapshot> change) {
     for (worker::Worker* w : targets) {
       w->loop().post([w, change] { w->applyAdmin(change); });
     }
@@ -274,9 +274,9 @@ int Server::run() {
   }
   checker_ = makeChecker(config);
   // A binary upgrade starts from the old process's health states, as a reload does.
-  std::shared_ptr<const health::HealthSnapshot> carried;
+  std::shared_ptr<const control::HealthSnapshot> carried;
   if (target && checker_) {
-    carried = std::make_shared<const health::HealthSnapshot>(
+    carried = std::make_shared<const control::HealthSnapshot>(
         upgrade::takenHealth(taken_backends_, config));
   }
   if (checker_) {
@@ -405,7 +405,7 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
   hooks.backend_states = [this, main] {
     std::vector<upgrade::BackendRecord> records;
     main([&] {
-      std::shared_ptr<const health::HealthSnapshot> latest;
+      std::shared_ptr<const control::HealthSnapshot> latest;
       {
         std::lock_guard lock(checker_mutex_);
         if (checker_) latest = checker_->latest();
@@ -595,7 +595,7 @@ admin::ReloadOutcome Server::apply(config::Config next_config, const std::string
   // reached; the old checker stops first, so nothing it publishes can reach a worker after the
   // switch.
   const std::shared_ptr<const worker::ServingConfig> previous = serving_;
-  std::shared_ptr<const health::HealthSnapshot> carried;
+  std::shared_ptr<const control::HealthSnapshot> carried;
   std::unique_ptr<health::HealthChecker> retired;
   {
     std::lock_guard lock(checker_mutex_);
@@ -603,19 +603,19 @@ admin::ReloadOutcome Server::apply(config::Config next_config, const std::string
       checker_->stop();
       if (auto latest = checker_->latest()) {
         carried =
-            std::make_shared<const health::HealthSnapshot>(carryHealth(running, *latest, next));
+            std::make_shared<const control::HealthSnapshot>(carryHealth(running, *latest, next));
       }
       retired = std::move(checker_);
     }
   }
   if (!carried && checker) {
-    carried = std::make_shared<const health::HealthSnapshot>(
-        carryHealth(running, health::HealthSnapshot{}, next));
+    carried = std::make_shared<const control::HealthSnapshot>(
+        carryHealth(running, control::HealthSnapshot{}, next));
   }
 
   // The switch: every worker gets its order; the admin API's view moves in the same step, so
   // nothing it publishes afterwards can reach a worker before the order does.
-  auto post = [&](std::shared_ptr<const admin::AdminSnapshot> admin_states) {
+  auto post = [&](std::shared_ptr<const control::AdminSnapshot> admin_states) {
     for (std::size_t w = 0; w < workers_.size(); ++w) {
       auto order = std::make_shared<worker::ServingOrder>();
       order->serving = serving;
@@ -647,7 +647,7 @@ admin::ReloadOutcome Server::apply(config::Config next_config, const std::string
       if (controller_) {
         for (std::uint32_t p = 0; p < next.pools.size(); ++p) {
           for (std::uint32_t b = 0; b < next.pools[p].backends.size(); ++b) {
-            if (controller_->stateOf(p, b) == admin::AdminState::kDisabled) {
+            if (controller_->stateOf(p, b) == control::AdminState::kDisabled) {
               checker_->setPaused(p, b, true);
             }
           }
