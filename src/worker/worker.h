@@ -7,7 +7,6 @@
 #include <thread>
 #include <vector>
 
-#include "admin/metrics_collector.h"
 #include "base/result.h"
 #include "control/admin_state.h"
 #include "control/health_snapshot.h"
@@ -22,6 +21,7 @@
 #include "proxy/session_list.h"
 #include "proxy/snapshot.h"
 #include "proxy/source_limiter.h"
+#include "stats/metrics_sample.h"
 #include "upgrade/handoff_message.h"
 #include "worker/acceptor.h"
 #include "worker/connection_limits.h"
@@ -119,7 +119,7 @@ class Worker final : public proxy::SessionOwner {
 
   // Any thread: adds this worker's counters (its newest generation's, and its datagram totals)
   // to `sample`, by listener, pool and backend name (worker_metrics.cc).
-  void addMetrics(admin::MetricsSample& sample) const;
+  void addMetrics(stats::MetricsSample& sample) const;
   // On the worker's thread: the counters of listener `index` of the newest generation.
   [[nodiscard]] proxy::ListenerCounters& listenerCounters(std::uint32_t index) const {
     return *current().listener_counters[index];
