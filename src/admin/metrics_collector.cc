@@ -60,11 +60,11 @@ void forEachFamily(MetricsText& out, const std::array<Field<Numbers>, N>& fields
 constexpr std::array kListenerFields = {
     L4LB_LISTENER_STATS(L4LB_LISTENER_COUNTER, L4LB_LISTENER_GAUGE, L4LB_LISTENER_BY_REASON)};
 
-#define L4LB_DATAGRAM_COUNTER(member, report, family, label, value, help) \
+#define L4LB_DATAGRAM_COUNTER(member, family, label, value, help) \
   L4LB_FIELD(DatagramNumbers, Type::kCounter, member, family, label, value, help)
-#define L4LB_DATAGRAM_GAUGE(member, report, family, label, value, help) \
+#define L4LB_DATAGRAM_GAUGE(member, family, label, value, help) \
   L4LB_FIELD(DatagramNumbers, Type::kGauge, member, family, label, value, help)
-#define L4LB_DATAGRAM_BY_REASON(member, report, family, label, value, help) \
+#define L4LB_DATAGRAM_BY_REASON(member, family, label, value, help) \
   L4LB_FIELDS(DatagramNumbers, member, family, label, value, help)
 constexpr std::array kDatagramFields = {
     L4LB_DATAGRAM_STATS(L4LB_DATAGRAM_COUNTER, L4LB_DATAGRAM_GAUGE, L4LB_DATAGRAM_BY_REASON)};

@@ -9,66 +9,82 @@
 #include "stats/counter.h"
 
 // One worker's datagram counters, each declared once (as stats/stream_stats.h explains):
-// COUNTER/GAUGE/BY_REASON(member, report, family, label, value, help). `report`: its key in the
-// "datagram totals" line logged at exit ("": not there; BY_REASON: the prefix of each reason's
-// key). `label`="`value`": the sample's label in its family ("": none; BY_REASON: the label the
-// reason's name goes in). Members of one family follow each other; the family's HELP is its
-// first member's. Failures on the data path are counted here, never logged one by one.
+// COUNTER/GAUGE/BY_REASON(member, family, label, value, help). `label`="`value`": the sample's
+// label in its family ("": none; BY_REASON: the label the reason's name goes in). Members of one
+// family follow each other; the family's HELP is its first member's. Failures on the data path
+// are counted here, never logged one by one.
 #define L4LB_DATAGRAM_STATS(COUNTER, GAUGE, BY_REASON)                                            \
-  GAUGE(flows_active, "", "l4lb_datagram_flows_active", "", "",                                   \
+  GAUGE(flows_active, "l4lb_datagram_flows_active", "", "",                                       \
         "Datagram flows open now (all datagram listeners).")                                      \
-  COUNTER(flows_created, "flows_created", "l4lb_datagram_flows_created_total", "", "",            \
-          "Datagram flows set up.")                                                               \
-  BY_REASON(ended, "flows_", "l4lb_datagram_flows_ended_total", "reason", "",                     \
+  COUNTER(flows_created, "l4lb_datagram_flows_created_total", "", "", "Datagram flows set up.")   \
+  BY_REASON(ended, "l4lb_datagram_flows_ended_total", "reason", "",                               \
             "Datagram flows that ended, by reason (\"evicted\": the flow table was full).")       \
   /* to another backend: the first refused (ICMP), or went down */                                \
-  COUNTER(flows_moved, "flows_moved", "l4lb_datagram_flows_moved_total", "", "",                  \
+  COUNTER(flows_moved, "l4lb_datagram_flows_moved_total", "", "",                                 \
           "Datagram flows moved to another backend (the first refused, or went down).")           \
   /* from clients, forwarded or not */                                                            \
-  COUNTER(datagrams_in, "datagrams_in", "l4lb_datagrams_received_total", "from", "client",        \
+  COUNTER(datagrams_in, "l4lb_datagrams_received_total", "from", "client",                        \
           "Datagrams received from clients and replies received from backends.")                  \
-  COUNTER(replies_in, "replies_in", "l4lb_datagrams_received_total", "from", "backend", "")       \
-  COUNTER(datagrams_sent, "datagrams_sent", "l4lb_datagrams_sent_total", "to", "backend",         \
+  COUNTER(replies_in, "l4lb_datagrams_received_total", "from", "backend", "")                     \
+  COUNTER(datagrams_sent, "l4lb_datagrams_sent_total", "to", "backend",                           \
           "Datagrams forwarded to backends and replies delivered to clients.")                    \
-  COUNTER(replies_sent, "replies_sent", "l4lb_datagrams_sent_total", "to", "client", "")          \
+  COUNTER(replies_sent, "l4lb_datagrams_sent_total", "to", "client", "")                          \
   /* of the datagrams from clients that went into flows, and of the replies from backends */      \
-  COUNTER(bytes_in, "", "l4lb_datagram_bytes_total", "from", "client",                            \
+  COUNTER(bytes_in, "l4lb_datagram_bytes_total", "from", "client",                                \
           "Bytes of datagrams taken into flows from clients, and of replies from backends.")      \
-  COUNTER(bytes_out, "", "l4lb_datagram_bytes_total", "from", "backend", "")                      \
+  COUNTER(bytes_out, "l4lb_datagram_bytes_total", "from", "backend", "")                          \
   /* larger than a slot (MSG_TRUNC) */                                                            \
-  COUNTER(dropped_truncated, "dropped_truncated", "l4lb_datagrams_dropped_total", "reason",       \
-          "truncated", "Datagrams dropped, by reason.")                                           \
+  COUNTER(dropped_truncated, "l4lb_datagrams_dropped_total", "reason", "truncated",               \
+          "Datagrams dropped, by reason.")                                                        \
   /* no flow could be set up */                                                                   \
-  COUNTER(dropped_no_backend, "dropped_no_backend", "l4lb_datagrams_dropped_total", "reason",     \
-          "no-backend", "")                                                                       \
+  COUNTER(dropped_no_backend, "l4lb_datagrams_dropped_total", "reason", "no-backend", "")         \
   /* a new flow past per_source_max_flows */                                                      \
-  COUNTER(dropped_source_limit, "dropped_source_limit", "l4lb_datagrams_dropped_total", "reason", \
-          "source-limit", "")                                                                     \
+  COUNTER(dropped_source_limit, "l4lb_datagrams_dropped_total", "reason", "source-limit", "")     \
   /* from a client address the listener's allow/deny refuse */                                    \
-  COUNTER(dropped_acl, "dropped_acl", "l4lb_datagrams_dropped_total", "reason", "acl", "")        \
+  COUNTER(dropped_acl, "l4lb_datagrams_dropped_total", "reason", "acl", "")                       \
   /* proxy_protocol = "accept": from outside proxy_trusted */                                     \
-  COUNTER(dropped_proxy_untrusted, "dropped_proxy_untrusted", "l4lb_datagrams_dropped_total",     \
-          "reason", "proxy-untrusted", "")                                                        \
-  /* proxy_protocol = "accept": no valid v2 header first */                                       \
-  COUNTER(dropped_bad_proxy_header, "dropped_bad_proxy_header", "l4lb_datagrams_dropped_total",   \
-          "reason", "bad-proxy-header", "")                                                       \
-  /* backend or client socket full, or a send error */                                            \
-  COUNTER(dropped_send, "dropped_send", "l4lb_datagrams_dropped_total", "reason", "send-error",   \
+  COUNTER(dropped_proxy_untrusted, "l4lb_datagrams_dropped_total", "reason", "proxy-untrusted",   \
           "")                                                                                     \
+  /* proxy_protocol = "accept": no valid v2 header first */                                       \
+  COUNTER(dropped_bad_proxy_header, "l4lb_datagrams_dropped_total", "reason", "bad-proxy-header", \
+          "")                                                                                     \
+  /* backend or client socket full, or a send error */                                            \
+  COUNTER(dropped_send, "l4lb_datagrams_dropped_total", "reason", "send-error", "")               \
   /* replies to clients that cannot be answered (unnamed, mq) */                                  \
-  COUNTER(dropped_no_return, "dropped_no_return", "l4lb_datagrams_dropped_total", "reason",       \
-          "no-return", "")                                                                        \
+  COUNTER(dropped_no_return, "l4lb_datagrams_dropped_total", "reason", "no-return", "")           \
   /* larger than an mq backend's message size */                                                  \
-  COUNTER(dropped_too_large, "dropped_too_large", "l4lb_datagrams_dropped_total", "reason",       \
-          "too-large", "")                                                                        \
+  COUNTER(dropped_too_large, "l4lb_datagrams_dropped_total", "reason", "too-large", "")           \
   /* an mq backend's queue was full */                                                            \
-  COUNTER(dropped_queue_full, "dropped_queue_full", "l4lb_datagrams_dropped_total", "reason",     \
-          "queue-full", "")                                                                       \
+  COUNTER(dropped_queue_full, "l4lb_datagrams_dropped_total", "reason", "queue-full", "")         \
   /* ECONNREFUSED on a flow's socket or an mq backend */                                          \
-  COUNTER(backend_unreachable, "backend_unreachable", "l4lb_datagram_backend_unreachable_total",  \
-          "", "", "Times a backend refused a flow's datagrams (ICMP port unreachable, or mq).")   \
-  COUNTER(receive_errors, "receive_errors", "l4lb_datagram_receive_errors_total", "", "",         \
+  COUNTER(backend_unreachable, "l4lb_datagram_backend_unreachable_total", "", "",                 \
+          "Times a backend refused a flow's datagrams (ICMP port unreachable, or mq).")           \
+  COUNTER(receive_errors, "l4lb_datagram_receive_errors_total", "", "",                           \
           "Errors receiving datagrams (other than would-block).")
+
+// The "datagram totals" line logged at exit: these members as `member=value`, in this order (the
+// line's own, older than the list's), then each flow end reason as `flows_<reason>=value`.
+// clang-format off
+#define L4LB_DATAGRAM_REPORT(KEY) \
+  KEY(datagrams_in) \
+  KEY(datagrams_sent) \
+  KEY(replies_in) \
+  KEY(replies_sent) \
+  KEY(flows_created) \
+  KEY(flows_moved) \
+  KEY(backend_unreachable) \
+  KEY(dropped_truncated) \
+  KEY(dropped_no_backend) \
+  KEY(dropped_source_limit) \
+  KEY(dropped_acl) \
+  KEY(dropped_send) \
+  KEY(dropped_no_return) \
+  KEY(dropped_too_large) \
+  KEY(dropped_queue_full) \
+  KEY(dropped_proxy_untrusted) \
+  KEY(dropped_bad_proxy_header) \
+  KEY(receive_errors)
+// clang-format on
 
 #define L4LB_STATS_DATAGRAM_MEMBER(member, ...) Counter member;
 #define L4LB_STATS_DATAGRAM_REASONS(member, ...) ReasonCounters<Reason> member;
@@ -93,23 +109,18 @@ struct DatagramStats {
 #undef L4LB_STATS_ADD_EACH
   }
 
-  // "flows_created=10 flows_completed=9 ...": one line for the log, easy to grep.
+  // "datagrams_in=10 datagrams_sent=10 ...": one line for the log, easy to grep.
   [[nodiscard]] std::string summary() const {
     std::string out;
-    auto put = [&out](std::string_view key, std::uint64_t value) {
-      if (key.empty()) return;
-      out += fmt::format("{}{}={}", out.empty() ? "" : " ", key, value);
-    };
-#define L4LB_STATS_PUT(member, report, ...) put(report, member.get());
-#define L4LB_STATS_PUT_EACH(member, report, ...)           \
-  for (std::size_t i = 0; i < member.size(); ++i) {        \
-    std::string name(kReasonName(static_cast<Reason>(i))); \
-    for (char& c : name) c = c == '-' ? '_' : c;           \
-    put(std::string(report) + name, member[i].get());      \
-  }
-    L4LB_DATAGRAM_STATS(L4LB_STATS_PUT, L4LB_STATS_PUT, L4LB_STATS_PUT_EACH)
+#define L4LB_STATS_PUT(member) out += fmt::format(#member "={} ", member.get());
+    L4LB_DATAGRAM_REPORT(L4LB_STATS_PUT)
 #undef L4LB_STATS_PUT
-#undef L4LB_STATS_PUT_EACH
+    for (std::size_t i = 0; i < ended.size(); ++i) {
+      std::string name(kReasonName(static_cast<Reason>(i)));
+      for (char& c : name) c = c == '-' ? '_' : c;
+      out += fmt::format("flows_{}={} ", name, ended[i].get());
+    }
+    out.pop_back();  // the last space
     return out;
   }
 };
