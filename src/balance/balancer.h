@@ -9,12 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "stats/backend_counters.h"
+#include "balance/backend_counters.h"
 
 namespace l4lb::balance {
-
-// A backend's counters are stats/'s (stats/ sits below balance/); a balancer keeps them.
-using stats::BackendCounters;
 
 enum class Algorithm : std::uint8_t { kRoundRobin, kLeastConn, kRandomTwo, kMaglev, kFirst };
 
