@@ -37,7 +37,7 @@ Controller::Controller(const config::Config& config, StartInfo info, ControllerH
       static_cast<double>(since_start_ms) / 1000;
   start_time_seconds_ = std::floor(start_time_seconds_ * 1000) / 1000;
   for (const auto& pool : config_->pools) {
-    current_.states.emplace_back(pool.backends.size(), AdminState::kEnabled);
+    current_.states.emplace_back(pool.backends.size(), control::AdminState::kEnabled);
     std::vector<std::uint32_t> weights;
     for (const auto& backend : pool.backends) weights.push_back(backend.weight);
     current_.weights.push_back(std::move(weights));
@@ -45,13 +45,14 @@ Controller::Controller(const config::Config& config, StartInfo info, ControllerH
   }
 }
 
-void Controller::rebase(const config::Config& config, std::string config_sha256,
-                        const std::function<void(std::shared_ptr<const AdminSnapshot>)>& apply) {
+void Controller::rebase(
+    const config::Config& config, std::string config_sha256,
+    const std::function<void(std::shared_ptr<const control::AdminSnapshot>)>& apply) {
   std::lock_guard lock(mutex_);
-  AdminSnapshot next;
+  control::AdminSnapshot next;
   next.version = current_.version + 1;
   for (const auto& pool : config.pools) {
-    std::vector<AdminState> states(pool.backends.size(), AdminState::kEnabled);
+    std::vector<control::AdminState> states(pool.backends.size(), control::AdminState::kEnabled);
     std::vector<std::uint32_t> weights;
     for (const auto& backend : pool.backends) weights.push_back(backend.weight);
     bool weights_changed = false;
@@ -89,7 +90,7 @@ void Controller::rebase(const config::Config& config, std::string config_sha256,
   config_ = &config;
   info_.config_sha256 = std::move(config_sha256);
   health_.reset();  // the next health snapshot is the new checker's
-  apply(std::make_shared<const AdminSnapshot>(current_));
+  apply(std::make_shared<const control::AdminSnapshot>(current_));
 }
 
 void Controller::noteReload(bool ok, std::string message) {
@@ -100,7 +101,7 @@ void Controller::noteReload(bool ok, std::string message) {
   last_reload_ms_ = io::monotonicMillis();
 }
 
-AdminState Controller::stateOf(std::uint32_t pool, std::uint32_t backend) const {
+control::AdminState Controller::stateOf(std::uint32_t pool, std::uint32_t backend) const {
   std::lock_guard lock(mutex_);
   return current_.states[pool][backend];
 }
@@ -110,7 +111,7 @@ std::uint32_t Controller::weightOf(std::uint32_t pool, std::uint32_t backend) co
   return current_.weights[pool][backend];
 }
 
-void Controller::onHealth(std::shared_ptr<const health::HealthSnapshot> states) {
+void Controller::onHealth(std::shared_ptr<const control::HealthSnapshot> states) {
   std::lock_guard lock(mutex_);
   health_ = std::move(states);
 }
@@ -299,7 +300,7 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
   const auto& pool_config = config_->pools[pool];
   const auto& config = pool_config.backends[backend];
   const bool checked = pool_config.health.has_value();
-  health::BackendState health = health::BackendState::kUnknown;
+  control::BackendState health = control::BackendState::kUnknown;
   json last_check = nullptr;
   if (checked && health_ && pool < health_->pools.size() && backend < health_->pools[pool].size()) {
     health = health_->pools[pool][backend];
@@ -307,12 +308,12 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
       last_check = health_->reasons[pool][backend];
     }
   }
-  const AdminState admin = current_.states[pool][backend];
+  const control::AdminState admin = current_.states[pool][backend];
   json out{{"name", config.name},
            {"address", config.address.url},
            {"state", shownStateName(admin, health, checked)},
            {"admin_state", adminStateName(admin)},
-           {"health", checked ? json(health::backendStateName(health)) : json(nullptr)},
+           {"health", checked ? json(control::backendStateName(health)) : json(nullptr)},
            {"last_check", std::move(last_check)},
            {"weight", current_.weights[pool][backend]},
            {"backup", config.backup}};
@@ -410,7 +411,7 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
   const std::uint32_t backend = *found;
   bool changed = false;
   if (change.state && *change.state != current_.states[*pool][backend]) {
-    const AdminState before = current_.states[*pool][backend];
+    const control::AdminState before = current_.states[*pool][backend];
     current_.states[*pool][backend] = *change.state;
     ++changes_;
     changed = true;
@@ -418,8 +419,9 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
                   pool_config.backends[backend].name, adminStateName(before),
                   adminStateName(*change.state));
     if (hooks_.pause_checks && pool_config.health &&
-        (before == AdminState::kDisabled) != (*change.state == AdminState::kDisabled)) {
-      hooks_.pause_checks(*pool, backend, *change.state == AdminState::kDisabled);
+        (before == control::AdminState::kDisabled) !=
+            (*change.state == control::AdminState::kDisabled)) {
+      hooks_.pause_checks(*pool, backend, *change.state == control::AdminState::kDisabled);
     }
   }
   if (change.weight && *change.weight != current_.weights[*pool][backend]) {
@@ -446,7 +448,7 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
 
 void Controller::publishLocked() {
   ++current_.version;
-  if (hooks_.publish) hooks_.publish(std::make_shared<const AdminSnapshot>(current_));
+  if (hooks_.publish) hooks_.publish(std::make_shared<const control::AdminSnapshot>(current_));
 }
 
 }  // namespace l4lb::admin

@@ -14,7 +14,7 @@
 #include "admin/admin_state.h"
 #include "admin/metrics_collector.h"
 #include "config/config.h"
-#include "health/health_state.h"
+#include "control/health_snapshot.h"
 
 namespace l4lb::admin {
 
@@ -37,7 +37,7 @@ struct ReloadOutcome {
 // What the admin API needs from the rest of l4lb, wired by app/ (admin/ knows no workers).
 struct ControllerHooks {
   // Posts a new operator snapshot to every worker.
-  std::function<void(std::shared_ptr<const AdminSnapshot>)> publish;
+  std::function<void(std::shared_ptr<const control::AdminSnapshot>)> publish;
   // Pauses (true) or resumes the active checks of one backend.
   std::function<void(std::uint32_t pool, std::uint32_t backend, bool paused)> pause_checks;
   // Reads a backend's counters from every worker (relaxed atomics: no lock on the data path).
@@ -63,7 +63,7 @@ struct StartInfo {
 
 // A change asked for through PATCH .../backends/{name}.
 struct BackendChange {
-  std::optional<AdminState> state;
+  std::optional<control::AdminState> state;
   std::optional<std::uint32_t> weight;
 };
 
@@ -88,7 +88,7 @@ class Controller {
   Controller(const config::Config& config, StartInfo info, ControllerHooks hooks);
 
   // The health thread's latest snapshot (called from its publish hook).
-  void onHealth(std::shared_ptr<const health::HealthSnapshot> states);
+  void onHealth(std::shared_ptr<const control::HealthSnapshot> states);
 
   [[nodiscard]] ApiReply status() const;
   [[nodiscard]] ApiReply listeners() const;
@@ -117,11 +117,11 @@ class Controller {
   // backends of the same pool, name and address. `apply` gets the new snapshot while the lock
   // is held, so no later change of the API can reach a worker before it.
   void rebase(const config::Config& config, std::string config_sha256,
-              const std::function<void(std::shared_ptr<const AdminSnapshot>)>& apply);
+              const std::function<void(std::shared_ptr<const control::AdminSnapshot>)>& apply);
   // The outcome of a reload, for GET /api/v1/status.
   void noteReload(bool ok, std::string message);
   // The operator's state of a backend of the current config.
-  [[nodiscard]] AdminState stateOf(std::uint32_t pool, std::uint32_t backend) const;
+  [[nodiscard]] control::AdminState stateOf(std::uint32_t pool, std::uint32_t backend) const;
   [[nodiscard]] std::uint32_t weightOf(std::uint32_t pool, std::uint32_t backend) const;
 
  private:
@@ -136,8 +136,8 @@ class Controller {
   ControllerHooks hooks_;
   mutable std::mutex mutex_;
   std::mutex change_mutex_;  // one config change of the API at a time (held while it applies)
-  AdminSnapshot current_;
-  std::shared_ptr<const health::HealthSnapshot> health_;
+  control::AdminSnapshot current_;
+  std::shared_ptr<const control::HealthSnapshot> health_;
   std::uint64_t changes_ = 0;
   std::uint64_t reloads_ok_ = 0;
   std::uint64_t reloads_failed_ = 0;

@@ -1,5 +1,7 @@
 #include "admin/metrics_collector.h"
 
+#include <array>
+#include <span>
 #include <string>
 
 #include "admin/metrics_text.h"
@@ -10,49 +12,74 @@ namespace {
 
 using Type = MetricsText::Type;
 
-constexpr std::array<health::BackendState, 5> kHealthStates = {
-    health::BackendState::kUnknown, health::BackendState::kUp, health::BackendState::kDown,
-    health::BackendState::kDraining, health::BackendState::kDisabled};
-constexpr std::array<AdminState, 3> kAdminStates = {AdminState::kEnabled, AdminState::kDraining,
-                                                    AdminState::kDisabled};
+constexpr std::array<control::BackendState, 3> kHealthStates = {
+    control::BackendState::kUnknown, control::BackendState::kUp, control::BackendState::kDown};
+constexpr std::array<control::AdminState, 3> kAdminStates = {
+    control::AdminState::kEnabled, control::AdminState::kDraining, control::AdminState::kDisabled};
 
 std::uint64_t at(const std::vector<std::uint64_t>& values, std::size_t i) {
   return i < values.size() ? values[i] : 0;
 }
 
-// One family per listener number: a sample for each stream listener of the config.
-template <typename Get>
-void perListener(MetricsText& out, const MetricsInput& input, std::string_view name, Type type,
-                 std::string_view help, Get get) {
-  out.family(name, type, help);
-  static const ListenerNumbers kNone;
-  for (const auto& listener : input.config->listeners) {
-    if (listener.isDatagram()) continue;
-    auto it = input.sample.listeners.find(listener.name);
-    const ListenerNumbers& numbers = it == input.sample.listeners.end() ? kNone : it->second;
-    out.sample({{"listener", listener.name}}, get(numbers));
+// One member of a family of a stats/ list: its family, and where the number is in `Numbers`
+// (`each`: one per end reason, labelled by the reason's name).
+template <typename Numbers>
+struct Field {
+  Type type;
+  std::string_view family;
+  std::string_view label;  // "": none
+  std::string_view value;  // of `label`
+  std::string_view help;   // the family's, on its first member
+  std::uint64_t Numbers::*one = nullptr;
+  std::vector<std::uint64_t> Numbers::*each = nullptr;
+};
+
+// Calls `write(family)` for each run of fields of one family, in the list's order.
+template <typename Numbers, std::size_t N, typename Write>
+void forEachFamily(MetricsText& out, const std::array<Field<Numbers>, N>& fields, Write write) {
+  for (std::size_t i = 0; i < N;) {
+    std::size_t end = i + 1;
+    while (end < N && fields[end].family == fields[i].family) ++end;
+    out.family(fields[i].family, fields[i].type, fields[i].help);
+    write(std::span<const Field<Numbers>>(fields.data() + i, end - i));
+    i = end;
   }
 }
+
+#define L4LB_FIELD(Numbers, type, member, family, label, value, help) \
+  Field<Numbers>{type, family, label, value, help, &Numbers::member, nullptr},
+#define L4LB_FIELDS(Numbers, member, family, label, value, help) \
+  Field<Numbers>{Type::kCounter, family, label, value, help, nullptr, &Numbers::member},
+
+#define L4LB_LISTENER_COUNTER(member, family, reason, help) \
+  L4LB_FIELD(ListenerNumbers, Type::kCounter, member, family, "reason", reason, help)
+#define L4LB_LISTENER_GAUGE(member, family, reason, help) \
+  L4LB_FIELD(ListenerNumbers, Type::kGauge, member, family, "reason", reason, help)
+#define L4LB_LISTENER_BY_REASON(member, family, reason, help) \
+  L4LB_FIELDS(ListenerNumbers, member, family, "reason", reason, help)
+constexpr std::array kListenerFields = {
+    L4LB_LISTENER_STATS(L4LB_LISTENER_COUNTER, L4LB_LISTENER_GAUGE, L4LB_LISTENER_BY_REASON)};
+
+#define L4LB_DATAGRAM_COUNTER(member, family, label, value, help) \
+  L4LB_FIELD(DatagramNumbers, Type::kCounter, member, family, label, value, help)
+#define L4LB_DATAGRAM_GAUGE(member, family, label, value, help) \
+  L4LB_FIELD(DatagramNumbers, Type::kGauge, member, family, label, value, help)
+#define L4LB_DATAGRAM_BY_REASON(member, family, label, value, help) \
+  L4LB_FIELDS(DatagramNumbers, member, family, label, value, help)
+constexpr std::array kDatagramFields = {
+    L4LB_DATAGRAM_STATS(L4LB_DATAGRAM_COUNTER, L4LB_DATAGRAM_GAUGE, L4LB_DATAGRAM_BY_REASON)};
+
+// `stream_only` rides in `label`: "stream" for the families of stream pools alone.
+#define L4LB_BACKEND_COUNTER(member, stream_only, family, help) \
+  L4LB_FIELD(BackendNumbers, Type::kCounter, member, family, stream_only ? "stream" : "", "", help)
+#define L4LB_BACKEND_GAUGE(member, stream_only, family, help) \
+  L4LB_FIELD(BackendNumbers, Type::kGauge, member, family, stream_only ? "stream" : "", "", help)
+constexpr std::array kBackendFields = {
+    L4LB_BACKEND_STATS(L4LB_BACKEND_COUNTER, L4LB_BACKEND_GAUGE)};
 
 // Connect times and relayed bytes are counted for stream pools alone.
 bool streamPool(const config::PoolConfig& pool) {
   return pool.backends.empty() || pool.backends[0].address.isStream();
-}
-
-// The same for each backend of each pool (of each stream pool, with `stream_only`).
-template <typename Get>
-void perBackend(MetricsText& out, const MetricsInput& input, std::string_view name, Type type,
-                std::string_view help, bool stream_only, Get get) {
-  out.family(name, type, help);
-  static const BackendNumbers kNone;
-  for (const auto& pool : input.config->pools) {
-    if (stream_only && !streamPool(pool)) continue;
-    for (const auto& backend : pool.backends) {
-      auto it = input.sample.backends.find({pool.name, backend.name});
-      const BackendNumbers& numbers = it == input.sample.backends.end() ? kNone : it->second;
-      out.sample({{"pool", pool.name}, {"backend", backend.name}}, get(numbers));
-    }
-  }
 }
 
 void writeProcess(MetricsText& out, const MetricsInput& input) {
@@ -69,72 +96,48 @@ void writeProcess(MetricsText& out, const MetricsInput& input) {
 }
 
 void writeListeners(MetricsText& out, const MetricsInput& input) {
-  perListener(out, input, "l4lb_listener_connections_accepted_total", Type::kCounter,
-              "Connections accepted by a stream listener (refused ones included).",
-              [](const ListenerNumbers& n) { return n.accepted; });
-  perListener(out, input, "l4lb_listener_connections_active", Type::kGauge,
-              "Connections of a stream listener open now.",
-              [](const ListenerNumbers& n) { return n.active; });
-  out.family("l4lb_listener_connections_refused_total", Type::kCounter,
-             "Connections refused by a stream listener's rules, by reason.");
   static const ListenerNumbers kNone;
-  for (const auto& listener : input.config->listeners) {
-    if (listener.isDatagram()) continue;
-    auto it = input.sample.listeners.find(listener.name);
-    const ListenerNumbers& n = it == input.sample.listeners.end() ? kNone : it->second;
-    const std::string_view name = listener.name;
-    out.sample({{"listener", name}, {"reason", "acl"}}, n.refused_acl);
-    out.sample({{"listener", name}, {"reason", "source-connections"}},
-               n.refused_source_connections);
-    out.sample({{"listener", name}, {"reason", "source-rate"}}, n.refused_source_rate);
-    out.sample({{"listener", name}, {"reason", "proxy-untrusted"}}, n.refused_proxy_untrusted);
-  }
-  perListener(out, input, "l4lb_listener_accept_paused_total", Type::kCounter,
-              "Times a stream listener stopped accepting because it reached max_connections.",
-              [](const ListenerNumbers& n) { return n.accept_limited; });
-  out.family("l4lb_listener_connections_ended_total", Type::kCounter,
-             "Connections of a stream listener that ended, by reason (as in the access log).");
-  for (const auto& listener : input.config->listeners) {
-    if (listener.isDatagram()) continue;
-    auto it = input.sample.listeners.find(listener.name);
-    const ListenerNumbers& n = it == input.sample.listeners.end() ? kNone : it->second;
-    for (std::size_t r = 0; r < input.sample.end_reasons.size(); ++r) {
-      out.sample({{"listener", listener.name}, {"reason", input.sample.end_reasons[r]}},
-                 at(n.ended, r));
+  forEachFamily(out, kListenerFields, [&](std::span<const Field<ListenerNumbers>> family) {
+    for (const auto& listener : input.config->listeners) {
+      if (listener.isDatagram()) continue;
+      auto it = input.sample.listeners.find(listener.name);
+      const ListenerNumbers& n = it == input.sample.listeners.end() ? kNone : it->second;
+      const std::string_view name = listener.name;
+      for (const auto& field : family) {
+        if (field.each != nullptr) {
+          for (std::size_t r = 0; r < input.sample.end_reasons.size(); ++r) {
+            out.sample({{"listener", name}, {field.label, input.sample.end_reasons[r]}},
+                       at(n.*field.each, r));
+          }
+        } else if (field.value.empty()) {
+          out.sample({{"listener", name}}, n.*field.one);
+        } else {
+          out.sample({{"listener", name}, {field.label, field.value}}, n.*field.one);
+        }
+      }
     }
-  }
-  perListener(out, input, "l4lb_listener_bytes_from_clients_total", Type::kCounter,
-              "Bytes read from a stream listener's clients and relayed to backends.",
-              [](const ListenerNumbers& n) { return n.bytes_from_clients; });
-  perListener(out, input, "l4lb_listener_bytes_from_backends_total", Type::kCounter,
-              "Bytes read from backends and relayed to a stream listener's clients.",
-              [](const ListenerNumbers& n) { return n.bytes_from_backends; });
+  });
 }
 
 void writeBackends(MetricsText& out, const MetricsInput& input) {
-  perBackend(out, input, "l4lb_backend_connections_active", Type::kGauge,
-             "Connections (stream) or flows (datagram) open to a backend now.", false,
-             [](const BackendNumbers& n) { return n.active; });
-  perBackend(out, input, "l4lb_backend_connections_total", Type::kCounter,
-             "Connections or flows sent to a backend (each connect attempt counts).", false,
-             [](const BackendNumbers& n) { return n.total; });
-  perBackend(out, input, "l4lb_backend_connect_failures_total", Type::kCounter,
-             "Failed connects to a backend, and resets from it.", false,
-             [](const BackendNumbers& n) { return n.failures; });
-  perBackend(out, input, "l4lb_backend_bytes_to_backend_total", Type::kCounter,
-             "Bytes read from clients and relayed to a backend (stream), as they move.", true,
-             [](const BackendNumbers& n) { return n.bytes_to_backend; });
-  perBackend(out, input, "l4lb_backend_bytes_from_backend_total", Type::kCounter,
-             "Bytes read from a backend and relayed to clients (stream), as they move.", true,
-             [](const BackendNumbers& n) { return n.bytes_from_backend; });
+  static const BackendNumbers kNone;
+  forEachFamily(out, kBackendFields, [&](std::span<const Field<BackendNumbers>> family) {
+    for (const auto& pool : input.config->pools) {
+      if (!family[0].label.empty() && !streamPool(pool)) continue;
+      for (const auto& backend : pool.backends) {
+        auto it = input.sample.backends.find({pool.name, backend.name});
+        const BackendNumbers& n = it == input.sample.backends.end() ? kNone : it->second;
+        out.sample({{"pool", pool.name}, {"backend", backend.name}}, n.*family[0].one);
+      }
+    }
+  });
 
   out.family("l4lb_backend_connect_duration_seconds", Type::kHistogram,
              "Time from the start of a connect to a backend to its success (stream).");
-  std::array<double, balance::kConnectBucketsUs.size()> bounds{};
+  std::array<double, stats::kConnectBucketsUs.size()> bounds{};
   for (std::size_t i = 0; i < bounds.size(); ++i) {
-    bounds[i] = static_cast<double>(balance::kConnectBucketsUs[i]) / 1e6;
+    bounds[i] = static_cast<double>(stats::kConnectBucketsUs[i]) / 1e6;
   }
-  static const BackendNumbers kNone;
   for (const auto& pool : input.config->pools) {
     if (!streamPool(pool)) continue;
     for (const auto& backend : pool.backends) {
@@ -157,12 +160,10 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
                                    : BackendView{};
       const std::string_view backend = pool.backends[b].name;
       for (const auto state : kHealthStates) {
-        if (state == health::BackendState::kDraining || state == health::BackendState::kDisabled) {
-          continue;  // an operator's states, in l4lb_backend_admin_state
-        }
-        out.sample(
-            {{"pool", pool.name}, {"backend", backend}, {"state", health::backendStateName(state)}},
-            std::uint64_t{view.checked && view.health == state ? 1U : 0U});
+        out.sample({{"pool", pool.name},
+                    {"backend", backend},
+                    {"state", control::backendStateName(state)}},
+                   std::uint64_t{view.checked && view.health == state ? 1U : 0U});
       }
       out.sample({{"pool", pool.name}, {"backend", backend}, {"state", "unchecked"}},
                  std::uint64_t{view.checked ? 0U : 1U});
@@ -173,9 +174,9 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
   for (std::size_t p = 0; p < input.config->pools.size(); ++p) {
     const auto& pool = input.config->pools[p];
     for (std::size_t b = 0; b < pool.backends.size(); ++b) {
-      const AdminState admin = p < input.backends.size() && b < input.backends[p].size()
-                                   ? input.backends[p][b].admin
-                                   : AdminState::kEnabled;
+      const control::AdminState admin = p < input.backends.size() && b < input.backends[p].size()
+                                            ? input.backends[p][b].admin
+                                            : control::AdminState::kEnabled;
       for (const auto state : kAdminStates) {
         out.sample({{"pool", pool.name},
                     {"backend", pool.backends[b].name},
@@ -220,66 +221,22 @@ void writeEffectiveWeights(MetricsText& out, const MetricsInput& input) {
 
 void writeDatagrams(MetricsText& out, const MetricsInput& input) {
   const DatagramNumbers& d = input.sample.datagrams;
-  out.family("l4lb_datagram_flows_active", Type::kGauge,
-             "Datagram flows open now (all datagram listeners).");
-  out.sample({}, d.flows_active);
-  out.family("l4lb_datagram_flows_created_total", Type::kCounter, "Datagram flows set up.");
-  out.sample({}, d.flows_created);
-  out.family("l4lb_datagram_flows_ended_total", Type::kCounter,
-             "Datagram flows that ended, by reason (\"evicted\": the flow table was full).");
-  for (std::size_t r = 0; r < input.sample.flow_ends.size(); ++r) {
-    out.sample({{"reason", input.sample.flow_ends[r]}}, at(d.ended, r));
-  }
-  out.family("l4lb_datagram_flows_moved_total", Type::kCounter,
-             "Datagram flows moved to another backend (the first refused, or went down).");
-  out.sample({}, d.flows_moved);
-  out.family("l4lb_datagrams_received_total", Type::kCounter,
-             "Datagrams received from clients and replies received from backends.");
-  out.sample({{"from", "client"}}, d.datagrams_in);
-  out.sample({{"from", "backend"}}, d.replies_in);
-  out.family("l4lb_datagrams_sent_total", Type::kCounter,
-             "Datagrams forwarded to backends and replies delivered to clients.");
-  out.sample({{"to", "backend"}}, d.datagrams_sent);
-  out.sample({{"to", "client"}}, d.replies_sent);
-  out.family("l4lb_datagram_bytes_total", Type::kCounter,
-             "Bytes of datagrams taken into flows from clients, and of replies from backends.");
-  out.sample({{"from", "client"}}, d.bytes_in);
-  out.sample({{"from", "backend"}}, d.bytes_out);
-  out.family("l4lb_datagrams_dropped_total", Type::kCounter, "Datagrams dropped, by reason.");
-  for (std::size_t r = 0; r < kDatagramDropReasons.size(); ++r) {
-    out.sample({{"reason", kDatagramDropReasons[r]}}, d.dropped[r]);
-  }
-  out.family("l4lb_datagram_backend_unreachable_total", Type::kCounter,
-             "Times a backend refused a flow's datagrams (ICMP port unreachable, or mq).");
-  out.sample({}, d.backend_unreachable);
-  out.family("l4lb_datagram_receive_errors_total", Type::kCounter,
-             "Errors receiving datagrams (other than would-block).");
-  out.sample({}, d.receive_errors);
+  forEachFamily(out, kDatagramFields, [&](std::span<const Field<DatagramNumbers>> family) {
+    for (const auto& field : family) {
+      if (field.each != nullptr) {
+        for (std::size_t r = 0; r < input.sample.flow_ends.size(); ++r) {
+          out.sample({{field.label, input.sample.flow_ends[r]}}, at(d.*field.each, r));
+        }
+      } else if (field.label.empty()) {
+        out.sample({}, d.*field.one);
+      } else {
+        out.sample({{field.label, field.value}}, d.*field.one);
+      }
+    }
+  });
 }
 
 }  // namespace
-
-void BackendNumbers::add(const balance::BackendCounters& counters) {
-  active += counters.active.get();
-  total += counters.total.get();
-  failures += counters.failures.get();
-  bytes_to_backend += counters.bytes_to_backend.get();
-  bytes_from_backend += counters.bytes_from_backend.get();
-  for (std::size_t i = 0; i < connect_buckets.size(); ++i) {
-    connect_buckets[i] += counters.connect_buckets[i].get();
-  }
-  connect_sum_us += counters.connect_sum_us.get();
-}
-
-ListenerNumbers& MetricsSample::listener(std::string_view name) {
-  auto it = listeners.find(name);
-  if (it == listeners.end()) it = listeners.emplace(std::string(name), ListenerNumbers{}).first;
-  return it->second;
-}
-
-BackendNumbers& MetricsSample::backend(std::string_view pool, std::string_view name) {
-  return backends[{std::string(pool), std::string(name)}];
-}
 
 std::string renderMetrics(const MetricsInput& input) {
   MetricsText out;

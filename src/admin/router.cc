@@ -91,7 +91,7 @@ std::optional<BackendChange> parseBackendChange(std::string_view body, std::stri
   BackendChange change;
   for (const auto& [key, value] : parsed.items()) {
     if (key == "state") {
-      std::optional<AdminState> state;
+      std::optional<control::AdminState> state;
       if (value.is_string()) state = parseAdminAction(value.get<std::string>());
       if (!state) {
         error = "\"state\" must be \"drain\", \"enable\" or \"disable\"";

@@ -17,7 +17,7 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
                         .started_ms = io::monotonicMillis()};
   admin::ControllerHooks hooks;
   auto targets = targets_;
-  hooks.publish = [targets](std::shared_ptr<const admin::AdminSnapshot> change) {
+  hooks.publish = [targets](std::shared_ptr<const control::AdminSnapshot> change) {
     for (worker::Worker* w : targets) {
       w->loop().post([w, change] { w->applyAdmin(change); });
     }

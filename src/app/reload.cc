@@ -31,7 +31,7 @@ namespace {
 // returns them (still to be destroyed) with the states the new config's backends start from.
 std::unique_ptr<health::HealthChecker> retireChecks(
     HealthChecks& checks, const config::Config& before, const config::Config& next,
-    bool next_checks, std::shared_ptr<const health::HealthSnapshot>& carried) {
+    bool next_checks, std::shared_ptr<const control::HealthSnapshot>& carried) {
   std::unique_ptr<health::HealthChecker> retired;
   {
     std::lock_guard lock(checks.mutex);
@@ -39,21 +39,21 @@ std::unique_ptr<health::HealthChecker> retireChecks(
       checks.checker->stop();
       if (auto latest = checks.checker->latest()) {
         carried =
-            std::make_shared<const health::HealthSnapshot>(carryHealth(before, *latest, next));
+            std::make_shared<const control::HealthSnapshot>(carryHealth(before, *latest, next));
       }
       retired = std::move(checks.checker);
     }
   }
   if (!carried && next_checks) {
-    carried = std::make_shared<const health::HealthSnapshot>(
-        carryHealth(before, health::HealthSnapshot{}, next));
+    carried = std::make_shared<const control::HealthSnapshot>(
+        carryHealth(before, control::HealthSnapshot{}, next));
   }
   return retired;
 }
 
 // Starts the new checks from the carried states; disabled backends keep theirs paused.
 void startChecks(HealthChecks& checks, std::unique_ptr<health::HealthChecker> checker,
-                 const std::shared_ptr<const health::HealthSnapshot>& carried,
+                 const std::shared_ptr<const control::HealthSnapshot>& carried,
                  const config::Config& next, admin::Controller* controller) {
   std::lock_guard lock(checks.mutex);
   checks.checker = std::move(checker);
@@ -66,7 +66,7 @@ void startChecks(HealthChecks& checks, std::unique_ptr<health::HealthChecker> ch
   if (!controller) return;
   for (std::uint32_t p = 0; p < next.pools.size(); ++p) {
     for (std::uint32_t b = 0; b < next.pools[p].backends.size(); ++b) {
-      if (controller->stateOf(p, b) == admin::AdminState::kDisabled) {
+      if (controller->stateOf(p, b) == control::AdminState::kDisabled) {
         checks.checker->setPaused(p, b, true);
       }
     }
@@ -81,13 +81,13 @@ std::string commitReload(PreparedReload reload, ReloadTargets targets) {
   const std::shared_ptr<const worker::ServingConfig> previous = targets.serving;
   const config::Config& before = previous->config();
   const config::Config& next = reload.snapshot_->config;
-  std::shared_ptr<const health::HealthSnapshot> carried;
+  std::shared_ptr<const control::HealthSnapshot> carried;
   std::unique_ptr<health::HealthChecker> retired =
       retireChecks(targets.checks, before, next, reload.checker_ != nullptr, carried);
 
   // The switch: every worker gets its order; the admin API's view moves in the same step, so
   // nothing it publishes afterwards can reach a worker before the order does.
-  auto post = [&](std::shared_ptr<const admin::AdminSnapshot> admin_states) {
+  auto post = [&](std::shared_ptr<const control::AdminSnapshot> admin_states) {
     for (std::size_t w = 0; w < targets.workers.size(); ++w) {
       auto order = std::make_shared<worker::ServingOrder>();
       order->serving = reload.serving_;

@@ -140,9 +140,9 @@ bool Server::startWorkers(const config::Config& config, unsigned worker_count,
 bool Server::startChecks(const config::Config& config, bool taken_over, std::string& error) {
   checks_.checker = makeChecker(config);  // no other thread runs yet
   // A binary upgrade starts from the old process's health states, as a reload does.
-  std::shared_ptr<const health::HealthSnapshot> carried;
+  std::shared_ptr<const control::HealthSnapshot> carried;
   if (taken_over && checks_.checker) {
-    carried = std::make_shared<const health::HealthSnapshot>(
+    carried = std::make_shared<const control::HealthSnapshot>(
         upgrade::takenHealth(taken_backends_, config));
   }
   if (checks_.checker) {

@@ -11,7 +11,7 @@ std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config&
   admin::Controller* admin_view = controller_.get();
   auto targets = targets_;
   return std::make_unique<health::HealthChecker>(
-      config, [targets, admin_view](std::shared_ptr<const health::HealthSnapshot> states) {
+      config, [targets, admin_view](std::shared_ptr<const control::HealthSnapshot> states) {
         if (admin_view) admin_view->onHealth(states);
         for (worker::Worker* w : targets) {
           w->loop().post([w, states] { w->applyHealth(states); });

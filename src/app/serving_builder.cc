@@ -145,10 +145,10 @@ bool bindNewListeners(const config::Config& next, const config::Config& previous
   return true;
 }
 
-health::HealthSnapshot carryHealth(const config::Config& before,
-                                   const health::HealthSnapshot& states,
-                                   const config::Config& next) {
-  health::HealthSnapshot carried = health::uncheckedSnapshot(next, states.version + 1);
+control::HealthSnapshot carryHealth(const config::Config& before,
+                                    const control::HealthSnapshot& states,
+                                    const config::Config& next) {
+  control::HealthSnapshot carried = control::uncheckedSnapshot(next, states.version + 1);
   for (std::size_t p = 0; p < next.pools.size(); ++p) {
     const auto& pool = next.pools[p];
     if (!pool.health) continue;

@@ -10,7 +10,7 @@
 
 #include "base/fd.h"
 #include "config/config.h"
-#include "health/health_state.h"
+#include "control/health_snapshot.h"
 #include "proxy/snapshot.h"
 #include "worker/serving_config.h"
 
@@ -37,9 +37,9 @@ namespace l4lb::app {
 
 // The health states of `before`'s backends, for the backends of `next` with the same pool name,
 // backend name and address; the others start unknown, as at startup.
-[[nodiscard]] health::HealthSnapshot carryHealth(const config::Config& before,
-                                                 const health::HealthSnapshot& states,
-                                                 const config::Config& next);
+[[nodiscard]] control::HealthSnapshot carryHealth(const config::Config& before,
+                                                  const control::HealthSnapshot& states,
+                                                  const config::Config& next);
 
 // Settings a running l4lb cannot change: `next` takes `running`'s, and each one that differed
 // is described (for the log and the API).

@@ -54,7 +54,7 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
   UpgradeSourceHooks hooks;
   hooks.backend_states = [this] {
     return onMain<std::vector<upgrade::BackendRecord>>(*loop_, [this] {
-      std::shared_ptr<const health::HealthSnapshot> latest;
+      std::shared_ptr<const control::HealthSnapshot> latest;
       {
         std::lock_guard lock(checks_.mutex);
         if (checks_.checker) latest = checks_.checker->latest();

@@ -91,7 +91,7 @@ std::vector<HandedConnection> handOffConnections(const WorkerList& workers,
 }
 
 std::vector<upgrade::BackendRecord> backendRecords(const config::Config& config,
-                                                   const health::HealthSnapshot* health,
+                                                   const control::HealthSnapshot* health,
                                                    const admin::Controller* controller) {
   std::vector<upgrade::BackendRecord> records;
   for (std::uint32_t p = 0; p < config.pools.size(); ++p) {
@@ -123,8 +123,8 @@ void applyTakenAdminStates(admin::Controller& controller,
   // Through the API's own path, so the workers, the checks and the API's view all follow.
   for (const auto& record : records) {
     admin::BackendChange change;
-    if (record.admin != static_cast<std::uint8_t>(admin::AdminState::kEnabled)) {
-      change.state = static_cast<admin::AdminState>(record.admin);
+    if (record.admin != static_cast<std::uint8_t>(control::AdminState::kEnabled)) {
+      change.state = static_cast<control::AdminState>(record.admin);
     }
     change.weight = record.weight;
     auto reply = controller.changeBackend(record.pool, record.backend, change);

@@ -10,7 +10,7 @@
 
 #include "admin/controller.h"
 #include "app/upgrade_source.h"
-#include "health/health_state.h"
+#include "control/health_snapshot.h"
 #include "upgrade/handoff_channel.h"
 #include "upgrade/upgrade_plan.h"
 #include "worker/serving_config.h"
@@ -30,7 +30,7 @@ void setAccepting(const WorkerList& workers, bool accepting);
 
 // Old process: each backend's health state and the operator's state and weight.
 [[nodiscard]] std::vector<upgrade::BackendRecord> backendRecords(
-    const config::Config& config, const health::HealthSnapshot* health,
+    const config::Config& config, const control::HealthSnapshot* health,
     const admin::Controller* controller);
 // New process: the operator's drains, disables and weights of the old process, applied again.
 void applyTakenAdminStates(admin::Controller& controller,

@@ -108,7 +108,7 @@ void DatagramProbe::finish(bool up, std::string reason) {
     fd_.reset();
   }
   loop_.timers().cancel(this);
-  const BackendState before = counter_.state();
+  const control::BackendState before = counter_.state();
   if (counter_.record(up)) owner_.onStateChange(pool_, backend_, before, counter_.state(), reason);
   loop_.timers().schedule(this, loop_.now() + owner_.jitteredInterval(config_.interval));
 }

@@ -31,8 +31,8 @@ class DatagramProbe final : public io::Timer, public io::EventHandler {
   void onTimer() override;
   void onEvents(std::uint32_t events) override;
 
-  [[nodiscard]] BackendState state() const { return counter_.state(); }
-  void seed(BackendState state) { counter_.seed(state); }
+  [[nodiscard]] control::BackendState state() const { return counter_.state(); }
+  void seed(control::BackendState state) { counter_.seed(state); }
 
  private:
   void begin();

@@ -50,7 +50,7 @@ bool HealthChecker::init(std::string& error) {
     return false;
   }
   loop_ = std::move(loop.value());
-  states_ = uncheckedSnapshot(config_, states_.version);
+  states_ = control::uncheckedSnapshot(config_, states_.version);
   first_probe_.assign(config_.pools.size(), 0);
   for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
@@ -69,13 +69,13 @@ bool HealthChecker::init(std::string& error) {
   return true;
 }
 
-void HealthChecker::seed(const HealthSnapshot& carried) {
+void HealthChecker::seed(const control::HealthSnapshot& carried) {
   for (std::uint32_t p = 0; p < config_.pools.size() && p < carried.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
     if (!pool.health || carried.pools[p].size() != pool.backends.size()) continue;
     for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
-      const BackendState state = carried.pools[p][b];
-      if (state == BackendState::kUnknown) continue;
+      const control::BackendState state = carried.pools[p][b];
+      if (state == control::BackendState::kUnknown) continue;
       states_.pools[p][b] = state;
       if (b < carried.reasons[p].size()) states_.reasons[p][b] = carried.reasons[p][b];
       if (pool.backends[b].address.isStream()) {
@@ -86,10 +86,10 @@ void HealthChecker::seed(const HealthSnapshot& carried) {
     }
   }
   std::lock_guard lock(latest_mutex_);
-  latest_ = std::make_shared<const HealthSnapshot>(states_);
+  latest_ = std::make_shared<const control::HealthSnapshot>(states_);
 }
 
-std::shared_ptr<const HealthSnapshot> HealthChecker::latest() const {
+std::shared_ptr<const control::HealthSnapshot> HealthChecker::latest() const {
   std::lock_guard lock(latest_mutex_);
   return latest_;
 }
@@ -151,17 +151,19 @@ void HealthChecker::setPaused(std::uint32_t pool, std::uint32_t backend, bool pa
   });
 }
 
-void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, BackendState before,
-                                  BackendState after, const std::string& reason) {
+void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend,
+                                  control::BackendState before, control::BackendState after,
+                                  const std::string& reason) {
   const auto& pool_config = config_.pools[pool];
   const auto& health = *pool_config.health;
   // A probe made anew when checks resume (setPaused) starts from unknown: its first verdict is
   // a change only if it differs from the state the backend had.
-  if (before == BackendState::kUnknown && states_.pools[pool][backend] != BackendState::kUnknown) {
+  if (before == control::BackendState::kUnknown &&
+      states_.pools[pool][backend] != control::BackendState::kUnknown) {
     before = states_.pools[pool][backend];
     if (before == after) {
       base::logInfo("pool \"{}\" backend {}: still {} ({} check: {})", pool_config.name,
-                    pool_config.backends[backend].name, backendStateName(after),
+                    pool_config.backends[backend].name, control::backendStateName(after),
                     config::checkKindName(health.check), reason);
       states_.reasons[pool][backend] = reason;
       return;
@@ -170,9 +172,9 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, Bac
   transitions_.fetch_add(1, std::memory_order_relaxed);
   const auto message =
       fmt::format("pool \"{}\" backend {}: {} -> {} ({} check: {})", pool_config.name,
-                  pool_config.backends[backend].name, backendStateName(before),
-                  backendStateName(after), config::checkKindName(health.check), reason);
-  if (after == BackendState::kDown) {
+                  pool_config.backends[backend].name, control::backendStateName(before),
+                  control::backendStateName(after), config::checkKindName(health.check), reason);
+  if (after == control::BackendState::kDown) {
     base::logWarn("{}", message);
   } else {
     base::logInfo("{}", message);
@@ -180,7 +182,7 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend, Bac
   states_.pools[pool][backend] = after;
   states_.reasons[pool][backend] = reason;
   ++states_.version;
-  auto published = std::make_shared<const HealthSnapshot>(states_);
+  auto published = std::make_shared<const control::HealthSnapshot>(states_);
   {
     std::lock_guard lock(latest_mutex_);
     latest_ = published;

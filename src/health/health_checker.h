@@ -20,11 +20,11 @@ namespace l4lb::health {
 
 // The health-check thread: its own event loop running one Probe per backend of every pool that
 // has a `health` table, off the workers' loops. Each state change is logged with its reason,
-// counted, and published as a new immutable HealthSnapshot through `publish` (which posts it to
-// every worker; workers never wait on this thread and share nothing with it but that value).
+// counted, and published as a new immutable control::HealthSnapshot through `publish` (which posts
+// it to every worker; workers never wait on this thread and share nothing with it but that value).
 class HealthChecker {
  public:
-  using Publish = std::function<void(std::shared_ptr<const HealthSnapshot>)>;
+  using Publish = std::function<void(std::shared_ptr<const control::HealthSnapshot>)>;
 
   HealthChecker(const config::Config& config, Publish publish);
   ~HealthChecker();
@@ -38,9 +38,9 @@ class HealthChecker {
   // After init(), before start(): backends start from these states (indexed as this config,
   // carried over by a reload) instead of unknown, so a reload neither waits for first checks
   // nor logs changes that did not happen.
-  void seed(const HealthSnapshot& carried);
+  void seed(const control::HealthSnapshot& carried);
   // The states as last published (any thread).
-  [[nodiscard]] std::shared_ptr<const HealthSnapshot> latest() const;
+  [[nodiscard]] std::shared_ptr<const control::HealthSnapshot> latest() const;
   void start();
   // Thread-safe: stops the checks and joins the thread.
   void stop();
@@ -50,8 +50,8 @@ class HealthChecker {
   void setPaused(std::uint32_t pool, std::uint32_t backend, bool paused);
 
   // Called by probes on the health thread.
-  void onStateChange(std::uint32_t pool, std::uint32_t backend, BackendState before,
-                     BackendState after, const std::string& reason);
+  void onStateChange(std::uint32_t pool, std::uint32_t backend, control::BackendState before,
+                     control::BackendState after, const std::string& reason);
   [[nodiscard]] std::int64_t jitteredInterval(base::Duration interval);
 
   // State changes so far (any thread).
@@ -67,9 +67,9 @@ class HealthChecker {
   std::vector<std::unique_ptr<DatagramProbe>> datagram_probes_;  // check = "dns"; null: paused
   // [pool]: index of its first backend's probe in probes_ or datagram_probes_ (by its kind)
   std::vector<std::size_t> first_probe_;
-  HealthSnapshot states_;
+  control::HealthSnapshot states_;
   mutable std::mutex latest_mutex_;
-  std::shared_ptr<const HealthSnapshot> latest_;  // what publish_ was last given
+  std::shared_ptr<const control::HealthSnapshot> latest_;  // what publish_ was last given
   std::uint64_t random_state_ = 0x853c49e6748fea9bULL;
   std::atomic<std::uint64_t> transitions_{0};
   std::thread thread_;

@@ -171,7 +171,7 @@ void Probe::finish(bool up, std::string reason) {
   outgoing_.clear();
   phase_ = Phase::kIdle;
   loop_.timers().cancel(this);
-  const BackendState before = counter_.state();
+  const control::BackendState before = counter_.state();
   if (counter_.record(up)) owner_.onStateChange(pool_, backend_, before, counter_.state(), reason);
   loop_.timers().schedule(this, loop_.now() + owner_.jitteredInterval(config_.interval));
 }

@@ -30,8 +30,8 @@ class Probe final : public io::Timer, public io::EventHandler {
   void onTimer() override;
   void onEvents(std::uint32_t events) override;
 
-  [[nodiscard]] BackendState state() const { return counter_.state(); }
-  void seed(BackendState state) { counter_.seed(state); }
+  [[nodiscard]] control::BackendState state() const { return counter_.state(); }
+  void seed(control::BackendState state) { counter_.seed(state); }
 
  private:
   enum class Phase : std::uint8_t { kIdle, kConnecting, kExchanging };

@@ -6,7 +6,22 @@
 #include <optional>
 #include <type_traits>
 
+#include "control/admin_state.h"
+#include "control/health_snapshot.h"
+
 namespace l4lb::upgrade {
+
+// A backend's states cross the upgrade as these numbers, between two binaries that may not be
+// the same build: reordering or renumbering either enum changes the protocol, so it must fail
+// here rather than restore the wrong state.
+static_assert(static_cast<std::uint8_t>(control::BackendState::kUnknown) == 0);
+static_assert(static_cast<std::uint8_t>(control::BackendState::kUp) == 1);
+static_assert(static_cast<std::uint8_t>(control::BackendState::kDown) == 2);
+static_assert(kMaxHealthState == static_cast<std::uint8_t>(control::BackendState::kDown));
+static_assert(static_cast<std::uint8_t>(control::AdminState::kEnabled) == 0);
+static_assert(static_cast<std::uint8_t>(control::AdminState::kDraining) == 1);
+static_assert(static_cast<std::uint8_t>(control::AdminState::kDisabled) == 2);
+static_assert(kMaxAdminState == static_cast<std::uint8_t>(control::AdminState::kDisabled));
 
 namespace {
 

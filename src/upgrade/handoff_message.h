@@ -23,8 +23,11 @@ inline constexpr std::size_t kMaxPendingBytes = 16 * 1024;  // one relay buffer 
 inline constexpr std::size_t kMaxAddressBytes = 128;        // sizeof(sockaddr_storage)
 inline constexpr std::size_t kMaxAdoptedNames = 1024;       // listeners named in Adopted
 inline constexpr std::size_t kMaxBackendRecords = 64;       // per BackendStates message
-inline constexpr std::uint8_t kMaxHealthState = 4;          // health::BackendState's last
-inline constexpr std::uint8_t kMaxAdminState = 2;           // admin::AdminState's last
+// The last values of control::BackendState and control::AdminState, sent as they are (checked
+// in handoff_message.cc). BackendState's 3 and 4 (draining, disabled) were never set by a check
+// and are gone: no sender ever wrote them.
+inline constexpr std::uint8_t kMaxHealthState = 2;
+inline constexpr std::uint8_t kMaxAdminState = 2;
 
 struct Hello {
   std::uint32_t protocol = kProtocolVersion;
@@ -58,8 +61,8 @@ struct BackendRecord {
   std::string pool;
   std::string backend;      // its name
   std::string address;      // its URL: a backend of the same name elsewhere is another one
-  std::uint8_t health = 0;  // health::BackendState
-  std::uint8_t admin = 0;   // admin::AdminState
+  std::uint8_t health = 0;  // control::BackendState
+  std::uint8_t admin = 0;   // control::AdminState
   std::uint32_t weight = 0;
   std::string reason;  // of the last health change
   bool operator==(const BackendRecord&) const = default;

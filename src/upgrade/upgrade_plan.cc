@@ -20,16 +20,16 @@ const BackendRecord* findRecord(const std::vector<BackendRecord>& records,
 
 }  // namespace
 
-health::HealthSnapshot takenHealth(const std::vector<BackendRecord>& records,
-                                   const config::Config& config) {
-  health::HealthSnapshot states = health::uncheckedSnapshot(config, 1);
+control::HealthSnapshot takenHealth(const std::vector<BackendRecord>& records,
+                                    const config::Config& config) {
+  control::HealthSnapshot states = control::uncheckedSnapshot(config, 1);
   for (std::size_t p = 0; p < config.pools.size(); ++p) {
     const auto& pool = config.pools[p];
     if (!pool.health) continue;
     for (std::size_t b = 0; b < pool.backends.size(); ++b) {
       const auto* record = findRecord(records, pool, pool.backends[b]);
       if (record == nullptr) continue;
-      states.pools[p][b] = static_cast<health::BackendState>(record->health);
+      states.pools[p][b] = static_cast<control::BackendState>(record->health);
       states.reasons[p][b] = record->reason.empty() ? "carried over" : record->reason;
     }
   }

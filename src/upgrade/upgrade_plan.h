@@ -9,7 +9,7 @@
 
 #include "base/fd.h"
 #include "config/config.h"
-#include "health/health_state.h"
+#include "control/health_snapshot.h"
 #include "upgrade/handoff_channel.h"
 #include "upgrade/handoff_message.h"
 
@@ -31,7 +31,7 @@ struct TakenListeners {
 
 // The health states of the old process's backends for this config's backends of the same pool,
 // name and address; the others start unknown, as at startup. Pools without checks stay empty.
-[[nodiscard]] health::HealthSnapshot takenHealth(const std::vector<BackendRecord>& records,
-                                                 const config::Config& config);
+[[nodiscard]] control::HealthSnapshot takenHealth(const std::vector<BackendRecord>& records,
+                                                  const config::Config& config);
 
 }  // namespace l4lb::upgrade

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "admin/admin_state.h"
 #include "base/fd.h"
-#include "health/health_state.h"
+#include "control/admin_state.h"
+#include "control/health_snapshot.h"
 #include "proxy/backend_slots.h"
 #include "proxy/snapshot.h"
 #include "worker/connection_limits.h"
@@ -51,8 +51,8 @@ struct ServingOrder {
   // supervisor for a tcp:// listener the old config did not have; empty otherwise.
   std::vector<base::Fd> own_sockets;
   // The states the new config's backends start in, carried over by name from the old.
-  std::shared_ptr<const health::HealthSnapshot> health;  // null: no active checks
-  std::shared_ptr<const admin::AdminSnapshot> admin;     // null: no admin API
+  std::shared_ptr<const control::HealthSnapshot> health;  // null: no active checks
+  std::shared_ptr<const control::AdminSnapshot> admin;    // null: no admin API
 };
 
 // Whether two listeners are the same socket: a reload keeps its acceptors and flows.

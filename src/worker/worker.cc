@@ -413,29 +413,29 @@ void Worker::stopIfDrained() {
   }
 }
 
-void Worker::applyHealthTo(Generation& generation, const health::HealthSnapshot& states,
-                           const health::HealthSnapshot* before) {
+void Worker::applyHealthTo(Generation& generation, const control::HealthSnapshot& states,
+                           const control::HealthSnapshot* before) {
   const std::int64_t now = loop_->now();
   auto& pools = generation.pools;
   for (std::size_t p = 0; p < pools.size() && p < states.pools.size(); ++p) {
     const auto& pool = states.pools[p];
     for (std::uint32_t b = 0; b < pool.size() && b < pools[p].config->backends.size(); ++b) {
-      const health::BackendState was =
-          before != nullptr ? before->pools[p][b] : health::BackendState::kUnknown;
+      const control::BackendState was =
+          before != nullptr ? before->pools[p][b] : control::BackendState::kUnknown;
       if (pool[b] == was) continue;
       // Draining and disabled take no new connections either.
-      pools[p].health->setActiveUp(b, pool[b] == health::BackendState::kUp,
-                                   /*ramp=*/was != health::BackendState::kUnknown, now);
+      pools[p].health->setActiveUp(b, pool[b] == control::BackendState::kUp,
+                                   /*ramp=*/was != control::BackendState::kUnknown, now);
     }
   }
 }
 
-void Worker::applyHealth(std::shared_ptr<const health::HealthSnapshot> states) {
+void Worker::applyHealth(std::shared_ptr<const control::HealthSnapshot> states) {
   applyHealthTo(current(), *states, health_.get());
   health_ = std::move(states);
 }
 
-void Worker::applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot) {
+void Worker::applyAdmin(std::shared_ptr<const control::AdminSnapshot> snapshot) {
   const std::int64_t now = loop_->now();
   Generation& generation = current();
   const auto& config = generation.config();
@@ -445,10 +445,11 @@ void Worker::applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot) {
     const bool maglev = pool.balance == balance::Algorithm::kMaglev;
     const std::uint32_t scale = proxy::weightScale(pool);
     for (std::uint32_t b = 0; b < snapshot->states[p].size() && b < pool.backends.size(); ++b) {
-      const admin::AdminState now_state = snapshot->states[p][b];
-      const admin::AdminState before = admin_ ? admin_->states[p][b] : admin::AdminState::kEnabled;
+      const control::AdminState now_state = snapshot->states[p][b];
+      const control::AdminState before =
+          admin_ ? admin_->states[p][b] : control::AdminState::kEnabled;
       if (now_state != before) {
-        state.health->setAdminAllowed(b, admin::adminAllowsNew(now_state), now);
+        state.health->setAdminAllowed(b, control::adminAllowsNew(now_state), now);
       }
       const std::uint32_t weight = snapshot->weights[p][b] * scale;
       if (weight != state.health->fullWeight(b)) state.health->setFullWeight(b, weight, now);

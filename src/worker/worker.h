@@ -7,10 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "admin/admin_state.h"
-#include "admin/metrics_collector.h"
 #include "base/result.h"
-#include "health/health_state.h"
+#include "control/admin_state.h"
+#include "control/health_snapshot.h"
 #include "io/event_loop.h"
 #include "proxy/access_log.h"
 #include "proxy/buffer_pool.h"
@@ -22,6 +21,7 @@
 #include "proxy/session_list.h"
 #include "proxy/snapshot.h"
 #include "proxy/source_limiter.h"
+#include "stats/metrics_sample.h"
 #include "worker/acceptor.h"
 #include "worker/connection_limits.h"
 #include "worker/serving_config.h"
@@ -103,10 +103,10 @@ class Worker final : public proxy::SessionOwner {
   bool admitClient(proxy::Session& session) override;
 
   // On the worker's thread (posted by the health thread): the active checks' latest states.
-  void applyHealth(std::shared_ptr<const health::HealthSnapshot> states);
+  void applyHealth(std::shared_ptr<const control::HealthSnapshot> states);
 
   // On the worker's thread (posted by the admin API): the operator's states and weights.
-  void applyAdmin(std::shared_ptr<const admin::AdminSnapshot> snapshot);
+  void applyAdmin(std::shared_ptr<const control::AdminSnapshot> snapshot);
 
   // Any thread: a backend's counters in this worker's newest generation (relaxed atomics), or
   // null when that generation has no such pool and backend (a reload is on its way).
@@ -118,7 +118,7 @@ class Worker final : public proxy::SessionOwner {
 
   // Any thread: adds this worker's counters (its newest generation's, and its datagram totals)
   // to `sample`, by listener, pool and backend name (worker_metrics.cc).
-  void addMetrics(admin::MetricsSample& sample) const;
+  void addMetrics(stats::MetricsSample& sample) const;
   // On the worker's thread: the counters of listener `index` of the newest generation.
   [[nodiscard]] proxy::ListenerCounters& listenerCounters(std::uint32_t index) const {
     return *current().listener_counters[index];
@@ -194,8 +194,8 @@ class Worker final : public proxy::SessionOwner {
   // A stream listener's acceptor on `owned` (this worker's socket) or the shared one.
   [[nodiscard]] bool addAcceptor(std::uint32_t index, base::Fd owned, std::string& error);
   // Applies a health snapshot of the newest generation's pools; `before` is what was applied.
-  void applyHealthTo(Generation& generation, const health::HealthSnapshot& states,
-                     const health::HealthSnapshot* before);
+  void applyHealthTo(Generation& generation, const control::HealthSnapshot& states,
+                     const control::HealthSnapshot* before);
 
   std::uint32_t id_;
   const proxy::AccessLog& access_log_;
@@ -220,8 +220,8 @@ class Worker final : public proxy::SessionOwner {
   proxy::DatagramStats datagram_stats_;
   base::LogThrottle datagram_failure_log_;
   std::vector<std::unique_ptr<proxy::DatagramListener>> datagram_listeners_;
-  std::shared_ptr<const health::HealthSnapshot> health_;  // the last applied
-  std::shared_ptr<const admin::AdminSnapshot> admin_;     // the last applied; null: none yet
+  std::shared_ptr<const control::HealthSnapshot> health_;  // the last applied
+  std::shared_ptr<const control::AdminSnapshot> admin_;    // the last applied; null: none yet
   HealthTicker health_ticker_;
   QueueTicker queue_ticker_;
   Settler settler_;

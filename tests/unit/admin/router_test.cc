@@ -33,7 +33,9 @@ class RouterTest : public ::testing::Test {
     ASSERT_TRUE(loaded.ok());
     config_ = std::move(*loaded.config);
     ControllerHooks hooks;
-    hooks.publish = [this](std::shared_ptr<const AdminSnapshot> s) { published_.push_back(s); };
+    hooks.publish = [this](std::shared_ptr<const control::AdminSnapshot> s) {
+      published_.push_back(s);
+    };
     hooks.pause_checks = [this](std::uint32_t p, std::uint32_t b, bool paused) {
       paused_.push_back({p, b, paused ? 1U : 0U});
     };
@@ -63,7 +65,7 @@ class RouterTest : public ::testing::Test {
 
   config::Config config_;
   std::unique_ptr<Controller> controller_;
-  std::vector<std::shared_ptr<const AdminSnapshot>> published_;
+  std::vector<std::shared_ptr<const control::AdminSnapshot>> published_;
   std::vector<std::vector<std::uint32_t>> paused_;
 };
 
@@ -133,10 +135,10 @@ TEST_F(RouterTest, Views) {
   EXPECT_EQ(backends[1]["total"], 11);
   EXPECT_EQ(backends[0]["state"], "unknown");
 
-  health::HealthSnapshot states;
-  states.pools = {{health::BackendState::kUp, health::BackendState::kDown}};
+  control::HealthSnapshot states;
+  states.pools = {{control::BackendState::kUp, control::BackendState::kDown}};
   states.reasons = {{"connected", "connect: Connection refused"}};
-  controller_->onHealth(std::make_shared<const health::HealthSnapshot>(states));
+  controller_->onHealth(std::make_shared<const control::HealthSnapshot>(states));
   pool = call("GET", "/api/v1/pools/web");
   EXPECT_EQ(pool.body["backends"][0]["state"], "up");
   EXPECT_EQ(pool.body["backends"][1]["state"], "down");
@@ -149,7 +151,7 @@ TEST_F(RouterTest, PatchStatePublishesAndPausesChecksOnDisable) {
   ASSERT_EQ(reply.status, 200) << reply.body.dump();
   EXPECT_EQ(reply.body["state"], "draining");
   ASSERT_EQ(published_.size(), 1U);
-  EXPECT_EQ(published_[0]->states[0][0], AdminState::kDraining);
+  EXPECT_EQ(published_[0]->states[0][0], control::AdminState::kDraining);
   EXPECT_TRUE(paused_.empty());
 
   reply = call("PATCH", "/api/v1/pools/web/backends/one", R"({"state": "drain"})");
@@ -162,7 +164,7 @@ TEST_F(RouterTest, PatchStatePublishesAndPausesChecksOnDisable) {
   reply = call("PATCH", "/api/v1/pools/web/backends/one", R"({"state": "enable"})");
   ASSERT_EQ(paused_.size(), 2U);
   EXPECT_EQ(paused_[1], (std::vector<std::uint32_t>{0, 0, 0}));
-  EXPECT_EQ(published_.back()->states[0][0], AdminState::kEnabled);
+  EXPECT_EQ(published_.back()->states[0][0], control::AdminState::kEnabled);
   EXPECT_EQ(controller_->changes(), 3U);
 }
 

@@ -104,7 +104,7 @@ TEST(Reload, ACommitSwitchesTheServingConfigAndTheChecks) {
                          webPool(kBackends, /*checked=*/true)),
                     *current, no_workers.size(), [](const config::Config& config) {
                       return std::make_unique<health::HealthChecker>(
-                          config, [](std::shared_ptr<const health::HealthSnapshot>) {});
+                          config, [](std::shared_ptr<const control::HealthSnapshot>) {});
                     });
   ASSERT_TRUE(prepared.reload) << prepared.error;
   EXPECT_EQ(current, before) << "prepared, not yet committed";
@@ -125,9 +125,9 @@ TEST(Reload, ACommitSwitchesTheServingConfigAndTheChecks) {
 // carryHealth: a reload carries each backend's state over by pool name, backend name and address.
 TEST(CarryHealth, StatesFollowPoolAndBackendNameAndAddress) {
   const config::Config before = load(listener("front", 7000) + webPool(kBackends, true));
-  health::HealthSnapshot states;
+  control::HealthSnapshot states;
   states.version = 4;
-  states.pools = {{health::BackendState::kUp, health::BackendState::kDown}};
+  states.pools = {{control::BackendState::kUp, control::BackendState::kDown}};
   states.reasons = {{"tcp check: connected", "tcp check: refused"}};
   // b moved to first place, a changed its address, c is new.
   const config::Config next = load(listener("front", 7000) +
@@ -135,28 +135,28 @@ TEST(CarryHealth, StatesFollowPoolAndBackendNameAndAddress) {
                                            "{ address = \"tcp://127.0.0.1:7009\", name = \"a\" }, "
                                            "{ address = \"tcp://127.0.0.1:7003\", name = \"c\" }",
                                            true));
-  const health::HealthSnapshot carried = carryHealth(before, states, next);
+  const control::HealthSnapshot carried = carryHealth(before, states, next);
   EXPECT_EQ(carried.version, 5U);
   ASSERT_EQ(carried.pools.size(), 1U);
   ASSERT_EQ(carried.pools[0].size(), 3U);
-  EXPECT_EQ(carried.pools[0][0], health::BackendState::kDown);
+  EXPECT_EQ(carried.pools[0][0], control::BackendState::kDown);
   EXPECT_EQ(carried.reasons[0][0], "tcp check: refused");
-  EXPECT_EQ(carried.pools[0][1], health::BackendState::kUnknown) << "another address";
-  EXPECT_EQ(carried.pools[0][2], health::BackendState::kUnknown) << "new";
+  EXPECT_EQ(carried.pools[0][1], control::BackendState::kUnknown) << "another address";
+  EXPECT_EQ(carried.pools[0][2], control::BackendState::kUnknown) << "new";
 }
 
 TEST(CarryHealth, APoolRenamedStartsUnknown) {
   const config::Config before = load(listener("front", 7000) + webPool(kBackends, true));
-  health::HealthSnapshot states;
-  states.pools = {{health::BackendState::kUp, health::BackendState::kUp}};
+  control::HealthSnapshot states;
+  states.pools = {{control::BackendState::kUp, control::BackendState::kUp}};
   states.reasons = {{"", ""}};
   std::string renamed = listener("front", 7000) + webPool(kBackends, true);
   renamed.replace(renamed.find("pool = \"web\""), 12, "pool = \"api\"");
   renamed.replace(renamed.find("[pool.web]"), 10, "[pool.api]");
   const config::Config next = load(renamed);
-  const health::HealthSnapshot carried = carryHealth(before, states, next);
+  const control::HealthSnapshot carried = carryHealth(before, states, next);
   ASSERT_EQ(carried.pools.size(), 1U);
-  for (const auto state : carried.pools[0]) EXPECT_EQ(state, health::BackendState::kUnknown);
+  for (const auto state : carried.pools[0]) EXPECT_EQ(state, control::BackendState::kUnknown);
 }
 
 }  // namespace

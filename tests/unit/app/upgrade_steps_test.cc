@@ -22,26 +22,26 @@ config::Config twoBackends() {
 
 TEST(BackendRecords, CarryEachBackendsHealthAndReasonByName) {
   const config::Config config = twoBackends();
-  health::HealthSnapshot health;
-  health.pools = {{health::BackendState::kDown, health::BackendState::kUp}};
+  control::HealthSnapshot health;
+  health.pools = {{control::BackendState::kDown, control::BackendState::kUp}};
   health.reasons = {{"tcp check: refused", "tcp check: connected"}};
   const auto records = backendRecords(config, &health, nullptr);
   ASSERT_EQ(records.size(), 2U);
   EXPECT_EQ(records[0].pool, "web");
   EXPECT_EQ(records[0].backend, "a");
   EXPECT_EQ(records[0].address, "tcp://127.0.0.1:7001");
-  EXPECT_EQ(records[0].health, static_cast<std::uint8_t>(health::BackendState::kDown));
+  EXPECT_EQ(records[0].health, static_cast<std::uint8_t>(control::BackendState::kDown));
   EXPECT_EQ(records[0].reason, "tcp check: refused");
   EXPECT_EQ(records[0].weight, 3U);
   EXPECT_EQ(records[1].backend, "b");
-  EXPECT_EQ(records[1].health, static_cast<std::uint8_t>(health::BackendState::kUp));
+  EXPECT_EQ(records[1].health, static_cast<std::uint8_t>(control::BackendState::kUp));
 }
 
 TEST(BackendRecords, WithoutChecksEveryBackendIsUnknown) {
   const auto records = backendRecords(twoBackends(), nullptr, nullptr);
   ASSERT_EQ(records.size(), 2U);
   for (const auto& record : records) {
-    EXPECT_EQ(record.health, static_cast<std::uint8_t>(health::BackendState::kUnknown));
+    EXPECT_EQ(record.health, static_cast<std::uint8_t>(control::BackendState::kUnknown));
     EXPECT_TRUE(record.reason.empty());
   }
 }

@@ -1,6 +1,6 @@
 // The counters GET /metrics reads: the connect-time buckets, and a reload's next balancer
 // carrying on with the counters of the one before.
-#include "balance/backend_counters.h"
+#include "stats/backend_counters.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 namespace l4lb::balance {
 namespace {
 
+using stats::kConnectBucketsUs;
 using testing::makeBalancer;
 
 TEST(BackendCountersTest, ConnectTimesFallInTheFirstBucketTheyFit) {

@@ -8,10 +8,10 @@ namespace {
 TEST(RiseFallCounterTest, FirstResultDecidesAtOnce) {
   RiseFallCounter up(2, 3);
   EXPECT_TRUE(up.record(true));
-  EXPECT_EQ(up.state(), BackendState::kUp);
+  EXPECT_EQ(up.state(), control::BackendState::kUp);
   RiseFallCounter down(2, 3);
   EXPECT_TRUE(down.record(false));
-  EXPECT_EQ(down.state(), BackendState::kDown);
+  EXPECT_EQ(down.state(), control::BackendState::kDown);
 }
 
 TEST(RiseFallCounterTest, FallConsecutiveFailuresTakeItDown) {
@@ -22,9 +22,9 @@ TEST(RiseFallCounterTest, FallConsecutiveFailuresTakeItDown) {
   EXPECT_FALSE(counter.record(true));  // the streak starts over
   EXPECT_FALSE(counter.record(false));
   EXPECT_FALSE(counter.record(false));
-  EXPECT_EQ(counter.state(), BackendState::kUp);
+  EXPECT_EQ(counter.state(), control::BackendState::kUp);
   EXPECT_TRUE(counter.record(false));
-  EXPECT_EQ(counter.state(), BackendState::kDown);
+  EXPECT_EQ(counter.state(), control::BackendState::kDown);
 }
 
 TEST(RiseFallCounterTest, RiseConsecutiveSuccessesBringItUp) {
@@ -34,13 +34,8 @@ TEST(RiseFallCounterTest, RiseConsecutiveSuccessesBringItUp) {
   EXPECT_FALSE(counter.record(false));
   EXPECT_FALSE(counter.record(true));
   EXPECT_TRUE(counter.record(true));
-  EXPECT_EQ(counter.state(), BackendState::kUp);
+  EXPECT_EQ(counter.state(), control::BackendState::kUp);
   EXPECT_TRUE(counter.record(false));  // fall = 1
-}
-
-TEST(BackendStateTest, Names) {
-  EXPECT_EQ(backendStateName(BackendState::kDraining), "draining");
-  EXPECT_EQ(backendStateName(BackendState::kDisabled), "disabled");
 }
 
 }  // namespace

@@ -125,20 +125,20 @@ TEST(UpgradePlanTest, HealthCarriesOverByPoolNameAndAddress) {
   a.pool = "web";
   a.backend = "a";
   a.address = "tcp://127.0.0.1:9001";
-  a.health = static_cast<std::uint8_t>(health::BackendState::kDown);
+  a.health = static_cast<std::uint8_t>(control::BackendState::kDown);
   a.reason = "tcp check: refused";
   records.push_back(a);
   BackendRecord b = a;  // same name, another address: another backend
   b.backend = "b";
   b.address = "tcp://127.0.0.1:9999";
-  b.health = static_cast<std::uint8_t>(health::BackendState::kUp);
+  b.health = static_cast<std::uint8_t>(control::BackendState::kUp);
   records.push_back(b);
-  const health::HealthSnapshot states = takenHealth(records, config);
+  const control::HealthSnapshot states = takenHealth(records, config);
   ASSERT_EQ(states.pools.size(), 2U);
   ASSERT_EQ(states.pools[0].size(), 2U);
-  EXPECT_EQ(states.pools[0][0], health::BackendState::kDown);
+  EXPECT_EQ(states.pools[0][0], control::BackendState::kDown);
   EXPECT_EQ(states.reasons[0][0], "tcp check: refused");
-  EXPECT_EQ(states.pools[0][1], health::BackendState::kUnknown);
+  EXPECT_EQ(states.pools[0][1], control::BackendState::kUnknown);
   EXPECT_TRUE(states.pools[1].empty());  // dns has no checks
 }
 

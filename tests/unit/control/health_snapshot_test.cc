@@ -1,9 +1,10 @@
+#include "control/health_snapshot.h"
+
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
-#include "health/health_state.h"
 
-namespace l4lb::health {
+namespace l4lb::control {
 namespace {
 
 TEST(UncheckedSnapshot, CheckedPoolsStartUnknownAndUncheckedOnesEmpty) {
@@ -42,5 +43,11 @@ backends = [{ address = "tcp://127.0.0.1:9003" }]
   }
 }
 
+TEST(BackendStateTest, Names) {
+  EXPECT_EQ(backendStateName(BackendState::kUnknown), "unknown");
+  EXPECT_EQ(backendStateName(BackendState::kUp), "up");
+  EXPECT_EQ(backendStateName(BackendState::kDown), "down");
+}
+
 }  // namespace
-}  // namespace l4lb::health
+}  // namespace l4lb::control
