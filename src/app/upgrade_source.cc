@@ -117,12 +117,6 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
 
   std::uint32_t sessions = 0;
   for (int sweep = 0; sweep < kSweeps; ++sweep) {
-    // The first sweep waits too. Until the main thread answered hooks at once (it polled every
-    // 100 ms), one came some time after accepting stopped; sessions handed over right after it
-    // crash the new process's worker now and then (a handler called mid-destruction in
-    // io::EventLoop::run; test_upgrade.py's under-load test, 3 runs in 8), a fault of the
-    // worker's to find, not of this timing.
-    std::this_thread::sleep_for(kSweepPause);
     std::vector<HandedConnection> handed = hooks_.hand_off(adopted->listeners);
     for (auto& handed_one : handed) {
       std::vector<int> fds;
@@ -133,6 +127,7 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
       if (!channel.send(handed_one.message, fds, error)) return false;
       ++sessions;
     }
+    if (sweep + 1 < kSweeps) std::this_thread::sleep_for(kSweepPause);
   }
   // Last look before the admin API goes: a new process that died meanwhile leaves this one
   // serving with everything it has.
