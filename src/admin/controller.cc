@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "base/log.h"
+#include "config/backend_change.h"
 #include "io/clock.h"
 #include "net/endpoint.h"
 
@@ -174,6 +175,22 @@ ApiReply Controller::addBackend(std::string_view pool_name, std::string_view bod
                       "the body must be a JSON object like {\"address\": "
                       "\"tcp://10.0.0.5:6379\", \"name\": \"cache-3\"}");
   }
+  // The object's keys become a backends entry, which config/ reads and checks as it does the
+  // file's: same keys, types, limits and messages.
+  toml::table fields;
+  for (const auto& [key, value] : parsed.items()) {
+    if (value.is_string()) {
+      fields.insert(key, value.get<std::string>());
+    } else if (value.is_boolean()) {
+      fields.insert(key, value.get<bool>());
+    } else if (value.is_number_integer()) {
+      fields.insert(key, value.get<std::int64_t>());
+    } else if (value.is_number()) {
+      fields.insert(key, value.get<double>());
+    } else {
+      return errorReply(400, fmt::format("\"{}\" must be a string, number or boolean", key));
+    }
+  }
   std::lock_guard change(change_mutex_);
   config::Config next;
   std::string name;
@@ -181,62 +198,17 @@ ApiReply Controller::addBackend(std::string_view pool_name, std::string_view bod
     std::lock_guard lock(mutex_);
     auto pool = findPool(pool_name);
     if (!pool) return errorReply(404, fmt::format("no pool \"{}\"", pool_name));
-    next = *config_;
-    auto& pool_config = next.pools[*pool];
-    config::BackendConfig backend;
-    for (const auto& [key, value] : parsed.items()) {
-      if (key == "address") {
-        if (!value.is_string()) return errorReply(400, "\"address\" must be a string");
-        auto endpoint = net::parseEndpoint(value.get<std::string>());
-        if (auto* error = std::get_if<net::EndpointError>(&endpoint)) {
-          return errorReply(400, "\"address\": " + error->message);
-        }
-        backend.address = std::get<net::Endpoint>(std::move(endpoint));
-      } else if (key == "name") {
-        if (!value.is_string() || value.get<std::string>().empty()) {
-          return errorReply(400, "\"name\" must be a non-empty string");
-        }
-        backend.name = value.get<std::string>();
-      } else if (key == "weight") {
-        if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
-            value.get<std::int64_t>() > 10'000) {
-          return errorReply(400, "\"weight\" must be an integer from 1 to 10000");
-        }
-        backend.weight = value.get<std::uint32_t>();
-      } else if (key == "backup") {
-        if (!value.is_boolean()) return errorReply(400, "\"backup\" must be true or false");
-        backend.backup = value.get<bool>();
-      } else if (key == "max_connections") {
-        if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
-            value.get<std::int64_t>() > 1'000'000) {
-          return errorReply(400, "\"max_connections\" must be an integer from 0 to 1000000");
-        }
-        backend.max_connections = value.get<std::uint32_t>();
-      } else {
-        return errorReply(400, fmt::format("unknown key \"{}\" (expected address, name, weight, "
-                                           "backup, max_connections)",
-                                           key));
+    config::LoadResult added = config::withBackendAdded(*config_, *pool, fields);
+    if (!added.ok()) {
+      std::string message;
+      for (const auto& error : added.errors) {
+        if (!message.empty()) message += "; ";
+        message += error.key.empty() ? error.message : error.key + ": " + error.message;
       }
+      return errorReply(400, std::move(message));
     }
-    if (backend.address.url.empty()) return errorReply(400, "\"address\" is required");
-    if (backend.name.empty()) backend.name = backend.address.url;
-    const bool stream = pool_config.backends.empty() || pool_config.backends[0].address.isStream();
-    if (backend.address.isStream() != stream) {
-      return errorReply(400,
-                        fmt::format("pool \"{}\" has {} backends; {} is not one", pool_config.name,
-                                    stream ? "stream" : "datagram", backend.address.url));
-    }
-    if (backend.max_connections > 0 && !stream) {
-      return errorReply(400, "\"max_connections\" applies to stream backends");
-    }
-    for (const auto& other : pool_config.backends) {
-      if (other.name == backend.name) {
-        return errorReply(400, fmt::format("pool \"{}\" has a backend named \"{}\" already",
-                                           pool_config.name, backend.name));
-      }
-    }
-    name = backend.name;
-    pool_config.backends.push_back(std::move(backend));
+    next = std::move(*added.config);
+    name = next.pools[*pool].backends.back().name;
   }
   const std::string pool = std::string(pool_name);
   ReloadOutcome outcome = hooks_.apply_config(

@@ -340,15 +340,17 @@ void resolveRoutes(std::vector<ListenerDraft>& listeners, const std::vector<Pool
 
 }  // namespace
 
+void checkPool(const PoolDraft& pool, ErrorList& errors) {
+  checkBackends(pool, errors);
+  checkBalance(pool, errors);
+  checkPoolKinds(pool, errors);
+}
+
 Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   if (draft.listeners.empty() && !draft.listeners_reported) {
     errors.add(draft.listeners_origin, "at least one [[listener]] is required");
   }
-  for (const PoolDraft& pool : draft.pools) {
-    checkBackends(pool, errors);
-    checkBalance(pool, errors);
-    checkPoolKinds(pool, errors);
-  }
+  for (const PoolDraft& pool : draft.pools) checkPool(pool, errors);
   for (const ListenerDraft& listener : draft.listeners) {
     if (listener.bind_ok) checkScopedKeys(listener.scoped_keys, listener.config.bind, errors);
   }

@@ -83,6 +83,10 @@ struct ConfigDraft {
 [[nodiscard]] std::variant<net::Endpoint, std::string> parseConfigEndpoint(
     const EndpointParser& parse, std::string_view url);
 
+// The checks of one pool that look across its entries (duplicate backend names, stream and
+// datagram kinds, keys that apply to the other kind, maglev table sizes).
+void checkPool(const PoolDraft& pool, ErrorList& errors);
+
 // Runs the checks that look across entries (duplicate names and binds, pool references, stream
 // and datagram kinds matching, keys that apply to other kinds, maglev table sizes), resolves pool
 // indexes and assembles the config. Errors go to `errors`; the returned config is meaningful only

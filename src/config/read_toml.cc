@@ -202,46 +202,6 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
   return draft;
 }
 
-std::optional<BackendDraft> readBackend(const toml::node& node, const std::string& key,
-                                        const EndpointParser& parse, ErrorList& errors) {
-  const toml::table* table = node.as_table();
-  if (table == nullptr) {
-    errors.add(Origin{.key = key, .pos = positionOf(node.source())},
-               fmt::format("expected a table like {{ address = {} }}, got {}", kAddressForms,
-                           describe(node)));
-    return std::nullopt;
-  }
-  TableReader reader(*table, key, kBackendKeys, errors);
-  BackendDraft draft;
-  reader.requireKey("address", fmt::format("every backend needs address = {}", kAddressForms));
-  draft.address = reader.originOf("address");
-  if (auto address = readEndpoint(reader, "address", parse)) {
-    draft.config.address = std::move(*address);
-    draft.address_ok = true;
-  }
-  readQueueLimits(reader, draft.config.mq, draft.scoped_keys);
-  draft.name_defaulted = !reader.has("name");
-  draft.name = reader.originOf(draft.name_defaulted ? "address" : "name");
-  if (draft.name_defaulted) {
-    // The name is the backend's identity (maglev hashes it): the address as written.
-    if (const toml::node* address = reader.node("address"); address && address->is_string()) {
-      draft.config.name = address->as_string()->get();
-    }
-  } else if (auto name = reader.name("name")) {
-    draft.config.name = std::move(*name);
-  }
-  if (auto weight = reader.integer("weight", 1, kMaxWeight)) {
-    draft.config.weight = static_cast<std::uint32_t>(*weight);
-  }
-  noteScoped(reader, "max_connections", KeyScope::kStream, draft.scoped_keys);
-  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
-    draft.config.max_connections = static_cast<std::uint32_t>(*max);
-  }
-  if (auto backup = reader.boolean("backup")) draft.config.backup = *backup;
-  reader.reportUnknownKeys();
-  return draft;
-}
-
 void readBackends(TableReader& reader, PoolDraft& pool, const EndpointParser& parse) {
   pool.backends_origin = reader.originOf("backends");
   const toml::array* backends =
@@ -370,6 +330,46 @@ void readPools(TableReader& top, ConfigDraft& draft, const EndpointParser& parse
 }
 
 }  // namespace
+
+std::optional<BackendDraft> readBackend(const toml::node& node, const std::string& key,
+                                        const EndpointParser& parse, ErrorList& errors) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    errors.add(Origin{.key = key, .pos = positionOf(node.source())},
+               fmt::format("expected a table like {{ address = {} }}, got {}", kAddressForms,
+                           describe(node)));
+    return std::nullopt;
+  }
+  TableReader reader(*table, key, kBackendKeys, errors);
+  BackendDraft draft;
+  reader.requireKey("address", fmt::format("every backend needs address = {}", kAddressForms));
+  draft.address = reader.originOf("address");
+  if (auto address = readEndpoint(reader, "address", parse)) {
+    draft.config.address = std::move(*address);
+    draft.address_ok = true;
+  }
+  readQueueLimits(reader, draft.config.mq, draft.scoped_keys);
+  draft.name_defaulted = !reader.has("name");
+  draft.name = reader.originOf(draft.name_defaulted ? "address" : "name");
+  if (draft.name_defaulted) {
+    // The name is the backend's identity (maglev hashes it): the address as written.
+    if (const toml::node* address = reader.node("address"); address && address->is_string()) {
+      draft.config.name = address->as_string()->get();
+    }
+  } else if (auto name = reader.name("name")) {
+    draft.config.name = std::move(*name);
+  }
+  if (auto weight = reader.integer("weight", 1, kMaxWeight)) {
+    draft.config.weight = static_cast<std::uint32_t>(*weight);
+  }
+  noteScoped(reader, "max_connections", KeyScope::kStream, draft.scoped_keys);
+  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
+    draft.config.max_connections = static_cast<std::uint32_t>(*max);
+  }
+  if (auto backup = reader.boolean("backup")) draft.config.backup = *backup;
+  reader.reportUnknownKeys();
+  return draft;
+}
 
 ConfigDraft readDraft(const toml::table& root, const std::string& source,
                       const EndpointParser& parse, ErrorList& errors) {

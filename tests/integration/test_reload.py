@@ -296,10 +296,17 @@ def test_api_adds_and_removes_backends(l4lb, servers, workdir):
     # Refused: a second b1, a datagram address in a stream pool, the last backend of a pool.
     status, body = curl(setup.sock, "POST", "/api/v1/pools/web/backends",
                         f'{{"address": "{b1.url}", "name": "b1"}}')
-    assert status == 400 and "already" in body["error"], body
+    assert status == 400 and "duplicate backend name" in body["error"], body
     status, body = curl(setup.sock, "POST", "/api/v1/pools/web/backends",
                         '{"address": "udp://127.0.0.1:53"}')
     assert status == 400 and "stream" in body["error"], body
+    # The file's checks and messages, naming the key as in the file (config/ reads the entry).
+    status, body = curl(setup.sock, "POST", "/api/v1/pools/web/backends",
+                        '{"address": "tcp://127.0.0.1:1", "name": "b9", "weight": 0}')
+    assert status == 400 and "pool.web.backends[2].weight" in body["error"], body
+    status, body = curl(setup.sock, "POST", "/api/v1/pools/web/backends",
+                        '{"address": "tcp://127.0.0.1:1", "name": "b9", "colour": "red"}')
+    assert status == 400 and "colour" in body["error"], body
     out = ctl("--socket", sock, "remove", "web", "b0")
     assert out.returncode == 0, out.stdout + out.stderr
     assert {ask_name(listen) for _ in range(8)} == {"b1"}
