@@ -12,6 +12,7 @@
 #include "config/backend_change.h"
 #include "io/clock.h"
 #include "net/endpoint.h"
+#include "proxy/snapshot.h"
 
 namespace l4lb::admin {
 
@@ -76,12 +77,8 @@ void Controller::rebase(
     }
     std::shared_ptr<const balance::MaglevTable> table;
     if (weights_changed && pool.balance == balance::Algorithm::kMaglev) {
-      std::vector<balance::BackendSlot> slots;
-      for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
-        slots.push_back({pool.backends[b].name, weights[b], pool.backends[b].backup});
-      }
-      table = std::make_shared<const balance::MaglevTable>(
-          slots, balance::nextPrime(pool.maglev_table_size));
+      table = std::make_shared<const balance::MaglevTable>(proxy::balancerSlots(pool, weights),
+                                                           pool.maglev_table_size);
     }
     next.states.push_back(std::move(states));
     next.weights.push_back(std::move(weights));
@@ -405,13 +402,9 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
                   pool_config.backends[backend].name, before, *change.weight);
     if (pool_config.balance == balance::Algorithm::kMaglev) {
       // The table is rebuilt here, off the data path, and shared by every worker.
-      std::vector<balance::BackendSlot> slots;
-      for (std::uint32_t b = 0; b < pool_config.backends.size(); ++b) {
-        const auto& config = pool_config.backends[b];
-        slots.push_back({config.name, current_.weights[*pool][b], config.backup});
-      }
       current_.maglev_tables[*pool] = std::make_shared<const balance::MaglevTable>(
-          slots, balance::nextPrime(pool_config.maglev_table_size));
+          proxy::balancerSlots(pool_config, current_.weights[*pool]),
+          pool_config.maglev_table_size);
     }
   }
   if (changed) publishLocked();
