@@ -123,7 +123,7 @@ bool Server::startWorkers(const config::Config& config, unsigned worker_count,
     workers_.push_back(std::make_unique<worker::Worker>(i, serving_, *access_log_));
     workers_.back()->setWorkerCount(worker_count);
     if (i < taken_sockets_.size()) {
-      workers_.back()->adoptListeningSockets(std::move(taken_sockets_[i]));
+      workers_.back()->takeOverListeningSockets(std::move(taken_sockets_[i]));
     }
     if (!workers_.back()->init(error)) return false;
     targets_.push_back(workers_.back().get());

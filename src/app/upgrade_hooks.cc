@@ -131,7 +131,7 @@ void Server::takeConnections(UpgradeTarget& target) {
   upgrade::Done done;
   std::size_t next_worker = 0;
   std::size_t taken = 0;
-  bool ok = target.sendAdopted(taken_listeners_, error) &&
+  bool ok = target.sendTakenOver(taken_listeners_, error) &&
             target.receiveConnections(
                 [&](upgrade::ReceivedHandoff connection) {
                   ++taken;

@@ -105,19 +105,19 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
   sockets.clear();
   auto answer = channel.receive(upgrade::kAnswerTimeout, error);
   if (!answer) return false;
-  const auto* adopted = std::get_if<upgrade::Adopted>(&answer->message);
-  if (adopted == nullptr) {
-    error = "the new process answered the listeners with something else than Adopted";
+  const auto* taken = std::get_if<upgrade::TakenOver>(&answer->message);
+  if (taken == nullptr) {
+    error = "the new process answered the listeners with something else than TakenOver";
     return false;
   }
   hooks_.set_accepting(false);
   stopped_accepting = true;
   base::logInfo("upgrade: the new process serves {} listeners; no longer accepting here",
-                adopted->listeners.size());
+                taken->listeners.size());
 
   std::uint32_t sessions = 0;
   for (int sweep = 0; sweep < kSweeps; ++sweep) {
-    std::vector<HandedConnection> handed = hooks_.hand_off(adopted->listeners);
+    std::vector<HandedConnection> handed = hooks_.hand_off(taken->listeners);
     for (auto& handed_one : handed) {
       std::vector<int> fds;
       fds.reserve(handed_one.fds.size());
@@ -136,7 +136,7 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
     return false;
   }
   hooks_.release_admin();
-  if (!channel.send(upgrade::Done{static_cast<std::uint32_t>(adopted->listeners.size()), sessions},
+  if (!channel.send(upgrade::Done{static_cast<std::uint32_t>(taken->listeners.size()), sessions},
                     {}, error)) {
     return false;
   }

@@ -162,7 +162,7 @@ void deliverConnection(const WorkerList& workers, const SocketWorkers& socket_wo
     worker::Worker* w = workers[index].get();
     auto state = std::make_shared<upgrade::FlowHandoff>(std::move(*flow));
     auto fd = std::make_shared<base::Fd>(std::move(connection.fds[0]));
-    w->loop().post([w, state, fd] { w->adoptFlow(*state, std::move(*fd)); });
+    w->loop().post([w, state, fd] { w->takeOverFlow(*state, std::move(*fd)); });
     return;
   }
   auto* session = std::get_if<upgrade::SessionHandoff>(&connection.message);
@@ -170,7 +170,7 @@ void deliverConnection(const WorkerList& workers, const SocketWorkers& socket_wo
   worker::Worker* w = workers[next_worker++ % workers.size()].get();
   auto state = std::make_shared<upgrade::SessionHandoff>(std::move(*session));
   auto fds = std::make_shared<std::vector<base::Fd>>(std::move(connection.fds));
-  w->loop().post([w, state, fds] { w->adoptSession(std::move(*state), std::move(*fds)); });
+  w->loop().post([w, state, fds] { w->takeOverSession(std::move(*state), std::move(*fds)); });
 }
 
 }  // namespace l4lb::app

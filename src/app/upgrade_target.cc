@@ -106,8 +106,8 @@ bool UpgradeTarget::receiveListeners(std::vector<upgrade::ReceivedHandoff>& list
   }
 }
 
-bool UpgradeTarget::sendAdopted(std::vector<std::string> listeners, std::string& error) {
-  return channel_->send(upgrade::Adopted{std::move(listeners)}, {}, error);
+bool UpgradeTarget::sendTakenOver(std::vector<std::string> listeners, std::string& error) {
+  return channel_->send(upgrade::TakenOver{std::move(listeners)}, {}, error);
 }
 
 bool UpgradeTarget::receiveConnections(const std::function<void(upgrade::ReceivedHandoff)>& deliver,

@@ -25,7 +25,7 @@ class UpgradeTarget {
                                       std::vector<upgrade::BackendRecord>& backends,
                                       std::string& error);
   // Tells the old process these listeners are served here now: it stops accepting on them.
-  [[nodiscard]] bool sendAdopted(std::vector<std::string> listeners, std::string& error);
+  [[nodiscard]] bool sendTakenOver(std::vector<std::string> listeners, std::string& error);
   // Takes the handed-over sessions and flows until Done, each given to `deliver`.
   [[nodiscard]] bool receiveConnections(
       const std::function<void(upgrade::ReceivedHandoff)>& deliver, upgrade::Done& done,

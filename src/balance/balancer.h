@@ -78,7 +78,7 @@ class Balancer {
   [[nodiscard]] std::shared_ptr<BackendCounters> sharedCounters(std::uint32_t backend) const {
     return counters_[backend];
   }
-  void adoptCounters(std::uint32_t backend, std::shared_ptr<BackendCounters> counters) {
+  void carryCounters(std::uint32_t backend, std::shared_ptr<BackendCounters> counters) {
     counters_[backend] = std::move(counters);
   }
 

@@ -35,8 +35,8 @@ void DatagramListener::handOffFlows(std::vector<HandedFlow>& out) {
   }
 }
 
-bool DatagramListener::adoptFlow(const FlowHandoff& state, std::uint32_t backend,
-                                 base::Fd upstream) {
+bool DatagramListener::takeOverFlow(const FlowHandoff& state, std::uint32_t backend,
+                                    base::Fd upstream) {
   FlowKey key;
   key.len = static_cast<socklen_t>(std::min(state.client_address.size(), sizeof(key.addr)));
   std::memcpy(&key.addr, state.client_address.data(), key.len);

@@ -75,7 +75,7 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
   return watch();
 }
 
-base::SysResult<bool> DatagramListener::openAdopted(base::Fd socket) {
+base::SysResult<bool> DatagramListener::openTakenOver(base::Fd socket) {
   fd_ = std::move(socket);
   if (listener_->per_source_max_flows > 0) {
     // The old process attached the steering program to the socket's group; it stays.
@@ -100,7 +100,7 @@ base::SysResult<bool> DatagramListener::watch() {
   return env_.loop->add(fd_.get(), EPOLLIN, this);
 }
 
-void DatagramListener::adopt(const config::ListenerConfig& listener, PoolState& pool) {
+void DatagramListener::carryOver(const config::ListenerConfig& listener, PoolState& pool) {
   PoolState& old = *pool_;
   for (Flow* flow = table_.oldest(); flow != nullptr;
        flow = flow->lru_newer == kNoFlow ? nullptr : &table_.at(flow->lru_newer)) {

@@ -55,7 +55,7 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1,
                                            base::Fd passed = {});
   // Serves a socket received from the old process in a binary upgrade (udp://, unixgram://).
-  [[nodiscard]] base::SysResult<bool> openAdopted(base::Fd socket);
+  [[nodiscard]] base::SysResult<bool> openTakenOver(base::Fd socket);
   // Duplicates the listening socket (binary upgrade); invalid for mq:// (the new process opens
   // the queue by name) or when closed.
   [[nodiscard]] base::Fd duplicateSocket() const;
@@ -72,14 +72,14 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   void handOffFlows(std::vector<HandedFlow>& out);
   // The new process's side: a flow the old process handed over, to backend `backend` of the
   // pool, whose replies arrive on `upstream`. False (and nothing kept) when it cannot be had.
-  bool adoptFlow(const FlowHandoff& state, std::uint32_t backend, base::Fd upstream);
+  bool takeOverFlow(const FlowHandoff& state, std::uint32_t backend, base::Fd upstream);
   // Stops receiving and ends every flow (drain: datagram flows are not waited for).
   void close();
   // A reload kept this listener's bind: serve `listener` with `pool` from now on. Each flow
   // keeps its backend when the new pool has one of that name and address; a flow whose backend
   // is gone picks a new one with its next datagram. (max_flows and per_source_max_flows keep
   // the values the listener was opened with.)
-  void adopt(const config::ListenerConfig& listener, PoolState& pool);
+  void carryOver(const config::ListenerConfig& listener, PoolState& pool);
   [[nodiscard]] const config::ListenerConfig& listener() const { return *listener_; }
 
   void onEvents(std::uint32_t events) override;

@@ -69,7 +69,7 @@ class PipePool {
     return PooledPipe(nullptr, std::move(read_end), std::move(write_end));
   }
   // A pipe another process filled (binary upgrade), returned to this pool once drained.
-  [[nodiscard]] PooledPipe adopt(base::Fd read_end, base::Fd write_end) {
+  [[nodiscard]] PooledPipe takeOver(base::Fd read_end, base::Fd write_end) {
     return PooledPipe(this, std::move(read_end), std::move(write_end));
   }
 

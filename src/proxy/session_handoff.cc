@@ -89,8 +89,9 @@ void Session::resume(const SessionHandoff& state, std::uint32_t backend, base::F
       base::Fd write_end = std::move(pipes[next_pipe + 1]);
       next_pipe += 2;
       // With splice off here the pipe is only drained: it then closes instead of being pooled.
-      d.pipe = env_.pipes != nullptr ? env_.pipes->adopt(std::move(read_end), std::move(write_end))
-                                     : PipePool::foreign(std::move(read_end), std::move(write_end));
+      d.pipe = env_.pipes != nullptr
+                   ? env_.pipes->takeOver(std::move(read_end), std::move(write_end))
+                   : PipePool::foreign(std::move(read_end), std::move(write_end));
       d.piped = from.piped;
       d.splicing = true;
     }

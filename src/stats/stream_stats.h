@@ -60,7 +60,7 @@
   COUNTER(bytes_from_backends)                                                             \
   COUNTER(spliced)     /* directions that turned out bulk and moved on to splice(2) */     \
   COUNTER(handed_over) /* sessions a binary upgrade moved to the new process (old) */      \
-  COUNTER(adopted)     /* sessions taken over from the old process (new process) */        \
+  COUNTER(taken_over)  /* sessions taken over from the old process (new process) */        \
   COUNTER(retried)     /* moved to another backend after it ended before answering */      \
   BY_REASON(ended)
 

@@ -31,7 +31,7 @@ enum class MessageType : std::uint8_t {
   kSession = 3,
   kDone = 4,
   kListenersSent = 5,
-  kAdopted = 6,
+  kTakenOver = 6,
   kFlow = 7,
   kBackendStates = 8,
 };
@@ -206,16 +206,16 @@ std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
       if (r.failed()) return std::nullopt;
       return ListenersSent{*count};
     }
-    case MessageType::kAdopted: {
-      Adopted m;
-      auto count = r.u32("adopted listener count");
+    case MessageType::kTakenOver: {
+      TakenOver m;
+      auto count = r.u32("taken-over listener count");
       if (r.failed()) return std::nullopt;
-      if (*count > kMaxAdoptedNames) {
-        r.fail(fmt::format("{} adopted listeners, more than {}", *count, kMaxAdoptedNames));
+      if (*count > kMaxTakenOverNames) {
+        r.fail(fmt::format("{} taken-over listeners, more than {}", *count, kMaxTakenOverNames));
         return std::nullopt;
       }
       for (std::uint32_t i = 0; i < *count; ++i) {
-        auto name = r.text("adopted listener name", kMaxTextBytes);
+        auto name = r.text("taken-over listener name", kMaxTextBytes);
         if (r.failed()) return std::nullopt;
         m.listeners.push_back(std::move(*name));
       }
@@ -324,8 +324,8 @@ std::string encodeHandoff(const HandoffMessage& message) {
         } else if constexpr (std::is_same_v<T, ListenersSent>) {
           w.u8(static_cast<std::uint8_t>(MessageType::kListenersSent));
           w.u32(m.count);
-        } else if constexpr (std::is_same_v<T, Adopted>) {
-          w.u8(static_cast<std::uint8_t>(MessageType::kAdopted));
+        } else if constexpr (std::is_same_v<T, TakenOver>) {
+          w.u8(static_cast<std::uint8_t>(MessageType::kTakenOver));
           w.u32(static_cast<std::uint32_t>(m.listeners.size()));
           for (const auto& name : m.listeners) w.text(name);
         } else if constexpr (std::is_same_v<T, FlowHandoff>) {

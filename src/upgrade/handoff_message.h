@@ -21,7 +21,7 @@ inline constexpr std::size_t kMaxMessageBytes = 64 * 1024;
 inline constexpr std::size_t kMaxTextBytes = 4096;          // names, URLs, digests
 inline constexpr std::size_t kMaxPendingBytes = 16 * 1024;  // one relay buffer per direction
 inline constexpr std::size_t kMaxAddressBytes = 128;        // sizeof(sockaddr_storage)
-inline constexpr std::size_t kMaxAdoptedNames = 1024;       // listeners named in Adopted
+inline constexpr std::size_t kMaxTakenOverNames = 1024;     // listeners named in TakenOver
 inline constexpr std::size_t kMaxBackendRecords = 64;       // per BackendStates message
 // The last values of control::BackendState and control::AdminState, sent as they are (checked
 // in handoff_message.cc). BackendState's 3 and 4 (draining, disabled) were never set by a check
@@ -82,9 +82,9 @@ struct ListenersSent {
 
 // The new process answers ListenersSent: it is serving on these listeners (by name) from now on;
 // the old one may stop accepting. Sockets of listeners not named were closed unused.
-struct Adopted {
+struct TakenOver {
   std::vector<std::string> listeners;
-  bool operator==(const Adopted&) const = default;
+  bool operator==(const TakenOver&) const = default;
 };
 
 struct Done {
@@ -93,8 +93,8 @@ struct Done {
   bool operator==(const Done&) const = default;
 };
 
-using HandoffMessage = std::variant<Hello, ListenerHandoff, SessionHandoff, ListenersSent, Adopted,
-                                    FlowHandoff, BackendStates, Done>;
+using HandoffMessage = std::variant<Hello, ListenerHandoff, SessionHandoff, ListenersSent,
+                                    TakenOver, FlowHandoff, BackendStates, Done>;
 
 struct DecodeError {
   std::string reason;

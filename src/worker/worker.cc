@@ -85,7 +85,7 @@ std::shared_ptr<Worker::Generation> Worker::makeGeneration(
         for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
           for (std::uint32_t o = 0; o < old_pool.config->backends.size(); ++o) {
             if (old_pool.config->backends[o].name == pool.backends[b].name) {
-              state.balancer->adoptCounters(b, old_pool.balancer->sharedCounters(o));
+              state.balancer->carryCounters(b, old_pool.balancer->sharedCounters(o));
             }
           }
         }
@@ -154,20 +154,20 @@ bool Worker::init(std::string& error) {
 
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
-    std::vector<base::Fd> adopted;
-    if (i < adopted_sockets_.size()) adopted = std::move(adopted_sockets_[i]);
+    std::vector<base::Fd> taken;
+    if (i < taken_sockets_.size()) taken = std::move(taken_sockets_[i]);
     if (listener.isDatagram()) {
-      base::Fd first = adopted.empty() ? base::Fd() : std::move(adopted[0]);
+      base::Fd first = taken.empty() ? base::Fd() : std::move(taken[0]);
       if (!openDatagramListener(i, error, std::move(first))) return false;
       // A worker of the new process with more than one socket of the old (fewer workers now):
       // each is served, or the flows the kernel hashes to it would be stranded.
-      for (std::size_t extra = 1; extra < adopted.size(); ++extra) {
-        if (!openDatagramListener(i, error, std::move(adopted[extra]))) return false;
+      for (std::size_t extra = 1; extra < taken.size(); ++extra) {
+        if (!openDatagramListener(i, error, std::move(taken[extra]))) return false;
       }
       continue;
     }
-    if (!adopted.empty()) {
-      for (auto& socket : adopted) {
+    if (!taken.empty()) {
+      for (auto& socket : taken) {
         if (!addAcceptor(i, std::move(socket), error)) return false;
       }
       continue;
@@ -210,12 +210,12 @@ bool Worker::addAcceptor(std::uint32_t index, base::Fd owned, std::string& error
   return true;
 }
 
-bool Worker::openDatagramListener(std::uint32_t index, std::string& error, base::Fd adopted) {
+bool Worker::openDatagramListener(std::uint32_t index, std::string& error, base::Fd taken) {
   const auto& listener = current().config().listeners[index];
   // A socket the service manager passed is one socket: worker 0 serves it, as unixgram://.
-  const int passed = adopted ? -1 : current().serving->sharedFd(index);
+  const int passed = taken ? -1 : current().serving->sharedFd(index);
   const bool per_worker = listener.bind.kind == net::EndpointKind::kUdp && passed < 0;
-  if (!per_worker && id_ != 0 && !adopted) return true;
+  if (!per_worker && id_ != 0 && !taken) return true;
   base::Fd passed_copy;
   if (passed >= 0) {
     // The listener closes its descriptor when it stops; the config keeps the passed one.
@@ -232,8 +232,8 @@ bool Worker::openDatagramListener(std::uint32_t index, std::string& error, base:
   auto datagram = std::make_unique<proxy::DatagramListener>(env, listener,
                                                             current().pools[listener.pool_index]);
   auto opened =
-      adopted ? datagram->openAdopted(std::move(adopted))
-              : datagram->open(/*reuse_port=*/per_worker, worker_count_, std::move(passed_copy));
+      taken ? datagram->openTakenOver(std::move(taken))
+            : datagram->open(/*reuse_port=*/per_worker, worker_count_, std::move(passed_copy));
   if (!opened) {
     error = "listener \"" + listener.name + "\" (" + listener.bind.url +
             "): " + opened.error().message();
@@ -302,7 +302,7 @@ void Worker::reload(ServingOrder& order) {
     }
     served[match] = true;
     const auto& listener = config.listeners[match];
-    datagram->adopt(listener, now.pools[listener.pool_index]);
+    datagram->carryOver(listener, now.pools[listener.pool_index]);
     kept_datagram.push_back(std::move(datagram));
   }
   datagram_listeners_ = std::move(kept_datagram);

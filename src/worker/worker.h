@@ -79,8 +79,8 @@ class Worker final : public proxy::SessionOwner {
   [[nodiscard]] std::vector<ListenerSocket> listenerSockets() const;
   // Before init(), in the new process: per listener index, sockets received from the old
   // process, served instead of binding new ones.
-  void adoptListeningSockets(std::vector<std::vector<base::Fd>> sockets) {
-    adopted_sockets_ = std::move(sockets);
+  void takeOverListeningSockets(std::vector<std::vector<base::Fd>> sockets) {
+    taken_sockets_ = std::move(sockets);
   }
   // Stops watching (false) or watches again (true) the listening sockets, keeping them open.
   void setAccepting(bool accepting);
@@ -92,11 +92,11 @@ class Worker final : public proxy::SessionOwner {
   [[nodiscard]] std::vector<HandedSession> handOffSessions(
       const std::vector<std::string>& listeners, std::size_t max);
   // Carries on with a session the old process handed over.
-  void adoptSession(proxy::SessionHandoff state, std::vector<base::Fd> fds);
+  void takeOverSession(proxy::SessionHandoff state, std::vector<base::Fd> fds);
   // The same for datagram flows (udp://, unixgram:// listeners).
   [[nodiscard]] std::vector<proxy::DatagramListener::HandedFlow> handOffFlows(
       const std::vector<std::string>& listeners);
-  void adoptFlow(const proxy::FlowHandoff& state, base::Fd upstream);
+  void takeOverFlow(const proxy::FlowHandoff& state, base::Fd upstream);
   [[nodiscard]] std::size_t sessionCount() const { return sessions_.size(); }
   void onSessionQueued() override;
   proxy::PoolState& poolAt(std::uint32_t index) override;
@@ -188,9 +188,9 @@ class Worker final : public proxy::SessionOwner {
     Worker* worker = nullptr;
     void onTimer() override { worker->checkQueues(); }
   };
-  // `adopted`: a socket received from the old process, served instead of binding one.
+  // `taken`: a socket received from the old process, served instead of binding one.
   [[nodiscard]] bool openDatagramListener(std::uint32_t index, std::string& error,
-                                          base::Fd adopted = {});
+                                          base::Fd taken = {});
   // A stream listener's acceptor on `owned` (this worker's socket) or the shared one.
   [[nodiscard]] bool addAcceptor(std::uint32_t index, base::Fd owned, std::string& error);
   // Applies a health snapshot of the newest generation's pools; `before` is what was applied.
@@ -210,7 +210,7 @@ class Worker final : public proxy::SessionOwner {
   // The newest generation, for other threads (the admin API's counters).
   std::atomic<std::shared_ptr<const Generation>> published_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
-  std::vector<std::vector<base::Fd>> adopted_sockets_;  // until init() (binary upgrade)
+  std::vector<std::vector<base::Fd>> taken_sockets_;  // until init() (binary upgrade)
   // Closed by a reload: kept until the worker ends, as events already fetched may name them.
   std::vector<std::unique_ptr<Acceptor>> retired_acceptors_;
   std::vector<std::unique_ptr<proxy::DatagramListener>> retired_datagram_listeners_;

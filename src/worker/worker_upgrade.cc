@@ -47,9 +47,9 @@ std::vector<Worker::HandedSession> Worker::handOffSessions(
   proxy::Session* session = sessions_.head();
   while (session != nullptr && out.size() < max) {
     proxy::Session* next = session->next;  // handOff() unlinks it
-    const bool adopted =
+    const bool taken =
         std::find(listeners.begin(), listeners.end(), session->listener().name) != listeners.end();
-    if (adopted && session->movable()) {
+    if (taken && session->movable()) {
       HandedSession handed;
       session->handOff(handed.state, handed.fds);
       stats_.handed_over.add();
@@ -60,7 +60,7 @@ std::vector<Worker::HandedSession> Worker::handOffSessions(
   return out;
 }
 
-void Worker::adoptSession(proxy::SessionHandoff state, std::vector<base::Fd> fds) {
+void Worker::takeOverSession(proxy::SessionHandoff state, std::vector<base::Fd> fds) {
   Generation& generation = current();
   const auto& config = generation.config();
   const config::ListenerConfig* listener = nullptr;
@@ -98,7 +98,7 @@ void Worker::adoptSession(proxy::SessionHandoff state, std::vector<base::Fd> fds
   session->scope = &generation;
   ++generation.sessions;
   sessions_.pushFront(session);
-  stats_.adopted.add();
+  stats_.taken_over.add();
   base::Fd backend_fd = std::move(fds[1]);
   fds.erase(fds.begin(), fds.begin() + 2);
   session->resume(state, backend, std::move(backend_fd), std::move(fds));
@@ -117,7 +117,7 @@ std::vector<proxy::DatagramListener::HandedFlow> Worker::handOffFlows(
   return out;
 }
 
-void Worker::adoptFlow(const proxy::FlowHandoff& state, base::Fd upstream) {
+void Worker::takeOverFlow(const proxy::FlowHandoff& state, base::Fd upstream) {
   // Beside the socket the client's datagrams come in on (with fewer workers than the old
   // process had, a worker serves several of a listener's sockets, and a flow beside another
   // would never see its client again). Without a cookie (an older sender), the first.
@@ -135,7 +135,7 @@ void Worker::adoptFlow(const proxy::FlowHandoff& state, base::Fd upstream) {
   if (pool.name != state.pool) return;
   for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
     if (pool.backends[b].name == state.backend) {
-      (void)target->adoptFlow(state, b, std::move(upstream));
+      (void)target->takeOverFlow(state, b, std::move(upstream));
       return;
     }
   }

@@ -293,7 +293,7 @@ def test_udp_flows_move_with_their_backend_sockets(l4lb, workdir):
 def test_udp_flows_stay_beside_their_socket_when_the_new_process_has_fewer_workers(l4lb, workdir):
     """Two workers, two SO_REUSEPORT sockets; the new process has one worker serving both. Each
     client's datagrams keep coming in on the socket the kernel hashes it to, so its flow must
-    be adopted beside that socket, or the next datagram starts a new flow (a new socket to the
+    be taken over beside that socket, or the next datagram starts a new flow (a new socket to the
     backend: a new source port there, and the old flow's replies stranded)."""
     backend = udp_server(reply=None)
     clients = []

@@ -26,13 +26,13 @@ TEST(BackendCountersTest, ConnectTimesFallInTheFirstBucketTheyFit) {
   EXPECT_EQ(counters.connect_sum_us.get(), 500U + 501 + 2'500'000 + 2'500'001);
 }
 
-TEST(BackendCountersTest, AdoptedCountersAddUpOverBothInstances) {
+TEST(BackendCountersTest, CarriedCountersAddUpOverBothInstances) {
   auto before = makeBalancer(Algorithm::kRoundRobin, {1, 1});
   before->onConnectionOpened(1);
   before->onConnectionOpened(1);
   before->counters(1).bytes_to_backend.add(100);
   auto after = makeBalancer(Algorithm::kLeastConn, {1});
-  after->adoptCounters(0, before->sharedCounters(1));
+  after->carryCounters(0, before->sharedCounters(1));
   after->onConnectionOpened(0);
   before->onConnectionClosed(1);  // a session of the old generation ends
   after->counters(0).bytes_to_backend.add(5);
@@ -52,7 +52,7 @@ TEST(BackendCountersTest, ACarriedFlowIsNotSentAnew) {
   auto before = makeBalancer(Algorithm::kRoundRobin, {1});
   before->onConnectionOpened(0);
   auto after = makeBalancer(Algorithm::kRoundRobin, {1});
-  after->adoptCounters(0, before->sharedCounters(0));
+  after->carryCounters(0, before->sharedCounters(0));
   before->onConnectionClosed(0);  // the flow leaves the old instance...
   after->onConnectionCarried(0);  // ...for the new one
   EXPECT_EQ(after->counters(0).total.get(), 1U);

@@ -63,9 +63,9 @@ TEST(HandoffMessageTest, EachTypeRoundTrips) {
   EXPECT_EQ(std::get<Done>(roundTrip(done)), done);
   const ListenersSent sent{.count = 6};
   EXPECT_EQ(std::get<ListenersSent>(roundTrip(sent)), sent);
-  const Adopted adopted{.listeners = {"web", "dns", ""}};
-  EXPECT_EQ(std::get<Adopted>(roundTrip(adopted)), adopted);
-  EXPECT_EQ(std::get<Adopted>(roundTrip(Adopted{})), Adopted{});
+  const TakenOver taken{.listeners = {"web", "dns", ""}};
+  EXPECT_EQ(std::get<TakenOver>(roundTrip(taken)), taken);
+  EXPECT_EQ(std::get<TakenOver>(roundTrip(TakenOver{})), TakenOver{});
   const FlowHandoff flow{.worker = 1,
                          .listener = "dns",
                          .pool = "resolvers",
@@ -96,13 +96,13 @@ TEST(HandoffMessageTest, BackendStatesAreBoundedAndKnown) {
   EXPECT_NE(decodeError(encodeHandoff(states)).find("unknown state"), std::string::npos);
 }
 
-TEST(HandoffMessageTest, AdoptedNamesAreBounded) {
-  Adopted adopted;
-  adopted.listeners.assign(kMaxAdoptedNames + 1, "x");
-  EXPECT_NE(decodeError(encodeHandoff(adopted)).find("adopted listeners, more than"),
+TEST(HandoffMessageTest, TakenOverNamesAreBounded) {
+  TakenOver taken;
+  taken.listeners.assign(kMaxTakenOverNames + 1, "x");
+  EXPECT_NE(decodeError(encodeHandoff(taken)).find("taken-over listeners, more than"),
             std::string::npos);
-  adopted.listeners.pop_back();
-  EXPECT_EQ(decodeError(encodeHandoff(adopted)), "");
+  taken.listeners.pop_back();
+  EXPECT_EQ(decodeError(encodeHandoff(taken)), "");
 }
 
 TEST(HandoffMessageTest, PendingBytesKeepEveryByteValue) {
@@ -122,7 +122,7 @@ TEST(HandoffMessageTest, DescriptorCountFollowsThePipes) {
   EXPECT_EQ(handoffFdCount(Hello{}), 0U);
   EXPECT_EQ(handoffFdCount(Done{}), 0U);
   EXPECT_EQ(handoffFdCount(FlowHandoff{}), 1U);
-  EXPECT_EQ(handoffFdCount(Adopted{}), 0U);
+  EXPECT_EQ(handoffFdCount(TakenOver{}), 0U);
 }
 
 TEST(HandoffMessageTest, AFlowWithoutTheSocketCookieIsUnderstood) {
