@@ -191,7 +191,7 @@ def test_activated_stream_socket_serves_the_listener_on_every_worker_and_survive
                          r'service manager passed \(fd 3\), on every worker')
     # One socket for both workers: l4lb bound none of its own.
     assert listening_sockets(port) == 1
-    # TakenOver non-blocking and close-on-exec (systemd-socket-activate passes it blocking).
+    # Made non-blocking and close-on-exec (systemd-socket-activate passes it blocking).
     flags = fd_flags(proc.pid, 3)
     assert flags & os.O_NONBLOCK and flags & os.O_CLOEXEC, oct(flags)
     names = {ask_name(front) for _ in range(20)}
