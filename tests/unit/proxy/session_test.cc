@@ -256,14 +256,25 @@ std::string backends(const std::vector<std::string>& urls, const std::string& ex
   return out + "]\n";
 }
 
-TEST(Session, RelaysBothWaysAndPassesEachHalfCloseOn) {
+// A session of a one-backend pool, connected: the test's client end and the backend's end.
+struct Connected {
   Listener backend = Listener::open();
-  FakeOwner owner(backends({backend.url()}));
+  FakeOwner owner{backends({backend.url()})};
   ClientPair pair = ClientPair::make();
-  owner.start(pair);
-  owner.runBriefly();
-  base::Fd server = backend.accept();
-  ASSERT_TRUE(server);
+  base::Fd server;
+  Connected() {
+    owner.start(pair);
+    owner.runBriefly();
+    server = backend.accept();
+  }
+};
+
+TEST(Session, RelaysBothWaysAndPassesEachHalfCloseOn) {
+  Connected c;
+  ASSERT_TRUE(c.server);
+  FakeOwner& owner = c.owner;
+  ClientPair& pair = c.pair;
+  base::Fd& server = c.server;
 
   sendAll(pair.client.get(), "hello");
   ::shutdown(pair.client.get(), SHUT_WR);
@@ -281,13 +292,11 @@ TEST(Session, RelaysBothWaysAndPassesEachHalfCloseOn) {
 }
 
 TEST(Session, ABackendResetIsPassedToTheClientAsAReset) {
-  Listener backend = Listener::open();
-  FakeOwner owner(backends({backend.url()}));
-  ClientPair pair = ClientPair::make();
-  owner.start(pair);
-  owner.runBriefly();
-  base::Fd server = backend.accept();
-  ASSERT_TRUE(server);
+  Connected c;
+  ASSERT_TRUE(c.server);
+  FakeOwner& owner = c.owner;
+  ClientPair& pair = c.pair;
+  base::Fd& server = c.server;
   sendAll(pair.client.get(), "ping");
   ASSERT_TRUE(owner.runUntilReadable(server.get(), 4));
   EXPECT_EQ(readAll(server.get(), 4), "ping");
@@ -298,13 +307,11 @@ TEST(Session, ABackendResetIsPassedToTheClientAsAReset) {
 }
 
 TEST(Session, AClientResetResetsTheBackend) {
-  Listener backend = Listener::open();
-  FakeOwner owner(backends({backend.url()}));
-  ClientPair pair = ClientPair::make();
-  owner.start(pair);
-  owner.runBriefly();
-  base::Fd server = backend.accept();
-  ASSERT_TRUE(server);
+  Connected c;
+  ASSERT_TRUE(c.server);
+  FakeOwner& owner = c.owner;
+  ClientPair& pair = c.pair;
+  base::Fd& server = c.server;
   resetClose(pair.client);
   ASSERT_TRUE(owner.runUntil([&] { return owner.endedCount() == 1; }));
   EXPECT_EQ(owner.endedBy(EndReason::kClientReset), 1U);
