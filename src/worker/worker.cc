@@ -212,12 +212,11 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
     // Only a trusted proxy may name another client; who that client is, and whether it is let
     // in, is decided once its header has arrived (admitClient).
     if (!listener.proxy_trusted.contains(&address.addr.sa, address.len)) {
-      stats_.refused_proxy_untrusted.add();
-      counters.refused_proxy_untrusted.add();
+      countRefusal(Refusal::kProxyUntrusted, counters);
       refuse(listener_index, std::move(client));
       return;
     }
-  } else if (!admit(listener, address, counted)) {
+  } else if (!admit(generation, listener, counters, address, counted)) {
     refuse(listener_index, std::move(client));
     return;
   }
@@ -231,16 +230,14 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
   session->start();
 }
 
-bool Worker::admit(const config::ListenerConfig& listener, const proxy::ClientAddress& address,
+bool Worker::admit(Generation& generation, const config::ListenerConfig& listener,
+                   proxy::ListenerCounters& counters, const proxy::ClientAddress& address,
                    bool& counted) {
-  proxy::ListenerCounters& counters = *current().listener_counters[listener.index];
   if (!proxy::clientAllowed(listener, &address.addr.sa, address.len)) {
-    stats_.refused_acl.add();
-    counters.refused_acl.add();
+    countRefusal(Refusal::kAcl, counters);
     return false;
   }
-  // The limiter of the generation the listener config belongs to (the newest, at accept).
-  auto& limiter = current().source_limiters[listener.index];
+  auto& limiter = generation.source_limiters[listener.index];
   proxy::SourceKey key;
   if (!limiter || !proxy::SourceKey::from(address, key)) return true;
   const auto verdict = limiter->admit(key, loop_->now());
@@ -248,39 +245,44 @@ bool Worker::admit(const config::ListenerConfig& listener, const proxy::ClientAd
     counted = true;
     return true;
   }
-  const bool too_many = verdict == proxy::SourceLimiter::Verdict::kTooManyConnections;
-  (too_many ? stats_.refused_source_connections : stats_.refused_source_rate).add();
-  (too_many ? counters.refused_source_connections : counters.refused_source_rate).add();
+  countRefusal(verdict == proxy::SourceLimiter::Verdict::kTooManyConnections
+                   ? Refusal::kSourceConnections
+                   : Refusal::kSourceRate,
+               counters);
   return false;
 }
 
 bool Worker::admitClient(proxy::Session& session) {
-  bool counted = false;
   // A session admitted after its PROXY header may have waited through a reload: its own
   // generation's limiter counts it.
-  auto* generation = static_cast<Generation*>(session.scope);
-  const auto& listener = session.listener();
-  proxy::ListenerCounters& counters = session.listenerCounters();
-  if (!proxy::clientAllowed(listener, &session.clientAddress().addr.sa,
-                            session.clientAddress().len)) {
-    stats_.refused_acl.add();
-    counters.refused_acl.add();
+  bool counted = false;
+  if (!admit(*static_cast<Generation*>(session.scope), session.listener(),
+             session.listenerCounters(), session.clientAddress(), counted)) {
     return false;
-  }
-  auto& limiter = generation->source_limiters[listener.index];
-  proxy::SourceKey key;
-  if (limiter && proxy::SourceKey::from(session.clientAddress(), key)) {
-    const auto verdict = limiter->admit(key, loop_->now());
-    if (verdict != proxy::SourceLimiter::Verdict::kAdmitted) {
-      const bool too_many = verdict == proxy::SourceLimiter::Verdict::kTooManyConnections;
-      (too_many ? stats_.refused_source_connections : stats_.refused_source_rate).add();
-      (too_many ? counters.refused_source_connections : counters.refused_source_rate).add();
-      return false;
-    }
-    counted = true;
   }
   session.source_admitted = counted;
   return true;
+}
+
+void Worker::countRefusal(Refusal why, proxy::ListenerCounters& counters) {
+  switch (why) {
+    case Refusal::kAcl:
+      stats_.refused_acl.add();
+      counters.refused_acl.add();
+      return;
+    case Refusal::kSourceConnections:
+      stats_.refused_source_connections.add();
+      counters.refused_source_connections.add();
+      return;
+    case Refusal::kSourceRate:
+      stats_.refused_source_rate.add();
+      counters.refused_source_rate.add();
+      return;
+    case Refusal::kProxyUntrusted:
+      stats_.refused_proxy_untrusted.add();
+      counters.refused_proxy_untrusted.add();
+      return;
+  }
 }
 
 void Worker::onSessionQueued() {

@@ -160,9 +160,15 @@ class Worker final : public proxy::SessionOwner {
   void stopIfDrained();
   // Closes a connection refused by the listener's rules (allow/deny, per-source limits).
   void refuse(std::uint32_t listener_index, base::Fd client);
-  // Allow/deny, then the per-source limiter (which then counts the connection: `counted`).
-  [[nodiscard]] bool admit(const config::ListenerConfig& listener,
-                           const proxy::ClientAddress& address, bool& counted);
+  // Allow/deny, then the per-source limiter of `generation` (which then counts the connection:
+  // `counted`), for a client at accept or named by a PROXY header. A refusal is counted.
+  [[nodiscard]] bool admit(Generation& generation, const config::ListenerConfig& listener,
+                           proxy::ListenerCounters& counters, const proxy::ClientAddress& address,
+                           bool& counted);
+  enum class Refusal : std::uint8_t { kAcl, kSourceConnections, kSourceRate, kProxyUntrusted };
+  // The one place a refusal is counted: for its listener, and in the worker's totals (which
+  // outlive a listener a reload removes, for the exit report).
+  void countRefusal(Refusal why, proxy::ListenerCounters& counters);
   void tickHealth();
   // Starts the health ticker when the newest generation has ramps or ejections to move on.
   void scheduleHealthTicks();
