@@ -23,7 +23,7 @@ const config::ListenerConfig* findSameBind(const config::Config& config,
   return nullptr;
 }
 
-std::string listenerError(const config::ListenerConfig& listener, const base::SysError& error) {
+std::string listenerError(const config::ListenerConfig& listener, const base::Error& error) {
   std::string hint;
   if (error.code == EACCES && ::geteuid() != 0) {
     // After the privilege drop ([global] user) ports below 1024 cannot be bound again.

@@ -8,14 +8,14 @@
 
 namespace l4lb::app {
 
-base::SysResult<std::unique_ptr<SignalSource>> SignalSource::open(
+base::Result<std::unique_ptr<SignalSource>> SignalSource::open(
     io::EventLoop& loop, std::initializer_list<int> signals,
     std::function<void(int signal_number)> on_signal) {
   sigset_t set;
   sigemptyset(&set);
   for (int signal_number : signals) sigaddset(&set, signal_number);
   if (const int error = pthread_sigmask(SIG_BLOCK, &set, nullptr); error != 0) {
-    return base::SysError{error, "pthread_sigmask"};
+    return base::sysError(error, "pthread_sigmask");
   }
   base::Fd fd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!fd) return base::lastError("signalfd");

@@ -15,7 +15,7 @@ namespace l4lb::app {
 // so no worker or admin thread ever sees them.
 class SignalSource : public io::EventHandler {
  public:
-  [[nodiscard]] static base::SysResult<std::unique_ptr<SignalSource>> open(
+  [[nodiscard]] static base::Result<std::unique_ptr<SignalSource>> open(
       io::EventLoop& loop, std::initializer_list<int> signals,
       std::function<void(int signal_number)> on_signal);
   ~SignalSource() override;

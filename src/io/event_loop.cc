@@ -11,7 +11,7 @@
 
 namespace l4lb::io {
 
-base::SysResult<std::unique_ptr<EventLoop>> EventLoop::create() {
+base::Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   base::Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll) return base::lastError("epoll_create1");
   base::Fd wakeup(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -45,8 +45,8 @@ EventLoop::Registration& EventLoop::registrationOf(int fd) {
   return registrations_[index];
 }
 
-base::SysResult<bool> EventLoop::add(int fd, std::uint32_t events, EventHandler* handler) {
-  if (fd < 0) return base::SysError{EBADF, "epoll_ctl add"};
+base::Result<void> EventLoop::add(int fd, std::uint32_t events, EventHandler* handler) {
+  if (fd < 0) return base::sysError(EBADF, "epoll_ctl add");
   Registration& registration = registrationOf(fd);
   // A new generation even if the add fails: whatever was fetched for this number is stale.
   ++registration.generation;
@@ -58,11 +58,11 @@ base::SysResult<bool> EventLoop::add(int fd, std::uint32_t events, EventHandler*
     registration.handler = nullptr;
     return base::lastError("epoll_ctl add");
   }
-  return true;
+  return {};
 }
 
-base::SysResult<bool> EventLoop::modify(int fd, std::uint32_t events, EventHandler* handler) {
-  if (fd < 0) return base::SysError{EBADF, "epoll_ctl mod"};
+base::Result<void> EventLoop::modify(int fd, std::uint32_t events, EventHandler* handler) {
+  if (fd < 0) return base::sysError(EBADF, "epoll_ctl mod");
   Registration& registration = registrationOf(fd);
   epoll_event ev{};
   ev.events = events;
@@ -70,7 +70,7 @@ base::SysResult<bool> EventLoop::modify(int fd, std::uint32_t events, EventHandl
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
     return base::lastError("epoll_ctl mod");
   registration.handler = handler;
-  return true;
+  return {};
 }
 
 void EventLoop::remove(int fd) {

@@ -55,16 +55,16 @@ class AfterBatch {
 // for every handler, rather than read as news about the new descriptor.
 class EventLoop {
  public:
-  static base::SysResult<std::unique_ptr<EventLoop>> create();
+  static base::Result<std::unique_ptr<EventLoop>> create();
 
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
   ~EventLoop();
 
   // A new registration: events already fetched for `fd` (an earlier one) are not delivered.
-  [[nodiscard]] base::SysResult<bool> add(int fd, std::uint32_t events, EventHandler* handler);
+  [[nodiscard]] base::Result<void> add(int fd, std::uint32_t events, EventHandler* handler);
   // The same registration, other events or handler.
-  [[nodiscard]] base::SysResult<bool> modify(int fd, std::uint32_t events, EventHandler* handler);
+  [[nodiscard]] base::Result<void> modify(int fd, std::uint32_t events, EventHandler* handler);
   // Ends the registration: events already fetched for it are not delivered.
   void remove(int fd);
 

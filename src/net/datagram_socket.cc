@@ -38,7 +38,7 @@ void raiseReceiveBuffer(int fd) {
 
 }  // namespace
 
-base::SysResult<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port) {
+base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port) {
   base::Fd fd(::socket(endpoint.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
   int one = 1;
@@ -60,7 +60,7 @@ base::SysResult<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port
   return fd;
 }
 
-base::SysResult<base::Fd> connectDatagram(const Endpoint& endpoint) {
+base::Result<base::Fd> connectDatagram(const Endpoint& endpoint) {
   base::Fd fd(::socket(endpoint.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
   if (endpoint.family() == AF_UNIX) {

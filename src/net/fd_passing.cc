@@ -20,9 +20,9 @@ union ControlBuffer {
 
 }  // namespace
 
-base::SysResult<std::size_t> sendWithFds(int socket, std::span<const std::byte> data,
-                                         std::span<const int> fds) {
-  if (data.empty() || fds.size() > kMaxPassedFds) return base::SysError{EINVAL, "sendmsg"};
+base::Result<std::size_t> sendWithFds(int socket, std::span<const std::byte> data,
+                                      std::span<const int> fds) {
+  if (data.empty() || fds.size() > kMaxPassedFds) return base::sysError(EINVAL, "sendmsg");
   iovec iov{const_cast<std::byte*>(data.data()), data.size()};  // NOLINT: sendmsg only reads
   msghdr message{};
   message.msg_iov = &iov;
@@ -44,7 +44,7 @@ base::SysResult<std::size_t> sendWithFds(int socket, std::span<const std::byte> 
   }
 }
 
-base::SysResult<ReceivedMessage> receiveWithFds(int socket, std::span<std::byte> buffer) {
+base::Result<ReceivedMessage> receiveWithFds(int socket, std::span<std::byte> buffer) {
   iovec iov{buffer.data(), buffer.size()};
   msghdr message{};
   message.msg_iov = &iov;
@@ -71,7 +71,7 @@ base::SysResult<ReceivedMessage> receiveWithFds(int socket, std::span<std::byte>
   }
   // Truncated data or descriptors: `result` closes whatever arrived on the way out.
   if ((message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
-    return base::SysError{EMSGSIZE, "recvmsg"};
+    return base::sysError(EMSGSIZE, "recvmsg");
   }
   return result;
 }

@@ -22,13 +22,12 @@ struct ReceivedMessage {
 
 // Sends `data` (at least one byte) with `fds` in one sendmsg. On a SOCK_SEQPACKET socket the
 // message and its descriptors arrive together or not at all.
-[[nodiscard]] base::SysResult<std::size_t> sendWithFds(int socket, std::span<const std::byte> data,
-                                                       std::span<const int> fds);
+[[nodiscard]] base::Result<std::size_t> sendWithFds(int socket, std::span<const std::byte> data,
+                                                    std::span<const int> fds);
 
 // Receives one message into `buffer`. A message longer than the buffer, or carrying more than
 // kMaxPassedFds descriptors, is an error (EMSGSIZE): what was truncated cannot be trusted, and
 // the descriptors that did arrive are closed.
-[[nodiscard]] base::SysResult<ReceivedMessage> receiveWithFds(int socket,
-                                                              std::span<std::byte> buffer);
+[[nodiscard]] base::Result<ReceivedMessage> receiveWithFds(int socket, std::span<std::byte> buffer);
 
 }  // namespace l4lb::net

@@ -14,8 +14,8 @@ std::string messageQueueName(const Endpoint& endpoint) {
   return std::string(url);
 }
 
-base::SysResult<base::Fd> openMessageQueue(const Endpoint& endpoint, bool for_reading,
-                                           const MessageQueueLimits& limits) {
+base::Result<base::Fd> openMessageQueue(const Endpoint& endpoint, bool for_reading,
+                                        const MessageQueueLimits& limits) {
   std::string name = messageQueueName(endpoint);
   mq_attr attr{};
   attr.mq_maxmsg = limits.max_messages;
@@ -26,7 +26,7 @@ base::SysResult<base::Fd> openMessageQueue(const Endpoint& endpoint, bool for_re
   return base::Fd(mq);
 }
 
-base::SysResult<long> messageQueueMessageSize(int fd) {
+base::Result<long> messageQueueMessageSize(int fd) {
   mq_attr attr{};
   if (::mq_getattr(fd, &attr) != 0) return base::lastError("mq_getattr");
   return static_cast<long>(attr.mq_msgsize);

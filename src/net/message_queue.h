@@ -23,11 +23,11 @@ struct MessageQueueLimits {
 // for reading (`for_reading`) or writing. On Linux an mqd_t is a file descriptor: epoll reports
 // it readable or writable, and close(2) is what mq_close(3) does, so it is held in a base::Fd
 // like any other descriptor.
-[[nodiscard]] base::SysResult<base::Fd> openMessageQueue(const Endpoint& endpoint, bool for_reading,
-                                                         const MessageQueueLimits& limits);
+[[nodiscard]] base::Result<base::Fd> openMessageQueue(const Endpoint& endpoint, bool for_reading,
+                                                      const MessageQueueLimits& limits);
 
 // The queue's own message size (mq_msgsize), which may differ from the configured one when the
 // queue already existed.
-[[nodiscard]] base::SysResult<long> messageQueueMessageSize(int fd);
+[[nodiscard]] base::Result<long> messageQueueMessageSize(int fd);
 
 }  // namespace l4lb::net

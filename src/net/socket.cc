@@ -30,7 +30,7 @@ void removeStaleUnixPath(const Endpoint& endpoint) {
 
 }  // namespace
 
-base::SysResult<base::Fd> listenStream(const Endpoint& endpoint, const ListenOptions& options) {
+base::Result<base::Fd> listenStream(const Endpoint& endpoint, const ListenOptions& options) {
   base::Fd fd(::socket(endpoint.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
   int one = 1;
@@ -56,7 +56,7 @@ base::SysResult<base::Fd> listenStream(const Endpoint& endpoint, const ListenOpt
   return fd;
 }
 
-base::SysResult<base::Fd> connectStream(const Endpoint& endpoint) {
+base::Result<base::Fd> connectStream(const Endpoint& endpoint) {
   base::Fd fd(::socket(endpoint.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
   setNoDelay(fd.get(), endpoint.family());

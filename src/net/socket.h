@@ -18,12 +18,12 @@ struct ListenOptions {
 
 // A bound, listening, non-blocking, close-on-exec stream socket. A Unix path left behind by a
 // process that is gone (nothing accepts on it) is removed first; one that is live is an error.
-[[nodiscard]] base::SysResult<base::Fd> listenStream(const Endpoint& endpoint,
-                                                     const ListenOptions& options);
+[[nodiscard]] base::Result<base::Fd> listenStream(const Endpoint& endpoint,
+                                                  const ListenOptions& options);
 
 // Starts a non-blocking connect. The descriptor is returned while the connect is in progress:
 // the caller waits for writability and reads the outcome with socketError().
-[[nodiscard]] base::SysResult<base::Fd> connectStream(const Endpoint& endpoint);
+[[nodiscard]] base::Result<base::Fd> connectStream(const Endpoint& endpoint);
 
 // The pending error of a socket (SO_ERROR), 0 when none.
 [[nodiscard]] int socketError(int fd);

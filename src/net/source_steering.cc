@@ -7,8 +7,8 @@
 
 namespace l4lb::net {
 
-base::SysResult<bool> steerBySource(int fd, std::uint32_t sockets) {
-  if (sockets < 2) return true;  // one socket: nothing to steer
+base::Result<void> steerBySource(int fd, std::uint32_t sockets) {
+  if (sockets < 2) return {};  // one socket: nothing to steer
   // Classic BPF run on the packet with its data past the transport header; SKF_NET_OFF
   // addresses the IP header. IPv4: source at 12; IPv6: the low 32 bits of the source (which
   // differ between clients of one prefix) at 20. Multiplying spreads neighbouring addresses.
@@ -29,7 +29,7 @@ base::SysResult<bool> steerBySource(int fd, std::uint32_t sockets) {
   if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof(program)) != 0) {
     return base::lastError("setsockopt(SO_ATTACH_REUSEPORT_CBPF)");
   }
-  return true;
+  return {};
 }
 
 }  // namespace l4lb::net

@@ -14,6 +14,6 @@ namespace l4lb::net {
 // Applies to the whole group; set on one socket after all `sockets` sockets are bound (the
 // index is the order in which they joined). A program answering an index past the group falls
 // back to the kernel's hash, so a shrunken group still works.
-[[nodiscard]] base::SysResult<bool> steerBySource(int fd, std::uint32_t sockets);
+[[nodiscard]] base::Result<void> steerBySource(int fd, std::uint32_t sockets);
 
 }  // namespace l4lb::net

@@ -9,7 +9,7 @@
 
 namespace l4lb::proxy {
 
-base::SysResult<AccessLog> AccessLog::open(const std::string& target) {
+base::Result<AccessLog> AccessLog::open(const std::string& target) {
   AccessLog log;
   if (target == "off") return log;
   if (target == "stderr") {
@@ -23,7 +23,7 @@ base::SysResult<AccessLog> AccessLog::open(const std::string& target) {
   return log;
 }
 
-base::SysResult<bool> AccessLog::reopen() {
+base::Result<bool> AccessLog::reopen() {
   if (path_.empty()) return false;
   base::Fd fresh(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!fresh) return base::lastError("open access_log");

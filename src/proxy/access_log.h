@@ -30,7 +30,7 @@ class AccessLog {
   AccessLog() = default;  // off
 
   // target: "off", "stderr" or a file path.
-  [[nodiscard]] static base::SysResult<AccessLog> open(const std::string& target);
+  [[nodiscard]] static base::Result<AccessLog> open(const std::string& target);
 
   [[nodiscard]] bool enabled() const { return fd_ >= 0; }
 
@@ -38,7 +38,7 @@ class AccessLog {
   // descriptor the workers write to point at the new file. The swap is one dup2(2), so a line
   // being written goes wholly to one file or the other, and workers never see a change.
   // Nothing to do when logging to stderr or off.
-  [[nodiscard]] base::SysResult<bool> reopen();
+  [[nodiscard]] base::Result<bool> reopen();
   void write(const AccessRecord& record) const;
 
   // For other record kinds (datagram flows): `{"time":...,"listener":...,"client":...,

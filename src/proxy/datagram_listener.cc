@@ -37,8 +37,7 @@ DatagramListener::DatagramListener(const DatagramEnv& env, const config::Listene
 
 DatagramListener::~DatagramListener() { close(); }
 
-base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t workers,
-                                             base::Fd passed) {
+base::Result<void> DatagramListener::open(bool reuse_port, std::uint32_t workers, base::Fd passed) {
   const bool was_passed = passed.valid();
   if (is_queue_) {
     auto queue = net::openMessageQueue(listener_->bind, /*for_reading=*/true, listener_->mq);
@@ -48,7 +47,7 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
     // A queue that existed before may have a larger message size than a receive slot; reading
     // it would fail on every message.
     if (size.value() > static_cast<long>(DatagramBuffers::kSlotSize)) {
-      return base::SysError{EMSGSIZE, "mq_open (the existing queue's message size is over 65536)"};
+      return base::sysError(EMSGSIZE, "mq_open (the existing queue's message size is over 65536)");
     }
     fd_ = std::move(queue.value());
   } else {
@@ -75,7 +74,7 @@ base::SysResult<bool> DatagramListener::open(bool reuse_port, std::uint32_t work
   return watch();
 }
 
-base::SysResult<bool> DatagramListener::openTakenOver(base::Fd socket) {
+base::Result<void> DatagramListener::openTakenOver(base::Fd socket) {
   fd_ = std::move(socket);
   if (listener_->per_source_max_flows > 0) {
     // The old process attached the steering program to the socket's group; it stays.
@@ -87,7 +86,7 @@ base::SysResult<bool> DatagramListener::openTakenOver(base::Fd socket) {
   return watch();
 }
 
-base::SysResult<bool> DatagramListener::watch() {
+base::Result<void> DatagramListener::watch() {
   if (!is_queue_) socket_cookie_ = net::socketCookie(fd_.get());
   if (pool_->config->send_proxy == config::SendProxy::kV2 && !is_queue_) {
     // The bound address: with a wildcard bind the address each client used is not known

@@ -52,10 +52,10 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   // Binds the socket (opens the queue) and starts watching it.
   // `workers`: how many workers share a reuse_port socket (for per-source steering).
   // `passed`: a socket bound by the service manager, served in place of binding one.
-  [[nodiscard]] base::SysResult<bool> open(bool reuse_port, std::uint32_t workers = 1,
-                                           base::Fd passed = {});
+  [[nodiscard]] base::Result<void> open(bool reuse_port, std::uint32_t workers = 1,
+                                        base::Fd passed = {});
   // Serves a socket received from the old process in a binary upgrade (udp://, unixgram://).
-  [[nodiscard]] base::SysResult<bool> openTakenOver(base::Fd socket);
+  [[nodiscard]] base::Result<void> openTakenOver(base::Fd socket);
   // Duplicates the listening socket (binary upgrade); invalid for mq:// (the new process opens
   // the queue by name) or when closed.
   [[nodiscard]] base::Fd duplicateSocket() const;
@@ -91,7 +91,7 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
  private:
   static constexpr std::size_t kBatch = DatagramBuffers::kBatch;
 
-  [[nodiscard]] base::SysResult<bool> watch();
+  [[nodiscard]] base::Result<void> watch();
   // Client side (datagram_listener.cc).
   [[nodiscard]] std::size_t receive();
   void forward(std::size_t count);

@@ -26,7 +26,7 @@ Acceptor::Acceptor(Worker& worker, std::uint32_t listener_index, base::Fd owned,
       owned_(std::move(owned)),
       shared_fd_(shared_fd) {}
 
-base::SysResult<bool> Acceptor::arm() {
+base::Result<void> Acceptor::arm() {
   std::uint32_t events = EPOLLIN;
   // A shared socket is in every worker's epoll: wake one worker per connection, not all.
   if (!owned_) events |= EPOLLEXCLUSIVE;

@@ -25,7 +25,7 @@ class Acceptor final : public io::EventHandler, public io::Timer {
  public:
   Acceptor(Worker& worker, std::uint32_t listener_index, base::Fd owned, int shared_fd);
 
-  [[nodiscard]] base::SysResult<bool> arm();
+  [[nodiscard]] base::Result<void> arm();
   // Stops accepting: the worker's own socket is closed, a shared one is only unwatched.
   void close();
 
