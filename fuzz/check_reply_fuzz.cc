@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   checkPrefixes(input, proto::parseMemcachedReply);
   checkPrefixes(input, [](std::string_view r) { return proto::parseHttpReply(r, 200, 399); });
   checkPrefixes(input, [](std::string_view r) { return proto::parseExpectReply(r, "+PONG"); });
-  std::string error;
-  (void)proto::unescapeCheckString(input, error);
+  auto unescaped = proto::unescapeCheckString(input);
+  if (!unescaped && unescaped.error().message().empty()) std::abort();
   return 0;
 }

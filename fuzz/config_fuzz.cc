@@ -17,10 +17,9 @@
 
 namespace {
 
-std::variant<l4lb::net::Endpoint, l4lb::net::EndpointError> parseWithoutDns(std::string_view url) {
-  if (l4lb::fuzz::wouldResolve(url)) {
-    return l4lb::net::EndpointError{"host names are not resolved while fuzzing"};
-  }
+l4lb::base::Result<l4lb::net::Endpoint> parseWithoutDns(std::string_view url) {
+  if (l4lb::fuzz::wouldResolve(url))
+    return l4lb::base::failure("host names are not resolved while fuzzing");
   return l4lb::net::parseEndpoint(url);
 }
 

@@ -45,14 +45,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view name = input.substr(0, split);
   const std::string_view reply = input.substr(split);
 
-  std::string error;
-  const auto wire = l4lb::proto::encodeDnsName(name, error);
+  const auto wire = l4lb::proto::encodeDnsName(name);
   if (wire) {
     checkWireName(name, *wire);
-  } else if (error.empty()) {
+  } else if (wire.error().message().empty()) {
     std::abort();
   }
-  const std::string query = l4lb::proto::dnsQuery(id, wire.value_or(std::string(1, '\0')), 1);
+  const std::string query = l4lb::proto::dnsQuery(id, wire.valueOr(std::string(1, '\0')), 1);
   const auto verdict = l4lb::proto::parseDnsReply(reply, query);
   if (verdict.status == CheckStatus::kNeedMore || verdict.reason.empty()) std::abort();
   if (verdict.status == CheckStatus::kUp) {

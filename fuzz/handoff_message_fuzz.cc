@@ -13,11 +13,11 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto bytes = std::as_bytes(std::span(data, size));
   auto decoded = l4lb::upgrade::decodeHandoff(bytes);
-  if (const auto* error = std::get_if<l4lb::upgrade::DecodeError>(&decoded)) {
-    if (error->reason.empty()) std::abort();
+  if (!decoded) {
+    if (decoded.error().message().empty()) std::abort();
     return 0;
   }
-  const auto& message = std::get<l4lb::upgrade::HandoffMessage>(decoded);
+  const auto& message = *decoded;
   const std::string wire = l4lb::upgrade::encodeHandoff(message);
   if (std::string_view(reinterpret_cast<const char*>(data), size) != wire) std::abort();
   // Client, backend, and both ends of each direction's pipe.

@@ -224,11 +224,11 @@ int CtlCommand::run() {
   }
   if (url.empty()) url = std::string(config::kDefaultAdminListen);
   auto parsed = net::parseEndpoint(url);
-  if (auto* error = std::get_if<net::EndpointError>(&parsed)) {
-    fmt::print(stderr, "l4lb ctl: --socket {}: {}\n", url, error->message);
+  if (!parsed) {
+    fmt::print(stderr, "l4lb ctl: --socket {}: {}\n", url, parsed.error().message());
     return 2;
   }
-  const auto& endpoint = std::get<net::Endpoint>(parsed);
+  const net::Endpoint& endpoint = *parsed;
   std::unique_ptr<httplib::Client> client;
   if (endpoint.kind == net::EndpointKind::kUnix) {
     const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);

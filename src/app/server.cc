@@ -73,9 +73,9 @@ bool Server::start() {
   if (!upgrade_from_.empty()) {
     target.emplace();
     taken_sockets_.resize(worker_count);
-    if (!takeListeners(*target, config, shared_taken, error)) {
+    if (auto taken = takeListeners(*target, config, shared_taken); !taken) {
       base::logError("upgrade from {} failed, the running l4lb goes on serving: {}", upgrade_from_,
-                     error);
+                     taken.error().message());
       return false;
     }
   }

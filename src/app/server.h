@@ -79,8 +79,9 @@ class Server {
   [[nodiscard]] UpgradeSourceHooks upgradeSourceHooks();
   // New process: takes the old process's listening sockets into `shared` (per listener) and
   // the workers, before they start. False: nothing taken.
-  [[nodiscard]] bool takeListeners(UpgradeTarget& target, const config::Config& config,
-                                   std::vector<base::Fd>& shared, std::string& error);
+  [[nodiscard]] base::Result<void> takeListeners(UpgradeTarget& target,
+                                                 const config::Config& config,
+                                                 std::vector<base::Fd>& shared);
   // ... and once they serve: tells the old process, and takes its connections.
   void takeConnections(UpgradeTarget& target);
 

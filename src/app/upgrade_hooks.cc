@@ -39,10 +39,9 @@ admin::ReloadOutcome Server::beginUpgrade() {
                        .version = L4LB_VERSION,
                        .config_digest = admin::fileSha256(serving_->config().source)};
   upgrade_source_ = std::make_unique<UpgradeSource>(upgradeSourceHooks(), std::move(hello));
-  std::string error;
-  if (!upgrade_source_->start(path, error)) {
+  if (auto started = upgrade_source_->start(path); !started) {
     upgrade_source_.reset();
-    return refuse("cannot open the handoff socket: " + error);
+    return refuse("cannot open the handoff socket: " + started.error().message());
   }
   upgrading_ = true;
   base::logInfo("upgrade: waiting for the new process on {}", path);
@@ -99,15 +98,17 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
   return hooks;
 }
 
-bool Server::takeListeners(UpgradeTarget& target, const config::Config& config,
-                           std::vector<base::Fd>& shared, std::string& error) {
+base::Result<void> Server::takeListeners(UpgradeTarget& target, const config::Config& config,
+                                         std::vector<base::Fd>& shared) {
   upgrade::Hello hello{.protocol = upgrade::kProtocolVersion,
                        .pid = static_cast<std::uint32_t>(::getpid()),
                        .version = L4LB_VERSION,
                        .config_digest = admin::fileSha256(config.source)};
-  if (!target.connect(upgrade_from_, hello, error)) return false;
+  if (auto connected = target.connect(upgrade_from_, hello); !connected) return connected;
   std::vector<upgrade::ReceivedHandoff> received;
-  if (!target.receiveListeners(received, taken_backends_, error)) return false;
+  if (auto listeners = target.receiveListeners(received, taken_backends_); !listeners) {
+    return listeners;
+  }
   const std::size_t count = received.size();
   upgrade::TakenListeners taken = upgrade::placeListeners(
       std::move(received), config, static_cast<unsigned>(taken_sockets_.size()));
@@ -123,30 +124,29 @@ bool Server::takeListeners(UpgradeTarget& target, const config::Config& config,
   taken_sockets_ = std::move(taken.own);
   socket_workers_ = socketWorkers(taken_sockets_);
   taken_listeners_ = std::move(taken.names);
-  return true;
+  return {};
 }
 
 void Server::takeConnections(UpgradeTarget& target) {
-  std::string error;
-  upgrade::Done done;
   std::size_t next_worker = 0;
   std::size_t taken = 0;
-  bool ok = target.sendTakenOver(taken_listeners_, error) &&
-            target.receiveConnections(
-                [&](upgrade::ReceivedHandoff connection) {
-                  ++taken;
-                  deliverConnection(workers_, socket_workers_, std::move(connection), next_worker);
-                },
-                done, error);
-  if (ok) {
+  auto done = [&]() -> base::Result<upgrade::Done> {
+    if (auto said = target.sendTakenOver(taken_listeners_); !said) return said.error();
+    return target.receiveConnections([&](upgrade::ReceivedHandoff connection) {
+      ++taken;
+      deliverConnection(workers_, socket_workers_, std::move(connection), next_worker);
+    });
+  }();
+  if (done) {
     base::logInfo("upgrade from pid {} done: serving {} listeners of it and {} connections",
-                  target.peer().pid, done.listeners, taken);
+                  target.peer().pid, done->listeners, taken);
   } else {
     // The listeners are served here either way; the old process serves on what it kept.
-    base::logError("upgrade from pid {}: {} (after {} connections)", target.peer().pid, error,
-                   taken);
+    base::logError("upgrade from pid {}: {} (after {} connections)", target.peer().pid,
+                   done.error().message(), taken);
   }
   if (!admin_server_) return;
+  std::string error;
   if (!admin_server_->bind(error)) {
     base::logError("upgrade: the admin API could not be bound: {}", error);
     return;

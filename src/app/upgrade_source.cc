@@ -33,54 +33,52 @@ void UpgradeSource::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool UpgradeSource::start(const std::string& path, std::string& error) {
-  listening_ = upgrade::listenForHandoff(path, error);
-  if (!listening_) return false;
+base::Result<void> UpgradeSource::start(const std::string& path) {
+  auto listening = upgrade::listenForHandoff(path);
+  if (!listening) return listening.error();
+  listening_ = std::move(listening).value();
   path_ = path;
   running_.store(true, std::memory_order_release);
   thread_ = std::thread([this] { run(); });
-  return true;
+  return {};
 }
 
 void UpgradeSource::run() {
-  std::string error;
   bool stopped_accepting = false;
-  const bool ok = handOver(error, stopped_accepting);
+  const auto handed = handOver(stopped_accepting);
   listening_.reset();
   if (path_[0] != '@') ::unlink(path_.c_str());
-  if (!ok) {
+  if (!handed) {
     if (stopped_accepting) {
       base::logError(
           "upgrade failed after the new process took the listeners ({}); accepting "
           "again here, sessions already handed over went with it",
-          error);
+          handed.error().message());
     } else {
-      base::logError("upgrade failed, still serving everything here: {}", error);
+      base::logError("upgrade failed, still serving everything here: {}", handed.error().message());
     }
   }
-  hooks_.finished(ok);
+  hooks_.finished(handed.ok());
   running_.store(false, std::memory_order_release);
 }
 
-bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
-  base::Fd connection = upgrade::acceptHandoff(listening_.get(), kConnectTimeout, error);
-  if (!connection) return false;
-  upgrade::HandoffChannel channel(std::move(connection));
+base::Result<void> UpgradeSource::handOver(bool& stopped_accepting) {
+  auto connection = upgrade::acceptHandoff(listening_.get(), kConnectTimeout);
+  if (!connection) return connection.error();
+  upgrade::HandoffChannel channel(std::move(connection).value());
 
-  auto hello = channel.receive(upgrade::kAnswerTimeout, error);
-  if (!hello) return false;
+  auto hello = channel.receive(upgrade::kAnswerTimeout);
+  if (!hello) return hello.error();
   const auto* theirs = std::get_if<upgrade::Hello>(&hello->message);
   if (theirs == nullptr) {
-    error = "the new process did not start with a hello";
-    return false;
+    return base::failure("the new process did not start with a hello");
   }
   if (theirs->protocol != upgrade::kProtocolVersion) {
-    error = fmt::format("the new process speaks handoff protocol {}, this one {}", theirs->protocol,
-                        upgrade::kProtocolVersion);
-    return false;
+    return base::failure(fmt::format("the new process speaks handoff protocol {}, this one {}",
+                                     theirs->protocol, upgrade::kProtocolVersion));
   }
   base::logInfo("upgrade: new process pid {} (l4lb {}) connected", theirs->pid, theirs->version);
-  if (!channel.send(hello_, {}, error)) return false;
+  if (auto sent = channel.send(hello_, {}); !sent) return sent.error();
 
   // What the checks found and the operator changed, so the new process starts from it.
   std::vector<upgrade::BackendRecord> records = hooks_.backend_states();
@@ -89,26 +87,27 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
     const std::size_t end = std::min(records.size(), at + upgrade::kMaxBackendRecords);
     part.backends.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
                          records.begin() + static_cast<std::ptrdiff_t>(end));
-    if (!channel.send(part, {}, error)) return false;
+    if (auto sent = channel.send(part, {}); !sent) return sent.error();
   }
 
   // Every listening socket, lent: this process keeps serving on its own copies until the new
   // one says it serves them, so no connection finds nobody listening.
   std::vector<PassedSocket> sockets = hooks_.listener_sockets();
   for (const auto& socket : sockets) {
-    if (!channel.send(socket.what, {socket.fd.get()}, error)) return false;
+    if (auto sent = channel.send(socket.what, {socket.fd.get()}); !sent) return sent.error();
   }
-  if (!channel.send(upgrade::ListenersSent{static_cast<std::uint32_t>(sockets.size())}, {},
-                    error)) {
-    return false;
+  if (auto sent =
+          channel.send(upgrade::ListenersSent{static_cast<std::uint32_t>(sockets.size())}, {});
+      !sent) {
+    return sent.error();
   }
   sockets.clear();
-  auto answer = channel.receive(upgrade::kAnswerTimeout, error);
-  if (!answer) return false;
+  auto answer = channel.receive(upgrade::kAnswerTimeout);
+  if (!answer) return answer.error();
   const auto* taken = std::get_if<upgrade::TakenOver>(&answer->message);
   if (taken == nullptr) {
-    error = "the new process answered the listeners with something else than TakenOver";
-    return false;
+    return base::failure(
+        "the new process answered the listeners with something else than TakenOver");
   }
   hooks_.set_accepting(false);
   stopped_accepting = true;
@@ -124,7 +123,7 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
       for (const auto& fd : handed_one.fds) fds.push_back(fd.get());
       // Once sent, the new process holds the sockets too; closing ours (when `handed` goes)
       // says nothing to either peer.
-      if (!channel.send(handed_one.message, fds, error)) return false;
+      if (auto sent = channel.send(handed_one.message, fds); !sent) return sent.error();
       ++sessions;
     }
     if (sweep + 1 < kSweeps) std::this_thread::sleep_for(kSweepPause);
@@ -132,16 +131,16 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
   // Last look before the admin API goes: a new process that died meanwhile leaves this one
   // serving with everything it has.
   if (channel.peerGone()) {
-    error = "the new process went away before the end";
-    return false;
+    return base::failure("the new process went away before the end");
   }
   hooks_.release_admin();
-  if (!channel.send(upgrade::Done{static_cast<std::uint32_t>(taken->listeners.size()), sessions},
-                    {}, error)) {
-    return false;
+  if (auto sent = channel.send(
+          upgrade::Done{static_cast<std::uint32_t>(taken->listeners.size()), sessions}, {});
+      !sent) {
+    return sent.error();
   }
   base::logInfo("upgrade: handed {} connections over; finishing the rest here", sessions);
-  return true;
+  return {};
 }
 
 }  // namespace l4lb::app

@@ -53,17 +53,16 @@ class UpgradeSource {
   UpgradeSource& operator=(const UpgradeSource&) = delete;
 
   // Binds the handoff socket at `path` ("@name": abstract) and starts waiting for the new
-  // process. False, with `error`, when the socket cannot be made.
-  [[nodiscard]] bool start(const std::string& path, std::string& error);
+  // process. An error when the socket cannot be made.
+  [[nodiscard]] base::Result<void> start(const std::string& path);
   // True until the upgrade has ended, either way.
   [[nodiscard]] bool running() const { return running_.load(std::memory_order_acquire); }
   void join();
 
  private:
   void run();
-  // Returns false (with `error`) at the first step that fails; `stopped_accepting` says how
-  // far it got.
-  bool handOver(std::string& error, bool& stopped_accepting);
+  // The error of the first step that fails; `stopped_accepting` says how far it got.
+  base::Result<void> handOver(bool& stopped_accepting);
 
   UpgradeSourceHooks hooks_;
   upgrade::Hello hello_;

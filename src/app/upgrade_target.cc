@@ -15,20 +15,15 @@ namespace l4lb::app {
 namespace {
 
 // The handoff socket's path, from the old process's admin API.
-bool askForHandoffSocket(const std::string& admin_url, std::string& path, std::string& error) {
+base::Result<std::string> askForHandoffSocket(const std::string& admin_url) {
   auto parsed = net::parseEndpoint(admin_url);
-  if (auto* bad = std::get_if<net::EndpointError>(&parsed)) {
-    error = fmt::format("--upgrade-from {}: {}", admin_url, bad->message);
-    return false;
-  }
-  const auto& endpoint = std::get<net::Endpoint>(parsed);
+  if (!parsed) return parsed.error();
+  const net::Endpoint& endpoint = *parsed;
   const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
   if (endpoint.kind != net::EndpointKind::kUnix || sun->sun_path[0] == '\0') {
-    error = fmt::format(
-        "--upgrade-from {}: give the running l4lb's admin socket as unix:///PATH (descriptors "
-        "can only be passed over a Unix socket)",
-        admin_url);
-    return false;
+    return base::failure(
+        "give the running l4lb's admin socket as unix:///PATH (descriptors can only be passed "
+        "over a Unix socket)");
   }
   httplib::Client client(std::string(sun->sun_path), 80);
   client.set_address_family(AF_UNIX);
@@ -36,54 +31,47 @@ bool askForHandoffSocket(const std::string& admin_url, std::string& path, std::s
   client.set_read_timeout(10, 0);
   auto reply = client.Post("/api/v1/upgrade", "", "application/json");
   if (!reply) {
-    error = fmt::format("--upgrade-from {}: no answer from the running l4lb ({})", admin_url,
-                        httplib::to_string(reply.error()));
-    return false;
+    return base::failure(
+        fmt::format("no answer from the running l4lb ({})", httplib::to_string(reply.error())));
   }
   auto body = nlohmann::json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
   if (reply->status != 200) {
     std::string reason = body.is_object() && body.contains("error") && body["error"].is_string()
                              ? body["error"].get<std::string>()
                              : reply->body;
-    error = fmt::format("--upgrade-from {}: the running l4lb refused ({}): {}", admin_url,
-                        reply->status, reason);
-    return false;
+    return base::failure(fmt::format("the running l4lb refused ({}): {}", reply->status, reason));
   }
   if (!body.is_object() || !body.contains("socket") || !body["socket"].is_string()) {
-    error = fmt::format("--upgrade-from {}: the answer names no handoff socket", admin_url);
-    return false;
+    return base::failure("the answer names no handoff socket");
   }
-  path = body["socket"].get<std::string>();
-  return true;
+  return body["socket"].get<std::string>();
 }
 
 }  // namespace
 
-bool UpgradeTarget::connect(const std::string& admin_url, const upgrade::Hello& hello,
-                            std::string& error) {
-  std::string path;
-  if (!askForHandoffSocket(admin_url, path, error)) return false;
-  base::Fd socket = upgrade::connectForHandoff(path, error);
-  if (!socket) return false;
-  channel_.emplace(std::move(socket));
-  if (!channel_->send(hello, {}, error)) return false;
-  auto answer = channel_->receive(upgrade::kAnswerTimeout, error);
-  if (!answer) return false;
+base::Result<void> UpgradeTarget::connect(const std::string& admin_url,
+                                          const upgrade::Hello& hello) {
+  auto path = askForHandoffSocket(admin_url);
+  if (!path) return path.error().within("--upgrade-from " + admin_url);
+  auto socket = upgrade::connectForHandoff(*path);
+  if (!socket) return socket.error();
+  channel_.emplace(std::move(socket).value());
+  if (auto sent = channel_->send(hello, {}); !sent) return sent.error();
+  auto answer = channel_->receive(upgrade::kAnswerTimeout);
+  if (!answer) return answer.error();
   const auto* theirs = std::get_if<upgrade::Hello>(&answer->message);
   if (theirs == nullptr) {
-    error = "the running l4lb did not answer with a hello";
-    return false;
+    return base::failure("the running l4lb did not answer with a hello");
   }
   peer_ = *theirs;
-  return true;
+  return {};
 }
 
-bool UpgradeTarget::receiveListeners(std::vector<upgrade::ReceivedHandoff>& listeners,
-                                     std::vector<upgrade::BackendRecord>& backends,
-                                     std::string& error) {
+base::Result<void> UpgradeTarget::receiveListeners(std::vector<upgrade::ReceivedHandoff>& listeners,
+                                                   std::vector<upgrade::BackendRecord>& backends) {
   while (true) {
-    auto message = channel_->receive(upgrade::kAnswerTimeout, error);
-    if (!message) return false;
+    auto message = channel_->receive(upgrade::kAnswerTimeout);
+    if (!message) return message.error();
     if (auto* states = std::get_if<upgrade::BackendStates>(&message->message)) {
       for (auto& record : states->backends) backends.push_back(std::move(record));
       continue;
@@ -94,35 +82,30 @@ bool UpgradeTarget::receiveListeners(std::vector<upgrade::ReceivedHandoff>& list
     }
     const auto* sent = std::get_if<upgrade::ListenersSent>(&message->message);
     if (sent == nullptr) {
-      error = "the running l4lb sent something else than listeners";
-      return false;
+      return base::failure("the running l4lb sent something else than listeners");
     }
     if (sent->count != listeners.size()) {
-      error = fmt::format("the running l4lb announced {} listening sockets and sent {}",
-                          sent->count, listeners.size());
-      return false;
+      return base::failure(
+          fmt::format("the running l4lb announced {} listening sockets and sent {}", sent->count,
+                      listeners.size()));
     }
-    return true;
+    return {};
   }
 }
 
-bool UpgradeTarget::sendTakenOver(std::vector<std::string> listeners, std::string& error) {
-  return channel_->send(upgrade::TakenOver{std::move(listeners)}, {}, error);
+base::Result<void> UpgradeTarget::sendTakenOver(std::vector<std::string> listeners) {
+  return channel_->send(upgrade::TakenOver{std::move(listeners)}, {});
 }
 
-bool UpgradeTarget::receiveConnections(const std::function<void(upgrade::ReceivedHandoff)>& deliver,
-                                       upgrade::Done& done, std::string& error) {
+base::Result<upgrade::Done> UpgradeTarget::receiveConnections(
+    const std::function<void(upgrade::ReceivedHandoff)>& deliver) {
   while (true) {
-    auto message = channel_->receive(upgrade::kAnswerTimeout, error);
-    if (!message) return false;
-    if (const auto* end = std::get_if<upgrade::Done>(&message->message)) {
-      done = *end;
-      return true;
-    }
+    auto message = channel_->receive(upgrade::kAnswerTimeout);
+    if (!message) return message.error();
+    if (const auto* end = std::get_if<upgrade::Done>(&message->message)) return *end;
     if (!std::holds_alternative<upgrade::SessionHandoff>(message->message) &&
         !std::holds_alternative<upgrade::FlowHandoff>(message->message)) {
-      error = "the running l4lb sent something else than connections";
-      return false;
+      return base::failure("the running l4lb sent something else than connections");
     }
     deliver(std::move(*message));
   }

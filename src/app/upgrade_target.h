@@ -16,20 +16,19 @@ namespace l4lb::app {
 class UpgradeTarget {
  public:
   // POST /api/v1/upgrade on `admin_url`, then connects to the socket it names and exchanges
-  // hellos. False, with `error`: nothing was taken, and the old process serves on.
-  [[nodiscard]] bool connect(const std::string& admin_url, const upgrade::Hello& hello,
-                             std::string& error);
+  // hellos. On an error nothing was taken, and the old process serves on.
+  [[nodiscard]] base::Result<void> connect(const std::string& admin_url,
+                                           const upgrade::Hello& hello);
   // Every listening socket of the old process, each with its descriptor, and what it knew of
   // its backends.
-  [[nodiscard]] bool receiveListeners(std::vector<upgrade::ReceivedHandoff>& listeners,
-                                      std::vector<upgrade::BackendRecord>& backends,
-                                      std::string& error);
+  [[nodiscard]] base::Result<void> receiveListeners(
+      std::vector<upgrade::ReceivedHandoff>& listeners,
+      std::vector<upgrade::BackendRecord>& backends);
   // Tells the old process these listeners are served here now: it stops accepting on them.
-  [[nodiscard]] bool sendTakenOver(std::vector<std::string> listeners, std::string& error);
+  [[nodiscard]] base::Result<void> sendTakenOver(std::vector<std::string> listeners);
   // Takes the handed-over sessions and flows until Done, each given to `deliver`.
-  [[nodiscard]] bool receiveConnections(
-      const std::function<void(upgrade::ReceivedHandoff)>& deliver, upgrade::Done& done,
-      std::string& error);
+  [[nodiscard]] base::Result<upgrade::Done> receiveConnections(
+      const std::function<void(upgrade::ReceivedHandoff)>& deliver);
   [[nodiscard]] const upgrade::Hello& peer() const { return peer_; }
 
  private:

@@ -7,23 +7,20 @@
 
 namespace l4lb::base {
 
-std::optional<Rate> parseRate(std::string_view text, std::string& error) {
+Result<Rate> parseRate(std::string_view text) {
   const std::size_t slash = text.find('/');
   if (slash == std::string_view::npos) {
-    error = "expected COUNT/UNIT, e.g. \"100/s\", \"600/m\" or \"1000/h\"";
-    return std::nullopt;
+    return failure("expected COUNT/UNIT, e.g. \"100/s\", \"600/m\" or \"1000/h\"");
   }
   const std::string_view count_text = text.substr(0, slash);
   const std::string_view unit = text.substr(slash + 1);
   std::uint64_t count = 0;
   auto [end, ec] = std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
   if (ec != std::errc() || end != count_text.data() + count_text.size() || count_text.empty()) {
-    error = fmt::format("\"{}\" is not a whole number", count_text);
-    return std::nullopt;
+    return failure(fmt::format("\"{}\" is not a whole number", count_text));
   }
   if (count == 0 || count > 1'000'000) {
-    error = fmt::format("the count must be between 1 and 1000000, got {}", count);
-    return std::nullopt;
+    return failure(fmt::format("the count must be between 1 and 1000000, got {}", count));
   }
   std::int64_t period_ms = 0;
   if (unit == "s") {
@@ -33,8 +30,7 @@ std::optional<Rate> parseRate(std::string_view text, std::string& error) {
   } else if (unit == "h") {
     period_ms = 3'600'000;
   } else {
-    error = fmt::format("unknown unit \"{}\": expected s, m or h", unit);
-    return std::nullopt;
+    return failure(fmt::format("unknown unit \"{}\": expected s, m or h", unit));
   }
   return Rate{static_cast<std::uint32_t>(count), period_ms};
 }

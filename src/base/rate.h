@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 namespace l4lb::base {
 
 // "100/s", "6000/m", "20/h": so many events per period. Written as a rate, applied as a token
@@ -16,8 +18,8 @@ struct Rate {
   [[nodiscard]] bool enabled() const { return count > 0; }
 };
 
-// nullopt with `error` saying what is wrong.
-[[nodiscard]] std::optional<Rate> parseRate(std::string_view text, std::string& error);
+// An error says what is wrong.
+[[nodiscard]] Result<Rate> parseRate(std::string_view text);
 
 // A bucket of tokens for one key (a client address), refilled lazily from the time of the last
 // take: no timer per bucket. Starts full, so a client may burst up to `count` at once.

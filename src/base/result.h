@@ -52,6 +52,10 @@ class [[nodiscard]] Result {
   [[nodiscard]] T& operator*() & { return std::get<0>(state_); }
   [[nodiscard]] const T& operator*() const& { return std::get<0>(state_); }
   [[nodiscard]] const Error& error() const { return std::get<1>(state_); }
+  [[nodiscard]] T valueOr(T fallback) const& { return ok() ? value() : std::move(fallback); }
+  [[nodiscard]] T valueOr(T fallback) && {
+    return ok() ? std::move(*this).value() : std::move(fallback);
+  }
 
  private:
   std::variant<T, Error> state_;

@@ -12,13 +12,6 @@
 
 namespace l4lb::config {
 
-std::variant<net::Endpoint, std::string> parseConfigEndpoint(const EndpointParser& parse,
-                                                             std::string_view url) {
-  auto parsed = parse(url);
-  if (auto* error = std::get_if<net::EndpointError>(&parsed)) return std::move(error->message);
-  return std::move(std::get<net::Endpoint>(parsed));
-}
-
 namespace {
 
 bool isAnyPort(const net::Endpoint& endpoint) {

@@ -78,11 +78,6 @@ struct ConfigDraft {
   bool listeners_reported = false;  // a problem with the list is already reported
 };
 
-// Parses an address for a listener or backend (every kind `parse` accepts). Returns the
-// endpoint or the message for the error.
-[[nodiscard]] std::variant<net::Endpoint, std::string> parseConfigEndpoint(
-    const EndpointParser& parse, std::string_view url);
-
 // The checks of one pool that look across its entries (duplicate backend names, stream and
 // datagram kinds, keys that apply to the other kind, maglev table sizes).
 void checkPool(const PoolDraft& pool, ErrorList& errors);

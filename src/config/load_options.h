@@ -12,8 +12,7 @@ namespace l4lb::config {
 
 // How the loader turns an address string into an endpoint. Normally net::parseEndpoint; the
 // fuzzer swaps in one that never calls getaddrinfo, so fuzzing stays fast and offline.
-using EndpointParser =
-    std::function<std::variant<net::Endpoint, net::EndpointError>(std::string_view)>;
+using EndpointParser = std::function<base::Result<net::Endpoint>(std::string_view)>;
 
 struct LoadOptions {
   EndpointParser parse_endpoint = net::parseEndpoint;

@@ -37,14 +37,14 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
   // Quick mode has no token file, so its admin API listens on unix:// sockets only.
   for (std::size_t i = 0; i < options.admin.size(); ++i) {
     const Origin where = flag(fmt::format("--admin[{}]", i));
-    auto parsed = parseConfigEndpoint(parse, options.admin[i]);
-    if (auto* message = std::get_if<std::string>(&parsed)) {
-      errors.add(where, std::move(*message));
-    } else if (std::get<net::Endpoint>(parsed).kind != net::EndpointKind::kUnix) {
+    auto parsed = parse(options.admin[i]);
+    if (!parsed) {
+      errors.add(where, parsed.error().message());
+    } else if (parsed->kind != net::EndpointKind::kUnix) {
       errors.add(where, fmt::format("quick mode's admin API listens on unix:///PATH only, not {}",
                                     quoteText(options.admin[i])));
     } else {
-      draft.config.admin.listen.push_back(std::get<net::Endpoint>(std::move(parsed)));
+      draft.config.admin.listen.push_back(std::move(parsed).value());
     }
   }
 
@@ -65,11 +65,11 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
     // Named by their address, as in a file; there is no name flag to suggest instead.
     backend.name_defaulted = false;
     backend.config.name = options.backends[i];
-    auto parsed = parseConfigEndpoint(parse, options.backends[i]);
-    if (auto* message = std::get_if<std::string>(&parsed)) {
-      errors.add(backend.name, std::move(*message));
+    auto parsed = parse(options.backends[i]);
+    if (!parsed) {
+      errors.add(backend.name, parsed.error().message());
     } else {
-      backend.config.address = std::get<net::Endpoint>(std::move(parsed));
+      backend.config.address = std::move(parsed).value();
       backend.address = backend.name;
       backend.address_ok = true;
     }
@@ -88,11 +88,11 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
     listener.bind = flag("--listen");
     listener.pool = flag("--listen");
     listener.pool_set = true;
-    auto parsed = parseConfigEndpoint(parse, options.listen);
-    if (auto* message = std::get_if<std::string>(&parsed)) {
-      errors.add(listener.bind, std::move(*message));
+    auto parsed = parse(options.listen);
+    if (!parsed) {
+      errors.add(listener.bind, parsed.error().message());
     } else {
-      listener.config.bind = std::get<net::Endpoint>(std::move(parsed));
+      listener.config.bind = std::move(parsed).value();
       listener.bind_ok = true;
     }
     draft.listeners.push_back(std::move(listener));

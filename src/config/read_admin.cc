@@ -73,7 +73,7 @@ std::optional<std::string> readTokenFile(TableReader& reader) {
 AdminConfig defaultAdminConfig() {
   AdminConfig admin;
   auto parsed = net::parseEndpoint(kDefaultAdminListen);
-  admin.listen.push_back(std::get<net::Endpoint>(std::move(parsed)));
+  admin.listen.push_back(std::move(parsed).value());
   return admin;
 }
 
@@ -97,12 +97,12 @@ void readAdmin(const toml::table& table, const EndpointParser& parse, ErrorList&
                                                  describe(node)));
           continue;
         }
-        auto parsed = parseConfigEndpoint(parse, url->get());
-        if (auto* message = std::get_if<std::string>(&parsed)) {
-          reader.errors().add(where, std::move(*message));
+        auto parsed = parse(url->get());
+        if (!parsed) {
+          reader.errors().add(where, parsed.error().message());
           continue;
         }
-        auto endpoint = std::get<net::Endpoint>(std::move(parsed));
+        auto endpoint = std::move(parsed).value();
         if (endpoint.kind != net::EndpointKind::kUnix && endpoint.kind != net::EndpointKind::kTcp) {
           reader.errors().add(where, fmt::format("the admin API listens on unix:// or tcp:// "
                                                  "only, not {}",

@@ -21,11 +21,11 @@ std::optional<net::CidrList> readCidrList(TableReader& reader, std::string_view 
       continue;
     }
     auto parsed = net::parseCidr(text->get());
-    if (const auto* error = std::get_if<net::CidrError>(&parsed)) {
-      reader.errors().add(at, error->message);
+    if (!parsed) {
+      reader.errors().add(at, parsed.error().message());
       continue;
     }
-    list.add(std::get<net::Cidr>(parsed));
+    list.add(*parsed);
   }
   return list;
 }

@@ -33,10 +33,10 @@ void readRoute(const toml::node& node, const std::string& key, ListenerDraft& dr
   RouteConfig route;
   if (auto sni = reader.string("sni")) {
     auto parsed = proto::SniPattern::parse(*sni);
-    if (auto* error = std::get_if<std::string>(&parsed)) {
-      errors.add(reader.originOf("sni"), *error);
+    if (!parsed) {
+      errors.add(reader.originOf("sni"), parsed.error().message());
     } else {
-      route.sni = std::get<proto::SniPattern>(std::move(parsed));
+      route.sni = std::move(parsed).value();
     }
   }
   if (auto alpn = reader.string("alpn")) {

@@ -118,10 +118,12 @@ std::optional<std::string> readPasswordFile(TableReader& reader) {
 std::optional<std::string> readEscaped(TableReader& reader, std::string_view key) {
   auto text = reader.name(key);
   if (!text) return std::nullopt;
-  std::string error;
-  auto value = proto::unescapeCheckString(*text, error);
-  if (!value) reader.errors().add(reader.originOf(key), std::move(error));
-  return value;
+  auto value = proto::unescapeCheckString(*text);
+  if (!value) {
+    reader.errors().add(reader.originOf(key), value.error().message());
+    return std::nullopt;
+  }
+  return std::move(value).value();
 }
 
 // "200", "200-399", or an integer.
@@ -165,8 +167,7 @@ std::optional<std::string> sniError(std::string_view sni) {
   const bool allowed = std::all_of(sni.begin(), sni.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
   });
-  std::string error;
-  if (!allowed || sni.back() == '.' || !proto::encodeDnsName(sni, error)) {
+  if (!allowed || sni.back() == '.' || !proto::encodeDnsName(sni)) {
     return fmt::format("invalid server name {}: expected a host name like \"api.example.com\"",
                        quoteText(sni));
   }
@@ -180,10 +181,10 @@ std::optional<std::string> sniError(std::string_view sni) {
 
 void readDnsQuestion(TableReader& reader, HealthConfig& health) {
   if (auto name = reader.name("name")) {
-    std::string error;
-    if (!proto::encodeDnsName(*name, error)) {
-      reader.errors().add(reader.originOf("name"),
-                          fmt::format("invalid name {}: {}", quoteText(*name), error));
+    if (auto wire = proto::encodeDnsName(*name); !wire) {
+      reader.errors().add(
+          reader.originOf("name"),
+          fmt::format("invalid name {}: {}", quoteText(*name), wire.error().message()));
     }
     health.dns_name = std::move(*name);
   }

@@ -75,12 +75,12 @@ std::optional<net::Endpoint> readEndpoint(TableReader& reader, std::string_view 
                                           const EndpointParser& parse) {
   auto url = reader.name(key);
   if (!url) return std::nullopt;
-  auto parsed = parseConfigEndpoint(parse, *url);
-  if (auto* message = std::get_if<std::string>(&parsed)) {
-    reader.errors().add(reader.originOf(key), std::move(*message));
+  auto parsed = parse(*url);
+  if (!parsed) {
+    reader.errors().add(reader.originOf(key), parsed.error().message());
     return std::nullopt;
   }
-  return std::get<net::Endpoint>(std::move(parsed));
+  return std::move(parsed).value();
 }
 
 // Remembers where a key that applies to some address kinds only was written.
@@ -167,11 +167,10 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     draft.config.per_source_max_connections = static_cast<std::uint32_t>(*max);
   }
   if (auto text = reader.string("per_source_rate")) {
-    std::string error;
-    if (auto rate = base::parseRate(*text, error)) {
+    if (auto rate = base::parseRate(*text)) {
       draft.config.per_source_rate = *rate;
     } else {
-      reader.errors().add(reader.originOf("per_source_rate"), error);
+      reader.errors().add(reader.originOf("per_source_rate"), rate.error().message());
     }
   }
   noteScoped(reader, "flow_idle_timeout", KeyScope::kDatagram, scoped);

@@ -31,9 +31,9 @@ DatagramProbe::DatagramProbe(HealthChecker& owner, io::EventLoop& loop, std::uin
       backend_config_(pool_config.backends[backend]),
       counter_(config_.rise, config_.fall),
       random_state_((std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
-  std::string error;
   // The config loader checked the name already.
-  wire_name_ = proto::encodeDnsName(config_.dns_name, error).value_or(std::string(1, '\0'));
+  auto wire = proto::encodeDnsName(config_.dns_name);
+  wire_name_ = wire ? std::move(wire).value() : std::string(1, '\0');
 }
 
 DatagramProbe::~DatagramProbe() {

@@ -12,8 +12,8 @@ namespace {
 
 constexpr std::array<std::uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-CidrError cidrError(std::string_view text, std::string_view why) {
-  return CidrError{"invalid address range \"" + std::string(text) + "\": " + std::string(why)};
+base::Error cidrError(std::string_view text, std::string_view why) {
+  return base::failure("invalid address range \"" + std::string(text) + "\": " + std::string(why));
 }
 
 bool isV4Mapped(const std::uint8_t* bytes16) {
@@ -46,7 +46,7 @@ bool clearHostBits(Cidr& cidr) {
 
 }  // namespace
 
-std::variant<Cidr, CidrError> parseCidr(std::string_view text) {
+base::Result<Cidr> parseCidr(std::string_view text) {
   const std::size_t slash = text.find('/');
   const std::string_view address = text.substr(0, slash);
   if (address.empty()) return cidrError(text, "missing address");
@@ -95,14 +95,14 @@ std::string formatCidr(const Cidr& cidr) {
   return std::string(buf) + "/" + std::to_string(cidr.prefix_len);
 }
 
-CidrList CidrList::parse(const std::vector<std::string>& texts, std::vector<CidrError>& errors) {
+CidrList CidrList::parse(const std::vector<std::string>& texts, std::vector<base::Error>& errors) {
   CidrList list;
   for (const std::string& text : texts) {
     auto parsed = parseCidr(text);
-    if (auto* error = std::get_if<CidrError>(&parsed)) {
-      errors.push_back(std::move(*error));
+    if (!parsed) {
+      errors.push_back(parsed.error());
     } else {
-      list.add(std::get<Cidr>(parsed));
+      list.add(*parsed);
     }
   }
   return list;

@@ -6,8 +6,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
+
+#include "base/result.h"
 
 // Address ranges for allow/deny and proxy_trusted lists: "192.0.2.0/24", "2001:db8::/32", or a
 // bare address (a /32 or /128).
@@ -27,13 +28,9 @@ struct Cidr {
   [[nodiscard]] bool operator==(const Cidr&) const = default;
 };
 
-struct CidrError {
-  std::string message;
-};
-
 // Parses one range. Bits set past the prefix ("192.0.2.1/24") are an error naming the range
 // that was probably meant, as is anything that is not an IP literal (no host names).
-[[nodiscard]] std::variant<Cidr, CidrError> parseCidr(std::string_view text);
+[[nodiscard]] base::Result<Cidr> parseCidr(std::string_view text);
 
 // "192.0.2.0/24", "2001:db8::/32": the canonical form, always with the prefix length.
 [[nodiscard]] std::string formatCidr(const Cidr& cidr);
@@ -44,7 +41,7 @@ class CidrList {
   CidrList() = default;
 
   // Parses every entry; each bad one adds an error (in order) and is left out.
-  static CidrList parse(const std::vector<std::string>& texts, std::vector<CidrError>& errors);
+  static CidrList parse(const std::vector<std::string>& texts, std::vector<base::Error>& errors);
 
   void add(const Cidr& cidr);
   [[nodiscard]] bool contains(const sockaddr* address, socklen_t len) const;

@@ -30,12 +30,11 @@ std::string_view kindName(EndpointKind kind) {
 
 namespace {
 
-EndpointError fail(std::string_view url, std::string_view why) {
-  return EndpointError{"invalid address \"" + std::string(url) + "\": " + std::string(why)};
+base::Error fail(std::string_view url, std::string_view why) {
+  return base::failure("invalid address \"" + std::string(url) + "\": " + std::string(why));
 }
 
-std::variant<Endpoint, EndpointError> parseUnix(std::string_view url, std::string_view rest,
-                                                bool datagram) {
+base::Result<Endpoint> parseUnix(std::string_view url, std::string_view rest, bool datagram) {
   Endpoint ep;
   ep.url = std::string(url);
   auto* sun = reinterpret_cast<sockaddr_un*>(&ep.addr);
@@ -63,8 +62,7 @@ std::variant<Endpoint, EndpointError> parseUnix(std::string_view url, std::strin
   return ep;
 }
 
-std::variant<Endpoint, EndpointError> parseInet(std::string_view url, std::string_view rest,
-                                                EndpointKind kind) {
+base::Result<Endpoint> parseInet(std::string_view url, std::string_view rest, EndpointKind kind) {
   std::string_view host;
   std::string_view port_text;
   if (!rest.empty() && rest.front() == '[') {
@@ -129,7 +127,7 @@ std::variant<Endpoint, EndpointError> parseInet(std::string_view url, std::strin
 
 }  // namespace
 
-std::variant<Endpoint, EndpointError> parseEndpoint(std::string_view url) {
+base::Result<Endpoint> parseEndpoint(std::string_view url) {
   size_t sep = url.find("://");
   if (sep == std::string_view::npos) {
     return fail(url, "expected scheme://address (tcp://, udp://, unix://, unixgram://, mq://)");

@@ -5,7 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <variant>
+
+#include "base/result.h"
 
 namespace l4lb::net {
 
@@ -36,13 +37,9 @@ struct Endpoint {
   [[nodiscard]] bool isStream() const { return net::isStream(kind); }
 };
 
-struct EndpointError {
-  std::string message;
-};
-
 // Parses an endpoint URL. Host names are resolved (first address) with getaddrinfo, so this may
 // block: call it while loading config, never on the data path.
-[[nodiscard]] std::variant<Endpoint, EndpointError> parseEndpoint(std::string_view url);
+[[nodiscard]] base::Result<Endpoint> parseEndpoint(std::string_view url);
 
 // "1.2.3.4:80", "[::1]:80", "/path", "@name": the address part of a socket address for logs.
 [[nodiscard]] std::string formatSockaddr(const sockaddr* sa, socklen_t len);

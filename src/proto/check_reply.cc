@@ -37,7 +37,7 @@ std::string redisBulk(std::string_view text) {
 
 }  // namespace
 
-std::optional<std::string> unescapeCheckString(std::string_view text, std::string& error) {
+base::Result<std::string> unescapeCheckString(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '\\') {
@@ -45,8 +45,7 @@ std::optional<std::string> unescapeCheckString(std::string_view text, std::strin
       continue;
     }
     if (i + 1 >= text.size()) {
-      error = "ends with a lone backslash";
-      return std::nullopt;
+      return base::failure("ends with a lone backslash");
     }
     const char c = text[++i];
     switch (c) {
@@ -59,16 +58,15 @@ std::optional<std::string> unescapeCheckString(std::string_view text, std::strin
         const int high = i + 1 < text.size() ? hexDigit(text[i + 1]) : -1;
         const int low = i + 2 < text.size() ? hexDigit(text[i + 2]) : -1;
         if (high < 0 || low < 0) {
-          error = "\\x needs two hex digits";
-          return std::nullopt;
+          return base::failure("\\x needs two hex digits");
         }
         out += static_cast<char>(high * 16 + low);
         i += 2;
         break;
       }
       default:
-        error = fmt::format("unknown escape \\{} (known: \\r \\n \\t \\0 \\\\ \\xNN)", c);
-        return std::nullopt;
+        return base::failure(
+            fmt::format("unknown escape \\{} (known: \\r \\n \\t \\0 \\\\ \\xNN)", c));
     }
   }
   return out;

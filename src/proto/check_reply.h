@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 // Health-check protocols: the request each check sends and a pure, incremental parser of the
 // reply. A parser is called with every byte received so far and answers up, down (with the
 // reason to log) or "need more". A reply cut short by EOF is the caller's to report.
@@ -37,10 +39,8 @@ struct CheckVerdict {
 // Replies longer than this are not waited for: every check decides within its first bytes.
 inline constexpr std::size_t kMaxCheckReply = 4096;
 
-// \r \n \t \\ \0 and \xNN in send/expect strings. nullopt on a malformed escape, with `error`
-// saying which.
-[[nodiscard]] std::optional<std::string> unescapeCheckString(std::string_view text,
-                                                             std::string& error);
+// \r \n \t \\ \0 and \xNN in send/expect strings; an error names a malformed escape.
+[[nodiscard]] base::Result<std::string> unescapeCheckString(std::string_view text);
 
 // send-expect: the reply must start with `expect`.
 [[nodiscard]] CheckVerdict parseExpectReply(std::string_view reply, std::string_view expect);

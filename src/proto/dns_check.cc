@@ -67,10 +67,9 @@ std::string_view dnsRcodeName(std::uint8_t rcode) {
   return rcode < kNames.size() ? kNames[rcode] : "unknown";
 }
 
-std::optional<std::string> encodeDnsName(std::string_view name, std::string& error) {
+base::Result<std::string> encodeDnsName(std::string_view name) {
   if (name.empty()) {
-    error = "an empty name (the root is \".\")";
-    return std::nullopt;
+    return base::failure("an empty name (the root is \".\")");
   }
   std::string wire;
   if (name != ".") {
@@ -79,12 +78,11 @@ std::optional<std::string> encodeDnsName(std::string_view name, std::string& err
       const std::size_t dot = name.find('.');
       const std::string_view label = name.substr(0, dot);
       if (label.empty()) {
-        error = "an empty label (two dots in a row, or a leading dot)";
-        return std::nullopt;
+        return base::failure("an empty label (two dots in a row, or a leading dot)");
       }
       if (label.size() > kMaxLabel) {
-        error = fmt::format("a label of {} bytes (at most {})", label.size(), kMaxLabel);
-        return std::nullopt;
+        return base::failure(
+            fmt::format("a label of {} bytes (at most {})", label.size(), kMaxLabel));
       }
       wire.push_back(static_cast<char>(label.size()));
       wire.append(label);
@@ -94,8 +92,7 @@ std::optional<std::string> encodeDnsName(std::string_view name, std::string& err
   }
   wire.push_back('\0');
   if (wire.size() > kMaxName) {
-    error = fmt::format("longer than {} bytes in wire form", kMaxName);
-    return std::nullopt;
+    return base::failure(fmt::format("longer than {} bytes in wire form", kMaxName));
   }
   return wire;
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "proto/check_reply.h"
 
 // The dns health check of datagram pools: one query, answered NOERROR (RFC 1035 4.1).
@@ -16,9 +17,9 @@ namespace l4lb::proto {
 // "NOERROR", "SERVFAIL", ...; "unknown" for a code without a name.
 [[nodiscard]] std::string_view dnsRcodeName(std::uint8_t rcode);
 
-// `name` in wire form ("example.com" and "example.com." alike; "." is the root), or nullopt with
-// `error` saying what is wrong (an empty label, a label over 63 bytes, a name over 255).
-[[nodiscard]] std::optional<std::string> encodeDnsName(std::string_view name, std::string& error);
+// `name` in wire form ("example.com" and "example.com." alike; "." is the root), or an error
+// saying what is wrong (an empty label, a label over 63 bytes, a name over 255).
+[[nodiscard]] base::Result<std::string> encodeDnsName(std::string_view name);
 
 // A query of class IN for `wire_name` (from encodeDnsName) and `type`, recursion desired.
 [[nodiscard]] std::string dnsQuery(std::uint16_t id, std::string_view wire_name,

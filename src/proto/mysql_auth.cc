@@ -61,13 +61,11 @@ std::string cachingSha2Scramble(std::string_view password, std::string_view nonc
   return xorBytes(stage1, digest(EVP_sha256(), stage2 + std::string(nonce)));
 }
 
-std::optional<std::string> cachingSha2EncryptPassword(std::string_view password,
-                                                      std::string_view nonce,
-                                                      std::string_view public_key_pem,
-                                                      std::string& error) {
+base::Result<std::string> cachingSha2EncryptPassword(std::string_view password,
+                                                     std::string_view nonce,
+                                                     std::string_view public_key_pem) {
   if (nonce.empty()) {
-    error = "no nonce to mix the password with";
-    return std::nullopt;
+    return base::failure("no nonce to mix the password with");
   }
   std::string plain(password);
   plain += '\0';
@@ -76,27 +74,24 @@ std::optional<std::string> cachingSha2EncryptPassword(std::string_view password,
   std::unique_ptr<BIO, BioFree> bio(
       BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
   if (!bio) {
-    error = opensslError();
-    return std::nullopt;
+    return base::failure(opensslError());
   }
   std::unique_ptr<EVP_PKEY, PkeyFree> key(
       PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
-    error = "the server's public key is not a PEM public key (" + opensslError() + ")";
-    return std::nullopt;
+    return base::failure("the server's public key is not a PEM public key (" + opensslError() +
+                         ")");
   }
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
   if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1) {
-    error = "the server's public key is not an RSA key (" + opensslError() + ")";
-    return std::nullopt;
+    return base::failure("the server's public key is not an RSA key (" + opensslError() + ")");
   }
   // OAEP with SHA-1 leaves the modulus size minus 42 bytes for the message.
   const int key_bytes = EVP_PKEY_get_size(key.get());
   if (key_bytes <= 42 || plain.size() > static_cast<std::size_t>(key_bytes - 42)) {
-    error = fmt::format("the password is too long for the server's {}-bit RSA key",
-                        EVP_PKEY_get_bits(key.get()));
-    return std::nullopt;
+    return base::failure(fmt::format("the password is too long for the server's {}-bit RSA key",
+                                     EVP_PKEY_get_bits(key.get())));
   }
   std::size_t size = 0;
   const auto* in = reinterpret_cast<const unsigned char*>(plain.data());
@@ -110,8 +105,7 @@ std::optional<std::string> cachingSha2EncryptPassword(std::string_view password,
   }
   OPENSSL_cleanse(plain.data(), plain.size());
   if (out.empty()) {
-    error = "RSA encryption failed (" + opensslError() + ")";
-    return std::nullopt;
+    return base::failure("RSA encryption failed (" + opensslError() + ")");
   }
   out.resize(size);
   return out;

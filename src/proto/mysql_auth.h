@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 // The password proofs of the two MySQL authentication plugins a health check speaks. Pure
 // functions over libcrypto; the conversation around them is MysqlDialog's.
 namespace l4lb::proto {
@@ -23,9 +25,8 @@ inline constexpr std::string_view kCachingSha2Password = "caching_sha2_password"
 // (repeated), encrypted with RSA-OAEP (SHA-1, as the server decrypts it) under the server's
 // PEM public key. nullopt when the key cannot be read or the password does not fit in it, with
 // `error` saying which.
-[[nodiscard]] std::optional<std::string> cachingSha2EncryptPassword(std::string_view password,
-                                                                    std::string_view nonce,
-                                                                    std::string_view public_key_pem,
-                                                                    std::string& error);
+[[nodiscard]] base::Result<std::string> cachingSha2EncryptPassword(std::string_view password,
+                                                                   std::string_view nonce,
+                                                                   std::string_view public_key_pem);
 
 }  // namespace l4lb::proto

@@ -287,9 +287,11 @@ CheckVerdict MysqlDialog::onPublicKey(std::string_view payload, std::string& sen
     return CheckVerdict::down(
         fmt::format("server sent no RSA public key (\"{}\")", printable(payload.substr(0, 16))));
   }
-  std::string error;
-  auto encrypted = cachingSha2EncryptPassword(password_, nonce_, payload.substr(1), error);
-  if (!encrypted) return CheckVerdict::down("caching_sha2_password full authentication: " + error);
+  auto encrypted = cachingSha2EncryptPassword(password_, nonce_, payload.substr(1));
+  if (!encrypted) {
+    return CheckVerdict::down("caching_sha2_password full authentication: " +
+                              encrypted.error().message());
+  }
   sendPacket(send, *encrypted);
   phase_ = Phase::kLogin;
   return CheckVerdict::needMore();

@@ -192,15 +192,16 @@ CheckVerdict PgsqlDialog::onAuthentication(std::string_view body, std::string& s
     if (phase_ != Phase::kSasl || !scram_) {
       return CheckVerdict::down("SASL message without a SASL exchange");
     }
-    std::string error;
     if (code == kAuthSaslContinue) {
-      auto final_message = scram_->clientFinal(data, error);
-      if (!final_message) return CheckVerdict::down("SCRAM-SHA-256: " + error);
+      auto final_message = scram_->clientFinal(data);
+      if (!final_message) {
+        return CheckVerdict::down("SCRAM-SHA-256: " + final_message.error().message());
+      }
       send += message('p', *final_message);  // SASLResponse
       return CheckVerdict::needMore();
     }
-    if (!scram_->verifyServerFinal(data, error)) {
-      return CheckVerdict::down("SCRAM-SHA-256: " + error);
+    if (auto verified = scram_->verifyServerFinal(data); !verified) {
+      return CheckVerdict::down("SCRAM-SHA-256: " + verified.error().message());
     }
     scram_verified_ = true;
     return CheckVerdict::needMore();

@@ -105,39 +105,33 @@ ScramSha256Client::~ScramSha256Client() {
 
 std::string ScramSha256Client::clientFirst() const { return "n,,n=" + user_ + ",r=" + nonce_; }
 
-std::optional<std::string> ScramSha256Client::clientFinal(std::string_view server_first,
-                                                          std::string& error) {
+base::Result<std::string> ScramSha256Client::clientFinal(std::string_view server_first) {
   const auto attrs = attributes(server_first);
   if (!attrs.empty() && attrs[0].first == 'm') {
-    error = "server requires an unsupported SCRAM extension";
-    return std::nullopt;
+    return base::failure("server requires an unsupported SCRAM extension");
   }
   if (attrs.size() < 3 || attrs[0].first != 'r' || attrs[1].first != 's' || attrs[2].first != 'i') {
-    error = "malformed server-first-message";
-    return std::nullopt;
+    return base::failure("malformed server-first-message");
   }
   const std::string_view nonce = attrs[0].second;
   if (nonce.size() <= nonce_.size() || !nonce.starts_with(nonce_) || !printableNonce(nonce)) {
-    error = "server nonce does not extend ours";
-    return std::nullopt;
+    return base::failure("server nonce does not extend ours");
   }
   const auto salt = base64Decode(attrs[1].second);
   if (!salt || salt->empty()) {
-    error = "bad salt in server-first-message";
-    return std::nullopt;
+    return base::failure("bad salt in server-first-message");
   }
   const std::string_view count_text = attrs[2].second;
   std::uint32_t iterations = 0;
   const auto [end, ec] =
       std::from_chars(count_text.data(), count_text.data() + count_text.size(), iterations);
   if (ec != std::errc() || end != count_text.data() + count_text.size() || iterations == 0) {
-    error = "bad iteration count in server-first-message";
-    return std::nullopt;
+    return base::failure("bad iteration count in server-first-message");
   }
   if (iterations > kMaxScramIterations) {
-    error = "server asks for " + std::string(count_text) + " PBKDF2 iterations (at most " +
-            std::to_string(kMaxScramIterations) + " are spent per check)";
-    return std::nullopt;
+    return base::failure("server asks for " + std::string(count_text) +
+                         " PBKDF2 iterations (at most " + std::to_string(kMaxScramIterations) +
+                         " are spent per check)");
   }
 
   Digest salted{};
@@ -145,8 +139,7 @@ std::optional<std::string> ScramSha256Client::clientFinal(std::string_view serve
                         reinterpret_cast<const unsigned char*>(salt->data()),
                         static_cast<int>(salt->size()), static_cast<int>(iterations), EVP_sha256(),
                         static_cast<int>(salted.size()), salted.data()) != 1) {
-    error = "PBKDF2 failed";
-    return std::nullopt;
+    return base::failure("PBKDF2 failed");
   }
   // RFC 5802 section 3: the proof is ClientKey XOR HMAC(H(ClientKey), AuthMessage), and the
   // server proves itself with HMAC(HMAC(SaltedPassword, "Server Key"), AuthMessage).
@@ -167,27 +160,23 @@ std::optional<std::string> ScramSha256Client::clientFinal(std::string_view serve
   return out;
 }
 
-bool ScramSha256Client::verifyServerFinal(std::string_view server_final, std::string& error) const {
+base::Result<void> ScramSha256Client::verifyServerFinal(std::string_view server_final) const {
   if (!answered_) {
-    error = "server-final-message before our proof";
-    return false;
+    return base::failure("server-final-message before our proof");
   }
   const auto attrs = attributes(server_final);
   if (!attrs.empty() && attrs[0].first == 'e') {
-    error = "server refused: " + std::string(attrs[0].second.substr(0, 80));
-    return false;
+    return base::failure("server refused: " + std::string(attrs[0].second.substr(0, 80)));
   }
   if (attrs.empty() || attrs[0].first != 'v') {
-    error = "malformed server-final-message";
-    return false;
+    return base::failure("malformed server-final-message");
   }
   const auto signature = base64Decode(attrs[0].second);
   if (!signature || signature->size() != server_signature_.size() ||
       CRYPTO_memcmp(signature->data(), server_signature_.data(), server_signature_.size()) != 0) {
-    error = "server signature does not match (the server does not know the password)";
-    return false;
+    return base::failure("server signature does not match (the server does not know the password)");
   }
-  return true;
+  return {};
 }
 
 }  // namespace l4lb::proto

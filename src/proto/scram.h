@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 // SCRAM-SHA-256 (RFC 5802, RFC 7677), the client side, without channel binding (gs2 header
 // "n,,"). Pure: the nonce comes from the caller, so the RFC's test vector runs as a unit test.
 namespace l4lb::proto {
@@ -35,13 +37,12 @@ class ScramSha256Client {
   // "n,,n=USER,r=NONCE"
   [[nodiscard]] std::string clientFirst() const;
   // Answers server-first-message ("r=...,s=...,i=...") with client-final-message carrying the
-  // proof. nullopt with `error` set when the message is malformed, the nonce is not ours
-  // extended, or the iteration count is out of bounds.
-  [[nodiscard]] std::optional<std::string> clientFinal(std::string_view server_first,
-                                                       std::string& error);
+  // proof. An error when the message is malformed, the nonce is not ours extended, or the
+  // iteration count is out of bounds.
+  [[nodiscard]] base::Result<std::string> clientFinal(std::string_view server_first);
   // server-final-message: "v=SIGNATURE" must match the signature only a server holding the
-  // password's verifier can compute; "e=..." is the server's refusal. False with `error` set.
-  [[nodiscard]] bool verifyServerFinal(std::string_view server_final, std::string& error) const;
+  // password's verifier can compute; "e=..." is the server's refusal, an error.
+  [[nodiscard]] base::Result<void> verifyServerFinal(std::string_view server_final) const;
 
  private:
   std::string user_;

@@ -24,7 +24,7 @@ bool isBelow(std::string_view host, std::string_view name) {
 
 }  // namespace
 
-std::variant<SniPattern, std::string> SniPattern::parse(std::string_view text) {
+base::Result<SniPattern> SniPattern::parse(std::string_view text) {
   SniPattern pattern;
   std::string_view name = text;
   if (name.starts_with("*.")) {
@@ -35,15 +35,15 @@ std::variant<SniPattern, std::string> SniPattern::parse(std::string_view text) {
     name.remove_prefix(1);
   }
   if (name.find('*') != std::string_view::npos) {
-    return "server name pattern \"" + std::string(text) +
-           "\": '*' is only allowed as a whole first label (\"*.example.com\")";
+    return base::failure("server name pattern \"" + std::string(text) +
+                         "\": '*' is only allowed as a whole first label (\"*.example.com\")");
   }
   // The same rules as a server_name in a ClientHello: a pattern no hello can carry would be
   // dead config.
   std::string checked(name);
   if (std::string error = checkServerName(checked); !error.empty()) {
-    return "server name pattern \"" + std::string(text) +
-           "\": " + error.replace(0, std::string_view("host_name").size(), "name");
+    return base::failure("server name pattern \"" + std::string(text) +
+                         "\": " + error.replace(0, std::string_view("host_name").size(), "name"));
   }
   pattern.name_ = std::move(checked);
   return pattern;

@@ -5,7 +5,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <variant>
+
+#include "base/result.h"
 
 // Server-name patterns for routing on the ClientHello's server_name, with nginx's server_name
 // semantics (https://nginx.org/en/docs/http/server_names.html), chosen over HAProxy's
@@ -25,7 +26,7 @@ namespace l4lb::proto {
 class SniPattern {
  public:
   // Checks and lower-cases a pattern; the error says what is wrong with it.
-  [[nodiscard]] static std::variant<SniPattern, std::string> parse(std::string_view text);
+  [[nodiscard]] static base::Result<SniPattern> parse(std::string_view text);
 
   [[nodiscard]] bool matches(std::string_view host) const;
   [[nodiscard]] bool isExact() const { return kind_ == Kind::kExact; }

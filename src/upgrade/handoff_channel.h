@@ -29,14 +29,12 @@ class HandoffChannel {
  public:
   explicit HandoffChannel(base::Fd socket) : socket_(std::move(socket)) {}
 
-  // Sends `message` with `fds` (handoffFdCount(message) of them). False, with `error`, when
-  // the peer is gone or the socket fails.
-  [[nodiscard]] bool send(const HandoffMessage& message, const std::vector<int>& fds,
-                          std::string& error);
-  // Waits up to `timeout` for the next message. nullopt, with `error`, on a timeout, the peer's
-  // end, a malformed message, or the wrong number of descriptors (those that came are closed).
-  [[nodiscard]] std::optional<ReceivedHandoff> receive(std::chrono::milliseconds timeout,
-                                                       std::string& error);
+  // Sends `message` with `fds` (handoffFdCount(message) of them). An error when the peer is
+  // gone or the socket fails.
+  [[nodiscard]] base::Result<void> send(const HandoffMessage& message, const std::vector<int>& fds);
+  // Waits up to `timeout` for the next message. An error on a timeout, the peer's end, a
+  // malformed message, or the wrong number of descriptors (those that came are closed).
+  [[nodiscard]] base::Result<ReceivedHandoff> receive(std::chrono::milliseconds timeout);
 
   // True when the other process has closed its end (or died), without reading anything.
   [[nodiscard]] bool peerGone() const;
@@ -49,11 +47,11 @@ class HandoffChannel {
 
 // The old process's end: a SOCK_SEQPACKET socket bound at `path` (a filesystem path, mode 0600,
 // or "@name" for the abstract namespace), listening for one connection.
-[[nodiscard]] base::Fd listenForHandoff(const std::string& path, std::string& error);
+[[nodiscard]] base::Result<base::Fd> listenForHandoff(const std::string& path);
 // Accepts the one connection, waiting up to `timeout`.
-[[nodiscard]] base::Fd acceptHandoff(int listening, std::chrono::milliseconds timeout,
-                                     std::string& error);
+[[nodiscard]] base::Result<base::Fd> acceptHandoff(int listening,
+                                                   std::chrono::milliseconds timeout);
 // The new process's end.
-[[nodiscard]] base::Fd connectForHandoff(const std::string& path, std::string& error);
+[[nodiscard]] base::Result<base::Fd> connectForHandoff(const std::string& path);
 
 }  // namespace l4lb::upgrade

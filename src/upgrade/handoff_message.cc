@@ -359,18 +359,18 @@ std::string encodeHandoff(const HandoffMessage& message) {
   return w.take();
 }
 
-std::variant<HandoffMessage, DecodeError> decodeHandoff(std::span<const std::byte> bytes) {
+base::Result<HandoffMessage> decodeHandoff(std::span<const std::byte> bytes) {
   if (bytes.size() > kMaxMessageBytes) {
-    return DecodeError{
-        fmt::format("message of {} bytes, more than {}", bytes.size(), kMaxMessageBytes)};
+    return base::failure(
+        fmt::format("message of {} bytes, more than {}", bytes.size(), kMaxMessageBytes));
   }
   Reader r(bytes);
   auto type = r.u8("message type");
-  if (!type) return DecodeError{r.error()};
+  if (!type) return base::failure(r.error());
   auto message = readBody(static_cast<MessageType>(*type), r);
-  if (!message) return DecodeError{r.error()};
+  if (!message) return base::failure(r.error());
   if (!r.atEnd()) {
-    return DecodeError{fmt::format("{} bytes after the end of the message", r.remaining())};
+    return base::failure(fmt::format("{} bytes after the end of the message", r.remaining()));
   }
   return std::move(*message);
 }

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/result.h"
 #include "proxy/handoff_state.h"
 
 namespace l4lb::upgrade {
@@ -96,16 +97,11 @@ struct Done {
 using HandoffMessage = std::variant<Hello, ListenerHandoff, SessionHandoff, ListenersSent,
                                     TakenOver, FlowHandoff, BackendStates, Done>;
 
-struct DecodeError {
-  std::string reason;
-};
-
 [[nodiscard]] std::string encodeHandoff(const HandoffMessage& message);
 
 // Every length is checked against the message and the limits above; unknown types, trailing
 // bytes and impossible flag combinations are errors with a reason.
-[[nodiscard]] std::variant<HandoffMessage, DecodeError> decodeHandoff(
-    std::span<const std::byte> bytes);
+[[nodiscard]] base::Result<HandoffMessage> decodeHandoff(std::span<const std::byte> bytes);
 
 // The descriptors that must arrive with `message`: anything else means the peer is broken.
 [[nodiscard]] std::size_t handoffFdCount(const HandoffMessage& message);

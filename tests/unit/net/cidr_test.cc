@@ -33,25 +33,24 @@ Address ip(const char* text) {
 
 Cidr parsed(std::string_view text) {
   auto result = parseCidr(text);
-  if (const auto* error = std::get_if<CidrError>(&result)) {
-    ADD_FAILURE() << error->message;
+  if (!result) {
+    ADD_FAILURE() << result.error().message();
     return {};
   }
-  return std::get<Cidr>(result);
+  return *result;
 }
 
 std::string error(std::string_view text) {
   auto result = parseCidr(text);
-  const auto* e = std::get_if<CidrError>(&result);
-  if (e == nullptr) {
+  if (result) {
     ADD_FAILURE() << text << " parsed";
     return {};
   }
-  return e->message;
+  return result.error().message();
 }
 
 CidrList list(const std::vector<std::string>& texts) {
-  std::vector<CidrError> errors;
+  std::vector<base::Error> errors;
   CidrList out = CidrList::parse(texts, errors);
   EXPECT_TRUE(errors.empty());
   return out;
@@ -99,12 +98,12 @@ TEST(CidrTest, ClearErrors) {
   EXPECT_NE(error("").find("missing address"), std::string::npos);
   EXPECT_NE(error(std::string(100, '1')).find("not an IPv4"), std::string::npos);
 
-  std::vector<CidrError> errors;
+  std::vector<base::Error> errors;
   const CidrList some = CidrList::parse({"10.0.0.0/8", "bad", "10.0.0.1/8"}, errors);
   EXPECT_EQ(some.size(), 1u);
   ASSERT_EQ(errors.size(), 2u);
-  EXPECT_NE(errors[0].message.find("\"bad\""), std::string::npos);
-  EXPECT_NE(errors[1].message.find("did you mean 10.0.0.0/8?"), std::string::npos);
+  EXPECT_NE(errors[0].message().find("\"bad\""), std::string::npos);
+  EXPECT_NE(errors[1].message().find("did you mean 10.0.0.0/8?"), std::string::npos);
 }
 
 TEST(CidrTest, ContainsIpv4) {

@@ -16,20 +16,20 @@ namespace {
 
 Endpoint parseOk(std::string_view url) {
   auto parsed = parseEndpoint(url);
-  if (auto* error = std::get_if<EndpointError>(&parsed)) {
-    ADD_FAILURE() << "parseEndpoint(" << url << ") failed: " << error->message;
+  if (!parsed) {
+    ADD_FAILURE() << "parseEndpoint(" << url << ") failed: " << parsed.error().message();
     return {};
   }
-  return std::get<Endpoint>(parsed);
+  return *parsed;
 }
 
 std::string parseError(std::string_view url) {
   auto parsed = parseEndpoint(url);
-  if (std::holds_alternative<Endpoint>(parsed)) {
+  if (parsed) {
     ADD_FAILURE() << "parseEndpoint(" << url << ") succeeded, expected an error";
     return {};
   }
-  return std::get<EndpointError>(parsed).message;
+  return parsed.error().message();
 }
 
 std::string formatted(const Endpoint& ep) { return formatSockaddr(ep.sockaddrPtr(), ep.addr_len); }

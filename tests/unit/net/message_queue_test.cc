@@ -12,7 +12,7 @@ namespace {
 
 Endpoint queueEndpoint(const std::string& name) {
   auto parsed = parseEndpoint("mq:///" + name);
-  return std::get<Endpoint>(parsed);
+  return parsed.value();
 }
 
 TEST(MessageQueue, NameIsThePathOfTheUrl) {

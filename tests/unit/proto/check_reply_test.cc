@@ -25,15 +25,18 @@ void expectPrefixesConsistent(std::string_view reply, Parse parse) {
 }
 
 TEST(CheckStringTest, Escapes) {
-  std::string error;
-  EXPECT_EQ(unescapeCheckString("PING\\r\\n", error), "PING\r\n");
-  EXPECT_EQ(unescapeCheckString("\\x00\\xfFa\\\\", error),
+  EXPECT_EQ(unescapeCheckString("PING\\r\\n").valueOr("<error>"), "PING\r\n");
+  EXPECT_EQ(unescapeCheckString("\\x00\\xfFa\\\\").valueOr("<error>"),
             "\0\xff"
             "a\\"s);
-  EXPECT_FALSE(unescapeCheckString("bad\\x4", error));
-  EXPECT_NE(error.find("two hex digits"), std::string::npos);
-  EXPECT_FALSE(unescapeCheckString("bad\\q", error));
-  EXPECT_FALSE(unescapeCheckString("trailing\\", error));
+  auto why = [](std::string_view text) {
+    auto value = unescapeCheckString(text);
+    EXPECT_FALSE(value) << text;
+    return value ? std::string() : value.error().message();
+  };
+  EXPECT_NE(why("bad\\x4").find("two hex digits"), std::string::npos);
+  EXPECT_NE(why("bad\\q").find("unknown escape"), std::string::npos);
+  EXPECT_NE(why("trailing\\").find("lone backslash"), std::string::npos);
 }
 
 TEST(SendExpectTest, PrefixMatch) {

@@ -455,10 +455,12 @@ TEST(MysqlAuthTest, ScramblesMatchReferenceValues) {
 }
 
 TEST(MysqlAuthTest, PasswordTooLongForTheKey) {
-  std::string error;
-  EXPECT_FALSE(
-      cachingSha2EncryptPassword(std::string(300, 'p'), kSha2Nonce, testKey().publicPem(), error));
-  EXPECT_NE(error.find("too long for the server's 2048-bit RSA key"), std::string::npos) << error;
+  const auto encrypted =
+      cachingSha2EncryptPassword(std::string(300, 'p'), kSha2Nonce, testKey().publicPem());
+  ASSERT_FALSE(encrypted);
+  EXPECT_NE(encrypted.error().message().find("too long for the server's 2048-bit RSA key"),
+            std::string::npos)
+      << encrypted.error().message();
 }
 
 }  // namespace

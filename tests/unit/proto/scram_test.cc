@@ -18,40 +18,47 @@ constexpr std::string_view kClientFinal =
     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 constexpr std::string_view kServerFinal = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
+// The error's message, or "" for a success.
+template <typename R>
+std::string why(const R& result) {
+  return result ? std::string() : result.error().message();
+}
+
 TEST(ScramTest, Rfc7677TestVector) {
   ScramSha256Client client("user", "pencil", std::string(kClientNonce));
   EXPECT_EQ(client.clientFirst(), "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
-  std::string error;
-  EXPECT_EQ(client.clientFinal(kServerFirst, error), kClientFinal) << error;
-  EXPECT_TRUE(client.verifyServerFinal(kServerFinal, error)) << error;
+  EXPECT_EQ(client.clientFinal(kServerFirst).valueOr("<error>"), kClientFinal);
+  const auto verified = client.verifyServerFinal(kServerFinal);
+  EXPECT_TRUE(verified) << why(verified);
 }
 
 TEST(ScramTest, BadServerSignatureIsRejected) {
   ScramSha256Client client("user", "pencil", std::string(kClientNonce));
-  std::string error;
-  ASSERT_TRUE(client.clientFinal(kServerFirst, error));
+  ASSERT_TRUE(client.clientFinal(kServerFirst));
   // One bit off, the signature of another password, and a truncated one.
-  EXPECT_FALSE(client.verifyServerFinal("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G5=", error));
-  EXPECT_NE(error.find("server signature does not match"), std::string::npos) << error;
-  EXPECT_FALSE(client.verifyServerFinal("v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg=", error));
-  EXPECT_FALSE(client.verifyServerFinal("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl9", error));
-  EXPECT_FALSE(client.verifyServerFinal("", error));
-  EXPECT_FALSE(client.verifyServerFinal("e=invalid-proof", error));
-  EXPECT_NE(error.find("invalid-proof"), std::string::npos) << error;
+  EXPECT_NE(why(client.verifyServerFinal("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G5="))
+                .find("server signature does not match"),
+            std::string::npos);
+  EXPECT_FALSE(client.verifyServerFinal("v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg="));
+  EXPECT_FALSE(client.verifyServerFinal("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl9"));
+  EXPECT_FALSE(client.verifyServerFinal(""));
+  EXPECT_NE(why(client.verifyServerFinal("e=invalid-proof")).find("invalid-proof"),
+            std::string::npos);
 }
 
 TEST(ScramTest, ServerFinalBeforeProofIsRejected) {
   ScramSha256Client client("user", "pencil", std::string(kClientNonce));
-  std::string error;
-  EXPECT_FALSE(client.verifyServerFinal(kServerFinal, error));
+  EXPECT_NE(why(client.verifyServerFinal(kServerFinal)).find("before our proof"),
+            std::string::npos);
 }
 
 TEST(ScramTest, MalformedServerFirst) {
   std::string error;
   auto attempt = [&](std::string_view server_first) {
     ScramSha256Client client("", "pencil", std::string(kClientNonce));
-    error.clear();
-    return client.clientFinal(server_first, error);
+    auto final_message = client.clientFinal(server_first);
+    error = why(final_message);
+    return final_message.ok();
   };
   // The nonce must extend ours.
   EXPECT_FALSE(attempt("r=someoneElse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"));

@@ -10,17 +10,16 @@ namespace {
 
 SniPattern pattern(std::string_view text) {
   auto parsed = SniPattern::parse(text);
-  if (const auto* error = std::get_if<std::string>(&parsed)) {
-    ADD_FAILURE() << *error;
-    return std::get<SniPattern>(SniPattern::parse("invalid.example"));
+  if (!parsed) {
+    ADD_FAILURE() << parsed.error().message();
+    return SniPattern::parse("invalid.example").value();
   }
-  return std::get<SniPattern>(parsed);
+  return std::move(parsed).value();
 }
 
 std::string error(std::string_view text) {
   auto parsed = SniPattern::parse(text);
-  const auto* e = std::get_if<std::string>(&parsed);
-  return e == nullptr ? std::string() : *e;
+  return parsed ? std::string() : parsed.error().message();
 }
 
 TEST(SniMatchTest, Exact) {

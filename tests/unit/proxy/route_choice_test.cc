@@ -10,7 +10,7 @@ namespace {
 
 config::RouteConfig route(std::string_view sni, std::string alpn, std::uint32_t pool) {
   config::RouteConfig r;
-  if (!sni.empty()) r.sni = std::get<proto::SniPattern>(proto::SniPattern::parse(sni));
+  if (!sni.empty()) r.sni = proto::SniPattern::parse(sni).value();
   r.alpn = std::move(alpn);
   r.pool_index = pool;
   return r;

@@ -14,23 +14,21 @@ std::span<const std::byte> bytesOf(const std::string& s) {
 HandoffMessage roundTrip(const HandoffMessage& message) {
   const std::string wire = encodeHandoff(message);
   auto decoded = decodeHandoff(bytesOf(wire));
-  if (const auto* error = std::get_if<DecodeError>(&decoded)) {
-    ADD_FAILURE() << error->reason;
+  if (!decoded) {
+    ADD_FAILURE() << decoded.error().message();
     return Done{};
   }
-  return std::get<HandoffMessage>(decoded);
+  return std::move(decoded).value();
 }
 
 HandoffMessage decodedMessage(const std::string& wire) {
   auto decoded = decodeHandoff(bytesOf(wire));
-  if (auto* message = std::get_if<HandoffMessage>(&decoded)) return std::move(*message);
-  return Done{};
+  return std::move(decoded).valueOr(Done{});
 }
 
 std::string decodeError(const std::string& wire) {
   auto decoded = decodeHandoff(bytesOf(wire));
-  const auto* error = std::get_if<DecodeError>(&decoded);
-  return error == nullptr ? "" : error->reason;
+  return decoded ? "" : decoded.error().message();
 }
 
 SessionHandoff sampleSession() {
