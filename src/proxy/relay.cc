@@ -20,14 +20,6 @@ void StreamEnd::noteReadiness(std::uint32_t events) {
   if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) peer_closed = readable = true;
 }
 
-RelayStop Relay::pump() {
-  stop_ = RelayStop::kWaiting;
-  if (!move(upstream, client, backend)) return stop_;
-  if (!move(downstream, backend, client)) return stop_;
-  if (upstream.shut_down && downstream.shut_down) return RelayStop::kCompleted;
-  return RelayStop::kWaiting;
-}
-
 void Relay::count(bool from_client, std::uint64_t n) {
   if (from_client) {
     listener_->bytes_from_clients.add(n);
