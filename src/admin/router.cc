@@ -78,15 +78,14 @@ std::string encodeSegment(std::string_view segment) {
   return out;
 }
 
-std::optional<BackendChange> parseBackendChange(std::string_view body, std::string& error) {
+base::Result<BackendChange> parseBackendChange(std::string_view body) {
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
-    error = "the body is not valid JSON";
-    return std::nullopt;
+    return base::failure("the body is not valid JSON");
   }
   if (!parsed.is_object()) {
-    error = "the body must be a JSON object like {\"state\": \"drain\"} or {\"weight\": 3}";
-    return std::nullopt;
+    return base::failure(
+        "the body must be a JSON object like {\"state\": \"drain\"} or {\"weight\": 3}");
   }
   BackendChange change;
   for (const auto& [key, value] : parsed.items()) {
@@ -94,25 +93,23 @@ std::optional<BackendChange> parseBackendChange(std::string_view body, std::stri
       std::optional<control::AdminState> state;
       if (value.is_string()) state = parseAdminAction(value.get<std::string>());
       if (!state) {
-        error = "\"state\" must be \"drain\", \"enable\" or \"disable\"";
-        return std::nullopt;
+        return base::failure("\"state\" must be \"drain\", \"enable\" or \"disable\"");
       }
       change.state = state;
     } else if (key == "weight") {
       if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
           value.get<std::int64_t>() > kMaxAdminWeight) {
-        error = fmt::format("\"weight\" must be an integer from 1 to {}", kMaxAdminWeight);
-        return std::nullopt;
+        return base::failure(
+            fmt::format("\"weight\" must be an integer from 1 to {}", kMaxAdminWeight));
       }
       change.weight = value.get<std::uint32_t>();
     } else {
-      error = fmt::format("unknown key \"{}\" (expected \"state\" and/or \"weight\")", key);
-      return std::nullopt;
+      return base::failure(
+          fmt::format("unknown key \"{}\" (expected \"state\" and/or \"weight\")", key));
     }
   }
   if (!change.state && !change.weight) {
-    error = "nothing to change: give \"state\" and/or \"weight\"";
-    return std::nullopt;
+    return base::failure("nothing to change: give \"state\" and/or \"weight\"");
   }
   return change;
 }
@@ -165,9 +162,8 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
       return errorReply(401, "changes over TCP need \"Authorization: Bearer TOKEN\"");
     }
     if (request.method == "DELETE") return controller.removeBackend(s[3], s[5]);
-    std::string error;
-    auto change = parseBackendChange(request.body, error);
-    if (!change) return errorReply(400, std::move(error));
+    auto change = parseBackendChange(request.body);
+    if (!change) return errorReply(400, change.error().message());
     return controller.changeBackend(s[3], s[5], *change);
   }
   return errorReply(404, "not found");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "admin/controller.h"
+#include "base/result.h"
 
 namespace l4lb::admin {
 
@@ -32,9 +33,8 @@ struct ApiRequest {
 // a NUL byte, or the path holds a raw space or control byte.
 [[nodiscard]] std::optional<std::vector<std::string>> splitPath(std::string_view target);
 
-// Parses a PATCH body. On failure returns nullopt and sets `error`.
-[[nodiscard]] std::optional<BackendChange> parseBackendChange(std::string_view body,
-                                                              std::string& error);
+// Parses a PATCH body; an error says what is wrong with it.
+[[nodiscard]] base::Result<BackendChange> parseBackendChange(std::string_view body);
 
 // Percent-encodes one path segment (what `l4lb ctl` sends).
 [[nodiscard]] std::string encodeSegment(std::string_view segment);

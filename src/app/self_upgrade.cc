@@ -34,26 +34,23 @@ SelfUpgrade::SelfUpgrade() {
   if (binary_.ends_with(kDeleted)) binary_.resize(binary_.size() - kDeleted.size());
 }
 
-bool SelfUpgrade::start(const std::string& config_path, const config::Config& config,
-                        std::string& error) {
+base::Result<void> SelfUpgrade::start(const std::string& config_path,
+                                      const config::Config& config) {
   if (child_ > 0) {
-    error = "a new binary started by SIGUSR2 is still taking over";
-    return false;
+    return base::failure("a new binary started by SIGUSR2 is still taking over");
   }
   if (config_path.empty()) {
-    error = "l4lb was started from the command line: the new binary would have no config file";
-    return false;
+    return base::failure(
+        "l4lb was started from the command line: the new binary would have no config file");
   }
   const std::string admin = unixAdminPath(config);
   if (admin.empty() || admin[0] == '@') {
-    error =
+    return base::failure(
         "the new binary asks the running one through a unix:// admin socket with a path, and "
-        "[admin] listen has none";
-    return false;
+        "[admin] listen has none");
   }
   if (binary_.empty() || ::access(binary_.c_str(), X_OK) != 0) {
-    error = "cannot run this binary's path again (" + binary_ + ")";
-    return false;
+    return base::failure("cannot run this binary's path again (" + binary_ + ")");
   }
   // Everything the child needs is made before fork(): after it, a multithreaded process's child
   // may only call async-signal-safe functions until it execs.
@@ -64,8 +61,7 @@ bool SelfUpgrade::start(const std::string& config_path, const config::Config& co
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
-    return false;
+    return base::lastError("fork");
   }
   if (pid == 0) {
     // Nothing but stdio goes to the new binary (the admin API's library opens its sockets
@@ -76,7 +72,7 @@ bool SelfUpgrade::start(const std::string& config_path, const config::Config& co
   }
   child_ = pid;
   base::logInfo("SIGUSR2: started {} (pid {}) to take over", binary_, pid);
-  return true;
+  return {};
 }
 
 void SelfUpgrade::poll() {

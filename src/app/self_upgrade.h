@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "base/result.h"
 #include "config/config.h"
 
 namespace l4lb::app {
@@ -21,9 +22,9 @@ class SelfUpgrade {
   // Remembers the path this binary was started from, before a package upgrade can replace it.
   SelfUpgrade();
 
-  // Starts the child. False, with `error`, when it cannot be started (or one runs already).
-  [[nodiscard]] bool start(const std::string& config_path, const config::Config& config,
-                           std::string& error);
+  // Starts the child. An error when it cannot be started (or one runs already).
+  [[nodiscard]] base::Result<void> start(const std::string& config_path,
+                                         const config::Config& config);
   // Reaps the child once it has exited, and logs how it ended. Called now and then.
   void poll();
 

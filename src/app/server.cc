@@ -62,9 +62,9 @@ bool Server::start() {
   std::string error;
   const unsigned worker_count =
       config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
-  auto activated = takeActivatedSockets(config, error);
+  auto activated = takeActivatedSockets(config);
   if (!activated) {
-    base::logError("{}", error);
+    base::logError("{}", activated.error().message());
     return false;
   }
   // A binary upgrade takes the old process's listening sockets before anything is bound here.
@@ -172,12 +172,11 @@ void Server::onSignal(int signal_number) {
       drain_deadline_ = now;  // the next tick closes them
     }
   } else if (signal_number == SIGUSR2) {
-    std::string upgrade_error;
     if (draining_ || upgrading_) {
       base::logWarn("SIGUSR2: {}, not starting a new binary",
                     draining_ ? "shutting down" : "an upgrade is under way");
-    } else if (!self_upgrade_.start(config_path_, serving_->config(), upgrade_error)) {
-      base::logError("SIGUSR2: no binary upgrade: {}", upgrade_error);
+    } else if (auto started = self_upgrade_.start(config_path_, serving_->config()); !started) {
+      base::logError("SIGUSR2: no binary upgrade: {}", started.error().message());
     }
   } else if (signal_number == SIGUSR1) {
     auto reopened = access_log_->reopen();

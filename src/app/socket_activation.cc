@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -112,15 +113,13 @@ std::string mismatch(int fd, const config::ListenerConfig& listener) {
 
 }  // namespace
 
-std::optional<std::vector<base::Fd>> takeActivatedSockets(const config::Config& config,
-                                                          std::string& error) {
+base::Result<std::vector<base::Fd>> takeActivatedSockets(const config::Config& config) {
   std::vector<base::Fd> sockets(config.listeners.size());
   char** names = nullptr;
   // 1: unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES.
   const int count = ::sd_listen_fds_with_names(1, &names);
   if (count < 0) {
-    error = fmt::format("socket activation: LISTEN_FDS: {}", std::strerror(-count));
-    return std::nullopt;
+    return base::sysError(-count, "sd_listen_fds_with_names").within("socket activation");
   }
   // Each descriptor is owned from here, so every path out closes the ones not kept.
   std::vector<base::Fd> passed;
@@ -174,14 +173,7 @@ std::optional<std::vector<base::Fd>> takeActivatedSockets(const config::Config& 
                   listener.isDatagram() ? ", on worker 0" : ", on every worker");
     sockets[index] = std::move(passed[k]);
   }
-  if (!errors.empty()) {
-    error.clear();
-    for (const auto& line : errors) {
-      if (!error.empty()) error += "\n";
-      error += line;
-    }
-    return std::nullopt;
-  }
+  if (!errors.empty()) return base::failure(fmt::format("{}", fmt::join(errors, "\n")));
   return sockets;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/fd.h"
+#include "base/result.h"
 #include "config/config.h"
 
 namespace l4lb::app {
@@ -18,9 +19,9 @@ namespace l4lb::app {
 // listener of `config`: the socket it is to serve, non-blocking and close-on-exec, or an empty
 // Fd when none was passed for it. A passed socket no listener claims is logged and closed. A
 // socket of the wrong type (stream, datagram), family or address for its listener, two with one
-// name, or one named after an mq:// listener: nullopt, with every such error in `error` (the
-// listener, the name and both addresses).
-[[nodiscard]] std::optional<std::vector<base::Fd>> takeActivatedSockets(
-    const config::Config& config, std::string& error);
+// name, or one named after an mq:// listener: an error naming every such socket (the listener,
+// the name and both addresses), one per line.
+[[nodiscard]] base::Result<std::vector<base::Fd>> takeActivatedSockets(
+    const config::Config& config);
 
 }  // namespace l4lb::app
