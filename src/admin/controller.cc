@@ -11,7 +11,7 @@
 #include "base/log.h"
 #include "io/clock.h"
 #include "net/endpoint.h"
-#include "proxy/snapshot.h"
+#include "proxy/balancer_plans.h"
 
 namespace l4lb::admin {
 

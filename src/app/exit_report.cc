@@ -28,7 +28,7 @@ void Server::logTotals() const {
   }
   if (!ended.empty()) base::logInfo("connections ended by reason:{}", ended);
   bool any_datagram = false;
-  for (const auto& listener : serving_->config().listeners) any_datagram |= listener.isDatagram();
+  for (const auto& listener : serving_->config.listeners) any_datagram |= listener.isDatagram();
   if (any_datagram) {
     proxy::DatagramStats datagrams;
     for (const auto& w : workers_) datagrams.addFrom(w->datagramStats());

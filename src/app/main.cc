@@ -10,7 +10,6 @@
 #include "app/ctl.h"
 #include "app/supervisor.h"
 #include "config/loader.h"
-#include "proxy/snapshot.h"
 
 namespace {
 
@@ -83,6 +82,5 @@ int main(int argc, char** argv) {
     printErrors(loaded.errors);
     return 1;
   }
-  return l4lb::app::runServer(l4lb::proxy::Snapshot::build(std::move(*loaded.config)), run_config,
-                              upgrade_from);
+  return l4lb::app::runServer(std::move(*loaded.config), run_config, upgrade_from);
 }

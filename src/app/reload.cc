@@ -9,16 +9,15 @@ namespace l4lb::app {
 Prepared prepareReload(config::Config next, const worker::ServingConfig& running,
                        std::size_t workers, const CheckerFactory& make_checker) {
   Prepared out;
-  out.warnings = keepRestartOnlySettings(running.config(), next);
+  out.warnings = keepRestartOnlySettings(running.config, next);
   PreparedReload reload;
-  reload.snapshot_ = proxy::Snapshot::build(std::move(next));
-  const config::Config& config = reload.snapshot_->config;
-  if (!bindNewListeners(config, running.config(), static_cast<unsigned>(workers), reload.sockets_,
+  if (!bindNewListeners(next, running.config, static_cast<unsigned>(workers), reload.sockets_,
                         out.error)) {
     return out;
   }
-  reload.serving_ = buildServing(reload.snapshot_, &running, out.error);
+  reload.serving_ = buildServing(std::move(next), &running, out.error);
   if (!reload.serving_) return out;
+  const config::Config& config = reload.serving_->config;
   reload.checker_ = make_checker(config);
   if (reload.checker_ && !reload.checker_->init(out.error)) return out;
   out.reload.emplace(std::move(reload));
@@ -79,8 +78,8 @@ std::string commitReload(PreparedReload reload, ReloadTargets targets) {
   // The old serving config lives on in the workers' generations while they need it, and here
   // until the old checker, which reads it, is gone.
   const std::shared_ptr<const worker::ServingConfig> previous = targets.serving;
-  const config::Config& before = previous->config();
-  const config::Config& next = reload.snapshot_->config;
+  const config::Config& before = previous->config;
+  const config::Config& next = reload.serving_->config;
   std::shared_ptr<const control::HealthSnapshot> carried;
   std::unique_ptr<health::HealthChecker> retired =
       retireChecks(targets.checks, before, next, reload.checker_ != nullptr, carried);

@@ -16,7 +16,6 @@
 #include "base/fd.h"
 #include "config/config.h"
 #include "health/health_checker.h"
-#include "proxy/snapshot.h"
 #include "worker/serving_config.h"
 #include "worker/worker.h"
 
@@ -43,7 +42,7 @@ class PreparedReload {
   PreparedReload(PreparedReload&&) = default;
   PreparedReload& operator=(PreparedReload&&) = default;
 
-  [[nodiscard]] const config::Config& config() const { return snapshot_->config; }
+  [[nodiscard]] const config::Config& config() const { return serving_->config; }
 
  private:
   friend Prepared prepareReload(config::Config, const worker::ServingConfig&, std::size_t,
@@ -51,7 +50,6 @@ class PreparedReload {
   friend std::string commitReload(PreparedReload, ReloadTargets);
   PreparedReload() = default;
 
-  std::shared_ptr<const proxy::Snapshot> snapshot_;
   std::shared_ptr<const worker::ServingConfig> serving_;
   std::vector<std::vector<base::Fd>> sockets_;  // [worker][listener], for new tcp:// listeners
   std::unique_ptr<health::HealthChecker> checker_;

@@ -27,14 +27,13 @@ bool allFinished(const std::vector<std::unique_ptr<worker::Worker>>& workers) {
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path,
-               std::string upgrade_from)
-    : first_snapshot_(std::move(snapshot)),
+Server::Server(config::Config config, std::string config_path, std::string upgrade_from)
+    : first_config_(std::move(config)),
       config_path_(std::move(config_path)),
       upgrade_from_(std::move(upgrade_from)) {}
 
 int Server::run() {
-  base::setLogLevel(first_snapshot_->config.global.log_level);
+  base::setLogLevel(first_config_.global.log_level);
   auto loop = io::EventLoop::create();
   if (!loop) {
     base::logError("{}", loop.error().message());
@@ -57,7 +56,7 @@ int Server::run() {
 }
 
 bool Server::start() {
-  const auto& config = first_snapshot_->config;
+  const auto& config = first_config_;
   if (!openAccessLog(config)) return false;
   std::string error;
   const unsigned worker_count =
@@ -117,7 +116,8 @@ bool Server::openAccessLog(const config::Config& config) {
 bool Server::startWorkers(const config::Config& config, unsigned worker_count,
                           std::vector<base::Fd>* activated, std::vector<base::Fd>* taken,
                           std::string& error) {
-  serving_ = buildServing(first_snapshot_, nullptr, error, activated, taken);
+  // A copy of the loaded config: start() goes on reading that one.
+  serving_ = buildServing(config, nullptr, error, activated, taken);
   if (!serving_) return false;
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<worker::Worker>(i, serving_, *access_log_));
@@ -162,7 +162,7 @@ bool Server::startChecks(const config::Config& config, bool taken_over, std::str
 
 void Server::onSignal(int signal_number) {
   const std::int64_t now = io::monotonicMillis();
-  const auto& global = serving_->config().global;
+  const auto& global = serving_->config.global;
   if (signal_number == SIGTERM || signal_number == SIGINT) {
     if (!draining_) {
       ServiceNotify::stopping("stopping: waiting for open connections");
@@ -175,7 +175,7 @@ void Server::onSignal(int signal_number) {
     if (draining_ || upgrading_) {
       base::logWarn("SIGUSR2: {}, not starting a new binary",
                     draining_ ? "shutting down" : "an upgrade is under way");
-    } else if (auto started = self_upgrade_.start(config_path_, serving_->config()); !started) {
+    } else if (auto started = self_upgrade_.start(config_path_, serving_->config); !started) {
       base::logError("SIGUSR2: no binary upgrade: {}", started.error().message());
     }
   } else if (signal_number == SIGUSR1) {
@@ -210,7 +210,7 @@ void Server::onTick() {
 }
 
 void Server::beginDrain(std::int64_t now, const char* why) {
-  const auto& global = serving_->config().global;
+  const auto& global = serving_->config.global;
   draining_ = true;
   drain_deadline_ = now + global.shutdown_grace.count();
   base::logInfo("{}: no longer accepting; waiting up to {} for open connections", why,

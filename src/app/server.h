@@ -23,7 +23,6 @@
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
 #include "proxy/access_log.h"
-#include "proxy/snapshot.h"
 #include "worker/serving_config.h"
 #include "worker/worker.h"
 
@@ -35,8 +34,7 @@ namespace l4lb::app {
 // threads reach it by posting to that loop.
 class Server {
  public:
-  Server(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path,
-         std::string upgrade_from);
+  Server(config::Config config, std::string config_path, std::string upgrade_from);
 
   int run();
 
@@ -98,9 +96,9 @@ class Server {
   };
   static constexpr std::int64_t kTickMillis = 100;
 
-  std::shared_ptr<const proxy::Snapshot> first_snapshot_;
-  std::string config_path_;   // empty: started from the command line, nothing to reload
-  std::string upgrade_from_;  // the old process's admin socket, for a binary upgrade
+  config::Config first_config_;  // as loaded, for start(); serving_ has the running config
+  std::string config_path_;      // empty: started from the command line, nothing to reload
+  std::string upgrade_from_;     // the old process's admin socket, for a binary upgrade
   std::unique_ptr<io::EventLoop> loop_;
   std::unique_ptr<SignalSource> signals_;
   Tick tick_{this};

@@ -38,14 +38,15 @@ std::string listenerError(const config::ListenerConfig& listener, const base::Er
 
 }  // namespace
 
-std::shared_ptr<worker::ServingConfig> buildServing(std::shared_ptr<const proxy::Snapshot> snapshot,
+std::shared_ptr<worker::ServingConfig> buildServing(config::Config next,
                                                     const worker::ServingConfig* previous,
                                                     std::string& error,
                                                     std::vector<base::Fd>* activated,
                                                     std::vector<base::Fd>* taken) {
   auto serving = std::make_shared<worker::ServingConfig>();
-  serving->snapshot = std::move(snapshot);
-  const auto& config = serving->config();
+  serving->config = std::move(next);
+  const auto& config = serving->config;
+  serving->plans = proxy::planPools(config);
 
   std::vector<std::uint32_t> listener_max;
   bool any_limit = config.global.max_connections > 0;
@@ -76,7 +77,7 @@ std::shared_ptr<worker::ServingConfig> buildServing(std::shared_ptr<const proxy:
       continue;
     }
     if (previous != nullptr) {
-      const auto& before = previous->config().listeners;
+      const auto& before = previous->config.listeners;
       for (std::size_t j = 0; j < before.size(); ++j) {
         if (worker::sameBind(before[j], listener) && previous->shared_sockets[j]) {
           serving->shared_sockets[i] = previous->shared_sockets[j];

@@ -11,21 +11,20 @@
 #include "base/fd.h"
 #include "config/config.h"
 #include "control/health_snapshot.h"
-#include "proxy/snapshot.h"
 #include "worker/serving_config.h"
 
 namespace l4lb::app {
 
-// Limits, backend slots and shared listening sockets for `snapshot`: Unix stream listeners, and
-// any listener with a socket the service manager passed (`activated`, per listener, at startup;
-// see socket_activation.h). A listener whose bind `previous` has keeps that shared socket (so an
+// `next` as the workers serve it, with its balancer plans (proxy::planPools, once per config),
+// limits, backend slots and shared listening sockets: Unix stream listeners, and any listener
+// with a socket the service manager passed (`activated`, per listener, at startup; see
+// socket_activation.h). A listener whose bind `previous` has keeps that shared socket (so an
 // activated listener is never bound again); a Unix one with a socket in `taken` (per listener:
 // handed over by the old process of a binary upgrade) serves that; a new Unix one is bound.
 // Null, with `error` naming the listener, when a bind fails.
 [[nodiscard]] std::shared_ptr<worker::ServingConfig> buildServing(
-    std::shared_ptr<const proxy::Snapshot> snapshot, const worker::ServingConfig* previous,
-    std::string& error, std::vector<base::Fd>* activated = nullptr,
-    std::vector<base::Fd>* taken = nullptr);
+    config::Config next, const worker::ServingConfig* previous, std::string& error,
+    std::vector<base::Fd>* activated = nullptr, std::vector<base::Fd>* taken = nullptr);
 
 // For each tcp:// listener of `next` that `previous` does not have: one SO_REUSEPORT socket per
 // worker, bound now and in worker order (per-source steering relies on that order), as

@@ -18,9 +18,8 @@ unsigned defaultWorkerCount() {
   return online > 0 ? static_cast<unsigned>(online) : 1U;
 }
 
-int runServer(std::shared_ptr<const proxy::Snapshot> snapshot, std::string config_path,
-              std::string upgrade_from) {
-  Server server(std::move(snapshot), std::move(config_path), std::move(upgrade_from));
+int runServer(config::Config config, std::string config_path, std::string upgrade_from) {
+  Server server(std::move(config), std::move(config_path), std::move(upgrade_from));
   return server.run();
 }
 

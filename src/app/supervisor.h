@@ -1,9 +1,8 @@
 #pragma once
 
-#include <memory>
 #include <string>
 
-#include "proxy/snapshot.h"
+#include "config/config.h"
 
 namespace l4lb::app {
 
@@ -13,8 +12,8 @@ namespace l4lb::app {
 // command line, nothing to reload. Returns the process exit code.
 // `upgrade_from` (a binary upgrade, docs/upgrade.md): the running l4lb's admin socket
 // (unix:///PATH), whose listening sockets and connections this process takes over.
-[[nodiscard]] int runServer(std::shared_ptr<const proxy::Snapshot> snapshot,
-                            std::string config_path, std::string upgrade_from = {});
+[[nodiscard]] int runServer(config::Config config, std::string config_path,
+                            std::string upgrade_from = {});
 
 // Workers to start when the config leaves it to l4lb: one per CPU this process may run on
 // (taskset and cgroup cpusets are respected).

@@ -30,14 +30,14 @@ admin::ReloadOutcome Server::beginUpgrade() {
   if (draining_) return refuse("shutting down");
   if (upgrading_) return refuse("an upgrade is under way already");
   // The handoff socket goes beside the first unix:// admin socket, with the same access.
-  std::string path = unixAdminPath(serving_->config());
+  std::string path = unixAdminPath(serving_->config);
   if (path.empty()) return refuse("no unix:// admin socket to put the handoff socket beside");
   path += fmt::format(".upgrade-{}", ::getpid());
   if (upgrade_source_) upgrade_source_->join();  // an earlier one that failed
   upgrade::Hello hello{.protocol = upgrade::kProtocolVersion,
                        .pid = static_cast<std::uint32_t>(::getpid()),
                        .version = L4LB_VERSION,
-                       .config_digest = admin::fileSha256(serving_->config().source)};
+                       .config_digest = admin::fileSha256(serving_->config.source)};
   upgrade_source_ = std::make_unique<UpgradeSource>(upgradeSourceHooks(), std::move(hello));
   if (auto started = upgrade_source_->start(path); !started) {
     upgrade_source_.reset();
@@ -58,7 +58,7 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
         std::lock_guard lock(checks_.mutex);
         if (checks_.checker) latest = checks_.checker->latest();
       }
-      return backendRecords(serving_->config(), latest.get(), controller_.get());
+      return backendRecords(serving_->config, latest.get(), controller_.get());
     });
   };
   hooks.listener_sockets = [this] {

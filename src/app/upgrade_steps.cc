@@ -40,7 +40,7 @@ std::vector<PassedSocket> gatherListenerSockets(const WorkerList& workers,
           {upgrade::ListenerHandoff{socket.name, socket.bind, w->id()}, std::move(socket.fd)});
     }
   }
-  const auto& listeners = serving.config().listeners;
+  const auto& listeners = serving.config.listeners;
   for (std::size_t i = 0; i < listeners.size(); ++i) {
     if (serving.sharedFd(i) < 0) continue;
     base::Fd copy(::fcntl(serving.sharedFd(i), F_DUPFD_CLOEXEC, 0));

@@ -124,8 +124,8 @@ class Balancer {
 };
 
 // Everything about a pool's balancing that is fixed by the config (the Maglev table, weights):
-// built once per config snapshot, shared read-only by the workers, each of which instantiates
-// its own Balancer from it.
+// built once per config, shared read-only by the workers, each of which instantiates its own
+// Balancer from it.
 class BalancerPlan {
  public:
   virtual ~BalancerPlan() = default;

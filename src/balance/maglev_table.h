@@ -29,7 +29,7 @@ namespace l4lb::balance {
 // per backend, where IPVS-MH's weight/gcd consecutive turns can be off by a whole weight; and
 // equal weights reduce exactly to the paper's algorithm. Weight 0 takes no slots. The turns are
 // scheduled through a heap, so building costs O(M log N) however lopsided the weights.
-// Built once per config snapshot, off the data path: this allocates.
+// Built once per config, off the data path: this allocates.
 //
 // Determinism: h1 and h2 are fixed hashes of the name (hash64.h), and turns are taken in name
 // order, so the same set of names gives the same table whatever order the config lists them in

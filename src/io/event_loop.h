@@ -45,7 +45,8 @@ class AfterBatch {
 };
 
 // One thread's epoll loop: descriptors, timers, deferred deletion, and a queue other threads
-// post work to (control plane only: config snapshots, shutdown; never per packet).
+// post work to (control plane only: new configs, health and admin snapshots, shutdown; never
+// per packet).
 //
 // Stale events: a batch of events is fetched at once, and a handler may remove (or close) a
 // descriptor whose event is still further down the batch, then register a new one, possibly

@@ -8,7 +8,7 @@
 #include "control/admin_state.h"
 #include "control/health_snapshot.h"
 #include "proxy/backend_slots.h"
-#include "proxy/snapshot.h"
+#include "proxy/balancer_plans.h"
 #include "worker/connection_limits.h"
 
 namespace l4lb::worker {
@@ -30,15 +30,17 @@ class SharedListenSocket {
   std::string path_to_unlink_;  // empty: abstract or not a path
 };
 
-// One config as every worker serves it, with what the workers share for it: the process-wide
-// limits and the Unix listening sockets. Immutable once built; a reload builds a new one.
+// One config as every worker serves it, with what the workers share for it: its balancer plans
+// (Maglev tables), the process-wide limits and the Unix listening sockets. Immutable once built
+// (app/serving_builder.h); a reload builds a new one. Each worker keeps its own state for it in
+// a Worker::Generation.
 struct ServingConfig {
-  std::shared_ptr<const proxy::Snapshot> snapshot;
+  config::Config config;
+  std::vector<std::shared_ptr<const balance::BalancerPlan>> plans;  // one per config.pools[i]
   std::unique_ptr<ConnectionLimits> limits;  // null: no connection limit anywhere
   std::vector<std::unique_ptr<proxy::BackendSlots>> backend_slots;  // per pool; null: no limit
   std::vector<std::shared_ptr<SharedListenSocket>> shared_sockets;  // per listener; null: none
 
-  [[nodiscard]] const config::Config& config() const { return snapshot->config; }
   [[nodiscard]] int sharedFd(std::size_t listener) const {
     return shared_sockets[listener] ? shared_sockets[listener]->fd() : -1;
   }

@@ -51,7 +51,7 @@ bool Worker::init(std::string& error) {
   }
   loop_ = std::move(loop.value());
   std::shared_ptr<const ServingConfig> serving = current().serving;
-  const auto& config = serving->config();
+  const auto& config = serving->config;
   loop_->setBusyPoll(std::chrono::microseconds(config.global.busy_poll_us));
   env_ = proxy::SessionEnv{.loop = loop_.get(),
                            .buffers = &buffers_,

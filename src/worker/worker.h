@@ -12,6 +12,7 @@
 #include "control/health_snapshot.h"
 #include "io/event_loop.h"
 #include "proxy/access_log.h"
+#include "proxy/balancer_plans.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/counter.h"
 #include "proxy/datagram_buffers.h"
@@ -19,7 +20,6 @@
 #include "proxy/datagram_stats.h"
 #include "proxy/session.h"
 #include "proxy/session_list.h"
-#include "proxy/snapshot.h"
 #include "proxy/source_limiter.h"
 #include "stats/metrics_sample.h"
 #include "worker/acceptor.h"
@@ -137,7 +137,7 @@ class Worker final : public proxy::SessionOwner {
   [[nodiscard]] std::string_view listenerName(std::uint32_t index) const;
 
  private:
-  // One config as this worker serves it (see the class comment).
+  // This worker's own, mutable state for one ServingConfig (see the class comment).
   struct Generation final : proxy::SessionScope {
     std::shared_ptr<const ServingConfig> serving;
     std::vector<proxy::PoolState> pools;
@@ -147,7 +147,7 @@ class Worker final : public proxy::SessionOwner {
     // Per listener (stream ones count here): shared with the next generation when a reload
     // keeps the listener's name, so the metrics stay monotonic.
     std::vector<std::shared_ptr<proxy::ListenerCounters>> listener_counters;
-    [[nodiscard]] const config::Config& config() const { return serving->config(); }
+    [[nodiscard]] const config::Config& config() const { return serving->config; }
   };
 
   [[nodiscard]] Generation& current() const { return *generations_.back(); }

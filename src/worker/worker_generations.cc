@@ -25,7 +25,6 @@ std::shared_ptr<Worker::Generation> Worker::makeGeneration(
   auto generation = std::make_shared<Generation>();
   generation->serving = std::move(serving);
   const auto& config = generation->config();
-  const auto& snapshot = *generation->serving->snapshot;
   generation->pools.reserve(config.pools.size());
   for (std::size_t i = 0; i < config.pools.size(); ++i) {
     // Per-worker seeds keep random-two's choices independent between workers.
@@ -33,7 +32,7 @@ std::shared_ptr<Worker::Generation> Worker::makeGeneration(
     const auto& pool = config.pools[i];
     proxy::PoolState state;
     state.config = &pool;
-    state.balancer = snapshot.plans[i]->instantiate(seed);
+    state.balancer = generation->serving->plans[i]->instantiate(seed);
     balance::BackendHealth::Options options;
     options.pool = pool.name;
     options.eject_after = pool.eject_after;

@@ -51,7 +51,7 @@ int freePort() { return HeldPort().port; }  // released when it returns
 
 std::shared_ptr<const worker::ServingConfig> serving(config::Config config) {
   std::string error;
-  auto built = buildServing(proxy::Snapshot::build(std::move(config)), nullptr, error);
+  auto built = buildServing(std::move(config), nullptr, error);
   EXPECT_TRUE(built) << error;
   return built;
 }
@@ -75,8 +75,8 @@ TEST(Reload, APrepareThatFailsSaysWhyAndTouchesNothingRunning) {
   EXPECT_FALSE(prepared.reload);
   EXPECT_NE(prepared.error.find("extra"), std::string::npos) << prepared.error;
   EXPECT_EQ(checkers_made, 0) << "no checks are made for a config that cannot serve";
-  ASSERT_EQ(running->config().listeners.size(), 1U);
-  EXPECT_EQ(running->config().listeners[0].name, "front");
+  ASSERT_EQ(running->config.listeners.size(), 1U);
+  EXPECT_EQ(running->config.listeners[0].name, "front");
 }
 
 TEST(Reload, APrepareKeepsRestartOnlySettingsAndSaysSo) {
@@ -88,7 +88,7 @@ TEST(Reload, APrepareKeepsRestartOnlySettingsAndSaysSo) {
   ASSERT_TRUE(prepared.reload) << prepared.error;
   ASSERT_EQ(prepared.warnings.size(), 1U);
   EXPECT_NE(prepared.warnings[0].find("global.workers"), std::string::npos);
-  EXPECT_EQ(prepared.reload->config().global.workers, running->config().global.workers);
+  EXPECT_EQ(prepared.reload->config().global.workers, running->config.global.workers);
 }
 
 TEST(Reload, ACommitSwitchesTheServingConfigAndTheChecks) {
@@ -115,8 +115,8 @@ TEST(Reload, ACommitSwitchesTheServingConfigAndTheChecks) {
       ReloadTargets{
           .serving = current, .checks = checks, .workers = no_workers, .controller = nullptr});
   EXPECT_NE(current, before);
-  ASSERT_EQ(current->config().listeners.size(), 2U);
-  EXPECT_EQ(current->config().listeners[1].name, "extra");
+  ASSERT_EQ(current->config.listeners.size(), 2U);
+  EXPECT_EQ(current->config.listeners[1].name, "extra");
   EXPECT_NE(changes.find("+listener \"extra\""), std::string::npos) << changes;
   std::lock_guard lock(checks.mutex);
   EXPECT_TRUE(checks.checker) << "the new config's checks run";

@@ -21,7 +21,7 @@
 #include "base/log_throttle.h"
 #include "config/loader.h"
 #include "io/event_loop.h"
-#include "proxy/snapshot.h"
+#include "proxy/balancer_plans.h"
 
 namespace l4lb::proxy {
 namespace {
@@ -123,12 +123,13 @@ class FakeOwner final : public SessionOwner {
       for (const auto& error : loaded.errors) ADD_FAILURE() << error.message;
       std::abort();
     }
-    snapshot_ = Snapshot::build(std::move(*loaded.config));
+    config_ = std::move(*loaded.config);
+    plans_ = planPools(config_);
     auto created = io::EventLoop::create();
     loop_ = std::move(created.value());
-    const auto& pool = snapshot_->config.pools[0];
+    const auto& pool = config_.pools[0];
     pool_.config = &pool;
-    pool_.balancer = snapshot_->plans[0]->instantiate(1);
+    pool_.balancer = plans_[0]->instantiate(1);
     balance::BackendHealth::Options options;
     options.pool = pool.name;
     options.eject_after = pool.eject_after;
@@ -154,7 +155,7 @@ class FakeOwner final : public SessionOwner {
 
   // A session for the proxied end of `pair`, started.
   Session* start(ClientPair& pair) {
-    auto* session = new Session(env_, this, snapshot_->config.listeners[0], counters_, pool_,
+    auto* session = new Session(env_, this, config_.listeners[0], counters_, pool_,
                                 std::move(pair.proxied), pair.address);
     live_.push_back(session);
     session->start();
@@ -164,7 +165,7 @@ class FakeOwner final : public SessionOwner {
   // A session taken over from another process (binary upgrade): `client` and `backend` are its
   // sockets, connected to backend 0.
   Session* resume(ClientPair& pair, base::Fd backend) {
-    auto* session = new Session(env_, this, snapshot_->config.listeners[0], counters_, pool_,
+    auto* session = new Session(env_, this, config_.listeners[0], counters_, pool_,
                                 std::move(pair.proxied), pair.address);
     live_.push_back(session);
     SessionHandoff state;
@@ -235,7 +236,8 @@ class FakeOwner final : public SessionOwner {
   [[nodiscard]] io::EventLoop& loop() { return *loop_; }
 
  private:
-  std::shared_ptr<const Snapshot> snapshot_;
+  config::Config config_;
+  std::vector<std::shared_ptr<const balance::BalancerPlan>> plans_;  // one per config_.pools[i]
   std::unique_ptr<io::EventLoop> loop_;
   BufferPool buffers_;
   WorkerStats stats_;

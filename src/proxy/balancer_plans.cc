@@ -1,4 +1,4 @@
-#include "proxy/snapshot.h"
+#include "proxy/balancer_plans.h"
 
 namespace l4lb::proxy {
 
@@ -20,15 +20,14 @@ std::vector<balance::BackendSlot> balancerSlots(const config::PoolConfig& pool,
   return slots;
 }
 
-std::shared_ptr<const Snapshot> Snapshot::build(config::Config config) {
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->plans.reserve(config.pools.size());
+std::vector<std::shared_ptr<const balance::BalancerPlan>> planPools(const config::Config& config) {
+  std::vector<std::shared_ptr<const balance::BalancerPlan>> plans;
+  plans.reserve(config.pools.size());
   for (const auto& pool : config.pools) {
-    snapshot->plans.push_back(
+    plans.push_back(
         balance::makeBalancerPlan(pool.balance, balancerSlots(pool), pool.maglev_table_size));
   }
-  snapshot->config = std::move(config);
-  return snapshot;
+  return plans;
 }
 
 }  // namespace l4lb::proxy

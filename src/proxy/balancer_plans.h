@@ -1,5 +1,8 @@
 #pragma once
 
+// The balancers a config's pools are built with: the weights their balancers see, and one plan
+// per pool (with its Maglev table), built once per config and instantiated by every worker.
+
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -10,8 +13,6 @@
 
 namespace l4lb::proxy {
 
-// An immutable view of one validated config and what is derived from it (balancer plans with
-// their Maglev tables). Workers hold it by shared_ptr; a reload builds a new one and swaps it in.
 // Weights are multiplied by this in pools with slow_start, so a ramp has steps to climb.
 inline constexpr std::uint32_t kSlowStartScale = 100;
 
@@ -27,11 +28,9 @@ inline constexpr std::uint32_t kSlowStartScale = 100;
 [[nodiscard]] std::vector<balance::BackendSlot> balancerSlots(
     const config::PoolConfig& pool, std::span<const std::uint32_t> weights = {});
 
-struct Snapshot {
-  config::Config config;
-  std::vector<std::shared_ptr<const balance::BalancerPlan>> plans;  // one per config.pools[i]
-
-  [[nodiscard]] static std::shared_ptr<const Snapshot> build(config::Config config);
-};
+// One plan per config.pools[i], from balancerSlots(pool). Off the data path: Maglev tables are
+// built here, once per config (worker::ServingConfig holds them).
+[[nodiscard]] std::vector<std::shared_ptr<const balance::BalancerPlan>> planPools(
+    const config::Config& config);
 
 }  // namespace l4lb::proxy
