@@ -66,7 +66,32 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
   base::Fd connection = upgrade::acceptHandoff(listening_.get(), kConnectTimeout, error);
   if (!connection) return false;
   upgrade::HandoffChannel channel(std::move(connection));
+  if (!greet(channel, error)) return false;
+  if (!sendBackendStates(channel, error)) return false;
+  std::vector<std::string> taken;
+  if (!lendListeners(channel, taken, error)) return false;
+  hooks_.set_accepting(false);
+  stopped_accepting = true;
+  base::logInfo("upgrade: the new process serves {} listeners; no longer accepting here",
+                taken.size());
 
+  std::uint32_t sessions = 0;
+  if (!handOffSessions(channel, taken, sessions, error)) return false;
+  // Last look before the admin API goes: a new process that died meanwhile leaves this one
+  // serving with everything it has.
+  if (channel.peerGone()) {
+    error = "the new process went away before the end";
+    return false;
+  }
+  hooks_.release_admin();
+  if (!channel.send(upgrade::Done{static_cast<std::uint32_t>(taken.size()), sessions}, {}, error)) {
+    return false;
+  }
+  base::logInfo("upgrade: handed {} connections over; finishing the rest here", sessions);
+  return true;
+}
+
+bool UpgradeSource::greet(upgrade::HandoffChannel& channel, std::string& error) {
   auto hello = channel.receive(upgrade::kAnswerTimeout, error);
   if (!hello) return false;
   const auto* theirs = std::get_if<upgrade::Hello>(&hello->message);
@@ -80,9 +105,11 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
     return false;
   }
   base::logInfo("upgrade: new process pid {} (l4lb {}) connected", theirs->pid, theirs->version);
-  if (!channel.send(hello_, {}, error)) return false;
+  return channel.send(hello_, {}, error);
+}
 
-  // What the checks found and the operator changed, so the new process starts from it.
+// What the checks found and the operator changed, so the new process starts from it.
+bool UpgradeSource::sendBackendStates(upgrade::HandoffChannel& channel, std::string& error) {
   std::vector<upgrade::BackendRecord> records = hooks_.backend_states();
   for (std::size_t at = 0; at < records.size(); at += upgrade::kMaxBackendRecords) {
     upgrade::BackendStates part;
@@ -91,9 +118,13 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
                          records.begin() + static_cast<std::ptrdiff_t>(end));
     if (!channel.send(part, {}, error)) return false;
   }
+  return true;
+}
 
-  // Every listening socket, lent: this process keeps serving on its own copies until the new
-  // one says it serves them, so no connection finds nobody listening.
+// Every listening socket, lent: this process keeps serving on its own copies until the new
+// one says it serves them, so no connection finds nobody listening.
+bool UpgradeSource::lendListeners(upgrade::HandoffChannel& channel, std::vector<std::string>& taken,
+                                  std::string& error) {
   std::vector<PassedSocket> sockets = hooks_.listener_sockets();
   for (const auto& socket : sockets) {
     if (!channel.send(socket.what, {socket.fd.get()}, error)) return false;
@@ -105,19 +136,20 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
   sockets.clear();
   auto answer = channel.receive(upgrade::kAnswerTimeout, error);
   if (!answer) return false;
-  const auto* taken = std::get_if<upgrade::TakenOver>(&answer->message);
-  if (taken == nullptr) {
+  auto* taken_over = std::get_if<upgrade::TakenOver>(&answer->message);
+  if (taken_over == nullptr) {
     error = "the new process answered the listeners with something else than TakenOver";
     return false;
   }
-  hooks_.set_accepting(false);
-  stopped_accepting = true;
-  base::logInfo("upgrade: the new process serves {} listeners; no longer accepting here",
-                taken->listeners.size());
+  taken = std::move(taken_over->listeners);
+  return true;
+}
 
-  std::uint32_t sessions = 0;
+bool UpgradeSource::handOffSessions(upgrade::HandoffChannel& channel,
+                                    const std::vector<std::string>& listeners,
+                                    std::uint32_t& sessions, std::string& error) {
   for (int sweep = 0; sweep < kSweeps; ++sweep) {
-    std::vector<HandedConnection> handed = hooks_.hand_off(taken->listeners);
+    std::vector<HandedConnection> handed = hooks_.hand_off(listeners);
     for (auto& handed_one : handed) {
       std::vector<int> fds;
       fds.reserve(handed_one.fds.size());
@@ -129,18 +161,6 @@ bool UpgradeSource::handOver(std::string& error, bool& stopped_accepting) {
     }
     if (sweep + 1 < kSweeps) std::this_thread::sleep_for(kSweepPause);
   }
-  // Last look before the admin API goes: a new process that died meanwhile leaves this one
-  // serving with everything it has.
-  if (channel.peerGone()) {
-    error = "the new process went away before the end";
-    return false;
-  }
-  hooks_.release_admin();
-  if (!channel.send(upgrade::Done{static_cast<std::uint32_t>(taken->listeners.size()), sessions},
-                    {}, error)) {
-    return false;
-  }
-  base::logInfo("upgrade: handed {} connections over; finishing the rest here", sessions);
   return true;
 }
 

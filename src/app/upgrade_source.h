@@ -10,6 +10,10 @@
 #include "upgrade/handoff_message.h"
 #include "worker/worker.h"
 
+namespace l4lb::upgrade {
+class HandoffChannel;
+}  // namespace l4lb::upgrade
+
 namespace l4lb::app {
 
 // One listening socket lent to the new process.
@@ -64,6 +68,15 @@ class UpgradeSource {
   // Returns false (with `error`) at the first step that fails; `stopped_accepting` says how
   // far it got.
   bool handOver(std::string& error, bool& stopped_accepting);
+  // handOver's steps, in order; each false (with `error`) when it fails.
+  bool greet(upgrade::HandoffChannel& channel, std::string& error);
+  bool sendBackendStates(upgrade::HandoffChannel& channel, std::string& error);
+  // `taken`: the listeners the new process says it serves now.
+  bool lendListeners(upgrade::HandoffChannel& channel, std::vector<std::string>& taken,
+                     std::string& error);
+  // Sweeps the sessions and flows of `listeners` that can move; `sessions` counts those sent.
+  bool handOffSessions(upgrade::HandoffChannel& channel, const std::vector<std::string>& listeners,
+                       std::uint32_t& sessions, std::string& error);
 
   UpgradeSourceHooks hooks_;
   upgrade::Hello hello_;
