@@ -85,6 +85,98 @@ bool preparePath(const std::string& url, const std::string& path, std::string& e
   return true;
 }
 
+// Every method on every path goes to the router; over tcp:// only a request with the bearer
+// token may change anything.
+void routeRequests(httplib::Server& server, Controller& controller, bool tcp,
+                   const std::string* token) {
+  auto handle = [&controller, tcp, token](const httplib::Request& req, httplib::Response& res) {
+    bool may_change = true;
+    if (tcp) {
+      const std::string header = req.get_header_value("Authorization");
+      may_change = !token->empty() && sameSecret(header, "Bearer " + *token);
+    }
+    ApiReply reply = route(controller, ApiRequest{.method = req.method,
+                                                  .target = req.target,
+                                                  .body = req.body,
+                                                  .may_change = may_change,
+                                                  .over_unix = !tcp});
+    res.status = reply.status;
+    if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+    if (!reply.content_type.empty()) {
+      res.set_content(reply.text, reply.content_type);
+      return;
+    }
+    // Names in errors come from the request's path: invalid UTF-8 there is replaced, not thrown.
+    res.set_content(
+        reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+        "application/json");
+  };
+  server.Get(".*", handle);
+  server.Patch(".*", handle);
+  server.Post(".*", handle);
+  server.Delete(".*", handle);
+  server.Put(".*", handle);
+  server.Delete(".*", handle);
+}
+
+bool bindTcp(httplib::Server& server, const net::Endpoint& endpoint, std::string& error) {
+  char host[INET6_ADDRSTRLEN] = {};
+  int port = 0;
+  if (endpoint.family() == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&endpoint.addr);
+    inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+    port = ntohs(sin6->sin6_port);
+  } else {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&endpoint.addr);
+    inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+    port = ntohs(sin->sin_port);
+  }
+  bool bound = false;
+  if (port == 0) {
+    port = server.bind_to_any_port(host);
+    bound = port > 0;
+  } else {
+    bound = server.bind_to_port(host, port);
+  }
+  if (!bound) {
+    error = fmt::format("admin listener {}: cannot bind: {}", endpoint.url,
+                        std::strerror(errno != 0 ? errno : EADDRINUSE));
+    return false;
+  }
+  base::logInfo("admin API listening on tcp://{}{}{}:{}", endpoint.family() == AF_INET6 ? "[" : "",
+                host, endpoint.family() == AF_INET6 ? "]" : "", port);
+  return true;
+}
+
+bool bindUnix(httplib::Server& server, const net::Endpoint& endpoint, std::string& unix_path,
+              std::string& error) {
+  const std::string path = unixPath(endpoint);
+  if (path.empty()) {
+    error = fmt::format(
+        "admin listener {}: abstract sockets are not supported (no file "
+        "mode protects them)",
+        endpoint.url);
+    return false;
+  }
+  if (!preparePath(endpoint.url, path, error)) return false;
+  server.set_address_family(AF_UNIX);
+  // Created 0600 from the start (not chmod'ed after, which would leave a window): only the
+  // user l4lb runs as may connect. No other thread runs yet, so the umask is ours to change.
+  const mode_t old_mask = ::umask(0177);
+  errno = 0;
+  const bool bound = server.bind_to_port(path, 80);
+  const int bind_errno = errno;
+  ::umask(old_mask);
+  if (!bound) {
+    error = fmt::format("admin listener {}: cannot bind: {}", endpoint.url,
+                        std::strerror(bind_errno != 0 ? bind_errno : EADDRINUSE));
+    return false;
+  }
+  unix_path = path;
+  base::logInfo("admin API listening on {}", endpoint.url);
+  return true;
+}
+
 }  // namespace
 
 struct AdminServer::Listener {
@@ -109,88 +201,10 @@ bool AdminServer::bind(std::string& error) {
     server.set_payload_max_length(kMaxBodyBytes);
     server.set_read_timeout(kReadTimeoutSeconds, 0);
     server.set_keep_alive_max_count(100);
-    const std::string* token = &config_.token;
-    auto handle = [this, tcp, token](const httplib::Request& req, httplib::Response& res) {
-      bool may_change = true;
-      if (tcp) {
-        const std::string header = req.get_header_value("Authorization");
-        may_change = !token->empty() && sameSecret(header, "Bearer " + *token);
-      }
-      ApiReply reply = route(controller_, ApiRequest{.method = req.method,
-                                                     .target = req.target,
-                                                     .body = req.body,
-                                                     .may_change = may_change,
-                                                     .over_unix = !tcp});
-      res.status = reply.status;
-      if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
-      if (!reply.content_type.empty()) {
-        res.set_content(reply.text, reply.content_type);
-        return;
-      }
-      // Names in errors come from the request's path: invalid UTF-8 there is replaced, not thrown.
-      res.set_content(
-          reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-          "application/json");
-    };
-    server.Get(".*", handle);
-    server.Patch(".*", handle);
-    server.Post(".*", handle);
-    server.Delete(".*", handle);
-    server.Put(".*", handle);
-    server.Delete(".*", handle);
-
-    if (tcp) {
-      char host[INET6_ADDRSTRLEN] = {};
-      int port = 0;
-      if (endpoint.family() == AF_INET6) {
-        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&endpoint.addr);
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        port = ntohs(sin6->sin6_port);
-      } else {
-        const auto* sin = reinterpret_cast<const sockaddr_in*>(&endpoint.addr);
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        port = ntohs(sin->sin_port);
-      }
-      bool bound = false;
-      if (port == 0) {
-        port = server.bind_to_any_port(host);
-        bound = port > 0;
-      } else {
-        bound = server.bind_to_port(host, port);
-      }
-      if (!bound) {
-        error = fmt::format("admin listener {}: cannot bind: {}", endpoint.url,
-                            std::strerror(errno != 0 ? errno : EADDRINUSE));
-        return false;
-      }
-      base::logInfo("admin API listening on tcp://{}{}{}:{}",
-                    endpoint.family() == AF_INET6 ? "[" : "", host,
-                    endpoint.family() == AF_INET6 ? "]" : "", port);
-    } else {
-      const std::string path = unixPath(endpoint);
-      if (path.empty()) {
-        error = fmt::format(
-            "admin listener {}: abstract sockets are not supported (no file "
-            "mode protects them)",
-            endpoint.url);
-        return false;
-      }
-      if (!preparePath(endpoint.url, path, error)) return false;
-      server.set_address_family(AF_UNIX);
-      // Created 0600 from the start (not chmod'ed after, which would leave a window): only the
-      // user l4lb runs as may connect. No other thread runs yet, so the umask is ours to change.
-      const mode_t old_mask = ::umask(0177);
-      errno = 0;
-      const bool bound = server.bind_to_port(path, 80);
-      const int bind_errno = errno;
-      ::umask(old_mask);
-      if (!bound) {
-        error = fmt::format("admin listener {}: cannot bind: {}", endpoint.url,
-                            std::strerror(bind_errno != 0 ? bind_errno : EADDRINUSE));
-        return false;
-      }
-      listener->unix_path = path;
-      base::logInfo("admin API listening on {}", endpoint.url);
+    routeRequests(server, controller_, tcp, &config_.token);
+    if (tcp ? !bindTcp(server, endpoint, error)
+            : !bindUnix(server, endpoint, listener->unix_path, error)) {
+      return false;
     }
     listeners_.push_back(std::move(listener));
   }

@@ -119,7 +119,7 @@ void writeListeners(MetricsText& out, const MetricsInput& input) {
   });
 }
 
-void writeBackends(MetricsText& out, const MetricsInput& input) {
+void writeBackendCounters(MetricsText& out, const MetricsInput& input) {
   static const BackendNumbers kNone;
   forEachFamily(out, kBackendFields, [&](std::span<const Field<BackendNumbers>> family) {
     for (const auto& pool : input.config->pools) {
@@ -131,7 +131,10 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
       }
     }
   });
+}
 
+void writeConnectDurations(MetricsText& out, const MetricsInput& input) {
+  static const BackendNumbers kNone;
   out.family("l4lb_backend_connect_duration_seconds", Type::kHistogram,
              "Time from the start of a connect to a backend to its success (stream).");
   std::array<double, stats::kConnectBucketsUs.size()> bounds{};
@@ -148,7 +151,9 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
       out.histogram(labels, bounds, n.connect_buckets, static_cast<double>(n.connect_sum_us) / 1e6);
     }
   }
+}
 
+void writeHealthStates(MetricsText& out, const MetricsInput& input) {
   out.family("l4lb_backend_health_state", Type::kGauge,
              "1 for a backend's current state by its active checks, 0 for the others "
              "(\"unchecked\": its pool has no active checks).");
@@ -169,6 +174,9 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
                  std::uint64_t{view.checked ? 0U : 1U});
     }
   }
+}
+
+void writeAdminStates(MetricsText& out, const MetricsInput& input) {
   out.family("l4lb_backend_admin_state", Type::kGauge,
              "1 for the state an operator set on a backend (admin API), 0 for the others.");
   for (std::size_t p = 0; p < input.config->pools.size(); ++p) {
@@ -185,6 +193,9 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
       }
     }
   }
+}
+
+void writeWeights(MetricsText& out, const MetricsInput& input) {
   out.family("l4lb_backend_weight", Type::kGauge,
              "A backend's weight: the config's, or what an operator set (before slow start "
              "ramps it).");
@@ -197,6 +208,15 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
       out.sample({{"pool", pool.name}, {"backend", pool.backends[b].name}}, std::uint64_t{weight});
     }
   }
+}
+
+// The backends' families, each labelled by pool and backend.
+void writeBackends(MetricsText& out, const MetricsInput& input) {
+  writeBackendCounters(out, input);
+  writeConnectDurations(out, input);
+  writeHealthStates(out, input);
+  writeAdminStates(out, input);
+  writeWeights(out, input);
 }
 
 void writeEffectiveWeights(MetricsText& out, const MetricsInput& input) {

@@ -7,7 +7,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -34,6 +36,17 @@ enum class Action {
   kReload,
   kAdd,
   kRemove
+};
+
+// What the subcommand asks of the API.
+struct ApiCall {
+  Action action = Action::kStatus;
+  std::string pool;
+  std::string backend;
+  std::uint32_t weight = 0;
+  std::string address;  // add
+  std::string name;     // add
+  bool backup = false;  // add
 };
 
 std::string text(const json& value) {
@@ -120,113 +133,34 @@ void printReadable(Action action, const json& body) {
   }
 }
 
-}  // namespace
-
-struct CtlCommand::Options {
-  CLI::App* ctl = nullptr;
-  std::string socket;
-  std::string config;
-  std::string token_file;
-  bool json_output = false;
-  Action action = Action::kStatus;
-  std::string pool;
-  std::string backend;
-  std::uint32_t weight = 0;
-  std::string address;  // add
-  std::string name;     // add
-  bool backup = false;  // add
-};
-
-CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
-  Options& o = *options_;
-  o.ctl = app.add_subcommand("ctl", "Query or change a running l4lb through its admin API");
-  o.ctl->require_subcommand(1);
-  o.ctl->add_option("--socket", o.socket,
-                    "Admin API URL: unix:///PATH or tcp://HOST:PORT (default: the config's first "
-                    "[admin] listen, else unix:///run/l4lb/admin.sock)");
-  o.ctl->add_option("-c,--config", o.config, "Config file to take the admin URL from")
-      ->check(CLI::ExistingFile);
-  o.ctl->add_option("--token-file", o.token_file, "Bearer token for changes over tcp://")
-      ->check(CLI::ExistingFile);
-  o.ctl->add_flag("--json", o.json_output, "Print the API's JSON instead of a table");
-  o.ctl->fallthrough();
-
-  auto simple = [&o](CLI::App* sub, Action action) {
-    sub->callback([&o, action] { o.action = action; });
-  };
-  simple(o.ctl->add_subcommand("status", "Version, uptime, workers, config file and hash"),
-         Action::kStatus);
-  simple(o.ctl->add_subcommand("listeners", "Every listener"), Action::kListeners);
-  simple(o.ctl->add_subcommand("reload", "Load the config file again and switch to it"),
-         Action::kReload);
-  simple(o.ctl->add_subcommand("pools", "Every pool, with how many backends are available"),
-         Action::kPools);
-  auto* pool = o.ctl->add_subcommand("pool", "One pool's backends: state, weight, counters");
-  pool->add_option("POOL", o.pool, "Pool name")->required();
-  simple(pool, Action::kPool);
-  struct StateVerb {
-    const char* name;
-    const char* help;
-    Action action;
-  };
-  for (const StateVerb& verb :
-       {StateVerb{"drain", "No new connections to BACKEND; open ones continue", Action::kDrain},
-        StateVerb{"enable", "BACKEND takes new connections again", Action::kEnable},
-        StateVerb{"disable", "As drain, and pause BACKEND's active checks", Action::kDisable}}) {
-    auto* sub = o.ctl->add_subcommand(verb.name, verb.help);
-    sub->add_option("POOL", o.pool, "Pool name")->required();
-    sub->add_option("BACKEND", o.backend, "Backend name (its name key, or its address)")
-        ->required();
-    simple(sub, verb.action);
-  }
-  auto* weight = o.ctl->add_subcommand("weight", "Set BACKEND's weight");
-  weight->add_option("POOL", o.pool, "Pool name")->required();
-  weight->add_option("BACKEND", o.backend, "Backend name")->required();
-  weight->add_option("WEIGHT", o.weight, "1..10000")
-      ->required()
-      ->check(CLI::Range(1U, admin::kMaxAdminWeight));
-  simple(weight, Action::kWeight);
-  auto* add = o.ctl->add_subcommand(
-      "add", "Add a backend to POOL (the running config only: a reload from the file drops it)");
-  add->add_option("POOL", o.pool, "Pool name")->required();
-  add->add_option("ADDRESS", o.address, "tcp://HOST:PORT, unix:///PATH, udp://HOST:PORT, ...")
-      ->required();
-  add->add_option("--name", o.name, "Backend name (default: the address)");
-  add->add_option("--weight", o.weight, "1..10000 (default 1)")
-      ->check(CLI::Range(1U, admin::kMaxAdminWeight));
-  add->add_flag("--backup", o.backup, "Used only while no primary backend is up");
-  simple(add, Action::kAdd);
-  auto* remove = o.ctl->add_subcommand(
-      "remove", "Remove BACKEND from POOL: its open connections finish, new ones go elsewhere");
-  remove->add_option("POOL", o.pool, "Pool name")->required();
-  remove->add_option("BACKEND", o.backend, "Backend name")->required();
-  simple(remove, Action::kRemove);
-}
-
-CtlCommand::~CtlCommand() = default;
-
-bool CtlCommand::parsed() const { return options_->ctl->parsed(); }
-
-int CtlCommand::run() {
-  const Options& o = *options_;
-  std::string url = o.socket;
-  if (url.empty() && !o.config.empty()) {
-    auto loaded = config::loadConfigFile(o.config);
+// The admin API's URL: --socket, else the config's first [admin] listen, else the default.
+// None (the reason printed) when the config cannot say.
+std::optional<std::string> adminUrl(const std::string& socket, const std::string& config_file) {
+  std::string url = socket;
+  if (url.empty() && !config_file.empty()) {
+    auto loaded = config::loadConfigFile(config_file);
     if (!loaded.ok()) {
       for (const auto& error : loaded.errors) fmt::print(stderr, "{}\n", error.format());
-      return 2;
+      return std::nullopt;
     }
     if (loaded.config->admin.listen.empty()) {
-      fmt::print(stderr, "l4lb ctl: {} turns the admin API off ([admin] listen = [])\n", o.config);
-      return 2;
+      fmt::print(stderr, "l4lb ctl: {} turns the admin API off ([admin] listen = [])\n",
+                 config_file);
+      return std::nullopt;
     }
     url = loaded.config->admin.listen.front().url;
   }
   if (url.empty()) url = std::string(config::kDefaultAdminListen);
+  return url;
+}
+
+// A client of the admin API at `url` (unix:// or tcp://); null (the reason printed) for any
+// other URL.
+std::unique_ptr<httplib::Client> clientFor(const std::string& url) {
   auto parsed = net::parseEndpoint(url);
   if (!parsed) {
     fmt::print(stderr, "l4lb ctl: --socket {}: {}\n", url, parsed.error().message());
-    return 2;
+    return nullptr;
   }
   const net::Endpoint& endpoint = *parsed;
   std::unique_ptr<httplib::Client> client;
@@ -249,65 +183,160 @@ int CtlCommand::run() {
     client = std::make_unique<httplib::Client>(host, port);
   } else {
     fmt::print(stderr, "l4lb ctl: --socket must be unix:///PATH or tcp://HOST:PORT\n");
-    return 2;
+    return nullptr;
   }
   client->set_connection_timeout(5, 0);
   client->set_read_timeout(10, 0);
+  return client;
+}
 
+httplib::Headers authorizationHeaders(const std::string& token_file) {
   httplib::Headers headers;
-  if (!o.token_file.empty()) {
-    std::ifstream in(o.token_file);
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
     std::string token;
     std::getline(in, token);
     while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
     headers.emplace("Authorization", "Bearer " + token);
   }
+  return headers;
+}
 
+httplib::Result callApi(httplib::Client& client, const ApiCall& call,
+                        const httplib::Headers& headers) {
   const std::string base = "/api/v1/";
-  auto send = [&]() -> httplib::Result {
-    switch (o.action) {
-      case Action::kStatus: return client->Get(base + "status", headers);
-      case Action::kListeners: return client->Get(base + "listeners", headers);
-      case Action::kPools: return client->Get(base + "pools", headers);
-      case Action::kPool:
-        return client->Get(base + "pools/" + admin::encodeSegment(o.pool), headers);
-      case Action::kReload: return client->Post(base + "reload", headers, "", "application/json");
-      case Action::kAdd: {
-        json body{{"address", o.address}};
-        if (!o.name.empty()) body["name"] = o.name;
-        if (o.weight != 0) body["weight"] = o.weight;
-        if (o.backup) body["backup"] = true;
-        return client->Post(base + "pools/" + admin::encodeSegment(o.pool) + "/backends", headers,
-                            body.dump(), "application/json");
-      }
-      case Action::kRemove:
-        return client->Delete(base + "pools/" + admin::encodeSegment(o.pool) + "/backends/" +
-                                  admin::encodeSegment(o.backend),
-                              headers);
-      default: {
-        json body;
-        if (o.action == Action::kWeight) {
-          body["weight"] = o.weight;
-        } else {
-          body["state"] = o.action == Action::kDrain    ? "drain"
-                          : o.action == Action::kEnable ? "enable"
-                                                        : "disable";
-        }
-        return client->Patch(base + "pools/" + admin::encodeSegment(o.pool) + "/backends/" +
-                                 admin::encodeSegment(o.backend),
-                             headers, body.dump(), "application/json");
-      }
+  switch (call.action) {
+    case Action::kStatus: return client.Get(base + "status", headers);
+    case Action::kListeners: return client.Get(base + "listeners", headers);
+    case Action::kPools: return client.Get(base + "pools", headers);
+    case Action::kPool:
+      return client.Get(base + "pools/" + admin::encodeSegment(call.pool), headers);
+    case Action::kReload: return client.Post(base + "reload", headers, "", "application/json");
+    case Action::kAdd: {
+      json body{{"address", call.address}};
+      if (!call.name.empty()) body["name"] = call.name;
+      if (call.weight != 0) body["weight"] = call.weight;
+      if (call.backup) body["backup"] = true;
+      return client.Post(base + "pools/" + admin::encodeSegment(call.pool) + "/backends", headers,
+                         body.dump(), "application/json");
     }
+    case Action::kRemove:
+      return client.Delete(base + "pools/" + admin::encodeSegment(call.pool) + "/backends/" +
+                               admin::encodeSegment(call.backend),
+                           headers);
+    default: {
+      json body;
+      if (call.action == Action::kWeight) {
+        body["weight"] = call.weight;
+      } else {
+        body["state"] = call.action == Action::kDrain    ? "drain"
+                        : call.action == Action::kEnable ? "enable"
+                                                         : "disable";
+      }
+      return client.Patch(base + "pools/" + admin::encodeSegment(call.pool) + "/backends/" +
+                              admin::encodeSegment(call.backend),
+                          headers, body.dump(), "application/json");
+    }
+  }
+}
+
+}  // namespace
+
+struct CtlCommand::Options {
+  CLI::App* ctl = nullptr;
+  std::string socket;
+  std::string config;
+  std::string token_file;
+  bool json_output = false;
+  ApiCall call;
+};
+
+// The subcommands and their arguments, one after another: a table, clearer whole.
+CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
+  Options& o = *options_;
+  o.ctl = app.add_subcommand("ctl", "Query or change a running l4lb through its admin API");
+  o.ctl->require_subcommand(1);
+  o.ctl->add_option("--socket", o.socket,
+                    "Admin API URL: unix:///PATH or tcp://HOST:PORT (default: the config's first "
+                    "[admin] listen, else unix:///run/l4lb/admin.sock)");
+  o.ctl->add_option("-c,--config", o.config, "Config file to take the admin URL from")
+      ->check(CLI::ExistingFile);
+  o.ctl->add_option("--token-file", o.token_file, "Bearer token for changes over tcp://")
+      ->check(CLI::ExistingFile);
+  o.ctl->add_flag("--json", o.json_output, "Print the API's JSON instead of a table");
+  o.ctl->fallthrough();
+
+  auto simple = [&o](CLI::App* sub, Action action) {
+    sub->callback([&o, action] { o.call.action = action; });
   };
-  httplib::Result result = send();
+  simple(o.ctl->add_subcommand("status", "Version, uptime, workers, config file and hash"),
+         Action::kStatus);
+  simple(o.ctl->add_subcommand("listeners", "Every listener"), Action::kListeners);
+  simple(o.ctl->add_subcommand("reload", "Load the config file again and switch to it"),
+         Action::kReload);
+  simple(o.ctl->add_subcommand("pools", "Every pool, with how many backends are available"),
+         Action::kPools);
+  auto* pool = o.ctl->add_subcommand("pool", "One pool's backends: state, weight, counters");
+  pool->add_option("POOL", o.call.pool, "Pool name")->required();
+  simple(pool, Action::kPool);
+  struct StateVerb {
+    const char* name;
+    const char* help;
+    Action action;
+  };
+  for (const StateVerb& verb :
+       {StateVerb{"drain", "No new connections to BACKEND; open ones continue", Action::kDrain},
+        StateVerb{"enable", "BACKEND takes new connections again", Action::kEnable},
+        StateVerb{"disable", "As drain, and pause BACKEND's active checks", Action::kDisable}}) {
+    auto* sub = o.ctl->add_subcommand(verb.name, verb.help);
+    sub->add_option("POOL", o.call.pool, "Pool name")->required();
+    sub->add_option("BACKEND", o.call.backend, "Backend name (its name key, or its address)")
+        ->required();
+    simple(sub, verb.action);
+  }
+  auto* weight = o.ctl->add_subcommand("weight", "Set BACKEND's weight");
+  weight->add_option("POOL", o.call.pool, "Pool name")->required();
+  weight->add_option("BACKEND", o.call.backend, "Backend name")->required();
+  weight->add_option("WEIGHT", o.call.weight, "1..10000")
+      ->required()
+      ->check(CLI::Range(1U, admin::kMaxAdminWeight));
+  simple(weight, Action::kWeight);
+  auto* add = o.ctl->add_subcommand(
+      "add", "Add a backend to POOL (the running config only: a reload from the file drops it)");
+  add->add_option("POOL", o.call.pool, "Pool name")->required();
+  add->add_option("ADDRESS", o.call.address, "tcp://HOST:PORT, unix:///PATH, udp://HOST:PORT, ...")
+      ->required();
+  add->add_option("--name", o.call.name, "Backend name (default: the address)");
+  add->add_option("--weight", o.call.weight, "1..10000 (default 1)")
+      ->check(CLI::Range(1U, admin::kMaxAdminWeight));
+  add->add_flag("--backup", o.call.backup, "Used only while no primary backend is up");
+  simple(add, Action::kAdd);
+  auto* remove = o.ctl->add_subcommand(
+      "remove", "Remove BACKEND from POOL: its open connections finish, new ones go elsewhere");
+  remove->add_option("POOL", o.call.pool, "Pool name")->required();
+  remove->add_option("BACKEND", o.call.backend, "Backend name")->required();
+  simple(remove, Action::kRemove);
+}
+
+CtlCommand::~CtlCommand() = default;
+
+bool CtlCommand::parsed() const { return options_->ctl->parsed(); }
+
+int CtlCommand::run() {
+  const Options& o = *options_;
+  const std::optional<std::string> url = adminUrl(o.socket, o.config);
+  if (!url) return 2;
+  const std::unique_ptr<httplib::Client> client = clientFor(*url);
+  if (!client) return 2;
+  httplib::Result result = callApi(*client, o.call, authorizationHeaders(o.token_file));
   if (!result) {
-    fmt::print(stderr, "l4lb ctl: no answer from {}: {}\n", url,
+    fmt::print(stderr, "l4lb ctl: no answer from {}: {}\n", *url,
                httplib::to_string(result.error()));
     return 2;
   }
   json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
-    fmt::print(stderr, "l4lb ctl: {} answered {} with a body that is not JSON\n", url,
+    fmt::print(stderr, "l4lb ctl: {} answered {} with a body that is not JSON\n", *url,
                result->status);
     return 2;
   }
@@ -320,7 +349,7 @@ int CtlCommand::run() {
   if (o.json_output) {
     fmt::print("{}\n", body.dump(2));
   } else {
-    printReadable(o.action, body);
+    printReadable(o.call.action, body);
   }
   return 0;
 }

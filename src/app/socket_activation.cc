@@ -111,6 +111,31 @@ std::string mismatch(int fd, const config::ListenerConfig& listener) {
   return fd_flags >= 0 && ::fcntl(fd, F_SETFD, fd_flags | FD_CLOEXEC) == 0;
 }
 
+// Each descriptor sd_listen_fds_with_names passed is owned from here, so every path out closes
+// the ones not kept; a name is "unknown" when the manager gave none. Frees `names`.
+void ownPassed(int count, char** names, std::vector<base::Fd>& passed,
+               std::vector<std::string>& passed_names) {
+  for (int k = 0; k < count; ++k) {
+    passed.emplace_back(SD_LISTEN_FDS_START + k);
+    passed_names.emplace_back(names != nullptr && names[k] != nullptr ? names[k] : "unknown");
+  }
+  if (names != nullptr) {
+    for (int k = 0; k < count; ++k) std::free(names[k]);
+    std::free(static_cast<void*>(names));
+  }
+}
+
+// Why passed socket `fd` cannot serve `listener` ("" when it can, and it is made non-blocking and
+// close-on-exec).
+std::string unusable(int fd, const config::ListenerConfig& listener) {
+  if (listener.bind.kind == net::EndpointKind::kMessageQueue) {
+    return "an mq:// listener is a message queue, not a socket";
+  }
+  if (std::string why = mismatch(fd, listener); !why.empty()) return why;
+  if (!makeNonBlockingCloseOnExec(fd)) return fmt::format("fcntl: {}", std::strerror(errno));
+  return {};
+}
+
 }  // namespace
 
 base::Result<std::vector<base::Fd>> takeActivatedSockets(const config::Config& config) {
@@ -121,17 +146,9 @@ base::Result<std::vector<base::Fd>> takeActivatedSockets(const config::Config& c
   if (count < 0) {
     return base::sysError(-count, "sd_listen_fds_with_names").within("socket activation");
   }
-  // Each descriptor is owned from here, so every path out closes the ones not kept.
   std::vector<base::Fd> passed;
   std::vector<std::string> passed_names;
-  for (int k = 0; k < count; ++k) {
-    passed.emplace_back(SD_LISTEN_FDS_START + k);
-    passed_names.emplace_back(names != nullptr && names[k] != nullptr ? names[k] : "unknown");
-  }
-  if (names != nullptr) {
-    for (int k = 0; k < count; ++k) std::free(names[k]);
-    std::free(static_cast<void*>(names));
-  }
+  ownPassed(count, names, passed, passed_names);
 
   std::vector<std::string> errors;
   for (std::size_t k = 0; k < passed.size(); ++k) {
@@ -155,17 +172,8 @@ base::Result<std::vector<base::Fd>> takeActivatedSockets(const config::Config& c
       errors.push_back(fmt::format("{}: a second socket with this name", where));
       continue;
     }
-    if (listener.bind.kind == net::EndpointKind::kMessageQueue) {
-      errors.push_back(
-          fmt::format("{}: an mq:// listener is a message queue, not a socket", where));
-      continue;
-    }
-    if (const std::string why = mismatch(fd, listener); !why.empty()) {
+    if (const std::string why = unusable(fd, listener); !why.empty()) {
       errors.push_back(fmt::format("{}: {}", where, why));
-      continue;
-    }
-    if (!makeNonBlockingCloseOnExec(fd)) {
-      errors.push_back(fmt::format("{}: fcntl: {}", where, std::strerror(errno)));
       continue;
     }
     base::logInfo("listener \"{}\" ({}): serving the socket the service manager passed (fd {}){}",

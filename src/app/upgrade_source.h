@@ -10,6 +10,10 @@
 #include "upgrade/handoff_message.h"
 #include "worker/worker.h"
 
+namespace l4lb::upgrade {
+class HandoffChannel;
+}  // namespace l4lb::upgrade
+
 namespace l4lb::app {
 
 // One listening socket lent to the new process.
@@ -63,6 +67,14 @@ class UpgradeSource {
   void run();
   // The error of the first step that fails; `stopped_accepting` says how far it got.
   base::Result<void> handOver(bool& stopped_accepting);
+  // handOver's steps, in order; each an error when it fails.
+  base::Result<void> greet(upgrade::HandoffChannel& channel);
+  base::Result<void> sendBackendStates(upgrade::HandoffChannel& channel);
+  // The listeners the new process says it serves now.
+  base::Result<std::vector<std::string>> lendListeners(upgrade::HandoffChannel& channel);
+  // Sweeps the sessions and flows of `listeners` that can move; the count of those sent.
+  base::Result<std::uint32_t> handOffSessions(upgrade::HandoffChannel& channel,
+                                              const std::vector<std::string>& listeners);
 
   UpgradeSourceHooks hooks_;
   upgrade::Hello hello_;

@@ -16,25 +16,9 @@ constexpr std::string_view kQuickName = "quick";
 // Flags have no line or column; the key names the flag instead ("--backend[1]").
 Origin flag(std::string key) { return Origin{.key = std::move(key), .pos = {}}; }
 
-}  // namespace
-
-LoadResult configFromQuickOptions(const QuickOptions& options) {
-  const EndpointParser parse = net::parseEndpoint;
-  ErrorList errors{std::string(kSource)};
-  ConfigDraft draft;
-  draft.config.source = std::string(kSource);
-  draft.listeners_origin = flag("--listen");
-
-  if (options.workers) {
-    if (*options.workers > kMaxWorkers) {
-      errors.add(flag("--workers"),
-                 fmt::format("must be between 0 and {}, got {}", kMaxWorkers, *options.workers));
-    } else {
-      draft.config.global.workers = *options.workers;
-    }
-  }
-
-  // Quick mode has no token file, so its admin API listens on unix:// sockets only.
+// Quick mode has no token file, so its admin API listens on unix:// sockets only.
+void readAdminFlags(const QuickOptions& options, const EndpointParser& parse, ErrorList& errors,
+                    ConfigDraft& draft) {
   for (std::size_t i = 0; i < options.admin.size(); ++i) {
     const Origin where = flag(fmt::format("--admin[{}]", i));
     auto parsed = parse(options.admin[i]);
@@ -47,7 +31,10 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
       draft.config.admin.listen.push_back(std::move(parsed).value());
     }
   }
+}
 
+// The one pool, "quick": --balance and every --backend.
+PoolDraft quickPool(const QuickOptions& options, const EndpointParser& parse, ErrorList& errors) {
   PoolDraft pool;
   pool.config.name = std::string(kQuickName);
   pool.balance = flag("--balance");
@@ -75,8 +62,12 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
     }
     pool.backends.push_back(std::move(backend));
   }
-  draft.pools.push_back(std::move(pool));
+  return pool;
+}
 
+// The one listener, "quick", on --listen.
+void readListenFlag(const QuickOptions& options, const EndpointParser& parse, ErrorList& errors,
+                    ConfigDraft& draft) {
   if (options.listen.empty()) {
     errors.add(flag("--listen"), "missing: give the address to listen on, e.g. tcp://0.0.0.0:8080");
     draft.listeners_reported = true;
@@ -97,6 +88,29 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
     }
     draft.listeners.push_back(std::move(listener));
   }
+}
+
+}  // namespace
+
+LoadResult configFromQuickOptions(const QuickOptions& options) {
+  const EndpointParser parse = net::parseEndpoint;
+  ErrorList errors{std::string(kSource)};
+  ConfigDraft draft;
+  draft.config.source = std::string(kSource);
+  draft.listeners_origin = flag("--listen");
+
+  if (options.workers) {
+    if (*options.workers > kMaxWorkers) {
+      errors.add(flag("--workers"),
+                 fmt::format("must be between 0 and {}, got {}", kMaxWorkers, *options.workers));
+    } else {
+      draft.config.global.workers = *options.workers;
+    }
+  }
+
+  readAdminFlags(options, parse, errors, draft);
+  draft.pools.push_back(quickPool(options, parse, errors));
+  readListenFlag(options, parse, errors, draft);
 
   Config config = finishDraft(std::move(draft), errors);
   if (!errors.empty())

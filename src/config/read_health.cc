@@ -212,11 +212,10 @@ std::string_view checkKindName(CheckKind kind) {
   return "unknown";
 }
 
-std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) {
-  const toml::table* table = pool.table(key, "a table like { check = \"tcp\", interval = \"1s\" }");
-  if (table == nullptr) return std::nullopt;
-  TableReader reader(*table, childKey(pool.path(), key), kHealthKeys, pool.errors());
-  HealthConfig health;
+namespace {
+
+// `check`: which dialog the probes speak. False when it is missing or not one of kCheckNames.
+bool readCheck(TableReader& reader, HealthConfig& health) {
   bool ok = true;
   reader.requireKey("check",
                     fmt::format("a health table needs check = one of {}", quotedList(kCheckNames)));
@@ -232,6 +231,77 @@ std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) 
   } else {
     ok = false;
   }
+  return ok;
+}
+
+// The options of the check `health.check` names (the others were refused already).
+void readCheckOptions(TableReader& reader, HealthConfig& health) {
+  switch (health.check) {
+    case CheckKind::kSendExpect:
+      reader.requireKey("expect", "check = \"send-expect\" needs expect = \"...\"");
+      if (auto send = readEscaped(reader, "send")) health.send = std::move(*send);
+      if (auto expect = readEscaped(reader, "expect")) health.expect = std::move(*expect);
+      if (health.expect.size() > proto::kMaxCheckReply) {
+        reader.errors().add(reader.originOf("expect"),
+                            fmt::format("longer than {} bytes", proto::kMaxCheckReply));
+      }
+      break;
+    case CheckKind::kRedis:
+      if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
+      break;
+    case CheckKind::kHttp:
+      if (auto path = reader.name("path")) {
+        if (path->front() != '/' || path->find_first_of(" \r\n") != std::string::npos) {
+          reader.errors().add(reader.originOf("path"),
+                              "must start with / and hold no spaces or line breaks");
+        }
+        health.path = std::move(*path);
+      }
+      if (auto host = reader.name("host")) {
+        if (host->find_first_of(" \r\n") != std::string::npos) {
+          reader.errors().add(reader.originOf("host"), "must hold no spaces or line breaks");
+        }
+        health.host = std::move(*host);
+      }
+      readExpectStatus(reader, health);
+      break;
+    case CheckKind::kPgsql:
+      reader.requireKey("user",
+                        "check = \"pgsql\" needs user = \"NAME\" (any role that may "
+                        "connect; with password_file it logs in)");
+      if (auto user = reader.name("user")) health.user = std::move(*user);
+      if (auto database = reader.name("database")) health.database = std::move(*database);
+      if (health.database.empty()) health.database = health.user;
+      if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
+      break;
+    case CheckKind::kMysql:
+      // Without a user only the greeting is read; a role needs a login to ask @@read_only.
+      if (health.role != proto::Role::kAny) {
+        reader.requireKey("user", "role with check = \"mysql\" needs user = \"NAME\"");
+      }
+      if (auto user = reader.name("user")) health.user = std::move(*user);
+      if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
+      break;
+    case CheckKind::kTls:
+      if (auto sni = reader.name("sni")) {
+        if (auto error = sniError(*sni)) reader.errors().add(reader.originOf("sni"), *error);
+        health.sni = std::move(*sni);
+      }
+      break;
+    case CheckKind::kDns: readDnsQuestion(reader, health); break;
+    case CheckKind::kTcp:
+    case CheckKind::kMemcached: break;
+  }
+}
+
+}  // namespace
+
+std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) {
+  const toml::table* table = pool.table(key, "a table like { check = \"tcp\", interval = \"1s\" }");
+  if (table == nullptr) return std::nullopt;
+  TableReader reader(*table, childKey(pool.path(), key), kHealthKeys, pool.errors());
+  HealthConfig health;
+  const bool ok = readCheck(reader, health);
   if (auto interval = reader.duration("interval", base::Duration(10), kMaxDuration)) {
     health.interval = *interval;
   }
@@ -259,62 +329,7 @@ std::optional<HealthConfig> readHealth(TableReader& pool, std::string_view key) 
           reader.originOf(option),
           fmt::format("does not apply to check = {}", quoteText(checkKindName(health.check))));
     }
-    switch (health.check) {
-      case CheckKind::kSendExpect:
-        reader.requireKey("expect", "check = \"send-expect\" needs expect = \"...\"");
-        if (auto send = readEscaped(reader, "send")) health.send = std::move(*send);
-        if (auto expect = readEscaped(reader, "expect")) health.expect = std::move(*expect);
-        if (health.expect.size() > proto::kMaxCheckReply) {
-          reader.errors().add(reader.originOf("expect"),
-                              fmt::format("longer than {} bytes", proto::kMaxCheckReply));
-        }
-        break;
-      case CheckKind::kRedis:
-        if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
-        break;
-      case CheckKind::kHttp:
-        if (auto path = reader.name("path")) {
-          if (path->front() != '/' || path->find_first_of(" \r\n") != std::string::npos) {
-            reader.errors().add(reader.originOf("path"),
-                                "must start with / and hold no spaces or line breaks");
-          }
-          health.path = std::move(*path);
-        }
-        if (auto host = reader.name("host")) {
-          if (host->find_first_of(" \r\n") != std::string::npos) {
-            reader.errors().add(reader.originOf("host"), "must hold no spaces or line breaks");
-          }
-          health.host = std::move(*host);
-        }
-        readExpectStatus(reader, health);
-        break;
-      case CheckKind::kPgsql:
-        reader.requireKey("user",
-                          "check = \"pgsql\" needs user = \"NAME\" (any role that may "
-                          "connect; with password_file it logs in)");
-        if (auto user = reader.name("user")) health.user = std::move(*user);
-        if (auto database = reader.name("database")) health.database = std::move(*database);
-        if (health.database.empty()) health.database = health.user;
-        if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
-        break;
-      case CheckKind::kMysql:
-        // Without a user only the greeting is read; a role needs a login to ask @@read_only.
-        if (health.role != proto::Role::kAny) {
-          reader.requireKey("user", "role with check = \"mysql\" needs user = \"NAME\"");
-        }
-        if (auto user = reader.name("user")) health.user = std::move(*user);
-        if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
-        break;
-      case CheckKind::kTls:
-        if (auto sni = reader.name("sni")) {
-          if (auto error = sniError(*sni)) reader.errors().add(reader.originOf("sni"), *error);
-          health.sni = std::move(*sni);
-        }
-        break;
-      case CheckKind::kDns: readDnsQuestion(reader, health); break;
-      case CheckKind::kTcp:
-      case CheckKind::kMemcached: break;
-    }
+    readCheckOptions(reader, health);
   }
   reader.reportUnknownKeys();
   if (!ok) return std::nullopt;

@@ -8,14 +8,13 @@
 
 #include "balance/balancer.h"
 #include "balance/flow_hash.h"
-#include "base/log.h"
 #include "config/limits.h"
 #include "config/read_admin.h"
 #include "config/read_cidrs.h"
 #include "config/read_edge.h"
+#include "config/read_global.h"
 #include "config/read_health.h"
 #include "config/read_retry_on.h"
-#include "config/read_run_as.h"
 #include "config/table_reader.h"
 
 namespace l4lb::config {
@@ -25,16 +24,6 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv, "admin"sv};
-constexpr std::array kGlobalKeys = {"workers"sv,         "log_level"sv,    "access_log"sv,
-                                    "shutdown_grace"sv,  "busy_poll_us"sv, "splice"sv,
-                                    "max_connections"sv, "user"sv,         "group"sv};
-constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
-
-std::optional<bool> parseSpliceMode(std::string_view mode) {
-  if (mode == "auto") return true;
-  if (mode == "off") return false;
-  return std::nullopt;
-}
 constexpr std::array kListenerKeys = {"name"sv,
                                       "bind"sv,
                                       "pool"sv,
@@ -102,30 +91,9 @@ void readQueueLimits(TableReader& reader, net::MessageQueueLimits& limits,
   }
 }
 
-void readGlobal(TableReader& reader, GlobalConfig& global) {
-  if (auto workers = reader.integer("workers", 0, kMaxWorkers)) {
-    global.workers = static_cast<std::uint32_t>(*workers);
-  }
-  if (auto level = reader.choice("log_level", base::parseLogLevel, logLevelNames())) {
-    global.log_level = *level;
-  }
-  if (auto access_log = reader.name("access_log")) global.access_log = std::move(*access_log);
-  if (auto grace = reader.duration("shutdown_grace", base::Duration(0), kMaxDuration)) {
-    global.shutdown_grace = *grace;
-  }
-  if (auto busy_poll = reader.integer("busy_poll_us", 0, kMaxBusyPollMicros)) {
-    global.busy_poll_us = static_cast<std::uint32_t>(*busy_poll);
-  }
-  if (auto splice = reader.choice("splice", parseSpliceMode, kSpliceModes)) global.splice = *splice;
-  if (auto max = reader.integer("max_connections", 0, kMaxConnections)) {
-    global.max_connections = static_cast<std::uint32_t>(*max);
-  }
-  readRunAs(reader, global);
-  reader.reportUnknownKeys();
-}
-
-ListenerDraft readListener(TableReader& reader, std::size_t index, const EndpointParser& parse) {
-  ListenerDraft draft;
+// name, bind and pool: what a listener is called, where it listens, what it serves.
+void readListenerTarget(TableReader& reader, std::size_t index, const EndpointParser& parse,
+                        ListenerDraft& draft) {
   draft.name = reader.has("name") ? reader.originOf("name") : reader.origin();
   draft.config.name = fmt::format("listener{}", index);
   if (auto name = reader.name("name")) draft.config.name = std::move(*name);
@@ -143,7 +111,11 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     draft.config.pool = std::move(*pool);
     draft.pool_set = true;
   }
+}
 
+// The stream keys (idle_timeout, backlog, max_connections), who may connect (allow, deny), and
+// the per-source limits on tcp://.
+void readConnectionLimits(TableReader& reader, ListenerDraft& draft) {
   auto& scoped = draft.scoped_keys;
   noteScoped(reader, "idle_timeout", KeyScope::kStream, scoped);
   noteScoped(reader, "backlog", KeyScope::kStream, scoped);
@@ -173,6 +145,12 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
       reader.errors().add(reader.originOf("per_source_rate"), rate.error().message());
     }
   }
+}
+
+// The datagram keys: flow_idle_timeout, responses, max_flows, per_source_max_flows (udp://), and
+// an mq:// listener's queue limits.
+void readFlowLimits(TableReader& reader, ListenerDraft& draft) {
+  auto& scoped = draft.scoped_keys;
   noteScoped(reader, "flow_idle_timeout", KeyScope::kDatagram, scoped);
   noteScoped(reader, "responses", KeyScope::kDatagram, scoped);
   noteScoped(reader, "max_flows", KeyScope::kDatagram, scoped);
@@ -190,6 +168,14 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     draft.config.per_source_max_flows = static_cast<std::uint32_t>(*max);
   }
   readQueueLimits(reader, draft.config.mq, scoped);
+}
+
+ListenerDraft readListener(TableReader& reader, std::size_t index, const EndpointParser& parse) {
+  ListenerDraft draft;
+  readListenerTarget(reader, index, parse, draft);
+  readConnectionLimits(reader, draft);
+  readFlowLimits(reader, draft);
+  auto& scoped = draft.scoped_keys;
   noteScoped(reader, "proxy_protocol", KeyScope::kIp, scoped);
   noteScoped(reader, "proxy_trusted", KeyScope::kIp, scoped);
   noteScoped(reader, "proxy_timeout", KeyScope::kTcp, scoped);
@@ -376,8 +362,7 @@ ConfigDraft readDraft(const toml::table& root, const std::string& source,
   draft.config.source = source;
   TableReader top(root, "", kTopKeys, errors);
   if (const toml::table* global = top.table("global", "a table ([global])")) {
-    TableReader reader(*global, "global", kGlobalKeys, errors);
-    readGlobal(reader, draft.config.global);
+    readGlobal(*global, errors, draft.config.global);
   }
   draft.config.admin = defaultAdminConfig();
   if (const toml::table* admin = top.table("admin", "a table ([admin])")) {

@@ -210,8 +210,13 @@ CheckVerdict MysqlDialog::onGreeting(std::string_view payload, std::string& send
   // Answer with the plugin the server proposes when we speak it; otherwise with
   // mysql_native_password, and the server switches us to the account's plugin if it differs.
   plugin_ = plugin == kCachingSha2Password ? kCachingSha2Password : kMysqlNativePassword;
-  const std::string proof = *authResponse(plugin_);
+  sendHandshakeResponse(capabilities, send);
+  phase_ = Phase::kLogin;
+  return CheckVerdict::needMore();
+}
 
+void MysqlDialog::sendHandshakeResponse(std::uint32_t capabilities, std::string& send) {
+  const std::string proof = *authResponse(plugin_);
   std::string response;
   std::uint32_t flags = kClientLongPassword | kClientProtocol41 | kClientSecureConnection;
   if ((capabilities & kClientPluginAuth) != 0) flags |= kClientPluginAuth;
@@ -229,8 +234,6 @@ CheckVerdict MysqlDialog::onGreeting(std::string_view payload, std::string& send
     response += '\0';
   }
   sendPacket(send, response);
-  phase_ = Phase::kLogin;
-  return CheckVerdict::needMore();
 }
 
 CheckVerdict MysqlDialog::onLoginReply(std::string_view payload, std::string& send) {

@@ -49,6 +49,8 @@ class MysqlDialog final : public CheckDialog {
   [[nodiscard]] CheckVerdict onPacket(std::uint8_t sequence, std::string_view payload,
                                       std::string& send);
   [[nodiscard]] CheckVerdict onGreeting(std::string_view payload, std::string& send);
+  // HandshakeResponse41: the login, with plugin_'s proof; `capabilities` are the server's.
+  void sendHandshakeResponse(std::uint32_t capabilities, std::string& send);
   [[nodiscard]] CheckVerdict onLoginReply(std::string_view payload, std::string& send);
   [[nodiscard]] CheckVerdict onPublicKey(std::string_view payload, std::string& send);
   [[nodiscard]] CheckVerdict onQueryReply(std::string_view payload);

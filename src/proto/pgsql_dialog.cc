@@ -188,24 +188,7 @@ CheckVerdict PgsqlDialog::onAuthentication(std::string_view body, std::string& s
     session_open_ = true;
     return CheckVerdict::needMore();
   }
-  if (code == kAuthSaslContinue || code == kAuthSaslFinal) {
-    if (phase_ != Phase::kSasl || !scram_) {
-      return CheckVerdict::down("SASL message without a SASL exchange");
-    }
-    if (code == kAuthSaslContinue) {
-      auto final_message = scram_->clientFinal(data);
-      if (!final_message) {
-        return CheckVerdict::down("SCRAM-SHA-256: " + final_message.error().message());
-      }
-      send += message('p', *final_message);  // SASLResponse
-      return CheckVerdict::needMore();
-    }
-    if (auto verified = scram_->verifyServerFinal(data); !verified) {
-      return CheckVerdict::down("SCRAM-SHA-256: " + verified.error().message());
-    }
-    scram_verified_ = true;
-    return CheckVerdict::needMore();
-  }
+  if (code == kAuthSaslContinue || code == kAuthSaslFinal) return onSaslStep(code, data, send);
   if (phase_ != Phase::kStartup) return CheckVerdict::down("second authentication request");
 
   const std::string_view name = authName(code);
@@ -227,40 +210,7 @@ CheckVerdict PgsqlDialog::onAuthentication(std::string_view body, std::string& s
     method_ = "md5";
     return CheckVerdict::needMore();
   }
-  if (code == kAuthSasl) {
-    bool offered = false;
-    std::string offers;
-    std::string_view list = data;
-    while (!list.empty() && list[0] != '\0') {
-      const std::size_t end = list.find('\0');
-      if (end == std::string_view::npos) break;
-      const std::string_view mechanism = list.substr(0, end);
-      offered = offered || mechanism == "SCRAM-SHA-256";
-      offers += (offers.empty() ? "" : " ") + printable(mechanism, 40);
-      list.remove_prefix(end + 1);
-    }
-    if (!offered) {
-      return CheckVerdict::down(fmt::format(
-          "server offers SASL {} only; l4lb speaks SCRAM-SHA-256 without channel binding",
-          offers.empty() ? "(nothing)" : offers));
-    }
-    std::string nonce = scram_nonce_;
-    if (nonce.empty()) {
-      auto fresh = scramClientNonce();
-      if (!fresh) return CheckVerdict::down("no random bytes for the SCRAM nonce");
-      nonce = std::move(*fresh);
-    }
-    scram_ = std::make_unique<ScramSha256Client>("", password_, std::move(nonce));
-    const std::string first = scram_->clientFirst();
-    std::string initial;  // SASLInitialResponse: mechanism, length of the data, data
-    appendCString(initial, "SCRAM-SHA-256");
-    appendBigEndian32(initial, static_cast<std::uint32_t>(first.size()));
-    initial += first;
-    send += message('p', initial);
-    phase_ = Phase::kSasl;
-    method_ = "scram-sha-256";
-    return CheckVerdict::needMore();
-  }
+  if (code == kAuthSasl) return startSasl(data, send);
   if (code == kAuthCleartext) {
     return CheckVerdict::down(
         "server asks for a cleartext password; l4lb sends passwords only as md5 or "
@@ -268,6 +218,60 @@ CheckVerdict PgsqlDialog::onAuthentication(std::string_view body, std::string& s
   }
   return CheckVerdict::down(
       fmt::format("server asks for {} authentication (code {}), not supported", name, code));
+}
+
+CheckVerdict PgsqlDialog::onSaslStep(std::uint32_t code, std::string_view data, std::string& send) {
+  if (phase_ != Phase::kSasl || !scram_) {
+    return CheckVerdict::down("SASL message without a SASL exchange");
+  }
+  if (code == kAuthSaslContinue) {
+    auto final_message = scram_->clientFinal(data);
+    if (!final_message) {
+      return CheckVerdict::down("SCRAM-SHA-256: " + final_message.error().message());
+    }
+    send += message('p', *final_message);  // SASLResponse
+    return CheckVerdict::needMore();
+  }
+  if (auto verified = scram_->verifyServerFinal(data); !verified) {
+    return CheckVerdict::down("SCRAM-SHA-256: " + verified.error().message());
+  }
+  scram_verified_ = true;
+  return CheckVerdict::needMore();
+}
+
+CheckVerdict PgsqlDialog::startSasl(std::string_view mechanisms, std::string& send) {
+  bool offered = false;
+  std::string offers;
+  std::string_view list = mechanisms;
+  while (!list.empty() && list[0] != '\0') {
+    const std::size_t end = list.find('\0');
+    if (end == std::string_view::npos) break;
+    const std::string_view mechanism = list.substr(0, end);
+    offered = offered || mechanism == "SCRAM-SHA-256";
+    offers += (offers.empty() ? "" : " ") + printable(mechanism, 40);
+    list.remove_prefix(end + 1);
+  }
+  if (!offered) {
+    return CheckVerdict::down(
+        fmt::format("server offers SASL {} only; l4lb speaks SCRAM-SHA-256 without channel binding",
+                    offers.empty() ? "(nothing)" : offers));
+  }
+  std::string nonce = scram_nonce_;
+  if (nonce.empty()) {
+    auto fresh = scramClientNonce();
+    if (!fresh) return CheckVerdict::down("no random bytes for the SCRAM nonce");
+    nonce = std::move(*fresh);
+  }
+  scram_ = std::make_unique<ScramSha256Client>("", password_, std::move(nonce));
+  const std::string first = scram_->clientFirst();
+  std::string initial;  // SASLInitialResponse: mechanism, length of the data, data
+  appendCString(initial, "SCRAM-SHA-256");
+  appendBigEndian32(initial, static_cast<std::uint32_t>(first.size()));
+  initial += first;
+  send += message('p', initial);
+  phase_ = Phase::kSasl;
+  method_ = "scram-sha-256";
+  return CheckVerdict::needMore();
 }
 
 CheckVerdict PgsqlDialog::onReadyForQuery(std::string& send) {

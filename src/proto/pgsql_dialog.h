@@ -46,6 +46,11 @@ class PgsqlDialog final : public CheckDialog {
   // One complete message; appends what to send to `send`.
   [[nodiscard]] CheckVerdict onMessage(char type, std::string_view body, std::string& send);
   [[nodiscard]] CheckVerdict onAuthentication(std::string_view body, std::string& send);
+  // AuthenticationSASLContinue and AuthenticationSASLFinal: the SCRAM exchange's later steps.
+  [[nodiscard]] CheckVerdict onSaslStep(std::uint32_t code, std::string_view data,
+                                        std::string& send);
+  // AuthenticationSASL: the server's mechanisms; starts SCRAM-SHA-256 when offered.
+  [[nodiscard]] CheckVerdict startSasl(std::string_view mechanisms, std::string& send);
   [[nodiscard]] CheckVerdict onReadyForQuery(std::string& send);
   [[nodiscard]] CheckVerdict onDataRow(std::string_view body);
   [[nodiscard]] CheckVerdict onError(std::string_view body);

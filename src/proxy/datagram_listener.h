@@ -92,7 +92,7 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   static constexpr std::size_t kBatch = DatagramBuffers::kBatch;
 
   [[nodiscard]] base::Result<void> watch();
-  // Client side (datagram_listener.cc).
+  // Client side (datagram_forward.cc).
   [[nodiscard]] std::size_t receive();
   void forward(std::size_t count);
   // proxy_protocol = "accept": checks the sender and takes the v2 header off datagram `i`;

@@ -4,10 +4,10 @@
 
 #include <cstring>
 #include <optional>
-#include <type_traits>
 
 #include "control/admin_state.h"
 #include "control/health_snapshot.h"
+#include "upgrade/handoff_wire.h"
 
 namespace l4lb::upgrade {
 
@@ -40,82 +40,6 @@ enum class MessageType : std::uint8_t {
 constexpr std::uint8_t kSourceEof = 1;
 constexpr std::uint8_t kShutDown = 2;
 constexpr std::uint8_t kKnownFlags = kSourceEof | kShutDown;
-
-// Fixed-width integers in network order and length-prefixed byte strings.
-class Writer {
- public:
-  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u32(std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) u8(static_cast<std::uint8_t>(v >> shift));
-  }
-  void u64(std::uint64_t v) {
-    u32(static_cast<std::uint32_t>(v >> 32));
-    u32(static_cast<std::uint32_t>(v));
-  }
-  void text(const std::string& s) {
-    u32(static_cast<std::uint32_t>(s.size()));
-    out_ += s;
-  }
-  [[nodiscard]] std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> in) : in_(in) {}
-
-  std::optional<std::uint8_t> u8(const char* what) {
-    if (!need(1, what)) return std::nullopt;
-    return static_cast<std::uint8_t>(in_[at_++]);
-  }
-  std::optional<std::uint32_t> u32(const char* what) {
-    if (!need(4, what)) return std::nullopt;
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(in_[at_++]);
-    return v;
-  }
-  std::optional<std::uint64_t> u64(const char* what) {
-    auto high = u32(what);
-    auto low = u32(what);
-    if (!high || !low) return std::nullopt;
-    return (static_cast<std::uint64_t>(*high) << 32) | *low;
-  }
-  std::optional<std::string> text(const char* what, std::size_t limit) {
-    auto length = u32(what);
-    if (!length) return std::nullopt;
-    if (*length > limit) {
-      fail(fmt::format("{} is {} bytes, more than {}", what, *length, limit));
-      return std::nullopt;
-    }
-    if (!need(*length, what)) return std::nullopt;
-    std::string s(reinterpret_cast<const char*>(in_.data() + at_), *length);
-    at_ += *length;
-    return s;
-  }
-  [[nodiscard]] bool atEnd() const { return at_ == in_.size(); }
-  [[nodiscard]] std::size_t remaining() const { return in_.size() - at_; }
-  [[nodiscard]] bool failed() const { return !error_.empty(); }
-  [[nodiscard]] const std::string& error() const { return error_; }
-  void fail(std::string reason) {
-    if (error_.empty()) error_ = std::move(reason);
-  }
-
- private:
-  bool need(std::size_t n, const char* what) {
-    if (failed()) return false;
-    if (in_.size() - at_ < n) {
-      fail(fmt::format("message ends inside {}", what));
-      return false;
-    }
-    return true;
-  }
-
-  std::span<const std::byte> in_;
-  std::size_t at_ = 0;
-  std::string error_;
-};
 
 void writeDirection(Writer& w, const DirectionState& d) {
   w.text(d.pending);
@@ -152,142 +76,228 @@ std::optional<DirectionState> readDirection(Reader& r, const char* which) {
   return d;
 }
 
+// Each message's body, written and read field by field in the same order.
+
+void writeBody(Writer& w, const Hello& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kHello));
+  w.u32(m.protocol);
+  w.u32(m.pid);
+  w.text(m.version);
+  w.text(m.config_digest);
+}
+
+std::optional<Hello> readHello(Reader& r) {
+  Hello m;
+  auto protocol = r.u32("protocol version");
+  auto pid = r.u32("pid");
+  auto version = r.text("version", kMaxTextBytes);
+  auto digest = r.text("config digest", kMaxTextBytes);
+  if (r.failed()) return std::nullopt;
+  m.protocol = *protocol;
+  m.pid = *pid;
+  m.version = std::move(*version);
+  m.config_digest = std::move(*digest);
+  return m;
+}
+
+void writeBody(Writer& w, const ListenerHandoff& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kListener));
+  w.text(m.name);
+  w.text(m.bind);
+  w.u32(m.worker);
+}
+
+std::optional<ListenerHandoff> readListener(Reader& r) {
+  ListenerHandoff m;
+  auto name = r.text("listener name", kMaxTextBytes);
+  auto bind = r.text("bind", kMaxTextBytes);
+  auto worker = r.u32("worker");
+  if (r.failed()) return std::nullopt;
+  m.name = std::move(*name);
+  m.bind = std::move(*bind);
+  m.worker = *worker;
+  return m;
+}
+
+void writeBody(Writer& w, const SessionHandoff& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kSession));
+  w.text(m.listener);
+  w.text(m.pool);
+  w.text(m.backend);
+  w.text(m.client_address);
+  w.u64(m.age_ms);
+  w.u8(m.attempts);
+  writeDirection(w, m.upstream);
+  writeDirection(w, m.downstream);
+}
+
+std::optional<SessionHandoff> readSession(Reader& r) {
+  SessionHandoff m;
+  auto listener = r.text("listener name", kMaxTextBytes);
+  auto pool = r.text("pool name", kMaxTextBytes);
+  auto backend = r.text("backend name", kMaxTextBytes);
+  auto address = r.text("client address", kMaxAddressBytes);
+  auto age = r.u64("age");
+  auto attempts = r.u8("attempts");
+  if (r.failed()) return std::nullopt;
+  auto upstream = readDirection(r, "upstream");
+  if (!upstream) return std::nullopt;
+  auto downstream = readDirection(r, "downstream");
+  if (!downstream) return std::nullopt;
+  m.listener = std::move(*listener);
+  m.pool = std::move(*pool);
+  m.backend = std::move(*backend);
+  m.client_address = std::move(*address);
+  m.age_ms = *age;
+  m.attempts = *attempts;
+  m.upstream = std::move(*upstream);
+  m.downstream = std::move(*downstream);
+  return m;
+}
+
+void writeBody(Writer& w, const ListenersSent& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kListenersSent));
+  w.u32(m.count);
+}
+
+std::optional<ListenersSent> readListenersSent(Reader& r) {
+  auto count = r.u32("listener count");
+  if (r.failed()) return std::nullopt;
+  return ListenersSent{*count};
+}
+
+void writeBody(Writer& w, const TakenOver& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kTakenOver));
+  w.u32(static_cast<std::uint32_t>(m.listeners.size()));
+  for (const auto& name : m.listeners) w.text(name);
+}
+
+std::optional<TakenOver> readTakenOver(Reader& r) {
+  TakenOver m;
+  auto count = r.u32("taken-over listener count");
+  if (r.failed()) return std::nullopt;
+  if (*count > kMaxTakenOverNames) {
+    r.fail(fmt::format("{} taken-over listeners, more than {}", *count, kMaxTakenOverNames));
+    return std::nullopt;
+  }
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto name = r.text("taken-over listener name", kMaxTextBytes);
+    if (r.failed()) return std::nullopt;
+    m.listeners.push_back(std::move(*name));
+  }
+  return m;
+}
+
+void writeBody(Writer& w, const FlowHandoff& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kFlow));
+  w.u32(m.worker);
+  w.text(m.listener);
+  w.text(m.pool);
+  w.text(m.backend);
+  w.text(m.client_address);
+  if (m.socket_cookie != 0) w.u64(m.socket_cookie);
+}
+
+std::optional<FlowHandoff> readFlow(Reader& r) {
+  FlowHandoff m;
+  auto worker = r.u32("worker");
+  auto listener = r.text("listener name", kMaxTextBytes);
+  auto pool = r.text("pool name", kMaxTextBytes);
+  auto backend = r.text("backend name", kMaxTextBytes);
+  auto address = r.text("client address", kMaxAddressBytes);
+  if (r.failed()) return std::nullopt;
+  m.worker = *worker;
+  m.listener = std::move(*listener);
+  m.pool = std::move(*pool);
+  m.backend = std::move(*backend);
+  m.client_address = std::move(*address);
+  if (!r.atEnd()) {
+    auto cookie = r.u64("socket cookie");
+    if (r.failed()) return std::nullopt;
+    // No cookie is sent as none, so each message has one wire form.
+    if (*cookie == 0) {
+      r.fail("socket cookie 0 (sent as no cookie)");
+      return std::nullopt;
+    }
+    m.socket_cookie = *cookie;
+  }
+  return m;
+}
+
+void writeBody(Writer& w, const BackendStates& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kBackendStates));
+  w.u32(static_cast<std::uint32_t>(m.backends.size()));
+  for (const auto& b : m.backends) {
+    w.text(b.pool);
+    w.text(b.backend);
+    w.text(b.address);
+    w.u8(b.health);
+    w.u8(b.admin);
+    w.u32(b.weight);
+    w.text(b.reason);
+  }
+}
+
+std::optional<BackendStates> readBackendStates(Reader& r) {
+  BackendStates m;
+  auto count = r.u32("backend record count");
+  if (r.failed()) return std::nullopt;
+  if (*count > kMaxBackendRecords) {
+    r.fail(fmt::format("{} backend records, more than {}", *count, kMaxBackendRecords));
+    return std::nullopt;
+  }
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    BackendRecord b;
+    auto pool = r.text("pool name", kMaxTextBytes);
+    auto backend = r.text("backend name", kMaxTextBytes);
+    auto address = r.text("backend address", kMaxTextBytes);
+    auto health = r.u8("health state");
+    auto admin = r.u8("admin state");
+    auto weight = r.u32("weight");
+    auto reason = r.text("health reason", kMaxTextBytes);
+    if (r.failed()) return std::nullopt;
+    if (*health > kMaxHealthState || *admin > kMaxAdminState) {
+      r.fail(fmt::format("backend \"{}\" has an unknown state", *backend));
+      return std::nullopt;
+    }
+    b.pool = std::move(*pool);
+    b.backend = std::move(*backend);
+    b.address = std::move(*address);
+    b.health = *health;
+    b.admin = *admin;
+    b.weight = *weight;
+    b.reason = std::move(*reason);
+    m.backends.push_back(std::move(b));
+  }
+  return m;
+}
+
+void writeBody(Writer& w, const Done& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kDone));
+  w.u32(m.listeners);
+  w.u32(m.sessions);
+}
+
+std::optional<Done> readDone(Reader& r) {
+  Done m;
+  auto listeners = r.u32("listener count");
+  auto sessions = r.u32("session count");
+  if (r.failed()) return std::nullopt;
+  m.listeners = *listeners;
+  m.sessions = *sessions;
+  return m;
+}
+
 std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
   switch (type) {
-    case MessageType::kHello: {
-      Hello m;
-      auto protocol = r.u32("protocol version");
-      auto pid = r.u32("pid");
-      auto version = r.text("version", kMaxTextBytes);
-      auto digest = r.text("config digest", kMaxTextBytes);
-      if (r.failed()) return std::nullopt;
-      m.protocol = *protocol;
-      m.pid = *pid;
-      m.version = std::move(*version);
-      m.config_digest = std::move(*digest);
-      return m;
-    }
-    case MessageType::kListener: {
-      ListenerHandoff m;
-      auto name = r.text("listener name", kMaxTextBytes);
-      auto bind = r.text("bind", kMaxTextBytes);
-      auto worker = r.u32("worker");
-      if (r.failed()) return std::nullopt;
-      m.name = std::move(*name);
-      m.bind = std::move(*bind);
-      m.worker = *worker;
-      return m;
-    }
-    case MessageType::kSession: {
-      SessionHandoff m;
-      auto listener = r.text("listener name", kMaxTextBytes);
-      auto pool = r.text("pool name", kMaxTextBytes);
-      auto backend = r.text("backend name", kMaxTextBytes);
-      auto address = r.text("client address", kMaxAddressBytes);
-      auto age = r.u64("age");
-      auto attempts = r.u8("attempts");
-      if (r.failed()) return std::nullopt;
-      auto upstream = readDirection(r, "upstream");
-      if (!upstream) return std::nullopt;
-      auto downstream = readDirection(r, "downstream");
-      if (!downstream) return std::nullopt;
-      m.listener = std::move(*listener);
-      m.pool = std::move(*pool);
-      m.backend = std::move(*backend);
-      m.client_address = std::move(*address);
-      m.age_ms = *age;
-      m.attempts = *attempts;
-      m.upstream = std::move(*upstream);
-      m.downstream = std::move(*downstream);
-      return m;
-    }
-    case MessageType::kListenersSent: {
-      auto count = r.u32("listener count");
-      if (r.failed()) return std::nullopt;
-      return ListenersSent{*count};
-    }
-    case MessageType::kTakenOver: {
-      TakenOver m;
-      auto count = r.u32("taken-over listener count");
-      if (r.failed()) return std::nullopt;
-      if (*count > kMaxTakenOverNames) {
-        r.fail(fmt::format("{} taken-over listeners, more than {}", *count, kMaxTakenOverNames));
-        return std::nullopt;
-      }
-      for (std::uint32_t i = 0; i < *count; ++i) {
-        auto name = r.text("taken-over listener name", kMaxTextBytes);
-        if (r.failed()) return std::nullopt;
-        m.listeners.push_back(std::move(*name));
-      }
-      return m;
-    }
-    case MessageType::kFlow: {
-      FlowHandoff m;
-      auto worker = r.u32("worker");
-      auto listener = r.text("listener name", kMaxTextBytes);
-      auto pool = r.text("pool name", kMaxTextBytes);
-      auto backend = r.text("backend name", kMaxTextBytes);
-      auto address = r.text("client address", kMaxAddressBytes);
-      if (r.failed()) return std::nullopt;
-      m.worker = *worker;
-      m.listener = std::move(*listener);
-      m.pool = std::move(*pool);
-      m.backend = std::move(*backend);
-      m.client_address = std::move(*address);
-      if (!r.atEnd()) {
-        auto cookie = r.u64("socket cookie");
-        if (r.failed()) return std::nullopt;
-        // No cookie is sent as none, so each message has one wire form.
-        if (*cookie == 0) {
-          r.fail("socket cookie 0 (sent as no cookie)");
-          return std::nullopt;
-        }
-        m.socket_cookie = *cookie;
-      }
-      return m;
-    }
-    case MessageType::kBackendStates: {
-      BackendStates m;
-      auto count = r.u32("backend record count");
-      if (r.failed()) return std::nullopt;
-      if (*count > kMaxBackendRecords) {
-        r.fail(fmt::format("{} backend records, more than {}", *count, kMaxBackendRecords));
-        return std::nullopt;
-      }
-      for (std::uint32_t i = 0; i < *count; ++i) {
-        BackendRecord b;
-        auto pool = r.text("pool name", kMaxTextBytes);
-        auto backend = r.text("backend name", kMaxTextBytes);
-        auto address = r.text("backend address", kMaxTextBytes);
-        auto health = r.u8("health state");
-        auto admin = r.u8("admin state");
-        auto weight = r.u32("weight");
-        auto reason = r.text("health reason", kMaxTextBytes);
-        if (r.failed()) return std::nullopt;
-        if (*health > kMaxHealthState || *admin > kMaxAdminState) {
-          r.fail(fmt::format("backend \"{}\" has an unknown state", *backend));
-          return std::nullopt;
-        }
-        b.pool = std::move(*pool);
-        b.backend = std::move(*backend);
-        b.address = std::move(*address);
-        b.health = *health;
-        b.admin = *admin;
-        b.weight = *weight;
-        b.reason = std::move(*reason);
-        m.backends.push_back(std::move(b));
-      }
-      return m;
-    }
-    case MessageType::kDone: {
-      Done m;
-      auto listeners = r.u32("listener count");
-      auto sessions = r.u32("session count");
-      if (r.failed()) return std::nullopt;
-      m.listeners = *listeners;
-      m.sessions = *sessions;
-      return m;
-    }
+    case MessageType::kHello: return readHello(r);
+    case MessageType::kListener: return readListener(r);
+    case MessageType::kSession: return readSession(r);
+    case MessageType::kListenersSent: return readListenersSent(r);
+    case MessageType::kTakenOver: return readTakenOver(r);
+    case MessageType::kFlow: return readFlow(r);
+    case MessageType::kBackendStates: return readBackendStates(r);
+    case MessageType::kDone: return readDone(r);
   }
   r.fail(fmt::format("unknown message type {}", static_cast<unsigned>(type)));
   return std::nullopt;
@@ -297,65 +307,7 @@ std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
 
 std::string encodeHandoff(const HandoffMessage& message) {
   Writer w;
-  std::visit(
-      [&w](const auto& m) {
-        using T = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<T, Hello>) {
-          w.u8(static_cast<std::uint8_t>(MessageType::kHello));
-          w.u32(m.protocol);
-          w.u32(m.pid);
-          w.text(m.version);
-          w.text(m.config_digest);
-        } else if constexpr (std::is_same_v<T, ListenerHandoff>) {
-          w.u8(static_cast<std::uint8_t>(MessageType::kListener));
-          w.text(m.name);
-          w.text(m.bind);
-          w.u32(m.worker);
-        } else if constexpr (std::is_same_v<T, SessionHandoff>) {
-          w.u8(static_cast<std::uint8_t>(MessageType::kSession));
-          w.text(m.listener);
-          w.text(m.pool);
-          w.text(m.backend);
-          w.text(m.client_address);
-          w.u64(m.age_ms);
-          w.u8(m.attempts);
-          writeDirection(w, m.upstream);
-          writeDirection(w, m.downstream);
-        } else if constexpr (std::is_same_v<T, ListenersSent>) {
-          w.u8(static_cast<std::uint8_t>(MessageType::kListenersSent));
-          w.u32(m.count);
-        } else if constexpr (std::is_same_v<T, TakenOver>) {
-          w.u8(static_cast<std::uint8_t>(MessageType::kTakenOver));
-          w.u32(static_cast<std::uint32_t>(m.listeners.size()));
-          for (const auto& name : m.listeners) w.text(name);
-        } else if constexpr (std::is_same_v<T, FlowHandoff>) {
-          w.u8(static_cast<std::uint8_t>(MessageType::kFlow));
-          w.u32(m.worker);
-          w.text(m.listener);
-          w.text(m.pool);
-          w.text(m.backend);
-          w.text(m.client_address);
-          if (m.socket_cookie != 0) w.u64(m.socket_cookie);
-        } else if constexpr (std::is_same_v<T, BackendStates>) {
-          w.u8(static_cast<std::uint8_t>(MessageType::kBackendStates));
-          w.u32(static_cast<std::uint32_t>(m.backends.size()));
-          for (const auto& b : m.backends) {
-            w.text(b.pool);
-            w.text(b.backend);
-            w.text(b.address);
-            w.u8(b.health);
-            w.u8(b.admin);
-            w.u32(b.weight);
-            w.text(b.reason);
-          }
-        } else {
-          static_assert(std::is_same_v<T, Done>);
-          w.u8(static_cast<std::uint8_t>(MessageType::kDone));
-          w.u32(m.listeners);
-          w.u32(m.sessions);
-        }
-      },
-      message);
+  std::visit([&w](const auto& m) { writeBody(w, m); }, message);
   return w.take();
 }
 
