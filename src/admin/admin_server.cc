@@ -44,45 +44,41 @@ bool sameSecret(std::string_view a, std::string_view b) {
 
 // Prepares the path of a unix:// admin socket: its directory exists (created 0755 when missing,
 // one level), and no other process is serving there; a stale socket file is removed.
-bool preparePath(const std::string& url, const std::string& path, std::string& error) {
+base::Result<void> preparePath(const std::string& url, const std::string& path) {
   const std::size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
     const std::string dir = path.substr(0, slash);
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) {
       if (::mkdir(dir.c_str(), 0755) != 0) {
-        error = fmt::format(
+        return base::failure(fmt::format(
             "admin listener {}: cannot create the directory {}: {} (set [admin] listen to a "
             "path l4lb may create, or listen = [] to turn the admin API off)",
-            url, dir, std::strerror(errno));
-        return false;
+            url, dir, std::strerror(errno)));
       }
     } else if (!S_ISDIR(st.st_mode)) {
-      error = fmt::format("admin listener {}: {} is not a directory", url, dir);
-      return false;
+      return base::failure(fmt::format("admin listener {}: {} is not a directory", url, dir));
     }
   }
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return true;
+  if (::lstat(path.c_str(), &st) != 0) return {};
   if (!S_ISSOCK(st.st_mode)) {
-    error = fmt::format("admin listener {}: {} exists and is not a socket", url, path);
-    return false;
+    return base::failure(
+        fmt::format("admin listener {}: {} exists and is not a socket", url, path));
   }
   base::Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
   std::memcpy(sun.sun_path, path.data(), std::min(path.size(), sizeof(sun.sun_path) - 1));
   if (probe && ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof(sun)) == 0) {
-    error = fmt::format("admin listener {}: another process is serving on {} (another l4lb?)", url,
-                        path);
-    return false;
+    return base::failure(fmt::format(
+        "admin listener {}: another process is serving on {} (another l4lb?)", url, path));
   }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    error = fmt::format("admin listener {}: cannot remove the stale socket {}: {}", url, path,
-                        std::strerror(errno));
-    return false;
+    return base::failure(fmt::format("admin listener {}: cannot remove the stale socket {}: {}",
+                                     url, path, std::strerror(errno)));
   }
-  return true;
+  return {};
 }
 
 // Every method on every path goes to the router; over tcp:// only a request with the bearer
@@ -119,7 +115,7 @@ void routeRequests(httplib::Server& server, Controller& controller, bool tcp,
   server.Delete(".*", handle);
 }
 
-bool bindTcp(httplib::Server& server, const net::Endpoint& endpoint, std::string& error) {
+base::Result<void> bindTcp(httplib::Server& server, const net::Endpoint& endpoint) {
   char host[INET6_ADDRSTRLEN] = {};
   int port = 0;
   if (endpoint.family() == AF_INET6) {
@@ -139,26 +135,24 @@ bool bindTcp(httplib::Server& server, const net::Endpoint& endpoint, std::string
     bound = server.bind_to_port(host, port);
   }
   if (!bound) {
-    error = fmt::format("admin listener {}: cannot bind: {}", endpoint.url,
-                        std::strerror(errno != 0 ? errno : EADDRINUSE));
-    return false;
+    return base::sysError(errno != 0 ? errno : EADDRINUSE, "bind")
+        .within("admin listener " + endpoint.url);
   }
   base::logInfo("admin API listening on tcp://{}{}{}:{}", endpoint.family() == AF_INET6 ? "[" : "",
                 host, endpoint.family() == AF_INET6 ? "]" : "", port);
-  return true;
+  return {};
 }
 
-bool bindUnix(httplib::Server& server, const net::Endpoint& endpoint, std::string& unix_path,
-              std::string& error) {
+base::Result<void> bindUnix(httplib::Server& server, const net::Endpoint& endpoint,
+                            std::string& unix_path) {
   const std::string path = unixPath(endpoint);
   if (path.empty()) {
-    error = fmt::format(
-        "admin listener {}: abstract sockets are not supported (no file "
-        "mode protects them)",
-        endpoint.url);
-    return false;
+    return base::failure(
+        fmt::format("admin listener {}: abstract sockets are not supported (no file "
+                    "mode protects them)",
+                    endpoint.url));
   }
-  if (!preparePath(endpoint.url, path, error)) return false;
+  if (auto prepared = preparePath(endpoint.url, path); !prepared) return prepared;
   server.set_address_family(AF_UNIX);
   // Created 0600 from the start (not chmod'ed after, which would leave a window): only the
   // user l4lb runs as may connect. No other thread runs yet, so the umask is ours to change.
@@ -168,13 +162,12 @@ bool bindUnix(httplib::Server& server, const net::Endpoint& endpoint, std::strin
   const int bind_errno = errno;
   ::umask(old_mask);
   if (!bound) {
-    error = fmt::format("admin listener {}: cannot bind: {}", endpoint.url,
-                        std::strerror(bind_errno != 0 ? bind_errno : EADDRINUSE));
-    return false;
+    return base::sysError(bind_errno != 0 ? bind_errno : EADDRINUSE, "bind")
+        .within("admin listener " + endpoint.url);
   }
   unix_path = path;
   base::logInfo("admin API listening on {}", endpoint.url);
-  return true;
+  return {};
 }
 
 }  // namespace
@@ -191,7 +184,7 @@ AdminServer::AdminServer(const config::AdminConfig& config, Controller& controll
 
 AdminServer::~AdminServer() { stop(); }
 
-bool AdminServer::bind(std::string& error) {
+base::Result<void> AdminServer::bind() {
   for (const auto& endpoint : config_.listen) {
     auto listener = std::make_unique<Listener>();
     listener->endpoint = &endpoint;
@@ -202,13 +195,11 @@ bool AdminServer::bind(std::string& error) {
     server.set_read_timeout(kReadTimeoutSeconds, 0);
     server.set_keep_alive_max_count(100);
     routeRequests(server, controller_, tcp, &config_.token);
-    if (tcp ? !bindTcp(server, endpoint, error)
-            : !bindUnix(server, endpoint, listener->unix_path, error)) {
-      return false;
-    }
+    auto bound = tcp ? bindTcp(server, endpoint) : bindUnix(server, endpoint, listener->unix_path);
+    if (!bound) return bound;
     listeners_.push_back(std::move(listener));
   }
-  return true;
+  return {};
 }
 
 void AdminServer::start() {

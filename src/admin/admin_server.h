@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "admin/controller.h"
+#include "base/result.h"
 #include "config/config.h"
 
 namespace httplib {
@@ -27,7 +28,7 @@ class AdminServer {
 
   // Binds every listener (before the workers start, so an error stops l4lb at startup). The
   // error names the URL and what to do about it.
-  [[nodiscard]] bool bind(std::string& error);
+  [[nodiscard]] base::Result<void> bind();
   void start();
   // Stops serving, joins the threads and removes the socket files.
   void stop();

@@ -54,9 +54,9 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
   hooks.upgrade = [this] { return onMainThread([this] { return beginUpgrade(); }); };
   controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
   admin_server_ = std::make_unique<admin::AdminServer>(config.admin, *controller_);
-  std::string error;
-  if (bind && !admin_server_->bind(error)) {
-    base::logError("{}", error);
+  if (!bind) return true;
+  if (auto bound = admin_server_->bind(); !bound) {
+    base::logError("{}", bound.error().message());
     return false;
   }
   return true;

@@ -28,48 +28,43 @@ std::string groupList() {
   return text.empty() ? "none" : text;
 }
 
-std::string failed(const char* step, const config::GlobalConfig& global) {
-  return fmt::format("global.user \"{}\": {}: {}", global.user, step, std::strerror(errno));
+base::Error failed(const char* step, const config::GlobalConfig& global) {
+  return base::lastError(step).within(fmt::format("global.user \"{}\"", global.user));
 }
 
 }  // namespace
 
-bool dropPrivileges(const config::Config& config, std::string& error) {
+base::Result<void> dropPrivileges(const config::Config& config) {
   const auto& global = config.global;
-  if (global.user.empty()) return true;
+  if (global.user.empty()) return {};
   const uid_t uid = global.uid;
   const gid_t gid = global.gid;
   if (::geteuid() != 0) {
     if (::geteuid() == uid && ::getegid() == gid) {
       base::logInfo("global.user \"{}\": already running as uid {} gid {}", global.user, uid, gid);
-      return true;
+      return {};
     }
-    error = fmt::format(
+    return base::failure(fmt::format(
         "global.user \"{}\": changing to uid {} gid {} needs l4lb started as root (it runs as uid "
         "{} gid {})",
-        global.user, uid, gid, ::geteuid(), ::getegid());
-    return false;
+        global.user, uid, gid, ::geteuid(), ::getegid()));
   }
   for (const auto& endpoint : config.admin.listen) {
     if (endpoint.kind != net::EndpointKind::kUnix) continue;
     const char* path = reinterpret_cast<const sockaddr_un*>(&endpoint.addr)->sun_path;
     if (::chown(path, uid, gid) != 0) {
-      error = fmt::format("global.user \"{}\": chown of the admin socket {}: {}", global.user, path,
-                          std::strerror(errno));
-      return false;
+      return base::failure(fmt::format("global.user \"{}\": chown of the admin socket {}: {}",
+                                       global.user, path, std::strerror(errno)));
     }
   }
   if (::initgroups(global.user.c_str(), gid) != 0) {
-    error = failed("initgroups", global);
-    return false;
+    return failed("initgroups", global);
   }
   if (::setgid(gid) != 0) {
-    error = failed("setgid", global);
-    return false;
+    return failed("setgid", global);
   }
   if (::setuid(uid) != 0) {
-    error = failed("setuid", global);
-    return false;
+    return failed("setuid", global);
   }
   uid_t ruid = 0;
   uid_t euid = 0;
@@ -79,19 +74,19 @@ bool dropPrivileges(const config::Config& config, std::string& error) {
   gid_t sgid = 0;
   if (::getresuid(&ruid, &euid, &suid) != 0 || ::getresgid(&rgid, &egid, &sgid) != 0 ||
       ruid != uid || euid != uid || suid != uid || rgid != gid || egid != gid || sgid != gid) {
-    error = fmt::format("global.user \"{}\": after the change the ids are not all uid {} gid {}",
-                        global.user, uid, gid);
-    return false;
+    return base::failure(
+        fmt::format("global.user \"{}\": after the change the ids are not all uid {} gid {}",
+                    global.user, uid, gid));
   }
   // The saved set-user-ID is gone too: going back must fail.
   if (uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0)) {
-    error = fmt::format("global.user \"{}\": root could be regained after the change", global.user);
-    return false;
+    return base::failure(
+        fmt::format("global.user \"{}\": root could be regained after the change", global.user));
   }
   base::logInfo(
       "running as user \"{}\" (uid {}), group {} (gid {}), supplementary groups: {}", global.user,
       uid, global.group.empty() ? "(the user's)" : "\"" + global.group + "\"", gid, groupList());
-  return true;
+  return {};
 }
 
 }  // namespace l4lb::app

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "base/result.h"
 #include "config/config.h"
 
 namespace l4lb::app {
@@ -12,6 +13,6 @@ namespace l4lb::app {
 // group, then the user, and checks that root cannot be regained. No user: nothing to do. Already
 // running as that user (not root): logged, nothing to do. False, with `error`, when a step
 // fails: l4lb must not serve with half-dropped privileges.
-[[nodiscard]] bool dropPrivileges(const config::Config& config, std::string& error);
+[[nodiscard]] base::Result<void> dropPrivileges(const config::Config& config);
 
 }  // namespace l4lb::app

@@ -8,20 +8,20 @@ namespace l4lb::app {
 
 Prepared prepareReload(config::Config next, const worker::ServingConfig& running,
                        std::size_t workers, const CheckerFactory& make_checker) {
-  Prepared out;
-  out.warnings = keepRestartOnlySettings(running.config, next);
+  std::vector<std::string> warnings = keepRestartOnlySettings(running.config, next);
   PreparedReload reload;
-  if (!bindNewListeners(next, running.config, static_cast<unsigned>(workers), reload.sockets_,
-                        out.error)) {
-    return out;
+  auto bound =
+      bindNewListeners(next, running.config, static_cast<unsigned>(workers), reload.sockets_);
+  if (!bound) return Prepared{bound.error(), std::move(warnings)};
+  auto serving = buildServing(std::move(next), &running);
+  if (!serving) return Prepared{serving.error(), std::move(warnings)};
+  reload.serving_ = std::move(serving).value();
+  reload.checker_ = make_checker(reload.serving_->config);
+  if (reload.checker_) {
+    if (auto ready = reload.checker_->init(); !ready)
+      return Prepared{ready.error(), std::move(warnings)};
   }
-  reload.serving_ = buildServing(std::move(next), &running, out.error);
-  if (!reload.serving_) return out;
-  const config::Config& config = reload.serving_->config;
-  reload.checker_ = make_checker(config);
-  if (reload.checker_ && !reload.checker_->init(out.error)) return out;
-  out.reload.emplace(std::move(reload));
-  return out;
+  return Prepared{std::move(reload), std::move(warnings)};
 }
 
 namespace {

@@ -57,8 +57,7 @@ class PreparedReload {
 
 // What prepareReload() answers: the reload, or why not.
 struct Prepared {
-  std::optional<PreparedReload> reload;
-  std::string error;                  // when there is no reload
+  base::Result<PreparedReload> reload;
   std::vector<std::string> warnings;  // settings that need a restart, kept either way
 };
 

@@ -58,7 +58,6 @@ int Server::run() {
 bool Server::start() {
   const auto& config = first_config_;
   if (!openAccessLog(config)) return false;
-  std::string error;
   const unsigned worker_count =
       config.global.workers != 0 ? config.global.workers : defaultWorkerCount();
   auto activated = takeActivatedSockets(config);
@@ -78,16 +77,20 @@ bool Server::start() {
       return false;
     }
   }
-  if (!startWorkers(config, worker_count, &*activated, &shared_taken, error)) {
-    base::logError("{}", error);
+  if (auto started = startWorkers(config, worker_count, &*activated, &shared_taken); !started) {
+    base::logError("{}", started.error().message());
     return false;
   }
   // The admin API: its own threads; an operator's change reaches every worker as a posted
   // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
   if (!startAdmin(config, worker_count, /*bind=*/!target)) return false;
   // Every socket is bound (but a binary upgrade's admin API); no thread runs yet.
-  if (!dropPrivileges(config, error) || !startChecks(config, target.has_value(), error)) {
-    base::logError("{}", error);
+  if (auto dropped = dropPrivileges(config); !dropped) {
+    base::logError("{}", dropped.error().message());
+    return false;
+  }
+  if (auto checking = startChecks(config, target.has_value()); !checking) {
+    base::logError("{}", checking.error().message());
     return false;
   }
   for (auto& w : workers_) w->start();
@@ -113,19 +116,20 @@ bool Server::openAccessLog(const config::Config& config) {
   return true;
 }
 
-bool Server::startWorkers(const config::Config& config, unsigned worker_count,
-                          std::vector<base::Fd>* activated, std::vector<base::Fd>* taken,
-                          std::string& error) {
+base::Result<void> Server::startWorkers(const config::Config& config, unsigned worker_count,
+                                        std::vector<base::Fd>* activated,
+                                        std::vector<base::Fd>* taken) {
   // A copy of the loaded config: start() goes on reading that one.
-  serving_ = buildServing(config, nullptr, error, activated, taken);
-  if (!serving_) return false;
+  auto serving = buildServing(config, nullptr, activated, taken);
+  if (!serving) return serving.error();
+  serving_ = std::move(serving).value();
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<worker::Worker>(i, serving_, *access_log_));
     workers_.back()->setWorkerCount(worker_count);
     if (i < taken_sockets_.size()) {
       workers_.back()->takeOverListeningSockets(std::move(taken_sockets_[i]));
     }
-    if (!workers_.back()->init(error)) return false;
+    if (auto ready = workers_.back()->init(); !ready) return ready;
     targets_.push_back(workers_.back().get());
   }
   for (const auto& listener : config.listeners) {
@@ -134,10 +138,10 @@ bool Server::startWorkers(const config::Config& config, unsigned worker_count,
     base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
                   listener.bind.url, listener.pool, one_worker ? 1U : worker_count);
   }
-  return true;
+  return {};
 }
 
-bool Server::startChecks(const config::Config& config, bool taken_over, std::string& error) {
+base::Result<void> Server::startChecks(const config::Config& config, bool taken_over) {
   checks_.checker = makeChecker(config);  // no other thread runs yet
   // A binary upgrade starts from the old process's health states, as a reload does.
   std::shared_ptr<const control::HealthSnapshot> carried;
@@ -146,7 +150,7 @@ bool Server::startChecks(const config::Config& config, bool taken_over, std::str
         upgrade::takenHealth(taken_backends_, config));
   }
   if (checks_.checker) {
-    if (!checks_.checker->init(error)) return false;
+    if (auto ready = checks_.checker->init(); !ready) return ready;
     if (carried) {
       checks_.checker->seed(*carried);
       if (controller_) controller_->onHealth(carried);
@@ -157,7 +161,7 @@ bool Server::startChecks(const config::Config& config, bool taken_over, std::str
     for (auto& w : workers_) w->applyHealth(carried);  // before their threads start
   }
   if (taken_over && controller_) applyTakenAdminStates(*controller_, taken_backends_);
-  return true;
+  return {};
 }
 
 void Server::onSignal(int signal_number) {

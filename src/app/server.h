@@ -42,11 +42,11 @@ class Server {
   // server.cc: start, serve, stop.
   [[nodiscard]] bool start();
   [[nodiscard]] bool openAccessLog(const config::Config& config);
-  [[nodiscard]] bool startWorkers(const config::Config& config, unsigned worker_count,
-                                  std::vector<base::Fd>* activated, std::vector<base::Fd>* taken,
-                                  std::string& error);
+  [[nodiscard]] base::Result<void> startWorkers(const config::Config& config, unsigned worker_count,
+                                                std::vector<base::Fd>* activated,
+                                                std::vector<base::Fd>* taken);
   // `taken_over`: a binary upgrade, whose checks start from the old process's states.
-  [[nodiscard]] bool startChecks(const config::Config& config, bool taken_over, std::string& error);
+  [[nodiscard]] base::Result<void> startChecks(const config::Config& config, bool taken_over);
   void onSignal(int signal_number);
   // Every kTick: what no event tells this thread (workers finished, the grace over, the
   // SIGUSR2 child exited).

@@ -57,7 +57,7 @@ admin::ReloadOutcome Server::apply(config::Config next, const std::string& done,
                     [this](const config::Config& config) { return makeChecker(config); });
   outcome.warnings = std::move(prepared.warnings);
   for (const auto& warning : outcome.warnings) base::logWarn("reload: {} (kept)", warning);
-  if (!prepared.reload) return fail(std::move(prepared.error));
+  if (!prepared.reload) return fail(prepared.reload.error().message());
 
   const std::string changes =
       commitReload(std::move(*prepared.reload), ReloadTargets{.serving = serving_,

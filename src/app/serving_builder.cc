@@ -23,7 +23,7 @@ const config::ListenerConfig* findSameBind(const config::Config& config,
   return nullptr;
 }
 
-std::string listenerError(const config::ListenerConfig& listener, const base::Error& error) {
+base::Error listenerError(const config::ListenerConfig& listener, base::Error error) {
   std::string hint;
   if (error.code == EACCES && ::geteuid() != 0) {
     // After the privilege drop ([global] user) ports below 1024 cannot be bound again.
@@ -32,17 +32,16 @@ std::string listenerError(const config::ListenerConfig& listener, const base::Er
         "or a socket passed by the service manager)",
         ::geteuid());
   }
-  return fmt::format("listener \"{}\" ({}): {}{}", listener.name, listener.bind.url,
-                     error.message(), hint);
+  if (!hint.empty()) error = base::failure(error.message() + hint);
+  return std::move(error).within(
+      fmt::format("listener \"{}\" ({})", listener.name, listener.bind.url));
 }
 
 }  // namespace
 
-std::shared_ptr<worker::ServingConfig> buildServing(config::Config next,
-                                                    const worker::ServingConfig* previous,
-                                                    std::string& error,
-                                                    std::vector<base::Fd>* activated,
-                                                    std::vector<base::Fd>* taken) {
+base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
+    config::Config next, const worker::ServingConfig* previous, std::vector<base::Fd>* activated,
+    std::vector<base::Fd>* taken) {
   auto serving = std::make_shared<worker::ServingConfig>();
   serving->config = std::move(next);
   const auto& config = serving->config;
@@ -96,18 +95,15 @@ std::shared_ptr<worker::ServingConfig> buildServing(config::Config next,
     }
     if (listener.bind.family() != AF_UNIX || listener.isDatagram()) continue;
     auto bound = net::listenStream(listener.bind, net::ListenOptions{listener.backlog, false});
-    if (!bound) {
-      error = listenerError(listener, bound.error());
-      return nullptr;
-    }
+    if (!bound) return listenerError(listener, bound.error());
     serving->shared_sockets[i] =
         std::make_shared<worker::SharedListenSocket>(std::move(bound.value()), std::move(path));
   }
   return serving;
 }
 
-bool bindNewListeners(const config::Config& next, const config::Config& previous, unsigned workers,
-                      std::vector<std::vector<base::Fd>>& sockets, std::string& error) {
+base::Result<void> bindNewListeners(const config::Config& next, const config::Config& previous,
+                                    unsigned workers, std::vector<std::vector<base::Fd>>& sockets) {
   sockets.clear();
   sockets.resize(workers);
   for (auto& per_worker : sockets) per_worker.resize(next.listeners.size());
@@ -116,10 +112,7 @@ bool bindNewListeners(const config::Config& next, const config::Config& previous
     if (findSameBind(previous, listener) != nullptr) continue;
     if (listener.bind.kind == net::EndpointKind::kUdp) {
       auto tried = net::bindDatagram(listener.bind, /*reuse_port=*/true);
-      if (!tried) {
-        error = listenerError(listener, tried.error());
-        return false;
-      }
+      if (!tried) return listenerError(listener, tried.error());
       continue;
     }
     if (listener.bind.kind != net::EndpointKind::kTcp) continue;
@@ -128,22 +121,16 @@ bool bindNewListeners(const config::Config& next, const config::Config& previous
     for (unsigned w = 0; w < workers; ++w) {
       auto bound = net::listenStream(listener.bind,
                                      net::ListenOptions{listener.backlog, /*reuse_port=*/true});
-      if (!bound) {
-        error = listenerError(listener, bound.error());
-        return false;
-      }
+      if (!bound) return listenerError(listener, bound.error());
       net::setNoDelay(bound.value().get(), listener.bind.family());
       if (steer) {
         auto steered = net::steerBySource(bound.value().get(), workers);
-        if (!steered) {
-          error = listenerError(listener, steered.error());
-          return false;
-        }
+        if (!steered) return listenerError(listener, steered.error());
       }
       sockets[w][i] = std::move(bound.value());
     }
   }
-  return true;
+  return {};
 }
 
 control::HealthSnapshot carryHealth(const config::Config& before,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/fd.h"
+#include "base/result.h"
 #include "config/config.h"
 #include "control/health_snapshot.h"
 #include "worker/serving_config.h"
@@ -21,18 +22,18 @@ namespace l4lb::app {
 // socket_activation.h). A listener whose bind `previous` has keeps that shared socket (so an
 // activated listener is never bound again); a Unix one with a socket in `taken` (per listener:
 // handed over by the old process of a binary upgrade) serves that; a new Unix one is bound.
-// Null, with `error` naming the listener, when a bind fails.
-[[nodiscard]] std::shared_ptr<worker::ServingConfig> buildServing(
-    config::Config next, const worker::ServingConfig* previous, std::string& error,
+// An error naming the listener when a bind fails.
+[[nodiscard]] base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
+    config::Config next, const worker::ServingConfig* previous,
     std::vector<base::Fd>* activated = nullptr, std::vector<base::Fd>* taken = nullptr);
 
 // For each tcp:// listener of `next` that `previous` does not have: one SO_REUSEPORT socket per
 // worker, bound now and in worker order (per-source steering relies on that order), as
 // sockets[worker][listener]. udp:// listeners new to `next` are tried (bound and released) so a
-// taken port fails the reload too. False, with `error`, when a bind fails.
-[[nodiscard]] bool bindNewListeners(const config::Config& next, const config::Config& previous,
-                                    unsigned workers, std::vector<std::vector<base::Fd>>& sockets,
-                                    std::string& error);
+// taken port fails the reload too. An error naming the listener when a bind fails.
+[[nodiscard]] base::Result<void> bindNewListeners(const config::Config& next,
+                                                  const config::Config& previous, unsigned workers,
+                                                  std::vector<std::vector<base::Fd>>& sockets);
 
 // The health states of `before`'s backends, for the backends of `next` with the same pool name,
 // backend name and address; the others start unknown, as at startup.

@@ -146,9 +146,8 @@ void Server::takeConnections(UpgradeTarget& target) {
                    done.error().message(), taken);
   }
   if (!admin_server_) return;
-  std::string error;
-  if (!admin_server_->bind(error)) {
-    base::logError("upgrade: the admin API could not be bound: {}", error);
+  if (auto bound = admin_server_->bind(); !bound) {
+    base::logError("upgrade: the admin API could not be bound: {}", bound.error().message());
     return;
   }
   admin_server_->start();

@@ -43,12 +43,9 @@ bool HealthChecker::wanted(const config::Config& config) {
   return false;
 }
 
-bool HealthChecker::init(std::string& error) {
+base::Result<void> HealthChecker::init() {
   auto loop = io::EventLoop::create();
-  if (!loop) {
-    error = "health checks: " + loop.error().message();
-    return false;
-  }
+  if (!loop) return loop.error().within("health checks");
   loop_ = std::move(loop.value());
   states_ = control::uncheckedSnapshot(config_, states_.version);
   first_probe_.assign(config_.pools.size(), 0);
@@ -66,7 +63,7 @@ bool HealthChecker::init(std::string& error) {
       }
     }
   }
-  return true;
+  return {};
 }
 
 void HealthChecker::seed(const control::HealthSnapshot& carried) {

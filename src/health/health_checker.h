@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/duration.h"
+#include "base/result.h"
 #include "config/config.h"
 #include "health/datagram_probe.h"
 #include "health/health_state.h"
@@ -34,7 +35,7 @@ class HealthChecker {
   // True when some pool has active checks (otherwise there is no thread to start).
   [[nodiscard]] static bool wanted(const config::Config& config);
 
-  [[nodiscard]] bool init(std::string& error);
+  [[nodiscard]] base::Result<void> init();
   // After init(), before start(): backends start from these states (indexed as this config,
   // carried over by a reload) instead of unknown, so a reload neither waits for first checks
   // nor logs changes that did not happen.

@@ -1,6 +1,7 @@
 #include "worker/worker.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -43,12 +44,9 @@ Worker::~Worker() {
   retired_datagram_listeners_.clear();
 }
 
-bool Worker::init(std::string& error) {
+base::Result<void> Worker::init() {
   auto loop = io::EventLoop::create();
-  if (!loop) {
-    error = loop.error().message();
-    return false;
-  }
+  if (!loop) return loop.error();
   loop_ = std::move(loop.value());
   std::shared_ptr<const ServingConfig> serving = current().serving;
   const auto& config = serving->config;
@@ -67,78 +65,71 @@ bool Worker::init(std::string& error) {
   scheduleHealthTicks();
 
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
-    const auto& listener = config.listeners[i];
     std::vector<base::Fd> taken;
     if (i < taken_sockets_.size()) taken = std::move(taken_sockets_[i]);
-    if (listener.isDatagram()) {
-      base::Fd first = taken.empty() ? base::Fd() : std::move(taken[0]);
-      if (!openDatagramListener(i, error, std::move(first))) return false;
-      // A worker of the new process with more than one socket of the old (fewer workers now):
-      // each is served, or the flows the kernel hashes to it would be stranded.
-      for (std::size_t extra = 1; extra < taken.size(); ++extra) {
-        if (!openDatagramListener(i, error, std::move(taken[extra]))) return false;
-      }
-      continue;
+    const auto& listener = config.listeners[i];
+    if (auto opened = openListener(i, std::move(taken)); !opened) {
+      return opened.error().within(
+          fmt::format("listener \"{}\" ({})", listener.name, listener.bind.url));
     }
-    if (!taken.empty()) {
-      for (auto& socket : taken) {
-        if (!addAcceptor(i, std::move(socket), error)) return false;
-      }
-      continue;
-    }
-    base::Fd owned;
-    if (serving->sharedFd(i) < 0) {
-      auto bound = net::listenStream(listener.bind,
-                                     net::ListenOptions{listener.backlog, /*reuse_port=*/true});
-      if (!bound) {
-        error = "listener \"" + listener.name + "\" (" + listener.bind.url +
-                "): " + bound.error().message();
-        return false;
-      }
-      owned = std::move(bound.value());
-      net::setNoDelay(owned.get(), listener.bind.family());  // inherited by accepted sockets
-      if (current().source_limiters[i]) {
-        // Each client address to one worker, so per-source limits are counted exactly.
-        auto steered = net::steerBySource(owned.get(), worker_count_);
-        if (!steered) {
-          error = "listener \"" + listener.name + "\": " + steered.error().message();
-          return false;
-        }
-      }
-    }
-    if (!addAcceptor(i, std::move(owned), error)) return false;
   }
-  return true;
+  return {};
 }
 
-bool Worker::addAcceptor(std::uint32_t index, base::Fd owned, std::string& error) {
+base::Result<void> Worker::openListener(std::uint32_t index, std::vector<base::Fd> taken) {
+  const auto& listener = current().config().listeners[index];
+  if (listener.isDatagram()) {
+    base::Fd first = taken.empty() ? base::Fd() : std::move(taken[0]);
+    if (auto opened = openDatagramListener(index, std::move(first)); !opened) return opened;
+    // A worker of the new process with more than one socket of the old (fewer workers now):
+    // each is served, or the flows the kernel hashes to it would be stranded.
+    for (std::size_t extra = 1; extra < taken.size(); ++extra) {
+      if (auto opened = openDatagramListener(index, std::move(taken[extra])); !opened) {
+        return opened;
+      }
+    }
+    return {};
+  }
+  if (!taken.empty()) {
+    for (auto& socket : taken) {
+      if (auto added = addAcceptor(index, std::move(socket)); !added) return added;
+    }
+    return {};
+  }
+  base::Fd owned;
+  if (current().serving->sharedFd(index) < 0) {
+    auto bound =
+        net::listenStream(listener.bind, net::ListenOptions{listener.backlog, /*reuse_port=*/true});
+    if (!bound) return bound.error();
+    owned = std::move(bound.value());
+    net::setNoDelay(owned.get(), listener.bind.family());  // inherited by accepted sockets
+    if (current().source_limiters[index]) {
+      // Each client address to one worker, so per-source limits are counted exactly.
+      if (auto steered = net::steerBySource(owned.get(), worker_count_); !steered) return steered;
+    }
+  }
+  return addAcceptor(index, std::move(owned));
+}
+
+base::Result<void> Worker::addAcceptor(std::uint32_t index, base::Fd owned) {
   auto acceptor = std::make_unique<Acceptor>(*this, index, std::move(owned),
                                              current().serving->sharedFd(index));
-  auto armed = acceptor->arm();
-  if (!armed) {
-    error =
-        "listener \"" + current().config().listeners[index].name + "\": " + armed.error().message();
-    return false;
-  }
+  if (auto armed = acceptor->arm(); !armed) return armed;
   acceptors_.push_back(std::move(acceptor));
-  return true;
+  return {};
 }
 
-bool Worker::openDatagramListener(std::uint32_t index, std::string& error, base::Fd taken) {
+base::Result<void> Worker::openDatagramListener(std::uint32_t index, base::Fd taken) {
   const auto& listener = current().config().listeners[index];
   // A socket the service manager passed is one socket: worker 0 serves it, as unixgram://.
   const int passed = taken ? -1 : current().serving->sharedFd(index);
   const bool per_worker = listener.bind.kind == net::EndpointKind::kUdp && passed < 0;
-  if (!per_worker && id_ != 0 && !taken) return true;
+  if (!per_worker && id_ != 0 && !taken) return {};
   base::Fd passed_copy;
   if (passed >= 0) {
     // The listener closes its descriptor when it stops; the config keeps the passed one.
     passed_copy.reset(::fcntl(passed, F_DUPFD_CLOEXEC, 0));
-    if (!passed_copy) {
-      error = "listener \"" + listener.name + "\" (" + listener.bind.url +
-              "): " + base::lastError("fcntl(F_DUPFD_CLOEXEC)").message();
-      return false;
-    }
+    if (!passed_copy) return base::lastError("fcntl(F_DUPFD_CLOEXEC)");
   }
   if (!datagram_buffers_) datagram_buffers_ = std::make_unique<proxy::DatagramBuffers>();
   proxy::DatagramEnv env{loop_.get(), datagram_buffers_.get(), &datagram_stats_, &access_log_,
@@ -148,13 +139,9 @@ bool Worker::openDatagramListener(std::uint32_t index, std::string& error, base:
   auto opened =
       taken ? datagram->openTakenOver(std::move(taken))
             : datagram->open(/*reuse_port=*/per_worker, worker_count_, std::move(passed_copy));
-  if (!opened) {
-    error = "listener \"" + listener.name + "\" (" + listener.bind.url +
-            "): " + opened.error().message();
-    return false;
-  }
+  if (!opened) return opened;
   datagram_listeners_.push_back(std::move(datagram));
-  return true;
+  return {};
 }
 
 std::string_view Worker::listenerName(std::uint32_t index) const {

@@ -51,7 +51,7 @@ class Worker final : public proxy::SessionOwner {
 
   // Creates the loop and binds this worker's listening sockets, before its thread starts, so a
   // bind error stops l4lb at startup. The error names the listener.
-  [[nodiscard]] bool init(std::string& error);
+  [[nodiscard]] base::Result<void> init();
 
   void start();
   // Thread-safe. Stop accepting; the loop ends when the last session has ended.
@@ -194,11 +194,13 @@ class Worker final : public proxy::SessionOwner {
     Worker* worker = nullptr;
     void onTimer() override { worker->checkQueues(); }
   };
+  // Listener `index` at startup: on `taken` (sockets received from the old process, or none),
+  // else on a socket of its own or the shared one.
+  [[nodiscard]] base::Result<void> openListener(std::uint32_t index, std::vector<base::Fd> taken);
   // `taken`: a socket received from the old process, served instead of binding one.
-  [[nodiscard]] bool openDatagramListener(std::uint32_t index, std::string& error,
-                                          base::Fd taken = {});
+  [[nodiscard]] base::Result<void> openDatagramListener(std::uint32_t index, base::Fd taken = {});
   // A stream listener's acceptor on `owned` (this worker's socket) or the shared one.
-  [[nodiscard]] bool addAcceptor(std::uint32_t index, base::Fd owned, std::string& error);
+  [[nodiscard]] base::Result<void> addAcceptor(std::uint32_t index, base::Fd owned);
   // Applies a health snapshot of the newest generation's pools; `before` is what was applied.
   void applyHealthTo(Generation& generation, const control::HealthSnapshot& states,
                      const control::HealthSnapshot* before);

@@ -163,21 +163,20 @@ void Worker::reload(ServingOrder& order) {
   for (std::uint32_t i = 0; i < config.listeners.size(); ++i) {
     if (served[i]) continue;
     const auto& listener = config.listeners[i];
-    std::string error;
-    bool ok = true;
+    base::Result<void> opened = base::failure("no socket was bound for it");
     if (listener.isDatagram()) {
-      ok = openDatagramListener(i, error);
+      opened = openDatagramListener(i);
     } else if (now.serving->sharedFd(i) >= 0 ||
                (i < order.own_sockets.size() && order.own_sockets[i])) {
       base::Fd owned = i < order.own_sockets.size() ? std::move(order.own_sockets[i]) : base::Fd();
-      ok = addAcceptor(i, std::move(owned), error);
-    } else {
-      error = "listener \"" + listener.name + "\": no socket was bound for it";
-      ok = false;
+      opened = addAcceptor(i, std::move(owned));
     }
     // The supervisor bound (or tried) every new socket before the reload went ahead, so this
     // is out of the ordinary; the rest of the reload stands.
-    if (!ok) base::logError("worker {}: reload: {}", id_, error);
+    if (!opened) {
+      base::logError("worker {}: reload: listener \"{}\": {}", id_, listener.name,
+                     opened.error().message());
+    }
   }
   env_.pipes = config.global.splice ? &pipes_ : nullptr;
   scheduleHealthTicks();

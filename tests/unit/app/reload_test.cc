@@ -50,10 +50,9 @@ struct HeldPort {
 int freePort() { return HeldPort().port; }  // released when it returns
 
 std::shared_ptr<const worker::ServingConfig> serving(config::Config config) {
-  std::string error;
-  auto built = buildServing(std::move(config), nullptr, error);
-  EXPECT_TRUE(built) << error;
-  return built;
+  auto built = buildServing(std::move(config), nullptr);
+  EXPECT_TRUE(built) << built.error().message();
+  return built ? std::move(built).value() : nullptr;
 }
 
 const std::string kBackends =
@@ -73,7 +72,8 @@ TEST(Reload, APrepareThatFailsSaysWhyAndTouchesNothingRunning) {
         return std::unique_ptr<health::HealthChecker>();
       });
   EXPECT_FALSE(prepared.reload);
-  EXPECT_NE(prepared.error.find("extra"), std::string::npos) << prepared.error;
+  EXPECT_NE(prepared.reload.error().message().find("extra"), std::string::npos)
+      << prepared.reload.error().message();
   EXPECT_EQ(checkers_made, 0) << "no checks are made for a config that cannot serve";
   ASSERT_EQ(running->config.listeners.size(), 1U);
   EXPECT_EQ(running->config.listeners[0].name, "front");
@@ -85,7 +85,7 @@ TEST(Reload, APrepareKeepsRestartOnlySettingsAndSaysSo) {
   Prepared prepared = prepareReload(
       load("[global]\nworkers = 7\n\n" + listener("front", freePort()) + webPool(kBackends)),
       *running, 0, [](const config::Config&) { return nullptr; });
-  ASSERT_TRUE(prepared.reload) << prepared.error;
+  ASSERT_TRUE(prepared.reload) << prepared.reload.error().message();
   ASSERT_EQ(prepared.warnings.size(), 1U);
   EXPECT_NE(prepared.warnings[0].find("global.workers"), std::string::npos);
   EXPECT_EQ(prepared.reload->config().global.workers, running->config.global.workers);
@@ -106,7 +106,7 @@ TEST(Reload, ACommitSwitchesTheServingConfigAndTheChecks) {
                       return std::make_unique<health::HealthChecker>(
                           config, [](std::shared_ptr<const control::HealthSnapshot>) {});
                     });
-  ASSERT_TRUE(prepared.reload) << prepared.error;
+  ASSERT_TRUE(prepared.reload) << prepared.reload.error().message();
   EXPECT_EQ(current, before) << "prepared, not yet committed";
   EXPECT_FALSE(checks.checker);
 
