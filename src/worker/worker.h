@@ -154,6 +154,17 @@ class Worker final : public proxy::SessionOwner {
   // A generation for `serving`: pools (balancers, passive health, slots) and source limiters.
   [[nodiscard]] std::shared_ptr<Generation> makeGeneration(
       std::shared_ptr<const ServingConfig> serving, const Generation* previous);
+  // makeGeneration's parts: pool `index`'s balancer, passive health and slots (keeping the
+  // counters of backends `previous` has); listener `index`'s counters and source limiter
+  // (shared with `previous` where the listener is kept).
+  [[nodiscard]] proxy::PoolState makePoolState(const Generation& generation, std::uint32_t index,
+                                               const Generation* previous);
+  void carryListenerState(Generation& generation, std::uint32_t index, const Generation* previous);
+  // reload's parts: acceptors and datagram listeners whose socket the newest generation keeps
+  // serve it (`served`), the others close; then the listeners not served yet open.
+  void keepListeners(const std::vector<config::ListenerConfig>& old_listeners,
+                     std::vector<bool>& served);
+  void openNewListeners(ServingOrder& order, const std::vector<bool>& served);
   // Drops generations that are neither the newest nor serving a session.
   void dropIdleGenerations();
   void run();
