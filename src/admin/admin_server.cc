@@ -116,17 +116,7 @@ void routeRequests(httplib::Server& server, Controller& controller, bool tcp,
 }
 
 base::Result<void> bindTcp(httplib::Server& server, const net::Endpoint& endpoint) {
-  char host[INET6_ADDRSTRLEN] = {};
-  int port = 0;
-  if (endpoint.family() == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&endpoint.addr);
-    inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-    port = ntohs(sin6->sin6_port);
-  } else {
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(&endpoint.addr);
-    inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-    port = ntohs(sin->sin_port);
-  }
+  auto [host, port] = net::hostAndPort(endpoint);
   bool bound = false;
   if (port == 0) {
     port = server.bind_to_any_port(host);

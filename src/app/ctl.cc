@@ -169,18 +169,8 @@ std::unique_ptr<httplib::Client> clientFor(const std::string& url) {
     client = std::make_unique<httplib::Client>(std::string(sun->sun_path), 80);
     client->set_address_family(AF_UNIX);
   } else if (endpoint.kind == net::EndpointKind::kTcp) {
-    char host[INET6_ADDRSTRLEN] = {};
-    int port = 0;
-    if (endpoint.family() == AF_INET6) {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&endpoint.addr);
-      inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-      port = ntohs(sin6->sin6_port);
-    } else {
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(&endpoint.addr);
-      inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-      port = ntohs(sin->sin_port);
-    }
-    client = std::make_unique<httplib::Client>(host, port);
+    const net::HostPort address = net::hostAndPort(endpoint);
+    client = std::make_unique<httplib::Client>(address.host, address.port);
   } else {
     fmt::print(stderr, "l4lb ctl: --socket must be unix:///PATH or tcp://HOST:PORT\n");
     return nullptr;

@@ -151,6 +151,18 @@ base::Result<Endpoint> parseEndpoint(std::string_view url) {
                        "\" (expected tcp, udp, unix, unixgram or mq)");
 }
 
+HostPort hostAndPort(const Endpoint& endpoint) {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (endpoint.family() == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&endpoint.addr);
+    ::inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+    return HostPort{host, ntohs(sin6->sin6_port)};
+  }
+  const auto* sin = reinterpret_cast<const sockaddr_in*>(&endpoint.addr);
+  ::inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+  return HostPort{host, ntohs(sin->sin_port)};
+}
+
 std::string formatSockaddr(const sockaddr* sa, socklen_t len) {
   char buf[INET6_ADDRSTRLEN] = {};
   switch (sa->sa_family) {

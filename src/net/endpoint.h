@@ -41,6 +41,14 @@ struct Endpoint {
 // block: call it while loading config, never on the data path.
 [[nodiscard]] base::Result<Endpoint> parseEndpoint(std::string_view url);
 
+// A tcp:// or udp:// endpoint's address as text ("192.0.2.1", "::1", no brackets) and its port,
+// for libraries that take a host string and a port (the admin API's HTTP server and client).
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+[[nodiscard]] HostPort hostAndPort(const Endpoint& endpoint);
+
 // "1.2.3.4:80", "[::1]:80", "/path", "@name": the address part of a socket address for logs.
 [[nodiscard]] std::string formatSockaddr(const sockaddr* sa, socklen_t len);
 

@@ -183,5 +183,14 @@ TEST(EndpointTest, FormatSockaddrCanonicalizesIpv6) {
   EXPECT_EQ(formatted(parseOk("tcp://[2001:0db8:0000::0001]:80")), "[2001:db8::1]:80");
 }
 
+TEST(EndpointTest, HostAndPortForLibrariesThatTakeThemApart) {
+  const HostPort v4 = hostAndPort(parseOk("tcp://192.0.2.1:8080"));
+  EXPECT_EQ(v4.host, "192.0.2.1");
+  EXPECT_EQ(v4.port, 8080);
+  const HostPort v6 = hostAndPort(parseOk("tcp://[::1]:0"));
+  EXPECT_EQ(v6.host, "::1");
+  EXPECT_EQ(v6.port, 0);
+}
+
 }  // namespace
 }  // namespace l4lb::net
