@@ -9,6 +9,7 @@
 
 #include "app/ctl.h"
 #include "app/supervisor.h"
+#include "build_info.h"
 #include "config/loader.h"
 
 namespace {
@@ -18,11 +19,27 @@ void printErrors(const std::vector<l4lb::config::ConfigError>& errors) {
   fmt::print(stderr, "{} error{} found\n", errors.size(), errors.size() == 1 ? "" : "s");
 }
 
+// The exit status of a usage error, for every command (l4lb(8), EXIT STATUS); CLI11's own codes
+// (105, 106, ...) are not documented anywhere an operator looks.
+constexpr int kUsageError = 2;
+
+std::string versionText() {
+  return fmt::format("l4lb {} (commit {}, {} build, {} {})", L4LB_VERSION, L4LB_COMMIT,
+                     L4LB_BUILD_TYPE[0] != 0 ? L4LB_BUILD_TYPE : "default",
+#if defined(__clang__)
+                     "clang",
+#else
+                     "gcc",
+#endif
+                     __VERSION__);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"l4lb: a layer-4 (TCP and Unix stream) load balancer"};
-  app.set_version_flag("-V,--version", std::string("l4lb ") + L4LB_VERSION);
+  CLI::App app{
+      "l4lb: a layer-4 load balancer (tcp://, udp://, unix://, unixgram://, mq:// endpoints)"};
+  app.set_version_flag("-V,--version", versionText());
   app.require_subcommand(1);
 
   std::string run_config;
@@ -54,7 +71,13 @@ int main(int argc, char** argv) {
 
   l4lb::app::CtlCommand ctl(app);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" with code 0 that print what was asked.
+    int code = app.exit(e);
+    return code == 0 ? 0 : kUsageError;
+  }
 
   if (ctl.parsed()) return ctl.run();
 

@@ -44,9 +44,9 @@ void logLine(LogLevel level, std::string_view message) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   std::string line =
-      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}\n", tm.tm_year + 1900,
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z l4lb[{}] {} {}\n", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(millis.count()), logLevelName(level), message);
+                  static_cast<int>(millis.count()), ::getpid(), logLevelName(level), message);
   // A failed log write has nowhere to be reported.
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
 }

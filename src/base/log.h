@@ -16,7 +16,8 @@ enum class LogLevel : std::uint8_t { kError, kWarn, kInfo, kDebug };
 void setLogLevel(LogLevel level);
 [[nodiscard]] bool logEnabled(LogLevel level);
 
-// Writes one line to stderr: time, level, message. One write(2) per line, so lines from several
+// Writes one line to stderr: time, l4lb[pid] (two processes share stderr during a binary
+// upgrade), level, message. One write(2) per line, so lines from several
 // workers never interleave.
 void logLine(LogLevel level, std::string_view message);
 

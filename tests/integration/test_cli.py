@@ -49,6 +49,33 @@ def test_version():
     assert re.search(r"\d+\.\d+", r.stdout), f"no version number in {r.stdout!r}"
 
 
+def test_version_names_the_commit_and_build():
+    r = run_l4lb(["--version"])
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"commit ([0-9a-f]{7,}(-dirty)?|unknown), \S+ build", r.stdout), r.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["--no-such-option"],
+    ["run", "--no-such-option"],
+    ["check"],                       # -c is required
+    ["ctl", "--no-such-option", "status"],
+    ["no-such-command"],
+    [],                              # a command is required
+])
+def test_usage_errors_exit_2_as_documented(args):
+    r = run_l4lb(args)
+    assert r.returncode == 2, (args, r.returncode, r.stderr)
+    assert r.stderr.strip(), "a usage error says what was wrong"
+
+
+def test_help_says_every_endpoint_kind():
+    r = run_l4lb(["--help"])
+    assert r.returncode == 0, r.stderr
+    for kind in ("tcp://", "udp://", "unix://", "unixgram://", "mq://"):
+        assert kind in r.stdout, (kind, r.stdout)
+
+
 def test_help_lists_commands():
     r = run_l4lb(["--help"])
     assert r.returncode == 0, r.stderr
