@@ -4,6 +4,7 @@ redis-server and an in-process UDP echo."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -359,6 +360,15 @@ def run_reload_test(l4lb, workdir, redis_port, echo):
     assert value(after, "l4lb_backend_connections_total", **echo1) == 1
     assert value(after, "l4lb_backend_connections_active", **echo1) == 1
     assert value(after, "l4lb_datagram_bytes_total", **{"from": "client"}) == len(b"beforeafter")
+    # The API's per-backend counters are the same counters: they carry on too (the README once
+    # said they start over with each reload).
+    api = subprocess.run(["curl", "-sS", "--fail", "--unix-socket", sock,
+                          "http://l4lb/api/v1/pools/cache"],
+                         capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+    assert api.returncode == 0, api.stderr
+    (r1_api,) = [b for b in json.loads(api.stdout)["backends"] if b["name"] == "r1"]
+    assert (r1_api["total"], r1_api["bytes_in"], r1_api["bytes_out"]) == (
+        3, total_sent, total_received), r1_api
 
 
 def test_bulk_bytes_count_as_they_move_spliced_or_copied(l4lb, workdir, servers):
