@@ -196,6 +196,7 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
            {"last_check", std::move(last_check)},
            {"weight", current_.weights[pool][backend]},
            {"backup", config.backup}};
+  if (config.role) out["role"] = proto::roleName(*config.role);  // the pool check's, overridden
   if (hooks_.totals) {
     const BackendTotals totals = hooks_.totals(config_->pools[pool].name, config.name);
     out["active"] = totals.active;

@@ -28,6 +28,9 @@ struct BackendConfig {
   std::uint32_t weight = 1;
   net::MessageQueueLimits mq;  // mq:// backends: limits the queue is created with
   bool backup = false;         // used only while no primary backend of the pool is up
+  // The role this backend's health check wants, in place of the pool's: a replica pool's backup
+  // that is the primary (reads fall back to it when no replica is up). None: the pool's.
+  std::optional<proto::Role> role;
   // Stream backends: open connections from all workers; a full backend is skipped. 0: no limit.
   std::uint32_t max_connections = 0;
 };

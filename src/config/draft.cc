@@ -331,12 +331,35 @@ void resolveRoutes(std::vector<ListenerDraft>& listeners, const std::vector<Pool
   }
 }
 
+// A backend's `role` overrides the pool check's: only checks that ask a role take one, and a
+// mysql check asks only after a login.
+void checkBackendRoles(const PoolDraft& pool, ErrorList& errors) {
+  for (const BackendDraft& backend : pool.backends) {
+    if (!backend.role || !backend.config.role) continue;
+    const auto& health = pool.config.health;
+    const bool asks_role =
+        health && (health->check == CheckKind::kRedis || health->check == CheckKind::kMysql ||
+                   health->check == CheckKind::kPgsql);
+    if (!asks_role) {
+      errors.add(*backend.role,
+                 "a backend's role overrides the pool's health check role: it needs health = "
+                 "{ check = \"redis\" }, \"mysql\" or \"pgsql\"");
+    } else if (health->check == CheckKind::kMysql && health->user.empty() &&
+               *backend.config.role != proto::Role::kAny) {
+      errors.add(*backend.role,
+                 "a role with check = \"mysql\" needs user = \"NAME\" in the "
+                 "pool's health table (the role is read after a login)");
+    }
+  }
+}
+
 }  // namespace
 
 void checkPool(const PoolDraft& pool, ErrorList& errors) {
   checkBackends(pool, errors);
   checkBalance(pool, errors);
   checkPoolKinds(pool, errors);
+  checkBackendRoles(pool, errors);
 }
 
 Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {

@@ -40,6 +40,7 @@ struct BackendDraft {
   Origin address;
   bool address_ok = false;  // config.address holds a parsed endpoint
   std::vector<ScopedKey> scoped_keys;
+  std::optional<Origin> role;  // the `role` key, when written
 };
 
 struct PoolDraft {

@@ -39,12 +39,6 @@ constexpr std::array kRoleNames = {"primary"sv, "replica"sv, "any"sv};
 
 constexpr std::int64_t kMaxRiseFall = 100;
 
-std::optional<proto::Role> parseRole(std::string_view name) {
-  if (name == "primary") return proto::Role::kPrimary;
-  if (name == "replica") return proto::Role::kReplica;
-  if (name == "any") return proto::Role::kAny;
-  return std::nullopt;
-}
 constexpr std::size_t kMaxPasswordBytes = 4096;
 
 std::optional<CheckKind> parseCheckKind(std::string_view name) {
@@ -196,6 +190,15 @@ void readDnsQuestion(TableReader& reader, HealthConfig& health) {
 }
 
 }  // namespace
+
+std::optional<proto::Role> parseRole(std::string_view name) {
+  if (name == "primary") return proto::Role::kPrimary;
+  if (name == "replica") return proto::Role::kReplica;
+  if (name == "any") return proto::Role::kAny;
+  return std::nullopt;
+}
+
+std::span<const std::string_view> roleNames() { return kRoleNames; }
 
 std::string_view checkKindName(CheckKind kind) {
   switch (kind) {

@@ -51,8 +51,8 @@ constexpr std::array kPoolKeys = {
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
     "eject_after"sv,   "eject_for"sv, "send_proxy"sv,        "retry_on"sv};
 constexpr std::array kBackendKeys = {
-    "address"sv,         "name"sv,   "weight"sv,         "mq_max_messages"sv,
-    "mq_message_size"sv, "backup"sv, "max_connections"sv};
+    "address"sv,         "name"sv,   "weight"sv,          "mq_max_messages"sv,
+    "mq_message_size"sv, "backup"sv, "max_connections"sv, "role"sv};
 
 constexpr std::int64_t kMaxEjectAfter = 1000;
 
@@ -352,6 +352,10 @@ std::optional<BackendDraft> readBackend(const toml::node& node, const std::strin
     draft.config.max_connections = static_cast<std::uint32_t>(*max);
   }
   if (auto backup = reader.boolean("backup")) draft.config.backup = *backup;
+  if (reader.has("role")) {
+    draft.role = reader.originOf("role");
+    draft.config.role = reader.choice("role", parseRole, roleNames());
+  }
   reader.reportUnknownKeys();
   return draft;
 }

@@ -64,8 +64,10 @@ std::uint64_t helloSeed() {
 }  // namespace
 
 std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& health,
-                                                    const net::Endpoint& address) {
+                                                    const config::BackendConfig& backend) {
   using config::CheckKind;
+  const net::Endpoint& address = backend.address;
+  const proto::Role role = backend.role.value_or(health.role);
   switch (health.check) {
     case CheckKind::kTcp: return nullptr;
     case CheckKind::kSendExpect:
@@ -75,8 +77,8 @@ std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& 
                                                   });
     case CheckKind::kRedis:
       return std::make_unique<RequestReplyDialog>(
-          proto::redisRequest(health.password, health.role),
-          [with_auth = !health.password.empty(), role = health.role](std::string_view reply) {
+          proto::redisRequest(health.password, role),
+          [with_auth = !health.password.empty(), role](std::string_view reply) {
             return proto::parseRedisReply(reply, with_auth, role);
           });
     case CheckKind::kMemcached:
@@ -88,10 +90,10 @@ std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& 
           [min = static_cast<int>(health.min_status), max = static_cast<int>(health.max_status)](
               std::string_view reply) { return proto::parseHttpReply(reply, min, max); });
     case CheckKind::kMysql:
-      return std::make_unique<proto::MysqlDialog>(health.user, health.password, health.role);
+      return std::make_unique<proto::MysqlDialog>(health.user, health.password, role);
     case CheckKind::kPgsql:
       return std::make_unique<proto::PgsqlDialog>(health.user, health.database, health.password,
-                                                  health.role);
+                                                  role);
     case CheckKind::kTls: return std::make_unique<proto::TlsCheckDialog>(health.sni, helloSeed());
     case CheckKind::kDns: return nullptr;  // datagram pools: DatagramProbe, not a conversation
   }

@@ -11,6 +11,6 @@ namespace l4lb::health {
 // The conversation one check of `health` holds with the backend at `address`, made afresh for
 // every check. nullptr for check = "tcp", where connecting is the whole check.
 [[nodiscard]] std::unique_ptr<proto::CheckDialog> makeCheckDialog(
-    const config::HealthConfig& health, const net::Endpoint& address);
+    const config::HealthConfig& health, const config::BackendConfig& backend);
 
 }  // namespace l4lb::health

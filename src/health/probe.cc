@@ -52,7 +52,7 @@ void Probe::begin() {
   outgoing_.clear();
   sent_ = 0;
   received_ = 0;
-  dialog_ = makeCheckDialog(config_, backend_config_.address);
+  dialog_ = makeCheckDialog(config_, backend_config_);
   phase_ = Phase::kConnecting;  // also when connecting fails at once: finish() schedules the next
   auto connected = net::connectStream(backend_config_.address);
   if (!connected) {

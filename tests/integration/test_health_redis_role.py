@@ -63,3 +63,31 @@ def test_primary_pool_follows_the_primary_when_roles_swap(l4lb, workdir, process
     assert wait_state(proc, "b", "up", bound, after=offset) is not None, proc.describe()
     assert wait_state(proc, "a", "down", bound, after=offset) is not None, proc.describe()
     assert {served_by(listen) for _ in range(10)} == {ids[p2]}
+
+
+def test_replica_pool_falls_back_to_a_backup_primary(l4lb, workdir, processes):
+    """A read pool (role = "replica") with the primary as a backup whose own role is "primary":
+    reads go to the replica while it is up, and to the primary when no replica is. Without the
+    backend's role the primary would fail the pool's replica check and the pool would be empty."""
+    p1, p2 = free_port(), free_port()
+    primary = start_redis(workdir, p1)
+    processes.append(primary)
+    replica = start_redis(workdir, p2)
+    processes.append(replica)
+    assert cli(p2, "replicaof", "127.0.0.1", str(p1)) == "OK"
+    ids = {p: cli(p, "info", "server").split("run_id:")[1].split()[0] for p in (p1, p2)}
+    listen = tcp_url(free_port())
+    health = {"check": "redis", "role": "replica", "interval": "200ms", "timeout": "300ms",
+              "rise": 1, "fall": 2}
+    proc = l4lb(simple_config(listen, [
+        {"address": tcp_url(p2), "name": "replica"},
+        {"address": tcp_url(p1), "name": "primary", "backup": True, "role": "primary"}],
+        pool={"health": health, "retries": 1}), ready=[listen])
+    assert wait_state(proc, "replica", "up", 10) is not None, proc.describe()
+    assert wait_state(proc, "primary", "up", 10) is not None, proc.describe()
+    assert {served_by(listen) for _ in range(10)} == {ids[p2]}
+
+    offset = log_offset(proc)
+    replica.stop()
+    assert wait_state(proc, "replica", "down", 10, after=offset) is not None, proc.describe()
+    assert {served_by(listen) for _ in range(10)} == {ids[p1]}

@@ -80,6 +80,34 @@ TEST(ConfigHealthTest, KeysOfEachCheck) {
               "pool.p.health", 6, "check = \"dns\"");
 }
 
+TEST(ConfigHealthTest, BackendRoleOverridesThePoolsRole) {
+  LoadResult result =
+      load(poolLines("health = { check = \"redis\", role = \"replica\" }",
+                     "backends = [{ address = \"tcp://127.0.0.1:7001\" },\n"
+                     "            { address = \"tcp://127.0.0.1:7002\", backup = true, role = "
+                     "\"primary\" }]"));
+  ASSERT_TRUE(result.ok()) << describeErrors(result);
+  const PoolConfig& pool = result.config->pools[0];
+  EXPECT_FALSE(pool.backends[0].role.has_value());
+  ASSERT_TRUE(pool.backends[1].role.has_value());
+  EXPECT_EQ(*pool.backends[1].role, proto::Role::kPrimary);
+}
+
+TEST(ConfigHealthTest, BackendRoleNeedsACheckThatAsksOne) {
+  const std::string backends =
+      "backends = [{ address = \"tcp://127.0.0.1:7001\", role = \"primary\" }]";
+  expectError(load(poolLines("health = { check = \"tcp\" }", backends)), "pool.p.backends[0].role",
+              7, "check = \"redis\"");
+  expectError(load(poolLines("slow_start = \"1s\"", backends)), "pool.p.backends[0].role", 7,
+              "check = \"redis\"");
+  expectError(load(poolLines("health = { check = \"mysql\" }", backends)),
+              "pool.p.backends[0].role", 7, "needs user");
+  expectError(load(poolLines("health = { check = \"pgsql\", user = \"u\" }",
+                             "backends = [{ address = \"tcp://127.0.0.1:7001\", role = "
+                             "\"leader\" }]")),
+              "pool.p.backends[0].role", 7, "\"replica\"");
+}
+
 const char* const kUdpBackends = "backends = [{ address = \"udp://127.0.0.1:53\" }]";
 
 std::string udpPoolWith(std::string_view pool_line) {
