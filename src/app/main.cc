@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/completion.h"
 #include "app/ctl.h"
 #include "app/supervisor.h"
 #include "build_info.h"
@@ -71,6 +72,13 @@ int main(int argc, char** argv) {
 
   l4lb::app::CtlCommand ctl(app);
 
+  std::string shell;
+  auto* completion = app.add_subcommand(
+      "completion", "Print the shell completion script for bash or zsh (installed by the build)");
+  completion->add_option("SHELL", shell, "bash | zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,6 +88,11 @@ int main(int argc, char** argv) {
   }
 
   if (ctl.parsed()) return ctl.run();
+  if (completion->parsed()) {
+    fmt::print("{}",
+               shell == "bash" ? l4lb::app::bashCompletion(app) : l4lb::app::zshCompletion(app));
+    return 0;
+  }
 
   if (check->parsed()) {
     auto loaded = l4lb::config::loadConfigFile(check_config);

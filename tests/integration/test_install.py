@@ -30,6 +30,8 @@ EXPECTED = [
     "share/doc/l4lb/examples/service.toml",
     "share/doc/l4lb/examples/l4lb.toml",
     "share/doc/l4lb/examples/quickstart.toml",
+    "share/bash-completion/completions/l4lb",
+    "share/zsh/vendor-completions/_l4lb",
 ]
 
 
