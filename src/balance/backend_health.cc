@@ -92,7 +92,10 @@ bool BackendHealth::onOutcome(std::uint32_t backend, bool connected, std::int64_
                 options_.pool, names_[backend], duration,
                 was_probation
                     ? "failing on probation"
-                    : std::to_string(b.failures) + " consecutive connect failures or resets",
+                    : std::to_string(b.failures) +
+                          (options_.datagram ? " consecutive refusals (ICMP unreachable or send "
+                                               "errors)"
+                                             : " consecutive connect failures or resets"),
                 b.ejections);
   b.failures = 0;
   if (options_.slow_start_ms > 0) b.ramp_pending = true;

@@ -25,6 +25,9 @@ class BackendHealth {
     std::int64_t eject_for_ms = 10'000;
     std::int64_t slow_start_ms = 0;  // 0: no ramp
     bool active_checks = false;      // backends start down until their first check
+    // A datagram pool: its failures are refusals (ICMP unreachable, send errors), said so in the
+    // log, rather than connect failures and resets.
+    bool datagram = false;
   };
 
   static constexpr std::int64_t kMaxEjectionMs = 5 * 60 * 1000;
@@ -48,8 +51,9 @@ class BackendHealth {
   }
 
   // One connection's outcome on this worker: a failed connect or a reset from the backend is a
-  // failure, a connection that ended otherwise a success. Returns true when this failure
-  // ejected the backend.
+  // failure, a connection that ended otherwise a success. For a datagram pool, a flow refused by
+  // the backend (or whose send failed as unreachable) is a failure, and a reply, or a flow that
+  // ended without a refusal, a success. Returns true when this failure ejected the backend.
   bool onOutcome(std::uint32_t backend, bool connected, std::int64_t now);
 
   // Readmits backends whose ejection is over and moves slow-start ramps on. Call every ~100 ms

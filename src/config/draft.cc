@@ -233,9 +233,6 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
       }
     }
   }
-  if (!stream && pool.eject && pool.config.eject_after > 0) {
-    errors.add(*pool.eject, "only applies to stream pools: datagram flows have no connect outcome");
-  }
   if (pool.retry_on) checkRetryOn(pool, stream, errors);
   if (!stream && pool.send_proxy && pool.config.send_proxy == SendProxy::kV1) {
     errors.add(*pool.send_proxy,

@@ -54,7 +54,6 @@ struct PoolDraft {
   Origin table_size;
   bool table_size_set = false;
   std::optional<Origin> health;      // the health table, when written
-  std::optional<Origin> eject;       // eject_after, when written
   std::optional<Origin> send_proxy;  // when written
   std::optional<Origin> retry_on;    // when written
 };

@@ -242,7 +242,6 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   if (auto slow_start = reader.duration("slow_start", base::Duration(0), kMaxDuration)) {
     draft.config.slow_start = *slow_start;
   }
-  if (reader.has("eject_after")) draft.eject = reader.originOf("eject_after");
   if (auto eject_after = reader.integer("eject_after", 0, kMaxEjectAfter)) {
     draft.config.eject_after = static_cast<std::uint32_t>(*eject_after);
   }

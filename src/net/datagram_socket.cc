@@ -1,17 +1,22 @@
 #include "net/datagram_socket.h"
 
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace l4lb::net {
 
 namespace {
 
 constexpr int kListenerReceiveBuffer = 4 << 20;
+// Error queue entries read per takeQueuedError call; the queue is bounded by the receive buffer,
+// and whatever is left keeps EPOLLERR set for the next call.
+constexpr int kMaxQueuedErrors = 32;
 
 // A unixgram path that exists but that no socket is bound to any more refuses a datagram
 // connect: remove it so bind works after a crash.
@@ -71,10 +76,63 @@ base::Result<base::Fd> connectDatagram(const Endpoint& endpoint) {
       return base::lastError("bind(autobind)");
     }
   }
+  int one = 1;
+  if (endpoint.family() == AF_INET &&
+      ::setsockopt(fd.get(), IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) != 0) {
+    return base::lastError("setsockopt(IP_RECVERR)");
+  }
+  if (endpoint.family() == AF_INET6 &&
+      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) != 0) {
+    return base::lastError("setsockopt(IPV6_RECVERR)");
+  }
   if (::connect(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
     return base::lastError("connect");
   }
   return fd;
+}
+
+bool isBackendUnreachable(int error) {
+  switch (error) {
+    case ECONNREFUSED:  // port (or protocol) unreachable; a Unix receiver that went away
+    case EHOSTUNREACH:  // host unreachable, or administratively prohibited
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENONET:
+    case ENOPROTOOPT:  // ICMP protocol unreachable
+      return true;
+    default: return false;
+  }
+}
+
+int takeQueuedError(int fd) {
+  int first = 0;
+  int unreachable = 0;
+  for (int i = 0; i < kMaxQueuedErrors; ++i) {
+    // The offending datagram's bytes are not wanted, only the control message.
+    char data[1];
+    alignas(cmsghdr) char control[512];
+    iovec iov{data, sizeof(data)};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+      if (errno == EINTR) continue;
+      break;  // EAGAIN: empty
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      const bool ip = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+      const bool ip6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+      if (!ip && !ip6) continue;
+      sock_extended_err error{};
+      std::memcpy(&error, CMSG_DATA(c), sizeof(error));
+      const int code = static_cast<int>(error.ee_errno);
+      if (first == 0) first = code;
+      if (unreachable == 0 && isBackendUnreachable(code)) unreachable = code;
+    }
+  }
+  return unreachable != 0 ? unreachable : first;
 }
 
 }  // namespace l4lb::net

@@ -16,6 +16,22 @@ namespace l4lb::net {
 // is what lets the backend's replies be told apart per flow. A unixgram socket first binds an
 // autobind abstract name (the kernel picks a unique one), since a backend cannot reply to an
 // unnamed sender.
+//
+// A udp:// socket asks for every ICMP error (IP_RECVERR / IPV6_RECVERR): without it Linux reports
+// only "hard" ones (port unreachable) on a connected UDP socket, and a backend whose host is gone
+// (ICMP host unreachable, or "administratively prohibited" from a firewall's REJECT) would go on
+// taking datagrams in silence. Errors are then also queued on the socket's error queue, which
+// keeps it signalling EPOLLERR until takeQueuedError() empties it.
 [[nodiscard]] base::Result<base::Fd> connectDatagram(const Endpoint& endpoint);
+
+// Whether a send or receive error on a connected datagram socket says the backend cannot be
+// reached (it refused: ICMP port or protocol unreachable, a Unix receiver gone; or its host or
+// network is unreachable): the datagram is lost, and passive health counts it against the backend.
+// Local shortages (ENOBUFS, EAGAIN) and EMSGSIZE (path MTU) are not the backend's doing.
+[[nodiscard]] bool isBackendUnreachable(int error);
+
+// Empties a socket's error queue (bounded: at most a few dozen entries per call) and returns the
+// errno of the first entry that says the backend is unreachable, else of the first entry, else 0.
+[[nodiscard]] int takeQueuedError(int fd);
 
 }  // namespace l4lb::net

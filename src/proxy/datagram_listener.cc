@@ -166,6 +166,13 @@ void DatagramListener::onTimer() {
 }
 
 void DatagramListener::endFlow(Flow& flow, FlowEnd reason) {
+  // A flow that ran its course with no refusal from its backend: the backend took its datagrams
+  // (the only sign of life a backend that never answers gives), which ends a probation.
+  const bool ran_its_course = reason == FlowEnd::kIdleTimeout || reason == FlowEnd::kEvicted ||
+                              reason == FlowEnd::kCompleted;
+  if (ran_its_course && flow.backend != balance::kNoBackend && flow.upstream) {
+    backendAnswered(flow.backend);
+  }
   if (env_.access_log->enabled()) logFlow(flow, reason);
   releaseFlow(flow, reason);
 }

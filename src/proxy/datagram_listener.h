@@ -40,8 +40,10 @@ struct DatagramEnv {
 // the listener's socket to the client's address. A flow ends after `responses` replies per
 // client datagram (when set), after flow_idle_timeout without traffic (one timer per listener
 // sweeps the LRU tail), when evicted as the oldest of a full table, or at shutdown.
-// A refused send or receive on a flow's socket (ICMP port unreachable, or no Unix receiver)
-// moves the flow to another backend, never one it already tried.
+// A refused send or receive on a flow's socket (ICMP port or host unreachable, or no Unix
+// receiver) moves the flow to another backend, never one it already tried, and counts against
+// the backend in this worker's passive health (eject_after); a reply, or a flow that ends
+// without a refusal, counts for it.
 class DatagramListener final : public io::EventHandler, public io::Timer, public FlowEvents {
  public:
   DatagramListener(const DatagramEnv& env, const config::ListenerConfig& listener, PoolState& pool);
@@ -114,7 +116,13 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
   void leaveDownBackend(Flow& flow);
   void sendGroup(Flow& flow, const std::uint8_t* datagrams, std::size_t count);
   void sendToQueue(Flow& flow, const std::uint8_t* datagrams, std::size_t count);
-  void relayReplies(Flow& flow);
+  void relayReplies(Flow& flow, std::uint32_t events);
+  // A receive on the flow's socket failed with `error`: a refusal moves the flow; an error that
+  // is not the backend's is counted and the socket's error queue emptied.
+  void onUpstreamError(Flow& flow, int error, std::uint32_t events);
+  // Passive health (eject_after): what this worker saw of a backend.
+  void backendFailed(std::uint32_t backend);
+  void backendAnswered(std::uint32_t backend);
   void logSetupFailure(std::uint32_t backend, int error) const;
   [[nodiscard]] bool hasReturnPath(const Flow& flow) const;
 

@@ -66,6 +66,7 @@ bool DatagramListener::bindBackend(Flow& flow) {
     // Out of descriptors or memory here: another backend would fare no better.
     if (net::isLocalShortage(error)) return false;
     env_.stats->backend_unreachable.add();
+    backendFailed(index);
     if (flow.failed_count < kMaxFlowAttempts) flow.failed[flow.failed_count++] = index;
   }
   return false;
@@ -93,8 +94,19 @@ int DatagramListener::openUpstream(Flow& flow, std::uint32_t backend) {
   return 0;
 }
 
+void DatagramListener::backendFailed(std::uint32_t backend) {
+  if (pool_->health) (void)pool_->health->onOutcome(backend, /*connected=*/false, env_.loop->now());
+}
+
+void DatagramListener::backendAnswered(std::uint32_t backend) {
+  if (pool_->health) (void)pool_->health->onOutcome(backend, /*connected=*/true, env_.loop->now());
+}
+
 bool DatagramListener::moveFlow(Flow& flow) {
   env_.stats->backend_unreachable.add();
+  // Passive health: on this worker, eject_after refusals in a row take the backend out of new
+  // flows' picks, so that after the first lost datagram(s) no new flow is sent to it.
+  backendFailed(flow.backend);
   if (flow.failed_count < kMaxFlowAttempts) flow.failed[flow.failed_count++] = flow.backend;
   pool_->balancer->onConnectionClosed(flow.backend);
   flow.backend = balance::kNoBackend;
@@ -150,9 +162,9 @@ void DatagramListener::sendGroup(Flow& flow, const std::uint8_t* datagrams, std:
   std::size_t sent = sendDatagrams(flow.upstream.get(), send.msgs(), count, error);
   env_.stats->datagrams_sent.add(sent);
   if (sent == count) return;
-  // A refusal is the ICMP error (or closed Unix receiver) left by an earlier datagram; the rest
-  // of the group goes to the backend the flow moves to.
-  if (error == ECONNREFUSED) {
+  // A refusal is the ICMP error (or closed Unix receiver) left by an earlier datagram, or the
+  // route to the backend is gone; the rest of the group goes to the backend the flow moves to.
+  if (net::isBackendUnreachable(error)) {
     if (moveFlow(flow)) {
       sendGroup(flow, datagrams + sent, count - sent);
     } else {
@@ -190,28 +202,44 @@ void DatagramListener::sendToQueue(Flow& flow, const std::uint8_t* datagrams, st
   }
 }
 
-void DatagramListener::onFlowEvents(std::uint32_t flow_index, std::uint32_t /*events*/) {
+void DatagramListener::onFlowEvents(std::uint32_t flow_index, std::uint32_t events) {
   // An event can outlive its flow within one epoll batch: the slot then holds nothing (ignored)
   // or a newer flow, whose own socket is read, so nothing is misdelivered.
   Flow& flow = table_.at(flow_index);
-  if (flow.live && flow.upstream) relayReplies(flow);
+  if (flow.live && flow.upstream) relayReplies(flow, events);
 }
 
-void DatagramListener::relayReplies(Flow& flow) {
+void DatagramListener::onUpstreamError(Flow& flow, int error, std::uint32_t events) {
+  if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) {
+    // Nothing to read, but an error may be queued (IP_RECVERR) whose errno a send took already:
+    // EPOLLERR stays set until the queue is empty.
+    if ((events & EPOLLERR) == 0) return;
+    error = net::takeQueuedError(flow.upstream.get());
+    if (error == 0) return;
+  } else if (!net::isBackendUnreachable(error)) {
+    // Not the backend's doing (a too-large datagram for the path, say): counted, and the queue
+    // emptied so that the socket stops signalling.
+    env_.stats->receive_errors.add();
+    (void)net::takeQueuedError(flow.upstream.get());
+    return;
+  }
+  if (net::isBackendUnreachable(error)) {
+    [[maybe_unused]] bool moved = moveFlow(flow);
+  }
+}
+
+void DatagramListener::relayReplies(Flow& flow, std::uint32_t events) {
   auto& batch = env_.buffers->from_backends;
   auto& send = env_.buffers->send;
   for (int round = 0; round < kMaxReplyBatches; ++round) {
     batch.prepare(/*with_names=*/false);
     int got = ::recvmmsg(flow.upstream.get(), batch.msgs(), kBatch, MSG_DONTWAIT, nullptr);
     if (got <= 0) {
-      if (got < 0 && errno == ECONNREFUSED) {
-        [[maybe_unused]] bool moved = moveFlow(flow);
-      } else if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        env_.stats->receive_errors.add();
-      }
+      if (got < 0) onUpstreamError(flow, errno, events);
       return;
     }
     const auto count = static_cast<std::size_t>(got);
+    if (round == 0) backendAnswered(flow.backend);
     env_.stats->replies_in.add(count);
     flow.replies += static_cast<std::uint32_t>(count);
     table_.touch(flow, env_.loop->now());

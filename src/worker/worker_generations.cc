@@ -51,6 +51,7 @@ proxy::PoolState Worker::makePoolState(const Generation& generation, std::uint32
   options.eject_for_ms = pool.eject_for.count();
   options.slow_start_ms = pool.slow_start.count();
   options.active_checks = pool.health.has_value();
+  options.datagram = !pool.backends.empty() && !pool.backends.front().address.isStream();
   std::vector<std::string> names;
   for (const auto& backend : pool.backends) names.push_back(backend.name);
   state.health = std::make_unique<balance::BackendHealth>(std::move(options), *state.balancer,

@@ -218,10 +218,12 @@ TEST(ConfigHealthTest, PasswordFromFile) {
               "pool.p.health.password_file", 6, "cannot open");
 }
 
+// Datagram pools eject on refusals (issue 15, defect 2): the key is read as for stream pools.
 TEST(ConfigHealthTest, EjectionOnDatagramPool) {
-  expectError(
-      load(poolLines("eject_after = 3", "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
-      "pool.p.eject_after", 6, "stream pools");
+  LoadResult result = load(udpPoolWith("eject_after = 1\neject_for = \"2s\""));
+  ASSERT_TRUE(result.ok()) << describeErrors(result);
+  EXPECT_EQ(result.config->pools[0].eject_after, 1U);
+  EXPECT_EQ(result.config->pools[0].eject_for.count(), 2000);
 }
 
 }  // namespace
