@@ -78,14 +78,27 @@ void AccessLog::writeLine(std::string_view line) const {
   [[maybe_unused]] ssize_t n = ::write(fd_, line.data(), line.size());
 }
 
+std::string AccessLog::formatLine(const AccessRecord& record) {
+  std::string line = beginLine(record.listener, record.client, record.backend);
+  line += fmt::format(",\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{},\"attempts\":{}",
+                      record.bytes_in, record.bytes_out, record.duration_ms, record.attempts);
+  // Each failed attempt, in the order tried: a connection retried past a dead backend, or one
+  // that ended with no backend connected, says which backend failed and how.
+  line += ",\"failed_attempts\":[";
+  for (std::size_t i = 0; i < record.failed.size(); ++i) {
+    line += i == 0 ? "{\"backend\":" : ",{\"backend\":";
+    appendJsonString(line, record.failed[i].backend);
+    line += ",\"reason\":\"";
+    line += attemptFailureName(record.failed[i].error);
+    line += "\"}";
+  }
+  line += fmt::format("],\"end\":\"{}\"}}\n", endReasonName(record.end));
+  return line;
+}
+
 void AccessLog::write(const AccessRecord& record) const {
   if (fd_ < 0) return;
-  std::string line = beginLine(record.listener, record.client, record.backend);
-  line += fmt::format(
-      ",\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{},\"attempts\":{},\"end\":\"{}\"}}\n",
-      record.bytes_in, record.bytes_out, record.duration_ms, record.attempts,
-      endReasonName(record.end));
-  writeLine(line);
+  writeLine(formatLine(record));
 }
 
 }  // namespace l4lb::proxy

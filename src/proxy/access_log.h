@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,12 @@
 #include "proxy/end_reason.h"
 
 namespace l4lb::proxy {
+
+// One backend attempt of a connection that failed, and why (errno).
+struct FailedAttempt {
+  std::string_view backend;
+  int error = 0;
+};
 
 // What the access log records of one finished connection.
 struct AccessRecord {
@@ -19,6 +26,7 @@ struct AccessRecord {
   std::uint64_t bytes_out = 0;  // backend -> client
   std::int64_t duration_ms = 0;
   std::uint32_t attempts = 0;
+  std::span<const FailedAttempt> failed;  // in the order tried, at most retries + 1
   EndReason end = EndReason::kCompleted;
 };
 
@@ -40,6 +48,8 @@ class AccessLog {
   // Nothing to do when logging to stderr or off.
   [[nodiscard]] base::Result<bool> reopen();
   void write(const AccessRecord& record) const;
+  // The line write() writes, newline included.
+  [[nodiscard]] static std::string formatLine(const AccessRecord& record);
 
   // For other record kinds (datagram flows): `{"time":...,"listener":...,"client":...,
   // "backend":...` to be continued by the caller, and the finished line written in one go.

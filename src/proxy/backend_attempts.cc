@@ -63,6 +63,12 @@ void BackendAttempts::fail(int error, std::int64_t now) {
   release();
 }
 
+void BackendAttempts::failHere(int error) {
+  failed_[count_ - 1] = current_;
+  errors_[count_ - 1] = static_cast<std::uint8_t>(std::clamp(error, 0, 255));
+  release();
+}
+
 std::uint32_t BackendAttempts::pickReplacement(int error, std::int64_t now) {
   if (!left()) return balance::kNoBackend;
   // Recorded first, so the pick leaves it out.
@@ -106,6 +112,8 @@ void BackendAttempts::endQuietly() {
 
 void BackendAttempts::resume(std::uint8_t count, std::uint32_t backend) {
   count_ = std::min<std::uint8_t>(count, static_cast<std::uint8_t>(kMaxRecorded));
+  // Why the old process's attempts failed did not come along.
+  std::fill(failed_.begin(), failed_.begin() + count_, balance::kNoBackend);
   current_ = backend;
   if (backend == balance::kNoBackend) return;
   holding_ = true;

@@ -32,6 +32,9 @@ class BackendAttempts {
   // The current attempt failed (errno `error`): passive health hears of it, it is recorded, and
   // what it took is given back.
   void fail(int error, std::int64_t now);
+  // The current attempt could not even start here (no descriptor, no memory): recorded, with
+  // no word to passive health (the backend is not to blame), and what it took is given back.
+  void failHere(int error);
   // The current attempt gives back what it took and is forgotten (a retry, a handover).
   void release();
   // Leaves the current attempt (it failed with `error` after connecting) for another backend:
@@ -48,6 +51,13 @@ class BackendAttempts {
   [[nodiscard]] std::uint32_t current() const { return current_; }
   [[nodiscard]] std::uint8_t count() const { return count_; }
   [[nodiscard]] bool holding() const { return holding_; }
+  // Attempt `i` (< count()): the backend it failed on and the errno, or balance::kNoBackend
+  // when it did not fail (the current one, or one handed over by an upgrade).
+  struct Failure {
+    std::uint32_t backend = balance::kNoBackend;
+    int error = 0;
+  };
+  [[nodiscard]] Failure failure(std::size_t i) const { return {failed_[i], errors_[i]}; }
   // A session handed over by a binary upgrade, connected to `backend` after `count` attempts.
   void resume(std::uint8_t count, std::uint32_t backend);
 

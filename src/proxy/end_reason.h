@@ -11,7 +11,7 @@ enum class EndReason : std::uint8_t {
   kClientReset,     // client reset or errored; the backend was reset too
   kBackendReset,    // backend reset or errored; the client was reset too
   kIdleTimeout,     // no traffic either way for idle_timeout
-  kNoBackend,       // every connect attempt failed, or no backend was up
+  kNoBackend,       // no backend was up to try (an empty or all-down pool)
   kShutdown,        // shutdown_grace ran out
   kQueueTimeout,    // every eligible backend stayed at max_connections for queue_timeout
   kBadProxyHeader,  // proxy_protocol = "accept": no valid header at the start
@@ -21,9 +21,14 @@ enum class EndReason : std::uint8_t {
   kInspectTimeout,  // routes / tls_required: no whole ClientHello within inspect_timeout
   kHandedOver,      // binary upgrade: the new process carries on with it (not logged here)
   kQueueFull,       // every eligible backend was at max_connections and queue_max were waiting
+  kConnectFailed,   // backends were tried and no connect succeeded (the access log says each why)
   kCount,
 };
 
 [[nodiscard]] std::string_view endReasonName(EndReason reason);
+
+// Why one backend attempt failed, for the access log: a short word for the errno the session
+// recorded ("refused", "timeout", "reset", "empty-response", ...); otherwise the errno's name.
+[[nodiscard]] std::string_view attemptFailureName(int error);
 
 }  // namespace l4lb::proxy

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -73,7 +74,8 @@ void Session::connectNext() {
     }
   }
   attempts_.logAllFailed(listener_.name, client_address_, *env_.failure_log, env_.loop->now());
-  finish(EndReason::kNoBackend);
+  // Backends tried and none connected is another story than an empty or all-down pool.
+  finish(attempts_.count() > 0 ? EndReason::kConnectFailed : EndReason::kNoBackend);
 }
 
 void Session::enterQueue() {
@@ -120,10 +122,10 @@ void Session::connectTo(std::uint32_t index) {
     if (net::isLocalShortage(connected.error().code)) {
       // Out of descriptors or memory here: no other backend would do better, and the backend
       // is not to blame.
-      attempts_.release();
       attempts_.logAllFailed(listener_.name, client_address_, *env_.failure_log, env_.loop->now(),
                              std::strerror(connected.error().code));
-      finish(EndReason::kNoBackend);
+      attempts_.failHere(connected.error().code);
+      finish(EndReason::kConnectFailed);
       return;
     }
     onConnectFailed(connected.error().code);
@@ -154,7 +156,7 @@ void Session::onConnectFailed(int error) {
   closeBackend(/*reset=*/false);
   if ((pool_->config->retry_on & config::kRetryConnFailure) == 0) {
     attempts_.logAllFailed(listener_.name, client_address_, *env_.failure_log, env_.loop->now());
-    finish(EndReason::kNoBackend);
+    finish(EndReason::kConnectFailed);
     return;
   }
   connectNext();
@@ -373,6 +375,14 @@ void Session::logAccess(EndReason reason) const {
   record.bytes_out = relay_.downstream.bytes;
   record.duration_ms = env_.loop->now() - started_ms_;
   record.attempts = attempts_.count();
+  std::array<FailedAttempt, BackendAttempts::kMaxRecorded> failed;
+  std::size_t failed_count = 0;
+  for (std::size_t i = 0; i < attempts_.count(); ++i) {
+    const BackendAttempts::Failure failure = attempts_.failure(i);
+    if (failure.backend == balance::kNoBackend) continue;
+    failed[failed_count++] = {pool_->config->backends[failure.backend].name, failure.error};
+  }
+  record.failed = std::span<const FailedAttempt>(failed.data(), failed_count);
   record.end = reason;
   env_.access_log->write(record);
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from test_failover import blackhole  # noqa: F401  (the fixture)
 from harness import (connect, connect_expect_closed, free_port, json_records, recv_line,
                      simple_config, tcp_url, wait_until)
 
@@ -116,3 +117,71 @@ def test_sigusr1_reopens_the_file_for_logrotate(l4lb, servers, workdir):
         proc.describe()
     assert len(json_records(rotated.read_text())) == 2
     assert proc.alive()
+
+
+def logged_entries(log, count: int = 1) -> list[dict]:
+    assert wait_until(lambda: log.exists() and len(json_records(log.read_text())) >= count, 10), \
+        f"access log {log} has no {count} JSON lines: {log.read_text() if log.exists() else ''}"
+    return json_records(log.read_text())
+
+
+def test_access_log_names_each_failed_backend_and_why(l4lb, workdir):
+    """Every backend refused: the line says which were tried, in order, and why each failed, and
+    ends "connect-failed" (it said "no-backend", the same as an empty pool, with no backend)."""
+    dead = [tcp_url(free_port()) for _ in range(2)]
+    log = workdir / "access.log"
+    listen = tcp_url(free_port())
+    l4lb(simple_config(listen, dead, "first", global_={"access_log": str(log)},
+                       pool={"retries": 1}), ready=[listen])
+    assert connect_expect_closed(listen)[1] == b""
+    entry = logged_entries(log)[0]
+    assert entry["end"] == "connect-failed", entry
+    assert entry["attempts"] == 2, entry
+    assert entry["backend"] is None, entry
+    assert entry["failed_attempts"] == [{"backend": dead[0], "reason": "refused"},
+                                        {"backend": dead[1], "reason": "refused"}], entry
+
+
+def test_access_log_connect_timeout_is_connect_failed_not_no_backend(l4lb, workdir, blackhole):
+    log = workdir / "access.log"
+    listen = tcp_url(free_port())
+    l4lb(simple_config(listen, [blackhole.url], global_={"access_log": str(log)},
+                       pool={"retries": 0, "connect_timeout": "300ms"}), ready=[listen])
+    assert connect_expect_closed(listen)[1] == b""
+    entry = logged_entries(log)[0]
+    assert entry["end"] == "connect-failed", entry
+    assert entry["failed_attempts"] == [{"backend": blackhole.url, "reason": "timeout"}], entry
+
+
+def test_access_log_retried_connection_names_the_backend_that_failed_first(l4lb, servers,
+                                                                           workdir):
+    dead = tcp_url(free_port())
+    b1 = servers(tcp_url(free_port()), name="b1")
+    log = workdir / "access.log"
+    listen = tcp_url(free_port())
+    l4lb(simple_config(listen, [dead, b1.url], "first", global_={"access_log": str(log)},
+                       pool={"retries": 1}), ready=[listen])
+    one_exchange(listen)
+    entry = logged_entries(log)[0]
+    assert entry["end"] == "completed", entry
+    assert entry["backend"] == b1.url and entry["attempts"] == 2, entry
+    assert entry["failed_attempts"] == [{"backend": dead, "reason": "refused"}], entry
+
+
+def test_access_log_empty_pool_is_no_backend_with_no_attempt(l4lb, servers, workdir):
+    """Every backend disabled (nothing tried): "no-backend", apart from "connect-failed"."""
+    import subprocess
+
+    b1 = servers(tcp_url(free_port()), name="b1")
+    log = workdir / "access.log"
+    sock = workdir / "admin.sock"
+    listen = tcp_url(free_port())
+    proc = l4lb(simple_config(listen, [b1.url], global_={"access_log": str(log)})
+                + f'\n[admin]\nlisten = ["unix://{sock}"]\n', ready=[listen])
+    r = subprocess.run([proc.args[0], "ctl", "--socket", f"unix://{sock}", "disable", "back",
+                        b1.url], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert connect_expect_closed(listen)[1] == b""
+    entry = logged_entries(log)[0]
+    assert entry["end"] == "no-backend", entry
+    assert entry["attempts"] == 0 and entry["failed_attempts"] == [], entry

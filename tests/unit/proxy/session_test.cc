@@ -345,13 +345,13 @@ TEST(Session, AFailedConnectIsRetriedOnTheNextBackend) {
   EXPECT_EQ(owner.endedCount(), 0U);
 }
 
-TEST(Session, WithEveryBackendFailingTheClientIsResetAndCounted) {
+TEST(Session, WithEveryBackendFailingTheClientIsResetAndCountedAsConnectFailed) {
   const std::string dead = "tcp://127.0.0.1:" + std::to_string(Listener::deadPort());
   FakeOwner owner(backends({dead}) + "retries = 0\n");
   ClientPair pair = ClientPair::make();
   owner.start(pair);
   ASSERT_TRUE(owner.runUntil([&] { return owner.endedCount() == 1; }));
-  EXPECT_EQ(owner.endedBy(EndReason::kNoBackend), 1U);
+  EXPECT_EQ(owner.endedBy(EndReason::kConnectFailed), 1U);
   EXPECT_EQ(endOf(pair.client.get()), -ECONNRESET);
 }
 
