@@ -5,6 +5,8 @@ errors when it cannot reach l4lb."""
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -102,3 +104,31 @@ def test_reload_that_changes_the_check_shows_no_stale_result(l4lb, workdir):
             backend_b(sock)["last_change"]["to"] == "up"
     finally:
         server.stop()
+
+
+# Defect 11: the exit report's "health: N backend state changes" counted only the last config
+# generation's checker (0 after a reload or an API change that came after the changes).
+def test_exit_report_counts_state_changes_over_every_config_generation(l4lb, workdir, servers):
+    port = free_port()
+    first = servers(tcp_url(port), name="b")
+    proc, sock, _ = start_checked(l4lb, workdir, first.url,
+                                  {"check": "tcp", "interval": "200ms", "timeout": "300ms",
+                                   "rise": 1, "fall": 1})
+    assert wait_state(proc, "b", "up", 10) is not None, proc.describe()
+    offset = log_offset(proc)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait_log(r"reloaded ", 10) is not None, proc.describe()
+    first.stop()
+    assert wait_state(proc, "b", "down", 10, after=offset) is not None, proc.describe()
+    # An API change is a config generation too.
+    other = servers(tcp_url(free_port()), name="c")
+    added = ctl("--socket", f"unix://{sock}", "add", "back", other.url, "--name", "c")
+    assert added.returncode == 0, added.stderr
+    assert wait_state(proc, "c", "up", 10) is not None, proc.describe()
+    proc.stop()
+    log = proc.stderr()
+    logged = len(re.findall(r"backend \S+: (?:unknown|up|down) -> (?:up|down) \(", log))
+    assert logged >= 3, log
+    reported = re.search(r"health: (\d+) backend state changes", log)
+    assert reported is not None, log
+    assert int(reported.group(1)) == logged, log
