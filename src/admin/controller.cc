@@ -1,10 +1,12 @@
 #include "admin/controller.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <utility>
 #include <variant>
 
@@ -21,6 +23,52 @@ using nlohmann::json;
 
 std::string_view endpointKindName(const net::Endpoint& endpoint) {
   return endpoint.isStream() ? "stream" : "datagram";
+}
+
+// "2026-12-05T07:01:02.345Z" (UTC) for a wall-clock time in milliseconds.
+std::string isoTime(std::int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  const std::size_t length = std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
+  return fmt::format("{}.{:03}Z", std::string_view(text, length), unix_ms % 1000);
+}
+
+// "at" and "seconds_ago" of an event at `unix_ms` (0: its time is not known, both null).
+void stamp(json& out, std::int64_t unix_ms, std::int64_t now_ms) {
+  if (unix_ms == 0) {
+    out["at"] = nullptr;
+    out["seconds_ago"] = nullptr;
+    return;
+  }
+  out["at"] = isoTime(unix_ms);
+  out["seconds_ago"] = std::max<std::int64_t>(0, now_ms - unix_ms) / 1000;
+}
+
+json checkJson(const control::CheckResult& check, std::int64_t now_ms) {
+  if (check.unix_ms == 0) return nullptr;
+  json out{{"result", check.up ? "ok" : "failed"}, {"reason", check.reason}};
+  stamp(out, check.unix_ms, now_ms);
+  return out;
+}
+
+json changeJson(const control::StateChange& change, std::int64_t now_ms) {
+  if (change.reason.empty()) return nullptr;
+  json out{{"from", control::backendStateName(change.from)},
+           {"to", control::backendStateName(change.to)},
+           {"reason", change.reason}};
+  stamp(out, change.unix_ms, now_ms);
+  return out;
+}
+
+// Each backend's last check, empty for the backends of unchecked pools.
+std::vector<std::vector<control::CheckResult>> noChecks(const config::Config& config) {
+  std::vector<std::vector<control::CheckResult>> checks;
+  for (const auto& pool : config.pools) {
+    checks.emplace_back(pool.health ? pool.backends.size() : 0);
+  }
+  return checks;
 }
 
 }  // namespace
@@ -44,6 +92,7 @@ Controller::Controller(const config::Config& config, StartInfo info, ControllerH
     current_.weights.push_back(std::move(weights));
     current_.maglev_tables.emplace_back();
   }
+  last_checks_ = noChecks(*config_);
 }
 
 void Controller::rebase(
@@ -52,7 +101,9 @@ void Controller::rebase(
   std::lock_guard lock(mutex_);
   control::AdminSnapshot next;
   next.version = current_.version + 1;
-  for (const auto& pool : config.pools) {
+  auto next_checks = noChecks(config);
+  for (std::size_t n = 0; n < config.pools.size(); ++n) {
+    const auto& pool = config.pools[n];
     std::vector<control::AdminState> states(pool.backends.size(), control::AdminState::kEnabled);
     std::vector<std::uint32_t> weights;
     for (const auto& backend : pool.backends) weights.push_back(backend.weight);
@@ -66,6 +117,9 @@ void Controller::rebase(
           const auto& now = pool.backends[b];
           if (was.name != now.name || was.address.url != now.address.url) continue;
           states[b] = current_.states[p][o];
+          if (pool.health && old_pool.health == pool.health && o < last_checks_[p].size()) {
+            next_checks[n][b] = last_checks_[p][o];
+          }
           // An operator's weight stays unless the file changed that weight itself.
           if (was.weight == now.weight && current_.weights[p][o] != now.weight) {
             weights[b] = current_.weights[p][o];
@@ -84,6 +138,7 @@ void Controller::rebase(
     next.maglev_tables.push_back(std::move(table));
   }
   current_ = std::move(next);
+  last_checks_ = std::move(next_checks);
   config_ = &config;
   info_.config_sha256 = std::move(config_sha256);
   health_.reset();  // the next health snapshot is the new checker's
@@ -111,6 +166,13 @@ std::uint32_t Controller::weightOf(std::uint32_t pool, std::uint32_t backend) co
 void Controller::onHealth(std::shared_ptr<const control::HealthSnapshot> states) {
   std::lock_guard lock(mutex_);
   health_ = std::move(states);
+}
+
+void Controller::onChecked(std::uint32_t pool, std::uint32_t backend, control::CheckResult result) {
+  std::lock_guard lock(mutex_);
+  if (pool < last_checks_.size() && backend < last_checks_[pool].size()) {
+    last_checks_[pool][backend] = std::move(result);
+  }
 }
 
 std::uint64_t Controller::changes() const {
@@ -175,17 +237,27 @@ ApiReply Controller::listeners() const {
   return ApiReply{200, json{{"listeners", std::move(list)}}};
 }
 
+const control::StateChange* Controller::changeOf(std::uint32_t pool, std::uint32_t backend) const {
+  if (!health_ || pool >= health_->changes.size() || backend >= health_->changes[pool].size()) {
+    return nullptr;
+  }
+  return &health_->changes[pool][backend];
+}
+
 json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
   const auto& pool_config = config_->pools[pool];
   const auto& config = pool_config.backends[backend];
   const bool checked = pool_config.health.has_value();
+  const std::int64_t now_ms = control::wallClockMillis();
   control::BackendState health = control::BackendState::kUnknown;
   json last_check = nullptr;
+  json last_change = nullptr;
   if (checked && health_ && pool < health_->pools.size() && backend < health_->pools[pool].size()) {
     health = health_->pools[pool][backend];
-    if (pool < health_->reasons.size() && backend < health_->reasons[pool].size()) {
-      last_check = health_->reasons[pool][backend];
-    }
+    if (const auto* change = changeOf(pool, backend)) last_change = changeJson(*change, now_ms);
+  }
+  if (checked && pool < last_checks_.size() && backend < last_checks_[pool].size()) {
+    last_check = checkJson(last_checks_[pool][backend], now_ms);
   }
   const control::AdminState admin = current_.states[pool][backend];
   json out{{"name", config.name},
@@ -194,6 +266,7 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
            {"admin_state", adminStateName(admin)},
            {"health", checked ? json(control::backendStateName(health)) : json(nullptr)},
            {"last_check", std::move(last_check)},
+           {"last_change", std::move(last_change)},
            {"weight", current_.weights[pool][backend]},
            {"backup", config.backup}};
   if (config.role) out["role"] = proto::roleName(*config.role);  // the pool check's, overridden
@@ -216,14 +289,33 @@ json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
       {"kind", config.backends.empty() ? "stream" : endpointKindName(config.backends[0].address)},
       {"health_checks", config.health.has_value()}};
   std::uint32_t available = 0;
+  std::uint32_t failing = 0;
   json backends = json::array();
+  std::optional<std::uint32_t> latest;  // the backend whose state changed last
   for (std::uint32_t b = 0; b < config.backends.size(); ++b) {
     json backend = backendJson(pool, b);
     if (backend["state"] == "up") ++available;
+    if (backend["last_check"].is_object() && backend["last_check"]["result"] == "failed") {
+      ++failing;
+    }
+    const auto* change = config.health ? changeOf(pool, b) : nullptr;
+    if (change != nullptr && !change->reason.empty() &&
+        (!latest || change->unix_ms >= changeOf(pool, *latest)->unix_ms)) {
+      latest = b;
+    }
     if (with_backends) backends.push_back(std::move(backend));
   }
   out["backends_total"] = config.backends.size();
   out["backends_available"] = available;
+  // Checked pools: how many backends failed their last check (up or not: a failure or two
+  // under `fall` does not change the state), and the pool's last state change.
+  out["checks_failing"] = config.health ? json(failing) : json(nullptr);
+  json last_change = nullptr;
+  if (latest) {
+    last_change = changeJson(*changeOf(pool, *latest), control::wallClockMillis());
+    last_change["backend"] = config.backends[*latest].name;
+  }
+  out["last_change"] = std::move(last_change);
   if (with_backends) out["backends"] = std::move(backends);
   return out;
 }

@@ -89,6 +89,9 @@ class Controller {
 
   // The health thread's latest snapshot (called from its publish hook).
   void onHealth(std::shared_ptr<const control::HealthSnapshot> states);
+  // One check's result (called from the checker's report hook, on the health thread; indexed
+  // as the config served, which a reload changes only while no checker runs).
+  void onChecked(std::uint32_t pool, std::uint32_t backend, control::CheckResult result);
 
   [[nodiscard]] ApiReply status() const;
   [[nodiscard]] ApiReply listeners() const;
@@ -114,8 +117,10 @@ class Controller {
 
   // A reload: `config` replaces the one served (it must outlive this object or the next
   // rebase). The operator's states, and weights the file did not change, carry over to the
-  // backends of the same pool, name and address. `apply` gets the new snapshot while the lock
-  // is held, so no later change of the API can reach a worker before it.
+  // backends of the same pool, name and address; so does the last check's result, unless the
+  // pool's check changed (it would be stale: none is shown until the new check answers).
+  // `apply` gets the new snapshot while the lock is held, so no later change of the API can
+  // reach a worker before it.
   void rebase(const config::Config& config, std::string config_sha256,
               const std::function<void(std::shared_ptr<const control::AdminSnapshot>)>& apply);
   // The outcome of a reload, for GET /api/v1/status.
@@ -128,6 +133,8 @@ class Controller {
   [[nodiscard]] std::optional<std::uint32_t> findPool(std::string_view name) const;
   [[nodiscard]] nlohmann::json backendJson(std::uint32_t pool, std::uint32_t backend) const;
   [[nodiscard]] nlohmann::json poolJson(std::uint32_t pool, bool with_backends) const;
+  [[nodiscard]] const control::StateChange* changeOf(std::uint32_t pool,
+                                                     std::uint32_t backend) const;
   void publishLocked();
 
   const config::Config* config_;
@@ -138,6 +145,9 @@ class Controller {
   std::mutex change_mutex_;  // one config change of the API at a time (held while it applies)
   control::AdminSnapshot current_;
   std::shared_ptr<const control::HealthSnapshot> health_;
+  // [pool][backend]: each backend's last check (unix_ms 0: none since start, or since a reload
+  // changed its check); checked pools only.
+  std::vector<std::vector<control::CheckResult>> last_checks_;
   std::uint64_t changes_ = 0;
   std::uint64_t reloads_ok_ = 0;
   std::uint64_t reloads_failed_ = 0;

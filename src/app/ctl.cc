@@ -77,17 +77,37 @@ void printTable(const std::vector<std::string>& header,
   for (const auto& row : rows) print(row);
 }
 
+// " 12s ago", or "" when the time is not known (a change from before a binary upgrade).
+std::string ago(const json& event) {
+  const json seconds = event.value("seconds_ago", json(nullptr));
+  return seconds.is_number() ? fmt::format(" {}s ago", seconds.get<std::int64_t>()) : "";
+}
+
+// "failed 1s ago: connect: Connection refused"; "-" before any check.
+std::string lastCheck(const json& check) {
+  if (!check.is_object()) return "-";
+  return fmt::format("{}{}: {}", text(check["result"]), ago(check), text(check["reason"]));
+}
+
+// "up->down 40s ago: role mismatch"; "-" before any change.
+std::string lastChange(const json& change) {
+  if (!change.is_object()) return "-";
+  return fmt::format("{}->{}{}: {}", text(change["from"]), text(change["to"]), ago(change),
+                     text(change["reason"]));
+}
+
 void printBackends(const json& backends) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& b : backends) {
-    rows.push_back({text(b["name"]), text(b["address"]), text(b["state"]), text(b["weight"]),
-                    text(b.value("active", json(nullptr))), text(b.value("total", json(nullptr))),
-                    text(b.value("failures", json(nullptr))),
-                    text(b.value("bytes_in", json(nullptr))),
-                    text(b.value("bytes_out", json(nullptr))), text(b["last_check"])});
+    rows.push_back(
+        {text(b["name"]), text(b["address"]), text(b["state"]), text(b["weight"]),
+         text(b.value("active", json(nullptr))), text(b.value("total", json(nullptr))),
+         text(b.value("failures", json(nullptr))), text(b.value("bytes_in", json(nullptr))),
+         text(b.value("bytes_out", json(nullptr))), lastCheck(b.value("last_check", json(nullptr))),
+         lastChange(b.value("last_change", json(nullptr)))});
   }
   printTable({"NAME", "ADDRESS", "STATE", "WEIGHT", "ACTIVE", "TOTAL", "FAILURES", "BYTES IN",
-              "BYTES OUT", "LAST CHECK"},
+              "BYTES OUT", "LAST CHECK", "LAST CHANGE"},
              rows);
 }
 
@@ -109,11 +129,14 @@ void printReadable(Action action, const json& body) {
     case Action::kPools: {
       std::vector<std::vector<std::string>> rows;
       for (const auto& p : body["pools"]) {
+        const json change = p.value("last_change", json(nullptr));
         rows.push_back(
             {text(p["name"]), text(p["balance"]), text(p["kind"]),
-             fmt::format("{}/{}", text(p["backends_available"]), text(p["backends_total"]))});
+             fmt::format("{}/{}", text(p["backends_available"]), text(p["backends_total"])),
+             text(p.value("checks_failing", json(nullptr))),
+             change.is_object() ? text(change["backend"]) + " " + lastChange(change) : "-"});
       }
-      printTable({"NAME", "BALANCE", "KIND", "AVAILABLE"}, rows);
+      printTable({"NAME", "BALANCE", "KIND", "AVAILABLE", "FAILING CHECKS", "LAST CHANGE"}, rows);
       return;
     }
     case Action::kPool:

@@ -36,6 +36,7 @@ std::unique_ptr<health::HealthChecker> retireChecks(
     std::lock_guard lock(checks.mutex);
     if (checks.checker) {
       checks.checker->stop();
+      checks.retired_transitions += checks.checker->transitions();
       if (auto latest = checks.checker->latest()) {
         carried =
             std::make_shared<const control::HealthSnapshot>(carryHealth(before, *latest, next));

@@ -5,6 +5,7 @@
 // health checks to what it prepared, and cannot fail. The line between them is a type: only a
 // PreparedReload commits.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,14 @@ namespace l4lb::app {
 struct HealthChecks {
   std::mutex mutex;
   std::unique_ptr<health::HealthChecker> checker;  // null: no active checks
+  // State changes seen by the checkers reloads retired: each config generation has its own
+  // checker, the exit report counts them all.
+  std::uint64_t retired_transitions = 0;
+
+  // Every state change since l4lb started (under the lock).
+  [[nodiscard]] std::uint64_t transitions() const {
+    return retired_transitions + (checker ? checker->transitions() : 0);
+  }
 };
 
 // The checker a config wants, not started; null when it has no active checks.

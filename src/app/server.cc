@@ -232,9 +232,10 @@ int Server::finish() {
   stopAdmin();
   {
     std::lock_guard lock(checks_.mutex);
-    if (checks_.checker) {
-      checks_.checker->stop();
-      base::logInfo("health: {} backend state changes", checks_.checker->transitions());
+    if (checks_.checker) checks_.checker->stop();
+    // Over every config generation (each reload has its own checker).
+    if (checks_.checker || checks_.retired_transitions != 0) {
+      base::logInfo("health: {} backend state changes", checks_.transitions());
     }
   }
   logTotals();

@@ -11,11 +11,15 @@ std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config&
   admin::Controller* admin_view = controller_.get();
   auto targets = targets_;
   return std::make_unique<health::HealthChecker>(
-      config, [targets, admin_view](std::shared_ptr<const control::HealthSnapshot> states) {
+      config,
+      [targets, admin_view](std::shared_ptr<const control::HealthSnapshot> states) {
         if (admin_view) admin_view->onHealth(states);
         for (worker::Worker* w : targets) {
           w->loop().post([w, states] { w->applyHealth(states); });
         }
+      },
+      [admin_view](std::uint32_t pool, std::uint32_t backend, control::CheckResult result) {
+        if (admin_view) admin_view->onChecked(pool, backend, std::move(result));
       });
 }
 

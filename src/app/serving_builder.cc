@@ -152,7 +152,7 @@ control::HealthSnapshot carryHealth(const config::Config& before,
             continue;
           }
           carried.pools[p][b] = states.pools[q][o];
-          if (o < states.reasons[q].size()) carried.reasons[p][b] = states.reasons[q][o];
+          if (o < states.changes[q].size()) carried.changes[p][b] = states.changes[q][o];
         }
       }
     }

@@ -106,7 +106,7 @@ std::vector<upgrade::BackendRecord> backendRecords(const config::Config& config,
                                     .reason = {}};
       if (health != nullptr && p < health->pools.size() && b < health->pools[p].size()) {
         record.health = static_cast<std::uint8_t>(health->pools[p][b]);
-        if (b < health->reasons[p].size()) record.reason = health->reasons[p][b];
+        if (b < health->changes[p].size()) record.reason = health->changes[p][b].reason;
       }
       if (controller != nullptr) {
         record.admin = static_cast<std::uint8_t>(controller->stateOf(p, b));

@@ -69,6 +69,9 @@ struct HealthConfig {
   std::string sni;             // tls: server_name of the ClientHello; empty: none sent
   std::string dns_name = ".";  // dns: the name asked for, as written
   std::uint16_t dns_type = 2;  // dns: NS; the root's NS is what a resolver always has
+
+  // Same check (a reload that changes it makes the last check's result stale).
+  bool operator==(const HealthConfig&) const = default;
 };
 
 // The PROXY protocol header a stream pool sends first on each backend connection.

@@ -1,5 +1,7 @@
 #include "control/health_snapshot.h"
 
+#include <chrono>
+
 namespace l4lb::control {
 
 std::string_view backendStateName(BackendState state) {
@@ -11,16 +13,22 @@ std::string_view backendStateName(BackendState state) {
   return "unknown";
 }
 
+std::int64_t wallClockMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 HealthSnapshot uncheckedSnapshot(const config::Config& config, std::uint64_t version) {
   HealthSnapshot states;
   states.version = version;
   states.pools.resize(config.pools.size());
-  states.reasons.resize(config.pools.size());
+  states.changes.resize(config.pools.size());
   for (std::size_t p = 0; p < config.pools.size(); ++p) {
     const auto& pool = config.pools[p];
     if (!pool.health) continue;
     states.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
-    states.reasons[p].assign(pool.backends.size(), "no check yet");
+    states.changes[p].assign(pool.backends.size(), StateChange{});
   }
   return states;
 }

@@ -17,15 +17,36 @@ enum class BackendState : std::uint8_t { kUnknown, kUp, kDown };
 // "unknown", "up", "down": in the log and the admin API.
 [[nodiscard]] std::string_view backendStateName(BackendState state);
 
+// A backend's last change of state: when, and the verdict of the check that made it. Apart
+// from the last check's result (CheckResult): a backend down for a role mismatch whose server
+// then stops stays down, its change still says "role mismatch", its last check "refused".
+struct StateChange {
+  BackendState from = BackendState::kUnknown;
+  BackendState to = BackendState::kUnknown;
+  std::string reason;        // empty: no change yet
+  std::int64_t unix_ms = 0;  // wall clock; 0: not known (carried over from before an upgrade)
+};
+
+// One active check's outcome, whether or not it changed the state (the admin API shows the
+// last one of each backend).
+struct CheckResult {
+  bool up = false;
+  std::string reason;        // "connected", "connect: Connection refused", a protocol's verdict
+  std::int64_t unix_ms = 0;  // wall clock when it ended; 0: no check yet
+};
+
+// Milliseconds since the epoch, now: the time a StateChange or CheckResult is stamped with.
+[[nodiscard]] std::int64_t wallClockMillis();
+
 // Every backend's state, published to the workers as one immutable value per change.
 struct HealthSnapshot {
   std::uint64_t version = 0;
   std::vector<std::vector<BackendState>> pools;  // [pool][backend]; empty for unchecked pools
-  // Why each backend is in its state: the last state change's reason (the admin API shows it).
-  std::vector<std::vector<std::string>> reasons;  // [pool][backend], as `pools`
+  // How each backend came to its state: its last change (the admin API shows it).
+  std::vector<std::vector<StateChange>> changes;  // [pool][backend], as `pools`
 };
 
-// Before any check has run: every backend of a checked pool unknown ("no check yet"), unchecked
+// Before any check has run: every backend of a checked pool unknown (no change yet), unchecked
 // pools empty. What a start, a reload and an upgrade fill in from what they know.
 [[nodiscard]] HealthSnapshot uncheckedSnapshot(const config::Config& config, std::uint64_t version);
 

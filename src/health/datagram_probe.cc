@@ -109,6 +109,7 @@ void DatagramProbe::finish(bool up, std::string reason) {
   }
   loop_.timers().cancel(this);
   const control::BackendState before = counter_.state();
+  owner_.onChecked(pool_, backend_, up, reason);
   if (counter_.record(up)) owner_.onStateChange(pool_, backend_, before, counter_.state(), reason);
   loop_.timers().schedule(this, loop_.now() + owner_.jitteredInterval(config_.interval));
 }

@@ -23,8 +23,8 @@ std::uint64_t splitMix(std::uint64_t& state) {
 
 }  // namespace
 
-HealthChecker::HealthChecker(const config::Config& config, Publish publish)
-    : config_(config), publish_(std::move(publish)) {
+HealthChecker::HealthChecker(const config::Config& config, Publish publish, Report report)
+    : config_(config), publish_(std::move(publish)), report_(std::move(report)) {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   random_state_ ^= static_cast<std::uint64_t>(ts.tv_nsec);
@@ -74,7 +74,7 @@ void HealthChecker::seed(const control::HealthSnapshot& carried) {
       const control::BackendState state = carried.pools[p][b];
       if (state == control::BackendState::kUnknown) continue;
       states_.pools[p][b] = state;
-      if (b < carried.reasons[p].size()) states_.reasons[p][b] = carried.reasons[p][b];
+      if (b < carried.changes[p].size()) states_.changes[p][b] = carried.changes[p][b];
       if (pool.backends[b].address.isStream()) {
         if (auto& probe = probes_[first_probe_[p] + b]) probe->seed(state);
       } else {
@@ -148,6 +148,11 @@ void HealthChecker::setPaused(std::uint32_t pool, std::uint32_t backend, bool pa
   });
 }
 
+void HealthChecker::onChecked(std::uint32_t pool, std::uint32_t backend, bool up,
+                              const std::string& reason) {
+  if (report_) report_(pool, backend, control::CheckResult{up, reason, control::wallClockMillis()});
+}
+
 void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend,
                                   control::BackendState before, control::BackendState after,
                                   const std::string& reason) {
@@ -162,7 +167,6 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend,
       base::logInfo("pool \"{}\" backend {}: still {} ({} check: {})", pool_config.name,
                     pool_config.backends[backend].name, control::backendStateName(after),
                     config::checkKindName(health.check), reason);
-      states_.reasons[pool][backend] = reason;
       return;
     }
   }
@@ -177,7 +181,8 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend,
     base::logInfo("{}", message);
   }
   states_.pools[pool][backend] = after;
-  states_.reasons[pool][backend] = reason;
+  states_.changes[pool][backend] =
+      control::StateChange{before, after, reason, control::wallClockMillis()};
   ++states_.version;
   auto published = std::make_shared<const control::HealthSnapshot>(states_);
   {

@@ -26,8 +26,12 @@ namespace l4lb::health {
 class HealthChecker {
  public:
   using Publish = std::function<void(std::shared_ptr<const control::HealthSnapshot>)>;
+  // Every check's result, changing the state or not (the admin API's "last check"); called on
+  // the health thread, so it must be quick. The workers are not told: nothing changed for them.
+  using Report =
+      std::function<void(std::uint32_t pool, std::uint32_t backend, control::CheckResult)>;
 
-  HealthChecker(const config::Config& config, Publish publish);
+  HealthChecker(const config::Config& config, Publish publish, Report report = {});
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
@@ -50,7 +54,9 @@ class HealthChecker {
   // backend is not checked). The state it had is kept while paused; checks resume at once.
   void setPaused(std::uint32_t pool, std::uint32_t backend, bool paused);
 
-  // Called by probes on the health thread.
+  // Called by probes on the health thread: each check's result, then (when it changed the
+  // state) the change.
+  void onChecked(std::uint32_t pool, std::uint32_t backend, bool up, const std::string& reason);
   void onStateChange(std::uint32_t pool, std::uint32_t backend, control::BackendState before,
                      control::BackendState after, const std::string& reason);
   [[nodiscard]] std::int64_t jitteredInterval(base::Duration interval);
@@ -63,6 +69,7 @@ class HealthChecker {
  private:
   const config::Config& config_;
   Publish publish_;
+  Report report_;
   std::unique_ptr<io::EventLoop> loop_;
   std::vector<std::unique_ptr<Probe>> probes_;                   // null while paused
   std::vector<std::unique_ptr<DatagramProbe>> datagram_probes_;  // check = "dns"; null: paused

@@ -172,6 +172,7 @@ void Probe::finish(bool up, std::string reason) {
   phase_ = Phase::kIdle;
   loop_.timers().cancel(this);
   const control::BackendState before = counter_.state();
+  owner_.onChecked(pool_, backend_, up, reason);
   if (counter_.record(up)) owner_.onStateChange(pool_, backend_, before, counter_.state(), reason);
   loop_.timers().schedule(this, loop_.now() + owner_.jitteredInterval(config_.interval));
 }

@@ -29,8 +29,16 @@ control::HealthSnapshot takenHealth(const std::vector<BackendRecord>& records,
     for (std::size_t b = 0; b < pool.backends.size(); ++b) {
       const auto* record = findRecord(records, pool, pool.backends[b]);
       if (record == nullptr) continue;
-      states.pools[p][b] = static_cast<control::BackendState>(record->health);
-      states.reasons[p][b] = record->reason.empty() ? "carried over" : record->reason;
+      const auto state = static_cast<control::BackendState>(record->health);
+      states.pools[p][b] = state;
+      // The wire has no time for it (nor the state before): a change the process before saw.
+      if (state != control::BackendState::kUnknown) {
+        states.changes[p][b] =
+            control::StateChange{.from = control::BackendState::kUnknown,
+                                 .to = state,
+                                 .reason = record->reason.empty() ? "carried over" : record->reason,
+                                 .unix_ms = 0};
+      }
     }
   }
   return states;

@@ -135,15 +135,89 @@ TEST_F(RouterTest, Views) {
   EXPECT_EQ(backends[1]["total"], 11);
   EXPECT_EQ(backends[0]["state"], "unknown");
 
+  EXPECT_TRUE(backends[0]["last_check"].is_null()) << "no check yet";
+  EXPECT_TRUE(backends[0]["last_change"].is_null()) << "no change yet";
+
   control::HealthSnapshot states;
   states.pools = {{control::BackendState::kUp, control::BackendState::kDown}};
-  states.reasons = {{"connected", "connect: Connection refused"}};
+  states.changes = {{{.from = control::BackendState::kUnknown,
+                      .to = control::BackendState::kUp,
+                      .reason = "connected",
+                      .unix_ms = control::wallClockMillis() - 5000},
+                     {.from = control::BackendState::kUp,
+                      .to = control::BackendState::kDown,
+                      .reason = "connect: Connection refused",
+                      .unix_ms = control::wallClockMillis() - 3000}}};
   controller_->onHealth(std::make_shared<const control::HealthSnapshot>(states));
   pool = call("GET", "/api/v1/pools/web");
   EXPECT_EQ(pool.body["backends"][0]["state"], "up");
   EXPECT_EQ(pool.body["backends"][1]["state"], "down");
-  EXPECT_EQ(pool.body["backends"][1]["last_check"], "connect: Connection refused");
+  const auto& change = pool.body["backends"][1]["last_change"];
+  EXPECT_EQ(change["from"], "up");
+  EXPECT_EQ(change["to"], "down");
+  EXPECT_EQ(change["reason"], "connect: Connection refused");
+  EXPECT_GE(change["seconds_ago"].get<int>(), 2);
+  EXPECT_TRUE(change["at"].is_string());
   EXPECT_EQ(pool.body["backends_available"], 1);
+  pools = call("GET", "/api/v1/pools");
+  EXPECT_EQ(pools.body["pools"][0]["last_change"]["backend"], "tcp://127.0.0.1:7002")
+      << "the pool's latest change";
+  EXPECT_EQ(pools.body["pools"][0]["checks_failing"], 0);
+}
+
+// The last check is told apart from the last state change: a backend down for one reason whose
+// checks now fail for another shows both (issue 15: a stopped server showed a role mismatch).
+TEST_F(RouterTest, LastCheckIsNotTheLastStateChange) {
+  control::HealthSnapshot states;
+  states.pools = {{control::BackendState::kUp, control::BackendState::kDown}};
+  states.changes = {{{},
+                     {.from = control::BackendState::kUp,
+                      .to = control::BackendState::kDown,
+                      .reason = "role mismatch: replica, wanted primary",
+                      .unix_ms = control::wallClockMillis() - 30000}}};
+  controller_->onHealth(std::make_shared<const control::HealthSnapshot>(states));
+  controller_->onChecked(0, 1, {false, "connect: Connection refused", control::wallClockMillis()});
+  controller_->onChecked(0, 0, {true, "connected", control::wallClockMillis()});
+  auto pool = call("GET", "/api/v1/pools/web");
+  const auto& down = pool.body["backends"][1];
+  EXPECT_EQ(down["last_check"]["result"], "failed");
+  EXPECT_EQ(down["last_check"]["reason"], "connect: Connection refused");
+  EXPECT_LE(down["last_check"]["seconds_ago"].get<int>(), 1);
+  EXPECT_EQ(down["last_change"]["reason"], "role mismatch: replica, wanted primary");
+  EXPECT_GE(down["last_change"]["seconds_ago"].get<int>(), 29);
+  EXPECT_EQ(pool.body["backends"][0]["last_check"]["result"], "ok");
+  EXPECT_EQ(pool.body["checks_failing"], 1);
+  // Out of range (a checker of another config): ignored.
+  controller_->onChecked(3, 0, {false, "x", 1});
+  controller_->onChecked(0, 9, {false, "x", 1});
+}
+
+// A reload keeps each backend's last check while its check is the same, and drops it when the
+// check changed: a result of the old check is not the new one's.
+TEST_F(RouterTest, AReloadThatChangesTheCheckDropsTheLastCheck) {
+  controller_->onChecked(0, 0, {false, "expected PONG", control::wallClockMillis()});
+  controller_->onChecked(0, 1, {false, "expected PONG", control::wallClockMillis()});
+  std::string same_text = kConfig;
+  auto same = config::loadConfigText(same_text, "test.toml");
+  ASSERT_TRUE(same.ok());
+  controller_->rebase(*same.config, "def", [](auto) {});
+  auto pool = call("GET", "/api/v1/pools/web");
+  EXPECT_EQ(pool.body["backends"][0]["last_check"]["reason"], "expected PONG")
+      << "same check: kept";
+
+  std::string changed_text = kConfig;
+  changed_text.replace(changed_text.find("check = \"tcp\""), 13, "check = \"redis\"");
+  auto changed = config::loadConfigText(changed_text, "test.toml");
+  ASSERT_TRUE(changed.ok());
+  controller_->rebase(*changed.config, "ghi", [](auto) {});
+  pool = call("GET", "/api/v1/pools/web");
+  EXPECT_TRUE(pool.body["backends"][0]["last_check"].is_null()) << pool.body.dump();
+  EXPECT_TRUE(pool.body["backends"][1]["last_check"].is_null()) << pool.body.dump();
+  controller_->onChecked(0, 0, {true, "PONG", control::wallClockMillis()});
+  pool = call("GET", "/api/v1/pools/web");
+  EXPECT_EQ(pool.body["backends"][0]["last_check"]["result"], "ok");
+  // The configs must outlive the controller's pointer to them.
+  controller_->rebase(config_, "abc", [](auto) {});
 }
 
 TEST_F(RouterTest, PatchStatePublishesAndPausesChecksOnDisable) {

@@ -128,7 +128,14 @@ TEST(CarryHealth, StatesFollowPoolAndBackendNameAndAddress) {
   control::HealthSnapshot states;
   states.version = 4;
   states.pools = {{control::BackendState::kUp, control::BackendState::kDown}};
-  states.reasons = {{"tcp check: connected", "tcp check: refused"}};
+  states.changes = {{{.from = control::BackendState::kUnknown,
+                      .to = control::BackendState::kUp,
+                      .reason = "tcp check: connected",
+                      .unix_ms = 5},
+                     {.from = control::BackendState::kUp,
+                      .to = control::BackendState::kDown,
+                      .reason = "tcp check: refused",
+                      .unix_ms = 7}}};
   // b moved to first place, a changed its address, c is new.
   const config::Config next = load(listener("front", 7000) +
                                    webPool("{ address = \"tcp://127.0.0.1:7002\", name = \"b\" }, "
@@ -140,7 +147,8 @@ TEST(CarryHealth, StatesFollowPoolAndBackendNameAndAddress) {
   ASSERT_EQ(carried.pools.size(), 1U);
   ASSERT_EQ(carried.pools[0].size(), 3U);
   EXPECT_EQ(carried.pools[0][0], control::BackendState::kDown);
-  EXPECT_EQ(carried.reasons[0][0], "tcp check: refused");
+  EXPECT_EQ(carried.changes[0][0].reason, "tcp check: refused");
+  EXPECT_EQ(carried.changes[0][0].unix_ms, 7) << "a change keeps its time";
   EXPECT_EQ(carried.pools[0][1], control::BackendState::kUnknown) << "another address";
   EXPECT_EQ(carried.pools[0][2], control::BackendState::kUnknown) << "new";
 }
@@ -149,7 +157,7 @@ TEST(CarryHealth, APoolRenamedStartsUnknown) {
   const config::Config before = load(listener("front", 7000) + webPool(kBackends, true));
   control::HealthSnapshot states;
   states.pools = {{control::BackendState::kUp, control::BackendState::kUp}};
-  states.reasons = {{"", ""}};
+  states.changes = {{{}, {}}};
   std::string renamed = listener("front", 7000) + webPool(kBackends, true);
   renamed.replace(renamed.find("pool = \"web\""), 12, "pool = \"api\"");
   renamed.replace(renamed.find("[pool.web]"), 10, "[pool.api]");

@@ -24,7 +24,14 @@ TEST(BackendRecords, CarryEachBackendsHealthAndReasonByName) {
   const config::Config config = twoBackends();
   control::HealthSnapshot health;
   health.pools = {{control::BackendState::kDown, control::BackendState::kUp}};
-  health.reasons = {{"tcp check: refused", "tcp check: connected"}};
+  health.changes = {{{.from = control::BackendState::kUp,
+                      .to = control::BackendState::kDown,
+                      .reason = "tcp check: refused",
+                      .unix_ms = 1},
+                     {.from = control::BackendState::kUnknown,
+                      .to = control::BackendState::kUp,
+                      .reason = "tcp check: connected",
+                      .unix_ms = 1}}};
   const auto records = backendRecords(config, &health, nullptr);
   ASSERT_EQ(records.size(), 2U);
   EXPECT_EQ(records[0].pool, "web");

@@ -30,15 +30,19 @@ backends = [{ address = "tcp://127.0.0.1:9003" }]
   HealthSnapshot states = uncheckedSnapshot(config, 7);
   EXPECT_EQ(states.version, 7U);
   ASSERT_EQ(states.pools.size(), config.pools.size());
-  ASSERT_EQ(states.reasons.size(), config.pools.size());
+  ASSERT_EQ(states.changes.size(), config.pools.size());
   for (std::size_t p = 0; p < config.pools.size(); ++p) {
     if (config.pools[p].name == "checked") {
       EXPECT_EQ(states.pools[p],
                 (std::vector<BackendState>{BackendState::kUnknown, BackendState::kUnknown}));
-      EXPECT_EQ(states.reasons[p], (std::vector<std::string>{"no check yet", "no check yet"}));
+      ASSERT_EQ(states.changes[p].size(), 2U);
+      for (const auto& change : states.changes[p]) {
+        EXPECT_TRUE(change.reason.empty()) << "no change yet";
+        EXPECT_EQ(change.unix_ms, 0);
+      }
     } else {
       EXPECT_TRUE(states.pools[p].empty());
-      EXPECT_TRUE(states.reasons[p].empty());
+      EXPECT_TRUE(states.changes[p].empty());
     }
   }
 }

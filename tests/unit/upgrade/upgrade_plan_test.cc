@@ -137,7 +137,10 @@ TEST(UpgradePlanTest, HealthCarriesOverByPoolNameAndAddress) {
   ASSERT_EQ(states.pools.size(), 2U);
   ASSERT_EQ(states.pools[0].size(), 2U);
   EXPECT_EQ(states.pools[0][0], control::BackendState::kDown);
-  EXPECT_EQ(states.reasons[0][0], "tcp check: refused");
+  EXPECT_EQ(states.changes[0][0].reason, "tcp check: refused");
+  EXPECT_EQ(states.changes[0][0].to, control::BackendState::kDown);
+  EXPECT_EQ(states.changes[0][0].unix_ms, 0) << "the wire has no time: not known";
+  EXPECT_TRUE(states.changes[0][1].reason.empty()) << "no change seen";
   EXPECT_EQ(states.pools[0][1], control::BackendState::kUnknown);
   EXPECT_TRUE(states.pools[1].empty());  // dns has no checks
 }

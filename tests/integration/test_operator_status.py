@@ -1,0 +1,134 @@
+"""What `l4lb ctl` and the admin API tell an operator, and whether it is the truth (issue 15):
+the last check apart from the last state change, the exit report's counts, and ctl's own
+errors when it cannot reach l4lb."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+from harness import L4LB_BIN, free_port, simple_config, tcp_url, wait_until
+from health import Impostor, log_offset, wait_state
+
+IO_TIMEOUT = 10
+FAST_CHECK = {"check": "send-expect", "send": "PING\n", "interval": "200ms", "timeout": "300ms"}
+
+
+def ctl(*args: str, user: str | None = None) -> subprocess.CompletedProcess:
+    argv = [L4LB_BIN, "ctl", *args]
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    return subprocess.run(argv, capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+
+
+def api(sock: str, path: str) -> dict:
+    out = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT),
+                          "--unix-socket", sock, f"http://l4lb{path}"],
+                         capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def start_checked(l4lb, workdir: Path, backend_url: str, check: dict):
+    """l4lb with one pool "back" of one backend "b" checked by `check`; (proc, sock, config)."""
+    listen = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    text = simple_config(listen, [{"address": backend_url, "name": "b"}], pool={"health": check})
+    text += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
+    proc = l4lb(text, ready=[listen])
+    assert proc.wait_log(r"admin API listening on"), proc.describe()
+    config = Path(proc.args[proc.args.index("-c") + 1])
+    return proc, sock, config
+
+
+def backend_b(sock: str) -> dict:
+    return api(sock, "/api/v1/pools/back")["backends"][0]
+
+
+# Defect 3: a backend down for one reason whose checks then fail for another showed the first
+# reason as its "last check" for ever (a stopped server showed a role mismatch 30 s later).
+def test_last_check_is_told_apart_from_the_last_state_change(l4lb, workdir):
+    port = free_port()
+    wrong = Impostor(tcp_url(port), reply=b"WRONG\n")
+    try:
+        proc, sock, _ = start_checked(l4lb, workdir, wrong.url,
+                                      dict(FAST_CHECK, expect="OK", rise=1, fall=1))
+        assert wait_state(proc, "b", "down", 10) is not None, proc.describe()
+        mismatch = backend_b(sock)["last_change"]
+        assert mismatch["to"] == "down" and mismatch["at"], mismatch
+    finally:
+        wrong.stop()
+    # Nothing listens now: every check is refused, the state stays down, the change is as it was.
+    assert wait_until(lambda: "refused" in (backend_b(sock)["last_check"] or {}).get("reason", ""),
+                      10), backend_b(sock)
+    shown = backend_b(sock)
+    assert shown["last_check"]["result"] == "failed", shown
+    assert shown["last_change"]["reason"] == mismatch["reason"], shown
+    assert "refused" not in shown["last_change"]["reason"], shown
+    assert shown["state"] == "down"
+
+    table = ctl("--socket", f"unix://{sock}", "pool", "back")
+    assert table.returncode == 0, table.stderr
+    header, row = table.stdout.splitlines()[1:3]
+    assert "LAST CHECK" in header and "LAST CHANGE" in header, table.stdout
+    assert "failed" in row and "refused" in row and "->down" in row, table.stdout
+    pools = ctl("--socket", f"unix://{sock}", "pools")
+    assert pools.returncode == 0, pools.stderr
+    assert "b unknown->down" in pools.stdout and "FAILING CHECKS" in pools.stdout, pools.stdout
+
+
+# Defect 3: after a reload that fixed the check, the old check's failure was still shown.
+def test_reload_that_changes_the_check_shows_no_stale_result(l4lb, workdir):
+    server = Impostor(tcp_url(free_port()), reply=b"OK\n")
+    try:
+        proc, sock, config = start_checked(l4lb, workdir, server.url,
+                                           dict(FAST_CHECK, expect="NOPE", rise=3, fall=1))
+        assert wait_state(proc, "b", "down", 10) is not None, proc.describe()
+        stale = backend_b(sock)["last_check"]
+        assert stale["result"] == "failed", stale
+
+        config.write_text(config.read_text().replace('"NOPE"', '"OK"'))
+        reloaded = ctl("--socket", f"unix://{sock}", "reload")
+        assert reloaded.returncode == 0, reloaded.stderr
+        # From the moment the reload answers: none yet, or the new check's.
+        shown = [backend_b(sock) for _ in range(3)]
+        for b in shown:
+            assert b["last_check"] is None or b["last_check"]["result"] == "ok", shown
+        assert wait_until(lambda: (backend_b(sock)["last_check"] or {}).get("result") == "ok",
+                          10), backend_b(sock)
+        # The change that took it down is history, with its own reason and time.
+        assert backend_b(sock)["last_change"]["reason"] == stale["reason"] or \
+            backend_b(sock)["last_change"]["to"] == "up"
+    finally:
+        server.stop()
+
+
+# Defect 11: the exit report's "health: N backend state changes" counted only the last config
+# generation's checker (0 after a reload or an API change that came after the changes).
+def test_exit_report_counts_state_changes_over_every_config_generation(l4lb, workdir, servers):
+    port = free_port()
+    first = servers(tcp_url(port), name="b")
+    proc, sock, _ = start_checked(l4lb, workdir, first.url,
+                                  {"check": "tcp", "interval": "200ms", "timeout": "300ms",
+                                   "rise": 1, "fall": 1})
+    assert wait_state(proc, "b", "up", 10) is not None, proc.describe()
+    offset = log_offset(proc)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait_log(r"reloaded ", 10) is not None, proc.describe()
+    first.stop()
+    assert wait_state(proc, "b", "down", 10, after=offset) is not None, proc.describe()
+    # An API change is a config generation too.
+    other = servers(tcp_url(free_port()), name="c")
+    added = ctl("--socket", f"unix://{sock}", "add", "back", other.url, "--name", "c")
+    assert added.returncode == 0, added.stderr
+    assert wait_state(proc, "c", "up", 10) is not None, proc.describe()
+    proc.stop()
+    log = proc.stderr()
+    logged = len(re.findall(r"backend \S+: (?:unknown|up|down) -> (?:up|down) \(", log))
+    assert logged >= 3, log
+    reported = re.search(r"health: (\d+) backend state changes", log)
+    assert reported is not None, log
+    assert int(reported.group(1)) == logged, log
