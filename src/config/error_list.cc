@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 namespace l4lb::config {
@@ -11,18 +12,21 @@ void ErrorList::add(const Origin& where, std::string message) {
 }
 
 void ErrorList::add(Position pos, std::string key, std::string message) {
-  errors_.push_back(ConfigError{.file = file_,
+  errors_.push_back(ConfigError{.file = pos.file ? *pos.file : file_,
                                 .line = pos.line,
                                 .column = pos.column,
                                 .key = std::move(key),
                                 .message = std::move(message)});
 }
 
+void ErrorList::add(ConfigError error) { errors_.push_back(std::move(error)); }
+
 std::vector<ConfigError> ErrorList::take() && {
   // toml++ tables iterate in key order, not file order; sorting puts errors back in the order an
-  // operator reads the file.
-  auto rank = [](const ConfigError& e) {
-    return std::pair(e.line == 0 ? std::numeric_limits<std::uint32_t>::max() : e.line, e.column);
+  // operator reads the files: the main one first, then each included one.
+  auto rank = [this](const ConfigError& e) {
+    return std::tuple(e.file != file_, e.file,
+                      e.line == 0 ? std::numeric_limits<std::uint32_t>::max() : e.line, e.column);
   };
   std::stable_sort(errors_.begin(), errors_.end(),
                    [&](const ConfigError& a, const ConfigError& b) { return rank(a) < rank(b); });

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@ namespace l4lb::config {
 struct Position {
   std::uint32_t line = 0;
   std::uint32_t column = 0;
+  // The file, when not the config's main one (a node of an included file); toml++'s own path.
+  std::shared_ptr<const std::string> file;
 };
 
 // A value's dotted key and where it was written, so an error found later (a duplicate, a
@@ -30,6 +33,7 @@ class ErrorList {
 
   void add(const Origin& where, std::string message);
   void add(Position pos, std::string key, std::string message);
+  void add(ConfigError error);  // an error placed in another file already
 
   [[nodiscard]] bool empty() const { return errors_.empty(); }
   [[nodiscard]] std::size_t size() const { return errors_.size(); }

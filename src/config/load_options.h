@@ -16,6 +16,9 @@ using EndpointParser = std::function<base::Result<net::Endpoint>(std::string_vie
 
 struct LoadOptions {
   EndpointParser parse_endpoint = net::parseEndpoint;
+  // Follow `include` (loadConfigFile does): off for text from memory (tests, the fuzzer), where
+  // an include is an error rather than a read of whatever the pattern names.
+  bool read_includes = false;
 };
 
 // loadConfigText with non-default options.

@@ -1,26 +1,19 @@
 #include "config/loader.h"
 
-#include <fcntl.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
-#include "base/fd.h"
 #include "config/draft.h"
 #include "config/error_list.h"
+#include "config/include_files.h"
 #include "config/load_options.h"
 #include "config/read_toml.h"
 #include "config/table_reader.h"
+#include "config/text_file.h"
 #include "config/toml_guard.h"
 
 namespace l4lb::config {
 
 namespace {
-
-// A config larger than this is a mistake (a log file passed by accident), not a config.
-constexpr std::size_t kMaxConfigBytes = 16 << 20;
 
 LoadResult failed(ErrorList&& errors) {
   return LoadResult{.config = std::nullopt, .errors = std::move(errors).take()};
@@ -44,6 +37,12 @@ LoadResult loadConfigText(std::string_view text, const std::string& source,
     errors.add(positionOf(e.source()), "", fmt::format("TOML syntax error: {}", e.description()));
     return failed(std::move(errors));
   }
+  if (options.read_includes) {
+    mergeIncludes(root, source, errors);
+  } else if (const toml::node* include = root.get("include")) {
+    errors.add(positionOf(include->source()), "include",
+               "files are included only when the config is read from a file");
+  }
   ConfigDraft draft = readDraft(root, source, options.parse_endpoint, errors);
   Config config = finishDraft(std::move(draft), errors);
   if (!errors.empty()) return failed(std::move(errors));
@@ -55,30 +54,13 @@ LoadResult loadConfigText(std::string_view text, const std::string& source) {
 }
 
 LoadResult loadConfigFile(const std::string& path) {
-  ErrorList errors(path);
-  base::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    errors.add(Position{}, "", fmt::format("cannot open config file: {}", std::strerror(errno)));
+  auto text = readTextFile(path);
+  if (!text) {
+    ErrorList errors(path);
+    errors.add(Position{}, "", text.error().message());
     return failed(std::move(errors));
   }
-  std::string text;
-  char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      errors.add(Position{}, "", fmt::format("cannot read config file: {}", std::strerror(errno)));
-      return failed(std::move(errors));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      errors.add(Position{}, "",
-                 fmt::format("config file is larger than {} MiB", kMaxConfigBytes >> 20));
-      return failed(std::move(errors));
-    }
-  }
-  return loadConfigText(text, path);
+  return loadConfigText(text.value(), path, LoadOptions{.read_includes = true});
 }
 
 }  // namespace l4lb::config

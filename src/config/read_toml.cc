@@ -23,7 +23,8 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv, "admin"sv};
+// `include` is read (and its files merged) before the rest: include_files.h.
+constexpr std::array kTopKeys = {"global"sv, "listener"sv, "pool"sv, "admin"sv, "include"sv};
 constexpr std::array kListenerKeys = {"name"sv,
                                       "bind"sv,
                                       "pool"sv,

@@ -7,7 +7,7 @@
 namespace l4lb::config {
 
 Position positionOf(const toml::source_region& region) {
-  return Position{.line = region.begin.line, .column = region.begin.column};
+  return Position{.line = region.begin.line, .column = region.begin.column, .file = region.path};
 }
 
 std::string childKey(std::string_view parent, std::string_view key) {

@@ -41,7 +41,7 @@ class Scanner {
   }
 
   TomlGuardError fail(std::string_view why) const {
-    return TomlGuardError{.pos = {.line = line_, .column = column_},
+    return TomlGuardError{.pos = {.line = line_, .column = column_, .file = nullptr},
                           .message = "TOML syntax error: " + std::string(why)};
   }
 
