@@ -7,4 +7,6 @@ L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-
                     python3 python3-pytest python3-pytest-xdist redis-server redis-tools socat iproute2 procps curl
                     unbound bind9-dnsutils nginx memcached postgresql
                     mariadb-server haproxy openssl systemd man-db groff-base
-                    zsh prometheus)  # zsh: test_completion.py; promtool: tests/integration/test_metrics.py
+                    zsh  # test_completion.py
+                    prometheus  # promtool: tests/integration/test_metrics.py
+                    rsyslog)  # a real syslog server: tests/integration/test_health_udp.py

@@ -45,7 +45,8 @@ enum class CheckKind : std::uint8_t {
   kMysql,
   kPgsql,
   kTls,
-  kDns  // datagram pools
+  kDns,  // datagram pools
+  kUdp   // datagram pools: send, then a refusal is down (and with expect, a reply must match)
 };
 
 [[nodiscard]] std::string_view checkKindName(CheckKind kind);
@@ -56,9 +57,10 @@ struct HealthConfig {
   base::Duration timeout = 1s;
   std::uint32_t rise = 2;  // consecutive successes that bring a down backend up
   std::uint32_t fall = 3;  // consecutive failures that take an up backend down
-  std::string send;        // send-expect, escapes already resolved
+  std::string send;        // send-expect and udp, escapes already resolved
   std::string expect;
-  std::string password;  // redis AUTH, mysql and pgsql logins; from password_file, never logged
+  bool expect_set = false;  // udp: expect was written, so a matching reply is required
+  std::string password;     // redis AUTH, mysql and pgsql logins; from password_file, never logged
   std::string path = "/";
   std::string host;  // http Host header; empty: the backend's address
   std::uint32_t min_status = 200;

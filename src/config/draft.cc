@@ -217,12 +217,16 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   const bool stream = first->config.address.isStream();
   if (pool.health && pool.config.health) {
     const CheckKind check = pool.config.health->check;
-    if (!stream && check != CheckKind::kDns) {
+    const bool datagram_check = check == CheckKind::kDns || check == CheckKind::kUdp;
+    if (!stream && !datagram_check) {
       errors.add(*pool.health, fmt::format("check = {} needs a stream pool; a datagram pool's "
-                                           "backends are checked with check = \"dns\"",
+                                           "backends are checked with check = \"dns\" or "
+                                           "\"udp\"",
                                            quoteText(checkKindName(check))));
-    } else if (stream && check == CheckKind::kDns) {
-      errors.add(*pool.health, "check = \"dns\" applies to datagram pools (udp://, unixgram://)");
+    } else if (stream && datagram_check) {
+      errors.add(*pool.health, fmt::format("check = {} applies to datagram pools (udp://, "
+                                           "unixgram://)",
+                                           quoteText(checkKindName(check))));
     } else if (!stream) {
       for (const BackendDraft& backend : pool.backends) {
         if (backend.address_ok && backend.config.address.kind == net::EndpointKind::kMessageQueue) {

@@ -30,7 +30,7 @@ constexpr std::array kHealthKeys = {
     "user"sv,   "database"sv, "role"sv,          "sni"sv,  "name"sv, "type"sv};
 
 constexpr std::array kCheckNames = {"tcp"sv,   "send-expect"sv, "redis"sv, "memcached"sv, "http"sv,
-                                    "mysql"sv, "pgsql"sv,       "tls"sv,   "dns"sv};
+                                    "mysql"sv, "pgsql"sv,       "tls"sv,   "dns"sv,       "udp"sv};
 
 constexpr std::array kDnsTypeNames = {"A"sv,  "AAAA"sv, "NS"sv,  "SOA"sv,    "CNAME"sv, "PTR"sv,
                                       "MX"sv, "TXT"sv,  "SRV"sv, "DNSKEY"sv, "CAA"sv};
@@ -38,6 +38,8 @@ constexpr std::array kDnsTypeNames = {"A"sv,  "AAAA"sv, "NS"sv,  "SOA"sv,    "CN
 constexpr std::array kRoleNames = {"primary"sv, "replica"sv, "any"sv};
 
 constexpr std::int64_t kMaxRiseFall = 100;
+// The largest UDP payload over IPv4 (65,535 less the IP and UDP headers).
+constexpr std::size_t kMaxUdpPayload = 65'507;
 
 constexpr std::size_t kMaxPasswordBytes = 4096;
 
@@ -51,12 +53,15 @@ std::optional<CheckKind> parseCheckKind(std::string_view name) {
   if (name == "pgsql") return CheckKind::kPgsql;
   if (name == "tls") return CheckKind::kTls;
   if (name == "dns") return CheckKind::kDns;
+  if (name == "udp") return CheckKind::kUdp;
   return std::nullopt;
 }
 
 // The keys each check takes beyond the timing ones.
 bool appliesTo(std::string_view key, CheckKind kind) {
-  if (key == "send" || key == "expect") return kind == CheckKind::kSendExpect;
+  if (key == "send" || key == "expect") {
+    return kind == CheckKind::kSendExpect || kind == CheckKind::kUdp;
+  }
   if (key == "password_file" || key == "role") {
     return kind == CheckKind::kRedis || kind == CheckKind::kMysql || kind == CheckKind::kPgsql;
   }
@@ -189,6 +194,27 @@ void readDnsQuestion(TableReader& reader, HealthConfig& health) {
   }
 }
 
+// udp: `send` (default: an empty datagram, which a syslog or statsd server ignores) and, for a
+// backend that answers, `expect`.
+void readUdpProbe(TableReader& reader, HealthConfig& health) {
+  if (auto send = readEscaped(reader, "send")) {
+    health.send = std::move(*send);
+    if (health.send.size() > kMaxUdpPayload) {
+      reader.errors().add(
+          reader.originOf("send"),
+          fmt::format("longer than {} bytes (a UDP datagram's payload)", kMaxUdpPayload));
+    }
+  }
+  if (auto expect = readEscaped(reader, "expect")) {
+    health.expect = std::move(*expect);
+    health.expect_set = true;
+    if (health.expect.size() > proto::kMaxCheckReply) {
+      reader.errors().add(reader.originOf("expect"),
+                          fmt::format("longer than {} bytes", proto::kMaxCheckReply));
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<proto::Role> parseRole(std::string_view name) {
@@ -211,6 +237,7 @@ std::string_view checkKindName(CheckKind kind) {
     case CheckKind::kPgsql: return "pgsql";
     case CheckKind::kTls: return "tls";
     case CheckKind::kDns: return "dns";
+    case CheckKind::kUdp: return "udp";
   }
   return "unknown";
 }
@@ -292,6 +319,7 @@ void readCheckOptions(TableReader& reader, HealthConfig& health) {
       }
       break;
     case CheckKind::kDns: readDnsQuestion(reader, health); break;
+    case CheckKind::kUdp: readUdpProbe(reader, health); break;
     case CheckKind::kTcp:
     case CheckKind::kMemcached: break;
   }

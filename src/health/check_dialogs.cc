@@ -95,7 +95,8 @@ std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& 
       return std::make_unique<proto::PgsqlDialog>(health.user, health.database, health.password,
                                                   role);
     case CheckKind::kTls: return std::make_unique<proto::TlsCheckDialog>(health.sni, helloSeed());
-    case CheckKind::kDns: return nullptr;  // datagram pools: DatagramProbe, not a conversation
+    case CheckKind::kDns:
+    case CheckKind::kUdp: return nullptr;  // datagram pools: DatagramProbe, not a conversation
   }
   return nullptr;
 }

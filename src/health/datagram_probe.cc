@@ -16,8 +16,19 @@ namespace l4lb::health {
 namespace {
 
 // Without EDNS a DNS reply over UDP is at most 512 bytes (RFC 1035 4.2.1); anything longer is
-// still judged by its header and question.
+// still judged by its header and question, and a udp check's expect is at most this long.
 constexpr std::size_t kReplyBuffer = 4096;
+
+// Why a send or receive failed, for the state-change log line. ECONNREFUSED is an ICMP port
+// unreachable (or a Unix path with no receiver); the host and network ones come with IP_RECVERR.
+std::string socketFailure(std::string_view call, int error) {
+  switch (error) {
+    case ECONNREFUSED: return "connection refused";
+    case EHOSTUNREACH: return "host unreachable";
+    case ENETUNREACH: return "network unreachable";
+    default: return fmt::format("{}: {}", call, std::strerror(error));
+  }
+}
 
 }  // namespace
 
@@ -31,9 +42,20 @@ DatagramProbe::DatagramProbe(HealthChecker& owner, io::EventLoop& loop, std::uin
       backend_config_(pool_config.backends[backend]),
       counter_(config_.rise, config_.fall),
       random_state_((std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
-  // The config loader checked the name already.
-  auto wire = proto::encodeDnsName(config_.dns_name);
-  wire_name_ = wire ? std::move(wire).value() : std::string(1, '\0');
+  if (config_.check == config::CheckKind::kDns) {
+    // The config loader checked the name already.
+    auto wire = proto::encodeDnsName(config_.dns_name);
+    wire_name_ = wire ? std::move(wire).value() : std::string(1, '\0');
+  }
+}
+
+std::unique_ptr<proto::DatagramDialog> DatagramProbe::makeDialog() {
+  if (config_.check == config::CheckKind::kUdp) {
+    return proto::makeUdpDialog(config_.send, config_.expect_set
+                                                  ? std::optional<std::string>(config_.expect)
+                                                  : std::nullopt);
+  }
+  return proto::makeDnsDialog(nextId(), wire_name_, config_.dns_type);
 }
 
 DatagramProbe::~DatagramProbe() {
@@ -55,11 +77,11 @@ void DatagramProbe::onTimer() {
     begin();
     return;
   }
-  finish(false, fmt::format("timed out after {} ms waiting for a reply", config_.timeout.count()));
+  finish(dialog_->onSilence(config_.timeout.count()));
 }
 
 void DatagramProbe::begin() {
-  query_ = proto::dnsQuery(nextId(), wire_name_, config_.dns_type);
+  dialog_ = makeDialog();
   auto connected = net::connectDatagram(backend_config_.address);
   if (!connected) {
     finish(false, connected.error().message());
@@ -72,10 +94,13 @@ void DatagramProbe::begin() {
     return;
   }
   loop_.timers().schedule(this, loop_.now() + config_.timeout.count());
-  while (::send(fd_.get(), query_.data(), query_.size(), MSG_NOSIGNAL) < 0) {
+  const std::string& request = dialog_->request();
+  while (::send(fd_.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) {
     if (errno == EINTR) continue;
-    // A full send buffer on a socket that has sent nothing yet: the system is out of memory.
-    finish(false, fmt::format("send: {}", std::strerror(errno)));
+    // A full send buffer on a UDP socket that has sent nothing yet: the system is out of
+    // memory. On a unixgram socket EAGAIN is the receiver's full queue: it is not reading.
+    finish(false, errno == EAGAIN ? std::string("the receiver's queue is full (not reading)")
+                                  : socketFailure("send", errno));
     return;
   }
 }
@@ -91,15 +116,21 @@ void DatagramProbe::readReply() {
     n = ::recv(fd_.get(), buffer, sizeof(buffer), 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    // ECONNREFUSED: an ICMP port unreachable answered the query.
-    finish(false, errno == ECONNREFUSED ? std::string("connection refused")
-                                        : fmt::format("recv: {}", std::strerror(errno)));
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      // ECONNREFUSED: an ICMP port unreachable answered the datagram.
+      finish(false, socketFailure("recv", errno));
+      return;
+    }
+    // The error a send took already may still be queued (IP_RECVERR); it says the same.
+    const int queued = net::takeQueuedError(fd_.get());
+    if (queued != 0) finish(false, socketFailure("recv", queued));
     return;
   }
-  proto::CheckVerdict verdict =
-      proto::parseDnsReply(std::string_view(buffer, static_cast<std::size_t>(n)), query_);
-  finish(verdict.status == proto::CheckStatus::kUp, std::move(verdict.reason));
+  finish(dialog_->onReply(std::string_view(buffer, static_cast<std::size_t>(n))));
+}
+
+void DatagramProbe::finish(const proto::CheckVerdict& verdict) {
+  finish(verdict.status == proto::CheckStatus::kUp, verdict.reason);
 }
 
 void DatagramProbe::finish(bool up, std::string reason) {

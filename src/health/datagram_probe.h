@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "base/fd.h"
@@ -8,17 +9,19 @@
 #include "health/health_state.h"
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
+#include "proto/datagram_dialog.h"
 
 namespace l4lb::health {
 
 class HealthChecker;
 
-// The active check of one backend of a datagram pool (check = "dns"): every interval (with
-// jitter) a query from a fresh connected socket, and the first datagram that comes back judged
-// (or the timeout hits). A fresh socket per check means a fresh source port,
-// so a late reply to an earlier check never reaches this one. Being connected, the socket hears
-// the ICMP port unreachable of a stopped server as ECONNREFUSED: down at once, not at the
-// timeout. Lives on the health thread, beside the stream pools' Probes.
+// The active check of one backend of a datagram pool (check = "dns" or "udp"): every interval
+// (with jitter) one datagram from a fresh connected socket, and the first datagram that comes
+// back judged by the check's proto::DatagramDialog, or silence until the timeout. A fresh socket
+// per check means a fresh source port, so a late reply to an earlier check never reaches this
+// one. Being connected, the socket hears the ICMP port unreachable of a stopped server as
+// ECONNREFUSED (and, with IP_RECVERR, a host unreachable as EHOSTUNREACH): down at once, not at
+// the timeout. Lives on the health thread, beside the stream pools' Probes.
 //
 // Phases: idle (timer = next check) -> waiting for the reply (timer = timeout) -> idle.
 class DatagramProbe final : public io::Timer, public io::EventHandler {
@@ -38,7 +41,9 @@ class DatagramProbe final : public io::Timer, public io::EventHandler {
   void begin();
   void readReply();
   void finish(bool up, std::string reason);
+  void finish(const proto::CheckVerdict& verdict);
   [[nodiscard]] std::uint16_t nextId();
+  [[nodiscard]] std::unique_ptr<proto::DatagramDialog> makeDialog();
 
   HealthChecker& owner_;
   io::EventLoop& loop_;
@@ -48,8 +53,8 @@ class DatagramProbe final : public io::Timer, public io::EventHandler {
   const config::BackendConfig& backend_config_;
   std::string wire_name_;  // config_.dns_name encoded once
   RiseFallCounter counter_;
-  base::Fd fd_;  // open while a query is out
-  std::string query_;
+  base::Fd fd_;  // open while a check is out
+  std::unique_ptr<proto::DatagramDialog> dialog_;
   std::uint64_t random_state_;
 };
 

@@ -77,7 +77,7 @@ TEST(ConfigHealthTest, KeysOfEachCheck) {
               "pool.p.health.user", 6, "needs user");
   expectError(load(poolLines("health = { check = \"tcp\" }",
                              "backends = [{ address = \"udp://127.0.0.1:53\" }]")),
-              "pool.p.health", 6, "check = \"dns\"");
+              "pool.p.health", 6, "check = \"dns\" or \"udp\"");
 }
 
 TEST(ConfigHealthTest, BackendRoleOverridesThePoolsRole) {
@@ -167,6 +167,40 @@ TEST(ConfigHealthTest, BadDnsCheck) {
                           "health = { check = \"dns\" }",
                           "backends = [{ address = \"mq:///l4lb-out\" }]"})),
               "pool.p.backends[0].address", 6, "one-way");
+}
+
+// check = "udp" (issue 15, defect 2): send (default an empty datagram) and, optionally, expect.
+TEST(ConfigHealthTest, UdpOnDatagramPool) {
+  LoadResult refusal = load(udpPoolWith("health = { check = \"udp\" }"));
+  ASSERT_TRUE(refusal.ok()) << describeErrors(refusal);
+  const HealthConfig& probe = *refusal.config->pools[0].health;
+  EXPECT_EQ(probe.check, CheckKind::kUdp);
+  EXPECT_EQ(probe.send, "");
+  EXPECT_FALSE(probe.expect_set);
+
+  LoadResult echo =
+      load(udpPoolWith("health = { check = \"udp\", send = \"ping\\n\", expect = \"pong\" }"));
+  ASSERT_TRUE(echo.ok()) << describeErrors(echo);
+  const HealthConfig& expecting = *echo.config->pools[0].health;
+  EXPECT_EQ(expecting.send, "ping\n");
+  EXPECT_EQ(expecting.expect, "pong");
+  EXPECT_TRUE(expecting.expect_set);
+
+  LoadResult unixgram = load(lines({"[[listener]]", "bind = \"unixgram:///tmp/l4lb-in\"",
+                                    "pool = \"p\"", "[pool.p]", "health = { check = \"udp\" }",
+                                    "backends = [{ address = \"unixgram:///tmp/l4lb-out\" }]"}));
+  EXPECT_TRUE(unixgram.ok()) << describeErrors(unixgram);
+}
+
+TEST(ConfigHealthTest, BadUdpCheck) {
+  expectError(load(poolLines("health = { check = \"udp\" }")), "pool.p.health", 6,
+              "check = \"udp\" applies to datagram pools");
+  expectError(load(udpPoolWith("health = { check = \"udp\", name = \"a.test\" }")),
+              "pool.p.health.name", 6, "does not apply to check = \"udp\"");
+  expectError(load(udpPoolWith("health = { check = \"udp\", send = '\\xZZ' }")),
+              "pool.p.health.send", 6, "two hex digits");
+  expectError(load(udpPoolWith("health = { check = \"dns\", expect = \"x\" }")),
+              "pool.p.health.expect", 6, "does not apply to check = \"dns\"");
 }
 
 TEST(ConfigHealthTest, OptionOfAnotherCheck) {
