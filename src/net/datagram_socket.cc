@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "net/socket_holders.h"
+
 namespace l4lb::net {
 
 namespace {
@@ -55,7 +57,7 @@ base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port) {
   }
   raiseReceiveBuffer(fd.get());
   if (::bind(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
-    return base::lastError("bind");
+    return bindError(endpoint, errno);
   }
   return fd;
 }

@@ -16,6 +16,12 @@ struct ListenOptions {
   bool reuse_port = false;  // one socket per worker, the kernel spreading connections among them
 };
 
+// A bound (not yet listening) non-blocking, close-on-exec stream socket: nothing can connect to
+// it until listen(2), so a start that fails after binding turns no client away. A stale Unix
+// path is removed first, as listenStream does.
+[[nodiscard]] base::Result<base::Fd> bindStream(const Endpoint& endpoint,
+                                                const ListenOptions& options);
+
 // A bound, listening, non-blocking, close-on-exec stream socket. A Unix path left behind by a
 // process that is gone (nothing accepts on it) is removed first; one that is live is an error.
 [[nodiscard]] base::Result<base::Fd> listenStream(const Endpoint& endpoint,
