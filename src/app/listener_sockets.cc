@@ -64,7 +64,8 @@ base::Result<std::vector<base::Fd>> bindWorkerSockets(const config::ListenerConf
   for (unsigned i = 0; i < count; ++i) {
     auto bound = datagram ? net::bindDatagram(listener.bind, /*reuse_port=*/true)
                           : net::bindStream(listener.bind, net::ListenOptions{listener.backlog,
-                                                                              /*reuse_port=*/true});
+                                                                              /*reuse_port=*/true,
+                                                                              {}});
     if (!bound) return listenerError(listener, bound.error());
     if (!datagram) net::setNoDelay(bound.value().get(), listener.bind.family());
     if (steer && datagram) {

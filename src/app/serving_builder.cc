@@ -77,7 +77,8 @@ base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
       continue;
     }
     if (listener.bind.family() != AF_UNIX || listener.isDatagram()) continue;
-    auto bound = net::bindStream(listener.bind, net::ListenOptions{listener.backlog, false});
+    auto bound = net::bindStream(listener.bind,
+                                 net::ListenOptions{listener.backlog, false, listener.socket_file});
     if (!bound) return listenerError(listener, bound.error());
     unlistened.add(bound.value().get(), listener.backlog);
     serving->shared_sockets[i] =

@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "net/socket_holders.h"
+#include "net/socket_file.h"
 
 namespace l4lb::net {
 
@@ -40,7 +40,8 @@ void raiseReceiveBuffer(int fd) {
 
 }  // namespace
 
-base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port) {
+base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port,
+                                    const SocketFile& file) {
   base::Fd fd(::socket(endpoint.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
   int one = 1;
@@ -56,9 +57,7 @@ base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port) {
     removeStaleUnixgramPath(endpoint);
   }
   raiseReceiveBuffer(fd.get());
-  if (::bind(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
-    return bindError(endpoint, errno);
-  }
+  if (auto bound = bindSocket(fd.get(), endpoint, file); !bound) return bound.error();
   return fd;
 }
 

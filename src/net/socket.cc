@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cerrno>
 
-#include "net/socket_holders.h"
+#include "net/socket_file.h"
 
 namespace l4lb::net {
 
@@ -51,9 +51,7 @@ base::Result<base::Fd> bindStream(const Endpoint& endpoint, const ListenOptions&
   } else {
     removeStaleUnixPath(endpoint);
   }
-  if (::bind(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
-    return bindError(endpoint, errno);
-  }
+  if (auto bound = bindSocket(fd.get(), endpoint, options.file); !bound) return bound.error();
   return fd;
 }
 

@@ -8,12 +8,14 @@
 #include "base/fd.h"
 #include "base/result.h"
 #include "net/endpoint.h"
+#include "net/socket_file.h"
 
 namespace l4lb::net {
 
 struct ListenOptions {
   int backlog = 4096;
   bool reuse_port = false;  // one socket per worker, the kernel spreading connections among them
+  SocketFile file;          // unix:///PATH: the socket file's mode and owner
 };
 
 // A bound (not yet listening) non-blocking, close-on-exec stream socket: nothing can connect to
