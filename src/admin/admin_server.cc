@@ -16,6 +16,7 @@
 #include "admin/router.h"
 #include "base/fd.h"
 #include "base/log.h"
+#include "net/socket_holders.h"
 
 namespace l4lb::admin {
 
@@ -44,7 +45,8 @@ bool sameSecret(std::string_view a, std::string_view b) {
 
 // Prepares the path of a unix:// admin socket: its directory exists (created 0755 when missing,
 // one level), and no other process is serving there; a stale socket file is removed.
-base::Result<void> preparePath(const std::string& url, const std::string& path) {
+base::Result<void> preparePath(const net::Endpoint& endpoint, const std::string& path) {
+  const std::string& url = endpoint.url;
   const std::size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
     const std::string dir = path.substr(0, slash);
@@ -71,8 +73,13 @@ base::Result<void> preparePath(const std::string& url, const std::string& path) 
   sun.sun_family = AF_UNIX;
   std::memcpy(sun.sun_path, path.data(), std::min(path.size(), sizeof(sun.sun_path) - 1));
   if (probe && ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof(sun)) == 0) {
+    auto others = net::otherSocketsOn(endpoint);
+    const std::string who =
+        others && !others->empty() ? net::describeOthers(*others) : "a process not visible here";
     return base::failure(fmt::format(
-        "admin listener {}: another process is serving on {} (another l4lb?)", url, path));
+        "admin listener {}: another process is serving on {}: {} (another l4lb? give this one "
+        "its own [admin] listen)",
+        url, path, who));
   }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return base::failure(fmt::format("admin listener {}: cannot remove the stale socket {}: {}",
@@ -117,6 +124,12 @@ void routeRequests(httplib::Server& server, Controller& controller, bool tcp,
 
 base::Result<void> bindTcp(httplib::Server& server, const net::Endpoint& endpoint) {
   auto [host, port] = net::hostAndPort(endpoint);
+  // cpp-httplib sets SO_REUSEPORT, which would let another process (a second l4lb) share the
+  // port and answer half the requests: SO_REUSEADDR alone, so such a bind is refused.
+  server.set_socket_options([](socket_t sock) {
+    int one = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  });
   bool bound = false;
   if (port == 0) {
     port = server.bind_to_any_port(host);
@@ -125,7 +138,7 @@ base::Result<void> bindTcp(httplib::Server& server, const net::Endpoint& endpoin
     bound = server.bind_to_port(host, port);
   }
   if (!bound) {
-    return base::sysError(errno != 0 ? errno : EADDRINUSE, "bind")
+    return net::bindError(endpoint, errno != 0 ? errno : EADDRINUSE)
         .within("admin listener " + endpoint.url);
   }
   base::logInfo("admin API listening on tcp://{}{}{}:{}", endpoint.family() == AF_INET6 ? "[" : "",
@@ -142,7 +155,7 @@ base::Result<void> bindUnix(httplib::Server& server, const net::Endpoint& endpoi
                     "mode protects them)",
                     endpoint.url));
   }
-  if (auto prepared = preparePath(endpoint.url, path); !prepared) return prepared;
+  if (auto prepared = preparePath(endpoint, path); !prepared) return prepared;
   server.set_address_family(AF_UNIX);
   // Created 0600 from the start (not chmod'ed after, which would leave a window): only the
   // user l4lb runs as may connect. No other thread runs yet, so the umask is ours to change.

@@ -10,16 +10,21 @@ Prepared prepareReload(config::Config next, const worker::ServingConfig& running
                        std::size_t workers, const CheckerFactory& make_checker) {
   std::vector<std::string> warnings = keepRestartOnlySettings(running.config, next);
   PreparedReload reload;
-  auto bound =
-      bindNewListeners(next, running.config, static_cast<unsigned>(workers), reload.sockets_);
+  UnlistenedSockets unlistened;
+  auto bound = bindNewListeners(next, running.config, static_cast<unsigned>(workers),
+                                reload.sockets_, unlistened);
   if (!bound) return Prepared{bound.error(), std::move(warnings)};
-  auto serving = buildServing(std::move(next), &running);
+  auto serving = buildServing(std::move(next), &running, unlistened);
   if (!serving) return Prepared{serving.error(), std::move(warnings)};
   reload.serving_ = std::move(serving).value();
   reload.checker_ = make_checker(reload.serving_->config);
   if (reload.checker_) {
     if (auto ready = reload.checker_->init(); !ready)
       return Prepared{ready.error(), std::move(warnings)};
+  }
+  // The last step that can fail: a reload that fails before it has let no client in.
+  if (auto listening = unlistened.listenAll(); !listening) {
+    return Prepared{listening.error(), std::move(warnings)};
   }
   return Prepared{std::move(reload), std::move(warnings)};
 }

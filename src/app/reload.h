@@ -60,7 +60,7 @@ class PreparedReload {
   PreparedReload() = default;
 
   std::shared_ptr<const worker::ServingConfig> serving_;
-  std::vector<std::vector<base::Fd>> sockets_;  // [worker][listener], for new tcp:// listeners
+  std::vector<std::vector<base::Fd>> sockets_;  // [worker][listener]: new tcp://, udp://
   std::unique_ptr<health::HealthChecker> checker_;
 };
 

@@ -93,6 +93,11 @@ bool Server::start() {
     base::logError("{}", checking.error().message());
     return false;
   }
+  // Nothing can fail any more: only now may a client connect (listener_sockets.h).
+  if (auto listening = unlistened_.listenAll(); !listening) {
+    base::logError("{}", listening.error().message());
+    return false;
+  }
   for (auto& w : workers_) w->start();
   if (target) {
     takeConnections(*target);  // binds and starts the admin API once the old one let go
@@ -120,9 +125,10 @@ base::Result<void> Server::startWorkers(const config::Config& config, unsigned w
                                         std::vector<base::Fd>* activated,
                                         std::vector<base::Fd>* taken) {
   // A copy of the loaded config: start() goes on reading that one.
-  auto serving = buildServing(config, nullptr, activated, taken);
+  auto serving = buildServing(config, nullptr, unlistened_, activated, taken);
   if (!serving) return serving.error();
   serving_ = std::move(serving).value();
+  if (auto bound = bindWorkerListeners(config, worker_count); !bound) return bound;
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<worker::Worker>(i, serving_, *access_log_));
     workers_.back()->setWorkerCount(worker_count);
@@ -137,6 +143,31 @@ base::Result<void> Server::startWorkers(const config::Config& config, unsigned w
     const bool one_worker = listener.isDatagram() && listener.bind.kind != net::EndpointKind::kUdp;
     base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
                   listener.bind.url, listener.pool, one_worker ? 1U : worker_count);
+  }
+  return {};
+}
+
+base::Result<void> Server::bindWorkerListeners(const config::Config& config,
+                                               unsigned worker_count) {
+  taken_sockets_.resize(worker_count);
+  for (auto& per_worker : taken_sockets_) per_worker.resize(config.listeners.size());
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    const auto& listener = config.listeners[i];
+    const bool per_worker = listener.bind.kind == net::EndpointKind::kTcp ||
+                            listener.bind.kind == net::EndpointKind::kUdp;
+    if (!per_worker || serving_->sharedFd(i) >= 0) continue;  // passed by the service manager
+    // A binary upgrade's new process may have more workers than the old had sockets.
+    std::vector<unsigned> without;
+    for (unsigned w = 0; w < worker_count; ++w) {
+      if (taken_sockets_[w][i].empty()) without.push_back(w);
+    }
+    if (without.empty()) continue;
+    auto bound = bindWorkerSockets(listener, static_cast<unsigned>(without.size()), worker_count,
+                                   unlistened_);
+    if (!bound) return bound.error();
+    for (std::size_t k = 0; k < without.size(); ++k) {
+      taken_sockets_[without[k]][i].push_back(std::move(bound.value()[k]));
+    }
   }
   return {};
 }

@@ -13,6 +13,7 @@
 
 #include "admin/admin_server.h"
 #include "admin/controller.h"
+#include "app/listener_sockets.h"
 #include "app/reload.h"
 #include "app/self_upgrade.h"
 #include "app/signal_source.h"
@@ -45,6 +46,10 @@ class Server {
   [[nodiscard]] base::Result<void> startWorkers(const config::Config& config, unsigned worker_count,
                                                 std::vector<base::Fd>* activated,
                                                 std::vector<base::Fd>* taken);
+  // Each worker's socket of every tcp:// and udp:// listener that none was passed or handed
+  // for, into taken_sockets_; not listening until start() has nothing left that can fail.
+  [[nodiscard]] base::Result<void> bindWorkerListeners(const config::Config& config,
+                                                       unsigned worker_count);
   // `taken_over`: a binary upgrade, whose checks start from the old process's states.
   [[nodiscard]] base::Result<void> startChecks(const config::Config& config, bool taken_over);
   void onSignal(int signal_number);
@@ -108,7 +113,9 @@ class Server {
   std::vector<std::string> taken_listeners_;       // new process: the listeners taken over
   SocketWorkers socket_workers_;                   // new process: who serves which socket
   std::vector<upgrade::BackendRecord> taken_backends_;  // new process: the old one's states
-  std::vector<std::vector<std::vector<base::Fd>>> taken_sockets_;  // [worker][listener]
+  // [worker][listener]: handed over by the old process, or bound at start, until init().
+  std::vector<std::vector<std::vector<base::Fd>>> taken_sockets_;
+  UnlistenedSockets unlistened_;  // bound at start, listening once start cannot fail
   std::shared_ptr<const worker::ServingConfig> serving_;
   std::unique_ptr<proxy::AccessLog> access_log_;
   std::vector<std::unique_ptr<worker::Worker>> workers_;

@@ -2,14 +2,11 @@
 
 #include <fmt/format.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 
-#include "net/datagram_socket.h"
+#include "app/listener_sockets.h"
 #include "net/socket.h"
-#include "net/source_steering.h"
 
 namespace l4lb::app {
 
@@ -23,25 +20,11 @@ const config::ListenerConfig* findSameBind(const config::Config& config,
   return nullptr;
 }
 
-base::Error listenerError(const config::ListenerConfig& listener, base::Error error) {
-  std::string hint;
-  if (error.code == EACCES && ::geteuid() != 0) {
-    // After the privilege drop ([global] user) ports below 1024 cannot be bound again.
-    hint = fmt::format(
-        " (l4lb runs as uid {}: binding a port below 1024 or a root-only path needs a restart, "
-        "or a socket passed by the service manager)",
-        ::geteuid());
-  }
-  if (!hint.empty()) error = base::failure(error.message() + hint);
-  return std::move(error).within(
-      fmt::format("listener \"{}\" ({})", listener.name, listener.bind.url));
-}
-
 }  // namespace
 
 base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
-    config::Config next, const worker::ServingConfig* previous, std::vector<base::Fd>* activated,
-    std::vector<base::Fd>* taken) {
+    config::Config next, const worker::ServingConfig* previous, UnlistenedSockets& unlistened,
+    std::vector<base::Fd>* activated, std::vector<base::Fd>* taken) {
   auto serving = std::make_shared<worker::ServingConfig>();
   serving->config = std::move(next);
   const auto& config = serving->config;
@@ -94,8 +77,10 @@ base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
       continue;
     }
     if (listener.bind.family() != AF_UNIX || listener.isDatagram()) continue;
-    auto bound = net::listenStream(listener.bind, net::ListenOptions{listener.backlog, false});
+    auto bound = net::bindStream(listener.bind,
+                                 net::ListenOptions{listener.backlog, false, listener.socket_file});
     if (!bound) return listenerError(listener, bound.error());
+    unlistened.add(bound.value().get(), listener.backlog);
     serving->shared_sockets[i] =
         std::make_shared<worker::SharedListenSocket>(std::move(bound.value()), std::move(path));
   }
@@ -103,32 +88,21 @@ base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
 }
 
 base::Result<void> bindNewListeners(const config::Config& next, const config::Config& previous,
-                                    unsigned workers, std::vector<std::vector<base::Fd>>& sockets) {
+                                    unsigned workers, std::vector<std::vector<base::Fd>>& sockets,
+                                    UnlistenedSockets& unlistened) {
   sockets.clear();
   sockets.resize(workers);
   for (auto& per_worker : sockets) per_worker.resize(next.listeners.size());
   for (std::size_t i = 0; i < next.listeners.size(); ++i) {
     const auto& listener = next.listeners[i];
     if (findSameBind(previous, listener) != nullptr) continue;
-    if (listener.bind.kind == net::EndpointKind::kUdp) {
-      auto tried = net::bindDatagram(listener.bind, /*reuse_port=*/true);
-      if (!tried) return listenerError(listener, tried.error());
+    if (listener.bind.kind != net::EndpointKind::kTcp &&
+        listener.bind.kind != net::EndpointKind::kUdp) {
       continue;
     }
-    if (listener.bind.kind != net::EndpointKind::kTcp) continue;
-    const bool steer =
-        listener.per_source_max_connections > 0 || listener.per_source_rate.enabled();
-    for (unsigned w = 0; w < workers; ++w) {
-      auto bound = net::listenStream(listener.bind,
-                                     net::ListenOptions{listener.backlog, /*reuse_port=*/true});
-      if (!bound) return listenerError(listener, bound.error());
-      net::setNoDelay(bound.value().get(), listener.bind.family());
-      if (steer) {
-        auto steered = net::steerBySource(bound.value().get(), workers);
-        if (!steered) return listenerError(listener, steered.error());
-      }
-      sockets[w][i] = std::move(bound.value());
-    }
+    auto bound = bindWorkerSockets(listener, workers, workers, unlistened);
+    if (!bound) return bound.error();
+    for (unsigned w = 0; w < workers; ++w) sockets[w][i] = std::move(bound.value()[w]);
   }
   return {};
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/listener_sockets.h"
 #include "base/fd.h"
 #include "base/result.h"
 #include "config/config.h"
@@ -21,19 +22,19 @@ namespace l4lb::app {
 // with a socket the service manager passed (`activated`, per listener, at startup; see
 // socket_activation.h). A listener whose bind `previous` has keeps that shared socket (so an
 // activated listener is never bound again); a Unix one with a socket in `taken` (per listener:
-// handed over by the old process of a binary upgrade) serves that; a new Unix one is bound.
-// An error naming the listener when a bind fails.
+// handed over by the old process of a binary upgrade) serves that; a new Unix one is bound, not
+// listening yet (added to `unlistened`). An error naming the listener when a bind fails.
 [[nodiscard]] base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
-    config::Config next, const worker::ServingConfig* previous,
+    config::Config next, const worker::ServingConfig* previous, UnlistenedSockets& unlistened,
     std::vector<base::Fd>* activated = nullptr, std::vector<base::Fd>* taken = nullptr);
 
-// For each tcp:// listener of `next` that `previous` does not have: one SO_REUSEPORT socket per
-// worker, bound now and in worker order (per-source steering relies on that order), as
-// sockets[worker][listener]. udp:// listeners new to `next` are tried (bound and released) so a
-// taken port fails the reload too. An error naming the listener when a bind fails.
+// For each tcp:// and udp:// listener of `next` that `previous` does not have: one SO_REUSEPORT
+// socket per worker (bindWorkerSockets: refused where another process listens), as
+// sockets[worker][listener]; the stream ones not listening yet (added to `unlistened`).
 [[nodiscard]] base::Result<void> bindNewListeners(const config::Config& next,
                                                   const config::Config& previous, unsigned workers,
-                                                  std::vector<std::vector<base::Fd>>& sockets);
+                                                  std::vector<std::vector<base::Fd>>& sockets,
+                                                  UnlistenedSockets& unlistened);
 
 // The health states of `before`'s backends, for the backends of `next` with the same pool name,
 // backend name and address; the others start unknown, as at startup.

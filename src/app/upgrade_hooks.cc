@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "io/clock.h"
 #include "net/socket.h"
+#include "net/socket_holders.h"
 
 namespace l4lb::app {
 
@@ -108,6 +109,10 @@ base::Result<void> Server::takeListeners(UpgradeTarget& target, const config::Co
   std::vector<upgrade::ReceivedHandoff> received;
   if (auto listeners = target.receiveListeners(received, taken_backends_); !listeners) {
     return listeners;
+  }
+  for (const auto& item : received) {
+    // The old process keeps its copies a while: sharing an address with it is not sharing.
+    for (const auto& fd : item.fds) net::handedSocket(fd.get());
   }
   const std::size_t count = received.size();
   upgrade::TakenListeners taken = upgrade::placeListeners(

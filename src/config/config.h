@@ -15,6 +15,7 @@
 #include "net/cidr.h"
 #include "net/endpoint.h"
 #include "net/message_queue.h"
+#include "net/socket_file.h"
 #include "proto/check_reply.h"
 #include "proto/sni_match.h"
 
@@ -160,6 +161,10 @@ struct ListenerConfig {
   std::uint32_t max_flows = 65536;
   std::uint32_t per_source_max_flows = 0;  // udp://: flows per client IP address; 0: no limit
   net::MessageQueueLimits mq;              // mq:// listeners: limits the queue is created with
+
+  // unix:///PATH and unixgram:///PATH listeners: the socket file's mode and owner (`mode`,
+  // `user`, `group`); unset parts as bind(2) makes them (0777 & ~umask, l4lb's user and group).
+  net::SocketFile socket_file;
 
   [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
   // Reads a TLS ClientHello before choosing a pool.

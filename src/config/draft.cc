@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 #include <cstring>
 #include <map>
@@ -166,6 +167,20 @@ void checkScopedKeys(const std::vector<ScopedKey>& keys, const net::Endpoint& en
         }
         break;
       }
+      case KeyScope::kUnixFile:
+        if (endpoint.family() == AF_UNIX &&
+            reinterpret_cast<const sockaddr_un*>(&endpoint.addr)->sun_path[0] == '\0') {
+          errors.add(key.origin, fmt::format("{} is an abstract socket: it has no file, so no "
+                                             "mode or owner (anyone in the network namespace "
+                                             "may connect); use a unix:///PATH to restrict it",
+                                             quoteText(endpoint.url)));
+        } else if (endpoint.kind != net::EndpointKind::kUnix &&
+                   endpoint.kind != net::EndpointKind::kUnixgram) {
+          errors.add(key.origin, fmt::format("only applies to unix:///PATH and unixgram:///PATH "
+                                             "listeners (a socket file); {} is not one",
+                                             quoteText(endpoint.url)));
+        }
+        break;
       case KeyScope::kQueue:
         if (endpoint.kind != net::EndpointKind::kMessageQueue) {
           errors.add(key.origin, fmt::format("only applies to message queues (mq:///name); {} "

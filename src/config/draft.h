@@ -26,6 +26,7 @@ enum class KeyScope : std::uint8_t {
   kTcp,       // per_source_*: only clients with an IP address have a source to count
   kUdp,       // per_source_max_flows, likewise
   kIp,        // allow, deny: tcp:// and udp:// listeners, whose clients have an IP address
+  kUnixFile,  // mode, user, group: unix:///PATH and unixgram:///PATH, which have a file
 };
 
 struct ScopedKey {

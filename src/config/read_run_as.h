@@ -11,4 +11,9 @@ namespace l4lb::config {
 // `group` without `user` is an error (a half drop that keeps uid 0 would keep every privilege).
 void readRunAs(TableReader& reader, GlobalConfig& global);
 
+// A Unix listener's `mode` (an octal string, "0660"), `user` and `group` (names, or numeric ids),
+// the socket file's mode and owner; looked up now, as readRunAs does. Whether the listener has a
+// file at all is checked with its address (KeyScope::kUnixFile).
+void readSocketFile(TableReader& reader, net::SocketFile& file);
+
 }  // namespace l4lb::config

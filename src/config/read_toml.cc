@@ -15,6 +15,7 @@
 #include "config/read_global.h"
 #include "config/read_health.h"
 #include "config/read_retry_on.h"
+#include "config/read_run_as.h"
 #include "config/table_reader.h"
 
 namespace l4lb::config {
@@ -46,7 +47,10 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "proxy_timeout"sv,
                                       "routes"sv,
                                       "inspect_timeout"sv,
-                                      "tls_required"sv};
+                                      "tls_required"sv,
+                                      "mode"sv,
+                                      "user"sv,
+                                      "group"sv};
 constexpr std::array kPoolKeys = {
     "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
@@ -184,6 +188,10 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     noteScoped(reader, key, KeyScope::kStream, scoped);
   }
   readListenerEdge(reader, draft);
+  for (std::string_view key : {"mode"sv, "user"sv, "group"sv}) {
+    noteScoped(reader, key, KeyScope::kUnixFile, scoped);
+  }
+  readSocketFile(reader, draft.config.socket_file);
   reader.reportUnknownKeys();
   return draft;
 }

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/socket_file.h"
+
 namespace l4lb::net {
 
 namespace {
@@ -43,7 +45,8 @@ void raiseReceiveBuffer(int fd) {
 
 }  // namespace
 
-base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port) {
+base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port,
+                                    const SocketFile& file) {
   base::Fd fd(::socket(endpoint.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
   int one = 1;
@@ -59,9 +62,7 @@ base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port) {
     removeStaleUnixgramPath(endpoint);
   }
   raiseReceiveBuffer(fd.get());
-  if (::bind(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
-    return base::lastError("bind");
-  }
+  if (auto bound = bindSocket(fd.get(), endpoint, file); !bound) return bound.error();
   return fd;
 }
 

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cerrno>
 
+#include "net/socket_file.h"
+
 namespace l4lb::net {
 
 namespace {
@@ -30,7 +32,7 @@ void removeStaleUnixPath(const Endpoint& endpoint) {
 
 }  // namespace
 
-base::Result<base::Fd> listenStream(const Endpoint& endpoint, const ListenOptions& options) {
+base::Result<base::Fd> bindStream(const Endpoint& endpoint, const ListenOptions& options) {
   base::Fd fd(::socket(endpoint.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
   int one = 1;
@@ -49,11 +51,15 @@ base::Result<base::Fd> listenStream(const Endpoint& endpoint, const ListenOption
   } else {
     removeStaleUnixPath(endpoint);
   }
-  if (::bind(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
-    return base::lastError("bind");
-  }
-  if (::listen(fd.get(), options.backlog) != 0) return base::lastError("listen");
+  if (auto bound = bindSocket(fd.get(), endpoint, options.file); !bound) return bound.error();
   return fd;
+}
+
+base::Result<base::Fd> listenStream(const Endpoint& endpoint, const ListenOptions& options) {
+  auto bound = bindStream(endpoint, options);
+  if (!bound) return bound;
+  if (::listen(bound.value().get(), options.backlog) != 0) return base::lastError("listen");
+  return bound;
 }
 
 base::Result<base::Fd> connectStream(const Endpoint& endpoint) {

@@ -8,13 +8,21 @@
 #include "base/fd.h"
 #include "base/result.h"
 #include "net/endpoint.h"
+#include "net/socket_file.h"
 
 namespace l4lb::net {
 
 struct ListenOptions {
   int backlog = 4096;
   bool reuse_port = false;  // one socket per worker, the kernel spreading connections among them
+  SocketFile file;          // unix:///PATH: the socket file's mode and owner
 };
+
+// A bound (not yet listening) non-blocking, close-on-exec stream socket: nothing can connect to
+// it until listen(2), so a start that fails after binding turns no client away. A stale Unix
+// path is removed first, as listenStream does.
+[[nodiscard]] base::Result<base::Fd> bindStream(const Endpoint& endpoint,
+                                                const ListenOptions& options);
 
 // A bound, listening, non-blocking, close-on-exec stream socket. A Unix path left behind by a
 // process that is gone (nothing accepts on it) is removed first; one that is live is an error.

@@ -44,7 +44,7 @@ base::Result<void> DatagramListener::open(bool reuse_port, std::uint32_t workers
     if (passed) {
       fd_ = std::move(passed);
     } else {
-      auto bound = net::bindDatagram(listener_->bind, reuse_port);
+      auto bound = net::bindDatagram(listener_->bind, reuse_port, listener_->socket_file);
       if (!bound) return bound.error();
       fd_ = std::move(bound.value());
     }

@@ -8,7 +8,6 @@
 #include "balance/maglev.h"
 #include "base/log.h"
 #include "net/socket.h"
-#include "net/source_steering.h"
 #include "proxy/access_control.h"
 
 namespace l4lb::worker {
@@ -96,19 +95,10 @@ base::Result<void> Worker::openListener(std::uint32_t index, std::vector<base::F
     }
     return {};
   }
-  base::Fd owned;
-  if (current().serving->sharedFd(index) < 0) {
-    auto bound =
-        net::listenStream(listener.bind, net::ListenOptions{listener.backlog, /*reuse_port=*/true});
-    if (!bound) return bound.error();
-    owned = std::move(bound.value());
-    net::setNoDelay(owned.get(), listener.bind.family());  // inherited by accepted sockets
-    if (current().source_limiters[index]) {
-      // Each client address to one worker, so per-source limits are counted exactly.
-      if (auto steered = net::steerBySource(owned.get(), worker_count_); !steered) return steered;
-    }
-  }
-  return addAcceptor(index, std::move(owned));
+  // The supervisor binds every tcp:// socket (app/listener_sockets.h), after making sure no
+  // other process listens there; a worker binds none of its own.
+  if (current().serving->sharedFd(index) < 0) return base::failure("no socket was bound for it");
+  return addAcceptor(index, base::Fd());
 }
 
 base::Result<void> Worker::addAcceptor(std::uint32_t index, base::Fd owned) {

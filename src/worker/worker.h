@@ -77,8 +77,8 @@ class Worker final : public proxy::SessionOwner {
   // This worker's listening sockets: its own tcp:// and udp:// ones, and worker 0's unixgram://
   // ones (shared Unix stream sockets are the supervisor's to pass on).
   [[nodiscard]] std::vector<ListenerSocket> listenerSockets() const;
-  // Before init(), in the new process: per listener index, sockets received from the old
-  // process, served instead of binding new ones.
+  // Before init(): per listener index, the sockets this worker serves: received from the old
+  // process of a binary upgrade, or bound by the supervisor (app/listener_sockets.h).
   void takeOverListeningSockets(std::vector<std::vector<base::Fd>> sockets) {
     taken_sockets_ = std::move(sockets);
   }
@@ -208,7 +208,8 @@ class Worker final : public proxy::SessionOwner {
   // Listener `index` at startup: on `taken` (sockets received from the old process, or none),
   // else on a socket of its own or the shared one.
   [[nodiscard]] base::Result<void> openListener(std::uint32_t index, std::vector<base::Fd> taken);
-  // `taken`: a socket received from the old process, served instead of binding one.
+  // `taken`: a socket received from the old process or bound by the supervisor, served
+  // instead of binding one (a worker binds only unixgram:// and mq:// itself).
   [[nodiscard]] base::Result<void> openDatagramListener(std::uint32_t index, base::Fd taken = {});
   // A stream listener's acceptor on `owned` (this worker's socket) or the shared one.
   [[nodiscard]] base::Result<void> addAcceptor(std::uint32_t index, base::Fd owned);

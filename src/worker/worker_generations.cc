@@ -175,7 +175,8 @@ void Worker::openNewListeners(ServingOrder& order, const std::vector<bool>& serv
     if (served[i]) continue;
     base::Result<void> opened = base::failure("no socket was bound for it");
     if (listeners[i].isDatagram()) {
-      opened = openDatagramListener(i);
+      base::Fd owned = i < order.own_sockets.size() ? std::move(order.own_sockets[i]) : base::Fd();
+      opened = openDatagramListener(i, std::move(owned));
     } else if (now.serving->sharedFd(i) >= 0 ||
                (i < order.own_sockets.size() && order.own_sockets[i])) {
       base::Fd owned = i < order.own_sockets.size() ? std::move(order.own_sockets[i]) : base::Fd();

@@ -50,7 +50,9 @@ struct HeldPort {
 int freePort() { return HeldPort().port; }  // released when it returns
 
 std::shared_ptr<const worker::ServingConfig> serving(config::Config config) {
-  auto built = buildServing(std::move(config), nullptr);
+  UnlistenedSockets unlistened;
+  auto built = buildServing(std::move(config), nullptr, unlistened);
+  EXPECT_TRUE(unlistened.listenAll());
   EXPECT_TRUE(built) << built.error().message();
   return built ? std::move(built).value() : nullptr;
 }

@@ -81,3 +81,56 @@ TEST(ConfigRunAsTest, EmptyNamesAreErrors) {
 
 }  // namespace
 }  // namespace l4lb::config
+
+namespace l4lb::config {
+namespace {
+
+std::string unixListener(std::string_view bind, std::initializer_list<std::string_view> keys) {
+  std::string text =
+      lines({"[[listener]]", "bind = \"" + std::string(bind) + "\"", "pool = \"p\""});
+  for (std::string_view key : keys) text += std::string(key) + "\n";
+  const std::string backend = bind.starts_with("unixgram") ? "udp" : "tcp";
+  return text +
+         lines({"", "[pool.p]", "backends = [{ address = \"" + backend + "://127.0.0.1:7001\" }]"});
+}
+
+TEST(ConfigSocketFileTest, UnsetLeavesTheFileAsBindMakesIt) {
+  auto result = load(unixListener("unix:///run/x.sock", {}));
+  ASSERT_TRUE(result.ok()) << testing::describeErrors(result);
+  EXPECT_FALSE(result.config->listeners[0].socket_file.set());
+}
+
+TEST(ConfigSocketFileTest, ModeIsOctalAndOwnersResolve) {
+  const Me m = me();
+  ASSERT_FALSE(m.user.empty());
+  auto result =
+      load(unixListener("unixgram:///dev/log.l4lb", {"mode = \"0660\"", "user = \"" + m.user + "\"",
+                                                     "group = \"" + m.group + "\""}));
+  ASSERT_TRUE(result.ok()) << testing::describeErrors(result);
+  const auto& file = result.config->listeners[0].socket_file;
+  EXPECT_EQ(file.mode, 0660);
+  EXPECT_EQ(file.uid, static_cast<long long>(m.uid));
+  EXPECT_EQ(file.gid, static_cast<long long>(m.gid));
+  auto numeric = load(unixListener("unix:///run/x.sock", {"user = \"4321\"", "mode = \"600\""}));
+  ASSERT_TRUE(numeric.ok()) << testing::describeErrors(numeric);
+  EXPECT_EQ(numeric.config->listeners[0].socket_file.uid, 4321);
+  EXPECT_EQ(numeric.config->listeners[0].socket_file.mode, 0600);
+}
+
+TEST(ConfigSocketFileTest, ErrorsNameTheKeyAndLine) {
+  expectError(load(unixListener("unix:///run/x.sock", {"mode = \"0999\""})), "listener[0].mode", 4,
+              "octal file mode");
+  expectError(load(unixListener("unix:///run/x.sock", {"mode = \"7\""})), "listener[0].mode", 4,
+              "octal file mode");
+  expectError(load(unixListener("unix:///run/x.sock", {"user = \"no-such-user-l4lb\""})),
+              "listener[0].user", 4, "no such user");
+  expectError(load(unixListener("unix:///run/x.sock", {"group = \"no-such-group-l4lb\""})),
+              "listener[0].group", 4, "no such group");
+  expectError(load(unixListener("tcp://127.0.0.1:7000", {"mode = \"0660\""})), "listener[0].mode",
+              4, "only applies to unix:///PATH and unixgram:///PATH");
+  expectError(load(unixListener("unixgram://@log", {"user = \"4321\""})), "listener[0].user", 4,
+              "abstract socket");
+}
+
+}  // namespace
+}  // namespace l4lb::config
