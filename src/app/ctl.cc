@@ -82,12 +82,13 @@ void printBackends(const json& backends) {
   for (const auto& b : backends) {
     rows.push_back({text(b["name"]), text(b["address"]), text(b["state"]), text(b["weight"]),
                     text(b.value("active", json(nullptr))), text(b.value("total", json(nullptr))),
-                    text(b.value("failures", json(nullptr))),
+                    text(b.value("connect_failures", json(nullptr))),
+                    text(b.value("resets", json(nullptr))),
                     text(b.value("bytes_in", json(nullptr))),
                     text(b.value("bytes_out", json(nullptr))), text(b["last_check"])});
   }
-  printTable({"NAME", "ADDRESS", "STATE", "WEIGHT", "ACTIVE", "TOTAL", "FAILURES", "BYTES IN",
-              "BYTES OUT", "LAST CHECK"},
+  printTable({"NAME", "ADDRESS", "STATE", "WEIGHT", "ACTIVE", "TOTAL", "CONNECT FAILURES", "RESETS",
+              "BYTES IN", "BYTES OUT", "LAST CHECK"},
              rows);
 }
 
