@@ -274,7 +274,8 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
     const BackendTotals totals = hooks_.totals(config_->pools[pool].name, config.name);
     out["active"] = totals.active;
     out["total"] = totals.total;
-    out["failures"] = totals.failures;
+    out["connect_failures"] = totals.connect_failures;
+    out["resets"] = totals.resets;
     out["bytes_in"] = totals.bytes_in;
     out["bytes_out"] = totals.bytes_out;
   }

@@ -22,7 +22,8 @@ namespace l4lb::admin {
 struct BackendTotals {
   std::uint64_t active = 0;
   std::uint64_t total = 0;
-  std::uint64_t failures = 0;
+  std::uint64_t connect_failures = 0;
+  std::uint64_t resets = 0;     // connected, then reset (or ended before its first answer)
   std::uint64_t bytes_in = 0;   // client -> backend
   std::uint64_t bytes_out = 0;  // backend -> client
 };

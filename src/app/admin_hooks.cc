@@ -33,7 +33,8 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
       if (view.counters == nullptr) continue;
       totals.active += view.counters->active.get();
       totals.total += view.counters->total.get();
-      totals.failures += view.counters->failures.get();
+      totals.connect_failures += view.counters->connect_failures.get();
+      totals.resets += view.counters->resets.get();
       totals.bytes_in += view.counters->bytes_to_backend.get();
       totals.bytes_out += view.counters->bytes_from_backend.get();
     }

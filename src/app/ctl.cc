@@ -102,12 +102,13 @@ void printBackends(const json& backends) {
     rows.push_back(
         {text(b["name"]), text(b["address"]), text(b["state"]), text(b["weight"]),
          text(b.value("active", json(nullptr))), text(b.value("total", json(nullptr))),
-         text(b.value("failures", json(nullptr))), text(b.value("bytes_in", json(nullptr))),
-         text(b.value("bytes_out", json(nullptr))), lastCheck(b.value("last_check", json(nullptr))),
+         text(b.value("connect_failures", json(nullptr))), text(b.value("resets", json(nullptr))),
+         text(b.value("bytes_in", json(nullptr))), text(b.value("bytes_out", json(nullptr))),
+         lastCheck(b.value("last_check", json(nullptr))),
          lastChange(b.value("last_change", json(nullptr)))});
   }
-  printTable({"NAME", "ADDRESS", "STATE", "WEIGHT", "ACTIVE", "TOTAL", "FAILURES", "BYTES IN",
-              "BYTES OUT", "LAST CHECK", "LAST CHANGE"},
+  printTable({"NAME", "ADDRESS", "STATE", "WEIGHT", "ACTIVE", "TOTAL", "CONNECT FAILURES", "RESETS",
+              "BYTES IN", "BYTES OUT", "LAST CHECK", "LAST CHANGE"},
              rows);
 }
 

@@ -64,9 +64,16 @@ void BackendHealth::setFullWeight(std::uint32_t backend, std::uint32_t weight, s
   apply(backend, now);
 }
 
-bool BackendHealth::onOutcome(std::uint32_t backend, bool connected, std::int64_t now) {
+bool BackendHealth::onOutcome(std::uint32_t backend, bool connected, std::int64_t now,
+                              Failure failure) {
   Backend& b = backends_[backend];
-  if (!connected) balancer_.onFailure(backend);
+  if (!connected) {
+    if (failure == Failure::kReset) {
+      balancer_.onReset(backend);
+    } else {
+      balancer_.onConnectFailure(backend);
+    }
+  }
   if (connected) {
     b.failures = 0;
     if (b.probation) {

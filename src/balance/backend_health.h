@@ -50,11 +50,16 @@ class BackendHealth {
     return backends_[backend].full_weight;
   }
 
+  // How a connection failed: its connect, or the backend after it was connected (a reset, or an
+  // end before its first answer). Both count towards ejection; each has its own counter.
+  enum class Failure : std::uint8_t { kConnect, kReset };
   // One connection's outcome on this worker: a failed connect or a reset from the backend is a
-  // failure, a connection that ended otherwise a success. For a datagram pool, a flow refused by
-  // the backend (or whose send failed as unreachable) is a failure, and a reply, or a flow that
-  // ended without a refusal, a success. Returns true when this failure ejected the backend.
-  bool onOutcome(std::uint32_t backend, bool connected, std::int64_t now);
+  // failure (`failure` says which), a connection that ended otherwise a success. For a datagram
+  // pool, a flow refused by the backend (or whose send failed as unreachable) is a failure, and a
+  // reply, or a flow that ended without a refusal, a success. Returns true when this failure
+  // ejected the backend.
+  bool onOutcome(std::uint32_t backend, bool connected, std::int64_t now,
+                 Failure failure = Failure::kConnect);
 
   // Readmits backends whose ejection is over and moves slow-start ramps on. Call every ~100 ms
   // while needsTicks().

@@ -64,7 +64,9 @@ class Balancer {
     ++active_[backend];
     counters_[backend]->active.add();
   }
-  void onFailure(std::uint32_t backend) { counters_[backend]->failures.add(); }
+  // A connect to `backend` failed; or it was connected, then reset (or ended before answering).
+  void onConnectFailure(std::uint32_t backend) { counters_[backend]->connect_failures.add(); }
+  void onReset(std::uint32_t backend) { counters_[backend]->resets.add(); }
 
   // The counters of `backend`, for the admin thread to read (relaxed atomics) and for the data
   // path to add to (bytes, connect times). Written by this instance's worker alone.

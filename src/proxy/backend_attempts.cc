@@ -80,7 +80,9 @@ std::uint32_t BackendAttempts::pickReplacement(int error, std::int64_t now) {
     failed_[count_ - 1] = balance::kNoBackend;
     return balance::kNoBackend;
   }
-  if (pool_->health) (void)pool_->health->onOutcome(current_, false, now);
+  if (pool_->health) {
+    (void)pool_->health->onOutcome(current_, false, now, balance::BackendHealth::Failure::kReset);
+  }
   release();
   return replacement;
 }
@@ -99,7 +101,9 @@ void BackendAttempts::end(bool ok, std::int64_t now) {
   // Passive health: a reset from the backend counts against it like a failed connect; any other
   // end of a connected session counts for it. (Not at connect time: a backend that accepts and
   // then resets every connection must still be ejected.)
-  if (pool_->health) (void)pool_->health->onOutcome(current_, ok, now);
+  if (pool_->health) {
+    (void)pool_->health->onOutcome(current_, ok, now, balance::BackendHealth::Failure::kReset);
+  }
   endQuietly();
 }
 

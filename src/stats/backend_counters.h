@@ -16,9 +16,12 @@
   /* connections or flows sent to it (each connect attempt counts) */                       \
   COUNTER(total, false, "l4lb_backend_connections_total",                                   \
           "Connections or flows sent to a backend (each connect attempt counts).")          \
-  /* failed connects and resets from the backend */                                         \
-  COUNTER(failures, false, "l4lb_backend_connect_failures_total",                           \
-          "Failed connects to a backend, and resets from it.")                              \
+  /* connects that failed: refused, timed out, unreachable (a reset after it is not one) */ \
+  COUNTER(connect_failures, false, "l4lb_backend_connect_failures_total",                   \
+          "Connects to a backend that failed (refused, timed out, unreachable).")           \
+  /* connected, then reset by the backend, or ended before its first answer (retry_on) */   \
+  COUNTER(resets, true, "l4lb_backend_resets_total",                                        \
+          "Connections a backend accepted, then reset or ended before its first answer.")   \
   /* stream bytes relayed, counted as they are read (long connections report as they go) */ \
   COUNTER(bytes_to_backend, true, "l4lb_backend_bytes_to_backend_total",                    \
           "Bytes read from clients and relayed to a backend (stream), as they move.")       \

@@ -428,3 +428,62 @@ def test_bulk_bytes_count_as_they_move_spliced_or_copied(l4lb, workdir, servers)
     assert proc.stop() == 0, proc.describe()
     spliced = re.search(r"\((\d+) bulk directions moved by splice", proc.stderr())
     assert spliced and int(spliced.group(1)) >= 2, proc.describe()
+
+
+def reset_after_first_bytes(conn: socket.socket, server) -> None:
+    """Accepts, reads the client's first bytes (so l4lb has seen the connect succeed), resets."""
+    from harness import set_linger_zero
+
+    conn.recv(64)
+    set_linger_zero(conn)
+    conn.close()
+
+
+def test_backend_resets_are_not_connect_failures(l4lb, servers, workdir):
+    """A backend that accepts every connect and then resets is counted in
+    l4lb_backend_resets_total, not in l4lb_backend_connect_failures_total (which counted 11
+    "connect failures" for 11 resets); a refused connect is the other way round. The admin API
+    says the same."""
+    from test_admin_api import curl
+
+    resetter = servers(tcp_url(free_port()), reset_after_first_bytes, "resetter")
+    dead = tcp_url(free_port())
+    resets_front, dead_front = tcp_url(free_port()), tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    no_ejection = {"balance": "round-robin", "retries": 0, "eject_after": 0}
+    config = config_toml(
+        [{"name": "resets", "bind": resets_front, "pool": "resetting"},
+         {"name": "dead", "bind": dead_front, "pool": "refusing"}],
+        {"resetting": {**no_ejection, "backends": [{"address": resetter.url, "name": "rs"}]},
+         "refusing": {**no_ejection, "backends": [{"address": dead, "name": "gone"}]}})
+    l4lb(config + f'\n[admin]\nlisten = ["unix://{sock}"]\n', ready=[resets_front, dead_front])
+    for url, count in ((resets_front, 11), (dead_front, 3)):
+        for _ in range(count):
+            try:
+                with connect(url) as s:
+                    s.sendall(b"hello\n")
+                    s.recv(64)
+            except OSError:
+                pass  # reset: by l4lb at once (refused), or passed on from the backend
+
+    def ended(listener: str, count: int) -> bool:
+        samples = parse(scrape(sock)[1])
+        return sum(v for (name, labels), v in samples.items()
+                   if name == "l4lb_listener_connections_ended_total" and
+                   ("listener", listener) in labels) == count
+
+    assert wait_until(lambda: ended("resets", 11) and ended("dead", 3), 10), scrape(sock)[1]
+    m = parse(scrape(sock)[1])
+    rs = {"pool": "resetting", "backend": "rs"}
+    gone = {"pool": "refusing", "backend": "gone"}
+    assert value(m, "l4lb_backend_connect_failures_total", **rs) == 0
+    assert value(m, "l4lb_backend_resets_total", **rs) == 11
+    assert value(m, "l4lb_backend_connect_failures_total", **gone) == 3
+    assert value(m, "l4lb_backend_resets_total", **gone) == 0
+    status, pool = curl(sock, "GET", "/api/v1/pools/resetting")
+    assert status == 200, pool
+    backend = pool["backends"][0]
+    assert (backend["connect_failures"], backend["resets"]) == (0, 11), backend
+    status, pool = curl(sock, "GET", "/api/v1/pools/refusing")
+    backend = pool["backends"][0]
+    assert (backend["connect_failures"], backend["resets"]) == (3, 0), backend

@@ -126,9 +126,13 @@ TEST(AdminControlsTest, CountersFollowOpensClosesAndFailures) {
   balancer->onConnectionClosed(0);
   (void)health.onOutcome(0, false, 0);
   (void)health.onOutcome(0, true, 0);
+  (void)health.onOutcome(0, false, 0, BackendHealth::Failure::kReset);
+  (void)health.onOutcome(0, false, 0, BackendHealth::Failure::kReset);
   EXPECT_EQ(balancer->counters(0).active.get(), 1U);
   EXPECT_EQ(balancer->counters(0).total.get(), 2U);
-  EXPECT_EQ(balancer->counters(0).failures.get(), 1U);
+  // A reset after connecting is not a connect failure (defect 10): each has its counter.
+  EXPECT_EQ(balancer->counters(0).connect_failures.get(), 1U);
+  EXPECT_EQ(balancer->counters(0).resets.get(), 2U);
   EXPECT_EQ(balancer->counters(1).total.get(), 0U);
 }
 
