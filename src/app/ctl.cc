@@ -113,11 +113,24 @@ void printBackends(const json& backends) {
 
 void printReadable(Action action, const json& body) {
   switch (action) {
-    case Action::kStatus:
-      fmt::print("version   {}\nuptime    {} s\nworkers   {}\nconfig    {}\nsha256    {}\n",
-                 text(body["version"]), text(body["uptime_seconds"]), text(body["workers"]),
-                 text(body["config"]["file"]), text(body["config"]["sha256"]));
+    case Action::kStatus: {
+      // The pid first: after a binary upgrade it is how the new process is told from the old.
+      fmt::print("pid       {}\nversion   {}\nuptime    {} s\nworkers   {}\n",
+                 text(body.value("pid", json(nullptr))), text(body["version"]),
+                 text(body["uptime_seconds"]), text(body["workers"]));
+      fmt::print("config    {} (generation {})\nsha256    {}\n", text(body["config"]["file"]),
+                 text(body.value("config_generation", json(nullptr))),
+                 text(body["config"]["sha256"]));
+      const json reloads = body.value("reloads", json::object());
+      const json last = reloads.value("last", json(nullptr));
+      if (last.is_object()) {
+        fmt::print("reloads   {} ok, {} failed; last {}{}: {}\n",
+                   text(reloads.value("ok", json(nullptr))),
+                   text(reloads.value("failed", json(nullptr))), text(last["result"]), ago(last),
+                   text(last["message"]));
+      }
       return;
+    }
     case Action::kListeners: {
       std::vector<std::vector<std::string>> rows;
       for (const auto& l : body["listeners"]) {
@@ -282,8 +295,10 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
   auto simple = [&o](CLI::App* sub, Action action) {
     sub->callback([&o, action] { o.call.action = action; });
   };
-  simple(o.ctl->add_subcommand("status", "Version, uptime, workers, config file and hash"),
-         Action::kStatus);
+  simple(
+      o.ctl->add_subcommand(
+          "status", "Pid, version, uptime, workers, config file, generation and hash, last reload"),
+      Action::kStatus);
   simple(o.ctl->add_subcommand("listeners", "Every listener"), Action::kListeners);
   simple(o.ctl->add_subcommand("reload", "Load the config file again and switch to it"),
          Action::kReload);

@@ -132,3 +132,25 @@ def test_exit_report_counts_state_changes_over_every_config_generation(l4lb, wor
     reported = re.search(r"health: (\d+) backend state changes", log)
     assert reported is not None, log
     assert int(reported.group(1)) == logged, log
+
+
+# Defect 8: `ctl status` had no pid (only --json had it), though the README says it shows the
+# new process's pid after a binary upgrade.
+def test_ctl_status_shows_pid_and_config_generation(l4lb, workdir, servers):
+    b = servers(tcp_url(free_port()), name="b")
+    proc, sock, _ = start_checked(l4lb, workdir, b.url,
+                                  {"check": "tcp", "interval": "1s", "timeout": "1s"})
+    status = ctl("--socket", f"unix://{sock}", "status")
+    assert status.returncode == 0, status.stderr
+    assert re.search(rf"^pid\s+{proc.pid}$", status.stdout, re.MULTILINE), status.stdout
+    assert re.search(r"^config\s+\S+ \(generation 1\)$", status.stdout, re.MULTILINE), \
+        status.stdout
+    reloaded = ctl("--socket", f"unix://{sock}", "reload")
+    assert reloaded.returncode == 0, reloaded.stderr
+    status = ctl("--socket", f"unix://{sock}", "status")
+    assert re.search(r"^config\s+\S+ \(generation 2\)$", status.stdout, re.MULTILINE), \
+        status.stdout
+    assert re.search(r"^reloads\s+1 ok, 0 failed; last ok \d+s ago: reloaded ", status.stdout,
+                     re.MULTILINE), status.stdout
+    as_json = json.loads(ctl("--socket", f"unix://{sock}", "--json", "status").stdout)
+    assert as_json["pid"] == proc.pid and as_json["config_generation"] == 2, as_json
