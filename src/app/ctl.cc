@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "admin/router.h"
+#include "app/ctl_reach.h"
 #include "config/loader.h"
 #include "net/endpoint.h"
 
@@ -172,7 +173,7 @@ void printReadable(Action action, const json& body) {
 // The admin API's URL: --socket, else the config's first [admin] listen, else the default.
 // None (the reason printed) when the config cannot say.
 std::optional<std::string> adminUrl(const std::string& socket, const std::string& config_file) {
-  std::string url = socket;
+  std::string url = socket.empty() ? std::string() : adminUrlOf(socket);
   if (url.empty() && !config_file.empty()) {
     auto loaded = config::loadConfigFile(config_file);
     if (!loaded.ok()) {
@@ -208,7 +209,7 @@ std::unique_ptr<httplib::Client> clientFor(const std::string& url) {
     const net::HostPort address = net::hostAndPort(endpoint);
     client = std::make_unique<httplib::Client>(address.host, address.port);
   } else {
-    fmt::print(stderr, "l4lb ctl: --socket must be unix:///PATH or tcp://HOST:PORT\n");
+    fmt::print(stderr, "l4lb ctl: --socket must be a path, unix:///PATH or tcp://HOST:PORT\n");
     return nullptr;
   }
   client->set_connection_timeout(5, 0);
@@ -283,8 +284,8 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
   o.ctl = app.add_subcommand("ctl", "Query or change a running l4lb through its admin API");
   o.ctl->require_subcommand(1);
   o.ctl->add_option("--socket", o.socket,
-                    "Admin API URL: unix:///PATH or tcp://HOST:PORT (default: the config's first "
-                    "[admin] listen, else unix:///run/l4lb/admin.sock)");
+                    "Admin API: a socket's PATH, unix:///PATH or tcp://HOST:PORT (default: the "
+                    "config's first [admin] listen, else unix:///run/l4lb/admin.sock)");
   o.ctl->add_option("-c,--config", o.config, "Config file to take the admin URL from")
       ->check(CLI::ExistingFile);
   o.ctl->add_option("--token-file", o.token_file, "Bearer token for changes over tcp://")
@@ -358,8 +359,13 @@ int CtlCommand::run() {
   if (!client) return 2;
   httplib::Result result = callApi(*client, o.call, authorizationHeaders(o.token_file));
   if (!result) {
-    fmt::print(stderr, "l4lb ctl: no answer from {}: {}\n", *url,
-               httplib::to_string(result.error()));
+    // The client says only "Connection": ask the system why, trying as the client did.
+    std::string why;
+    if (result.error() == httplib::Error::Connection) {
+      if (auto endpoint = net::parseEndpoint(*url)) why = whyUnreachable(*endpoint);
+    }
+    if (why.empty()) why = httplib::to_string(result.error());
+    fmt::print(stderr, "l4lb ctl: cannot reach the admin API at {}: {}\n", *url, why);
     return 2;
   }
   json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
