@@ -16,7 +16,7 @@
 
 #include "admin/router.h"
 #include "app/ctl_reach.h"
-#include "config/loader.h"
+#include "config/admin_lookup.h"
 #include "net/endpoint.h"
 
 namespace l4lb::app {
@@ -171,21 +171,30 @@ void printReadable(Action action, const json& body) {
 }
 
 // The admin API's URL: --socket, else the config's first [admin] listen, else the default.
-// None (the reason printed) when the config cannot say.
+// None (the reason printed) when the config cannot say. A config with errors elsewhere still
+// says (with a warning): ctl is what an operator reaches for after a bad edit.
 std::optional<std::string> adminUrl(const std::string& socket, const std::string& config_file) {
   std::string url = socket.empty() ? std::string() : adminUrlOf(socket);
   if (url.empty() && !config_file.empty()) {
-    auto loaded = config::loadConfigFile(config_file);
-    if (!loaded.ok()) {
-      for (const auto& error : loaded.errors) fmt::print(stderr, "{}\n", error.format());
+    const config::AdminLookup found = config::findAdminConfig(config_file);
+    if (!found.admin) {
+      fmt::print(stderr, "l4lb ctl: cannot find the admin API in {}: {}\n", config_file,
+                 found.why_not);
       return std::nullopt;
     }
-    if (loaded.config->admin.listen.empty()) {
+    if (found.admin->listen.empty()) {
       fmt::print(stderr, "l4lb ctl: {} turns the admin API off ([admin] listen = [])\n",
                  config_file);
       return std::nullopt;
     }
-    url = loaded.config->admin.listen.front().url;
+    url = found.admin->listen.front().url;
+    if (!found.file_errors.empty()) {
+      fmt::print(stderr,
+                 "l4lb ctl: warning: {} has {} error{} (the first: {}; `l4lb check -c {}` lists "
+                 "them); ctl goes on with the admin API it names: {}\n",
+                 config_file, found.file_errors.size(), found.file_errors.size() == 1 ? "" : "s",
+                 found.file_errors.front().format(), config_file, url);
+    }
   }
   if (url.empty()) url = std::string(config::kDefaultAdminListen);
   return url;

@@ -204,3 +204,28 @@ def test_ctl_says_access_to_the_admin_socket_is_denied(l4lb, workdir, servers):
     err = unreachable("--socket", sock, user="nobody")
     assert "connect: Permission denied" in err and "mode 0600, owned by uid 0" in err, err
     assert ctl("--socket", sock, "status").returncode == 0
+
+
+# Defect 5: `ctl -c FILE` refused to do anything when FILE had any error, though it needs only
+# [admin] listen: after a bad edit, during an incident, `ctl -c l4lb.toml disable ...` did
+# nothing.
+def test_ctl_finds_the_admin_api_in_a_config_broken_elsewhere(l4lb, workdir, servers):
+    b = servers(tcp_url(free_port()), name="b")
+    proc, sock, config = start_checked(l4lb, workdir, b.url, {"check": "tcp"})
+    good = config.read_text()
+    for broken, error in (
+            (good.replace("[pool.back]", "[pool.back"), "TOML syntax error"),
+            (good.replace('balance = "round-robin"', 'balance = "round-robbin"'), "balance")):
+        config.write_text(broken)
+        out = ctl("-c", str(config), "disable", "back", "b")
+        assert out.returncode == 0, out.stderr
+        assert "disabled" in out.stdout, out.stdout
+        assert "warning" in out.stderr and "1 error" in out.stderr and error in out.stderr, \
+            out.stderr
+        assert ctl("-c", str(config), "enable", "back", "b").returncode == 0
+    # Broken inside [admin]: ctl says it cannot, and where.
+    config.write_text(good.replace("listen = [", "listen = [[", 1))
+    out = ctl("-c", str(config), "status")
+    assert out.returncode == 2, out.stdout
+    assert "cannot find the admin API" in out.stderr and "in the [admin] table" in out.stderr, \
+        out.stderr
