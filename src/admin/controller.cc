@@ -202,6 +202,9 @@ ApiReply Controller::status() const {
   return ApiReply{200, json{{"version", info_.version},
                             {"pid", ::getpid()},
                             {"uptime_seconds", uptime_ms / 1000},
+                            // 1 for the config l4lb started with, +1 for each reload or API
+                            // change applied since.
+                            {"config_generation", 1 + reloads_ok_},
                             {"workers", info_.workers},
                             {"config", std::move(config)},
                             {"reloads", std::move(reloads)}}};

@@ -15,7 +15,8 @@
 #include <vector>
 
 #include "admin/router.h"
-#include "config/loader.h"
+#include "app/ctl_reach.h"
+#include "config/admin_lookup.h"
 #include "net/endpoint.h"
 
 namespace l4lb::app {
@@ -114,11 +115,24 @@ void printBackends(const json& backends) {
 
 void printReadable(Action action, const json& body) {
   switch (action) {
-    case Action::kStatus:
-      fmt::print("version   {}\nuptime    {} s\nworkers   {}\nconfig    {}\nsha256    {}\n",
-                 text(body["version"]), text(body["uptime_seconds"]), text(body["workers"]),
-                 text(body["config"]["file"]), text(body["config"]["sha256"]));
+    case Action::kStatus: {
+      // The pid first: after a binary upgrade it is how the new process is told from the old.
+      fmt::print("pid       {}\nversion   {}\nuptime    {} s\nworkers   {}\n",
+                 text(body.value("pid", json(nullptr))), text(body["version"]),
+                 text(body["uptime_seconds"]), text(body["workers"]));
+      fmt::print("config    {} (generation {})\nsha256    {}\n", text(body["config"]["file"]),
+                 text(body.value("config_generation", json(nullptr))),
+                 text(body["config"]["sha256"]));
+      const json reloads = body.value("reloads", json::object());
+      const json last = reloads.value("last", json(nullptr));
+      if (last.is_object()) {
+        fmt::print("reloads   {} ok, {} failed; last {}{}: {}\n",
+                   text(reloads.value("ok", json(nullptr))),
+                   text(reloads.value("failed", json(nullptr))), text(last["result"]), ago(last),
+                   text(last["message"]));
+      }
       return;
+    }
     case Action::kListeners: {
       std::vector<std::vector<std::string>> rows;
       for (const auto& l : body["listeners"]) {
@@ -158,21 +172,30 @@ void printReadable(Action action, const json& body) {
 }
 
 // The admin API's URL: --socket, else the config's first [admin] listen, else the default.
-// None (the reason printed) when the config cannot say.
+// None (the reason printed) when the config cannot say. A config with errors elsewhere still
+// says (with a warning): ctl is what an operator reaches for after a bad edit.
 std::optional<std::string> adminUrl(const std::string& socket, const std::string& config_file) {
-  std::string url = socket;
+  std::string url = socket.empty() ? std::string() : adminUrlOf(socket);
   if (url.empty() && !config_file.empty()) {
-    auto loaded = config::loadConfigFile(config_file);
-    if (!loaded.ok()) {
-      for (const auto& error : loaded.errors) fmt::print(stderr, "{}\n", error.format());
+    const config::AdminLookup found = config::findAdminConfig(config_file);
+    if (!found.admin) {
+      fmt::print(stderr, "l4lb ctl: cannot find the admin API in {}: {}\n", config_file,
+                 found.why_not);
       return std::nullopt;
     }
-    if (loaded.config->admin.listen.empty()) {
+    if (found.admin->listen.empty()) {
       fmt::print(stderr, "l4lb ctl: {} turns the admin API off ([admin] listen = [])\n",
                  config_file);
       return std::nullopt;
     }
-    url = loaded.config->admin.listen.front().url;
+    url = found.admin->listen.front().url;
+    if (!found.file_errors.empty()) {
+      fmt::print(stderr,
+                 "l4lb ctl: warning: {} has {} error{} (the first: {}; `l4lb check -c {}` lists "
+                 "them); ctl goes on with the admin API it names: {}\n",
+                 config_file, found.file_errors.size(), found.file_errors.size() == 1 ? "" : "s",
+                 found.file_errors.front().format(), config_file, url);
+    }
   }
   if (url.empty()) url = std::string(config::kDefaultAdminListen);
   return url;
@@ -196,7 +219,7 @@ std::unique_ptr<httplib::Client> clientFor(const std::string& url) {
     const net::HostPort address = net::hostAndPort(endpoint);
     client = std::make_unique<httplib::Client>(address.host, address.port);
   } else {
-    fmt::print(stderr, "l4lb ctl: --socket must be unix:///PATH or tcp://HOST:PORT\n");
+    fmt::print(stderr, "l4lb ctl: --socket must be a path, unix:///PATH or tcp://HOST:PORT\n");
     return nullptr;
   }
   client->set_connection_timeout(5, 0);
@@ -271,8 +294,8 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
   o.ctl = app.add_subcommand("ctl", "Query or change a running l4lb through its admin API");
   o.ctl->require_subcommand(1);
   o.ctl->add_option("--socket", o.socket,
-                    "Admin API URL: unix:///PATH or tcp://HOST:PORT (default: the config's first "
-                    "[admin] listen, else unix:///run/l4lb/admin.sock)");
+                    "Admin API: a socket's PATH, unix:///PATH or tcp://HOST:PORT (default: the "
+                    "config's first [admin] listen, else unix:///run/l4lb/admin.sock)");
   o.ctl->add_option("-c,--config", o.config, "Config file to take the admin URL from")
       ->check(CLI::ExistingFile);
   o.ctl->add_option("--token-file", o.token_file, "Bearer token for changes over tcp://")
@@ -283,8 +306,10 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
   auto simple = [&o](CLI::App* sub, Action action) {
     sub->callback([&o, action] { o.call.action = action; });
   };
-  simple(o.ctl->add_subcommand("status", "Version, uptime, workers, config file and hash"),
-         Action::kStatus);
+  simple(
+      o.ctl->add_subcommand(
+          "status", "Pid, version, uptime, workers, config file, generation and hash, last reload"),
+      Action::kStatus);
   simple(o.ctl->add_subcommand("listeners", "Every listener"), Action::kListeners);
   simple(o.ctl->add_subcommand("reload", "Load the config file again and switch to it"),
          Action::kReload);
@@ -344,8 +369,13 @@ int CtlCommand::run() {
   if (!client) return 2;
   httplib::Result result = callApi(*client, o.call, authorizationHeaders(o.token_file));
   if (!result) {
-    fmt::print(stderr, "l4lb ctl: no answer from {}: {}\n", *url,
-               httplib::to_string(result.error()));
+    // The client says only "Connection": ask the system why, trying as the client did.
+    std::string why;
+    if (result.error() == httplib::Error::Connection) {
+      if (auto endpoint = net::parseEndpoint(*url)) why = whyUnreachable(*endpoint);
+    }
+    if (why.empty()) why = httplib::to_string(result.error());
+    fmt::print(stderr, "l4lb ctl: cannot reach the admin API at {}: {}\n", *url, why);
     return 2;
   }
   json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);

@@ -5,10 +5,16 @@ errors when it cannot reach l4lb."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import signal
+import socket
+import stat
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from harness import L4LB_BIN, free_port, simple_config, tcp_url, wait_until
 from health import Impostor, log_offset, wait_state
@@ -132,3 +138,94 @@ def test_exit_report_counts_state_changes_over_every_config_generation(l4lb, wor
     reported = re.search(r"health: (\d+) backend state changes", log)
     assert reported is not None, log
     assert int(reported.group(1)) == logged, log
+
+
+# Defect 8: `ctl status` had no pid (only --json had it), though the README says it shows the
+# new process's pid after a binary upgrade.
+def test_ctl_status_shows_pid_and_config_generation(l4lb, workdir, servers):
+    b = servers(tcp_url(free_port()), name="b")
+    proc, sock, _ = start_checked(l4lb, workdir, b.url,
+                                  {"check": "tcp", "interval": "1s", "timeout": "1s"})
+    status = ctl("--socket", f"unix://{sock}", "status")
+    assert status.returncode == 0, status.stderr
+    assert re.search(rf"^pid\s+{proc.pid}$", status.stdout, re.MULTILINE), status.stdout
+    assert re.search(r"^config\s+\S+ \(generation 1\)$", status.stdout, re.MULTILINE), \
+        status.stdout
+    reloaded = ctl("--socket", f"unix://{sock}", "reload")
+    assert reloaded.returncode == 0, reloaded.stderr
+    status = ctl("--socket", f"unix://{sock}", "status")
+    assert re.search(r"^config\s+\S+ \(generation 2\)$", status.stdout, re.MULTILINE), \
+        status.stdout
+    assert re.search(r"^reloads\s+1 ok, 0 failed; last ok \d+s ago: reloaded ", status.stdout,
+                     re.MULTILINE), status.stdout
+    as_json = json.loads(ctl("--socket", f"unix://{sock}", "--json", "status").stdout)
+    assert as_json["pid"] == proc.pid and as_json["config_generation"] == 2, as_json
+
+
+# Defect 4: every failure to reach the admin API said only "Connection". Each case now says
+# its errno and what to do; a bare path is accepted for --socket (it needed unix://).
+HINT = "is l4lb running? pass --socket PATH or -c FILE"
+
+
+def unreachable(*args: str, user: str | None = None) -> str:
+    out = ctl(*args, "status", user=user)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "Connection\n" not in out.stderr, out.stderr
+    return out.stderr
+
+
+def test_ctl_says_why_a_missing_socket_cannot_be_reached(workdir):
+    err = unreachable("--socket", str(workdir / "none.sock"))
+    assert "No such file or directory" in err and HINT in err, err
+
+
+def test_ctl_says_a_regular_file_is_not_a_socket(workdir):
+    (workdir / "file").write_text("x")
+    err = unreachable("--socket", str(workdir / "file"))
+    assert "a regular file, not a socket" in err and HINT in err, err
+
+
+def test_ctl_says_nothing_listens_on_a_socket_left_behind(workdir):
+    path = workdir / "dead.sock"
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(str(path))  # bound, never listening, closed: the file stays, as after a crash
+    left.close()
+    for given in (f"unix://{path}", str(path)):
+        err = unreachable("--socket", given)
+        assert "connect: Connection refused" in err and HINT in err, err
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="needs root")
+def test_ctl_says_access_to_the_admin_socket_is_denied(l4lb, workdir, servers):
+    b = servers(tcp_url(free_port()), name="b")
+    os.chmod(workdir, 0o755)  # nobody may reach the socket's directory, not the socket
+    proc, sock, _ = start_checked(l4lb, workdir, b.url, {"check": "tcp"})
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600 and os.stat(sock).st_uid == 0
+    err = unreachable("--socket", sock, user="nobody")
+    assert "connect: Permission denied" in err and "mode 0600, owned by uid 0" in err, err
+    assert ctl("--socket", sock, "status").returncode == 0
+
+
+# Defect 5: `ctl -c FILE` refused to do anything when FILE had any error, though it needs only
+# [admin] listen: after a bad edit, during an incident, `ctl -c l4lb.toml disable ...` did
+# nothing.
+def test_ctl_finds_the_admin_api_in_a_config_broken_elsewhere(l4lb, workdir, servers):
+    b = servers(tcp_url(free_port()), name="b")
+    proc, sock, config = start_checked(l4lb, workdir, b.url, {"check": "tcp"})
+    good = config.read_text()
+    for broken, error in (
+            (good.replace("[pool.back]", "[pool.back"), "TOML syntax error"),
+            (good.replace('balance = "round-robin"', 'balance = "round-robbin"'), "balance")):
+        config.write_text(broken)
+        out = ctl("-c", str(config), "disable", "back", "b")
+        assert out.returncode == 0, out.stderr
+        assert "disabled" in out.stdout, out.stdout
+        assert "warning" in out.stderr and "1 error" in out.stderr and error in out.stderr, \
+            out.stderr
+        assert ctl("-c", str(config), "enable", "back", "b").returncode == 0
+    # Broken inside [admin]: ctl says it cannot, and where.
+    config.write_text(good.replace("listen = [", "listen = [[", 1))
+    out = ctl("-c", str(config), "status")
+    assert out.returncode == 2, out.stdout
+    assert "cannot find the admin API" in out.stderr and "in the [admin] table" in out.stderr, \
+        out.stderr
