@@ -50,6 +50,10 @@ json checkJson(const control::CheckResult& check, std::int64_t now_ms) {
   if (check.unix_ms == 0) return nullptr;
   json out{{"result", check.up ? "ok" : "failed"}, {"reason", check.reason}};
   stamp(out, check.unix_ms, now_ms);
+  if (check.certificate_not_after != 0) {
+    out["certificate_expires"] = isoTime(check.certificate_not_after * 1000);
+    out["certificate_days_left"] = (check.certificate_not_after * 1000 - now_ms) / 86'400'000;
+  }
   return out;
 }
 
@@ -359,6 +363,9 @@ ApiReply Controller::metrics() const {
       }
       view.admin = current_.states[p][b];
       view.weight = current_.weights[p][b];
+      if (p < last_checks_.size() && b < last_checks_[p].size()) {
+        view.certificate_not_after = last_checks_[p][b].certificate_not_after;
+      }
       views.push_back(view);
     }
     input.backends.push_back(std::move(views));

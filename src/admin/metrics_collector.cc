@@ -176,6 +176,22 @@ void writeHealthStates(MetricsText& out, const MetricsInput& input) {
   }
 }
 
+// Unix time, as blackbox_exporter's probe_ssl_earliest_cert_expiry: alert on "expires within
+// N days" with `l4lb_backend_certificate_expiry_seconds - time() < N * 86400`.
+void writeCertificateExpiry(MetricsText& out, const MetricsInput& input) {
+  out.family("l4lb_backend_certificate_expiry_seconds", Type::kGauge,
+             "When the certificate an https check last verified expires, in Unix time.");
+  for (std::size_t p = 0; p < input.config->pools.size() && p < input.backends.size(); ++p) {
+    const auto& pool = input.config->pools[p];
+    for (std::size_t b = 0; b < pool.backends.size() && b < input.backends[p].size(); ++b) {
+      const std::int64_t not_after = input.backends[p][b].certificate_not_after;
+      if (not_after == 0) continue;
+      out.sample({{"pool", pool.name}, {"backend", pool.backends[b].name}},
+                 static_cast<std::uint64_t>(not_after));
+    }
+  }
+}
+
 void writeAdminStates(MetricsText& out, const MetricsInput& input) {
   out.family("l4lb_backend_admin_state", Type::kGauge,
              "1 for the state an operator set on a backend (admin API), 0 for the others.");
@@ -215,6 +231,7 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
   writeBackendCounters(out, input);
   writeConnectDurations(out, input);
   writeHealthStates(out, input);
+  writeCertificateExpiry(out, input);
   writeAdminStates(out, input);
   writeWeights(out, input);
 }

@@ -26,7 +26,8 @@ struct BackendView {
   control::BackendState health = control::BackendState::kUnknown;
   bool checked = false;  // its pool has active checks
   control::AdminState admin = control::AdminState::kEnabled;
-  std::uint32_t weight = 0;  // the config's, or the operator's
+  std::uint32_t weight = 0;                // the config's, or the operator's
+  std::int64_t certificate_not_after = 0;  // https checks: the last verified certificate's end
 };
 
 // Everything one scrape writes.

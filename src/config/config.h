@@ -46,8 +46,9 @@ enum class CheckKind : std::uint8_t {
   kMysql,
   kPgsql,
   kTls,
-  kDns,  // datagram pools
-  kUdp   // datagram pools: send, then a refusal is down (and with expect, a reply must match)
+  kDns,   // datagram pools
+  kUdp,   // datagram pools: send, then a refusal is down (and with expect, a reply must match)
+  kHttps  // TLS with the certificate verified, then http inside
 };
 
 [[nodiscard]] std::string_view checkKindName(CheckKind kind);
@@ -69,7 +70,9 @@ struct HealthConfig {
   std::string user;  // pgsql, mysql
   std::string database;
   proto::Role role = proto::Role::kAny;
-  std::string sni;             // tls: server_name of the ClientHello; empty: none sent
+  std::string sni;      // tls, https: server_name of the ClientHello; empty: none sent
+  std::string ca_file;  // https: CA certificates (PEM); empty: the system's
+  base::Duration expiry_warning = std::chrono::hours(24 * 14);  // https: warn this long before
   std::string dns_name = ".";  // dns: the name asked for, as written
   std::uint16_t dns_type = 2;  // dns: NS; the root's NS is what a resolver always has
 

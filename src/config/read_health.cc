@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,12 +27,14 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::array kHealthKeys = {
-    "check"sv,  "interval"sv, "timeout"sv,       "rise"sv, "fall"sv, "send"sv,
-    "expect"sv, "password"sv, "password_file"sv, "path"sv, "host"sv, "expect_status"sv,
-    "user"sv,   "database"sv, "role"sv,          "sni"sv,  "name"sv, "type"sv};
+    "check"sv, "interval"sv,      "timeout"sv,  "rise"sv,          "fall"sv,
+    "send"sv,  "expect"sv,        "password"sv, "password_file"sv, "path"sv,
+    "host"sv,  "expect_status"sv, "user"sv,     "database"sv,      "role"sv,
+    "sni"sv,   "name"sv,          "type"sv,     "ca_file"sv,       "expiry_warning"sv};
 
-constexpr std::array kCheckNames = {"tcp"sv,   "send-expect"sv, "redis"sv, "memcached"sv, "http"sv,
-                                    "mysql"sv, "pgsql"sv,       "tls"sv,   "dns"sv,       "udp"sv};
+constexpr std::array kCheckNames = {"tcp"sv,  "send-expect"sv, "redis"sv, "memcached"sv,
+                                    "http"sv, "mysql"sv,       "pgsql"sv, "tls"sv,
+                                    "dns"sv,  "udp"sv,         "https"sv};
 
 constexpr std::array kDnsTypeNames = {"A"sv,  "AAAA"sv, "NS"sv,  "SOA"sv,    "CNAME"sv, "PTR"sv,
                                       "MX"sv, "TXT"sv,  "SRV"sv, "DNSKEY"sv, "CAA"sv};
@@ -54,6 +58,7 @@ std::optional<CheckKind> parseCheckKind(std::string_view name) {
   if (name == "tls") return CheckKind::kTls;
   if (name == "dns") return CheckKind::kDns;
   if (name == "udp") return CheckKind::kUdp;
+  if (name == "https") return CheckKind::kHttps;
   return std::nullopt;
 }
 
@@ -65,10 +70,13 @@ bool appliesTo(std::string_view key, CheckKind kind) {
   if (key == "password_file" || key == "role") {
     return kind == CheckKind::kRedis || kind == CheckKind::kMysql || kind == CheckKind::kPgsql;
   }
-  if (key == "path" || key == "host" || key == "expect_status") return kind == CheckKind::kHttp;
+  if (key == "path" || key == "host" || key == "expect_status") {
+    return kind == CheckKind::kHttp || kind == CheckKind::kHttps;
+  }
+  if (key == "ca_file" || key == "expiry_warning") return kind == CheckKind::kHttps;
   if (key == "user") return kind == CheckKind::kPgsql || kind == CheckKind::kMysql;
   if (key == "database") return kind == CheckKind::kPgsql;
-  if (key == "sni") return kind == CheckKind::kTls;
+  if (key == "sni") return kind == CheckKind::kTls || kind == CheckKind::kHttps;
   if (key == "name" || key == "type") return kind == CheckKind::kDns;
   return true;
 }
@@ -178,6 +186,41 @@ std::optional<std::string> sniError(std::string_view sni) {
   return std::nullopt;
 }
 
+// The check loads the file afresh each time; a file it cannot use is an error now, not a backend
+// that times out later.
+bool holdsCertificates(const std::string& path) {
+  X509_STORE* store = X509_STORE_new();
+  if (store == nullptr) return false;
+  const bool loaded = X509_STORE_load_file(store, path.c_str()) == 1;
+  X509_STORE_free(store);
+  ERR_clear_error();
+  return loaded;
+}
+
+// https: whom the certificate must be from (ca_file, or the system's CAs), the name it must
+// carry (sni, else host, else the backend's address), and how early its end is warned about.
+void readHttpsTrust(TableReader& reader, HealthConfig& health) {
+  if (auto ca_file = reader.name("ca_file")) {
+    if (::access(ca_file->c_str(), R_OK) != 0) {
+      reader.errors().add(
+          reader.originOf("ca_file"),
+          fmt::format("cannot read {}: {}", quoteText(*ca_file), std::strerror(errno)));
+    } else if (!holdsCertificates(*ca_file)) {
+      reader.errors().add(
+          reader.originOf("ca_file"),
+          fmt::format("{} holds no PEM certificate OpenSSL can read", quoteText(*ca_file)));
+    }
+    health.ca_file = std::move(*ca_file);
+  }
+  if (auto sni = reader.name("sni")) {
+    if (auto error = sniError(*sni)) reader.errors().add(reader.originOf("sni"), *error);
+    health.sni = std::move(*sni);
+  }
+  if (auto warning = reader.duration("expiry_warning", base::Duration(0), kMaxDuration)) {
+    health.expiry_warning = *warning;
+  }
+}
+
 void readDnsQuestion(TableReader& reader, HealthConfig& health) {
   if (auto name = reader.name("name")) {
     if (auto wire = proto::encodeDnsName(*name); !wire) {
@@ -236,6 +279,7 @@ std::string_view checkKindName(CheckKind kind) {
     case CheckKind::kMysql: return "mysql";
     case CheckKind::kPgsql: return "pgsql";
     case CheckKind::kTls: return "tls";
+    case CheckKind::kHttps: return "https";
     case CheckKind::kDns: return "dns";
     case CheckKind::kUdp: return "udp";
   }
@@ -279,6 +323,7 @@ void readCheckOptions(TableReader& reader, HealthConfig& health) {
     case CheckKind::kRedis:
       if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
       break;
+    case CheckKind::kHttps: readHttpsTrust(reader, health); [[fallthrough]];
     case CheckKind::kHttp:
       if (auto path = reader.name("path")) {
         if (path->front() != '/' || path->find_first_of(" \r\n") != std::string::npos) {

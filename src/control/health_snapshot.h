@@ -33,6 +33,7 @@ struct CheckResult {
   bool up = false;
   std::string reason;        // "connected", "connect: Connection refused", a protocol's verdict
   std::int64_t unix_ms = 0;  // wall clock when it ended; 0: no check yet
+  std::int64_t certificate_not_after = 0;  // https: the verified certificate's end, Unix s
 };
 
 // Milliseconds since the epoch, now: the time a StateChange or CheckResult is stamped with.

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "health/https_dialog.h"
 #include "proto/mysql_dialog.h"
 #include "proto/pgsql_dialog.h"
 #include "proto/tls_check_dialog.h"
@@ -49,6 +50,18 @@ std::string defaultHost(const net::Endpoint& endpoint) {
   return std::string(url);
 }
 
+// The host part of an address as written ("db.example.com", "192.0.2.1", "::1"): the name an
+// https backend's certificate must carry when the check names none.
+std::string writtenHost(const net::Endpoint& endpoint) {
+  std::string host = defaultHost(endpoint);
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    return close == std::string::npos ? host : host.substr(1, close - 1);
+  }
+  if (const auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
+  return host;
+}
+
 // Fresh randomness for each ClientHello (random, session id, key share) without a system call
 // per check: the health thread's generator is seeded once from the kernel.
 std::uint64_t helloSeed() {
@@ -89,6 +102,20 @@ std::unique_ptr<proto::CheckDialog> makeCheckDialog(const config::HealthConfig& 
           proto::httpRequest(health.path, health.host.empty() ? defaultHost(address) : health.host),
           [min = static_cast<int>(health.min_status), max = static_cast<int>(health.max_status)](
               std::string_view reply) { return proto::parseHttpReply(reply, min, max); });
+    case CheckKind::kHttps: {
+      // The name to verify: sni, else the Host header's name, else the address as written.
+      std::string name = !health.sni.empty()    ? health.sni
+                         : !health.host.empty() ? health.host
+                                                : writtenHost(address);
+      return std::make_unique<HttpsDialog>(HttpsDialog::Options{
+          .ca_file = health.ca_file,
+          .sni = name,  // as a browser would; never an IP address (RFC 6066 3)
+          .verify_name = name,
+          .request = proto::httpRequest(health.path,
+                                        health.host.empty() ? defaultHost(address) : health.host),
+          .min_status = static_cast<int>(health.min_status),
+          .max_status = static_cast<int>(health.max_status)});
+    }
     case CheckKind::kMysql:
       return std::make_unique<proto::MysqlDialog>(health.user, health.password, role);
     case CheckKind::kPgsql:

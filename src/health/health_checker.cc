@@ -149,8 +149,25 @@ void HealthChecker::setPaused(std::uint32_t pool, std::uint32_t backend, bool pa
 }
 
 void HealthChecker::onChecked(std::uint32_t pool, std::uint32_t backend, bool up,
-                              const std::string& reason) {
-  if (report_) report_(pool, backend, control::CheckResult{up, reason, control::wallClockMillis()});
+                              const std::string& reason, std::int64_t not_after) {
+  const std::int64_t now_ms = control::wallClockMillis();
+  if (report_) {
+    report_(pool, backend,
+            control::CheckResult{
+                .up = up, .reason = reason, .unix_ms = now_ms, .certificate_not_after = not_after});
+  }
+  const auto& health = *config_.pools[pool].health;
+  const std::int64_t left_s = not_after - now_ms / 1000;
+  if (not_after != 0 && left_s * 1000 < health.expiry_warning.count()) {
+    // Once a day per backend: the warning is for a person, the metric for the alerting.
+    std::int64_t& logged = expiry_logged_[{pool, backend}];
+    if (logged == 0 || now_ms - logged >= 24LL * 3600 * 1000) {
+      logged = now_ms;
+      base::logWarn("pool \"{}\" backend {}: its TLS certificate expires in {} days ({} hours)",
+                    config_.pools[pool].name, config_.pools[pool].backends[backend].name,
+                    left_s / 86400, left_s / 3600);
+    }
+  }
 }
 
 void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend,

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,7 +57,9 @@ class HealthChecker {
 
   // Called by probes on the health thread: each check's result, then (when it changed the
   // state) the change.
-  void onChecked(std::uint32_t pool, std::uint32_t backend, bool up, const std::string& reason);
+  // `not_after`: an https check's verified certificate's end (Unix seconds), 0 for other checks.
+  void onChecked(std::uint32_t pool, std::uint32_t backend, bool up, const std::string& reason,
+                 std::int64_t not_after = 0);
   void onStateChange(std::uint32_t pool, std::uint32_t backend, control::BackendState before,
                      control::BackendState after, const std::string& reason);
   [[nodiscard]] std::int64_t jitteredInterval(base::Duration interval);
@@ -80,6 +83,8 @@ class HealthChecker {
   std::shared_ptr<const control::HealthSnapshot> latest_;  // what publish_ was last given
   std::uint64_t random_state_ = 0x853c49e6748fea9bULL;
   std::atomic<std::uint64_t> transitions_{0};
+  // [pool][backend]: when a certificate's coming end was last logged (wall ms), once a day each.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> expiry_logged_;
   std::thread thread_;
 };
 

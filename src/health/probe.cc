@@ -167,12 +167,13 @@ void Probe::finish(bool up, std::string reason) {
     loop_.remove(fd_.get());
     fd_.reset();
   }
+  const std::int64_t not_after = dialog_ ? dialog_->certificateNotAfter() : 0;
   dialog_.reset();
   outgoing_.clear();
   phase_ = Phase::kIdle;
   loop_.timers().cancel(this);
   const control::BackendState before = counter_.state();
-  owner_.onChecked(pool_, backend_, up, reason);
+  owner_.onChecked(pool_, backend_, up, reason, not_after);
   if (counter_.record(up)) owner_.onStateChange(pool_, backend_, before, counter_.state(), reason);
   loop_.timers().schedule(this, loop_.now() + owner_.jitteredInterval(config_.interval));
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,9 @@ class CheckDialog {
   // What a polite client sends before closing a session the server granted (COM_QUIT,
   // Terminate), so the check never shows up as an aborted connection. Empty: nothing owed.
   [[nodiscard]] virtual std::string farewell() const { return {}; }
+  // After a verified TLS handshake (https): the server certificate's notAfter, Unix seconds, for
+  // the expiry warning and metric. 0: none.
+  [[nodiscard]] virtual std::int64_t certificateNotAfter() const { return 0; }
 };
 
 }  // namespace l4lb::proto
