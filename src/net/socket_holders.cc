@@ -319,8 +319,37 @@ std::string describeOthers(const std::vector<OtherSocket>& others) {
   return joined;
 }
 
+std::string permissionHint(const Endpoint& endpoint) {
+  if (endpoint.family() == AF_INET || endpoint.family() == AF_INET6) {
+    // Below net.ipv4.ip_unprivileged_port_start (1024 unless lowered) a port is privileged.
+    int first_unprivileged = 1024;
+    std::ifstream("/proc/sys/net/ipv4/ip_unprivileged_port_start") >> first_unprivileged;
+    const int port = hostAndPort(endpoint).port;
+    if (port <= 0 || port >= first_unprivileged) return {};
+    std::array<char, 4096> self{};
+    if (::readlink("/proc/self/exe", self.data(), self.size() - 1) <= 0) {
+      std::strcpy(self.data(), "l4lb");
+    }
+    return fmt::format(
+        "binding a port below {} needs root or CAP_NET_BIND_SERVICE (setcap "
+        "cap_net_bind_service=+ep {}, or the systemd unit's AmbientCapabilities)",
+        first_unprivileged, self.data());
+  }
+  const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
+  if (endpoint.family() != AF_UNIX || sun->sun_path[0] == '\0') return {};
+  std::string directory(sun->sun_path);
+  const std::size_t slash = directory.rfind('/');
+  directory = slash == std::string::npos ? "." : slash == 0 ? "/" : directory.substr(0, slash);
+  return fmt::format("uid {} may not create a socket in {}", ::geteuid(), directory);
+}
+
 base::Error bindError(const Endpoint& endpoint, int code) {
   base::Error error = base::sysError(code, "bind");
+  if (code == EACCES) {
+    const std::string hint = permissionHint(endpoint);
+    if (!hint.empty()) return base::failure(error.message() + " (" + hint + ")");
+    return error;
+  }
   if (code != EADDRINUSE) return error;
   auto others = otherSocketsOn(endpoint);
   if (!others || others->empty()) return error;
