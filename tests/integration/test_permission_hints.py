@@ -58,6 +58,6 @@ def test_listener_socket_in_a_root_only_directory_names_the_directory(workdir):
     root_only.mkdir(mode=0o755)
     result = run_as_nobody(workdir,
                            simple_config(f"unix://{root_only}/front.sock", [tcp_url(free_port())]) +
-                           f'\n[admin]\nlisten = []\n')
+                           '\n[admin]\nlisten = []\n')
     assert result.returncode == 1, result.stderr
     assert f"uid 65534 may not create a socket in {root_only}" in result.stderr, result.stderr
