@@ -43,6 +43,13 @@ bool sameSecret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// What to do when the admin socket's place is not l4lb's to use (a non-root run, the default
+// /run/l4lb): the two ways out, on the command line and in the file.
+constexpr std::string_view kElsewhere =
+    "give it a path l4lb may create ([admin] listen = [\"unix:///tmp/l4lb-admin.sock\"], or "
+    "--admin unix:///tmp/l4lb-admin.sock with --listen), or [admin] listen = [] to run without "
+    "it";
+
 // Prepares the path of a unix:// admin socket: its directory exists (created 0755 when missing,
 // one level), and no other process is serving there; a stale socket file is removed.
 base::Result<void> preparePath(const net::Endpoint& endpoint, const std::string& path) {
@@ -53,10 +60,9 @@ base::Result<void> preparePath(const net::Endpoint& endpoint, const std::string&
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) {
       if (::mkdir(dir.c_str(), 0755) != 0) {
-        return base::failure(fmt::format(
-            "admin listener {}: cannot create the directory {}: {} (set [admin] listen to a "
-            "path l4lb may create, or listen = [] to turn the admin API off)",
-            url, dir, std::strerror(errno)));
+        return base::failure(
+            fmt::format("admin listener {}: cannot create the directory {}: {} ({})", url, dir,
+                        std::strerror(errno), kElsewhere));
       }
     } else if (!S_ISDIR(st.st_mode)) {
       return base::failure(fmt::format("admin listener {}: {} is not a directory", url, dir));
@@ -165,8 +171,11 @@ base::Result<void> bindUnix(httplib::Server& server, const net::Endpoint& endpoi
   const int bind_errno = errno;
   ::umask(old_mask);
   if (!bound) {
-    return base::sysError(bind_errno != 0 ? bind_errno : EADDRINUSE, "bind")
-        .within("admin listener " + endpoint.url);
+    base::Error error = net::bindError(endpoint, bind_errno != 0 ? bind_errno : EADDRINUSE);
+    if (bind_errno == EACCES) {
+      error = base::failure(fmt::format("{}; {}", error.message(), kElsewhere));
+    }
+    return std::move(error).within("admin listener " + endpoint.url);
   }
   unix_path = path;
   base::logInfo("admin API listening on {}", endpoint.url);

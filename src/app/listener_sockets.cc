@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
+#include "app/privileges.h"
 #include "base/log.h"
 #include "net/datagram_socket.h"
 #include "net/socket.h"
@@ -89,15 +91,15 @@ base::Result<std::vector<base::Fd>> bindWorkerSockets(const config::ListenerConf
 }
 
 base::Error listenerError(const config::ListenerConfig& listener, base::Error error) {
-  std::string hint;
-  if (error.code == EACCES && ::geteuid() != 0) {
+  const bool denied =
+      error.code == EACCES || error.message().find(std::strerror(EACCES)) != std::string::npos;
+  if (denied && privilegesDropped()) {
     // After the privilege drop ([global] user) ports below 1024 cannot be bound again.
-    hint = fmt::format(
-        " (l4lb runs as uid {}: binding a port below 1024 or a root-only path needs a restart, "
-        "or a socket passed by the service manager)",
-        ::geteuid());
+    error = base::failure(fmt::format(
+        "{} (l4lb dropped to uid {} at start, [global] user: binding a port below 1024 or a "
+        "root-only path needs a restart, or a socket passed by the service manager)",
+        error.message(), ::geteuid()));
   }
-  if (!hint.empty()) error = base::failure(error.message() + hint);
   return std::move(error).within(
       fmt::format("listener \"{}\" ({})", listener.name, listener.bind.url));
 }

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -28,11 +29,15 @@ std::string groupList() {
   return text.empty() ? "none" : text;
 }
 
+std::atomic<bool> dropped{false};
+
 base::Error failed(const char* step, const config::GlobalConfig& global) {
   return base::lastError(step).within(fmt::format("global.user \"{}\"", global.user));
 }
 
 }  // namespace
+
+bool privilegesDropped() { return dropped.load(std::memory_order_relaxed); }
 
 base::Result<void> dropPrivileges(const config::Config& config) {
   const auto& global = config.global;
@@ -83,6 +88,7 @@ base::Result<void> dropPrivileges(const config::Config& config) {
     return base::failure(
         fmt::format("global.user \"{}\": root could be regained after the change", global.user));
   }
+  dropped.store(true, std::memory_order_relaxed);
   base::logInfo(
       "running as user \"{}\" (uid {}), group {} (gid {}), supplementary groups: {}", global.user,
       uid, global.group.empty() ? "(the user's)" : "\"" + global.group + "\"", gid, groupList());

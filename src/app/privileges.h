@@ -15,4 +15,7 @@ namespace l4lb::app {
 // fails: l4lb must not serve with half-dropped privileges.
 [[nodiscard]] base::Result<void> dropPrivileges(const config::Config& config);
 
+// Whether dropPrivileges() changed the user: what a reload binds, it binds as that user.
+[[nodiscard]] bool privilegesDropped();
+
 }  // namespace l4lb::app

@@ -98,6 +98,7 @@ bool Server::start() {
     base::logError("{}", listening.error().message());
     return false;
   }
+  logListening(config, worker_count);
   for (auto& w : workers_) w->start();
   if (target) {
     takeConnections(*target);  // binds and starts the admin API once the old one let go
@@ -138,13 +139,16 @@ base::Result<void> Server::startWorkers(const config::Config& config, unsigned w
     if (auto ready = workers_.back()->init(); !ready) return ready;
     targets_.push_back(workers_.back().get());
   }
+  return {};
+}
+
+void Server::logListening(const config::Config& config, unsigned worker_count) {
   for (const auto& listener : config.listeners) {
     // unixgram:// and mq:// listeners are served by worker 0 alone (worker/worker.h).
     const bool one_worker = listener.isDatagram() && listener.bind.kind != net::EndpointKind::kUdp;
     base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
                   listener.bind.url, listener.pool, one_worker ? 1U : worker_count);
   }
-  return {};
 }
 
 base::Result<void> Server::bindWorkerListeners(const config::Config& config,

@@ -50,6 +50,7 @@ class Server {
   // for, into taken_sockets_; not listening until start() has nothing left that can fail.
   [[nodiscard]] base::Result<void> bindWorkerListeners(const config::Config& config,
                                                        unsigned worker_count);
+  void logListening(const config::Config& config, unsigned worker_count);
   // `taken_over`: a binary upgrade, whose checks start from the old process's states.
   [[nodiscard]] base::Result<void> startChecks(const config::Config& config, bool taken_over);
   void onSignal(int signal_number);

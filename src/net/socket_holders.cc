@@ -156,8 +156,7 @@ struct InetRequest {
 };
 
 // The inet sockets of one family and protocol that overlap the endpoint.
-base::Result<void> findInet(const Endpoint& endpoint, int family,
-                            const std::set<std::uint64_t>& own, std::vector<OtherSocket>& out) {
+base::Result<void> findInet(const Endpoint& endpoint, int family, std::vector<OtherSocket>& out) {
   const bool datagram = endpoint.kind == EndpointKind::kUdp;
   InetRequest message{};
   message.header.nlmsg_len = sizeof(message);
@@ -169,7 +168,7 @@ base::Result<void> findInet(const Endpoint& endpoint, int family,
   message.request.idiag_states = datagram ? (1U << TCP_CLOSE) : (1U << TCP_LISTEN);
   return dump(&message, sizeof(message), [&](const nlmsghdr& header) {
     const auto* socket = payloadOf<inet_diag_msg>(header);
-    if (socket == nullptr || own.contains(socket->idiag_inode)) return;
+    if (socket == nullptr) return;
     bool v6only = false;
     forEachAttribute(header, sizeof(*socket), [&](unsigned type, std::string_view data) {
       if (type == INET_DIAG_SKV6ONLY && !data.empty()) v6only = data[0] != 0;
@@ -206,8 +205,7 @@ struct UnixRequest {
 };
 
 // The Unix sockets bound to the endpoint's name, of its type.
-base::Result<void> findUnix(const Endpoint& endpoint, const std::set<std::uint64_t>& own,
-                            std::vector<OtherSocket>& out) {
+base::Result<void> findUnix(const Endpoint& endpoint, std::vector<OtherSocket>& out) {
   const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
   const std::size_t name_length = endpoint.addr_len - offsetof(sockaddr_un, sun_path);
   // A path's length stops at its NUL; an abstract name is its bytes, the NUL in front included.
@@ -224,7 +222,7 @@ base::Result<void> findUnix(const Endpoint& endpoint, const std::set<std::uint64
   message.request.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_UID;
   return dump(&message, sizeof(message), [&](const nlmsghdr& header) {
     const auto* socket = payloadOf<unix_diag_msg>(header);
-    if (socket == nullptr || socket->udiag_type != type || own.contains(socket->udiag_ino)) return;
+    if (socket == nullptr || socket->udiag_type != type) return;
     bool named = false;
     std::uint32_t uid = 0;
     forEachAttribute(header, sizeof(*socket), [&](unsigned attribute, std::string_view data) {
@@ -282,15 +280,19 @@ bool overlapsEndpoint(const Endpoint& endpoint, int family, const std::uint8_t* 
 
 base::Result<std::vector<OtherSocket>> otherSocketsOn(const Endpoint& endpoint) {
   std::vector<OtherSocket> others;
-  const std::set<std::uint64_t> own = ownInodes();
   if (endpoint.family() == AF_UNIX) {
-    if (auto found = findUnix(endpoint, own, others); !found) return found.error();
+    if (auto found = findUnix(endpoint, others); !found) return found.error();
   } else if (endpoint.kind == EndpointKind::kTcp || endpoint.kind == EndpointKind::kUdp) {
     for (const int family : {AF_INET, AF_INET6}) {
       if (endpoint.family() == AF_INET6 && family == AF_INET) continue;
-      if (auto found = findInet(endpoint, family, own, others); !found) return found.error();
+      if (auto found = findInet(endpoint, family, others); !found) return found.error();
     }
   }
+  if (others.empty()) return others;
+  // This process's own descriptors are read only when there is something to tell apart: a
+  // reload under load may hold very many.
+  const std::set<std::uint64_t> own = ownInodes();
+  std::erase_if(others, [&](const OtherSocket& other) { return own.contains(other.inode); });
   findHolders(others);
   return others;
 }
@@ -319,8 +321,37 @@ std::string describeOthers(const std::vector<OtherSocket>& others) {
   return joined;
 }
 
+std::string permissionHint(const Endpoint& endpoint) {
+  if (endpoint.family() == AF_INET || endpoint.family() == AF_INET6) {
+    // Below net.ipv4.ip_unprivileged_port_start (1024 unless lowered) a port is privileged.
+    int first_unprivileged = 1024;
+    std::ifstream("/proc/sys/net/ipv4/ip_unprivileged_port_start") >> first_unprivileged;
+    const int port = hostAndPort(endpoint).port;
+    if (port <= 0 || port >= first_unprivileged) return {};
+    std::array<char, 4096> self{};
+    if (::readlink("/proc/self/exe", self.data(), self.size() - 1) <= 0) {
+      std::strcpy(self.data(), "l4lb");
+    }
+    return fmt::format(
+        "binding a port below {} needs root or CAP_NET_BIND_SERVICE (setcap "
+        "cap_net_bind_service=+ep {}, or the systemd unit's AmbientCapabilities)",
+        first_unprivileged, self.data());
+  }
+  const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
+  if (endpoint.family() != AF_UNIX || sun->sun_path[0] == '\0') return {};
+  std::string directory(sun->sun_path);
+  const std::size_t slash = directory.rfind('/');
+  directory = slash == std::string::npos ? "." : slash == 0 ? "/" : directory.substr(0, slash);
+  return fmt::format("uid {} may not create a socket in {}", ::geteuid(), directory);
+}
+
 base::Error bindError(const Endpoint& endpoint, int code) {
   base::Error error = base::sysError(code, "bind");
+  if (code == EACCES) {
+    const std::string hint = permissionHint(endpoint);
+    if (!hint.empty()) return base::failure(error.message() + " (" + hint + ")");
+    return error;
+  }
   if (code != EADDRINUSE) return error;
   auto others = otherSocketsOn(endpoint);
   if (!others || others->empty()) return error;

@@ -38,7 +38,8 @@ struct OtherSocket {
 [[nodiscard]] std::string describeOthers(const std::vector<OtherSocket>& others);
 
 // A failed bind's error; when the address is in use, it names who holds it where the kernel
-// tells ("bind: Address already in use (127.0.0.1:80 by pid 1234 (nginx))").
+// tells ("bind: Address already in use (127.0.0.1:80 by pid 1234 (nginx))"); when permission
+// is denied, what it takes (a port below 1024: the capability; a path: its directory).
 [[nodiscard]] base::Error bindError(const Endpoint& endpoint, int code);
 
 // Remembers a socket handed to this process (a binary upgrade's listening sockets): the process

@@ -8,7 +8,8 @@ import signal
 import socket
 import subprocess
 
-from harness import (ask_name, free_port, run_l4lb, simple_config, tcp_url, wait_until)
+from harness import (L4LB_BIN, ask_name, config_toml, free_port, run_l4lb, simple_config,
+                     tcp_url, wait_until)
 
 
 def reuseport_holder(kind: int, port: int) -> subprocess.Popen:
@@ -119,7 +120,6 @@ def test_start_failing_on_its_admin_socket_never_listens(l4lb, servers, workdir)
     config.write_text(simple_config(listen, [backend.url], global_={"workers": 2}) +
                       f'\n[admin]\nlisten = ["{admin}"]\n')
     trace = workdir / "trace.txt"
-    from procs import L4LB_BIN
     result = subprocess.run(["strace", "-f", "-qq", "-e", "trace=bind,listen", "-o", str(trace),
                              L4LB_BIN, "run", "-c", str(config)],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -148,3 +148,27 @@ def test_second_l4lb_on_the_same_admin_tcp_port_is_refused(l4lb, servers, workdi
     result = run_l4lb(["run", "-c", str(other)])
     assert result.returncode == 1, result.stderr
     assert f"127.0.0.1:{admin_port} by pid {first.pid} (l4lb)" in result.stderr, result.stderr
+
+
+def test_reload_adding_a_listener_on_another_process_port_fails_naming_it(l4lb, servers, workdir):
+    """A reload binds new listeners as a start does: refused, the running config serving on."""
+    backend = servers(tcp_url(free_port()), name="alpha")
+    front = tcp_url(free_port())
+    proc = l4lb(simple_config(front, [backend.url]), ready=[front])
+    port = free_port()
+    holder = reuseport_holder(socket.SOCK_STREAM, port)
+    try:
+        config = config_toml(
+            [{"name": "front", "bind": front, "pool": "back"},
+             {"name": "taken", "bind": tcp_url(port), "pool": "back"}],
+            {"back": {"backends": [{"address": backend.url}]}})
+        config += f'\n[admin]\nlisten = ["unix://{workdir}/admin-0.sock"]\n'
+        (workdir / "l4lb-0.toml").write_text(config)
+        proc.send_signal(signal.SIGHUP)
+        line = proc.wait_log(r"reload failed, still serving the config before: .*")
+        assert line, proc.stderr()
+        assert f"127.0.0.1:{port} by pid {holder.pid} (python3)" in line.group(0)
+        assert ask_name(front) == "alpha"
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
