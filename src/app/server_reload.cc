@@ -11,11 +11,18 @@ std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config&
   admin::Controller* admin_view = controller_.get();
   auto targets = targets_;
   return std::make_unique<health::HealthChecker>(
-      config, [targets, admin_view](std::shared_ptr<const control::HealthSnapshot> states) {
+      config,
+      [targets, admin_view](std::shared_ptr<const control::HealthSnapshot> states) {
         if (admin_view) admin_view->onHealth(states);
         for (worker::Worker* w : targets) {
           w->loop().post([w, states] { w->applyHealth(states); });
         }
+      },
+      // An agent's answer goes the admin API's way: the operator's states and weights, one
+      // snapshot to every worker.
+      [admin_view](std::string_view pool, std::string_view backend,
+                   const proto::AgentReport& report) {
+        if (admin_view) admin_view->agentReport(pool, backend, report);
       });
 }
 
