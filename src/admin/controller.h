@@ -112,7 +112,8 @@ class Controller {
                                        const BackendChange& change);
   // An agent's new answer (the agent check; called on the health thread), applied as a PATCH
   // is: "ready" enables, "drain" drains, "maint" disables; "N%" sets the weight to N% of the
-  // config's (at least 1), and "0%" drains as HAProxy's zero weight does.
+  // config's (at least 1), and "0%" drains as HAProxy's zero weight does (the health checker
+  // turns the next weight above 0 into "ready" as well).
   void agentReport(std::string_view pool, std::string_view backend,
                    const proto::AgentReport& report);
 

@@ -51,9 +51,11 @@ base::Result<void> HealthChecker::init() {
   states_ = control::uncheckedSnapshot(config_, states_.version);
   first_probe_.assign(config_.pools.size(), 0);
   agent_last_.assign(config_.pools.size(), {});
+  agent_zeroed_.assign(config_.pools.size(), {});
   for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
     agent_last_[p].resize(pool.backends.size());
+    agent_zeroed_[p].resize(pool.backends.size());
     for (std::uint32_t b = 0; pool.agent && b < pool.backends.size(); ++b) {
       if (pool.backends[b].agent) {
         agent_probes_.push_back(std::make_unique<AgentProbe>(*this, *loop_, p, b, pool));
@@ -215,8 +217,16 @@ void HealthChecker::onAgentReport(std::uint32_t pool, std::uint32_t backend,
         pool_config.name, name,
         *report.operational == proto::AgentOperational::kUp ? "up" : "down");
   }
-  if (agent_sink_ && (report.weight_percent || report.admin)) {
-    agent_sink_(pool_config.name, name, report);
+  proto::AgentReport applied = report;
+  if (report.weight_percent) {
+    std::uint8_t& zeroed = agent_zeroed_[pool][backend];
+    if (*report.weight_percent > 0 && zeroed != 0 && !report.admin) {
+      applied.admin = proto::AgentAdmin::kReady;
+    }
+    zeroed = *report.weight_percent == 0 ? 1 : 0;
+  }
+  if (agent_sink_ && (applied.weight_percent || applied.admin)) {
+    agent_sink_(pool_config.name, name, applied);
   }
 }
 

@@ -81,6 +81,9 @@ class HealthChecker {
   // [pool][backend]: the agent's last answer (described), or "!" and why it failed; what is
   // logged and applied only when it changes.
   std::vector<std::vector<std::string>> agent_last_;
+  // [pool][backend]: the agent's last weight was 0%, which drained the backend; its next
+  // weight above 0 makes it ready again (HAProxy's zero weight is not a drain of its own).
+  std::vector<std::vector<std::uint8_t>> agent_zeroed_;
   // [pool]: index of its first backend's probe in probes_ or datagram_probes_ (by its kind)
   std::vector<std::size_t> first_probe_;
   control::HealthSnapshot states_;

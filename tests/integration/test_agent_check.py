@@ -5,6 +5,7 @@ N% of the config's. An agent that stops answering changes nothing."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 
@@ -91,6 +92,15 @@ def test_agent_drains_readies_disables_and_weighs_a_backend(l4lb, servers):
         agent_b.line = "ready,50%\n"
         assert proc.wait_log(r"backend b: weight 4 -> 2 \(agent\)", 5), proc.describe()
         assert proc.wait_log(r"backend b: disabled -> enabled \(agent\)", 5), proc.describe()
+        assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
+
+        # 0% drains, as a zero weight would; a weight again ends that drain.
+        agent_b.line = "0%\n"
+        drained = r"backend b: enabled -> draining \(agent\)"
+        assert wait_until(lambda: len(re.findall(drained, proc.stderr())) == 2, 5), \
+            proc.describe()
+        agent_b.line = "75%\n"
+        assert proc.wait_log(r"backend b: weight 2 -> 3 \(agent\)", 5), proc.describe()
         assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
 
         # An agent that is gone changes nothing: b keeps its weight and state.
