@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "base/log.h"
+#include "config/limits.h"
 #include "io/clock.h"
 #include "net/endpoint.h"
 #include "proxy/balancer_plans.h"
@@ -398,9 +399,9 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
     current_.states[*pool][backend] = *change.state;
     ++changes_;
     changed = true;
-    base::logInfo("pool \"{}\" backend {}: {} -> {} (admin API)", pool_config.name,
+    base::logInfo("pool \"{}\" backend {}: {} -> {} ({})", pool_config.name,
                   pool_config.backends[backend].name, adminStateName(before),
-                  adminStateName(*change.state));
+                  adminStateName(*change.state), change.source);
     if (hooks_.pause_checks && pool_config.health &&
         (before == control::AdminState::kDisabled) !=
             (*change.state == control::AdminState::kDisabled)) {
@@ -412,8 +413,8 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
     current_.weights[*pool][backend] = *change.weight;
     ++changes_;
     changed = true;
-    base::logInfo("pool \"{}\" backend {}: weight {} -> {} (admin API)", pool_config.name,
-                  pool_config.backends[backend].name, before, *change.weight);
+    base::logInfo("pool \"{}\" backend {}: weight {} -> {} ({})", pool_config.name,
+                  pool_config.backends[backend].name, before, *change.weight, change.source);
     if (pool_config.balance == balance::Algorithm::kMaglev) {
       // The table is rebuilt here, off the data path, and shared by every worker.
       current_.maglev_tables[*pool] = std::make_shared<const balance::MaglevTable>(
@@ -423,6 +424,39 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
   }
   if (changed) publishLocked();
   return ApiReply{200, backendJson(*pool, backend)};
+}
+
+void Controller::agentReport(std::string_view pool_name, std::string_view backend_name,
+                             const proto::AgentReport& report) {
+  BackendChange change;
+  change.source = "agent";
+  if (report.admin) {
+    switch (*report.admin) {
+      case proto::AgentAdmin::kReady: change.state = control::AdminState::kEnabled; break;
+      case proto::AgentAdmin::kDrain: change.state = control::AdminState::kDraining; break;
+      case proto::AgentAdmin::kMaint: change.state = control::AdminState::kDisabled; break;
+    }
+  }
+  if (report.weight_percent) {
+    std::uint32_t configured = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto pool = findPool(pool_name)) {
+        for (const auto& backend : config_->pools[*pool].backends) {
+          if (backend.name == backend_name) configured = backend.weight;
+        }
+      }
+    }
+    if (configured == 0) return;  // gone in a reload since the agent was asked
+    if (*report.weight_percent == 0) {
+      if (!change.state) change.state = control::AdminState::kDraining;
+    } else {
+      const std::uint64_t weight = std::uint64_t{configured} * *report.weight_percent / 100;
+      change.weight = static_cast<std::uint32_t>(
+          std::clamp<std::uint64_t>(weight, 1, static_cast<std::uint64_t>(config::kMaxWeight)));
+    }
+  }
+  (void)changeBackend(pool_name, backend_name, change);
 }
 
 void Controller::publishLocked() {

@@ -15,6 +15,7 @@
 #include "admin/metrics_collector.h"
 #include "config/config.h"
 #include "control/health_snapshot.h"
+#include "proto/agent_reply.h"
 
 namespace l4lb::admin {
 
@@ -66,6 +67,7 @@ struct StartInfo {
 struct BackendChange {
   std::optional<control::AdminState> state;
   std::optional<std::uint32_t> weight;
+  std::string_view source = "admin API";  // who asked, for the log line
 };
 
 // The result of an API call: an HTTP status and the JSON body to send.
@@ -112,6 +114,12 @@ class Controller {
   [[nodiscard]] ApiReply removeBackend(std::string_view pool, std::string_view backend);
   [[nodiscard]] ApiReply changeBackend(std::string_view pool, std::string_view backend,
                                        const BackendChange& change);
+  // An agent's new answer (the agent check; called on the health thread), applied as a PATCH
+  // is: "ready" enables, "drain" drains, "maint" disables; "N%" sets the weight to N% of the
+  // config's (at least 1), and "0%" drains as HAProxy's zero weight does (the health checker
+  // turns the next weight above 0 into "ready" as well).
+  void agentReport(std::string_view pool, std::string_view backend,
+                   const proto::AgentReport& report);
 
   // State changes made so far.
   [[nodiscard]] std::uint64_t changes() const;

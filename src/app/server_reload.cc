@@ -20,6 +20,12 @@ std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config&
       },
       [admin_view](std::uint32_t pool, std::uint32_t backend, control::CheckResult result) {
         if (admin_view) admin_view->onChecked(pool, backend, std::move(result));
+      },
+      // An agent's answer goes the admin API's way: the operator's states and weights, one
+      // snapshot to every worker.
+      [admin_view](std::string_view pool, std::string_view backend,
+                   const proto::AgentReport& report) {
+        if (admin_view) admin_view->agentReport(pool, backend, report);
       });
 }
 

@@ -4,6 +4,7 @@
 
 #include "config/draft.h"
 #include "config/load_options.h"
+#include "config/read_agent.h"
 #include "config/read_toml.h"
 #include "config/table_reader.h"
 
@@ -30,6 +31,7 @@ LoadResult withBackendAdded(const Config& running, std::size_t pool, const toml:
   const std::string key = indexKey(draft.backends_origin.key, before.backends.size());
   auto added = readBackend(fields, key, LoadOptions{}.parse_endpoint, errors);
   if (added) draft.backends.push_back(std::move(*added));
+  resolveAgents(draft, errors);  // the new backend's agent, from the pool's agent table
   checkPool(draft, errors);
   if (!errors.empty())
     return LoadResult{.config = std::nullopt, .errors = std::move(errors).take()};

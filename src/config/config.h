@@ -34,6 +34,18 @@ struct BackendConfig {
   std::optional<proto::Role> role;
   // Stream backends: open connections from all workers; a full backend is skipped. 0: no limit.
   std::uint32_t max_connections = 0;
+  // The agent check (the pool's `agent` table): where this backend's agent listens, its own
+  // `agent` URL or its address's host at the pool's agent port. Unset: the pool has no agent.
+  std::optional<net::Endpoint> agent;
+};
+
+// HAProxy's agent-check: a small server beside each backend, asked every `interval`, answers a
+// line that sets the backend's weight ("75%") or operator state ("drain", "maint", "ready").
+struct AgentConfig {
+  std::uint16_t port = 0;  // on each backend's own host; 0: every backend names its `agent`
+  base::Duration interval = 2s;
+  base::Duration timeout = 1s;
+  std::string send;  // sent first (HAProxy's agent-send), escapes resolved; empty: nothing
 };
 
 // What an active health check sends and expects (README.md, "Health checks").
@@ -117,6 +129,7 @@ struct PoolConfig {
   std::uint32_t eject_after = 0;       // consecutive connect failures that eject; 0: never
   base::Duration eject_for = 10s;      // first ejection; doubles on each one, up to 5 minutes
   SendProxy send_proxy = SendProxy::kOff;
+  std::optional<AgentConfig> agent;  // the agent check; none: no agent is asked
 };
 
 // One entry of a listener's routes: the pool for TLS clients whose ClientHello matches. With both

@@ -41,7 +41,8 @@ struct BackendDraft {
   Origin address;
   bool address_ok = false;  // config.address holds a parsed endpoint
   std::vector<ScopedKey> scoped_keys;
-  std::optional<Origin> role;  // the `role` key, when written
+  std::optional<Origin> role;   // the `role` key, when written
+  std::optional<Origin> agent;  // the backend's own `agent` key, when written
 };
 
 struct PoolDraft {
@@ -57,6 +58,7 @@ struct PoolDraft {
   std::optional<Origin> health;      // the health table, when written
   std::optional<Origin> send_proxy;  // when written
   std::optional<Origin> retry_on;    // when written
+  std::optional<Origin> agent;       // the agent table, when written
 };
 
 struct ListenerDraft {

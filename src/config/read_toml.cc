@@ -10,6 +10,7 @@
 #include "balance/flow_hash.h"
 #include "config/limits.h"
 #include "config/read_admin.h"
+#include "config/read_agent.h"
 #include "config/read_cidrs.h"
 #include "config/read_edge.h"
 #include "config/read_global.h"
@@ -54,10 +55,10 @@ constexpr std::array kListenerKeys = {"name"sv,
 constexpr std::array kPoolKeys = {
     "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
-    "eject_after"sv,   "eject_for"sv, "send_proxy"sv,        "retry_on"sv};
+    "eject_after"sv,   "eject_for"sv, "send_proxy"sv,        "retry_on"sv,        "agent"sv};
 constexpr std::array kBackendKeys = {
-    "address"sv,         "name"sv,   "weight"sv,          "mq_max_messages"sv,
-    "mq_message_size"sv, "backup"sv, "max_connections"sv, "role"sv};
+    "address"sv,         "name"sv, "weight"sv, "mq_max_messages"sv, "mq_message_size"sv, "backup"sv,
+    "max_connections"sv, "role"sv, "agent"sv};
 
 constexpr std::int64_t kMaxEjectAfter = 1000;
 
@@ -265,6 +266,11 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
     draft.retry_on = reader.originOf("retry_on");
     if (auto retry_on = readRetryOn(reader)) draft.config.retry_on = *retry_on;
   }
+  if (reader.has("agent")) {
+    draft.agent = reader.originOf("agent");
+    draft.config.agent = readAgent(reader, "agent");
+  }
+  resolveAgents(draft, reader.errors());
   reader.reportUnknownKeys();
   return draft;
 }
@@ -364,6 +370,7 @@ std::optional<BackendDraft> readBackend(const toml::node& node, const std::strin
     draft.role = reader.originOf("role");
     draft.config.role = reader.choice("role", parseRole, roleNames());
   }
+  readBackendAgent(reader, parse, draft);
   reader.reportUnknownKeys();
   return draft;
 }

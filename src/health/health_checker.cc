@@ -23,8 +23,12 @@ std::uint64_t splitMix(std::uint64_t& state) {
 
 }  // namespace
 
-HealthChecker::HealthChecker(const config::Config& config, Publish publish, Report report)
-    : config_(config), publish_(std::move(publish)), report_(std::move(report)) {
+HealthChecker::HealthChecker(const config::Config& config, Publish publish, Report report,
+                             AgentSink agent_sink)
+    : config_(config),
+      publish_(std::move(publish)),
+      report_(std::move(report)),
+      agent_sink_(std::move(agent_sink)) {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   random_state_ ^= static_cast<std::uint64_t>(ts.tv_nsec);
@@ -34,11 +38,12 @@ HealthChecker::~HealthChecker() {
   stop();
   probes_.clear();
   datagram_probes_.clear();
+  agent_probes_.clear();
 }
 
 bool HealthChecker::wanted(const config::Config& config) {
   for (const auto& pool : config.pools) {
-    if (pool.health) return true;
+    if (pool.health || pool.agent) return true;
   }
   return false;
 }
@@ -49,8 +54,17 @@ base::Result<void> HealthChecker::init() {
   loop_ = std::move(loop.value());
   states_ = control::uncheckedSnapshot(config_, states_.version);
   first_probe_.assign(config_.pools.size(), 0);
+  agent_last_.assign(config_.pools.size(), {});
+  agent_zeroed_.assign(config_.pools.size(), {});
   for (std::uint32_t p = 0; p < config_.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
+    agent_last_[p].resize(pool.backends.size());
+    agent_zeroed_[p].resize(pool.backends.size());
+    for (std::uint32_t b = 0; pool.agent && b < pool.backends.size(); ++b) {
+      if (pool.backends[b].agent) {
+        agent_probes_.push_back(std::make_unique<AgentProbe>(*this, *loop_, p, b, pool));
+      }
+    }
     // A pool's backends are all stream or all datagram (the config checks).
     const bool stream = pool.backends.empty() || pool.backends[0].address.isStream();
     first_probe_[p] = stream ? probes_.size() : datagram_probes_.size();
@@ -109,6 +123,9 @@ void HealthChecker::start() {
     for (auto& probe : datagram_probes_) {
       if (probe)
         probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
+    }
+    for (auto& probe : agent_probes_) {
+      probe->start(loop_->now() + static_cast<std::int64_t>(splitMix(random_state_) % 20));
     }
     loop_->run();
   });
@@ -207,6 +224,50 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend,
     latest_ = published;
   }
   publish_(std::move(published));
+}
+
+void HealthChecker::onAgentReport(std::uint32_t pool, std::uint32_t backend,
+                                  const proto::AgentReport& report) {
+  std::string described = proto::describeAgentReport(report);
+  std::string& last = agent_last_[pool][backend];
+  if (described == last) return;
+  last = described;
+  const auto& pool_config = config_.pools[pool];
+  const auto& name = pool_config.backends[backend].name;
+  base::logInfo("pool \"{}\" backend {}: agent says {}", pool_config.name, name, described);
+  if (report.operational) {
+    // l4lb's own checks alone say up or down; an agent that says so is heard in the log only.
+    base::logInfo(
+        "pool \"{}\" backend {}: the agent's \"{}\" is not applied (the pool's "
+        "health checks decide up and down)",
+        pool_config.name, name,
+        *report.operational == proto::AgentOperational::kUp ? "up" : "down");
+  }
+  proto::AgentReport applied = report;
+  if (report.weight_percent) {
+    std::uint8_t& zeroed = agent_zeroed_[pool][backend];
+    if (*report.weight_percent > 0 && zeroed != 0 && !report.admin) {
+      applied.admin = proto::AgentAdmin::kReady;
+    }
+    zeroed = *report.weight_percent == 0 ? 1 : 0;
+  }
+  if (agent_sink_ && (applied.weight_percent || applied.admin)) {
+    agent_sink_(pool_config.name, name, applied);
+  }
+}
+
+void HealthChecker::onAgentFailure(std::uint32_t pool, std::uint32_t backend,
+                                   const std::string& reason) {
+  std::string& last = agent_last_[pool][backend];
+  std::string failed = "!" + reason;
+  if (failed == last) return;
+  last = std::move(failed);
+  const auto& pool_config = config_.pools[pool];
+  base::logWarn(
+      "pool \"{}\" backend {}: no answer from its agent {} ({}); weight and state "
+      "stay as they are",
+      pool_config.name, pool_config.backends[backend].name,
+      pool_config.backends[backend].agent->url, reason);
 }
 
 }  // namespace l4lb::health

@@ -13,6 +13,7 @@
 #include "base/duration.h"
 #include "base/result.h"
 #include "config/config.h"
+#include "health/agent_probe.h"
 #include "health/datagram_probe.h"
 #include "health/health_state.h"
 #include "health/probe.h"
@@ -32,12 +33,20 @@ class HealthChecker {
   using Report =
       std::function<void(std::uint32_t pool, std::uint32_t backend, control::CheckResult)>;
 
-  HealthChecker(const config::Config& config, Publish publish, Report report = {});
+  // Where an agent's new report goes (app/ applies it as the admin API's PATCH), by pool and
+  // backend name. Called on the health thread, only when a backend's report differs from the
+  // one before, so an operator's later change through the API stands until the agent changes
+  // its answer.
+  using AgentSink = std::function<void(std::string_view pool, std::string_view backend,
+                                       const proto::AgentReport& report)>;
+
+  HealthChecker(const config::Config& config, Publish publish, Report report = {},
+                AgentSink agent_sink = {});
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
 
-  // True when some pool has active checks (otherwise there is no thread to start).
+  // True when some pool has active checks or an agent (otherwise there is no thread to start).
   [[nodiscard]] static bool wanted(const config::Config& config);
 
   [[nodiscard]] base::Result<void> init();
@@ -63,6 +72,9 @@ class HealthChecker {
   void onStateChange(std::uint32_t pool, std::uint32_t backend, control::BackendState before,
                      control::BackendState after, const std::string& reason);
   [[nodiscard]] std::int64_t jitteredInterval(base::Duration interval);
+  // Called by agent probes on the health thread: an answer, or why there was none.
+  void onAgentReport(std::uint32_t pool, std::uint32_t backend, const proto::AgentReport& report);
+  void onAgentFailure(std::uint32_t pool, std::uint32_t backend, const std::string& reason);
 
   // State changes so far (any thread).
   [[nodiscard]] std::uint64_t transitions() const {
@@ -76,6 +88,14 @@ class HealthChecker {
   std::unique_ptr<io::EventLoop> loop_;
   std::vector<std::unique_ptr<Probe>> probes_;                   // null while paused
   std::vector<std::unique_ptr<DatagramProbe>> datagram_probes_;  // check = "dns"; null: paused
+  std::vector<std::unique_ptr<AgentProbe>> agent_probes_;        // never paused
+  AgentSink agent_sink_;
+  // [pool][backend]: the agent's last answer (described), or "!" and why it failed; what is
+  // logged and applied only when it changes.
+  std::vector<std::vector<std::string>> agent_last_;
+  // [pool][backend]: the agent's last weight was 0%, which drained the backend; its next
+  // weight above 0 makes it ready again (HAProxy's zero weight is not a drain of its own).
+  std::vector<std::vector<std::uint8_t>> agent_zeroed_;
   // [pool]: index of its first backend's probe in probes_ or datagram_probes_ (by its kind)
   std::vector<std::size_t> first_probe_;
   control::HealthSnapshot states_;

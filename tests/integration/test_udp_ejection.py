@@ -15,6 +15,10 @@ import subprocess
 import pytest
 
 from harness import (DatagramServer, free_udp_port, simple_config, udp_url, wait_until)
+from netns import VethPeer, netns_available
+
+# On the veth pair's link (198.51.100.0/24) but held by no one: its ARP is never answered.
+GONE_ADDRESS = "198.51.100.77"
 
 
 def sink(port: int = 0) -> DatagramServer:
@@ -110,3 +114,33 @@ def test_ejected_udp_backend_doubles_its_backoff_then_returns_once_alive(l4lb):
         live.stop()
         if revived is not None:
             revived.stop()
+
+
+@pytest.mark.skipif(not netns_available(), reason="needs root and ip(8) for a veth namespace")
+def test_backend_whose_host_is_gone_is_ejected_on_host_unreachable(l4lb):
+    """A backend on a host that is gone (its address on the link answers no ARP): after the
+    neighbour lookup fails the kernel reports ICMP host unreachable, which Linux tells a
+    connected UDP socket only with IP_RECVERR. The flow moves and the backend is ejected, so later
+    single datagrams reach the live backend."""
+    live = sink()
+    listen = free_udp_port()
+    try:
+        with VethPeer():
+            gone = f"udp://{GONE_ADDRESS}:514"
+            proc = l4lb(simple_config(udp_url(listen),
+                                      [{"address": gone, "name": "gone"},
+                                       {"address": udp_url(live.address[1]), "name": "live"}],
+                                      global_={"workers": 1},
+                                      pool={"eject_after": 1, "eject_for": "60s", "retries": 1}),
+                        ready=[udp_url(listen)])
+            # Round-robin: the first or second flow goes to the gone host; its datagram waits on
+            # the neighbour lookup (about 3 s) and is lost.
+            for n in range(4):
+                send_single(listen, f"early-{n}".encode())
+            assert proc.wait_log(r"backend gone: ejected for 60000 ms", 15), proc.describe()
+            for i in range(10):
+                send_single(listen, f"after-{i}".encode())
+            assert wait_until(lambda: all(received(live, f"after-{i}".encode())
+                                          for i in range(10)), 10), live.received
+    finally:
+        live.stop()
