@@ -7,4 +7,5 @@ L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-
                     python3 python3-pytest python3-pytest-xdist redis-server redis-tools socat iproute2 procps curl
                     unbound bind9-dnsutils nginx memcached postgresql
                     mariadb-server haproxy openssl systemd man-db groff-base
-                    prometheus)  # promtool: tests/integration/test_metrics.py
+                    prometheus  # promtool: tests/integration/test_metrics.py
+                    rsyslog)  # tests/integration/test_access_log_syslog.py
