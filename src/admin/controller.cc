@@ -226,6 +226,16 @@ ApiReply Controller::reload() {
   return ApiReply{200, std::move(body)};
 }
 
+ApiReply Controller::reloadDryRun() {
+  if (!hooks_.reload_dry_run) return errorReply(400, "reload is not available here");
+  ReloadOutcome outcome = hooks_.reload_dry_run();
+  if (!outcome.ok) return errorReply(400, outcome.message);
+  json body{{"result", "dry-run"}, {"message", outcome.message}};
+  body["changes"] = outcome.changes;
+  body["warnings"] = outcome.warnings;
+  return ApiReply{200, std::move(body)};
+}
+
 ApiReply Controller::upgrade() {
   if (!hooks_.upgrade) return errorReply(400, "a binary upgrade is not available here");
   ReloadOutcome outcome = hooks_.upgrade();

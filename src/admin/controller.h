@@ -34,6 +34,7 @@ struct ReloadOutcome {
   bool ok = false;
   std::string message;
   std::vector<std::string> warnings;  // changes that need a restart, and were not applied
+  std::vector<std::string> changes;   // what the reload changed (or, dry, would change)
 };
 
 // What the admin API needs from the rest of l4lb, wired by app/ (admin/ knows no workers).
@@ -49,6 +50,8 @@ struct ControllerHooks {
   std::function<void(MetricsSample&)> metrics;
   // Loads the config file again and switches to it (runs on the calling thread, waits).
   std::function<ReloadOutcome()> reload;
+  // Loads the config file again and says what a reload would change; changes nothing.
+  std::function<ReloadOutcome()> reload_dry_run;
   // Switches to `next` (the running config with a change of the API), as a reload does.
   std::function<ReloadOutcome(config::Config next, std::string what)> apply_config;
   // Binary upgrade: opens the socket a new process takes the listeners and connections over
@@ -104,6 +107,8 @@ class Controller {
   [[nodiscard]] ApiReply metrics() const;
   // POST /api/v1/reload.
   [[nodiscard]] ApiReply reload();
+  // POST /api/v1/reload/dry-run: what a reload from the file would change, changing nothing.
+  [[nodiscard]] ApiReply reloadDryRun();
   // POST /api/v1/upgrade (l4lb run --upgrade-from): {"socket": PATH} for the new process.
   [[nodiscard]] ApiReply upgrade();
   // POST /api/v1/pools/{pool}/backends: a backend added to the running config, applied as a

@@ -93,6 +93,10 @@ void writeProcess(MetricsText& out, const MetricsInput& input) {
              "Reloads (SIGHUP, POST /api/v1/reload, backend changes of the API), by result.");
   out.sample({{"result", "ok"}}, input.reloads_ok);
   out.sample({{"result", "failed"}}, input.reloads_failed);
+  out.family(
+      "l4lb_access_log_dropped_total", Type::kCounter,
+      "Access log lines dropped: the syslog target's socket had no room (never waited for).");
+  out.sample({}, input.sample.access_log_dropped);
 }
 
 void writeListeners(MetricsText& out, const MetricsInput& input) {

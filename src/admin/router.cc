@@ -138,6 +138,14 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
     }
     return controller.reload();
   }
+  if (s.size() == 4 && s[2] == "reload" && s[3] == "dry-run") {
+    // Changes nothing, but reads the config file: as guarded as a reload.
+    if (request.method != "POST") return methodNotAllowed("POST");
+    if (!request.may_change) {
+      return errorReply(401, "changes over TCP need \"Authorization: Bearer TOKEN\"");
+    }
+    return controller.reloadDryRun();
+  }
   if (s.size() == 3 && s[2] == "upgrade") {
     if (request.method != "POST") return methodNotAllowed("POST");
     if (!request.over_unix) {

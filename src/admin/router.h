@@ -22,7 +22,7 @@ struct ApiRequest {
 // The routes of /api/v1 (README.md, "Admin API"), mapped to the controller:
 //   GET   /metrics (Prometheus text format)
 //   GET   /api/v1/status | /api/v1/listeners | /api/v1/pools | /api/v1/pools/{pool}
-//   POST  /api/v1/reload | /api/v1/upgrade (unix:// listeners only)
+//   POST  /api/v1/reload | /api/v1/reload/dry-run | /api/v1/upgrade (unix:// listeners only)
 //   PATCH /api/v1/pools/{pool}/backends/{name}   {"state": "drain"|"enable"|"disable",
 //                                                  "weight": 1..10000}
 // Segments are percent-decoded after the path is split, so a backend named by its address

@@ -40,13 +40,15 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
     }
     return totals;
   };
-  hooks.metrics = [targets](admin::MetricsSample& sample) {
+  hooks.metrics = [this, targets](admin::MetricsSample& sample) {
     for (const worker::Worker* w : targets) w->addMetrics(sample);
+    if (access_log_) sample.access_log_dropped = access_log_->dropped();
   };
   hooks.reload = [this] {
     return onMainThread(
         [this] { return ServiceNotify::around("reloading (API)", [this] { return reload(); }); });
   };
+  hooks.reload_dry_run = [this] { return onMainThread([this] { return reloadDryRun(); }); };
   hooks.apply_config = [this](config::Config next, std::string what) {
     return onMainThread([this, next = std::move(next), what = std::move(what)]() mutable {
       return ServiceNotify::around(what, [&] { return apply(std::move(next), what, what); });
@@ -69,7 +71,8 @@ admin::ReloadOutcome Server::onMainThread(std::function<admin::ReloadOutcome()> 
   if (!outcome) {
     return admin::ReloadOutcome{.ok = false,
                                 .message = "the main thread did not take it up in 60 s: not made",
-                                .warnings = {}};
+                                .warnings = {},
+                                .changes = {}};
   }
   return std::move(*outcome);
 }

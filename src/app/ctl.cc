@@ -45,9 +45,10 @@ struct ApiCall {
   std::string pool;
   std::string backend;
   std::uint32_t weight = 0;
-  std::string address;  // add
-  std::string name;     // add
-  bool backup = false;  // add
+  std::string address;   // add
+  std::string name;      // add
+  bool backup = false;   // add
+  bool dry_run = false;  // reload: what it would change
 };
 
 std::string text(const json& value) {
@@ -161,7 +162,14 @@ void printReadable(Action action, const json& body) {
       return;
     case Action::kRemove:
     case Action::kReload:
-      fmt::print("{}\n", text(body["message"]));
+      if (body.contains("changes")) {
+        // A dry run: one change a line.
+        const auto& changes = body["changes"];
+        if (changes.empty()) fmt::print("a reload would change nothing\n");
+        for (const auto& change : changes) fmt::print("{}\n", text(change));
+      } else {
+        fmt::print("{}\n", text(body["message"]));
+      }
       // A removal's answer has no warnings; a missing key must not be read from a const json.
       for (const auto& warning : body.value("warnings", json::array())) {
         fmt::print("warning: {}\n", text(warning));
@@ -248,7 +256,9 @@ httplib::Result callApi(httplib::Client& client, const ApiCall& call,
     case Action::kPools: return client.Get(base + "pools", headers);
     case Action::kPool:
       return client.Get(base + "pools/" + admin::encodeSegment(call.pool), headers);
-    case Action::kReload: return client.Post(base + "reload", headers, "", "application/json");
+    case Action::kReload:
+      return client.Post(base + (call.dry_run ? "reload/dry-run" : "reload"), headers, "",
+                         "application/json");
     case Action::kAdd: {
       json body{{"address", call.address}};
       if (!call.name.empty()) body["name"] = call.name;
@@ -311,8 +321,11 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
           "status", "Pid, version, uptime, workers, config file, generation and hash, last reload"),
       Action::kStatus);
   simple(o.ctl->add_subcommand("listeners", "Every listener"), Action::kListeners);
-  simple(o.ctl->add_subcommand("reload", "Load the config file again and switch to it"),
-         Action::kReload);
+  auto* reload = o.ctl->add_subcommand("reload", "Load the config file again and switch to it");
+  reload->add_flag("--dry-run", o.call.dry_run,
+                   "Only say what the reload would change (backends, weights, checks, limits, "
+                   "per listener and pool), changing nothing");
+  simple(reload, Action::kReload);
   simple(o.ctl->add_subcommand("pools", "Every pool, with how many backends are available"),
          Action::kPools);
   auto* pool = o.ctl->add_subcommand("pool", "One pool's backends: state, weight, counters");

@@ -112,7 +112,12 @@ bool Server::start() {
 }
 
 bool Server::openAccessLog(const config::Config& config) {
-  auto access_log = proxy::AccessLog::open(config.global.access_log);
+  const auto& global = config.global;
+  auto access_log =
+      global.access_log_syslog
+          ? proxy::AccessLog::openSyslog(*global.access_log_syslog, global.access_log_facility,
+                                         global.access_log_tag)
+          : proxy::AccessLog::open(global.access_log);
   if (!access_log) {
     base::logError("global.access_log \"{}\": {}", config.global.access_log,
                    access_log.error().message());

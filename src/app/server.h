@@ -66,6 +66,8 @@ class Server {
   [[nodiscard]] std::unique_ptr<health::HealthChecker> makeChecker(const config::Config& config);
   // Loads the config file again and switches every worker to it, or changes nothing.
   admin::ReloadOutcome reload();
+  // What reload() would change, changing nothing (main thread).
+  admin::ReloadOutcome reloadDryRun();
   // Switches every worker to `next` (from the file, or the running config with an API change),
   // or changes nothing. `done` begins the log line of a success ("reloaded FILE"), `change`
   // names it in a failure's ("reload").

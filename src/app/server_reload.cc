@@ -1,7 +1,9 @@
 #include <fmt/format.h>
 
 #include "app/server.h"
+#include "app/serving_builder.h"
 #include "base/log.h"
+#include "config/config_diff.h"
 #include "config/loader.h"
 
 namespace l4lb::app {
@@ -33,7 +35,8 @@ admin::ReloadOutcome Server::reload() {
   auto fail = [&](std::string message) {
     base::logError("reload failed, still serving the config before: {}", message);
     if (controller_) controller_->noteReload(false, message);
-    return admin::ReloadOutcome{.ok = false, .message = std::move(message), .warnings = {}};
+    return admin::ReloadOutcome{
+        .ok = false, .message = std::move(message), .warnings = {}, .changes = {}};
   };
   if (config_path_.empty()) {
     return fail("l4lb was started from the command line, with no config file to read again");
@@ -48,6 +51,30 @@ admin::ReloadOutcome Server::reload() {
     return fail(message);
   }
   return apply(std::move(*loaded.config), "reloaded " + config_path_, "reload");
+}
+
+admin::ReloadOutcome Server::reloadDryRun() {
+  admin::ReloadOutcome outcome;
+  if (config_path_.empty()) {
+    outcome.message = "l4lb was started from the command line, with no config file to read again";
+    return outcome;
+  }
+  config::LoadResult loaded = config::loadConfigFile(config_path_);
+  if (!loaded.ok()) {
+    for (const auto& error : loaded.errors) {
+      if (!outcome.message.empty()) outcome.message += "\n";
+      outcome.message += error.format();
+    }
+    return outcome;
+  }
+  config::Config next = std::move(*loaded.config);
+  const config::Config& running = serving_->config;
+  outcome.warnings = keepRestartOnlySettings(running, next);
+  outcome.changes = config::diffConfigs(running, next);
+  outcome.ok = true;
+  outcome.message = fmt::format("a reload from {} would change: {}", config_path_,
+                                describeChanges(running, next));
+  return outcome;
 }
 
 admin::ReloadOutcome Server::apply(config::Config next, const std::string& done,

@@ -6,6 +6,8 @@
 #include <algorithm>
 
 #include "app/listener_sockets.h"
+#include "config/config_diff.h"
+#include "net/datagram_socket.h"
 #include "net/socket.h"
 
 namespace l4lb::app {
@@ -146,6 +148,13 @@ std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
     kept.push_back(fmt::format("global.access_log: \"{}\" -> \"{}\" needs a restart",
                                running.global.access_log, next.global.access_log));
     next.global.access_log = running.global.access_log;
+    next.global.access_log_syslog = running.global.access_log_syslog;
+  }
+  if (next.global.access_log_facility != running.global.access_log_facility ||
+      next.global.access_log_tag != running.global.access_log_tag) {
+    kept.push_back("global.access_log_facility, global.access_log_tag: a change needs a restart");
+    next.global.access_log_facility = running.global.access_log_facility;
+    next.global.access_log_tag = running.global.access_log_tag;
   }
   if (next.global.user != running.global.user || next.global.group != running.global.group ||
       next.global.uid != running.global.uid || next.global.gid != running.global.gid) {
@@ -170,34 +179,9 @@ std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
 }
 
 std::string describeChanges(const config::Config& before, const config::Config& next) {
-  std::vector<std::string> parts;
-  for (const auto& listener : next.listeners) {
-    if (findSameBind(before, listener) == nullptr) {
-      parts.push_back(fmt::format("+listener \"{}\" ({})", listener.name, listener.bind.url));
-    }
-  }
-  for (const auto& listener : before.listeners) {
-    if (findSameBind(next, listener) == nullptr) {
-      parts.push_back(fmt::format("-listener \"{}\" ({})", listener.name, listener.bind.url));
-    }
-  }
-  auto hasPool = [](const config::Config& config, const std::string& name) {
-    return std::any_of(config.pools.begin(), config.pools.end(),
-                       [&](const auto& pool) { return pool.name == name; });
-  };
-  for (const auto& pool : next.pools) {
-    if (!hasPool(before, pool.name)) parts.push_back(fmt::format("+pool \"{}\"", pool.name));
-  }
-  for (const auto& pool : before.pools) {
-    if (!hasPool(next, pool.name)) parts.push_back(fmt::format("-pool \"{}\"", pool.name));
-  }
-  if (parts.empty()) return "listeners and pools as before (settings may differ)";
-  std::string out;
-  for (const auto& part : parts) {
-    if (!out.empty()) out += ", ";
-    out += part;
-  }
-  return out;
+  const std::vector<std::string> changes = config::diffConfigs(before, next);
+  if (changes.empty()) return "no change: listeners and pools as before, and their settings";
+  return config::joinChanges(changes);
 }
 
 }  // namespace l4lb::app

@@ -47,7 +47,9 @@ namespace l4lb::app {
 [[nodiscard]] std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
                                                                config::Config& next);
 
-// One line on what a reload changed: listeners and pools added and removed.
+// One line on what a reload changed (config::diffConfigs): listeners and pools added and
+// removed, backends added and removed, and each setting of a listener, pool, backend or
+// [global] that differs.
 [[nodiscard]] std::string describeChanges(const config::Config& before, const config::Config& next);
 
 }  // namespace l4lb::app

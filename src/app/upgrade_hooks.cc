@@ -26,7 +26,8 @@ Result onMain(io::EventLoop& loop, Job job) {
 
 admin::ReloadOutcome Server::beginUpgrade() {
   auto refuse = [](std::string message) {
-    return admin::ReloadOutcome{.ok = false, .message = std::move(message), .warnings = {}};
+    return admin::ReloadOutcome{
+        .ok = false, .message = std::move(message), .warnings = {}, .changes = {}};
   };
   if (draining_) return refuse("shutting down");
   if (upgrading_) return refuse("an upgrade is under way already");
@@ -46,7 +47,7 @@ admin::ReloadOutcome Server::beginUpgrade() {
   }
   upgrading_ = true;
   base::logInfo("upgrade: waiting for the new process on {}", path);
-  return admin::ReloadOutcome{.ok = true, .message = path, .warnings = {}};
+  return admin::ReloadOutcome{.ok = true, .message = path, .warnings = {}, .changes = {}};
 }
 
 UpgradeSourceHooks Server::upgradeSourceHooks() {

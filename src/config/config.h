@@ -192,7 +192,12 @@ struct ListenerConfig {
 struct GlobalConfig {
   std::uint32_t workers = 0;  // 0: one per CPU
   base::LogLevel log_level = base::LogLevel::kInfo;
-  std::string access_log = "off";  // "off" | "stderr" | a file path
+  std::string access_log = "off";  // "off" | "stderr" | a file path | "syslog[:URL]"
+  // access_log = "syslog" or "syslog:URL": where the lines go as RFC 3164 messages, a
+  // unixgram:// or udp:// endpoint (default unixgram:///dev/log); unset otherwise.
+  std::optional<net::Endpoint> access_log_syslog;
+  int access_log_facility = 16;  // syslog facility number: local0
+  std::string access_log_tag = "l4lb";
   base::Duration shutdown_grace = 30s;
   // After a wake-up that found work, workers poll for this long before sleeping (0: never).
   // Trades idle time of the workers' CPUs for fewer cross-CPU wake-ups; see docs/performance.md.

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <utility>
 
 namespace l4lb::proxy {
 
@@ -20,6 +21,15 @@ base::Result<AccessLog> AccessLog::open(const std::string& target) {
   if (!log.owned_) return base::lastError("open access_log");
   log.fd_ = log.owned_.get();
   log.path_ = target;
+  return log;
+}
+
+base::Result<AccessLog> AccessLog::openSyslog(const net::Endpoint& address, int facility,
+                                              std::string tag) {
+  auto sink = SyslogSink::open(address, facility, std::move(tag));
+  if (!sink) return sink.error();
+  AccessLog log;
+  log.syslog_ = std::make_unique<SyslogSink>(std::move(sink).value());
   return log;
 }
 
@@ -74,14 +84,33 @@ std::string AccessLog::beginLine(std::string_view listener, std::string_view cli
 }
 
 void AccessLog::writeLine(std::string_view line) const {
+  if (syslog_) {
+    syslog_->send(line);
+    return;
+  }
   if (fd_ < 0) return;
   [[maybe_unused]] ssize_t n = ::write(fd_, line.data(), line.size());
 }
 
 std::string AccessLog::formatLine(const AccessRecord& record) {
   std::string line = beginLine(record.listener, record.client, record.backend);
-  line += fmt::format(",\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{},\"attempts\":{}",
-                      record.bytes_in, record.bytes_out, record.duration_ms, record.attempts);
+  line += ",\"pool\":";
+  appendJsonString(line, record.pool);
+  line += ",\"sni\":";
+  if (record.sni.empty()) {
+    line += "null";
+  } else {
+    appendJsonString(line, record.sni);
+  }
+  line += fmt::format(",\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{}", record.bytes_in,
+                      record.bytes_out, record.duration_ms);
+  // null rather than a number that means "none".
+  for (auto [key, ms] : {std::pair{",\"connect_ms\":", record.connect_ms},
+                         std::pair{",\"first_byte_ms\":", record.first_byte_ms}}) {
+    line += key;
+    line += ms < 0 ? std::string("null") : fmt::format("{}", ms);
+  }
+  line += fmt::format(",\"attempts\":{}", record.attempts);
   // Each failed attempt, in the order tried: a connection retried past a dead backend, or one
   // that ended with no backend connected, says which backend failed and how.
   line += ",\"failed_attempts\":[";
@@ -97,7 +126,7 @@ std::string AccessLog::formatLine(const AccessRecord& record) {
 }
 
 void AccessLog::write(const AccessRecord& record) const {
-  if (fd_ < 0) return;
+  if (!enabled()) return;
   writeLine(formatLine(record));
 }
 

@@ -1,13 +1,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "base/fd.h"
 #include "base/result.h"
+#include "net/endpoint.h"
 #include "proxy/end_reason.h"
+#include "proxy/syslog_sink.h"
 
 namespace l4lb::proxy {
 
@@ -22,25 +25,36 @@ struct AccessRecord {
   std::string_view listener;
   std::string_view client;
   std::string_view backend;     // empty when none was connected
+  std::string_view pool;        // the listener's, or the one a route chose
+  std::string_view sni;         // the ClientHello's server name (routing listeners); empty: none
   std::uint64_t bytes_in = 0;   // client -> backend
   std::uint64_t bytes_out = 0;  // backend -> client
   std::int64_t duration_ms = 0;
+  // HAProxy's Tc: from the first connect attempt to the backend connected, retries included.
+  std::int64_t connect_ms = -1;  // -1: never connected
+  // HAProxy's Tr for a stream: from connected to the backend's first byte.
+  std::int64_t first_byte_ms = -1;  // -1: the backend sent nothing
   std::uint32_t attempts = 0;
   std::span<const FailedAttempt> failed;  // in the order tried, at most retries + 1
   EndReason end = EndReason::kCompleted;
 };
 
-// One JSON line per finished connection, to stderr or a file opened for appending. Shared by
-// all workers: each line is a single write(2) to an O_APPEND descriptor, so lines never
-// interleave and no lock is needed.
+// One JSON line per finished connection, to stderr, a file opened for appending, or syslog.
+// Shared by all workers: each line is a single write(2) to an O_APPEND descriptor, or one
+// datagram to syslog (SyslogSink), so lines never interleave and no lock is needed.
 class AccessLog {
  public:
   AccessLog() = default;  // off
 
   // target: "off", "stderr" or a file path.
   [[nodiscard]] static base::Result<AccessLog> open(const std::string& target);
+  // To syslog at `address` (unixgram:// or udp://): see SyslogSink.
+  [[nodiscard]] static base::Result<AccessLog> openSyslog(const net::Endpoint& address,
+                                                          int facility, std::string tag);
 
-  [[nodiscard]] bool enabled() const { return fd_ >= 0; }
+  [[nodiscard]] bool enabled() const { return fd_ >= 0 || syslog_ != nullptr; }
+  // Lines syslog had no room for (0 for the other targets, which block rather than drop).
+  [[nodiscard]] std::uint64_t dropped() const { return syslog_ ? syslog_->dropped() : 0; }
 
   // logrotate's "create" mode: the file was renamed away; open the path anew and make the
   // descriptor the workers write to point at the new file. The swap is one dup2(2), so a line
@@ -60,7 +74,8 @@ class AccessLog {
  private:
   std::string path_;  // the file, when logging to one
   base::Fd owned_;
-  int fd_ = -1;  // where lines go: owned_, or stderr
+  int fd_ = -1;                         // where lines go: owned_, or stderr
+  std::unique_ptr<SyslogSink> syslog_;  // or there, when set
 };
 
 // JSON string escaping for the few fields that come from outside (names, Unix paths).

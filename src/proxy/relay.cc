@@ -25,6 +25,7 @@ void Relay::count(bool from_client, std::uint64_t n) {
     listener_->bytes_from_clients.add(n);
     if (backend_counters_ != nullptr) backend_counters_->bytes_to_backend.add(n);
   } else {
+    if (first_backend_byte_ms_ < 0 && n > 0) first_backend_byte_ms_ = loop_->now();
     listener_->bytes_from_backends.add(n);
     if (backend_counters_ != nullptr) backend_counters_->bytes_from_backend.add(n);
   }
@@ -64,6 +65,7 @@ void Relay::rewind() {
   downstream.buffer.reset();
   downstream.offset = downstream.length = 0;
   downstream.bytes = 0;
+  first_backend_byte_ms_ = -1;
   downstream.source_eof = downstream.shut_down = false;
   downstream.full_reads = 0;
   answer_length_ = 0;

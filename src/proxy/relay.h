@@ -95,6 +95,8 @@ class Relay {
   // Counts `n` bytes just read, for the listener and the backend (also used for the preamble).
   void count(bool from_client, std::uint64_t n);
   [[nodiscard]] std::int64_t lastActivity() const { return last_activity_ms_; }
+  // When the current backend's first byte was read (loop time, ms), or -1: none yet.
+  [[nodiscard]] std::int64_t firstBackendByte() const { return first_backend_byte_ms_; }
   void touch() { last_activity_ms_ = loop_->now(); }
 
   void setRetaining(bool on) { retaining_ = on; }
@@ -143,6 +145,7 @@ class Relay {
   ListenerCounters* listener_;
   balance::BackendCounters* backend_counters_ = nullptr;
   std::int64_t last_activity_ms_ = 0;
+  std::int64_t first_backend_byte_ms_ = -1;
   std::uint32_t send_limit_ = 0;
   std::uint32_t answer_length_ = 0;
   int error_ = 0;

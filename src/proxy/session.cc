@@ -117,6 +117,7 @@ void Session::connectTo(std::uint32_t index) {
   leaveQueueCount();
   attempts_.begin(index);
   connect_started_ns_ = io::monotonicNanos();
+  if (first_connect_ms_ < 0) first_connect_ms_ = env_.loop->now();
   auto connected = net::connectStream(pool_->config->backends[index].address);
   if (!connected) {
     if (net::isLocalShortage(connected.error().code)) {
@@ -164,6 +165,7 @@ void Session::onConnectFailed(int error) {
 
 void Session::onConnected() {
   state_ = State::kProxying;
+  connected_ms_ = env_.loop->now();
   relay_.backend.writable = true;
   auto& counters = pool_->balancer->counters(attempts_.current());
   relay_.setBackendCounters(&counters);
@@ -370,6 +372,14 @@ void Session::logAccess(EndReason reason) const {
   record.client = client;
   if (attempts_.current() != balance::kNoBackend) {
     record.backend = pool_->config->backends[attempts_.current()].name;
+  }
+  record.pool = pool_->config->name;
+  record.sni = server_name_;
+  if (connected_ms_ >= 0) {
+    record.connect_ms = connected_ms_ - first_connect_ms_;
+    if (relay_.firstBackendByte() >= 0) {
+      record.first_byte_ms = std::max<std::int64_t>(relay_.firstBackendByte() - connected_ms_, 0);
+    }
   }
   record.bytes_in = relay_.upstream.bytes;
   record.bytes_out = relay_.downstream.bytes;

@@ -216,6 +216,8 @@ class Session final : public io::Timer, public io::Deferred {
   std::int64_t started_ms_ = 0;
   std::int64_t queued_until_ = 0;        // queue_timeout deadline, once the session has waited
   std::int64_t connect_started_ns_ = 0;  // the current attempt's, for the connect-time histogram
+  std::int64_t first_connect_ms_ = -1;   // the first attempt's start (loop time), for the log
+  std::int64_t connected_ms_ = -1;       // when the backend (the last one) was connected
   State state_ = State::kConnecting;
   bool proxy_pending_ = false;            // inspecting: the PROXY header is still to come
   bool hello_pending_ = false;            // inspecting: the ClientHello is still to come
@@ -225,6 +227,7 @@ class Session final : public io::Timer, public io::Deferred {
   bool taken_over_ = false;               // resumed from another process (binary upgrade)
   std::uint16_t proxy_header_bytes_ = 0;  // the send_proxy header at the start of the retained
   std::unique_ptr<ReceivedProxyHeader> received_proxy_;  // only after a PROXY header
+  std::string server_name_;  // the ClientHello's, on routing listeners (for the access log)
 };
 
 }  // namespace l4lb::proxy

@@ -140,6 +140,7 @@ bool Session::routeByClientHello(bool eof) {
       pool_ = &owner_->poolAt(*pool);
       env_.stats->routed.add();
     }
+    if (env_.access_log->enabled()) server_name_ = std::move(hello.info.server_name);
     return true;
   }
   env_.stats->not_tls.add();

@@ -76,6 +76,7 @@ struct MetricsSample {
   std::map<std::string, ListenerNumbers, std::less<>> listeners;
   std::map<std::pair<std::string, std::string>, BackendNumbers> backends;  // (pool, backend)
   DatagramNumbers datagrams;
+  std::uint64_t access_log_dropped = 0;  // lines the syslog target had no room for
 
   [[nodiscard]] ListenerNumbers& listener(std::string_view name);
   [[nodiscard]] BackendNumbers& backend(std::string_view pool, std::string_view name);

@@ -323,3 +323,43 @@ def test_api_adds_and_removes_backends(l4lb, servers, workdir):
     assert out.returncode == 0, out.stderr
     assert {ask_name(listen) for _ in range(4)} == {"b0"}
     assert proc.stop() == 0
+
+
+def test_reload_line_and_dry_run_say_what_changed_for_backends_and_settings(l4lb, servers,
+                                                                           workdir):
+    """A weight change, a backend added and a check's fall changed: `ctl reload --dry-run` lists
+    each, per pool and backend, and changes nothing; the reload's log line then says the same
+    (it said "listeners and pools as before (settings may differ)")."""
+    b0, b1, b2 = (servers(tcp_url(free_port()), name=f"b{i}") for i in range(3))
+    listen = tcp_url(free_port())
+    setup = Setup(workdir)
+    setup.write([{"name": "front", "bind": listen, "pool": "web"}],
+                {"web": pool_of([b0, b1])})
+    proc = setup.start(l4lb, [listen])
+    changed = pool_of([b0, b1, b2], weights=[1, 4, 1])
+    changed["health"]["fall"] = 3
+    setup.write([{"name": "front", "bind": listen, "pool": "web",
+                  "max_connections": 500}], {"web": changed})
+    expected = ['pool "web": backend b1: weight 1 -> 4',
+                f'pool "web": +backend b2 ({b2.url}) weight 1',
+                'pool "web": health fall 2 -> 3',
+                'listener "front": max_connections 0 -> 500']
+
+    dry = ctl("--socket", f"unix://{setup.sock}", "reload", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    for change in expected:
+        assert change in dry.stdout.splitlines(), dry.stdout
+    assert "reloaded" not in proc.stderr(), "a dry run reloaded"
+    _, pool = curl(setup.sock, "GET", "/api/v1/pools/web")
+    assert len(pool["backends"]) == 2, pool  # nothing changed
+
+    proc.send_signal(signal.SIGHUP)
+    line = proc.wait_log(rf"reloaded {re.escape(str(setup.path))}: .*", 10)
+    assert line, proc.describe()
+    for change in expected:
+        assert change in line.group(0), line.group(0)
+    assert "settings may differ" not in line.group(0)
+
+    dry = ctl("--socket", f"unix://{setup.sock}", "reload", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.strip() == "a reload would change nothing", \
+        dry.stdout

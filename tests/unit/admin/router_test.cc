@@ -293,7 +293,7 @@ TEST_F(RouterTest, AddAndRemoveBackendGoThroughTheApplyHook) {
   ControllerHooks hooks;
   hooks.apply_config = [&applied](config::Config next, std::string) {
     applied.push_back(next);
-    return ReloadOutcome{.ok = false, .message = "not really", .warnings = {}};
+    return ReloadOutcome{.ok = false, .message = "not really", .warnings = {}, .changes = {}};
   };
   Controller controller(config_, StartInfo{"9.9", 3, "abc", 0}, hooks);
   auto add = [&](std::string_view body) {
@@ -337,7 +337,8 @@ TEST_F(RouterTest, UpgradeIsAPostOverTheUnixSocketOnly) {
   int asked = 0;
   hooks.upgrade = [&asked] {
     ++asked;
-    return ReloadOutcome{.ok = true, .message = "/run/l4lb/admin.sock.upgrade-7", .warnings = {}};
+    return ReloadOutcome{
+        .ok = true, .message = "/run/l4lb/admin.sock.upgrade-7", .warnings = {}, .changes = {}};
   };
   Controller controller(config_, StartInfo{"9.9", 3, "abc", 0}, hooks);
   const ApiRequest over_unix{.method = "POST",

@@ -268,3 +268,57 @@ TEST(ConfigErrorFormatTest, FormatWithAndWithoutPosition) {
 
 }  // namespace
 }  // namespace l4lb::config
+
+namespace l4lb::config {
+namespace {
+
+using namespace std::string_view_literals;
+
+LoadResult loadWithGlobal(std::initializer_list<std::string_view> global) {
+  std::vector<std::string_view> text = {"[global]"};
+  text.insert(text.end(), global.begin(), global.end());
+  for (std::string_view line :
+       {"[[listener]]"sv, "bind = \"tcp://127.0.0.1:8080\""sv, "pool = \"p\""sv, "[pool.p]"sv,
+        "backends = [{ address = \"tcp://127.0.0.1:9001\" }]"sv}) {
+    text.push_back(line);
+  }
+  std::string joined;
+  for (std::string_view line : text) (joined += line) += "\n";
+  return loadConfigText(joined, "syslog.toml");
+}
+
+TEST(ConfigLoaderTest, AccessLogToSyslogTakesAUnixgramOrUdpAddress) {
+  LoadResult plain = loadWithGlobal({"access_log = \"syslog\""});
+  ASSERT_TRUE(plain.ok()) << describeErrors(plain);
+  ASSERT_TRUE(plain.config->global.access_log_syslog.has_value());
+  EXPECT_EQ(plain.config->global.access_log_syslog->url, "unixgram:///dev/log");
+  EXPECT_EQ(plain.config->global.access_log_facility, 16);  // local0
+  EXPECT_EQ(plain.config->global.access_log_tag, "l4lb");
+
+  LoadResult udp =
+      loadWithGlobal({"access_log = \"syslog:udp://127.0.0.1:5514\"",
+                      "access_log_facility = \"local3\"", "access_log_tag = \"edge-lb\""});
+  ASSERT_TRUE(udp.ok()) << describeErrors(udp);
+  EXPECT_EQ(udp.config->global.access_log_syslog->kind, net::EndpointKind::kUdp);
+  EXPECT_EQ(udp.config->global.access_log_facility, 19);
+  EXPECT_EQ(udp.config->global.access_log_tag, "edge-lb");
+
+  LoadResult file = loadWithGlobal({"access_log = \"/var/log/l4lb/access.log\""});
+  ASSERT_TRUE(file.ok()) << describeErrors(file);
+  EXPECT_FALSE(file.config->global.access_log_syslog.has_value());
+}
+
+TEST(ConfigLoaderTest, AccessLogSyslogMistakesAreErrors) {
+  LoadResult tcp = loadWithGlobal({"access_log = \"syslog:tcp://127.0.0.1:514\""});
+  ASSERT_FALSE(tcp.ok());
+  EXPECT_NE(testing::findError(tcp, "global.access_log"), nullptr) << describeErrors(tcp);
+  LoadResult facility = loadWithGlobal({"access_log_facility = \"local9\""});
+  ASSERT_FALSE(facility.ok());
+  EXPECT_NE(testing::findError(facility, "global.access_log_facility"), nullptr);
+  LoadResult tag = loadWithGlobal({"access_log_tag = \"has space\""});
+  ASSERT_FALSE(tag.ok());
+  EXPECT_NE(testing::findError(tag, "global.access_log_tag"), nullptr);
+}
+
+}  // namespace
+}  // namespace l4lb::config

@@ -67,5 +67,33 @@ TEST(AccessLogTest, AttemptFailureNames) {
   EXPECT_EQ(endReasonName(EndReason::kNoBackend), "no-backend");
 }
 
+TEST(AccessLogTest, PoolServerNameAndTimesOfAConnectedSession) {
+  AccessRecord record;
+  record.listener = "tls";
+  record.client = "127.0.0.1:5000";
+  record.backend = "tcp://127.0.0.1:9001";
+  record.pool = "api";
+  record.sni = "api.example.com";
+  record.connect_ms = 3;
+  record.first_byte_ms = 12;
+  const auto entry = nlohmann::json::parse(AccessLog::formatLine(record));
+  EXPECT_EQ(entry["pool"], "api");
+  EXPECT_EQ(entry["sni"], "api.example.com");
+  EXPECT_EQ(entry["connect_ms"], 3);
+  EXPECT_EQ(entry["first_byte_ms"], 12);
+}
+
+TEST(AccessLogTest, TimesNeverReachedAreNull) {
+  AccessRecord record;
+  record.listener = "front";
+  record.client = "127.0.0.1:5000";
+  record.pool = "back";
+  record.end = EndReason::kNoBackend;
+  const auto entry = nlohmann::json::parse(AccessLog::formatLine(record));
+  EXPECT_TRUE(entry["sni"].is_null());
+  EXPECT_TRUE(entry["connect_ms"].is_null());
+  EXPECT_TRUE(entry["first_byte_ms"].is_null());
+}
+
 }  // namespace
 }  // namespace l4lb::proxy
