@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -226,6 +227,41 @@ ApiReply Controller::upgrade() {
   ReloadOutcome outcome = hooks_.upgrade();
   if (!outcome.ok) return errorReply(409, outcome.message);
   return ApiReply{200, json{{"socket", outcome.message}}};
+}
+
+ApiReply Controller::sessions() const {
+  if (!hooks_.sessions) return errorReply(400, "sessions are not available here");
+  // Not under the lock: the workers answer on their own threads.
+  bool complete = true;
+  const std::vector<proxy::SessionView> views = hooks_.sessions(complete);
+  json list = json::array();
+  for (const auto& view : views) {
+    list.push_back(json{{"id", std::to_string(view.id)},
+                        {"listener", view.listener},
+                        {"client", view.client},
+                        {"backend", view.backend.empty() ? json(nullptr) : json(view.backend)},
+                        {"state", view.state},
+                        {"age_seconds", view.age_ms / 1000},
+                        {"bytes_in", view.bytes_in},
+                        {"bytes_out", view.bytes_out}});
+  }
+  return ApiReply{200, json{{"sessions", std::move(list)}, {"complete", complete}}};
+}
+
+ApiReply Controller::endSession(std::string_view id) {
+  if (!hooks_.end_session) return errorReply(400, "sessions are not available here");
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), value);
+  if (error != std::errc() || end != id.data() + id.size() || id.empty()) {
+    return errorReply(400, fmt::format("\"{}\" is not a session id (GET /api/v1/sessions "
+                                       "lists them)",
+                                       id));
+  }
+  if (!hooks_.end_session(value)) {
+    return errorReply(404, fmt::format("no open session {}", id));
+  }
+  base::logInfo("session {}: ended (admin API)", id);
+  return ApiReply{200, json{{"result", "ended"}, {"id", std::string(id)}}};
 }
 
 ApiReply Controller::listeners() const {

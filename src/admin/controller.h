@@ -15,6 +15,7 @@
 #include "admin/metrics_collector.h"
 #include "config/config.h"
 #include "control/health_snapshot.h"
+#include "proxy/session_view.h"
 
 namespace l4lb::admin {
 
@@ -52,6 +53,11 @@ struct ControllerHooks {
   // Binary upgrade: opens the socket a new process takes the listeners and connections over
   // from; the outcome's message is its path (docs/upgrade.md).
   std::function<ReloadOutcome()> upgrade;
+  // Every worker's open stream connections, asked of each on its own thread; `complete` false
+  // when a worker did not answer in time (its sessions are missing).
+  std::function<std::vector<proxy::SessionView>(bool& complete)> sessions;
+  // Ends the session `id` on its worker; false when there is none (it ended, or never was).
+  std::function<bool(std::uint64_t id)> end_session;
 };
 
 struct StartInfo {
@@ -109,6 +115,10 @@ class Controller {
   // DELETE /api/v1/pools/{pool}/backends/{name}: the backend leaves the running config; its
   // open connections finish (it drains), new ones go elsewhere.
   [[nodiscard]] ApiReply removeBackend(std::string_view pool, std::string_view backend);
+  // GET /api/v1/sessions: the open stream connections of every worker.
+  [[nodiscard]] ApiReply sessions() const;
+  // DELETE /api/v1/sessions/{id}: ends one, resetting both sides.
+  [[nodiscard]] ApiReply endSession(std::string_view id);
   [[nodiscard]] ApiReply changeBackend(std::string_view pool, std::string_view backend,
                                        const BackendChange& change);
 

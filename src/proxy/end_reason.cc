@@ -18,6 +18,7 @@ std::string_view endReasonName(EndReason reason) {
     case EndReason::kInspectTimeout: return "inspect-timeout";
     case EndReason::kHandedOver: return "handed-over";
     case EndReason::kQueueFull: return "queue-full";
+    case EndReason::kEndedByAdmin: return "ended-by-admin";
     case EndReason::kCount: break;
   }
   return "unknown";

@@ -21,6 +21,7 @@ enum class EndReason : std::uint8_t {
   kInspectTimeout,  // routes / tls_required: no whole ClientHello within inspect_timeout
   kHandedOver,      // binary upgrade: the new process carries on with it (not logged here)
   kQueueFull,       // every eligible backend was at max_connections and queue_max were waiting
+  kEndedByAdmin,    // an operator ended it (DELETE /api/v1/sessions/{id}, ctl end-session)
   kCount,
 };
 
