@@ -11,6 +11,7 @@
 #include <utility>
 #include <variant>
 
+#include "admin/state_file.h"
 #include "base/log.h"
 #include "io/clock.h"
 #include "net/endpoint.h"
@@ -144,6 +145,7 @@ void Controller::rebase(
   info_.config_sha256 = std::move(config_sha256);
   health_.reset();  // the next health snapshot is the new checker's
   apply(std::make_shared<const control::AdminSnapshot>(current_));
+  saveStateLocked();  // backends added or removed, weights the file changed
 }
 
 void Controller::noteReload(bool ok, std::string message) {
@@ -448,8 +450,15 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
           pool_config.maglev_table_size);
     }
   }
-  if (changed) publishLocked();
+  if (changed) {
+    publishLocked();
+    saveStateLocked();
+  }
   return ApiReply{200, backendJson(*pool, backend)};
+}
+
+void Controller::saveStateLocked() const {
+  if (hooks_.save_state) hooks_.save_state(renderStateFile(*config_, current_));
 }
 
 void Controller::publishLocked() {

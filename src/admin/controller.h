@@ -58,6 +58,9 @@ struct ControllerHooks {
   std::function<std::vector<proxy::SessionView>(bool& complete)> sessions;
   // Ends the session `id` on its worker; false when there is none (it ended, or never was).
   std::function<bool(std::uint64_t id)> end_session;
+  // [global] state_file: called with the file's new text after each change of a state or a
+  // weight, and after a reload (admin/state_file.h); unset: nothing is kept.
+  std::function<void(const std::string& text)> save_state;
 };
 
 struct StartInfo {
@@ -146,6 +149,7 @@ class Controller {
   [[nodiscard]] const control::StateChange* changeOf(std::uint32_t pool,
                                                      std::uint32_t backend) const;
   void publishLocked();
+  void saveStateLocked() const;
 
   const config::Config* config_;
   StartInfo info_;

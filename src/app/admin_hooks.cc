@@ -1,6 +1,7 @@
 #include <chrono>
 
 #include "admin/file_digest.h"
+#include "admin/state_file.h"
 #include "app/server.h"
 #include "app/service_notify.h"
 #include "app/worker_job.h"
@@ -76,6 +77,13 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
                w->loop(), [w, id] { return w->endSession(id); }, std::chrono::seconds(2))
         .value_or(false);
   };
+  if (!config.global.state_file.empty()) {
+    hooks.save_state = [path = config.global.state_file](const std::string& text) {
+      if (auto saved = admin::writeStateFile(path, text); !saved) {
+        base::logWarn("global.state_file: the change is not saved: {}", saved.error().message());
+      }
+    };
+  }
   controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
   admin_server_ = std::make_unique<admin::AdminServer>(config.admin, *controller_);
   if (!bind) return true;

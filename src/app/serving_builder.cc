@@ -173,6 +173,11 @@ std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
                                running.global.access_log, next.global.access_log));
     next.global.access_log = running.global.access_log;
   }
+  if (next.global.state_file != running.global.state_file) {
+    kept.push_back(fmt::format("global.state_file: \"{}\" -> \"{}\" needs a restart",
+                               running.global.state_file, next.global.state_file));
+    next.global.state_file = running.global.state_file;
+  }
   if (next.global.user != running.global.user || next.global.group != running.global.group ||
       next.global.uid != running.global.uid || next.global.gid != running.global.gid) {
     // Once dropped, privileges cannot come back; and a different drop would need them.

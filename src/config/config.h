@@ -167,6 +167,9 @@ struct GlobalConfig {
   std::uint32_t workers = 0;  // 0: one per CPU
   base::LogLevel log_level = base::LogLevel::kInfo;
   std::string access_log = "off";  // "off" | "stderr" | a file path
+  // Where the operator's drain, disable and weights of the admin API are saved on each change
+  // and restored from at start (HAProxy's server-state-file); empty: not kept (the default).
+  std::string state_file;
   base::Duration shutdown_grace = 30s;
   // After a wake-up that found work, workers poll for this long before sleeping (0: never).
   // Trades idle time of the workers' CPUs for fewer cross-CPU wake-ups; see docs/performance.md.

@@ -13,9 +13,9 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array kGlobalKeys = {"workers"sv,         "log_level"sv,    "access_log"sv,
-                                    "shutdown_grace"sv,  "busy_poll_us"sv, "splice"sv,
-                                    "max_connections"sv, "user"sv,         "group"sv};
+constexpr std::array kGlobalKeys = {
+    "workers"sv, "log_level"sv,       "access_log"sv, "shutdown_grace"sv, "busy_poll_us"sv,
+    "splice"sv,  "max_connections"sv, "user"sv,       "group"sv,          "state_file"sv};
 constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
 
 std::optional<bool> parseSpliceMode(std::string_view mode) {
@@ -35,6 +35,7 @@ void readGlobal(const toml::table& table, ErrorList& errors, GlobalConfig& globa
     global.log_level = *level;
   }
   if (auto access_log = reader.name("access_log")) global.access_log = std::move(*access_log);
+  if (auto state_file = reader.name("state_file")) global.state_file = std::move(*state_file);
   if (auto grace = reader.duration("shutdown_grace", base::Duration(0), kMaxDuration)) {
     global.shutdown_grace = *grace;
   }

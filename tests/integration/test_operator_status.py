@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import (L4LB_BIN, connect, free_port, recv_line, simple_config, tcp_url,
+from harness import (L4LB_BIN, ask_name, connect, free_port, recv_line, simple_config, tcp_url,
                      wait_until)
 from health import Impostor, log_offset, wait_state
 
@@ -277,3 +277,32 @@ def test_ctl_sessions_lists_and_ends_one_connection(l4lb, workdir, servers):
     finally:
         ended_conn.close()
         kept.close()
+
+
+# Feature: [global] state_file keeps the admin API's drain, disable and weights over a restart
+# (HAProxy's server-state-file); written atomically on each change.
+def test_state_file_keeps_a_drained_backend_drained_over_a_restart(l4lb, workdir, servers):
+    one = servers(tcp_url(free_port()), name="one")
+    two = servers(tcp_url(free_port()), name="two")
+    listen = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    state = workdir / "state.json"
+    text = simple_config(listen, [{"address": one.url, "name": "one"},
+                                  {"address": two.url, "name": "two"}],
+                         global_={"workers": 1, "state_file": str(state)})
+    text += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
+    first = l4lb(text, ready=[listen])
+    assert first.wait_log(r"admin API listening on"), first.describe()
+    assert ctl("--socket", sock, "drain", "back", "one").returncode == 0
+    assert ctl("--socket", sock, "weight", "back", "two", "7").returncode == 0
+    saved = json.loads(state.read_text())
+    by_name = {b["backend"]: b for b in saved["backends"]}
+    assert by_name["one"]["state"] == "draining" and by_name["two"]["weight"] == 7, saved
+    assert not (workdir / "state.json.tmp").exists()
+    first.stop()
+
+    second = l4lb(text, ready=[listen])
+    assert second.wait_log(r"state_file .*: 2 of 2 saved backends restored"), second.describe()
+    shown = {b["name"]: b for b in api(sock, "/api/v1/pools/back")["backends"]}
+    assert shown["one"]["state"] == "draining" and shown["two"]["weight"] == 7, shown
+    assert {ask_name(listen) for _ in range(10)} == {"two"}
