@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <utility>
 #include <variant>
 
+#include "admin/state_file.h"
 #include "base/log.h"
 #include "config/limits.h"
 #include "io/clock.h"
@@ -148,6 +150,7 @@ void Controller::rebase(
   info_.config_sha256 = std::move(config_sha256);
   health_.reset();  // the next health snapshot is the new checker's
   apply(std::make_shared<const control::AdminSnapshot>(current_));
+  saveStateLocked();  // backends added or removed, weights the file changed
 }
 
 void Controller::noteReload(bool ok, std::string message) {
@@ -241,6 +244,41 @@ ApiReply Controller::upgrade() {
   ReloadOutcome outcome = hooks_.upgrade();
   if (!outcome.ok) return errorReply(409, outcome.message);
   return ApiReply{200, json{{"socket", outcome.message}}};
+}
+
+ApiReply Controller::sessions() const {
+  if (!hooks_.sessions) return errorReply(400, "sessions are not available here");
+  // Not under the lock: the workers answer on their own threads.
+  bool complete = true;
+  const std::vector<proxy::SessionView> views = hooks_.sessions(complete);
+  json list = json::array();
+  for (const auto& view : views) {
+    list.push_back(json{{"id", std::to_string(view.id)},
+                        {"listener", view.listener},
+                        {"client", view.client},
+                        {"backend", view.backend.empty() ? json(nullptr) : json(view.backend)},
+                        {"state", view.state},
+                        {"age_seconds", view.age_ms / 1000},
+                        {"bytes_in", view.bytes_in},
+                        {"bytes_out", view.bytes_out}});
+  }
+  return ApiReply{200, json{{"sessions", std::move(list)}, {"complete", complete}}};
+}
+
+ApiReply Controller::endSession(std::string_view id) {
+  if (!hooks_.end_session) return errorReply(400, "sessions are not available here");
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), value);
+  if (error != std::errc() || end != id.data() + id.size() || id.empty()) {
+    return errorReply(400, fmt::format("\"{}\" is not a session id (GET /api/v1/sessions "
+                                       "lists them)",
+                                       id));
+  }
+  if (!hooks_.end_session(value)) {
+    return errorReply(404, fmt::format("no open session {}", id));
+  }
+  base::logInfo("session {}: ended (admin API)", id);
+  return ApiReply{200, json{{"result", "ended"}, {"id", std::string(id)}}};
 }
 
 ApiReply Controller::listeners() const {
@@ -432,7 +470,10 @@ ApiReply Controller::changeBackend(std::string_view pool_name, std::string_view 
           pool_config.maglev_table_size);
     }
   }
-  if (changed) publishLocked();
+  if (changed) {
+    publishLocked();
+    saveStateLocked();
+  }
   return ApiReply{200, backendJson(*pool, backend)};
 }
 
@@ -467,6 +508,10 @@ void Controller::agentReport(std::string_view pool_name, std::string_view backen
     }
   }
   (void)changeBackend(pool_name, backend_name, change);
+}
+
+void Controller::saveStateLocked() const {
+  if (hooks_.save_state) hooks_.save_state(renderStateFile(*config_, current_));
 }
 
 void Controller::publishLocked() {

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "control/health_snapshot.h"
 #include "proto/agent_reply.h"
+#include "proxy/session_view.h"
 
 namespace l4lb::admin {
 
@@ -57,6 +58,14 @@ struct ControllerHooks {
   // Binary upgrade: opens the socket a new process takes the listeners and connections over
   // from; the outcome's message is its path (docs/upgrade.md).
   std::function<ReloadOutcome()> upgrade;
+  // Every worker's open stream connections, asked of each on its own thread; `complete` false
+  // when a worker did not answer in time (its sessions are missing).
+  std::function<std::vector<proxy::SessionView>(bool& complete)> sessions;
+  // Ends the session `id` on its worker; false when there is none (it ended, or never was).
+  std::function<bool(std::uint64_t id)> end_session;
+  // [global] state_file: called with the file's new text after each change of a state or a
+  // weight, and after a reload (admin/state_file.h); unset: nothing is kept.
+  std::function<void(const std::string& text)> save_state;
 };
 
 struct StartInfo {
@@ -117,6 +126,10 @@ class Controller {
   // DELETE /api/v1/pools/{pool}/backends/{name}: the backend leaves the running config; its
   // open connections finish (it drains), new ones go elsewhere.
   [[nodiscard]] ApiReply removeBackend(std::string_view pool, std::string_view backend);
+  // GET /api/v1/sessions: the open stream connections of every worker.
+  [[nodiscard]] ApiReply sessions() const;
+  // DELETE /api/v1/sessions/{id}: ends one, resetting both sides.
+  [[nodiscard]] ApiReply endSession(std::string_view id);
   [[nodiscard]] ApiReply changeBackend(std::string_view pool, std::string_view backend,
                                        const BackendChange& change);
   // An agent's new answer (the agent check; called on the health thread), applied as a PATCH
@@ -150,6 +163,7 @@ class Controller {
   [[nodiscard]] const control::StateChange* changeOf(std::uint32_t pool,
                                                      std::uint32_t backend) const;
   void publishLocked();
+  void saveStateLocked() const;
 
   const config::Config* config_;
   StartInfo info_;

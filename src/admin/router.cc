@@ -153,6 +153,16 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
     }
     return controller.upgrade();
   }
+  if (s.size() == 3 && s[2] == "sessions") {
+    return get ? controller.sessions() : methodNotAllowed("GET");
+  }
+  if (s.size() == 4 && s[2] == "sessions") {
+    if (request.method != "DELETE") return methodNotAllowed("DELETE");
+    if (!request.may_change) {
+      return errorReply(401, "changes over TCP need \"Authorization: Bearer TOKEN\"");
+    }
+    return controller.endSession(s[3]);
+  }
   if (s.size() == 4 && s[2] == "pools")
     return get ? controller.pool(s[3]) : methodNotAllowed("GET");
   if (s.size() == 5 && s[2] == "pools" && s[4] == "backends") {

@@ -1,6 +1,7 @@
 #include <chrono>
 
 #include "admin/file_digest.h"
+#include "admin/state_file.h"
 #include "app/server.h"
 #include "app/service_notify.h"
 #include "app/worker_job.h"
@@ -55,6 +56,37 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
     });
   };
   hooks.upgrade = [this] { return onMainThread([this] { return beginUpgrade(); }); };
+  // Each worker lists and ends its own sessions on its thread; a worker that stopped (drained)
+  // never answers, hence the bound.
+  hooks.sessions = [targets](bool& complete) {
+    std::vector<proxy::SessionView> all;
+    for (worker::Worker* w : targets) {
+      auto views = runOnLoop<std::vector<proxy::SessionView>>(
+          w->loop(), [w] { return w->sessionViews(); }, std::chrono::seconds(2));
+      if (!views) {
+        complete = false;
+        continue;
+      }
+      all.insert(all.end(), std::make_move_iterator(views->begin()),
+                 std::make_move_iterator(views->end()));
+    }
+    return all;
+  };
+  hooks.end_session = [targets](std::uint64_t id) {
+    const std::uint32_t worker = proxy::sessionWorker(id);
+    if (worker >= targets.size()) return false;
+    worker::Worker* w = targets[worker];
+    return runOnLoop<bool>(
+               w->loop(), [w, id] { return w->endSession(id); }, std::chrono::seconds(2))
+        .value_or(false);
+  };
+  if (!config.global.state_file.empty()) {
+    hooks.save_state = [path = config.global.state_file](const std::string& text) {
+      if (auto saved = admin::writeStateFile(path, text); !saved) {
+        base::logWarn("global.state_file: the change is not saved: {}", saved.error().message());
+      }
+    };
+  }
   controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
   admin_server_ = std::make_unique<admin::AdminServer>(config.admin, *controller_);
   if (!bind) return true;

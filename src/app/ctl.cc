@@ -36,7 +36,9 @@ enum class Action {
   kWeight,
   kReload,
   kAdd,
-  kRemove
+  kRemove,
+  kSessions,
+  kEndSession
 };
 
 // What the subcommand asks of the API.
@@ -49,6 +51,7 @@ struct ApiCall {
   std::string name;      // add
   bool backup = false;   // add
   bool dry_run = false;  // reload: what it would change
+  std::string session;   // end-session
 };
 
 std::string text(const json& value) {
@@ -160,6 +163,21 @@ void printReadable(Action action, const json& body) {
                  text(body["kind"]));
       printBackends(body["backends"]);
       return;
+    case Action::kSessions: {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& s : body["sessions"]) {
+        rows.push_back({text(s["id"]), text(s["listener"]), text(s["client"]), text(s["backend"]),
+                        text(s["state"]), fmt::format("{} s", text(s["age_seconds"])),
+                        text(s["bytes_in"]), text(s["bytes_out"])});
+      }
+      printTable({"ID", "LISTENER", "CLIENT", "BACKEND", "STATE", "AGE", "BYTES IN", "BYTES OUT"},
+                 rows);
+      if (!body.value("complete", true)) {
+        fmt::print(stderr, "l4lb ctl: a worker did not answer in time: its sessions are missing\n");
+      }
+      return;
+    }
+    case Action::kEndSession: fmt::print("session {} ended\n", text(body["id"])); return;
     case Action::kRemove:
     case Action::kReload:
       if (body.contains("changes")) {
@@ -259,6 +277,9 @@ httplib::Result callApi(httplib::Client& client, const ApiCall& call,
     case Action::kReload:
       return client.Post(base + (call.dry_run ? "reload/dry-run" : "reload"), headers, "",
                          "application/json");
+    case Action::kSessions: return client.Get(base + "sessions", headers);
+    case Action::kEndSession:
+      return client.Delete(base + "sessions/" + admin::encodeSegment(call.session), headers);
     case Action::kAdd: {
       json body{{"address", call.address}};
       if (!call.name.empty()) body["name"] = call.name;
@@ -368,6 +389,14 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
   remove->add_option("POOL", o.call.pool, "Pool name")->required();
   remove->add_option("BACKEND", o.call.backend, "Backend name")->required();
   simple(remove, Action::kRemove);
+  simple(o.ctl->add_subcommand("sessions",
+                               "Open stream connections: client, backend, listener, "
+                               "age, bytes each way"),
+         Action::kSessions);
+  auto* end_session = o.ctl->add_subcommand(
+      "end-session", "End one connection (ID from `ctl sessions`), resetting both sides");
+  end_session->add_option("ID", o.call.session, "Session id")->required();
+  simple(end_session, Action::kEndSession);
 }
 
 CtlCommand::~CtlCommand() = default;

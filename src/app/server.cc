@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "admin/state_file.h"
 #include "app/privileges.h"
 #include "app/service_notify.h"
 #include "app/serving_builder.h"
@@ -200,8 +201,27 @@ base::Result<void> Server::startChecks(const config::Config& config, bool taken_
   if (carried) {
     for (auto& w : workers_) w->applyHealth(carried);  // before their threads start
   }
-  if (taken_over && controller_) applyTakenAdminStates(*controller_, taken_backends_);
+  if (taken_over && controller_) {
+    applyTakenAdminStates(*controller_, taken_backends_);
+  } else if (controller_ && !config.global.state_file.empty()) {
+    restoreSavedState(config);
+  }
   return {};
+}
+
+void Server::restoreSavedState(const config::Config& config) {
+  const std::string& path = config.global.state_file;
+  auto saved = admin::readStateFile(path);
+  if (!saved) {
+    // Not fatal: l4lb serves as the config says; the next change of the API writes it anew.
+    base::logWarn("global.state_file: not restored: {}", saved.error().message());
+    return;
+  }
+  const std::size_t restored = admin::restoreState(*controller_, config, *saved);
+  base::logInfo(
+      "global.state_file {}: {} of {} saved backend{} restored (drain, disable, "
+      "weight)",
+      path, restored, saved->size(), saved->size() == 1 ? "" : "s");
 }
 
 void Server::onSignal(int signal_number) {

@@ -53,6 +53,8 @@ class Server {
   void logListening(const config::Config& config, unsigned worker_count);
   // `taken_over`: a binary upgrade, whose checks start from the old process's states.
   [[nodiscard]] base::Result<void> startChecks(const config::Config& config, bool taken_over);
+  // [global] state_file: the drain, disable and weights saved by the admin API before a restart.
+  void restoreSavedState(const config::Config& config);
   void onSignal(int signal_number);
   // Every kTick: what no event tells this thread (workers finished, the grace over, the
   // SIGUSR2 child exited).

@@ -156,6 +156,11 @@ std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
     next.global.access_log_facility = running.global.access_log_facility;
     next.global.access_log_tag = running.global.access_log_tag;
   }
+  if (next.global.state_file != running.global.state_file) {
+    kept.push_back(fmt::format("global.state_file: \"{}\" -> \"{}\" needs a restart",
+                               running.global.state_file, next.global.state_file));
+    next.global.state_file = running.global.state_file;
+  }
   if (next.global.user != running.global.user || next.global.group != running.global.group ||
       next.global.uid != running.global.uid || next.global.gid != running.global.gid) {
     // Once dropped, privileges cannot come back; and a different drop would need them.

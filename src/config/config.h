@@ -198,6 +198,9 @@ struct GlobalConfig {
   std::optional<net::Endpoint> access_log_syslog;
   int access_log_facility = 16;  // syslog facility number: local0
   std::string access_log_tag = "l4lb";
+  // Where the operator's drain, disable and weights of the admin API are saved on each change
+  // and restored from at start (HAProxy's server-state-file); empty: not kept (the default).
+  std::string state_file;
   base::Duration shutdown_grace = 30s;
   // After a wake-up that found work, workers poll for this long before sleeping (0: never).
   // Trades idle time of the workers' CPUs for fewer cross-CPU wake-ups; see docs/performance.md.

@@ -20,7 +20,7 @@ using namespace std::string_view_literals;
 constexpr std::array kGlobalKeys = {
     "workers"sv,         "log_level"sv,      "access_log"sv,   "access_log_facility"sv,
     "access_log_tag"sv,  "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv,
-    "max_connections"sv, "user"sv,           "group"sv};
+    "max_connections"sv, "user"sv,           "group"sv,        "state_file"sv};
 constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
 
 std::optional<bool> parseSpliceMode(std::string_view mode) {
@@ -100,6 +100,7 @@ void readGlobal(const toml::table& table, ErrorList& errors, GlobalConfig& globa
                           "must be at most 32 letters, digits, '-', '_' or '.'");
     }
   }
+  if (auto state_file = reader.name("state_file")) global.state_file = std::move(*state_file);
   if (auto grace = reader.duration("shutdown_grace", base::Duration(0), kMaxDuration)) {
     global.shutdown_grace = *grace;
   }

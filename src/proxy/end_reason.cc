@@ -22,6 +22,7 @@ std::string_view endReasonName(EndReason reason) {
     case EndReason::kHandedOver: return "handed-over";
     case EndReason::kQueueFull: return "queue-full";
     case EndReason::kConnectFailed: return "connect-failed";
+    case EndReason::kEndedByAdmin: return "ended-by-admin";
     case EndReason::kCount: break;
   }
   return "unknown";

@@ -22,6 +22,7 @@ enum class EndReason : std::uint8_t {
   kHandedOver,      // binary upgrade: the new process carries on with it (not logged here)
   kQueueFull,       // every eligible backend was at max_connections and queue_max were waiting
   kConnectFailed,   // backends were tried and no connect succeeded (the access log says each why)
+  kEndedByAdmin,    // an operator ended it (DELETE /api/v1/sessions/{id}, ctl end-session)
   kCount,
 };
 

@@ -24,6 +24,7 @@
 #include "proxy/relay.h"
 #include "proxy/replay_window.h"
 #include "proxy/session_queue.h"
+#include "proxy/session_view.h"
 
 namespace l4lb::proxy {
 
@@ -129,6 +130,11 @@ class Session final : public io::Timer, public io::Deferred {
   // spliced directions' pipe ends, as handOff() put them.
   void resume(const SessionHandoff& state, std::uint32_t backend, base::Fd backend_fd,
               std::vector<base::Fd> pipes);
+
+  // What the admin API shows of it (session_view.cc).
+  [[nodiscard]] SessionView view() const;
+  // Unique in the process, set by the owner (proxy/session_view.h, sessionId).
+  std::uint64_t id = 0;
 
   [[nodiscard]] const config::ListenerConfig& listener() const { return listener_; }
   [[nodiscard]] const ClientAddress& clientAddress() const { return client_address_; }

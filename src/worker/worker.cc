@@ -204,6 +204,7 @@ void Worker::onAccepted(std::uint32_t listener_index, base::Fd client,
   session->scope = &generation;
   ++generation.sessions;
   sessions_.pushFront(session);
+  session->id = proxy::sessionId(id_, ++session_sequence_);
   session->start();
 }
 

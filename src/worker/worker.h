@@ -98,6 +98,10 @@ class Worker final : public proxy::SessionOwner {
       const std::vector<std::string>& listeners);
   void takeOverFlow(const proxy::FlowHandoff& state, base::Fd upstream);
   [[nodiscard]] std::size_t sessionCount() const { return sessions_.size(); }
+  // On the worker's thread (a job the admin API posts, worker_sessions.cc): its open stream
+  // connections, and ending one of them by id (false: no such session here).
+  [[nodiscard]] std::vector<proxy::SessionView> sessionViews() const;
+  bool endSession(std::uint64_t id);
   void onSessionQueued() override;
   proxy::PoolState& poolAt(std::uint32_t index) override;
   bool admitClient(proxy::Session& session) override;
@@ -235,6 +239,7 @@ class Worker final : public proxy::SessionOwner {
   std::vector<std::unique_ptr<Acceptor>> retired_acceptors_;
   std::vector<std::unique_ptr<proxy::DatagramListener>> retired_datagram_listeners_;
   proxy::SessionList sessions_;
+  std::uint64_t session_sequence_ = 0;  // the last session id's low bits (proxy::sessionId)
   proxy::SessionEnv env_;
   std::unique_ptr<proxy::DatagramBuffers> datagram_buffers_;  // only with datagram listeners
   proxy::DatagramStats datagram_stats_;

@@ -98,6 +98,7 @@ void Worker::takeOverSession(proxy::SessionHandoff state, std::vector<base::Fd> 
   session->scope = &generation;
   ++generation.sessions;
   sessions_.pushFront(session);
+  session->id = proxy::sessionId(id_, ++session_sequence_);
   stats_.taken_over.add();
   base::Fd backend_fd = std::move(fds[1]);
   fds.erase(fds.begin(), fds.begin() + 2);

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import L4LB_BIN, free_port, simple_config, tcp_url, wait_until
+from harness import (L4LB_BIN, ask_name, connect, free_port, recv_line, simple_config, tcp_url,
+                     wait_until)
 from health import Impostor, log_offset, wait_state
 
 IO_TIMEOUT = 10
@@ -229,3 +230,79 @@ def test_ctl_finds_the_admin_api_in_a_config_broken_elsewhere(l4lb, workdir, ser
     assert out.returncode == 2, out.stdout
     assert "cannot find the admin API" in out.stderr and "in the [admin] table" in out.stderr, \
         out.stderr
+
+
+# Feature: `ctl sessions` lists the open connections (client, backend, listener, age, bytes),
+# `ctl end-session ID` ends one, as HAProxy's "show sess" and "shutdown session".
+def test_ctl_sessions_lists_and_ends_one_connection(l4lb, workdir, servers):
+    one = servers(tcp_url(free_port()), name="one")
+    two = servers(tcp_url(free_port()), name="two")
+    listen = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    text = simple_config(listen, [{"address": one.url, "name": "one"},
+                                  {"address": two.url, "name": "two"}], global_={"workers": 2})
+    text += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
+    proc = l4lb(text, ready=[listen])
+    assert proc.wait_log(r"admin API listening on"), proc.describe()
+    ended_conn, kept = connect(listen), connect(listen)
+    try:
+        backend = recv_line(ended_conn).decode().strip()
+        recv_line(kept)
+        ended_conn.sendall(b"hello\n")
+        assert recv_line(ended_conn) == b"hello\n"
+        out = ctl("--socket", sock, "--json", "sessions")
+        assert out.returncode == 0, out.stderr
+        listed = json.loads(out.stdout)
+        assert listed["complete"] and len(listed["sessions"]) == 2, listed
+        client = f"127.0.0.1:{ended_conn.getsockname()[1]}"
+        mine = next(s for s in listed["sessions"] if s["client"] == client)
+        assert mine["backend"] == backend and mine["listener"] == "front", mine
+        assert mine["state"] == "proxying" and mine["bytes_in"] == 6, mine
+        assert mine["bytes_out"] == len(backend) + 1 + 6, mine
+        table = ctl("--socket", sock, "sessions")
+        assert table.returncode == 0 and mine["id"] in table.stdout and client in table.stdout, \
+            table.stdout
+
+        out = ctl("--socket", sock, "end-session", mine["id"])
+        assert out.returncode == 0 and "ended" in out.stdout, out.stderr
+        try:
+            assert ended_conn.recv(100) == b""
+        except ConnectionResetError:
+            pass  # ended with a reset, as a shutdown whose grace ran out
+        kept.sendall(b"still here\n")
+        assert recv_line(kept) == b"still here\n"
+        again = ctl("--socket", sock, "end-session", mine["id"])
+        assert again.returncode == 1 and "no open session" in again.stderr, again.stderr
+        assert proc.wait_log(rf"session {mine['id']}: ended \(admin API\)"), proc.describe()
+    finally:
+        ended_conn.close()
+        kept.close()
+
+
+# Feature: [global] state_file keeps the admin API's drain, disable and weights over a restart
+# (HAProxy's server-state-file); written atomically on each change.
+def test_state_file_keeps_a_drained_backend_drained_over_a_restart(l4lb, workdir, servers):
+    one = servers(tcp_url(free_port()), name="one")
+    two = servers(tcp_url(free_port()), name="two")
+    listen = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    state = workdir / "state.json"
+    text = simple_config(listen, [{"address": one.url, "name": "one"},
+                                  {"address": two.url, "name": "two"}],
+                         global_={"workers": 1, "state_file": str(state)})
+    text += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
+    first = l4lb(text, ready=[listen])
+    assert first.wait_log(r"admin API listening on"), first.describe()
+    assert ctl("--socket", sock, "drain", "back", "one").returncode == 0
+    assert ctl("--socket", sock, "weight", "back", "two", "7").returncode == 0
+    saved = json.loads(state.read_text())
+    by_name = {b["backend"]: b for b in saved["backends"]}
+    assert by_name["one"]["state"] == "draining" and by_name["two"]["weight"] == 7, saved
+    assert not (workdir / "state.json.tmp").exists()
+    first.stop()
+
+    second = l4lb(text, ready=[listen])
+    assert second.wait_log(r"state_file .*: 2 of 2 saved backends restored"), second.describe()
+    shown = {b["name"]: b for b in api(sock, "/api/v1/pools/back")["backends"]}
+    assert shown["one"]["state"] == "draining" and shown["two"]["weight"] == 7, shown
+    assert {ask_name(listen) for _ in range(10)} == {"two"}

@@ -361,3 +361,66 @@ TEST_F(RouterTest, UpgradeIsAPostOverTheUnixSocketOnly) {
 
 }  // namespace
 }  // namespace l4lb::admin
+
+namespace l4lb::admin {
+namespace {
+
+// GET /api/v1/sessions lists what the workers answer; DELETE /api/v1/sessions/{id} ends one,
+// a change like any other (a token over TCP).
+TEST(SessionsRoute, ListsAndEndsSessions) {
+  auto loaded = config::loadConfigText(kConfig, "test.toml");
+  ASSERT_TRUE(loaded.ok());
+  std::vector<std::uint64_t> ended;
+  ControllerHooks hooks;
+  hooks.sessions = [](bool& complete) {
+    complete = false;
+    proxy::SessionView view;
+    view.id = proxy::sessionId(1, 7);
+    view.listener = "front";
+    view.client = "127.0.0.1:5000";
+    view.backend = "one";
+    view.state = "proxying";
+    view.age_ms = 2500;
+    view.bytes_in = 10;
+    view.bytes_out = 20;
+    return std::vector<proxy::SessionView>{view};
+  };
+  hooks.end_session = [&ended](std::uint64_t id) {
+    ended.push_back(id);
+    return id == proxy::sessionId(1, 7);
+  };
+  Controller controller(*loaded.config, StartInfo{"9.9", 2, "abc", 0}, hooks);
+  auto call = [&](std::string_view method, std::string_view target, bool may_change = true) {
+    return route(controller, ApiRequest{method, target, "", may_change});
+  };
+  auto list = call("GET", "/api/v1/sessions", false);
+  ASSERT_EQ(list.status, 200) << list.body.dump();
+  ASSERT_EQ(list.body["sessions"].size(), 1U);
+  const auto& s = list.body["sessions"][0];
+  EXPECT_EQ(s["id"], std::to_string(proxy::sessionId(1, 7)));
+  EXPECT_EQ(s["client"], "127.0.0.1:5000");
+  EXPECT_EQ(s["backend"], "one");
+  EXPECT_EQ(s["age_seconds"], 2);
+  EXPECT_EQ(s["bytes_out"], 20);
+  EXPECT_EQ(list.body["complete"], false);
+
+  const std::string id = s["id"];
+  EXPECT_EQ(call("DELETE", "/api/v1/sessions/" + id, false).status, 401);
+  EXPECT_TRUE(ended.empty());
+  auto done = call("DELETE", "/api/v1/sessions/" + id);
+  EXPECT_EQ(done.status, 200) << done.body.dump();
+  EXPECT_EQ(call("DELETE", "/api/v1/sessions/12").status, 404);
+  EXPECT_EQ(call("DELETE", "/api/v1/sessions/12x").status, 400);
+  EXPECT_EQ(call("DELETE", "/api/v1/sessions/-1").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/sessions").status, 405);
+  EXPECT_EQ(call("GET", "/api/v1/sessions/12").status, 405);
+  EXPECT_EQ(ended, (std::vector<std::uint64_t>{proxy::sessionId(1, 7), 12}));
+}
+
+TEST(SessionIds, NameTheirWorker) {
+  EXPECT_EQ(proxy::sessionWorker(proxy::sessionId(3, 99)), 3U);
+  EXPECT_NE(proxy::sessionId(0, 1), proxy::sessionId(1, 1));
+}
+
+}  // namespace
+}  // namespace l4lb::admin
