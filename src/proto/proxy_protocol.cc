@@ -15,7 +15,6 @@ namespace l4lb::proto {
 namespace {
 
 constexpr std::string_view kV1Prefix = "PROXY ";
-constexpr std::size_t kUnixPathBytes = 108;  // spec 2.2: the AF_UNIX block is 2 x 108 bytes
 static_assert(sizeof(sockaddr_un::sun_path) == kUnixPathBytes);
 
 // Address block sizes per v2 family nibble: AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX.

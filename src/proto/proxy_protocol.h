@@ -26,6 +26,9 @@ enum class ProxyTransport : std::uint8_t { kUnspec, kStream, kDgram };
 
 // v1: "PROXY TCP6 ffff:...:ffff ffff:...:ffff 65535 65535\r\n" is the longest line (spec 2.1).
 inline constexpr std::size_t kProxyV1MaxBytes = 107;
+// Spec 2.2: the AF_UNIX address block is 2 x 108 bytes (decoder and encoder; one definition, as
+// both files can share one unity-build unit).
+inline constexpr std::size_t kUnixPathBytes = 108;
 inline constexpr std::size_t kProxyV2HeaderBytes = 16;  // signature, ver/cmd, fam/proto, len
 inline constexpr std::size_t kProxyV2MaxBytes = kProxyV2HeaderBytes + 65535;
 // Enough bytes to tell any input from a PROXY header: the v2 signature is 12 bytes long.

@@ -15,7 +15,6 @@ namespace l4lb::proto {
 
 namespace {
 
-constexpr std::size_t kUnixPathBytes = 108;  // spec 2.2: the AF_UNIX block is 2 x 108 bytes
 static_assert(sizeof(sockaddr_un::sun_path) == kUnixPathBytes);
 
 // An IPv4 address as ::ffff:a.b.c.d, for a header whose other address is IPv6.
