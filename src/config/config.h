@@ -12,6 +12,7 @@
 #include "base/duration.h"
 #include "base/log.h"
 #include "base/rate.h"
+#include "config/discover_config.h"
 #include "net/cidr.h"
 #include "net/endpoint.h"
 #include "net/message_queue.h"
@@ -37,6 +38,10 @@ struct BackendConfig {
   // The agent check (the pool's `agent` table): where this backend's agent listens, its own
   // `agent` URL or its address's host at the pool's agent port. Unset: the pool has no agent.
   std::optional<net::Endpoint> agent;
+  // The discover source that found this backend ("dns:_redis._tcp.example"); empty: the file's
+  // (or the admin API's). Discovered backends are merged into each config generation
+  // (config/discovered.h).
+  std::string discovered_by;
 };
 
 // HAProxy's agent-check: a small server beside each backend, asked every `interval`, answers a
@@ -129,7 +134,8 @@ struct PoolConfig {
   std::uint32_t eject_after = 0;       // consecutive connect failures that eject; 0: never
   base::Duration eject_for = 10s;      // first ejection; doubles on each one, up to 5 minutes
   SendProxy send_proxy = SendProxy::kOff;
-  std::optional<AgentConfig> agent;  // the agent check; none: no agent is asked
+  std::optional<AgentConfig> agent;        // the agent check; none: no agent is asked
+  std::optional<DiscoverConfig> discover;  // backends found by DNS or etcd, beside `backends`
 };
 
 // One entry of a listener's routes: the pool for TLS clients whose ClientHello matches. With both

@@ -59,6 +59,7 @@ struct PoolDraft {
   std::optional<Origin> send_proxy;  // when written
   std::optional<Origin> retry_on;    // when written
   std::optional<Origin> agent;       // the agent table, when written
+  std::optional<Origin> discover;    // the discover table, when written
 };
 
 struct ListenerDraft {
