@@ -7,6 +7,7 @@ L4LB_QUICKSTART_PACKAGES=(python3 curl)
 L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev git
                     python3 python3-pytest python3-pytest-xdist redis-server redis-tools socat iproute2 procps curl
                     unbound bind9-dnsutils nginx memcached postgresql
+                    etcd-server etcd-client  # test_discover_etcd.py
                     mariadb-server haproxy openssl systemd man-db groff-base
                     zsh  # test_completion.py
                     prometheus  # promtool: tests/integration/test_metrics.py

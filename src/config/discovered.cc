@@ -45,7 +45,7 @@ std::vector<std::string> mergeDiscovered(Config& config, const DiscoveredPools& 
     for (const BackendConfig& b : pool.backends) names.insert(b.name);
     const bool stream = !pool.discover->datagram;
     for (const DiscoveredBackend& d : it->second.backends) {
-      const std::string& name = d.address.url;
+      const std::string& name = d.nameOr();
       if (names.contains(name)) {
         notes.push_back(fmt::format("pool {}: {} is also a configured backend; the file's is kept",
                                     pool.name, name));

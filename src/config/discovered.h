@@ -16,12 +16,15 @@
 namespace l4lb::config {
 
 struct DiscoveredBackend {
-  net::Endpoint address;  // its url is also the backend's name
+  net::Endpoint address;
   std::uint32_t weight = 1;
   bool backup = false;  // SRV: a record of a priority above the lowest
+  std::string name;     // etcd values may name it; empty: its address's url
 
+  [[nodiscard]] const std::string& nameOr() const { return name.empty() ? address.url : name; }
   [[nodiscard]] bool sameAs(const DiscoveredBackend& other) const {
-    return address.url == other.address.url && weight == other.weight && backup == other.backup;
+    return address.url == other.address.url && weight == other.weight && backup == other.backup &&
+           name == other.name;
   }
 };
 

@@ -72,7 +72,6 @@ void readDns(TableReader& reader, DiscoverConfig& discover) {
 
 void readEtcd(TableReader& reader, DiscoverConfig& discover) {
   discover.kind = DiscoverKind::kEtcd;
-  reader.errors().add(reader.originOf("etcd"), "etcd discovery is not built yet: use dns");
   if (auto url = reader.name("etcd")) {
     if (!url->starts_with("http://")) {
       reader.errors().add(reader.originOf("etcd"),

@@ -1,6 +1,7 @@
 #include "discover/discovery_runner.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "base/log.h"
 #include "discover/dns_source.h"
@@ -12,11 +13,10 @@ namespace {
 
 DnsResult askSource(const config::DiscoverConfig& config, const std::atomic<bool>& stop) {
   if (config.kind == config::DiscoverKind::kDns) return askDns(config, stop);
-  return DnsResult{
-      .answer =
-          Answer{.kind = AnswerKind::kError, .set = {}, .error = "etcd discovery is not built yet"},
-      .ttl = std::nullopt};
+  return DnsResult{.answer = askEtcdOnce(config), .ttl = std::nullopt};
 }
+
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
 }  // namespace
 
@@ -61,11 +61,23 @@ DiscoveryRunner::DiscoveryRunner(std::vector<SourceSpec> sources,
                   .next_ask = 0,
                   .errors = 0,
                   .status = {},
-                  .logged = {}};
+                  .logged = {},
+                  .etcd = nullptr};
     source.status.pool = spec.pool;
     source.status.label = spec.config.label();
     source.status.applied = source.gate.applied().backends.size();
     sources_.push_back(std::move(source));
+  }
+  for (std::size_t i = 0; i < sources_.size(); ++i) {
+    if (specs_[i].config.kind != config::DiscoverKind::kEtcd) continue;
+    sources_[i].next_ask = kNever;  // it delivers its answers itself
+    sources_[i].etcd = std::make_unique<EtcdSource>(specs_[i].config, [this, i](Answer answer) {
+      {
+        std::lock_guard lock(mutex_);
+        inbox_.emplace_back(i, std::move(answer));
+      }
+      wake_.notify_all();
+    });
   }
 }
 
@@ -74,6 +86,9 @@ DiscoveryRunner::~DiscoveryRunner() { stop(); }
 void DiscoveryRunner::start() {
   if (sources_.empty() || thread_.joinable()) return;
   thread_ = std::thread([this] { run(); });
+  for (Source& source : sources_) {
+    if (source.etcd) source.etcd->start();
+  }
 }
 
 void DiscoveryRunner::stop() {
@@ -83,6 +98,10 @@ void DiscoveryRunner::stop() {
   }
   stop_flag_.store(true, std::memory_order_relaxed);
   wake_.notify_all();
+  // The watch threads first: they deliver into inbox_, which this runner's thread reads.
+  for (Source& source : sources_) {
+    if (source.etcd) source.etcd->stop();
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -97,11 +116,14 @@ void DiscoveryRunner::ask(Source& source, std::int64_t now) {
   const config::DiscoverConfig& config = source.gate.config();
   DnsResult result = askSource(config, stop_flag_);
   if (stop_flag_.load(std::memory_order_relaxed)) return;
-  const std::int64_t answered = io::monotonicMillis();
   const bool failed = result.answer.kind == AnswerKind::kError;
   source.errors = failed ? source.errors + 1 : 0;
-  const GateOutcome outcome = source.gate.onAnswer(answered, std::move(result.answer));
   source.next_ask = now + refreshDelay(config, result.ttl, source.errors).count();
+  judge(source, std::move(result.answer));
+}
+
+void DiscoveryRunner::judge(Source& source, Answer answer) {
+  const GateOutcome outcome = source.gate.onAnswer(io::monotonicMillis(), std::move(answer));
   {
     std::lock_guard lock(mutex_);
     source.status.synced = source.gate.synced();
@@ -129,6 +151,12 @@ void DiscoveryRunner::ask(Source& source, std::int64_t now) {
 
 void DiscoveryRunner::run() {
   for (;;) {
+    std::vector<std::pair<std::size_t, Answer>> delivered;
+    {
+      std::lock_guard lock(mutex_);
+      delivered.swap(inbox_);
+    }
+    for (auto& [index, answer] : delivered) judge(sources_[index], std::move(answer));
     std::int64_t now = io::monotonicMillis();
     for (Source& source : sources_) {
       if (now >= source.next_ask) ask(source, now);
@@ -151,7 +179,9 @@ void DiscoveryRunner::run() {
     }
     std::unique_lock lock(mutex_);
     const auto wait = std::chrono::milliseconds(std::max<std::int64_t>(next - now, 0));
-    if (wake_.wait_for(lock, wait, [this] { return stopping_; })) return;
+    if (wake_.wait_for(lock, wait, [this] { return stopping_ || !inbox_.empty(); }) && stopping_) {
+      return;
+    }
   }
 }
 

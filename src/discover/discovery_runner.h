@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "config/discovered.h"
 #include "discover/answer_gate.h"
+#include "discover/etcd_source.h"
 
 namespace l4lb::discover {
 
@@ -67,22 +68,25 @@ class DiscoveryRunner {
   struct Source {
     std::string pool;
     AnswerGate gate;
-    std::int64_t next_ask = 0;  // monotonic milliseconds
+    std::int64_t next_ask = 0;  // monotonic milliseconds; DNS sources only
     std::uint32_t errors = 0;   // in a row
     SourceStatus status;
-    std::string logged;  // the last message logged, so a repeated one is not
+    std::string logged;                // the last message logged, so a repeated one is not
+    std::unique_ptr<EtcdSource> etcd;  // etcd sources: its watch thread, delivering answers
   };
 
   void run();
   void ask(Source& source, std::int64_t now);
+  void judge(Source& source, Answer answer);
 
   std::vector<SourceSpec> specs_;
   std::vector<Source> sources_;
   Apply apply_;
   std::thread thread_;
-  mutable std::mutex mutex_;  // stopping_, and each source's status
+  mutable std::mutex mutex_;  // stopping_, inbox_, and each source's status
   std::condition_variable wake_;
   bool stopping_ = false;
+  std::vector<std::pair<std::size_t, Answer>> inbox_;  // etcd answers, by source index
   std::atomic<bool> stop_flag_{false};
 };
 

@@ -175,7 +175,7 @@ class ResultBuilder {
     auto endpoint = net::parseEndpoint(fmt::format("{}{}:{}", scheme_, address.text, port));
     if (!endpoint) return;  // not an address the kernel takes: nothing to connect to
     result_.answer.set.backends.push_back(config::DiscoveredBackend{
-        .address = std::move(endpoint).value(), .weight = weight, .backup = backup});
+        .address = std::move(endpoint).value(), .weight = weight, .backup = backup, .name = {}});
     const base::Duration ttl = std::chrono::seconds(std::max(address.ttl, 0));
     result_.ttl = result_.ttl ? std::min(*result_.ttl, ttl) : ttl;
   }

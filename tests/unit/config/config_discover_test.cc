@@ -119,7 +119,7 @@ DiscoveredBackend found(std::string url, std::uint32_t weight = 1, bool backup =
   auto address = net::parseEndpoint(url);
   EXPECT_TRUE(address.ok()) << url;
   return DiscoveredBackend{
-      .address = std::move(address).value(), .weight = weight, .backup = backup};
+      .address = std::move(address).value(), .weight = weight, .backup = backup, .name = {}};
 }
 
 Config discoveringConfig() {

@@ -20,7 +20,7 @@ config::DiscoveredBackend backend(int last_octet, std::uint32_t weight = 1) {
   auto address = net::parseEndpoint("tcp://127.0.0." + std::to_string(last_octet) + ":6379");
   EXPECT_TRUE(address.ok());
   return config::DiscoveredBackend{
-      .address = std::move(address).value(), .weight = weight, .backup = false};
+      .address = std::move(address).value(), .weight = weight, .backup = false, .name = {}};
 }
 
 Answer records(std::vector<int> octets) {
