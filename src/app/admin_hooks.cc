@@ -80,6 +80,7 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
                w->loop(), [w, id] { return w->endSession(id); }, std::chrono::seconds(2))
         .value_or(false);
   };
+  hooks.discovery = [this] { return discoveryStatus(); };
   if (!config.global.state_file.empty()) {
     hooks.save_state = [path = config.global.state_file](const std::string& text) {
       if (auto saved = admin::writeStateFile(path, text); !saved) {

@@ -102,6 +102,8 @@ class Server {
   // changed them (each gate going on from the set it had applied).
   void startDiscovery();
   void stopDiscovery();
+  // Any thread (the admin API's): each running source's state.
+  [[nodiscard]] std::vector<config::DiscoveryStatus> discoveryStatus();
   // Main thread: a settled change of `pool`'s discovered backends, applied as one generation.
   void onDiscovered(const std::string& pool, config::DiscoveredSet set);
   // `next` with the discovered backends merged in (each reload keeps them); the notes logged.
@@ -145,6 +147,7 @@ class Server {
   // The last good discovered set of each pool, merged into every generation (main thread).
   config::DiscoveredPools discovered_;
   std::unique_ptr<discover::DiscoveryRunner> discovery_;
+  std::mutex discovery_mutex_;  // discovery_ as the admin thread reads its status
   bool draining_ = false;
   bool aborted_ = false;
   std::int64_t drain_deadline_ = 0;

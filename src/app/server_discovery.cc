@@ -29,20 +29,31 @@ void Server::startDiscovery() {
     });
   });
   if (sources.empty()) return;
-  discovery_ = std::make_unique<discover::DiscoveryRunner>(
+  auto runner = std::make_unique<discover::DiscoveryRunner>(
       std::move(sources), discovered_,
       [loop = loop_.get(), this](const std::string& pool, config::DiscoveredSet set) {
         // The runner is stopped before the loop goes (stopDiscovery), so posting is safe.
         loop->post(
             [this, pool, set = std::move(set)]() mutable { onDiscovered(pool, std::move(set)); });
       });
-  discovery_->start();
+  runner->start();
+  std::lock_guard lock(discovery_mutex_);
+  discovery_ = std::move(runner);
+}
+
+std::vector<config::DiscoveryStatus> Server::discoveryStatus() {
+  std::lock_guard lock(discovery_mutex_);
+  if (!discovery_) return {};
+  return discovery_->status();
 }
 
 void Server::stopDiscovery() {
-  if (!discovery_) return;
-  discovery_->stop();
-  discovery_.reset();
+  std::unique_ptr<discover::DiscoveryRunner> stopping;
+  {
+    std::lock_guard lock(discovery_mutex_);
+    stopping = std::move(discovery_);
+  }
+  if (stopping) stopping->stop();
 }
 
 void Server::onDiscovered(const std::string& pool, config::DiscoveredSet set) {

@@ -65,7 +65,7 @@ DiscoveryRunner::DiscoveryRunner(std::vector<SourceSpec> sources,
                   .etcd = nullptr};
     source.status.pool = spec.pool;
     source.status.label = spec.config.label();
-    source.status.applied = source.gate.applied().backends.size();
+    source.status.backends = source.gate.applied().backends.size();
     sources_.push_back(std::move(source));
   }
   for (std::size_t i = 0; i < sources_.size(); ++i) {
@@ -105,9 +105,9 @@ void DiscoveryRunner::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::vector<SourceStatus> DiscoveryRunner::status() const {
+std::vector<config::DiscoveryStatus> DiscoveryRunner::status() const {
   std::lock_guard lock(mutex_);
-  std::vector<SourceStatus> out;
+  std::vector<config::DiscoveryStatus> out;
   for (const Source& source : sources_) out.push_back(source.status);
   return out;
 }
@@ -127,7 +127,7 @@ void DiscoveryRunner::judge(Source& source, Answer answer) {
   {
     std::lock_guard lock(mutex_);
     source.status.synced = source.gate.synced();
-    source.status.last = outcome.verdict;
+    source.status.state = std::string(verdictName(outcome.verdict));
     source.status.message = outcome.message;
   }
   // Each message once while it lasts: an outage is one line, not one a second.
@@ -165,7 +165,7 @@ void DiscoveryRunner::run() {
       if (auto settled = source.gate.due(now)) {
         {
           std::lock_guard lock(mutex_);
-          source.status.applied = settled->backends.size();
+          source.status.backends = settled->backends.size();
           source.status.message.clear();
         }
         source.logged.clear();

@@ -31,16 +31,6 @@ struct SourceSpec {
 // Every pool of `config` with a discover table, in pool order.
 [[nodiscard]] std::vector<SourceSpec> sourcesOf(const config::Config& config);
 
-// What the API shows of one source.
-struct SourceStatus {
-  std::string pool;
-  std::string label;
-  bool synced = false;  // an authoritative answer has been judged
-  Verdict last = Verdict::kUnchanged;
-  std::string message;      // the last held, pending or error message; empty when fine
-  std::size_t applied = 0;  // discovered backends in the pool's generation
-};
-
 // Asks every source once, waiting for each answer: the sets a server starts with, so that a
 // pool served only by discovery has its backends from the first connection on. Errors and empty
 // answers leave a pool out (it starts with its configured backends, or none).
@@ -62,7 +52,7 @@ class DiscoveryRunner {
   void stop();
 
   [[nodiscard]] const std::vector<SourceSpec>& sources() const { return specs_; }
-  [[nodiscard]] std::vector<SourceStatus> status() const;
+  [[nodiscard]] std::vector<config::DiscoveryStatus> status() const;
 
  private:
   struct Source {
@@ -70,7 +60,7 @@ class DiscoveryRunner {
     AnswerGate gate;
     std::int64_t next_ask = 0;  // monotonic milliseconds; DNS sources only
     std::uint32_t errors = 0;   // in a row
-    SourceStatus status;
+    config::DiscoveryStatus status;
     std::string logged;                // the last message logged, so a repeated one is not
     std::unique_ptr<EtcdSource> etcd;  // etcd sources: its watch thread, delivering answers
   };

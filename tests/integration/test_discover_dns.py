@@ -171,6 +171,9 @@ def test_server_outage_removes_nothing(l4lb, workdir, processes, servers):
     assert set(backends(proc)) == set(urls.values())
     assert "now gives" not in proc.stderr()
     assert set(names_seen(listen, 4)) == {"a", "b"}
+    discovery = api(proc, "/pools/back")["discovery"]
+    assert (discovery["synced"], discovery["state"], discovery["backends"]) == (True, "error", 2)
+    assert "keeping the 2 backends" in discovery["message"], discovery
 
 
 def test_empty_answer_is_held(l4lb, workdir, processes, servers):
@@ -180,6 +183,7 @@ def test_empty_answer_is_held(l4lb, workdir, processes, servers):
         proc.describe()
     assert set(backends(proc)) == set(urls.values())
     assert "now gives" not in proc.stderr()
+    assert api(proc, "/pools/back")["discovery"]["state"] == "held-empty"
 
 
 def test_removing_more_than_max_removed_is_held(l4lb, workdir, processes, servers):
