@@ -106,8 +106,11 @@ class Server {
   [[nodiscard]] std::vector<config::DiscoveryStatus> discoveryStatus();
   // Main thread: a settled change of `pool`'s discovered backends, applied as one generation.
   void onDiscovered(const std::string& pool, config::DiscoveredSet set);
-  // `next` with the discovered backends merged in (each reload keeps them); the notes logged.
-  void mergeDiscovered(config::Config& next) const;
+  // `next` with the discovered backends of `sets` merged in (each generation keeps them); the
+  // notes logged.
+  static void mergeDiscovered(config::Config& next, const config::DiscoveredPools& sets);
+  // discovered_, plus the first answers of the sources `next` names that have no set yet.
+  [[nodiscard]] config::DiscoveredPools withNewSources(const config::Config& next) const;
 
   // exit_report.cc
   void logTotals() const;

@@ -9,13 +9,28 @@ void Server::discoverFirst() {
   const auto sources = discover::sourcesOf(first_config_);
   if (sources.empty()) return;
   discovered_ = discover::firstAnswers(sources);
-  mergeDiscovered(first_config_);
+  mergeDiscovered(first_config_, discovered_);
 }
 
-void Server::mergeDiscovered(config::Config& next) const {
-  for (const std::string& note : config::mergeDiscovered(next, discovered_)) {
+void Server::mergeDiscovered(config::Config& next, const config::DiscoveredPools& sets) {
+  for (const std::string& note : config::mergeDiscovered(next, sets)) {
     base::logWarn("discovery: {}", note);
   }
+}
+
+config::DiscoveredPools Server::withNewSources(const config::Config& next) const {
+  config::DiscoveredPools sets = discovered_;
+  std::vector<discover::SourceSpec> added;
+  for (discover::SourceSpec& spec : discover::sourcesOf(next)) {
+    // Only a source with no set yet: a known one's answers go through its gate (a reload that
+    // raises max_removed lets the discovery thread apply what it held, not this).
+    auto known = discovered_.find(spec.pool);
+    if (known == discovered_.end() || known->second.label != spec.config.label()) {
+      added.push_back(std::move(spec));
+    }
+  }
+  for (auto& [pool, set] : discover::firstAnswers(added)) sets[pool] = std::move(set);
+  return sets;
 }
 
 void Server::startDiscovery() {
@@ -65,7 +80,7 @@ void Server::onDiscovered(const std::string& pool, config::DiscoveredSet set) {
   const std::size_t count = set.backends.size();
   discovered_[pool] = std::move(set);
   config::Config next = serving_->config;
-  mergeDiscovered(next);
+  mergeDiscovered(next, discovered_);
   const admin::ReloadOutcome outcome =
       apply(std::move(next),
             fmt::format("discovery: pool {}: {} now gives {} backend{}", pool, label, count,
