@@ -98,6 +98,8 @@ void EtcdSource::run() {
 }
 
 std::int64_t EtcdSource::list() {
+  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(config_.timeout);
+  client_->set_read_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
   auto reply = client_->Post("/v3/kv/range", rangeRequest(config_.prefix), "application/json");
   std::string error;
   if (!reply) {

@@ -118,10 +118,21 @@ def test_discovered_at_start_marked_with_their_source(l4lb, workdir, processes, 
     assert set(names_seen(listen, 4)) == {"a", "b"}
     pool = api(proc, "/pools/back")
     assert pool["discover"] == LABEL
-    metrics = subprocess.run([proc.args[0], "ctl", "-c", proc.args[proc.args.index("-c") + 1],
-                              "pool", "back"], capture_output=True, text=True, timeout=20)
-    assert metrics.returncode == 0, metrics.stderr
-    assert "SOURCE" in metrics.stdout and LABEL in metrics.stdout, metrics.stdout
+    sock = proc.args[proc.args.index("-c") + 1]
+    sock = Path(sock).read_text().split('unix://')[1].split('"')[0]
+    metrics = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT), "--unix-socket", sock,
+                              "http://l4lb/metrics"], capture_output=True, text=True,
+                             timeout=IO_TIMEOUT + 5).stdout
+    for url in urls.values():
+        assert (f'l4lb_backend_discovered{{pool="back",backend="{url}",source="{LABEL}"}} 1'
+                in metrics), metrics
+    table = subprocess.run([proc.args[0], "ctl", "-c", proc.args[proc.args.index("-c") + 1],
+                            "pool", "back"], capture_output=True, text=True, timeout=20)
+    assert table.returncode == 0, table.stderr
+    assert "SOURCE" in table.stdout and LABEL in table.stdout, table.stdout
+    pools = subprocess.run([proc.args[0], "ctl", "-c", proc.args[proc.args.index("-c") + 1],
+                            "pools"], capture_output=True, text=True, timeout=20)
+    assert "DISCOVER" in pools.stdout and LABEL in pools.stdout, pools.stdout
 
 
 def test_added_record_takes_traffic_only_once_its_check_passes(l4lb, workdir, processes,
