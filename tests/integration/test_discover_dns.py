@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness import (IO_TIMEOUT, ask_name, config_toml, connect, connect_expect_closed,
+                     ipv6_loopback_available,
                      free_port, free_udp_port, recv_line, start_unbound, tcp_url, udp_server,
                      udp_url, wait_until)
 
@@ -330,3 +331,18 @@ def test_reload_to_another_source_drops_the_old_ones(l4lb, workdir, processes, s
     assert found[other]["source"] == "dns:_other._tcp.svc.test."
     # The new source was asked by the reload itself: the pool never went without backends.
     assert proc.wait_log(r"reloaded .*\+backend " + re.escape(other)), proc.describe()
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no ::1")
+def test_aaaa_records(l4lb, workdir, processes, servers):
+    dns = Dns(workdir, processes)
+    port = free_port("::1")
+    url = tcp_url(port, "::1")
+    servers(url, name="six")
+    dns.control("local_data", "six.svc.test. 1 IN AAAA ::1")
+    listen = tcp_url(free_port())
+    proc = l4lb(discover_config(listen, dns, {"dns": "six.svc.test.", "type": "AAAA",
+                                              "port": port}), ready=[listen])
+    found = wait_backends(proc, {f"tcp://[::1]:{port}"})
+    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10), found
+    assert ask_name(listen) == "six"
