@@ -357,6 +357,9 @@ json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
                               {"state", status.state},
                               {"message", status.message},
                               {"backends", status.backends}};
+      if (config.discover->kind == config::DiscoverKind::kEtcd) {
+        out["discovery"]["revision"] = status.revision;
+      }
     }
   }
   std::uint32_t available = 0;

@@ -48,6 +48,9 @@ struct DiscoveryStatus {
   std::string state = "starting";
   std::string message;       // why held, pending or failing; empty when all is well
   std::size_t backends = 0;  // discovered backends applied
+  // etcd: the store revision the last answer reflects (equal revisions, equal sets: instances
+  // can be compared); 0 for DNS.
+  std::int64_t revision = 0;
 };
 
 // By pool name.

@@ -71,13 +71,14 @@ DiscoveryRunner::DiscoveryRunner(std::vector<SourceSpec> sources,
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     if (specs_[i].config.kind != config::DiscoverKind::kEtcd) continue;
     sources_[i].next_ask = kNever;  // it delivers its answers itself
-    sources_[i].etcd = std::make_unique<EtcdSource>(specs_[i].config, [this, i](Answer answer) {
-      {
-        std::lock_guard lock(mutex_);
-        inbox_.emplace_back(i, std::move(answer));
-      }
-      wake_.notify_all();
-    });
+    sources_[i].etcd = std::make_unique<EtcdSource>(
+        specs_[i].config, [this, i](Answer answer, std::int64_t revision) {
+          {
+            std::lock_guard lock(mutex_);
+            inbox_.push_back(Delivered{i, std::move(answer), revision});
+          }
+          wake_.notify_all();
+        });
   }
 }
 
@@ -122,12 +123,13 @@ void DiscoveryRunner::ask(Source& source, std::int64_t now) {
   judge(source, std::move(result.answer));
 }
 
-void DiscoveryRunner::judge(Source& source, Answer answer) {
+void DiscoveryRunner::judge(Source& source, Answer answer, std::int64_t revision) {
   const GateOutcome outcome = source.gate.onAnswer(io::monotonicMillis(), std::move(answer));
   {
     std::lock_guard lock(mutex_);
     source.status.synced = source.gate.synced();
     source.status.state = std::string(verdictName(outcome.verdict));
+    if (revision > 0) source.status.revision = revision;
     source.status.message = outcome.message;
   }
   // Each message once while it lasts: an outage is one line, not one a second.
@@ -151,12 +153,12 @@ void DiscoveryRunner::judge(Source& source, Answer answer) {
 
 void DiscoveryRunner::run() {
   for (;;) {
-    std::vector<std::pair<std::size_t, Answer>> delivered;
+    std::vector<Delivered> delivered;
     {
       std::lock_guard lock(mutex_);
       delivered.swap(inbox_);
     }
-    for (auto& [index, answer] : delivered) judge(sources_[index], std::move(answer));
+    for (Delivered& d : delivered) judge(sources_[d.source], std::move(d.answer), d.revision);
     std::int64_t now = io::monotonicMillis();
     for (Source& source : sources_) {
       if (now >= source.next_ask) ask(source, now);

@@ -67,16 +67,21 @@ class DiscoveryRunner {
 
   void run();
   void ask(Source& source, std::int64_t now);
-  void judge(Source& source, Answer answer);
+  void judge(Source& source, Answer answer, std::int64_t revision = 0);
 
   std::vector<SourceSpec> specs_;
   std::vector<Source> sources_;
   Apply apply_;
   std::thread thread_;
+  struct Delivered {
+    std::size_t source;
+    Answer answer;
+    std::int64_t revision;
+  };
   mutable std::mutex mutex_;  // stopping_, inbox_, and each source's status
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::vector<std::pair<std::size_t, Answer>> inbox_;  // etcd answers, by source index
+  std::vector<Delivered> inbox_;  // etcd answers
   std::atomic<bool> stop_flag_{false};
 };
 

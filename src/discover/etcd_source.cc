@@ -87,7 +87,7 @@ void EtcdSource::run() {
       continue;
     }
     ++errors;
-    deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = watch_error_});
+    deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = watch_error_}, 0);
     if (!pause(refreshDelay(config_, std::nullopt, errors))) break;
     // The watch failed (etcd gone, restarted): list again, so nothing missed while away stays
     // unseen; the gate applies only the difference.
@@ -116,7 +116,7 @@ std::int64_t EtcdSource::list() {
     deliverKeys();
     return revision_;
   }
-  if (!stopping_.load()) deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = error});
+  if (!stopping_.load()) deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = error}, 0);
   return 0;
 }
 
@@ -204,12 +204,12 @@ void EtcdSource::deliverKeys() {
     }
   }
   if (answer.set.backends.empty()) answer.kind = AnswerKind::kEmpty;
-  deliver_(std::move(answer));
+  deliver_(std::move(answer), revision_);
 }
 
 Answer askEtcdOnce(const config::DiscoverConfig& config) {
   Answer last{.kind = AnswerKind::kError, .set = {}, .error = "not asked"};
-  EtcdSource source(config, [&](Answer answer) { last = std::move(answer); });
+  EtcdSource source(config, [&](Answer answer, std::int64_t) { last = std::move(answer); });
   (void)source.list();
   return last;
 }

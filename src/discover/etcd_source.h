@@ -28,7 +28,8 @@ namespace l4lb::discover {
 
 class EtcdSource {
  public:
-  using Deliver = std::function<void(Answer)>;
+  // Each answer, with the store revision it reflects (0 with an error).
+  using Deliver = std::function<void(Answer, std::int64_t revision)>;
 
   EtcdSource(config::DiscoverConfig config, Deliver deliver);
   ~EtcdSource();

@@ -190,6 +190,9 @@ def test_put_delete_and_weight(l4lb, workdir, processes, servers):
     proc = l4lb(etcd_config(listen, etcd.url), ready=[listen])
     found = wait_backends(proc, {urls["a"]})
     assert found[urls["a"]]["source"] == LABEL
+    # The store revision the set reflects: instances at the same revision hold the same set.
+    assert wait_until(lambda: api(proc, "/pools/back")["discovery"]["revision"] ==
+                      etcd.revision(), 10), api(proc, "/pools/back")
     etcd.put("b", json.dumps({"address": urls["b"], "weight": 3, "name": "bee"}))
     found = wait_backends(proc, set(urls.values()))
     assert (found[urls["b"]]["name"], found[urls["b"]]["weight"]) == ("bee", 3)
