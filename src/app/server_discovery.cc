@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "app/server.h"
 #include "base/log.h"
 
@@ -73,6 +75,13 @@ void Server::stopDiscovery() {
 
 void Server::onDiscovered(const std::string& pool, config::DiscoveredSet set) {
   if (draining_) return;
+  // Posted by a source a reload has since replaced or removed: its set is no longer this pool's.
+  const auto& pools = serving_->config.pools;
+  const auto running = std::find_if(pools.begin(), pools.end(),
+                                    [&](const config::PoolConfig& p) { return p.name == pool; });
+  if (running == pools.end() || !running->discover || running->discover->label() != set.label) {
+    return;
+  }
   auto previous = discovered_.find(pool);
   std::optional<config::DiscoveredSet> before;
   if (previous != discovered_.end()) before = previous->second;
