@@ -89,9 +89,9 @@ void EtcdSource::run() {
     ++errors;
     deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = watch_error_}, 0);
     if (!pause(refreshDelay(config_, std::nullopt, errors))) break;
-    // The watch failed (etcd gone, restarted): list again, so nothing missed while away stays
-    // unseen; the gate applies only the difference.
-    from = 0;
+    // The watch failed (etcd gone, restarted, the connection cut): watch again from the next
+    // revision, which replays what happened meanwhile; if those revisions were compacted away,
+    // etcd says so and the prefix is listed again.
   }
   finished_.store(true);
   wake_.notify_all();
@@ -147,6 +147,14 @@ EtcdSource::WatchEnd EtcdSource::watch(std::int64_t from) {
       if (message->compact_revision > 0) {
         base::logInfo("discovery: {}: revision {} compacted (now {}): listing again",
                       config_.label(), from, message->compact_revision);
+        end = WatchEnd::kRelist;
+        return false;
+      }
+      if (message->created && message->revision < revision_) {
+        // The store is behind what was seen: another etcd (restored, or a new cluster) whose
+        // history is not the one watched. Its keys are listed afresh.
+        base::logInfo("discovery: {}: etcd is at revision {}, behind {}: listing again",
+                      config_.label(), message->revision, revision_);
         end = WatchEnd::kRelist;
         return false;
       }

@@ -229,7 +229,10 @@ def test_compaction_while_the_watch_is_cut(l4lb, workdir, processes, servers):
     etcd.ctl("compact", str(etcd.revision()))  # the revisions l4lb missed are gone
     relay.restore()
     wait_backends(proc, {urls["b"], urls["c"]})
-    assert proc.alive()
+    # The watch asked again from the revision after the last it saw, which is compacted: etcd
+    # said so, and l4lb listed the prefix again.
+    assert proc.wait_log(r"etcd:/services/app/: revision \d+ compacted \(now \d+\): listing "
+                         r"again"), proc.describe()
 
 
 def test_etcd_stopped_keeps_backends_and_restarted_catches_up(l4lb, workdir, processes, servers):
