@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <random>
 
 #include "base/log.h"
 #include "discover/dns_source.h"
@@ -119,7 +120,10 @@ void DiscoveryRunner::ask(Source& source, std::int64_t now) {
   if (stop_flag_.load(std::memory_order_relaxed)) return;
   const bool failed = result.answer.kind == AnswerKind::kError;
   source.errors = failed ? source.errors + 1 : 0;
-  source.next_ask = now + refreshDelay(config, result.ttl, source.errors).count();
+  // ±10%, so that the instances of a cluster, asking the same server, do not ask in step.
+  const std::int64_t delay = refreshDelay(config, result.ttl, source.errors).count();
+  std::uniform_int_distribution<std::int64_t> spread(-delay / 10, delay / 10);
+  source.next_ask = now + delay + spread(jitter_);
   judge(source, std::move(result.answer));
 }
 

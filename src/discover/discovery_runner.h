@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,6 +84,7 @@ class DiscoveryRunner {
   bool stopping_ = false;
   std::vector<Delivered> inbox_;  // etcd answers
   std::atomic<bool> stop_flag_{false};
+  std::minstd_rand jitter_{std::random_device{}()};  // the runner's thread only
 };
 
 }  // namespace l4lb::discover
