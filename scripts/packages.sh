@@ -8,5 +8,6 @@ L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-
                     unbound bind9-dnsutils nginx memcached postgresql
                     mariadb-server haproxy openssl systemd man-db groff-base
                     zsh  # test_completion.py
+                    nftables  # test_transparent.py: packaging/transparent's socket rule
                     prometheus  # promtool: tests/integration/test_metrics.py
                     rsyslog)  # a real syslog server: test_health_udp.py, test_access_log_syslog.py

@@ -4,10 +4,12 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "app/listener_sockets.h"
 #include "config/config_diff.h"
 #include "net/datagram_socket.h"
+#include "net/local_source.h"
 #include "net/socket.h"
 
 namespace l4lb::app {
@@ -24,9 +26,46 @@ const config::ListenerConfig* findSameBind(const config::Config& config,
 
 }  // namespace
 
+namespace {
+
+// The pools' source addresses, tried before anything changes: a capability or an address this
+// host lacks refuses the config (at start or reload) instead of failing every connection.
+base::Result<void> trySources(const config::Config& config) {
+  for (const auto& pool : config.pools) {
+    const auto& source = pool.source;
+    base::Result<void> tried;
+    if (source.kind == config::SourceKind::kAddress) {
+      tried = net::trySource(source.address);
+      if (!tried && tried.error().code == EADDRNOTAVAIL) {
+        return base::failure(
+            fmt::format("pool \"{}\": source \"{}\" is not an address of this "
+                        "host ({})",
+                        pool.name, source.text, tried.error().message()));
+      }
+    } else if (source.kind == config::SourceKind::kClient) {
+      for (const auto& backend : pool.backends) {
+        tried = net::tryTransparent(backend.address.family());
+        if (!tried) break;
+      }
+      if (!tried && tried.error().code == EPERM) {
+        return base::failure(fmt::format(
+            "pool \"{}\": source = \"client\" binds each connection to its client's address, "
+            "which needs CAP_NET_RAW or CAP_NET_ADMIN ({}): run l4lb as root (with [global] user, "
+            "it keeps CAP_NET_RAW), or grant it, e.g. systemd's AmbientCapabilities=CAP_NET_RAW",
+            pool.name, tried.error().message()));
+      }
+    }
+    if (!tried) return tried.error().within(fmt::format("pool \"{}\": source", pool.name));
+  }
+  return {};
+}
+
+}  // namespace
+
 base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
     config::Config next, const worker::ServingConfig* previous, UnlistenedSockets& unlistened,
     std::vector<base::Fd>* activated, std::vector<base::Fd>* taken) {
+  if (auto sources = trySources(next); !sources) return sources.error();
   auto serving = std::make_shared<worker::ServingConfig>();
   serving->config = std::move(next);
   const auto& config = serving->config;

@@ -14,6 +14,7 @@
 #include "base/rate.h"
 #include "net/cidr.h"
 #include "net/endpoint.h"
+#include "net/local_source.h"
 #include "net/message_queue.h"
 #include "net/socket_file.h"
 #include "proto/check_reply.h"
@@ -46,6 +47,20 @@ struct AgentConfig {
   base::Duration interval = 2s;
   base::Duration timeout = 1s;
   std::string send;  // sent first (HAProxy's agent-send), escapes resolved; empty: nothing
+};
+
+// Where a pool's connections and flows to its backends come from (`source`): the kernel's pick
+// ("auto"), one address of this host (an IP literal), or each client's own address ("client",
+// transparent: the backend sees the client without PROXY protocol, and the host routes its
+// replies back to l4lb: README.md, "Transparent source").
+enum class SourceKind : std::uint8_t { kAuto, kAddress, kClient };
+
+struct SourceConfig {
+  SourceKind kind = SourceKind::kAuto;
+  net::LocalSource address;  // kAddress
+  std::string text;          // as written: "client", "198.51.100.1"
+
+  friend bool operator==(const SourceConfig& a, const SourceConfig& b) { return a.text == b.text; }
 };
 
 // What an active health check sends and expects (README.md, "Health checks").
@@ -130,6 +145,7 @@ struct PoolConfig {
   base::Duration eject_for = 10s;      // first ejection; doubles on each one, up to 5 minutes
   SendProxy send_proxy = SendProxy::kOff;
   std::optional<AgentConfig> agent;  // the agent check; none: no agent is asked
+  SourceConfig source;
 };
 
 // One entry of a listener's routes: the pool for TLS clients whose ClientHello matches. With both

@@ -180,6 +180,8 @@ void diffPool(std::vector<std::string>& out, const PoolConfig& a, const PoolConf
   d.field("eject_after", a.eject_after, b.eject_after);
   d.field("eject_for", a.eject_for, b.eject_for);
   d.field("send_proxy", a.send_proxy, b.send_proxy);
+  d.field("source", a.source.text.empty() ? std::string("auto") : a.source.text,
+          b.source.text.empty() ? std::string("auto") : b.source.text);
 }
 
 template <typename T>

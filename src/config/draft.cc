@@ -376,6 +376,7 @@ void checkPool(const PoolDraft& pool, ErrorList& errors) {
   checkBalance(pool, errors);
   checkPoolKinds(pool, errors);
   checkBackendRoles(pool, errors);
+  checkPoolSource(pool, errors);
 }
 
 Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
@@ -390,6 +391,7 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   checkBinds(draft.listeners, errors);
   resolvePools(draft.listeners, draft.pools, errors);
   resolveRoutes(draft.listeners, draft.pools, errors);
+  checkClientSources(draft.listeners, draft.pools, errors);
 
   Config config = std::move(draft.config);
   for (ListenerDraft& listener : draft.listeners) {

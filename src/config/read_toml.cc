@@ -17,6 +17,7 @@
 #include "config/read_health.h"
 #include "config/read_retry_on.h"
 #include "config/read_run_as.h"
+#include "config/suggest.h"
 #include "config/table_reader.h"
 
 namespace l4lb::config {
@@ -55,7 +56,8 @@ constexpr std::array kListenerKeys = {"name"sv,
 constexpr std::array kPoolKeys = {
     "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
-    "eject_after"sv,   "eject_for"sv, "send_proxy"sv,        "retry_on"sv,        "agent"sv};
+    "eject_after"sv,   "eject_for"sv, "send_proxy"sv,        "retry_on"sv,        "agent"sv,
+    "source"sv};
 constexpr std::array kBackendKeys = {
     "address"sv,         "name"sv, "weight"sv, "mq_max_messages"sv, "mq_message_size"sv, "backup"sv,
     "max_connections"sv, "role"sv, "agent"sv};
@@ -269,6 +271,21 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   if (reader.has("agent")) {
     draft.agent = reader.originOf("agent");
     draft.config.agent = readAgent(reader, "agent");
+  }
+  if (reader.has("source")) {
+    draft.source = reader.originOf("source");
+    if (auto text = reader.name("source")) {
+      if (*text == "client") {
+        draft.config.source = {.kind = SourceKind::kClient, .address = {}, .text = *text};
+      } else if (auto address = net::parseSourceAddress(*text)) {
+        draft.config.source = {.kind = SourceKind::kAddress, .address = *address, .text = *text};
+      } else if (*text != "auto") {
+        reader.errors().add(*draft.source,
+                            fmt::format("expected \"auto\", \"client\" (each client's own address, "
+                                        "transparent) or an IP address of this host, got {}",
+                                        quoteText(*text)));
+      }
+    }
   }
   resolveAgents(draft, reader.errors());
   reader.reportUnknownKeys();
