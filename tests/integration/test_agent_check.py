@@ -108,6 +108,14 @@ def test_agent_drains_readies_disables_and_weighs_a_backend(l4lb, servers):
         assert proc.wait_log(r"backend b: weight 2 -> 3 \(agent\)", 5), proc.describe()
         assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
 
+        # Without active checks too, "fail" takes b down and "up" brings it back.
+        agent_b.line = "fail#no disk\n"
+        assert proc.wait_log(r"backend b: up -> down \(agent: fail#no disk\)", 5), proc.describe()
+        assert names(listen, 10) == {"a"}
+        agent_b.line = "up 75%\n"
+        assert proc.wait_log(r"backend b: down -> up \(agent: up\)", 5), proc.describe()
+        assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
+
         # An agent that is gone changes nothing: b keeps its weight and state.
         agent_b.stop()
         assert proc.wait_log(r"backend b: no answer from its agent", 5), proc.describe()
