@@ -162,6 +162,8 @@ class Controller {
   [[nodiscard]] nlohmann::json poolJson(std::uint32_t pool, bool with_backends) const;
   [[nodiscard]] const control::StateChange* changeOf(std::uint32_t pool,
                                                      std::uint32_t backend) const;
+  // The backend's state as its checks and its agent judge it (unknown: neither judges it).
+  [[nodiscard]] control::BackendState healthOf(std::uint32_t pool, std::uint32_t backend) const;
   void publishLocked();
   void saveStateLocked() const;
 

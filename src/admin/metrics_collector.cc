@@ -159,8 +159,8 @@ void writeConnectDurations(MetricsText& out, const MetricsInput& input) {
 
 void writeHealthStates(MetricsText& out, const MetricsInput& input) {
   out.family("l4lb_backend_health_state", Type::kGauge,
-             "1 for a backend's current state by its active checks, 0 for the others "
-             "(\"unchecked\": its pool has no active checks).");
+             "1 for a backend's current state by its active checks and its agent, 0 for the others "
+             "(\"unchecked\": its pool has neither active checks nor an agent).");
   for (std::size_t p = 0; p < input.config->pools.size(); ++p) {
     const auto& pool = input.config->pools[p];
     for (std::size_t b = 0; b < pool.backends.size(); ++b) {

@@ -24,7 +24,7 @@ using stats::MetricsSample;
 // What the admin API knows of one backend of the config it serves.
 struct BackendView {
   control::BackendState health = control::BackendState::kUnknown;
-  bool checked = false;  // its pool has active checks
+  bool checked = false;  // its pool has active checks or an agent
   control::AdminState admin = control::AdminState::kEnabled;
   std::uint32_t weight = 0;                // the config's, or the operator's
   std::int64_t certificate_not_after = 0;  // https checks: the last verified certificate's end

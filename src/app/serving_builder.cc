@@ -8,6 +8,7 @@
 
 #include "app/listener_sockets.h"
 #include "config/config_diff.h"
+#include "control/health_verdicts.h"
 #include "net/datagram_socket.h"
 #include "net/local_source.h"
 #include "net/socket.h"
@@ -148,26 +149,56 @@ base::Result<void> bindNewListeners(const config::Config& next, const config::Co
   return {};
 }
 
+namespace {
+
+// The agent's word of a backend stands through a reload that asks the same agent the same way.
+bool sameAgent(const config::PoolConfig& old_pool, const config::BackendConfig& old_backend,
+               const config::PoolConfig& pool, const config::BackendConfig& backend) {
+  return old_pool.agent && pool.agent && old_backend.agent && backend.agent &&
+         old_backend.agent->url == backend.agent->url && old_pool.agent->send == pool.agent->send;
+}
+
+}  // namespace
+
 control::HealthSnapshot carryHealth(const config::Config& before,
                                     const control::HealthSnapshot& states,
                                     const config::Config& next) {
   control::HealthSnapshot carried = control::uncheckedSnapshot(next, states.version + 1);
+  const std::int64_t now_ms = control::wallClockMillis();
   for (std::size_t p = 0; p < next.pools.size(); ++p) {
     const auto& pool = next.pools[p];
-    if (!pool.health) continue;
+    if (carried.pools[p].empty()) continue;  // neither checks nor an agent
     for (std::size_t q = 0; q < before.pools.size() && q < states.pools.size(); ++q) {
       const auto& old_pool = before.pools[q];
-      if (old_pool.name != pool.name || states.pools[q].size() != old_pool.backends.size()) {
+      const std::size_t n = old_pool.backends.size();
+      if (old_pool.name != pool.name || states.pools[q].size() != n ||
+          states.changes[q].size() != n || states.checks[q].size() != n ||
+          states.agents[q].size() != n) {
         continue;
       }
       for (std::size_t b = 0; b < pool.backends.size(); ++b) {
-        for (std::size_t o = 0; o < old_pool.backends.size(); ++o) {
-          if (old_pool.backends[o].name != pool.backends[b].name ||
-              old_pool.backends[o].address.url != pool.backends[b].address.url) {
+        const auto& backend = pool.backends[b];
+        for (std::size_t o = 0; o < n; ++o) {
+          const auto& old_backend = old_pool.backends[o];
+          if (old_backend.name != backend.name || old_backend.address.url != backend.address.url) {
             continue;
           }
-          carried.pools[p][b] = states.pools[q][o];
-          if (o < states.changes[q].size()) carried.changes[p][b] = states.changes[q][o];
+          // Without checks before (or now) the verdict "up" was no check's: start unknown.
+          if (pool.health && old_pool.health) carried.checks[p][b] = states.checks[q][o];
+          if (sameAgent(old_pool, old_backend, pool, backend)) {
+            carried.agents[p][b] = states.agents[q][o];
+          }
+          carried.pools[p][b] =
+              control::combinedState(carried.checks[p][b], carried.agents[p][b].state);
+          if (carried.pools[p][b] == states.pools[q][o]) {
+            carried.changes[p][b] = states.changes[q][o];
+          } else {
+            const bool agent_forgotten = carried.agents[p][b] != states.agents[q][o];
+            carried.changes[p][b] = control::StateChange{
+                states.pools[q][o], carried.pools[p][b],
+                agent_forgotten ? "reload: its agent changed" : "reload: its checks changed",
+                now_ms};
+          }
         }
       }
     }
