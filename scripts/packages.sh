@@ -1,11 +1,13 @@
 # Debian 12 packages l4lb needs, by purpose. Sourced by the scripts beside it.
 # shellcheck shell=bash
 L4LB_BUILD_PACKAGES=(cmake ninja-build g++ pkg-config libtomlplusplus-dev libfmt-dev libcli11-dev
-                     libssl-dev libcpp-httplib-dev nlohmann-json3-dev libsystemd-dev)
+                     libssl-dev libcpp-httplib-dev nlohmann-json3-dev libsystemd-dev
+                     libc-ares-dev)  # discover/dns_source.cc
 L4LB_QUICKSTART_PACKAGES=(python3 curl)
 L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev git
                     python3 python3-pytest python3-pytest-xdist redis-server redis-tools socat iproute2 procps curl
                     unbound bind9-dnsutils nginx memcached postgresql
+                    etcd-server etcd-client  # test_discover_etcd.py
                     mariadb-server haproxy openssl systemd man-db groff-base
                     zsh  # test_completion.py
                     nftables  # test_transparent.py: packaging/transparent's socket rule

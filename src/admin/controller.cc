@@ -341,7 +341,9 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
            {"last_change", std::move(last_change)},
            {"agent", std::move(agent)},
            {"weight", current_.weights[pool][backend]},
-           {"backup", config.backup}};
+           {"backup", config.backup},
+           // Where it comes from: the file (or the API's change of it), or a discover source.
+           {"source", config.discovered_by.empty() ? std::string("config") : config.discovered_by}};
   if (config.role) out["role"] = proto::roleName(*config.role);  // the pool check's, overridden
   if (hooks_.totals) {
     const BackendTotals totals = hooks_.totals(config_->pools[pool].name, config.name);
@@ -357,11 +359,13 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
 
 json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
   const auto& config = config_->pools[pool];
-  json out{
-      {"name", config.name},
-      {"balance", balance::algorithmName(config.balance)},
-      {"kind", config.backends.empty() ? "stream" : endpointKindName(config.backends[0].address)},
-      {"health_checks", config.health.has_value()}};
+  json out{{"name", config.name},
+           {"balance", balance::algorithmName(config.balance)},
+           {"kind", config.backends.empty()
+                        ? (config.discover && config.discover->datagram ? "datagram" : "stream")
+                        : endpointKindName(config.backends[0].address)},
+           {"health_checks", config.health.has_value()},
+           {"discover", config.discover ? json(config.discover->label()) : json(nullptr)}};
   std::uint32_t available = 0;
   std::uint32_t failing = 0;
   json backends = json::array();

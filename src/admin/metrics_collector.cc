@@ -230,6 +230,20 @@ void writeWeights(MetricsText& out, const MetricsInput& input) {
   }
 }
 
+// Discovered backends (README.md, "Discovery"): which source found each.
+void writeDiscovered(MetricsText& out, const MetricsInput& input) {
+  out.family("l4lb_backend_discovered", Type::kGauge,
+             "1 for each backend a pool's discover source found, labelled with the source.");
+  for (const auto& pool : input.config->pools) {
+    for (const auto& backend : pool.backends) {
+      if (backend.discovered_by.empty()) continue;
+      out.sample(
+          {{"pool", pool.name}, {"backend", backend.name}, {"source", backend.discovered_by}},
+          std::uint64_t{1});
+    }
+  }
+}
+
 // The backends' families, each labelled by pool and backend.
 void writeBackends(MetricsText& out, const MetricsInput& input) {
   writeBackendCounters(out, input);
@@ -238,6 +252,7 @@ void writeBackends(MetricsText& out, const MetricsInput& input) {
   writeCertificateExpiry(out, input);
   writeAdminStates(out, input);
   writeWeights(out, input);
+  writeDiscovered(out, input);
 }
 
 void writeEffectiveWeights(MetricsText& out, const MetricsInput& input) {

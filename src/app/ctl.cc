@@ -110,10 +110,11 @@ void printBackends(const json& backends) {
          text(b.value("connect_failures", json(nullptr))), text(b.value("resets", json(nullptr))),
          text(b.value("bytes_in", json(nullptr))), text(b.value("bytes_out", json(nullptr))),
          lastCheck(b.value("last_check", json(nullptr))),
-         lastChange(b.value("last_change", json(nullptr)))});
+         lastChange(b.value("last_change", json(nullptr))),
+         text(b.value("source", json("config")))});
   }
   printTable({"NAME", "ADDRESS", "STATE", "WEIGHT", "ACTIVE", "TOTAL", "CONNECT FAILURES", "RESETS",
-              "BYTES IN", "BYTES OUT", "LAST CHECK", "LAST CHANGE"},
+              "BYTES IN", "BYTES OUT", "LAST CHECK", "LAST CHANGE", "SOURCE"},
              rows);
 }
 
@@ -153,9 +154,12 @@ void printReadable(Action action, const json& body) {
             {text(p["name"]), text(p["balance"]), text(p["kind"]),
              fmt::format("{}/{}", text(p["backends_available"]), text(p["backends_total"])),
              text(p.value("checks_failing", json(nullptr))),
-             change.is_object() ? text(change["backend"]) + " " + lastChange(change) : "-"});
+             change.is_object() ? text(change["backend"]) + " " + lastChange(change) : "-",
+             p.value("discover", json(nullptr)).is_string() ? text(p["discover"]) : "-"});
       }
-      printTable({"NAME", "BALANCE", "KIND", "AVAILABLE", "FAILING CHECKS", "LAST CHANGE"}, rows);
+      printTable(
+          {"NAME", "BALANCE", "KIND", "AVAILABLE", "FAILING CHECKS", "LAST CHANGE", "DISCOVER"},
+          rows);
       return;
     }
     case Action::kPool:

@@ -57,6 +57,7 @@ int Server::run() {
 }
 
 bool Server::start() {
+  discoverFirst();  // into first_config_, before anything is built from it
   const auto& config = first_config_;
   if (!openAccessLog(config)) return false;
   const unsigned worker_count =
@@ -101,6 +102,7 @@ bool Server::start() {
   }
   logListening(config, worker_count);
   for (auto& w : workers_) w->start();
+  startDiscovery();
   if (target) {
     takeConnections(*target);  // binds and starts the admin API once the old one let go
   } else if (admin_server_) {
@@ -276,6 +278,7 @@ void Server::onTick() {
 void Server::beginDrain(std::int64_t now, const char* why) {
   const auto& global = serving_->config.global;
   draining_ = true;
+  stopDiscovery();
   drain_deadline_ = now + global.shutdown_grace.count();
   base::logInfo("{}: no longer accepting; waiting up to {} for open connections", why,
                 base::formatDuration(global.shutdown_grace));
@@ -287,6 +290,7 @@ void Server::beginDrain(std::int64_t now, const char* why) {
 }
 
 int Server::finish() {
+  stopDiscovery();
   for (auto& w : workers_) w->join();
   if (upgrade_source_) upgrade_source_->join();
   stopAdmin();

@@ -21,6 +21,8 @@
 #include "app/upgrade_steps.h"
 #include "app/upgrade_target.h"
 #include "base/fd.h"
+#include "config/discovered.h"
+#include "discover/discovery_runner.h"
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
 #include "proxy/access_log.h"
@@ -93,6 +95,18 @@ class Server {
   // ... and once they serve: tells the old process, and takes its connections.
   void takeConnections(UpgradeTarget& target);
 
+  // server_discovery.cc: backends found by DNS or etcd (README.md, "Discovery").
+  // Asks each source once before the first config serves, so it starts with their backends.
+  void discoverFirst();
+  // Starts the discovery thread for the running config's sources, or restarts it when a reload
+  // changed them (each gate going on from the set it had applied).
+  void startDiscovery();
+  void stopDiscovery();
+  // Main thread: a settled change of `pool`'s discovered backends, applied as one generation.
+  void onDiscovered(const std::string& pool, config::DiscoveredSet set);
+  // `next` with the discovered backends merged in (each reload keeps them); the notes logged.
+  void mergeDiscovered(config::Config& next) const;
+
   // exit_report.cc
   void logTotals() const;
 
@@ -128,6 +142,9 @@ class Server {
   std::unique_ptr<admin::Controller> controller_;
   std::unique_ptr<admin::AdminServer> admin_server_;
   HealthChecks checks_;  // the admin thread pauses checks through it
+  // The last good discovered set of each pool, merged into every generation (main thread).
+  config::DiscoveredPools discovered_;
+  std::unique_ptr<discover::DiscoveryRunner> discovery_;
   bool draining_ = false;
   bool aborted_ = false;
   std::int64_t drain_deadline_ = 0;

@@ -50,6 +50,7 @@ admin::ReloadOutcome Server::reload() {
     }
     return fail(message);
   }
+  mergeDiscovered(*loaded.config);  // a reload keeps the discovered backends
   return apply(std::move(*loaded.config), "reloaded " + config_path_, "reload");
 }
 
@@ -68,6 +69,7 @@ admin::ReloadOutcome Server::reloadDryRun() {
     return outcome;
   }
   config::Config next = std::move(*loaded.config);
+  mergeDiscovered(next);
   const config::Config& running = serving_->config;
   outcome.warnings = keepRestartOnlySettings(running, next);
   outcome.changes = config::diffConfigs(running, next);
@@ -105,6 +107,7 @@ admin::ReloadOutcome Server::apply(config::Config next, const std::string& done,
   outcome.message = fmt::format("{}: {}", done, changes);
   base::logInfo("{}", outcome.message);
   if (controller_) controller_->noteReload(true, outcome.message);
+  startDiscovery();  // the sources the new config names (nothing when they are the same)
   return outcome;
 }
 

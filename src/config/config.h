@@ -12,6 +12,7 @@
 #include "base/duration.h"
 #include "base/log.h"
 #include "base/rate.h"
+#include "config/discover_config.h"
 #include "net/cidr.h"
 #include "net/endpoint.h"
 #include "net/local_source.h"
@@ -38,6 +39,10 @@ struct BackendConfig {
   // The agent check (the pool's `agent` table): where this backend's agent listens, its own
   // `agent` URL or its address's host at the pool's agent port. Unset: the pool has no agent.
   std::optional<net::Endpoint> agent;
+  // The discover source that found this backend ("dns:_redis._tcp.example"); empty: the file's
+  // (or the admin API's). Discovered backends are merged into each config generation
+  // (config/discovered.h).
+  std::string discovered_by;
 };
 
 // HAProxy's agent-check: a small server beside each backend, asked every `interval`, answers a
@@ -146,6 +151,8 @@ struct PoolConfig {
   SendProxy send_proxy = SendProxy::kOff;
   std::optional<AgentConfig> agent;  // the agent check; none: no agent is asked
   SourceConfig source;
+  std::optional<AgentConfig> agent;        // the agent check; none: no agent is asked
+  std::optional<DiscoverConfig> discover;  // backends found by DNS or etcd, beside `backends`
 };
 
 // One entry of a listener's routes: the pool for TLS clients whose ClientHello matches. With both

@@ -40,6 +40,9 @@ bool sameBind(const net::Endpoint& a, const net::Endpoint& b) {
 
 void checkBackends(const PoolDraft& pool, ErrorList& errors) {
   if (pool.backends.empty()) {
+    // A pool whose backends are all discovered starts with none: its listeners accept and
+    // close (end "no-backend") until the first answer (README.md, "Discovery").
+    if (pool.discover) return;
     if (!pool.backends_reported) {
       errors.add(pool.backends_origin, "at least one backend is required");
     }
@@ -230,6 +233,14 @@ void checkPoolKinds(const PoolDraft& pool, ErrorList& errors) {
   }
   if (first == nullptr) return;
   const bool stream = first->config.address.isStream();
+  if (pool.discover && pool.config.discover && pool.config.discover->datagram == stream) {
+    errors.add(
+        *pool.discover,
+        fmt::format("discovers {} backends but pool {} has {} ones ({}): set "
+                    "protocol = \"{}\"",
+                    stream ? "udp://" : "tcp://", quoteText(pool.config.name), styleName(stream),
+                    quoteText(first->config.address.url), stream ? "tcp" : "udp"));
+  }
   if (pool.health && pool.config.health) {
     const CheckKind check = pool.config.health->check;
     const bool datagram_check = check == CheckKind::kDns || check == CheckKind::kUdp;

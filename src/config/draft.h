@@ -60,6 +60,7 @@ struct PoolDraft {
   std::optional<Origin> retry_on;    // when written
   std::optional<Origin> agent;       // the agent table, when written
   std::optional<Origin> source;      // when written
+  std::optional<Origin> discover;    // the discover table, when written
 };
 
 struct ListenerDraft {

@@ -12,6 +12,7 @@
 #include "config/read_admin.h"
 #include "config/read_agent.h"
 #include "config/read_cidrs.h"
+#include "config/read_discover.h"
 #include "config/read_edge.h"
 #include "config/read_global.h"
 #include "config/read_health.h"
@@ -57,7 +58,7 @@ constexpr std::array kPoolKeys = {
     "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
     "eject_after"sv,   "eject_for"sv, "send_proxy"sv,        "retry_on"sv,        "agent"sv,
-    "source"sv};
+    "source"sv,        "discover"sv};
 constexpr std::array kBackendKeys = {
     "address"sv,         "name"sv, "weight"sv, "mq_max_messages"sv, "mq_message_size"sv, "backup"sv,
     "max_connections"sv, "role"sv, "agent"sv};
@@ -286,6 +287,10 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
                                         quoteText(*text)));
       }
     }
+  }
+  if (reader.has("discover")) {
+    draft.discover = reader.originOf("discover");
+    draft.config.discover = readDiscover(reader, "discover");
   }
   resolveAgents(draft, reader.errors());
   reader.reportUnknownKeys();

@@ -102,8 +102,11 @@ def server_udp_url(server: DatagramServer) -> str:
 
 
 def start_unbound(workdir: Path, port: int, records: dict[str, str],
-                  hosts: tuple[str, ...] = ("127.0.0.1",), name: str = "unbound") -> Process:
-    """A real unbound on `port` of each host, answering only from local-data (no recursion)."""
+                  hosts: tuple[str, ...] = ("127.0.0.1",), name: str = "unbound",
+                  control: Path | None = None) -> Process:
+    """A real unbound on `port` of each host, answering only from local-data (no recursion).
+    With `control`, unbound-control reaches it on that Unix socket (no TLS: a local socket) to
+    change its local data at runtime: `unbound-control -c {workdir}/{name}.conf local_data ...`."""
     conf = workdir / f"{name}.conf"
     lines = ["server:"]
     lines += [f"  interface: {h}@{port}" for h in hosts]
@@ -115,7 +118,10 @@ def start_unbound(workdir: Path, port: int, records: dict[str, str],
               "  access-control: ::1 allow", "  do-not-query-localhost: yes",
               '  local-zone: "test." static']
     lines += [f'  local-data: "{n} IN A {a}"' for n, a in records.items()]
-    lines += ["remote-control:", "  control-enable: no"]
+    if control is None:
+        lines += ["remote-control:", "  control-enable: no"]
+    else:
+        lines += ["remote-control:", "  control-enable: yes", f'  control-interface: "{control}"']
     conf.write_text("\n".join(lines) + "\n")
     p = Process(["unbound", "-d", "-c", str(conf)], workdir, name)
     first = next(iter(records))

@@ -1,0 +1,254 @@
+"""Backends discovered from DNS (issue 16, "Discovery"), against a real unbound whose local
+data each test changes at runtime with unbound-control: a record added is a backend that takes
+traffic once its health check passes; a record removed is a backend that drains; an outage of
+the server, an empty answer and an answer removing most backends change nothing (held, logged);
+SRV priorities and weights become backup and weight; a reload of the file keeps the discovered
+backends; a pool of discovered backends only starts empty when the server is down."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import (IO_TIMEOUT, ask_name, config_toml, connect, free_port, free_udp_port,
+                     name_server, recv_line, start_unbound, tcp_url, wait_until)
+
+pytestmark = pytest.mark.skipif(not shutil.which("unbound-control"), reason="no unbound")
+
+SRV = "_app._tcp.svc.test."
+LABEL = "dns:" + SRV
+CHECK = {"check": "tcp", "interval": "200ms", "timeout": "300ms", "rise": 1, "fall": 1}
+FAST = {"interval": "500ms", "min_interval": "200ms", "settle": "300ms", "timeout": "500ms"}
+
+
+class Dns:
+    """A real unbound answering from local data the test changes through unbound-control."""
+
+    def __init__(self, workdir: Path, processes: list):
+        self.workdir = workdir
+        self.port = free_udp_port()
+        self.proc = start_unbound(workdir, self.port, {"ready.test.": "192.0.2.1"},
+                                  control=workdir / "unbound.ctl")
+        processes.append(self.proc)
+        self.server = f"127.0.0.1:{self.port}"
+
+    def control(self, *args: str) -> None:
+        r = subprocess.run(["unbound-control", "-c", str(self.workdir / "unbound.conf"), *args],
+                           capture_output=True, text=True, timeout=IO_TIMEOUT)
+        assert r.returncode == 0 and "error" not in r.stdout, (args, r.stdout, r.stderr)
+
+    def srv(self, records: list[tuple[int, int, int, str]], ttl: int = 1) -> None:
+        """Sets the SRV records (priority, weight, port, target) of SRV: all of them at once."""
+        self.control("local_data_remove", SRV)
+        for priority, weight, port, target in records:
+            self.control("local_data", f"{SRV} {ttl} IN SRV {priority} {weight} {port} {target}")
+
+    def a(self, name: str, address: str, ttl: int = 1) -> None:
+        self.control("local_data", f"{name} {ttl} IN A {address}")
+
+
+def discover_config(listen: str, dns: Dns, discover: dict | None = None,
+                    pool: dict | None = None) -> str:
+    p = {"balance": "round-robin", "retries": 2, "connect_timeout": "1s", "health": CHECK,
+         "discover": {"dns": SRV, "type": "SRV", "server": dns.server, **FAST, **(discover or {})}}
+    p.update(pool or {})
+    return config_toml([{"name": "front", "bind": listen, "pool": "back"}], {"back": p},
+                       {"workers": 1})
+
+
+def api(proc, path: str) -> dict:
+    sock = Path(proc.args[proc.args.index("-c") + 1]).read_text().split('unix://')[1].split('"')[0]
+    out = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT), "--unix-socket", sock,
+                          f"http://l4lb/api/v1{path}"], capture_output=True, text=True,
+                         timeout=IO_TIMEOUT + 5)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def backends(proc) -> dict[str, dict]:
+    return {b["address"]: b for b in api(proc, "/pools/back")["backends"]}
+
+
+def wait_backends(proc, addresses: set[str], timeout: float = 15) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+
+    def check() -> bool:
+        nonlocal found
+        found = backends(proc)
+        return set(found) == addresses
+
+    assert wait_until(check, timeout, 0.1), (sorted(found), sorted(addresses), proc.describe())
+    return found
+
+
+def names_seen(url: str, count: int) -> list[str]:
+    return [ask_name(url) for _ in range(count)]
+
+
+def start_with_two(l4lb, workdir, processes, servers, discover: dict | None = None):
+    """unbound with SRV -> a, b (both serving), l4lb discovering them; (proc, dns, listen,
+    {name: url})."""
+    dns = Dns(workdir, processes)
+    urls = {n: tcp_url(free_port()) for n in ("a", "b")}
+    for n, url in urls.items():
+        servers(url, name=n)
+        dns.a(f"{n}.svc.test.", "127.0.0.1")
+    dns.srv([(10, 1, int(urls[n].rsplit(":", 1)[1]), f"{n}.svc.test.") for n in urls])
+    listen = tcp_url(free_port())
+    proc = l4lb(discover_config(listen, dns, discover), ready=[listen])
+    found = wait_backends(proc, set(urls.values()))
+    assert all(b["source"] == LABEL for b in found.values()), found
+    return proc, dns, listen, urls
+
+
+def test_discovered_at_start_marked_with_their_source(l4lb, workdir, processes, servers):
+    proc, _, listen, urls = start_with_two(l4lb, workdir, processes, servers)
+    # Asked before the first connection: the pool served its discovered backends from the start.
+    assert proc.wait_log(r"discovery: pool back: dns:_app\._tcp\.svc\.test\.: starting with 2 "
+                         r"backends"), proc.describe()
+    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    assert set(names_seen(listen, 4)) == {"a", "b"}
+    pool = api(proc, "/pools/back")
+    assert pool["discover"] == LABEL
+    metrics = subprocess.run([proc.args[0], "ctl", "-c", proc.args[proc.args.index("-c") + 1],
+                              "pool", "back"], capture_output=True, text=True, timeout=20)
+    assert metrics.returncode == 0, metrics.stderr
+    assert "SOURCE" in metrics.stdout and LABEL in metrics.stdout, metrics.stdout
+
+
+def test_added_record_takes_traffic_only_once_its_check_passes(l4lb, workdir, processes,
+                                                              servers):
+    proc, dns, listen, urls = start_with_two(l4lb, workdir, processes, servers)
+    c_url = tcp_url(free_port())
+    dns.a("c.svc.test.", "127.0.0.1")
+    records = [(10, 1, int(u.rsplit(":", 1)[1]), f"{n}.svc.test.")
+               for n, u in {**urls, "c": c_url}.items()]
+    dns.srv(records)
+    found = wait_backends(proc, {*urls.values(), c_url})
+    assert found[c_url]["source"] == LABEL
+    assert proc.wait_log(r"discovery: pool back: .* now gives 3 backends"), proc.describe()
+    # c's server is not up yet: its check fails and no client reaches it (every one is served).
+    assert wait_until(lambda: backends(proc)[c_url]["health"] == "down", 10), backends(proc)
+    assert set(names_seen(listen, 6)) == {"a", "b"}
+    server = servers(c_url, name="c")
+    assert wait_until(lambda: backends(proc)[c_url]["state"] == "up", 10), backends(proc)
+    assert "c" in names_seen(listen, 6)
+    assert server.accepted > 0
+
+
+def test_removed_record_drains(l4lb, workdir, processes, servers):
+    proc, dns, listen, urls = start_with_two(l4lb, workdir, processes, servers)
+    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    # A connection open on b before b's record goes.
+    held = None
+    for _ in range(4):
+        s = connect(listen)
+        if recv_line(s).decode().strip() == "b":
+            held = s
+            break
+        s.close()
+    assert held is not None
+    with held:
+        dns.srv([(10, 1, int(urls["a"].rsplit(":", 1)[1]), "a.svc.test.")])
+        wait_backends(proc, {urls["a"]})
+        assert proc.wait_log(r"discovery: pool back: .* now gives 1 backend"), proc.describe()
+        assert set(names_seen(listen, 4)) == {"a"}
+        # The open connection goes on: the removed backend drains, it is not cut.
+        held.sendall(b"still there\n")
+        assert recv_line(held) == b"still there\n"
+
+
+def test_server_outage_removes_nothing(l4lb, workdir, processes, servers):
+    proc, dns, listen, urls = start_with_two(l4lb, workdir, processes, servers)
+    dns.proc.stop()
+    assert proc.wait_log(r"discovery: pool back: error: .*keeping the 2 backends found before",
+                         15), proc.describe()
+    assert set(backends(proc)) == set(urls.values())
+    assert "now gives" not in proc.stderr()
+    assert set(names_seen(listen, 4)) == {"a", "b"}
+
+
+def test_empty_answer_is_held(l4lb, workdir, processes, servers):
+    proc, dns, listen, urls = start_with_two(l4lb, workdir, processes, servers)
+    dns.control("local_data_remove", SRV)  # NXDOMAIN
+    assert proc.wait_log(r"discovery: pool back: held: .*empty answer held, not applied", 15), \
+        proc.describe()
+    assert set(backends(proc)) == set(urls.values())
+    assert "now gives" not in proc.stderr()
+
+
+def test_removing_more_than_max_removed_is_held(l4lb, workdir, processes, servers):
+    dns = Dns(workdir, processes)
+    urls = {n: tcp_url(free_port()) for n in ("a", "b", "c", "d")}
+    for n, url in urls.items():
+        servers(url, name=n)
+        dns.a(f"{n}.svc.test.", "127.0.0.1")
+    port = {n: int(u.rsplit(":", 1)[1]) for n, u in urls.items()}
+    dns.srv([(10, 1, port[n], f"{n}.svc.test.") for n in urls])
+    listen = tcp_url(free_port())
+    proc = l4lb(discover_config(listen, dns), ready=[listen])
+    wait_backends(proc, set(urls.values()))
+    dns.srv([(10, 1, port["a"], "a.svc.test.")])  # 3 of 4 would go: more than 50%
+    assert proc.wait_log(r"held: .*removes 3 of 4 backends .*max_removed = \"50%\"", 15), \
+        proc.describe()
+    assert set(backends(proc)) == set(urls.values())
+    dns.srv([(10, 1, port[n], f"{n}.svc.test.") for n in ("a", "b")])  # 2 of 4: allowed
+    wait_backends(proc, {urls["a"], urls["b"]})
+
+
+def test_srv_priority_and_weight(l4lb, workdir, processes, servers):
+    dns = Dns(workdir, processes)
+    urls = {n: tcp_url(free_port()) for n in ("heavy", "light", "spare")}
+    for n, url in urls.items():
+        servers(url, name=n)
+        dns.a(f"{n}.svc.test.", "127.0.0.1")
+    port = {n: int(u.rsplit(":", 1)[1]) for n, u in urls.items()}
+    dns.srv([(10, 3, port["heavy"], "heavy.svc.test."), (10, 1, port["light"], "light.svc.test."),
+             (20, 5, port["spare"], "spare.svc.test.")])
+    listen = tcp_url(free_port())
+    proc = l4lb(discover_config(listen, dns), ready=[listen])
+    found = wait_backends(proc, set(urls.values()))
+    assert (found[urls["heavy"]]["weight"], found[urls["heavy"]]["backup"]) == (3, False)
+    assert (found[urls["light"]]["weight"], found[urls["light"]]["backup"]) == (1, False)
+    assert found[urls["spare"]]["backup"] is True  # a higher priority number: a backup
+    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    seen = names_seen(listen, 40)
+    # Weighted round-robin over the primaries, 3:1; the backup takes nothing while they are up.
+    assert (seen.count("heavy"), seen.count("light"), seen.count("spare")) == (30, 10, 0), seen
+
+
+def test_a_records_at_the_configured_port(l4lb, workdir, processes, servers):
+    dns = Dns(workdir, processes)
+    port = free_port()
+    for n, host in (("two", "127.0.0.2"), ("three", "127.0.0.3")):
+        servers(tcp_url(port, host), name=n)
+        dns.a("app.svc.test.", host)
+    listen = tcp_url(free_port())
+    proc = l4lb(discover_config(listen, dns, {"dns": "app.svc.test.", "type": "A", "port": port}),
+                ready=[listen])
+    wait_backends(proc, {tcp_url(port, "127.0.0.2"), tcp_url(port, "127.0.0.3")})
+    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    assert set(names_seen(listen, 4)) == {"two", "three"}
+
+
+def test_reload_keeps_discovered_backends(l4lb, workdir, processes, servers):
+    proc, _, listen, urls = start_with_two(l4lb, workdir, processes, servers)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait_log(r"reloaded .*"), proc.describe()
+    assert set(backends(proc)) == set(urls.values())
+    assert "-tcp://" not in "".join(ln for ln in proc.stderr().splitlines() if "reloaded" in ln)
+
+
+def test_pool_of_only_discovered_backends_starts_empty_without_dns(l4lb, workdir, processes,
+                                                                  servers):
+    dns = Dns(workdir, processes)
+    dns.proc.stop()  # nothing answers: the pool starts with no backend, l4lb still starts
+    listen = tcp_url(free_port())
+    proc = l4lb(discover_config(listen, dns), ready=[listen])
+    assert proc.wait_log(r"starting without discovered backends"), proc.describe()
+    assert backends(proc) == {}
