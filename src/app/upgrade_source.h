@@ -33,6 +33,8 @@ struct HandedConnection {
 struct UpgradeSourceHooks {
   std::function<std::vector<upgrade::BackendRecord>()> backend_states;
   std::function<std::vector<PassedSocket>()> listener_sockets;
+  // The announce interface's descriptor (app/announcer.h), lent with the listeners; -1: none.
+  std::function<int()> announce_fd;
   std::function<void(bool accepting)> set_accepting;
   // Takes apart the sessions and flows that can move now, of the listeners the new process
   // serves.

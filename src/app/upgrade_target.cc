@@ -68,12 +68,17 @@ base::Result<void> UpgradeTarget::connect(const std::string& admin_url,
 }
 
 base::Result<void> UpgradeTarget::receiveListeners(std::vector<upgrade::ReceivedHandoff>& listeners,
-                                                   std::vector<upgrade::BackendRecord>& backends) {
+                                                   std::vector<upgrade::BackendRecord>& backends,
+                                                   base::Fd& announce) {
   while (true) {
     auto message = channel_->receive(upgrade::kAnswerTimeout);
     if (!message) return message.error();
     if (auto* states = std::get_if<upgrade::BackendStates>(&message->message)) {
       for (auto& record : states->backends) backends.push_back(std::move(record));
+      continue;
+    }
+    if (std::holds_alternative<upgrade::AnnounceInterface>(message->message)) {
+      if (!message->fds.empty()) announce = std::move(message->fds.front());
       continue;
     }
     if (std::holds_alternative<upgrade::ListenerHandoff>(message->message)) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "balance/maglev_table.h"
+#include "config/read_announce.h"
 #include "config/suggest.h"
 
 namespace l4lb::config {
@@ -390,6 +391,7 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   checkBinds(draft.listeners, errors);
   resolvePools(draft.listeners, draft.pools, errors);
   resolveRoutes(draft.listeners, draft.pools, errors);
+  checkAnnounce(draft, errors);
 
   Config config = std::move(draft.config);
   for (ListenerDraft& listener : draft.listeners) {

@@ -88,6 +88,13 @@ struct TakenOver {
   bool operator==(const TakenOver&) const = default;
 };
 
+// Comes with one descriptor: the announce interface's TUN device (app/announcer.h), sent with
+// the listeners, so the interface and its addresses (the announced VIPs) outlive the old process.
+struct AnnounceInterface {
+  std::string name;
+  bool operator==(const AnnounceInterface&) const = default;
+};
+
 struct Done {
   std::uint32_t listeners = 0;
   std::uint32_t sessions = 0;
@@ -95,7 +102,7 @@ struct Done {
 };
 
 using HandoffMessage = std::variant<Hello, ListenerHandoff, SessionHandoff, ListenersSent,
-                                    TakenOver, FlowHandoff, BackendStates, Done>;
+                                    TakenOver, FlowHandoff, BackendStates, Done, AnnounceInterface>;
 
 [[nodiscard]] std::string encodeHandoff(const HandoffMessage& message);
 

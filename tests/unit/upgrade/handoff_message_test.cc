@@ -79,6 +79,8 @@ TEST(HandoffMessageTest, EachTypeRoundTrips) {
                                            .weight = 300,
                                            .reason = "http check: 200"}}};
   EXPECT_EQ(std::get<BackendStates>(roundTrip(states)), states);
+  const AnnounceInterface announce{.name = "l4vip0"};
+  EXPECT_EQ(std::get<AnnounceInterface>(roundTrip(announce)), announce);
 }
 
 TEST(HandoffMessageTest, BackendStatesAreBoundedAndKnown) {
@@ -121,6 +123,7 @@ TEST(HandoffMessageTest, DescriptorCountFollowsThePipes) {
   EXPECT_EQ(handoffFdCount(Done{}), 0U);
   EXPECT_EQ(handoffFdCount(FlowHandoff{}), 1U);
   EXPECT_EQ(handoffFdCount(TakenOver{}), 0U);
+  EXPECT_EQ(handoffFdCount(AnnounceInterface{}), 1U);  // the TUN device
 }
 
 TEST(HandoffMessageTest, AFlowWithoutTheSocketCookieIsUnderstood) {
@@ -154,7 +157,7 @@ TEST(HandoffMessageTest, EveryTruncationIsAnError) {
 }
 
 TEST(HandoffMessageTest, RejectsWhatCannotBeTrue) {
-  EXPECT_NE(decodeError(std::string(1, '\x09')).find("unknown message type 9"), std::string::npos);
+  EXPECT_NE(decodeError(std::string(1, '\x0a')).find("unknown message type 10"), std::string::npos);
   // A name longer than any l4lb writes.
   std::string oversized =
       encodeHandoff(ListenerHandoff{.name = std::string(5000, 'n'), .bind = "", .worker = 0});
