@@ -66,8 +66,10 @@ base::Result<std::unique_ptr<Announcer>> Announcer::open(const config::Config& c
     if (!found) return found.error().within("announce interface \"" + device->name() + "\"");
     present = std::move(found).value();
   }
-  return std::unique_ptr<Announcer>(
+  std::unique_ptr<Announcer> announcer(
       new Announcer(std::move(device).value(), std::move(netlink).value(), std::move(present)));
+  announcer->adopted_ = adopted;
+  return announcer;
 }
 
 void Announcer::configure(const config::Config& config, std::int64_t now_ms) {

@@ -57,6 +57,8 @@ class Announcer {
   void setHandedOff(bool handed_off) { handed_off_ = handed_off; }
 
   [[nodiscard]] int fd() const { return device_.fd(); }
+  // The interface was handed over by the process before this one (not made here).
+  [[nodiscard]] bool adopted() const { return adopted_; }
   [[nodiscard]] const std::string& interfaceName() const { return device_.name(); }
   // Thread-safe: what the admin API and the metrics show.
   [[nodiscard]] std::vector<control::AnnounceView> views() const;
@@ -87,6 +89,7 @@ class Announcer {
   bool serving_ = false;
   bool stopping_ = false;
   bool handed_off_ = false;
+  bool adopted_ = false;
   base::LogThrottle failures_;
   mutable std::mutex views_mutex_;
   std::vector<control::AnnounceView> views_;

@@ -12,7 +12,7 @@ base::Result<void> Server::openAnnouncer(const config::Config& config, base::Fd 
   base::logInfo(
       "announce interface \"{}\" {}: VIPs of listeners with announce = true go on it "
       "while served with backends up",
-      announcer_->interfaceName(), upgrade_from_.empty() ? "made" : "taken over");
+      announcer_->interfaceName(), announcer_->adopted() ? "taken over" : "made");
   return {};
 }
 
