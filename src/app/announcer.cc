@@ -12,6 +12,8 @@ namespace l4lb::app {
 
 namespace {
 
+constexpr std::int64_t kFailureLogMillis = 60'000;
+
 bool contains(const std::vector<net::Cidr>& list, const net::Cidr& address) {
   return std::find(list.begin(), list.end(), address) != list.end();
 }
@@ -150,11 +152,12 @@ void Announcer::reconcile(std::int64_t now_ms) {
     if (vip.state.announced() && !contains(wanted, vip.address)) wanted.push_back(vip.address);
   }
   auto fail = [&](const base::Error& error) {
-    std::uint64_t suppressed = 0;
-    if (failures_.allow(now_ms, suppressed)) {
-      base::logError("announce interface \"{}\": {} (tried again each 100 ms; {} more not logged)",
-                     device_.name(), error.message(), suppressed);
-    }
+    std::string message = error.message();
+    if (message == last_failure_ && now_ms - last_failure_ms_ < kFailureLogMillis) return;
+    base::logError("announce interface \"{}\": {} (tried again at each update)", device_.name(),
+                   message);
+    last_failure_ = std::move(message);
+    last_failure_ms_ = now_ms;
   };
   for (const net::Cidr& address : wanted) {
     if (contains(present_, address)) continue;

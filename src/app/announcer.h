@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "base/fd.h"
-#include "base/log_throttle.h"
 #include "base/result.h"
 #include "config/config.h"
 #include "control/announce_state.h"
@@ -90,7 +89,10 @@ class Announcer {
   bool stopping_ = false;
   bool handed_off_ = false;
   bool adopted_ = false;
-  base::LogThrottle failures_;
+  // The last failure logged, and when: the same one again is logged once a minute, not at each
+  // retry (every update tries again).
+  std::string last_failure_;
+  std::int64_t last_failure_ms_ = 0;
   mutable std::mutex views_mutex_;
   std::vector<control::AnnounceView> views_;
 };

@@ -292,3 +292,45 @@ def test_a_binary_upgrade_keeps_the_interface_and_its_addresses(l4lb, ns, workdi
     # The new process found the VIP announced and changed nothing.
     view = announce_view(sock)
     assert (view["announced"], view["changes"]) == (True, 0), view
+
+
+def test_a_reload_announces_a_listener_that_asks_and_withdraws_one_that_no_longer_does(
+        l4lb, ns, workdir):
+    path, sock = announce_config(workdir)
+    proc = start_in(l4lb, ns, path)
+    assert wait_until(lambda: announced(ns), 10), proc.describe()
+    text = path.read_text()
+    # "front" stops announcing, "quiet" starts.
+    text = text.replace("announce = true\n", "")
+    text = text.replace('name = "quiet"\n', 'name = "quiet"\nannounce = true\n')
+    path.write_text(text)
+    out = ctl("--socket", sock, "reload")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert wait_until(lambda: (ns.interface_addresses() or []) == [f"{QUIET_VIP}/32"], 10), \
+        (ns.interface_addresses(), proc.describe())
+    status, body = curl(sock, "GET", "/api/v1/announce")
+    assert [(v["listener"], v["announced"]) for v in body["vips"]] == [("quiet", True)], body
+
+
+def test_an_ipv6_vip_is_announced_as_a_128_usable_at_once(l4lb, ns, workdir):
+    vip6 = "2001:db8::10"
+    _ip("-n", ns.name, "addr", "add", f"{vip6}/128", "dev", "lo", "nodad")
+    path = workdir / "v6.toml"
+    sock = f"{workdir}/admin.sock"
+    path.write_text(config_toml(
+        [{"name": "v6", "bind": f"tcp://[{vip6}]:8080", "pool": "back", "announce": True}],
+        {"back": {"backends": [{"address": "tcp://127.0.0.1:9"}]}},
+        {"announce_interface": INTERFACE}) + f'\n[admin]\nlisten = ["unix://{sock}"]\n')
+    proc = l4lb(args=["-c", str(path)], wrapper=ns.wrap([]))
+    proc.wait_ready([f"tcp://[{vip6}]:8080"])
+
+    def v6_addresses() -> str:
+        return _ip("-n", ns.name, "-o", "-6", "addr", "show", "dev", INTERFACE,
+                   check=False).stdout
+
+    assert wait_until(lambda: f"{vip6}/128" in v6_addresses(), 10), (v6_addresses(),
+                                                                     proc.describe())
+    # Added with nodad: never "tentative", so a routing daemon exports it at once.
+    line = next(ln for ln in v6_addresses().splitlines() if f"{vip6}/128" in ln)
+    assert "tentative" not in line, line
+    assert announce_view(sock)["vip"] == vip6
