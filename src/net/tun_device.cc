@@ -33,6 +33,12 @@ base::Result<void> bringUp(const std::string& name) {
   return {};
 }
 
+void disableLinkLocal(const std::string& name) {
+  const std::string path = "/proc/sys/net/ipv6/conf/" + name + "/addr_gen_mode";
+  base::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd) (void)!::write(fd.get(), "1", 1);  // IN6_ADDR_GEN_MODE_NONE
+}
+
 }  // namespace
 
 bool validInterfaceName(std::string_view name) {
@@ -63,6 +69,10 @@ base::Result<TunDevice> TunDevice::create(std::string_view name) {
   }
   // No TUNSETPERSIST: the interface dies with the last descriptor.
   std::string made(request.ifr_name, ::strnlen(request.ifr_name, IFNAMSIZ));
+  // No IPv6 link-local address: the interface carries only the VIPs l4lb puts on it, and sends
+  // nothing (no router solicitations, no MLD reports queued on a descriptor never read). Best
+  // effort: without IPv6 the file is absent, and a link-local address would do no harm.
+  disableLinkLocal(made);
   if (auto up = bringUp(made); !up) return up.error().within(context);
   const auto index = static_cast<int>(::if_nametoindex(made.c_str()));
   if (index == 0) return base::lastError("if_nametoindex").within(context);
