@@ -63,10 +63,18 @@ class Namespace:
     def has_interface(self) -> bool:
         return _ip("-n", self.name, "link", "show", INTERFACE, check=False).returncode == 0
 
-    def connect_error(self, port: int) -> str:
-        """"" when a TCP connection to VIP:port inside the namespace was accepted, else why."""
+    def echo_error(self, port: int) -> str:
+        """"" when a line sent to VIP:port inside the namespace came back (through l4lb to the
+        CheckedBackend, an echo server), else why."""
         probe = ("import socket\n"
-                 f"socket.create_connection(('{VIP}', {port}), timeout=3).close()\n")
+                 f"c = socket.create_connection(('{VIP}', {port}), timeout=3)\n"
+                 "c.sendall(b'ping\\n')\n"
+                 "got = b''\n"
+                 "while not got.endswith(b'\\n'):\n"
+                 "    more = c.recv(100)\n"
+                 "    assert more, got\n"
+                 "    got += more\n"
+                 "assert got == b'ping\\n', got\n")
         out = subprocess.run(self.wrap(["/usr/bin/python3", "-c", probe]), capture_output=True,
                              text=True, timeout=10)
         return "" if out.returncode == 0 else out.stderr[-500:] or f"exit {out.returncode}"
@@ -91,6 +99,13 @@ class CheckedBackend:
                           "EXEC:/bin/cat"]),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+        def listening() -> bool:
+            out = subprocess.run(self.ns.wrap(["ss", "-Hltn", f"sport = :{CHECKED_PORT}"]),
+                                 capture_output=True, text=True, timeout=10)
+            return str(CHECKED_PORT) in out.stdout
+
+        assert wait_until(listening, 5), "socat did not listen in the namespace"
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -102,6 +117,15 @@ class CheckedBackend:
 def ns():
     with Namespace() as namespace:
         yield namespace
+
+
+@pytest.fixture
+def echo(ns):
+    """The pool's backend, an echo server, running in the namespace."""
+    backend = CheckedBackend(ns)
+    backend.start()
+    yield backend
+    backend.stop()
 
 
 def announce_config(workdir: Path, checked: bool = False, global_: dict | None = None,
@@ -191,7 +215,8 @@ def test_a_vip_is_withdrawn_when_its_backends_go_down_and_announced_again_after_
         backend.stop()
 
 
-def test_an_operator_drain_withdraws_the_vip_and_the_listener_keeps_accepting(l4lb, ns, workdir):
+def test_an_operator_drain_withdraws_the_vip_and_the_listener_keeps_accepting(l4lb, ns, workdir,
+                                                                             echo):
     path, sock = announce_config(workdir)
     proc = start_in(l4lb, ns, path)
     assert wait_until(lambda: announced(ns), 10), proc.describe()
@@ -199,7 +224,7 @@ def test_an_operator_drain_withdraws_the_vip_and_the_listener_keeps_accepting(l4
     assert out.returncode == 0, out.stderr
     assert wait_until(lambda: not announced(ns), 5), proc.describe()
     assert announce_view(sock)["reason"] == "disabled"
-    assert ns.connect_error(8080) == ""  # routers move away; what still arrives is served
+    assert ns.echo_error(8080) == ""  # routers move away; what still arrives is served
     status, body = curl(sock, "GET", "/api/v1/listeners")
     assert {l["name"]: l["admin_state"] for l in body["listeners"]}["front"] == "draining"
     out = ctl("--socket", sock, "listener-enable", "front")
@@ -210,7 +235,8 @@ def test_an_operator_drain_withdraws_the_vip_and_the_listener_keeps_accepting(l4
     assert status == 404, body
 
 
-def test_sigterm_withdraws_first_and_serves_for_withdraw_grace_then_stops(l4lb, ns, workdir):
+def test_sigterm_withdraws_first_and_serves_for_withdraw_grace_then_stops(l4lb, ns, workdir,
+                                                                          echo):
     path, _ = announce_config(workdir, global_={"withdraw_grace": "3s"})
     proc = start_in(l4lb, ns, path)
     assert wait_until(lambda: announced(ns), 10), proc.describe()
@@ -219,7 +245,7 @@ def test_sigterm_withdraws_first_and_serves_for_withdraw_grace_then_stops(l4lb, 
     # Withdrawn, and still accepting while routers move new flows away.
     assert proc.wait_log(r"VIPs withdrawn from l4vip0; still accepting") is not None
     assert proc.alive()
-    assert ns.connect_error(8080) == "", proc.describe()
+    assert ns.echo_error(8080) == "", proc.describe()
     assert proc.wait(20) == 0, proc.describe()
     log = proc.stderr()
     assert log.index("VIPs withdrawn") < log.index("no longer accepting"), log
