@@ -151,6 +151,11 @@ class Controller {
   [[nodiscard]] ApiReply changeListener(std::string_view listener, std::string_view body);
   // Whether the operator drained or disabled `listener` (any thread).
   [[nodiscard]] bool listenerWithdrawn(std::string_view listener) const;
+  // The listeners drained or disabled, by name (a binary upgrade carries them over).
+  [[nodiscard]] std::vector<std::pair<std::string, control::AdminState>> listenerStates() const;
+  // A listener's state the process before this one had (a binary upgrade); unknown names and
+  // kEnabled change nothing.
+  void restoreListenerState(std::string_view listener, control::AdminState state);
   // GET /api/v1/announce.
   [[nodiscard]] ApiReply announce() const;
 

@@ -71,6 +71,22 @@ bool Controller::listenerWithdrawn(std::string_view listener) const {
   return it != listener_states_.end() && it->second != control::AdminState::kEnabled;
 }
 
+std::vector<std::pair<std::string, control::AdminState>> Controller::listenerStates() const {
+  std::lock_guard lock(mutex_);
+  return {listener_states_.begin(), listener_states_.end()};
+}
+
+void Controller::restoreListenerState(std::string_view listener, control::AdminState state) {
+  std::lock_guard lock(mutex_);
+  if (state == control::AdminState::kEnabled) return;
+  for (const auto& candidate : config_->listeners) {
+    if (candidate.name != listener) continue;
+    listener_states_[candidate.name] = state;
+    base::logInfo("listener \"{}\": {} (carried over by the binary upgrade)", candidate.name,
+                  adminStateName(state));
+  }
+}
+
 ApiReply Controller::announce() const {
   if (!hooks_.announce) {
     return errorReply(404, "nothing is announced: [global] announce_interface is not set");

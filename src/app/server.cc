@@ -91,6 +91,12 @@ bool Server::start() {
   // The admin API: its own threads; an operator's change reaches every worker as a posted
   // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
   if (!startAdmin(config, worker_count, /*bind=*/!target)) return false;
+  if (controller_) {
+    for (const auto& taken : taken_listener_states_) {
+      controller_->restoreListenerState(taken.listener,
+                                        static_cast<control::AdminState>(taken.admin));
+    }
+  }
   // Every socket is bound (but a binary upgrade's admin API); no thread runs yet.
   if (auto dropped = dropPrivileges(config); !dropped) {
     base::logError("{}", dropped.error().message());

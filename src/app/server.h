@@ -142,7 +142,9 @@ class Server {
   HealthChecks checks_;                   // the admin thread pauses checks through it
   std::unique_ptr<Announcer> announcer_;  // null: no [global] announce_interface
   base::Fd handed_announce_fd_;           // new process: the old one's announce interface
-  bool withdrawing_ = false;              // stopping: VIPs withdrawn, serving for withdraw_grace
+  // ... and the listeners its operator drained or disabled.
+  std::vector<upgrade::ListenerAdminState> taken_listener_states_;
+  bool withdrawing_ = false;  // stopping: VIPs withdrawn, serving for withdraw_grace
   std::int64_t withdraw_deadline_ = 0;
   std::string stop_reason_;
   bool draining_ = false;

@@ -68,6 +68,14 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
         *loop_, [this] { return gatherListenerSockets(workers_, *serving_); });
   };
   hooks.announce_fd = [this] { return announcer_ ? announcer_->fd() : -1; };
+  hooks.listener_states = [this] {
+    std::vector<upgrade::ListenerAdminState> states;
+    if (!controller_) return states;
+    for (const auto& [listener, state] : controller_->listenerStates()) {
+      states.push_back(upgrade::ListenerAdminState{listener, static_cast<std::uint8_t>(state)});
+    }
+    return states;
+  };
   hooks.set_accepting = [this](bool accepting) {
     (void)onMain<bool>(*loop_, [this, accepting] {
       setAccepting(workers_, accepting);
@@ -112,7 +120,8 @@ base::Result<void> Server::takeListeners(UpgradeTarget& target, const config::Co
                        .config_digest = admin::fileSha256(config.source)};
   if (auto connected = target.connect(upgrade_from_, hello); !connected) return connected;
   std::vector<upgrade::ReceivedHandoff> received;
-  if (auto listeners = target.receiveListeners(received, taken_backends_, handed_announce_fd_);
+  if (auto listeners = target.receiveListeners(received, taken_backends_, handed_announce_fd_,
+                                               taken_listener_states_);
       !listeners) {
     return listeners;
   }

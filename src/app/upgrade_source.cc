@@ -126,7 +126,9 @@ base::Result<std::vector<std::string>> UpgradeSource::lendListeners(
   }
   // The announce interface travels with them: held by both processes, it never disappears.
   if (const int announce = hooks_.announce_fd ? hooks_.announce_fd() : -1; announce >= 0) {
-    if (auto sent = channel.send(upgrade::AnnounceInterface{}, {announce}); !sent) {
+    upgrade::AnnounceInterface message;
+    if (hooks_.listener_states) message.listeners = hooks_.listener_states();
+    if (auto sent = channel.send(message, {announce}); !sent) {
       return sent.error();
     }
   }

@@ -292,12 +292,34 @@ std::optional<Done> readDone(Reader& r) {
 void writeBody(Writer& w, const AnnounceInterface& m) {
   w.u8(static_cast<std::uint8_t>(MessageType::kAnnounceInterface));
   w.text(m.name);
+  w.u32(static_cast<std::uint32_t>(m.listeners.size()));
+  for (const auto& listener : m.listeners) {
+    w.text(listener.listener);
+    w.u8(listener.admin);
+  }
 }
 
 std::optional<AnnounceInterface> readAnnounceInterface(Reader& r) {
+  AnnounceInterface m;
   auto name = r.text("announce interface name", kMaxTextBytes);
+  auto count = r.u32("listener state count");
   if (r.failed()) return std::nullopt;
-  return AnnounceInterface{std::move(*name)};
+  if (*count > kMaxTakenOverNames) {
+    r.fail(fmt::format("{} listener states, more than {}", *count, kMaxTakenOverNames));
+    return std::nullopt;
+  }
+  m.name = std::move(*name);
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto listener = r.text("listener name", kMaxTextBytes);
+    auto admin = r.u8("listener state");
+    if (r.failed()) return std::nullopt;
+    if (*admin > kMaxAdminState) {
+      r.fail(fmt::format("listener {} has unknown state {}", *listener, *admin));
+      return std::nullopt;
+    }
+    m.listeners.push_back(ListenerAdminState{std::move(*listener), *admin});
+  }
+  return m;
 }
 
 std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {

@@ -90,8 +90,17 @@ struct TakenOver {
 
 // Comes with one descriptor: the announce interface's TUN device (app/announcer.h), sent with
 // the listeners, so the interface and its addresses (the announced VIPs) outlive the old process.
+struct ListenerAdminState {
+  std::string listener;
+  std::uint8_t admin = 0;  // control::AdminState: drained or disabled withdraws its VIP
+  bool operator==(const ListenerAdminState&) const = default;
+};
+
 struct AnnounceInterface {
   std::string name;
+  // The listeners an operator drained or disabled (their VIPs stay withdrawn), at most
+  // kMaxTakenOverNames.
+  std::vector<ListenerAdminState> listeners;
   bool operator==(const AnnounceInterface&) const = default;
 };
 

@@ -360,3 +360,25 @@ def test_an_ipv6_vip_is_announced_as_a_128_usable_at_once(l4lb, ns, workdir):
     line = next(ln for ln in v6_addresses().splitlines() if f"{vip6}/128" in ln)
     assert "tentative" not in line, line
     assert announce_view(sock)["vip"] == vip6
+
+
+def test_a_listener_drained_before_a_binary_upgrade_stays_withdrawn_after_it(l4lb, ns, workdir):
+    path, sock = announce_config(workdir)
+    old = start_in(l4lb, ns, path)
+    assert wait_until(lambda: announced(ns), 10), old.describe()
+    out = ctl("--socket", sock, "listener-drain", "front")
+    assert out.returncode == 0, out.stderr
+    assert wait_until(lambda: not announced(ns), 5), old.describe()
+
+    new = l4lb(args=["-c", str(path), "--upgrade-from", f"unix://{sock}"], wrapper=ns.wrap([]))
+    assert new.wait_log(r"upgrade from pid \d+ done", 30) is not None, new.describe()
+    assert old.wait(30) == 0, old.describe()
+    assert new.wait_log(r'listener "front": draining \(carried over by the binary upgrade\)') \
+        is not None, new.describe()
+    # The new process has decided (its API answers once the old one let it go): still withdrawn.
+    assert wait_until(lambda: announce_view(sock)["reason"] == "disabled", 10), \
+        (announce_view(sock), new.describe())
+    assert not announced(ns)
+    out = ctl("--socket", sock, "listener-enable", "front")
+    assert out.returncode == 0, out.stderr
+    assert wait_until(lambda: announced(ns), 5), new.describe()

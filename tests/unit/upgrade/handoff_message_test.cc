@@ -79,8 +79,10 @@ TEST(HandoffMessageTest, EachTypeRoundTrips) {
                                            .weight = 300,
                                            .reason = "http check: 200"}}};
   EXPECT_EQ(std::get<BackendStates>(roundTrip(states)), states);
-  const AnnounceInterface announce{.name = "l4vip0"};
+  const AnnounceInterface announce{.name = "l4vip0",
+                                   .listeners = {{.listener = "web", .admin = 1}}};
   EXPECT_EQ(std::get<AnnounceInterface>(roundTrip(announce)), announce);
+  EXPECT_EQ(std::get<AnnounceInterface>(roundTrip(AnnounceInterface{})), AnnounceInterface{});
 }
 
 TEST(HandoffMessageTest, BackendStatesAreBoundedAndKnown) {
@@ -94,6 +96,15 @@ TEST(HandoffMessageTest, BackendStatesAreBoundedAndKnown) {
   record.health = 9;
   states.backends.assign(1, record);
   EXPECT_NE(decodeError(encodeHandoff(states)).find("unknown state"), std::string::npos);
+}
+
+TEST(HandoffMessageTest, AnnouncedListenerStatesAreBoundedAndKnown) {
+  AnnounceInterface announce{.name = "l4vip0", .listeners = {{.listener = "web", .admin = 3}}};
+  EXPECT_NE(decodeError(encodeHandoff(announce)).find("unknown state"), std::string::npos);
+  announce.listeners.assign(kMaxTakenOverNames + 1,
+                            ListenerAdminState{.listener = "x", .admin = 1});
+  EXPECT_NE(decodeError(encodeHandoff(announce)).find("listener states, more than"),
+            std::string::npos);
 }
 
 TEST(HandoffMessageTest, TakenOverNamesAreBounded) {
