@@ -285,10 +285,15 @@ ApiReply Controller::listeners() const {
   std::lock_guard lock(mutex_);
   json list = json::array();
   for (const auto& listener : config_->listeners) {
+    const auto state = listener_states_.find(listener.name);
     list.push_back(json{{"name", listener.name},
                         {"bind", listener.bind.url},
                         {"kind", endpointKindName(listener.bind)},
-                        {"pool", listener.pool}});
+                        {"pool", listener.pool},
+                        {"admin_state", adminStateName(state == listener_states_.end()
+                                                           ? control::AdminState::kEnabled
+                                                           : state->second)},
+                        {"announce", listener.announce}});
   }
   return ApiReply{200, json{{"listeners", std::move(list)}}};
 }
@@ -439,6 +444,7 @@ ApiReply Controller::metrics() const {
     input.backends.push_back(std::move(views));
   }
   if (hooks_.metrics) hooks_.metrics(input.sample);
+  if (hooks_.announce) input.announce = hooks_.announce();
   ApiReply reply;
   reply.content_type = std::string(kMetricsContentType);
   reply.text = renderMetrics(input);

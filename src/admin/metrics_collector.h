@@ -10,6 +10,7 @@
 
 #include "admin/admin_state.h"
 #include "config/config.h"
+#include "control/announce_state.h"
 #include "control/health_snapshot.h"
 #include "stats/metrics_sample.h"
 
@@ -40,6 +41,7 @@ struct MetricsInput {
   std::uint64_t reloads_failed = 0;
   std::vector<std::vector<BackendView>> backends;  // [pool][backend] of `config`
   MetricsSample sample;
+  std::vector<control::AnnounceView> announce;  // each listener with announce = true
 };
 
 // The text GET /metrics answers (README.md, "Admin API", lists the families).

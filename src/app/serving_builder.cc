@@ -226,6 +226,12 @@ std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
     next.global.access_log_facility = running.global.access_log_facility;
     next.global.access_log_tag = running.global.access_log_tag;
   }
+  if (next.global.announce_interface != running.global.announce_interface) {
+    kept.push_back(fmt::format("global.announce_interface: \"{}\" -> \"{}\" needs a restart",
+                               running.global.announce_interface, next.global.announce_interface));
+    next.global.announce_interface = running.global.announce_interface;
+    // Without an interface nothing can be announced: the listeners that ask are served unannounced.
+  }
   if (next.global.state_file != running.global.state_file) {
     kept.push_back(fmt::format("global.state_file: \"{}\" -> \"{}\" needs a restart",
                                running.global.state_file, next.global.state_file));

@@ -204,6 +204,11 @@ struct ListenerConfig {
   // `user`, `group`); unset parts as bind(2) makes them (0777 & ~umask, l4lb's user and group).
   net::SocketFile socket_file;
 
+  // Announce the bind address (the VIP) on [global] announce_interface while this listener is
+  // served and its pool has enough backends up (README.md, "Announcing VIPs"). tcp://, udp://.
+  bool announce = false;
+  std::optional<std::uint32_t> announce_min_backends;  // unset: [global]'s
+
   [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
   // Reads a TLS ClientHello before choosing a pool.
   [[nodiscard]] bool inspectsTls() const { return !routes.empty() || tls_required; }
@@ -239,6 +244,17 @@ struct GlobalConfig {
   std::string group;  // empty: the user's primary group
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
+  // The TUN interface l4lb owns and puts announced VIPs on (net/tun_device.h); empty: none, and
+  // no listener may announce. A restart-only setting (a binary upgrade keeps the interface).
+  std::string announce_interface;
+  std::uint32_t announce_min_backends = 1;  // backends up for a VIP to be announced
+  // After a withdrawal for health, how long the pool must be healthy before the VIP is announced
+  // again; doubled while it flaps, up to announce_hold_down_max (control/announce_state.h).
+  base::Duration announce_hold_down = 5s;
+  base::Duration announce_hold_down_max = 60s;
+  // On SIGTERM with VIPs announced: withdrawn first, served this long while routers move new
+  // flows away, then the drain of shutdown_grace begins.
+  base::Duration withdraw_grace = 5s;
 };
 
 // The runtime API (README.md, "Admin API").

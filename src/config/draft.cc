@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "balance/maglev_table.h"
+#include "config/read_announce.h"
 #include "config/suggest.h"
 
 namespace l4lb::config {
@@ -403,6 +404,7 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   resolvePools(draft.listeners, draft.pools, errors);
   resolveRoutes(draft.listeners, draft.pools, errors);
   checkClientSources(draft.listeners, draft.pools, errors);
+  checkAnnounce(draft, errors);
 
   Config config = std::move(draft.config);
   for (ListenerDraft& listener : draft.listeners) {

@@ -73,6 +73,7 @@ struct ListenerDraft {
   std::vector<ScopedKey> scoped_keys;
   std::optional<Origin> proxy_protocol;  // when written
   std::vector<Origin> route_pools;       // the pool key of each route, for resolving it
+  std::optional<Origin> announce;        // `announce = true`, when written so
 };
 
 struct ConfigDraft {

@@ -11,6 +11,7 @@
 #include "config/limits.h"
 #include "config/read_admin.h"
 #include "config/read_agent.h"
+#include "config/read_announce.h"
 #include "config/read_cidrs.h"
 #include "config/read_discover.h"
 #include "config/read_edge.h"
@@ -53,7 +54,9 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "tls_required"sv,
                                       "mode"sv,
                                       "user"sv,
-                                      "group"sv};
+                                      "group"sv,
+                                      "announce"sv,
+                                      "announce_min_backends"sv};
 constexpr std::array kPoolKeys = {
     "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
@@ -196,6 +199,7 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     noteScoped(reader, key, KeyScope::kUnixFile, scoped);
   }
   readSocketFile(reader, draft.config.socket_file);
+  readListenerAnnounce(reader, draft);
   reader.reportUnknownKeys();
   return draft;
 }
