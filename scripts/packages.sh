@@ -10,5 +10,7 @@ L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-
                     etcd-server etcd-client  # test_discover_etcd.py
                     mariadb-server haproxy openssl systemd man-db groff-base
                     zsh  # test_completion.py
+                    nftables  # test_transparent.py: packaging/transparent's socket rule
                     prometheus  # promtool: tests/integration/test_metrics.py
-                    rsyslog)  # a real syslog server: test_health_udp.py, test_access_log_syslog.py
+                    rsyslog  # a real syslog server: test_health_udp.py, test_access_log_syslog.py
+                    bird2)  # a real BGP speaker and router: test_announce_bird.py

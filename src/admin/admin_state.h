@@ -15,7 +15,7 @@ namespace l4lb::admin {
 
 // The state a backend shows in the API: an operator's draining or disabled wins over the checks'
 // verdict; otherwise "up", "down", or "unknown" before its first check. `checked`: its pool has
-// active checks (without them a backend is up).
+// active checks or an agent (without either a backend is up).
 [[nodiscard]] std::string_view shownStateName(control::AdminState admin,
                                               control::BackendState health, bool checked);
 

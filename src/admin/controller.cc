@@ -285,10 +285,15 @@ ApiReply Controller::listeners() const {
   std::lock_guard lock(mutex_);
   json list = json::array();
   for (const auto& listener : config_->listeners) {
+    const auto state = listener_states_.find(listener.name);
     list.push_back(json{{"name", listener.name},
                         {"bind", listener.bind.url},
                         {"kind", endpointKindName(listener.bind)},
-                        {"pool", listener.pool}});
+                        {"pool", listener.pool},
+                        {"admin_state", adminStateName(state == listener_states_.end()
+                                                           ? control::AdminState::kEnabled
+                                                           : state->second)},
+                        {"announce", listener.announce}});
   }
   return ApiReply{200, json{{"listeners", std::move(list)}}};
 }
@@ -300,17 +305,33 @@ const control::StateChange* Controller::changeOf(std::uint32_t pool, std::uint32
   return &health_->changes[pool][backend];
 }
 
+control::BackendState Controller::healthOf(std::uint32_t pool, std::uint32_t backend) const {
+  const auto& pool_config = config_->pools[pool];
+  if (!pool_config.health && !pool_config.agent) return control::BackendState::kUnknown;
+  if (health_ && pool < health_->pools.size() && backend < health_->pools[pool].size()) {
+    return health_->pools[pool][backend];
+  }
+  // Nothing published yet: an agent alone waits for nothing (control::uncheckedSnapshot).
+  return pool_config.health ? control::BackendState::kUnknown : control::BackendState::kUp;
+}
+
 json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
   const auto& pool_config = config_->pools[pool];
   const auto& config = pool_config.backends[backend];
   const bool checked = pool_config.health.has_value();
+  // An agent can take a backend down too: its pool's backends show a health of their own.
+  const bool judged = checked || pool_config.agent.has_value();
   const std::int64_t now_ms = control::wallClockMillis();
-  control::BackendState health = control::BackendState::kUnknown;
+  control::BackendState health = healthOf(pool, backend);
   json last_check = nullptr;
   json last_change = nullptr;
-  if (checked && health_ && pool < health_->pools.size() && backend < health_->pools[pool].size()) {
-    health = health_->pools[pool][backend];
+  json agent = nullptr;
+  if (judged) {
     if (const auto* change = changeOf(pool, backend)) last_change = changeJson(*change, now_ms);
+    if (health_ && pool < health_->agents.size() && backend < health_->agents[pool].size() &&
+        !health_->agents[pool][backend].said.empty()) {
+      agent = health_->agents[pool][backend].said;
+    }
   }
   if (checked && pool < last_checks_.size() && backend < last_checks_[pool].size()) {
     last_check = checkJson(last_checks_[pool][backend], now_ms);
@@ -318,11 +339,12 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
   const control::AdminState admin = current_.states[pool][backend];
   json out{{"name", config.name},
            {"address", config.address.url},
-           {"state", shownStateName(admin, health, checked)},
+           {"state", shownStateName(admin, health, judged)},
            {"admin_state", adminStateName(admin)},
-           {"health", checked ? json(control::backendStateName(health)) : json(nullptr)},
+           {"health", judged ? json(control::backendStateName(health)) : json(nullptr)},
            {"last_check", std::move(last_check)},
            {"last_change", std::move(last_change)},
+           {"agent", std::move(agent)},
            {"weight", current_.weights[pool][backend]},
            {"backup", config.backup},
            // Where it comes from: the file (or the API's change of it), or a discover source.
@@ -372,7 +394,7 @@ json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
     if (backend["last_check"].is_object() && backend["last_check"]["result"] == "failed") {
       ++failing;
     }
-    const auto* change = config.health ? changeOf(pool, b) : nullptr;
+    const auto* change = config.health || config.agent ? changeOf(pool, b) : nullptr;
     if (change != nullptr && !change->reason.empty() &&
         (!latest || change->unix_ms >= changeOf(pool, *latest)->unix_ms)) {
       latest = b;
@@ -423,10 +445,8 @@ ApiReply Controller::metrics() const {
     std::vector<BackendView> views;
     for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
       BackendView view;
-      view.checked = pool.health.has_value();
-      if (view.checked && health_ && p < health_->pools.size() && b < health_->pools[p].size()) {
-        view.health = health_->pools[p][b];
-      }
+      view.checked = pool.health.has_value() || pool.agent.has_value();
+      view.health = healthOf(p, b);
       view.admin = current_.states[p][b];
       view.weight = current_.weights[p][b];
       if (p < last_checks_.size() && b < last_checks_[p].size()) {
@@ -437,6 +457,7 @@ ApiReply Controller::metrics() const {
     input.backends.push_back(std::move(views));
   }
   if (hooks_.metrics) hooks_.metrics(input.sample);
+  if (hooks_.announce) input.announce = hooks_.announce();
   ApiReply reply;
   reply.content_type = std::string(kMetricsContentType);
   reply.text = renderMetrics(input);

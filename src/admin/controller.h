@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "admin/metrics_collector.h"
 #include "config/config.h"
 #include "config/discovered.h"
+#include "control/announce_state.h"
 #include "control/health_snapshot.h"
 #include "proto/agent_reply.h"
 #include "proxy/session_view.h"
@@ -69,6 +71,11 @@ struct ControllerHooks {
   std::function<void(const std::string& text)> save_state;
   // The discover sources' states (README.md, "Discovery"); unset or empty: none run.
   std::function<std::vector<config::DiscoveryStatus>()> discovery;
+  // Each listener with announce = true: announced or not, and why (app/announcer.h); unset: no
+  // [global] announce_interface.
+  std::function<std::vector<control::AnnounceView>()> announce;
+  // An operator drained, disabled or enabled a listener (with its lock held: post, never wait).
+  std::function<void()> listener_changed;
 };
 
 struct StartInfo {
@@ -142,6 +149,19 @@ class Controller {
   void agentReport(std::string_view pool, std::string_view backend,
                    const proto::AgentReport& report);
 
+  // PATCH /api/v1/listeners/{name} {"state": "drain" | "disable" | "enable"}: a drained or
+  // disabled listener's VIP is withdrawn (the listener goes on accepting what still reaches it).
+  [[nodiscard]] ApiReply changeListener(std::string_view listener, std::string_view body);
+  // Whether the operator drained or disabled `listener` (any thread).
+  [[nodiscard]] bool listenerWithdrawn(std::string_view listener) const;
+  // The listeners drained or disabled, by name (a binary upgrade carries them over).
+  [[nodiscard]] std::vector<std::pair<std::string, control::AdminState>> listenerStates() const;
+  // A listener's state the process before this one had (a binary upgrade); unknown names and
+  // kEnabled change nothing.
+  void restoreListenerState(std::string_view listener, control::AdminState state);
+  // GET /api/v1/announce.
+  [[nodiscard]] ApiReply announce() const;
+
   // State changes made so far.
   [[nodiscard]] std::uint64_t changes() const;
 
@@ -165,6 +185,8 @@ class Controller {
   [[nodiscard]] nlohmann::json poolJson(std::uint32_t pool, bool with_backends) const;
   [[nodiscard]] const control::StateChange* changeOf(std::uint32_t pool,
                                                      std::uint32_t backend) const;
+  // The backend's state as its checks and its agent judge it (unknown: neither judges it).
+  [[nodiscard]] control::BackendState healthOf(std::uint32_t pool, std::uint32_t backend) const;
   void publishLocked();
   void saveStateLocked() const;
 
@@ -175,6 +197,8 @@ class Controller {
   mutable std::mutex mutex_;
   std::mutex change_mutex_;  // one config change of the API at a time (held while it applies)
   control::AdminSnapshot current_;
+  // The operator's state of each listener, by name (kept across reloads); absent: enabled.
+  std::map<std::string, control::AdminState, std::less<>> listener_states_;
   std::shared_ptr<const control::HealthSnapshot> health_;
   // [pool][backend]: each backend's last check (unix_ms 0: none since start, or since a reload
   // changed its check); checked pools only.

@@ -159,8 +159,8 @@ void writeConnectDurations(MetricsText& out, const MetricsInput& input) {
 
 void writeHealthStates(MetricsText& out, const MetricsInput& input) {
   out.family("l4lb_backend_health_state", Type::kGauge,
-             "1 for a backend's current state by its active checks, 0 for the others "
-             "(\"unchecked\": its pool has no active checks).");
+             "1 for a backend's current state by its active checks and its agent, 0 for the others "
+             "(\"unchecked\": its pool has neither active checks nor an agent).");
   for (std::size_t p = 0; p < input.config->pools.size(); ++p) {
     const auto& pool = input.config->pools[p];
     for (std::size_t b = 0; b < pool.backends.size(); ++b) {
@@ -294,6 +294,23 @@ void writeDatagrams(MetricsText& out, const MetricsInput& input) {
 
 }  // namespace
 
+// Announcing VIPs (README.md): each announced listener's state and its changes.
+void writeAnnounce(MetricsText& out, const MetricsInput& input) {
+  if (input.announce.empty()) return;
+  out.family("l4lb_vip_announced", MetricsText::Type::kGauge,
+             "1 while the listener's VIP is on the announce interface (routers send to it), 0 "
+             "when withdrawn.");
+  for (const auto& view : input.announce) {
+    out.sample({{"listener", view.listener}, {"vip", view.vip}},
+               std::uint64_t{view.announced ? 1U : 0U});
+  }
+  out.family("l4lb_vip_announce_changes_total", MetricsText::Type::kCounter,
+             "Announcements and withdrawals of the listener's VIP since l4lb started.");
+  for (const auto& view : input.announce) {
+    out.sample({{"listener", view.listener}, {"vip", view.vip}}, view.changes);
+  }
+}
+
 std::string renderMetrics(const MetricsInput& input) {
   MetricsText out;
   writeProcess(out, input);
@@ -303,6 +320,7 @@ std::string renderMetrics(const MetricsInput& input) {
     writeEffectiveWeights(out, input);
     writeDatagrams(out, input);
   }
+  writeAnnounce(out, input);
   return out.take();
 }
 

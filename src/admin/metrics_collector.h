@@ -10,6 +10,7 @@
 
 #include "admin/admin_state.h"
 #include "config/config.h"
+#include "control/announce_state.h"
 #include "control/health_snapshot.h"
 #include "stats/metrics_sample.h"
 
@@ -24,7 +25,7 @@ using stats::MetricsSample;
 // What the admin API knows of one backend of the config it serves.
 struct BackendView {
   control::BackendState health = control::BackendState::kUnknown;
-  bool checked = false;  // its pool has active checks
+  bool checked = false;  // its pool has active checks or an agent
   control::AdminState admin = control::AdminState::kEnabled;
   std::uint32_t weight = 0;                // the config's, or the operator's
   std::int64_t certificate_not_after = 0;  // https checks: the last verified certificate's end
@@ -40,6 +41,7 @@ struct MetricsInput {
   std::uint64_t reloads_failed = 0;
   std::vector<std::vector<BackendView>> backends;  // [pool][backend] of `config`
   MetricsSample sample;
+  std::vector<control::AnnounceView> announce;  // each listener with announce = true
 };
 
 // The text GET /metrics answers (README.md, "Admin API", lists the families).

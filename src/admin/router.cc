@@ -130,6 +130,16 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
   if (s.size() == 3 && s[2] == "listeners") {
     return get ? controller.listeners() : methodNotAllowed("GET");
   }
+  if (s.size() == 4 && s[2] == "listeners") {
+    if (request.method != "PATCH") return methodNotAllowed("PATCH");
+    if (!request.may_change) {
+      return errorReply(401, "changes over TCP need \"Authorization: Bearer TOKEN\"");
+    }
+    return controller.changeListener(s[3], request.body);
+  }
+  if (s.size() == 3 && s[2] == "announce") {
+    return get ? controller.announce() : methodNotAllowed("GET");
+  }
   if (s.size() == 3 && s[2] == "pools") return get ? controller.pools() : methodNotAllowed("GET");
   if (s.size() == 3 && s[2] == "reload") {
     if (request.method != "POST") return methodNotAllowed("POST");

@@ -18,10 +18,11 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
                         .started_ms = io::monotonicMillis()};
   admin::ControllerHooks hooks;
   auto targets = targets_;
-  hooks.publish = [targets](std::shared_ptr<const control::AdminSnapshot> change) {
+  hooks.publish = [this, targets](std::shared_ptr<const control::AdminSnapshot> change) {
     for (worker::Worker* w : targets) {
       w->loop().post([w, change] { w->applyAdmin(change); });
     }
+    pokeAnnouncer();
   };
   hooks.pause_checks = [this](std::uint32_t pool, std::uint32_t backend, bool paused) {
     std::lock_guard lock(checks_.mutex);
@@ -81,6 +82,10 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
         .value_or(false);
   };
   hooks.discovery = [this] { return discoveryStatus(); };
+  if (announcer_) {
+    hooks.announce = [this] { return announcer_->views(); };
+    hooks.listener_changed = [this] { pokeAnnouncer(); };
+  }
   if (!config.global.state_file.empty()) {
     hooks.save_state = [path = config.global.state_file](const std::string& text) {
       if (auto saved = admin::writeStateFile(path, text); !saved) {

@@ -5,6 +5,8 @@
 #include <httplib.h>
 #include <sys/un.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -38,7 +40,9 @@ enum class Action {
   kAdd,
   kRemove,
   kSessions,
-  kEndSession
+  kEndSession,
+  kAnnounce,
+  kListenerState
 };
 
 // What the subcommand asks of the API.
@@ -52,7 +56,31 @@ struct ApiCall {
   bool backup = false;   // add
   bool dry_run = false;  // reload: what it would change
   std::string session;   // end-session
+  std::string listener;  // listener-drain, listener-enable, listener-disable
+  std::string state;     // their verb
 };
+
+// Why a VIP is not announced, with the figures: "no backends up (1 of 2)", "hold-down (3 s
+// left)".
+std::string whyNotAnnounced(const json& vip) {
+  if (vip.value("announced", false)) return "-";
+  const std::string reason = vip.value("reason", json(nullptr)).is_string()
+                                 ? vip["reason"].get<std::string>()
+                                 : std::string("-");
+  if (reason == "no backends up") {
+    return fmt::format("no backends up ({} of {})", vip.value("backends_up", 0),
+                       vip.value("min_backends", 0));
+  }
+  const json until = vip.value("hold_down_until_unix_ms", json(nullptr));
+  if (reason == "hold-down" && until.is_number()) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    const std::int64_t left = std::max<std::int64_t>(0, until.get<std::int64_t>() - now_ms);
+    return fmt::format("hold-down ({:.1f} s left)", static_cast<double>(left) / 1000.0);
+  }
+  return reason;
+}
 
 std::string text(const json& value) {
   if (value.is_null()) return "-";
@@ -182,6 +210,20 @@ void printReadable(Action action, const json& body) {
       return;
     }
     case Action::kEndSession: fmt::print("session {} ended\n", text(body["id"])); return;
+    case Action::kAnnounce: {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& v : body["vips"]) {
+        rows.push_back({text(v["listener"]), text(v["vip"]),
+                        v.value("announced", false) ? "yes" : "no", whyNotAnnounced(v),
+                        fmt::format("{}/{}", text(v["backends_up"]), text(v["min_backends"])),
+                        text(v["changes"])});
+      }
+      printTable({"LISTENER", "VIP", "ANNOUNCED", "WHY NOT", "UP/MIN", "CHANGES"}, rows);
+      return;
+    }
+    case Action::kListenerState:
+      fmt::print("listener {}: {}\n", text(body["name"]), text(body["admin_state"]));
+      return;
     case Action::kRemove:
     case Action::kReload:
       if (body.contains("changes")) {
@@ -282,6 +324,10 @@ httplib::Result callApi(httplib::Client& client, const ApiCall& call,
       return client.Post(base + (call.dry_run ? "reload/dry-run" : "reload"), headers, "",
                          "application/json");
     case Action::kSessions: return client.Get(base + "sessions", headers);
+    case Action::kAnnounce: return client.Get(base + "announce", headers);
+    case Action::kListenerState:
+      return client.Patch(base + "listeners/" + admin::encodeSegment(call.listener), headers,
+                          json{{"state", call.state}}.dump(), "application/json");
     case Action::kEndSession:
       return client.Delete(base + "sessions/" + admin::encodeSegment(call.session), headers);
     case Action::kAdd: {
@@ -401,6 +447,24 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
       "end-session", "End one connection (ID from `ctl sessions`), resetting both sides");
   end_session->add_option("ID", o.call.session, "Session id")->required();
   simple(end_session, Action::kEndSession);
+  simple(o.ctl->add_subcommand("announce",
+                               "Each VIP of a listener with announce = true: announced or not, "
+                               "and why not"),
+         Action::kAnnounce);
+  for (const StateVerb& verb :
+       {StateVerb{"listener-drain", "Withdraw LISTENER's VIP; it goes on accepting",
+                  Action::kListenerState},
+        StateVerb{"listener-disable", "As listener-drain", Action::kListenerState},
+        StateVerb{"listener-enable", "LISTENER's VIP may be announced again",
+                  Action::kListenerState}}) {
+    auto* sub = o.ctl->add_subcommand(verb.name, verb.help);
+    sub->add_option("LISTENER", o.call.listener, "Listener name")->required();
+    const std::string state = std::string(verb.name).substr(std::string("listener-").size());
+    sub->callback([&o, state] {
+      o.call.action = Action::kListenerState;
+      o.call.state = state;
+    });
+  }
 }
 
 CtlCommand::~CtlCommand() = default;

@@ -2,9 +2,13 @@
 
 #include <fmt/format.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -30,6 +34,24 @@ std::string groupList() {
 }
 
 std::atomic<bool> dropped{false};
+
+// A pool with source = "client" binds each connection to its client's address
+// (IP_TRANSPARENT), which needs CAP_NET_RAW: that one capability outlives the change of user.
+bool needsTransparent(const config::Config& config) {
+  return std::any_of(config.pools.begin(), config.pools.end(), [](const auto& pool) {
+    return pool.source.kind == config::SourceKind::kClient;
+  });
+}
+
+// Leaves CAP_NET_RAW, and nothing else, permitted and effective (after setuid with
+// PR_SET_KEEPCAPS, which keeps the permitted set and clears the effective one).
+bool keepOnlyNetRaw() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  data[CAP_TO_INDEX(CAP_NET_RAW)].permitted = CAP_TO_MASK(CAP_NET_RAW);
+  data[CAP_TO_INDEX(CAP_NET_RAW)].effective = CAP_TO_MASK(CAP_NET_RAW);
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
 
 base::Error failed(const char* step, const config::GlobalConfig& global) {
   return base::lastError(step).within(fmt::format("global.user \"{}\"", global.user));
@@ -68,8 +90,17 @@ base::Result<void> dropPrivileges(const config::Config& config) {
   if (::setgid(gid) != 0) {
     return failed("setgid", global);
   }
+  const bool keep_net_raw = needsTransparent(config) && uid != 0;
+  if (keep_net_raw && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
+    return failed("prctl(PR_SET_KEEPCAPS)", global);
+  }
   if (::setuid(uid) != 0) {
     return failed("setuid", global);
+  }
+  if (keep_net_raw) {
+    const bool kept = keepOnlyNetRaw();
+    ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    if (!kept) return failed("capset(CAP_NET_RAW)", global);
   }
   uid_t ruid = 0;
   uid_t euid = 0;
@@ -89,6 +120,10 @@ base::Result<void> dropPrivileges(const config::Config& config) {
         fmt::format("global.user \"{}\": root could be regained after the change", global.user));
   }
   dropped.store(true, std::memory_order_relaxed);
+  if (keep_net_raw) {
+    base::logInfo("keeping CAP_NET_RAW as user \"{}\": a pool has source = \"client\"",
+                  global.user);
+  }
   base::logInfo(
       "running as user \"{}\" (uid {}), group {} (gid {}), supplementary groups: {}", global.user,
       uid, global.group.empty() ? "(the user's)" : "\"" + global.group + "\"", gid, groupList());

@@ -83,9 +83,21 @@ bool Server::start() {
     base::logError("{}", started.error().message());
     return false;
   }
+  if (!config.global.announce_interface.empty()) {
+    if (auto opened = openAnnouncer(config, std::move(handed_announce_fd_)); !opened) {
+      base::logError("{}", opened.error().message());
+      return false;
+    }
+  }
   // The admin API: its own threads; an operator's change reaches every worker as a posted
   // snapshot. Active health checks run on a thread of their own, and reach workers the same way.
   if (!startAdmin(config, worker_count, /*bind=*/!target)) return false;
+  if (controller_) {
+    for (const auto& taken : taken_listener_states_) {
+      controller_->restoreListenerState(taken.listener,
+                                        static_cast<control::AdminState>(taken.admin));
+    }
+  }
   // Every socket is bound (but a binary upgrade's admin API); no thread runs yet.
   if (auto dropped = dropPrivileges(config); !dropped) {
     base::logError("{}", dropped.error().message());
@@ -103,6 +115,10 @@ bool Server::start() {
   logListening(config, worker_count);
   for (auto& w : workers_) w->start();
   startDiscovery();
+  if (announcer_) {
+    announcer_->setServing(true);
+    updateAnnouncer(io::monotonicMillis());
+  }
   if (target) {
     takeConnections(*target);  // binds and starts the admin API once the old one let go
   } else if (admin_server_) {
@@ -230,9 +246,13 @@ void Server::onSignal(int signal_number) {
   const std::int64_t now = io::monotonicMillis();
   const auto& global = serving_->config.global;
   if (signal_number == SIGTERM || signal_number == SIGINT) {
-    if (!draining_) {
+    if (!draining_ && !withdrawing_) {
       ServiceNotify::stopping("stopping: waiting for open connections");
-      beginDrain(now, signal_number == SIGTERM ? "received SIGTERM" : "received SIGINT");
+      beginStop(now, signal_number == SIGTERM ? "received SIGTERM" : "received SIGINT");
+    } else if (withdrawing_) {
+      base::logInfo("second signal: no longer accepting now");
+      withdrawing_ = false;
+      beginDrain(now, stop_reason_.c_str());
     } else if (!aborted_) {
       base::logInfo("second signal: closing open connections now");
       drain_deadline_ = now;  // the next tick closes them
@@ -261,6 +281,11 @@ void Server::onSignal(int signal_number) {
 void Server::onTick() {
   self_upgrade_.poll();
   const std::int64_t now = io::monotonicMillis();
+  if (withdrawing_ && now >= withdraw_deadline_) {
+    withdrawing_ = false;
+    beginDrain(now, stop_reason_.c_str());
+  }
+  updateAnnouncer(now);
   if (draining_ && !aborted_ && now >= drain_deadline_) {
     aborted_ = true;
     base::logInfo("shutdown grace over: closing remaining connections");
@@ -273,6 +298,22 @@ void Server::onTick() {
     return;
   }
   if (!tick_.scheduled()) loop_->timers().schedule(&tick_, now + kTickMillis);
+}
+
+void Server::beginStop(std::int64_t now, const char* why) {
+  stop_reason_ = why;
+  const bool announced = announcer_ && announcer_->stop(now);
+  const base::Duration grace = serving_->config.global.withdraw_grace;
+  if (!announced || grace.count() == 0) {
+    beginDrain(now, why);
+    return;
+  }
+  withdrawing_ = true;
+  withdraw_deadline_ = now + grace.count();
+  base::logInfo(
+      "{}: VIPs withdrawn from {}; still accepting for {} (withdraw_grace) while "
+      "routers move new flows away",
+      why, announcer_->interfaceName(), base::formatDuration(grace));
 }
 
 void Server::beginDrain(std::int64_t now, const char* why) {

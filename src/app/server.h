@@ -13,6 +13,7 @@
 
 #include "admin/admin_server.h"
 #include "admin/controller.h"
+#include "app/announcer.h"
 #include "app/listener_sockets.h"
 #include "app/reload.h"
 #include "app/self_upgrade.h"
@@ -63,6 +64,9 @@ class Server {
   void onTick();
   // Stops accepting, and lets open connections finish within shutdown_grace.
   void beginDrain(std::int64_t now, const char* why);
+  // SIGTERM, SIGINT: withdraws the VIPs and, if any was announced, serves on for withdraw_grace
+  // before beginDrain (onTick); otherwise drains at once.
+  void beginStop(std::int64_t now, const char* why);
   int finish();
   void stopAdmin();
 
@@ -111,6 +115,13 @@ class Server {
   static void mergeDiscovered(config::Config& next, const config::DiscoveredPools& sets);
   // discovered_, plus the first answers of the sources `next` names that have no set yet.
   [[nodiscard]] config::DiscoveredPools withNewSources(const config::Config& next) const;
+  // server_announce.cc. `handed`: the old process's interface, in a binary upgrade.
+  [[nodiscard]] base::Result<void> openAnnouncer(const config::Config& config, base::Fd handed);
+  // Brings the VIPs' announcement up to date (each tick, and when health or an operator's state
+  // changed).
+  void updateAnnouncer(std::int64_t now);
+  // From another thread: updateAnnouncer on the main thread, soon.
+  void pokeAnnouncer();
 
   // exit_report.cc
   void logTotals() const;
@@ -150,7 +161,14 @@ class Server {
   // The last good discovered set of each pool, merged into every generation (main thread).
   config::DiscoveredPools discovered_;
   std::unique_ptr<discover::DiscoveryRunner> discovery_;
-  std::mutex discovery_mutex_;  // discovery_ as the admin thread reads its status
+  std::mutex discovery_mutex_;            // discovery_ as the admin thread reads its status
+  std::unique_ptr<Announcer> announcer_;  // null: no [global] announce_interface
+  base::Fd handed_announce_fd_;           // new process: the old one's announce interface
+  // ... and the listeners its operator drained or disabled.
+  std::vector<upgrade::ListenerAdminState> taken_listener_states_;
+  bool withdrawing_ = false;  // stopping: VIPs withdrawn, serving for withdraw_grace
+  std::int64_t withdraw_deadline_ = 0;
+  std::string stop_reason_;
   bool draining_ = false;
   bool aborted_ = false;
   std::int64_t drain_deadline_ = 0;

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "config/config_diff.h"
 #include "config/loader.h"
+#include "io/clock.h"
 
 namespace l4lb::app {
 
@@ -14,8 +15,9 @@ std::unique_ptr<health::HealthChecker> Server::makeChecker(const config::Config&
   auto targets = targets_;
   return std::make_unique<health::HealthChecker>(
       config,
-      [targets, admin_view](std::shared_ptr<const control::HealthSnapshot> states) {
+      [this, targets, admin_view](std::shared_ptr<const control::HealthSnapshot> states) {
         if (admin_view) admin_view->onHealth(states);
+        pokeAnnouncer();
         for (worker::Worker* w : targets) {
           w->loop().post([w, states] { w->applyHealth(states); });
         }
@@ -112,6 +114,10 @@ admin::ReloadOutcome Server::apply(config::Config next, const std::string& done,
                                                               .checks = checks_,
                                                               .workers = workers_,
                                                               .controller = controller_.get()});
+  if (announcer_) {
+    announcer_->configure(serving_->config, io::monotonicMillis());
+    updateAnnouncer(io::monotonicMillis());
+  }
   outcome.ok = true;
   outcome.message = fmt::format("{}: {}", done, changes);
   base::logInfo("{}", outcome.message);

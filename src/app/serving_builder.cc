@@ -4,10 +4,13 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "app/listener_sockets.h"
 #include "config/config_diff.h"
+#include "control/health_verdicts.h"
 #include "net/datagram_socket.h"
+#include "net/local_source.h"
 #include "net/socket.h"
 
 namespace l4lb::app {
@@ -24,9 +27,46 @@ const config::ListenerConfig* findSameBind(const config::Config& config,
 
 }  // namespace
 
+namespace {
+
+// The pools' source addresses, tried before anything changes: a capability or an address this
+// host lacks refuses the config (at start or reload) instead of failing every connection.
+base::Result<void> trySources(const config::Config& config) {
+  for (const auto& pool : config.pools) {
+    const auto& source = pool.source;
+    base::Result<void> tried;
+    if (source.kind == config::SourceKind::kAddress) {
+      tried = net::trySource(source.address);
+      if (!tried && tried.error().code == EADDRNOTAVAIL) {
+        return base::failure(
+            fmt::format("pool \"{}\": source \"{}\" is not an address of this "
+                        "host ({})",
+                        pool.name, source.text, tried.error().message()));
+      }
+    } else if (source.kind == config::SourceKind::kClient) {
+      for (const auto& backend : pool.backends) {
+        tried = net::tryTransparent(backend.address.family());
+        if (!tried) break;
+      }
+      if (!tried && tried.error().code == EPERM) {
+        return base::failure(fmt::format(
+            "pool \"{}\": source = \"client\" binds each connection to its client's address, "
+            "which needs CAP_NET_RAW or CAP_NET_ADMIN ({}): run l4lb as root (with [global] user, "
+            "it keeps CAP_NET_RAW), or grant it, e.g. systemd's AmbientCapabilities=CAP_NET_RAW",
+            pool.name, tried.error().message()));
+      }
+    }
+    if (!tried) return tried.error().within(fmt::format("pool \"{}\": source", pool.name));
+  }
+  return {};
+}
+
+}  // namespace
+
 base::Result<std::shared_ptr<worker::ServingConfig>> buildServing(
     config::Config next, const worker::ServingConfig* previous, UnlistenedSockets& unlistened,
     std::vector<base::Fd>* activated, std::vector<base::Fd>* taken) {
+  if (auto sources = trySources(next); !sources) return sources.error();
   auto serving = std::make_shared<worker::ServingConfig>();
   serving->config = std::move(next);
   const auto& config = serving->config;
@@ -109,26 +149,56 @@ base::Result<void> bindNewListeners(const config::Config& next, const config::Co
   return {};
 }
 
+namespace {
+
+// The agent's word of a backend stands through a reload that asks the same agent the same way.
+bool sameAgent(const config::PoolConfig& old_pool, const config::BackendConfig& old_backend,
+               const config::PoolConfig& pool, const config::BackendConfig& backend) {
+  return old_pool.agent && pool.agent && old_backend.agent && backend.agent &&
+         old_backend.agent->url == backend.agent->url && old_pool.agent->send == pool.agent->send;
+}
+
+}  // namespace
+
 control::HealthSnapshot carryHealth(const config::Config& before,
                                     const control::HealthSnapshot& states,
                                     const config::Config& next) {
   control::HealthSnapshot carried = control::uncheckedSnapshot(next, states.version + 1);
+  const std::int64_t now_ms = control::wallClockMillis();
   for (std::size_t p = 0; p < next.pools.size(); ++p) {
     const auto& pool = next.pools[p];
-    if (!pool.health) continue;
+    if (carried.pools[p].empty()) continue;  // neither checks nor an agent
     for (std::size_t q = 0; q < before.pools.size() && q < states.pools.size(); ++q) {
       const auto& old_pool = before.pools[q];
-      if (old_pool.name != pool.name || states.pools[q].size() != old_pool.backends.size()) {
+      const std::size_t n = old_pool.backends.size();
+      if (old_pool.name != pool.name || states.pools[q].size() != n ||
+          states.changes[q].size() != n || states.checks[q].size() != n ||
+          states.agents[q].size() != n) {
         continue;
       }
       for (std::size_t b = 0; b < pool.backends.size(); ++b) {
-        for (std::size_t o = 0; o < old_pool.backends.size(); ++o) {
-          if (old_pool.backends[o].name != pool.backends[b].name ||
-              old_pool.backends[o].address.url != pool.backends[b].address.url) {
+        const auto& backend = pool.backends[b];
+        for (std::size_t o = 0; o < n; ++o) {
+          const auto& old_backend = old_pool.backends[o];
+          if (old_backend.name != backend.name || old_backend.address.url != backend.address.url) {
             continue;
           }
-          carried.pools[p][b] = states.pools[q][o];
-          if (o < states.changes[q].size()) carried.changes[p][b] = states.changes[q][o];
+          // Without checks before (or now) the verdict "up" was no check's: start unknown.
+          if (pool.health && old_pool.health) carried.checks[p][b] = states.checks[q][o];
+          if (sameAgent(old_pool, old_backend, pool, backend)) {
+            carried.agents[p][b] = states.agents[q][o];
+          }
+          carried.pools[p][b] =
+              control::combinedState(carried.checks[p][b], carried.agents[p][b].state);
+          if (carried.pools[p][b] == states.pools[q][o]) {
+            carried.changes[p][b] = states.changes[q][o];
+          } else {
+            const bool agent_forgotten = carried.agents[p][b] != states.agents[q][o];
+            carried.changes[p][b] = control::StateChange{
+                states.pools[q][o], carried.pools[p][b],
+                agent_forgotten ? "reload: its agent changed" : "reload: its checks changed",
+                now_ms};
+          }
         }
       }
     }
@@ -155,6 +225,12 @@ std::vector<std::string> keepRestartOnlySettings(const config::Config& running,
     kept.push_back("global.access_log_facility, global.access_log_tag: a change needs a restart");
     next.global.access_log_facility = running.global.access_log_facility;
     next.global.access_log_tag = running.global.access_log_tag;
+  }
+  if (next.global.announce_interface != running.global.announce_interface) {
+    kept.push_back(fmt::format("global.announce_interface: \"{}\" -> \"{}\" needs a restart",
+                               running.global.announce_interface, next.global.announce_interface));
+    next.global.announce_interface = running.global.announce_interface;
+    // Without an interface nothing can be announced: the listeners that ask are served unannounced.
   }
   if (next.global.state_file != running.global.state_file) {
     kept.push_back(fmt::format("global.state_file: \"{}\" -> \"{}\" needs a restart",

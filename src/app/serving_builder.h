@@ -37,7 +37,9 @@ namespace l4lb::app {
                                                   UnlistenedSockets& unlistened);
 
 // The health states of `before`'s backends, for the backends of `next` with the same pool name,
-// backend name and address; the others start unknown, as at startup.
+// backend name and address; the others start as at startup. The active checks' verdict carries
+// over when the pool has checks before and after; the agent's "up" or "down" when the backend's
+// agent (its address and the pool's agent `send`) is the same.
 [[nodiscard]] control::HealthSnapshot carryHealth(const config::Config& before,
                                                   const control::HealthSnapshot& states,
                                                   const config::Config& next);

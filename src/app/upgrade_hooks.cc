@@ -67,9 +67,20 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
     return onMain<std::vector<PassedSocket>>(
         *loop_, [this] { return gatherListenerSockets(workers_, *serving_); });
   };
+  hooks.announce_fd = [this] { return announcer_ ? announcer_->fd() : -1; };
+  hooks.listener_states = [this] {
+    std::vector<upgrade::ListenerAdminState> states;
+    if (!controller_) return states;
+    for (const auto& [listener, state] : controller_->listenerStates()) {
+      states.push_back(upgrade::ListenerAdminState{listener, static_cast<std::uint8_t>(state)});
+    }
+    return states;
+  };
   hooks.set_accepting = [this](bool accepting) {
     (void)onMain<bool>(*loop_, [this, accepting] {
       setAccepting(workers_, accepting);
+      // The new process serves: the announced VIPs are its to keep or withdraw now.
+      if (announcer_) announcer_->setHandedOff(!accepting);
       return true;
     });
   };
@@ -93,6 +104,7 @@ UpgradeSourceHooks Server::upgradeSourceHooks() {
         beginDrain(io::monotonicMillis(), "upgrade done");
       } else {
         setAccepting(workers_, true);
+        if (announcer_) announcer_->setHandedOff(false);
       }
       return true;
     });
@@ -108,7 +120,9 @@ base::Result<void> Server::takeListeners(UpgradeTarget& target, const config::Co
                        .config_digest = admin::fileSha256(config.source)};
   if (auto connected = target.connect(upgrade_from_, hello); !connected) return connected;
   std::vector<upgrade::ReceivedHandoff> received;
-  if (auto listeners = target.receiveListeners(received, taken_backends_); !listeners) {
+  if (auto listeners = target.receiveListeners(received, taken_backends_, handed_announce_fd_,
+                                               taken_listener_states_);
+      !listeners) {
     return listeners;
   }
   for (const auto& item : received) {

@@ -124,6 +124,14 @@ base::Result<std::vector<std::string>> UpgradeSource::lendListeners(
   for (const auto& socket : sockets) {
     if (auto sent = channel.send(socket.what, {socket.fd.get()}); !sent) return sent.error();
   }
+  // The announce interface travels with them: held by both processes, it never disappears.
+  if (const int announce = hooks_.announce_fd ? hooks_.announce_fd() : -1; announce >= 0) {
+    upgrade::AnnounceInterface message;
+    if (hooks_.listener_states) message.listeners = hooks_.listener_states();
+    if (auto sent = channel.send(message, {announce}); !sent) {
+      return sent.error();
+    }
+  }
   const upgrade::ListenersSent all{static_cast<std::uint32_t>(sockets.size())};
   if (auto sent = channel.send(all, {}); !sent) return sent.error();
   sockets.clear();

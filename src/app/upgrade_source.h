@@ -33,6 +33,10 @@ struct HandedConnection {
 struct UpgradeSourceHooks {
   std::function<std::vector<upgrade::BackendRecord>()> backend_states;
   std::function<std::vector<PassedSocket>()> listener_sockets;
+  // The announce interface's descriptor (app/announcer.h), lent with the listeners; -1: none.
+  std::function<int()> announce_fd;
+  // The listeners an operator drained or disabled, sent with the interface.
+  std::function<std::vector<upgrade::ListenerAdminState>()> listener_states;
   std::function<void(bool accepting)> set_accepting;
   // Takes apart the sessions and flows that can move now, of the listeners the new process
   // serves.

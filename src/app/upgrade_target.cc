@@ -67,13 +67,19 @@ base::Result<void> UpgradeTarget::connect(const std::string& admin_url,
   return {};
 }
 
-base::Result<void> UpgradeTarget::receiveListeners(std::vector<upgrade::ReceivedHandoff>& listeners,
-                                                   std::vector<upgrade::BackendRecord>& backends) {
+base::Result<void> UpgradeTarget::receiveListeners(
+    std::vector<upgrade::ReceivedHandoff>& listeners, std::vector<upgrade::BackendRecord>& backends,
+    base::Fd& announce, std::vector<upgrade::ListenerAdminState>& listener_states) {
   while (true) {
     auto message = channel_->receive(upgrade::kAnswerTimeout);
     if (!message) return message.error();
     if (auto* states = std::get_if<upgrade::BackendStates>(&message->message)) {
       for (auto& record : states->backends) backends.push_back(std::move(record));
+      continue;
+    }
+    if (auto* interface = std::get_if<upgrade::AnnounceInterface>(&message->message)) {
+      if (!message->fds.empty()) announce = std::move(message->fds.front());
+      listener_states = std::move(interface->listeners);
       continue;
     }
     if (std::holds_alternative<upgrade::ListenerHandoff>(message->message)) {

@@ -19,11 +19,13 @@ class UpgradeTarget {
   // hellos. On an error nothing was taken, and the old process serves on.
   [[nodiscard]] base::Result<void> connect(const std::string& admin_url,
                                            const upgrade::Hello& hello);
-  // Every listening socket of the old process, each with its descriptor, and what it knew of
-  // its backends.
+  // Every listening socket of the old process, each with its descriptor, what it knew of its
+  // backends, and its announce interface's descriptor (left invalid when it has none) with the
+  // listeners an operator drained or disabled.
   [[nodiscard]] base::Result<void> receiveListeners(
       std::vector<upgrade::ReceivedHandoff>& listeners,
-      std::vector<upgrade::BackendRecord>& backends);
+      std::vector<upgrade::BackendRecord>& backends, base::Fd& announce,
+      std::vector<upgrade::ListenerAdminState>& listener_states);
   // Tells the old process these listeners are served here now: it stops accepting on them.
   [[nodiscard]] base::Result<void> sendTakenOver(std::vector<std::string> listeners);
   // Takes the handed-over sessions and flows until Done, each given to `deliver`.

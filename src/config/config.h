@@ -15,6 +15,7 @@
 #include "config/discover_config.h"
 #include "net/cidr.h"
 #include "net/endpoint.h"
+#include "net/local_source.h"
 #include "net/message_queue.h"
 #include "net/socket_file.h"
 #include "proto/check_reply.h"
@@ -51,6 +52,20 @@ struct AgentConfig {
   base::Duration interval = 2s;
   base::Duration timeout = 1s;
   std::string send;  // sent first (HAProxy's agent-send), escapes resolved; empty: nothing
+};
+
+// Where a pool's connections and flows to its backends come from (`source`): the kernel's pick
+// ("auto"), one address of this host (an IP literal), or each client's own address ("client",
+// transparent: the backend sees the client without PROXY protocol, and the host routes its
+// replies back to l4lb: README.md, "Transparent source").
+enum class SourceKind : std::uint8_t { kAuto, kAddress, kClient };
+
+struct SourceConfig {
+  SourceKind kind = SourceKind::kAuto;
+  net::LocalSource address;  // kAddress
+  std::string text;          // as written: "client", "198.51.100.1"
+
+  friend bool operator==(const SourceConfig& a, const SourceConfig& b) { return a.text == b.text; }
 };
 
 // What an active health check sends and expects (README.md, "Health checks").
@@ -135,6 +150,7 @@ struct PoolConfig {
   base::Duration eject_for = 10s;      // first ejection; doubles on each one, up to 5 minutes
   SendProxy send_proxy = SendProxy::kOff;
   std::optional<AgentConfig> agent;        // the agent check; none: no agent is asked
+  SourceConfig source;
   std::optional<DiscoverConfig> discover;  // backends found by DNS or etcd, beside `backends`
 };
 
@@ -188,6 +204,11 @@ struct ListenerConfig {
   // `user`, `group`); unset parts as bind(2) makes them (0777 & ~umask, l4lb's user and group).
   net::SocketFile socket_file;
 
+  // Announce the bind address (the VIP) on [global] announce_interface while this listener is
+  // served and its pool has enough backends up (README.md, "Announcing VIPs"). tcp://, udp://.
+  bool announce = false;
+  std::optional<std::uint32_t> announce_min_backends;  // unset: [global]'s
+
   [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
   // Reads a TLS ClientHello before choosing a pool.
   [[nodiscard]] bool inspectsTls() const { return !routes.empty() || tls_required; }
@@ -223,6 +244,17 @@ struct GlobalConfig {
   std::string group;  // empty: the user's primary group
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
+  // The TUN interface l4lb owns and puts announced VIPs on (net/tun_device.h); empty: none, and
+  // no listener may announce. A restart-only setting (a binary upgrade keeps the interface).
+  std::string announce_interface;
+  std::uint32_t announce_min_backends = 1;  // backends up for a VIP to be announced
+  // After a withdrawal for health, how long the pool must be healthy before the VIP is announced
+  // again; doubled while it flaps, up to announce_hold_down_max (control/announce_state.h).
+  base::Duration announce_hold_down = 5s;
+  base::Duration announce_hold_down_max = 60s;
+  // On SIGTERM with VIPs announced: withdrawn first, served this long while routers move new
+  // flows away, then the drain of shutdown_grace begins.
+  base::Duration withdraw_grace = 5s;
 };
 
 // The runtime API (README.md, "Admin API").

@@ -93,6 +93,8 @@ void diffListener(std::vector<std::string>& out, const ListenerConfig& a, const 
   }
   d.field("inspect_timeout", a.inspect_timeout, b.inspect_timeout);
   d.field("tls_required", a.tls_required, b.tls_required);
+  d.field("announce", a.announce, b.announce);
+  if (a.announce_min_backends != b.announce_min_backends) d.note("announce_min_backends changed");
 }
 
 bool sameHealth(const HealthConfig& a, const HealthConfig& b) {
@@ -180,6 +182,8 @@ void diffPool(std::vector<std::string>& out, const PoolConfig& a, const PoolConf
   d.field("eject_after", a.eject_after, b.eject_after);
   d.field("eject_for", a.eject_for, b.eject_for);
   d.field("send_proxy", a.send_proxy, b.send_proxy);
+  d.field("source", a.source.text.empty() ? std::string("auto") : a.source.text,
+          b.source.text.empty() ? std::string("auto") : b.source.text);
 }
 
 template <typename T>
@@ -233,6 +237,15 @@ std::vector<std::string> diffConfigs(const Config& before, const Config& after) 
   global.field("access_log", before.global.access_log, after.global.access_log);
   global.field("user", before.global.user, after.global.user);
   global.field("group", before.global.group, after.global.group);
+  global.field("announce_interface", before.global.announce_interface,
+               after.global.announce_interface);
+  global.field("announce_min_backends", before.global.announce_min_backends,
+               after.global.announce_min_backends);
+  global.field("announce_hold_down", before.global.announce_hold_down,
+               after.global.announce_hold_down);
+  global.field("announce_hold_down_max", before.global.announce_hold_down_max,
+               after.global.announce_hold_down_max);
+  global.field("withdraw_grace", before.global.withdraw_grace, after.global.withdraw_grace);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "balance/maglev_table.h"
+#include "config/read_announce.h"
 #include "config/suggest.h"
 
 namespace l4lb::config {
@@ -387,6 +388,7 @@ void checkPool(const PoolDraft& pool, ErrorList& errors) {
   checkBalance(pool, errors);
   checkPoolKinds(pool, errors);
   checkBackendRoles(pool, errors);
+  checkPoolSource(pool, errors);
 }
 
 Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
@@ -401,6 +403,8 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   checkBinds(draft.listeners, errors);
   resolvePools(draft.listeners, draft.pools, errors);
   resolveRoutes(draft.listeners, draft.pools, errors);
+  checkClientSources(draft.listeners, draft.pools, errors);
+  checkAnnounce(draft, errors);
 
   Config config = std::move(draft.config);
   for (ListenerDraft& listener : draft.listeners) {

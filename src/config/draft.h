@@ -59,6 +59,7 @@ struct PoolDraft {
   std::optional<Origin> send_proxy;  // when written
   std::optional<Origin> retry_on;    // when written
   std::optional<Origin> agent;       // the agent table, when written
+  std::optional<Origin> source;      // when written
   std::optional<Origin> discover;    // the discover table, when written
 };
 
@@ -72,6 +73,7 @@ struct ListenerDraft {
   std::vector<ScopedKey> scoped_keys;
   std::optional<Origin> proxy_protocol;  // when written
   std::vector<Origin> route_pools;       // the pool key of each route, for resolving it
+  std::optional<Origin> announce;        // `announce = true`, when written so
 };
 
 struct ConfigDraft {
@@ -85,6 +87,12 @@ struct ConfigDraft {
 // The checks of one pool that look across its entries (duplicate backend names, stream and
 // datagram kinds, keys that apply to the other kind, maglev table sizes).
 void checkPool(const PoolDraft& pool, ErrorList& errors);
+
+// `source` (source_checks.cc): a pool's backends take a source address of its family, and every
+// listener whose clients lend theirs (source = "client") has clients of the backends' family.
+void checkPoolSource(const PoolDraft& pool, ErrorList& errors);
+void checkClientSources(const std::vector<ListenerDraft>& listeners,
+                        const std::vector<PoolDraft>& pools, ErrorList& errors);
 
 // Runs the checks that look across entries (duplicate names and binds, pool references, stream
 // and datagram kinds matching, keys that apply to other kinds, maglev table sizes), resolves pool

@@ -24,6 +24,8 @@ inline constexpr std::int64_t kMaxMaglevTableSize = 1 << 24;
 inline constexpr std::int64_t kMaxFlows = 1 << 24;
 inline constexpr std::int64_t kMaxConnections = 10'000'000;
 inline constexpr std::int64_t kMaxResponses = 1'000'000;
+// announce_min_backends: more backends than any pool is written with.
+inline constexpr std::int64_t kMaxAnnounceMinBackends = 100'000;
 // A POSIX message queue's limits; a message must also fit one receive slot (64 KiB).
 inline constexpr std::int64_t kMaxQueueMessages = 65'536;
 inline constexpr std::int64_t kMaxQueueMessageSize = 65'536;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "config/limits.h"
 #include "config/read_run_as.h"
+#include "net/tun_device.h"
 
 namespace l4lb::config {
 
@@ -17,10 +18,23 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array kGlobalKeys = {
-    "workers"sv,         "log_level"sv,      "access_log"sv,   "access_log_facility"sv,
-    "access_log_tag"sv,  "shutdown_grace"sv, "busy_poll_us"sv, "splice"sv,
-    "max_connections"sv, "user"sv,           "group"sv,        "state_file"sv};
+constexpr std::array kGlobalKeys = {"workers"sv,
+                                    "log_level"sv,
+                                    "access_log"sv,
+                                    "access_log_facility"sv,
+                                    "access_log_tag"sv,
+                                    "shutdown_grace"sv,
+                                    "busy_poll_us"sv,
+                                    "splice"sv,
+                                    "max_connections"sv,
+                                    "user"sv,
+                                    "group"sv,
+                                    "state_file"sv,
+                                    "announce_interface"sv,
+                                    "announce_min_backends"sv,
+                                    "announce_hold_down"sv,
+                                    "announce_hold_down_max"sv,
+                                    "withdraw_grace"sv};
 constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
 
 std::optional<bool> parseSpliceMode(std::string_view mode) {
@@ -72,6 +86,43 @@ void readSyslogTarget(TableReader& reader, GlobalConfig& global) {
   global.access_log_syslog = std::move(endpoint).value();
 }
 
+// announce_interface and the timing of announcements (README.md, "Announcing VIPs").
+void readAnnounceGlobal(TableReader& reader, GlobalConfig& global) {
+  if (auto name = reader.name("announce_interface")) {
+    if (net::validInterfaceName(*name)) {
+      global.announce_interface = std::move(*name);
+    } else {
+      reader.errors().add(reader.originOf("announce_interface"),
+                          "must be an interface name of 1 to 15 bytes, without '/', ':' or "
+                          "spaces (e.g. \"l4vip0\")");
+    }
+  }
+  if (auto min = reader.integer("announce_min_backends", 1, kMaxAnnounceMinBackends)) {
+    global.announce_min_backends = static_cast<std::uint32_t>(*min);
+  }
+  if (auto hold = reader.duration("announce_hold_down", base::Duration(0), kMaxDuration)) {
+    global.announce_hold_down = *hold;
+  }
+  if (auto most = reader.duration("announce_hold_down_max", base::Duration(0), kMaxDuration)) {
+    global.announce_hold_down_max = *most;
+  }
+  if (global.announce_hold_down_max < global.announce_hold_down) {
+    reader.errors().add(reader.originOf("announce_hold_down_max"),
+                        fmt::format("must be at least announce_hold_down ({})",
+                                    base::formatDuration(global.announce_hold_down)));
+  }
+  if (auto grace = reader.duration("withdraw_grace", base::Duration(0), kMaxDuration)) {
+    global.withdraw_grace = *grace;
+  }
+  // Addresses are put on and taken off the interface all along l4lb's life, which needs
+  // CAP_NET_ADMIN; a drop to another user keeps no capability.
+  if (!global.announce_interface.empty() && !global.user.empty()) {
+    reader.errors().add(reader.originOf("announce_interface"),
+                        "cannot be used with user = \"...\": changing the interface's addresses "
+                        "needs CAP_NET_ADMIN, which l4lb gives up with its privileges");
+  }
+}
+
 }  // namespace
 
 void readGlobal(const toml::table& table, ErrorList& errors, GlobalConfig& global) {
@@ -112,6 +163,7 @@ void readGlobal(const toml::table& table, ErrorList& errors, GlobalConfig& globa
     global.max_connections = static_cast<std::uint32_t>(*max);
   }
   readRunAs(reader, global);
+  readAnnounceGlobal(reader, global);
   reader.reportUnknownKeys();
 }
 

@@ -11,6 +11,7 @@
 #include "config/limits.h"
 #include "config/read_admin.h"
 #include "config/read_agent.h"
+#include "config/read_announce.h"
 #include "config/read_cidrs.h"
 #include "config/read_discover.h"
 #include "config/read_edge.h"
@@ -18,6 +19,7 @@
 #include "config/read_health.h"
 #include "config/read_retry_on.h"
 #include "config/read_run_as.h"
+#include "config/suggest.h"
 #include "config/table_reader.h"
 
 namespace l4lb::config {
@@ -52,12 +54,14 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "tls_required"sv,
                                       "mode"sv,
                                       "user"sv,
-                                      "group"sv};
+                                      "group"sv,
+                                      "announce"sv,
+                                      "announce_min_backends"sv};
 constexpr std::array kPoolKeys = {
     "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
     "eject_after"sv,   "eject_for"sv, "send_proxy"sv,        "retry_on"sv,        "agent"sv,
-    "discover"sv};
+    "source"sv,        "discover"sv};
 constexpr std::array kBackendKeys = {
     "address"sv,         "name"sv, "weight"sv, "mq_max_messages"sv, "mq_message_size"sv, "backup"sv,
     "max_connections"sv, "role"sv, "agent"sv};
@@ -195,6 +199,7 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
     noteScoped(reader, key, KeyScope::kUnixFile, scoped);
   }
   readSocketFile(reader, draft.config.socket_file);
+  readListenerAnnounce(reader, draft);
   reader.reportUnknownKeys();
   return draft;
 }
@@ -271,6 +276,21 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   if (reader.has("agent")) {
     draft.agent = reader.originOf("agent");
     draft.config.agent = readAgent(reader, "agent");
+  }
+  if (reader.has("source")) {
+    draft.source = reader.originOf("source");
+    if (auto text = reader.name("source")) {
+      if (*text == "client") {
+        draft.config.source = {.kind = SourceKind::kClient, .address = {}, .text = *text};
+      } else if (auto address = net::parseSourceAddress(*text)) {
+        draft.config.source = {.kind = SourceKind::kAddress, .address = *address, .text = *text};
+      } else if (*text != "auto") {
+        reader.errors().add(*draft.source,
+                            fmt::format("expected \"auto\", \"client\" (each client's own address, "
+                                        "transparent) or an IP address of this host, got {}",
+                                        quoteText(*text)));
+      }
+    }
   }
   if (reader.has("discover")) {
     draft.discover = reader.originOf("discover");

@@ -24,11 +24,17 @@ HealthSnapshot uncheckedSnapshot(const config::Config& config, std::uint64_t ver
   states.version = version;
   states.pools.resize(config.pools.size());
   states.changes.resize(config.pools.size());
+  states.checks.resize(config.pools.size());
+  states.agents.resize(config.pools.size());
   for (std::size_t p = 0; p < config.pools.size(); ++p) {
     const auto& pool = config.pools[p];
-    if (!pool.health) continue;
-    states.pools[p].assign(pool.backends.size(), BackendState::kUnknown);
+    if (!pool.health && !pool.agent) continue;
+    // Without active checks nothing is waited for: the agent can only take a backend down.
+    const BackendState first = pool.health ? BackendState::kUnknown : BackendState::kUp;
+    states.pools[p].assign(pool.backends.size(), first);
     states.changes[p].assign(pool.backends.size(), StateChange{});
+    states.checks[p].assign(pool.backends.size(), first);
+    states.agents[p].assign(pool.backends.size(), AgentVerdict{});
   }
   return states;
 }

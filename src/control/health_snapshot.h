@@ -39,16 +39,31 @@ struct CheckResult {
 // Milliseconds since the epoch, now: the time a StateChange or CheckResult is stamped with.
 [[nodiscard]] std::int64_t wallClockMillis();
 
+// What a backend's agent (the agent check) last said of its operating state: "up", or "down",
+// "fail", "stopped" (all three down), with the description it gave.
+struct AgentVerdict {
+  BackendState state = BackendState::kUnknown;  // unknown: it has said neither up nor down
+  std::string said;  // as it said it, "down#disk full": the reason of the change it makes
+
+  bool operator==(const AgentVerdict&) const = default;
+};
+
 // Every backend's state, published to the workers as one immutable value per change.
 struct HealthSnapshot {
   std::uint64_t version = 0;
-  std::vector<std::vector<BackendState>> pools;  // [pool][backend]; empty for unchecked pools
+  // [pool][backend]: what the workers pick by, the two judges below combined (combinedState in
+  // control/health_verdicts.h); empty for pools with neither active checks nor an agent.
+  std::vector<std::vector<BackendState>> pools;
   // How each backend came to its state: its last change (the admin API shows it).
   std::vector<std::vector<StateChange>> changes;  // [pool][backend], as `pools`
+  // The judges apart, as `pools` (the workers need only `pools`; a reload carries these over):
+  std::vector<std::vector<BackendState>> checks;  // the active checks'; up if the pool has none
+  std::vector<std::vector<AgentVerdict>> agents;  // the agent's; unknown without an agent
 };
 
-// Before any check has run: every backend of a checked pool unknown (no change yet), unchecked
-// pools empty. What a start, a reload and an upgrade fill in from what they know.
+// Before any check has run: every backend of a checked pool unknown (no change yet), of a pool
+// with an agent but no active checks up, other pools empty. What a start, a reload and an
+// upgrade fill in from what they know.
 [[nodiscard]] HealthSnapshot uncheckedSnapshot(const config::Config& config, std::uint64_t version);
 
 }  // namespace l4lb::control

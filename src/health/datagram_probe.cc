@@ -40,6 +40,8 @@ DatagramProbe::DatagramProbe(HealthChecker& owner, io::EventLoop& loop, std::uin
       backend_(backend),
       config_(*pool_config.health),
       backend_config_(pool_config.backends[backend]),
+      source_(pool_config.source.kind == config::SourceKind::kAddress ? pool_config.source.address
+                                                                      : net::LocalSource{}),
       counter_(config_.rise, config_.fall),
       random_state_((std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
   if (config_.check == config::CheckKind::kDns) {
@@ -82,7 +84,7 @@ void DatagramProbe::onTimer() {
 
 void DatagramProbe::begin() {
   dialog_ = makeDialog();
-  auto connected = net::connectDatagram(backend_config_.address);
+  auto connected = net::connectDatagram(backend_config_.address, source_);
   if (!connected) {
     finish(false, connected.error().message());
     return;

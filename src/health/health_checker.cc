@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "base/log.h"
+#include "control/health_verdicts.h"
 
 namespace l4lb::health {
 
@@ -83,12 +84,19 @@ base::Result<void> HealthChecker::init() {
 void HealthChecker::seed(const control::HealthSnapshot& carried) {
   for (std::uint32_t p = 0; p < config_.pools.size() && p < carried.pools.size(); ++p) {
     const auto& pool = config_.pools[p];
-    if (!pool.health || carried.pools[p].size() != pool.backends.size()) continue;
-    for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
-      const control::BackendState state = carried.pools[p][b];
+    const std::size_t n = pool.backends.size();
+    if (states_.pools[p].size() != n || carried.pools[p].size() != n ||
+        carried.changes[p].size() != n || carried.checks[p].size() != n ||
+        carried.agents[p].size() != n) {
+      continue;
+    }
+    states_.pools[p] = carried.pools[p];
+    states_.changes[p] = carried.changes[p];
+    states_.checks[p] = carried.checks[p];
+    states_.agents[p] = carried.agents[p];
+    for (std::uint32_t b = 0; pool.health && b < n; ++b) {
+      const control::BackendState state = carried.checks[p][b];
       if (state == control::BackendState::kUnknown) continue;
-      states_.pools[p][b] = state;
-      if (b < carried.changes[p].size()) states_.changes[p][b] = carried.changes[p][b];
       if (pool.backends[b].address.isStream()) {
         if (auto& probe = probes_[first_probe_[p] + b]) probe->seed(state);
       } else {
@@ -191,32 +199,41 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend,
                                   control::BackendState before, control::BackendState after,
                                   const std::string& reason) {
   const auto& pool_config = config_.pools[pool];
-  const auto& health = *pool_config.health;
+  const auto& name = pool_config.backends[backend].name;
+  const auto kind = config::checkKindName(pool_config.health->check);
   // A probe made anew when checks resume (setPaused) starts from unknown: its first verdict is
-  // a change only if it differs from the state the backend had.
+  // a change only if it differs from the checks' verdict before the pause.
+  const control::BackendState checks_before = states_.checks[pool][backend];
   if (before == control::BackendState::kUnknown &&
-      states_.pools[pool][backend] != control::BackendState::kUnknown) {
-    before = states_.pools[pool][backend];
-    if (before == after) {
-      base::logInfo("pool \"{}\" backend {}: still {} ({} check: {})", pool_config.name,
-                    pool_config.backends[backend].name, control::backendStateName(after),
-                    config::checkKindName(health.check), reason);
-      return;
-    }
+      checks_before != control::BackendState::kUnknown && checks_before == after) {
+    base::logInfo("pool \"{}\" backend {}: still {} ({} check: {})", pool_config.name, name,
+                  control::backendStateName(after), kind, reason);
+    return;
+  }
+  const control::BackendState shown = states_.pools[pool][backend];
+  if (!control::setChecksVerdict(states_, pool, backend, after, reason,
+                                 control::wallClockMillis())) {
+    // Only the agent's "down" can hold a backend against its checks' verdict.
+    base::logInfo("pool \"{}\" backend {}: its {} check says {} ({}), but it stays {}: {}",
+                  pool_config.name, name, kind, control::backendStateName(after), reason,
+                  control::backendStateName(shown),
+                  control::agentReason(states_.agents[pool][backend]));
+    publishStates();
+    return;
   }
   transitions_.fetch_add(1, std::memory_order_relaxed);
   const auto message =
-      fmt::format("pool \"{}\" backend {}: {} -> {} ({} check: {})", pool_config.name,
-                  pool_config.backends[backend].name, control::backendStateName(before),
-                  control::backendStateName(after), config::checkKindName(health.check), reason);
+      fmt::format("pool \"{}\" backend {}: {} -> {} ({} check: {})", pool_config.name, name,
+                  control::backendStateName(shown), control::backendStateName(after), kind, reason);
   if (after == control::BackendState::kDown) {
     base::logWarn("{}", message);
   } else {
     base::logInfo("{}", message);
   }
-  states_.pools[pool][backend] = after;
-  states_.changes[pool][backend] =
-      control::StateChange{before, after, reason, control::wallClockMillis()};
+  publishStates();
+}
+
+void HealthChecker::publishStates() {
   ++states_.version;
   auto published = std::make_shared<const control::HealthSnapshot>(states_);
   {
@@ -224,6 +241,43 @@ void HealthChecker::onStateChange(std::uint32_t pool, std::uint32_t backend,
     latest_ = published;
   }
   publish_(std::move(published));
+}
+
+void HealthChecker::applyAgentVerdict(std::uint32_t pool, std::uint32_t backend,
+                                      const proto::AgentReport& report) {
+  control::AgentVerdict verdict;
+  verdict.state = *report.operational == proto::AgentOperational::kUp
+                      ? control::BackendState::kUp
+                      : control::BackendState::kDown;
+  verdict.said = proto::agentOperationalName(*report.operational);
+  if (!report.description.empty()) verdict.said += "#" + report.description;
+  if (verdict == states_.agents[pool][backend]) return;
+  const auto& pool_config = config_.pools[pool];
+  const auto& name = pool_config.backends[backend].name;
+  const control::BackendState shown = states_.pools[pool][backend];
+  const std::string reason = control::agentReason(verdict);
+  if (control::setAgentVerdict(states_, pool, backend, std::move(verdict),
+                               control::wallClockMillis())) {
+    transitions_.fetch_add(1, std::memory_order_relaxed);
+    const control::BackendState now = states_.pools[pool][backend];
+    const auto message =
+        fmt::format("pool \"{}\" backend {}: {} -> {} ({})", pool_config.name, name,
+                    control::backendStateName(shown), control::backendStateName(now), reason);
+    if (now == control::BackendState::kDown) {
+      base::logWarn("{}", message);
+    } else {
+      base::logInfo("{}", message);
+    }
+  } else if (states_.agents[pool][backend].state == control::BackendState::kUp &&
+             shown != control::BackendState::kUp && pool_config.health) {
+    // The agent's "up" never overrides the active checks.
+    base::logInfo(
+        "pool \"{}\" backend {}: its agent says up, but it stays {}: its {} check says {}",
+        pool_config.name, name, control::backendStateName(shown),
+        config::checkKindName(pool_config.health->check),
+        control::backendStateName(states_.checks[pool][backend]));
+  }
+  publishStates();
 }
 
 void HealthChecker::onAgentReport(std::uint32_t pool, std::uint32_t backend,
@@ -235,14 +289,9 @@ void HealthChecker::onAgentReport(std::uint32_t pool, std::uint32_t backend,
   const auto& pool_config = config_.pools[pool];
   const auto& name = pool_config.backends[backend].name;
   base::logInfo("pool \"{}\" backend {}: agent says {}", pool_config.name, name, described);
-  if (report.operational) {
-    // l4lb's own checks alone say up or down; an agent that says so is heard in the log only.
-    base::logInfo(
-        "pool \"{}\" backend {}: the agent's \"{}\" is not applied (the pool's "
-        "health checks decide up and down)",
-        pool_config.name, name,
-        *report.operational == proto::AgentOperational::kUp ? "up" : "down");
-  }
+  // Up and down combine with the active checks here; weight and operator state go the admin
+  // API's way.
+  if (report.operational) applyAgentVerdict(pool, backend, report);
   proto::AgentReport applied = report;
   if (report.weight_percent) {
     std::uint8_t& zeroed = agent_zeroed_[pool][backend];

@@ -22,9 +22,12 @@
 namespace l4lb::health {
 
 // The health-check thread: its own event loop running one Probe per backend of every pool that
-// has a `health` table, off the workers' loops. Each state change is logged with its reason,
-// counted, and published as a new immutable control::HealthSnapshot through `publish` (which posts
-// it to every worker; workers never wait on this thread and share nothing with it but that value).
+// has a `health` table, and one AgentProbe per backend with an agent, off the workers' loops.
+// A backend's state combines the checks' verdict with the agent's "up" or "down"
+// (control/health_verdicts.h). Each change of a verdict is published as a new immutable
+// control::HealthSnapshot through `publish` (which posts it to every worker; workers never wait
+// on this thread and share nothing with it but that value); each change of the combined state
+// is logged with its reason and counted.
 class HealthChecker {
  public:
   using Publish = std::function<void(std::shared_ptr<const control::HealthSnapshot>)>;
@@ -76,12 +79,18 @@ class HealthChecker {
   void onAgentReport(std::uint32_t pool, std::uint32_t backend, const proto::AgentReport& report);
   void onAgentFailure(std::uint32_t pool, std::uint32_t backend, const std::string& reason);
 
-  // State changes so far (any thread).
+  // State changes so far (any thread): of the combined state.
   [[nodiscard]] std::uint64_t transitions() const {
     return transitions_.load(std::memory_order_relaxed);
   }
 
  private:
+  // The agent's "up" or "down" (and its description) as its verdict, combined with the checks'.
+  void applyAgentVerdict(std::uint32_t pool, std::uint32_t backend,
+                         const proto::AgentReport& report);
+  // states_, one version on, to latest_ and to publish_.
+  void publishStates();
+
   const config::Config& config_;
   Publish publish_;
   Report report_;

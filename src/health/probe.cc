@@ -28,6 +28,8 @@ Probe::Probe(HealthChecker& owner, io::EventLoop& loop, std::uint32_t pool, std:
       backend_(backend),
       config_(*pool_config.health),
       backend_config_(pool_config.backends[backend]),
+      source_(pool_config.source.kind == config::SourceKind::kAddress ? pool_config.source.address
+                                                                      : net::LocalSource{}),
       counter_(config_.rise, config_.fall) {}
 
 Probe::~Probe() {
@@ -54,7 +56,7 @@ void Probe::begin() {
   received_ = 0;
   dialog_ = makeCheckDialog(config_, backend_config_);
   phase_ = Phase::kConnecting;  // also when connecting fails at once: finish() schedules the next
-  auto connected = net::connectStream(backend_config_.address);
+  auto connected = net::connectStream(backend_config_.address, source_);
   if (!connected) {
     finish(false, fmt::format("connect: {}", std::strerror(connected.error().code)));
     return;

@@ -49,6 +49,10 @@ class Probe final : public io::Timer, public io::EventHandler {
   std::uint32_t backend_;
   const config::HealthConfig& config_;
   const config::BackendConfig& backend_config_;
+  // Checks leave from the pool's fixed source address, as its connections do, so a backend that
+  // admits that address only is checked as it is used. (With source = "client" there is no
+  // client: checks leave from this host's own address.)
+  net::LocalSource source_;
   RiseFallCounter counter_;
   base::Fd fd_;
   Phase phase_ = Phase::kIdle;

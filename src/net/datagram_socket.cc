@@ -66,30 +66,38 @@ base::Result<base::Fd> bindDatagram(const Endpoint& endpoint, bool reuse_port,
   return fd;
 }
 
-base::Result<base::Fd> connectDatagram(const Endpoint& endpoint) {
-  base::Fd fd(::socket(endpoint.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+base::Result<base::Fd> openDatagram(const Endpoint& to, const LocalSource& source) {
+  base::Fd fd(::socket(to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
-  if (endpoint.family() == AF_UNIX) {
+  if (to.family() == AF_UNIX) {
     sockaddr_un autobind{};
     autobind.sun_family = AF_UNIX;
     // An address length of just the family asks for autobind: a unique abstract name.
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&autobind), sizeof(sa_family_t)) != 0) {
       return base::lastError("bind(autobind)");
     }
+  } else if (auto bound = bindSource(fd.get(), to.family(), SOCK_DGRAM, source); !bound) {
+    return bound.error();
   }
   int one = 1;
-  if (endpoint.family() == AF_INET &&
+  if (to.family() == AF_INET &&
       ::setsockopt(fd.get(), IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) != 0) {
     return base::lastError("setsockopt(IP_RECVERR)");
   }
-  if (endpoint.family() == AF_INET6 &&
+  if (to.family() == AF_INET6 &&
       ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) != 0) {
     return base::lastError("setsockopt(IPV6_RECVERR)");
   }
-  if (::connect(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
+  return fd;
+}
+
+base::Result<base::Fd> connectDatagram(const Endpoint& endpoint, const LocalSource& source) {
+  auto opened = openDatagram(endpoint, source);
+  if (!opened) return opened;
+  if (::connect(opened.value().get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0) {
     return base::lastError("connect");
   }
-  return fd;
+  return opened;
 }
 
 bool isBackendUnreachable(int error) {

@@ -3,6 +3,7 @@
 #include "base/fd.h"
 #include "base/result.h"
 #include "net/endpoint.h"
+#include "net/local_source.h"
 #include "net/socket_file.h"
 
 namespace l4lb::net {
@@ -25,7 +26,12 @@ namespace l4lb::net {
 // (ICMP host unreachable, or "administratively prohibited" from a firewall's REJECT) would go on
 // taking datagrams in silence. Errors are then also queued on the socket's error queue, which
 // keeps it signalling EPOLLERR until takeQueuedError() empties it.
-[[nodiscard]] base::Result<base::Fd> connectDatagram(const Endpoint& endpoint);
+//
+// `source`, when it names one, is the socket's address (udp:// only; the port is the kernel's).
+[[nodiscard]] base::Result<base::Fd> connectDatagram(const Endpoint& endpoint,
+                                                     const LocalSource& source = {});
+// connectDatagram before its connect(2): what fails here is this host's doing, not the backend's.
+[[nodiscard]] base::Result<base::Fd> openDatagram(const Endpoint& to, const LocalSource& source);
 
 // Whether a send or receive error on a connected datagram socket says the backend cannot be
 // reached (it refused: ICMP port or protocol unreachable, a Unix receiver gone; or its host or

@@ -62,15 +62,31 @@ base::Result<base::Fd> listenStream(const Endpoint& endpoint, const ListenOption
   return bound;
 }
 
-base::Result<base::Fd> connectStream(const Endpoint& endpoint) {
-  base::Fd fd(::socket(endpoint.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+base::Result<base::Fd> openStream(const Endpoint& to, const LocalSource& source) {
+  base::Fd fd(::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return base::lastError("socket");
-  setNoDelay(fd.get(), endpoint.family());
-  if (::connect(fd.get(), endpoint.sockaddrPtr(), endpoint.addr_len) != 0 && errno != EINPROGRESS) {
-    // Unix sockets fail at once (ECONNREFUSED, ENOENT, EAGAIN when the backlog is full).
-    return base::lastError("connect");
+  setNoDelay(fd.get(), to.family());
+  if (auto bound = bindSource(fd.get(), to.family(), SOCK_STREAM, source); !bound) {
+    return bound.error();
   }
   return fd;
+}
+
+int startConnect(int fd, const Endpoint& to) {
+  if (::connect(fd, to.sockaddrPtr(), to.addr_len) != 0 && errno != EINPROGRESS) {
+    // Unix sockets fail at once (ECONNREFUSED, ENOENT, EAGAIN when the backlog is full).
+    return errno;
+  }
+  return 0;
+}
+
+base::Result<base::Fd> connectStream(const Endpoint& endpoint, const LocalSource& source) {
+  auto opened = openStream(endpoint, source);
+  if (!opened) return opened;
+  if (const int error = startConnect(opened.value().get(), endpoint); error != 0) {
+    return base::sysError(error, "connect");
+  }
+  return opened;
 }
 
 int socketError(int fd) {

@@ -8,6 +8,7 @@
 #include "base/fd.h"
 #include "base/result.h"
 #include "net/endpoint.h"
+#include "net/local_source.h"
 #include "net/socket_file.h"
 
 namespace l4lb::net {
@@ -29,9 +30,16 @@ struct ListenOptions {
 [[nodiscard]] base::Result<base::Fd> listenStream(const Endpoint& endpoint,
                                                   const ListenOptions& options);
 
-// Starts a non-blocking connect. The descriptor is returned while the connect is in progress:
-// the caller waits for writability and reads the outcome with socketError().
-[[nodiscard]] base::Result<base::Fd> connectStream(const Endpoint& endpoint);
+// Starts a non-blocking connect, from `source` when it names one. The descriptor is returned
+// while the connect is in progress: the caller waits for writability and reads the outcome with
+// socketError().
+[[nodiscard]] base::Result<base::Fd> connectStream(const Endpoint& endpoint,
+                                                   const LocalSource& source = {});
+
+// connectStream in two steps, for a caller that must tell this host's failures (the first:
+// descriptors, the source's bind) from the backend's (the second: an errno, 0 when started).
+[[nodiscard]] base::Result<base::Fd> openStream(const Endpoint& to, const LocalSource& source);
+[[nodiscard]] int startConnect(int fd, const Endpoint& to);
 
 // The pending error of a socket (SO_ERROR), 0 when none.
 [[nodiscard]] int socketError(int fd);

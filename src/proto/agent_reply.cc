@@ -29,6 +29,16 @@ std::string_view trimSpaces(std::string_view text) {
 
 }  // namespace
 
+std::string_view agentOperationalName(AgentOperational operational) {
+  switch (operational) {
+    case AgentOperational::kUp: return "up";
+    case AgentOperational::kDown: return "down";
+    case AgentOperational::kFail: return "fail";
+    case AgentOperational::kStopped: return "stopped";
+  }
+  return "down";
+}
+
 std::optional<std::string_view> agentLine(std::string_view received, bool eof) {
   const std::size_t end = received.find('\n');
   if (end == std::string_view::npos) {
@@ -70,8 +80,12 @@ base::Result<AgentReport> parseAgentReply(std::string_view line) {
       report.admin = AgentAdmin::kMaint;
     } else if (name == "up") {
       report.operational = AgentOperational::kUp;
-    } else if (name == "down" || name == "fail" || name == "stopped") {
+    } else if (name == "down") {
       report.operational = AgentOperational::kDown;
+    } else if (name == "fail") {
+      report.operational = AgentOperational::kFail;
+    } else if (name == "stopped") {
+      report.operational = AgentOperational::kStopped;
     } else if (!word.empty()) {
       report.ignored.push_back(printable(word, 40));
     }
@@ -101,9 +115,7 @@ std::string describeAgentReport(const AgentReport& report) {
       case AgentAdmin::kMaint: add("maint"); break;
     }
   }
-  if (report.operational) {
-    add(*report.operational == AgentOperational::kUp ? "up" : "down");
-  }
+  if (report.operational) add(agentOperationalName(*report.operational));
   if (!report.description.empty()) add(fmt::format("\"{}\"", report.description));
   for (const std::string& word : report.ignored) add(fmt::format("ignored \"{}\"", word));
   if (out.empty()) out = "nothing";

@@ -16,8 +16,13 @@ namespace l4lb::proto {
 // The operator state an agent asks for: "ready" (enabled again), "drain" (no new connections,
 // open ones go on), "maint" (disabled).
 enum class AgentAdmin : std::uint8_t { kReady, kDrain, kMaint };
-// The operating state an agent reports: "up", or "down" / "fail" / "stopped".
-enum class AgentOperational : std::uint8_t { kUp, kDown };
+// The operating state an agent reports: "up", or one of the three that take the backend down,
+// kept apart because the word is shown to the operator (HAProxy: the service may be stopped on
+// purpose, up but failing its own tests, or down).
+enum class AgentOperational : std::uint8_t { kUp, kDown, kFail, kStopped };
+
+// "up", "down", "fail", "stopped": the agent's own word.
+[[nodiscard]] std::string_view agentOperationalName(AgentOperational operational);
 
 // Percentages above this are refused (HAProxy caps weights at 256 of 1; l4lb's at 10000).
 inline constexpr std::uint32_t kMaxAgentPercent = 1000;

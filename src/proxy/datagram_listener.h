@@ -111,7 +111,9 @@ class DatagramListener final : public io::EventHandler, public io::Timer, public
 
   // Backend side (datagram_upstream.cc).
   [[nodiscard]] bool bindBackend(Flow& flow);
-  [[nodiscard]] int openUpstream(Flow& flow, std::uint32_t backend);
+  // 0, or the errno; `here` is set when the failure is this host's (descriptors, memory, the
+  // source address), not the backend's.
+  [[nodiscard]] int openUpstream(Flow& flow, std::uint32_t backend, bool& here);
   [[nodiscard]] bool moveFlow(Flow& flow);
   void leaveDownBackend(Flow& flow);
   void sendGroup(Flow& flow, const std::uint8_t* datagrams, std::size_t count);

@@ -13,6 +13,7 @@
 #include "net/datagram_socket.h"
 #include "net/message_queue.h"
 #include "net/socket.h"
+#include "proxy/backend_source.h"
 #include "proxy/datagram_listener.h"
 
 namespace l4lb::proxy {
@@ -56,15 +57,17 @@ bool DatagramListener::bindBackend(Flow& flow) {
     std::uint32_t index = pool_->balancer->pick(request);
     if (index == balance::kNoBackend) return false;
     ++flow.attempts;
-    int error = openUpstream(flow, index);
+    bool here = false;
+    int error = openUpstream(flow, index, here);
     if (error == 0) {
       flow.backend = index;
       pool_->balancer->onConnectionOpened(index);
       return true;
     }
     logSetupFailure(index, error);
-    // Out of descriptors or memory here: another backend would fare no better.
-    if (net::isLocalShortage(error)) return false;
+    // Out of descriptors or memory here, or no source address: another backend would fare no
+    // better.
+    if (here) return false;
     env_.stats->backend_unreachable.add();
     backendFailed(index);
     if (flow.failed_count < kMaxFlowAttempts) flow.failed[flow.failed_count++] = index;
@@ -72,23 +75,39 @@ bool DatagramListener::bindBackend(Flow& flow) {
   return false;
 }
 
-int DatagramListener::openUpstream(Flow& flow, std::uint32_t backend) {
+int DatagramListener::openUpstream(Flow& flow, std::uint32_t backend, bool& here) {
   const config::BackendConfig& config = pool_->config->backends[backend];
   if (config.address.kind == net::EndpointKind::kMessageQueue) {
     // One-way: the queue is opened once per worker and listener, and no socket is needed.
     if (!queues_[backend]) {
       auto queue = net::openMessageQueue(config.address, /*for_reading=*/false, config.mq);
-      if (!queue) return queue.error().code;
+      if (!queue) {
+        here = net::isLocalShortage(queue.error().code);
+        return queue.error().code;
+      }
       queues_[backend] = std::move(queue.value());
     }
     return 0;
   }
-  auto connected = net::connectDatagram(config.address);
-  if (!connected) return connected.error().code;
-  flow.upstream = std::move(connected.value());
+  auto source =
+      backendSource(pool_->config->source, reinterpret_cast<const sockaddr*>(&flow.client.addr),
+                    flow.client.len, config.address.family());
+  base::Result<base::Fd> opened = source ? net::openDatagram(config.address, source.value())
+                                         : base::Result<base::Fd>(source.error());
+  if (!opened) {
+    here = true;
+    return opened.error().code;
+  }
+  if (::connect(opened.value().get(), config.address.sockaddrPtr(), config.address.addr_len) != 0) {
+    const int error = errno;
+    here = net::isLocalShortage(error);
+    return error;
+  }
+  flow.upstream = std::move(opened.value());
   auto added = env_.loop->add(flow.upstream.get(), EPOLLIN, &flow.upstream_handler);
   if (!added) {
     flow.upstream.reset();
+    here = net::isLocalShortage(added.error().code);
     return added.error().code;
   }
   return 0;
@@ -134,7 +153,8 @@ void DatagramListener::leaveDownBackend(Flow& flow) {
   const std::uint32_t index = pool_->balancer->pick(request);
   if (index == balance::kNoBackend) return;
   base::Fd previous = std::move(flow.upstream);
-  const int error = openUpstream(flow, index);
+  bool here = false;
+  const int error = openUpstream(flow, index, here);
   if (error != 0) {
     flow.upstream = std::move(previous);  // still registered with the loop
     logSetupFailure(index, error);

@@ -14,6 +14,7 @@
 #include "io/clock.h"
 #include "net/endpoint.h"
 #include "net/socket.h"
+#include "proxy/backend_source.h"
 
 namespace l4lb::proxy {
 
@@ -118,18 +119,31 @@ void Session::connectTo(std::uint32_t index) {
   attempts_.begin(index);
   connect_started_ns_ = io::monotonicNanos();
   if (first_connect_ms_ < 0) first_connect_ms_ = env_.loop->now();
-  auto connected = net::connectStream(pool_->config->backends[index].address);
-  if (!connected) {
-    if (net::isLocalShortage(connected.error().code)) {
-      // Out of descriptors or memory here: no other backend would do better, and the backend
-      // is not to blame.
+  const net::Endpoint& address = pool_->config->backends[index].address;
+  auto source = backendSource(pool_->config->source, &client_address_.addr.sa, client_address_.len,
+                              address.family());
+  base::Result<base::Fd> opened =
+      source ? net::openStream(address, source.value()) : base::Result<base::Fd>(source.error());
+  if (!opened) {
+    // Out of descriptors or memory here, or the source address cannot be had: no other backend
+    // would do better, and the backend is not to blame.
+    const std::string reason = opened.error().message();
+    attempts_.logAllFailed(listener_.name, client_address_, *env_.failure_log, env_.loop->now(),
+                           reason.c_str());
+    attempts_.failHere(opened.error().code);
+    finish(EndReason::kConnectFailed);
+    return;
+  }
+  auto connected = std::move(opened);
+  if (const int error = net::startConnect(connected.value().get(), address); error != 0) {
+    if (net::isLocalShortage(error)) {
       attempts_.logAllFailed(listener_.name, client_address_, *env_.failure_log, env_.loop->now(),
-                             std::strerror(connected.error().code));
-      attempts_.failHere(connected.error().code);
+                             std::strerror(error));
+      attempts_.failHere(error);
       finish(EndReason::kConnectFailed);
       return;
     }
-    onConnectFailed(connected.error().code);
+    onConnectFailed(error);
     return;
   }
   relay_.backend.fd = std::move(connected.value());

@@ -34,6 +34,7 @@ enum class MessageType : std::uint8_t {
   kTakenOver = 6,
   kFlow = 7,
   kBackendStates = 8,
+  kAnnounceInterface = 9,
 };
 
 // Direction flags.
@@ -288,6 +289,39 @@ std::optional<Done> readDone(Reader& r) {
   return m;
 }
 
+void writeBody(Writer& w, const AnnounceInterface& m) {
+  w.u8(static_cast<std::uint8_t>(MessageType::kAnnounceInterface));
+  w.text(m.name);
+  w.u32(static_cast<std::uint32_t>(m.listeners.size()));
+  for (const auto& listener : m.listeners) {
+    w.text(listener.listener);
+    w.u8(listener.admin);
+  }
+}
+
+std::optional<AnnounceInterface> readAnnounceInterface(Reader& r) {
+  AnnounceInterface m;
+  auto name = r.text("announce interface name", kMaxTextBytes);
+  auto count = r.u32("listener state count");
+  if (r.failed()) return std::nullopt;
+  if (*count > kMaxTakenOverNames) {
+    r.fail(fmt::format("{} listener states, more than {}", *count, kMaxTakenOverNames));
+    return std::nullopt;
+  }
+  m.name = std::move(*name);
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    auto listener = r.text("listener name", kMaxTextBytes);
+    auto admin = r.u8("listener state");
+    if (r.failed()) return std::nullopt;
+    if (*admin > kMaxAdminState) {
+      r.fail(fmt::format("listener {} has unknown state {}", *listener, *admin));
+      return std::nullopt;
+    }
+    m.listeners.push_back(ListenerAdminState{std::move(*listener), *admin});
+  }
+  return m;
+}
+
 std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
   switch (type) {
     case MessageType::kHello: return readHello(r);
@@ -298,6 +332,7 @@ std::optional<HandoffMessage> readBody(MessageType type, Reader& r) {
     case MessageType::kFlow: return readFlow(r);
     case MessageType::kBackendStates: return readBackendStates(r);
     case MessageType::kDone: return readDone(r);
+    case MessageType::kAnnounceInterface: return readAnnounceInterface(r);
   }
   r.fail(fmt::format("unknown message type {}", static_cast<unsigned>(type)));
   return std::nullopt;
@@ -330,6 +365,7 @@ base::Result<HandoffMessage> decodeHandoff(std::span<const std::byte> bytes) {
 std::size_t handoffFdCount(const HandoffMessage& message) {
   if (std::holds_alternative<ListenerHandoff>(message)) return 1;
   if (std::holds_alternative<FlowHandoff>(message)) return 1;
+  if (std::holds_alternative<AnnounceInterface>(message)) return 1;
   if (const auto* session = std::get_if<SessionHandoff>(&message)) {
     return 2 + (session->upstream.piped != 0 ? 2 : 0) + (session->downstream.piped != 0 ? 2 : 0);
   }

@@ -88,6 +88,22 @@ struct TakenOver {
   bool operator==(const TakenOver&) const = default;
 };
 
+// Comes with one descriptor: the announce interface's TUN device (app/announcer.h), sent with
+// the listeners, so the interface and its addresses (the announced VIPs) outlive the old process.
+struct ListenerAdminState {
+  std::string listener;
+  std::uint8_t admin = 0;  // control::AdminState: drained or disabled withdraws its VIP
+  bool operator==(const ListenerAdminState&) const = default;
+};
+
+struct AnnounceInterface {
+  std::string name;
+  // The listeners an operator drained or disabled (their VIPs stay withdrawn), at most
+  // kMaxTakenOverNames.
+  std::vector<ListenerAdminState> listeners;
+  bool operator==(const AnnounceInterface&) const = default;
+};
+
 struct Done {
   std::uint32_t listeners = 0;
   std::uint32_t sessions = 0;
@@ -95,7 +111,7 @@ struct Done {
 };
 
 using HandoffMessage = std::variant<Hello, ListenerHandoff, SessionHandoff, ListenersSent,
-                                    TakenOver, FlowHandoff, BackendStates, Done>;
+                                    TakenOver, FlowHandoff, BackendStates, Done, AnnounceInterface>;
 
 [[nodiscard]] std::string encodeHandoff(const HandoffMessage& message);
 

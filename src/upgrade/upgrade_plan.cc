@@ -25,11 +25,22 @@ control::HealthSnapshot takenHealth(const std::vector<BackendRecord>& records,
   control::HealthSnapshot states = control::uncheckedSnapshot(config, 1);
   for (std::size_t p = 0; p < config.pools.size(); ++p) {
     const auto& pool = config.pools[p];
-    if (!pool.health) continue;
+    if (states.pools[p].empty()) continue;  // neither checks nor an agent
     for (std::size_t b = 0; b < pool.backends.size(); ++b) {
       const auto* record = findRecord(records, pool, pool.backends[b]);
       if (record == nullptr) continue;
       const auto state = static_cast<control::BackendState>(record->health);
+      // The wire has one state, the judges combined. Without active checks only the agent
+      // can have taken the backend down: its word is kept. With them, the state is taken as
+      // the checks' verdict, and the agent is heard anew (it is asked at once).
+      if (!pool.health) {
+        if (state != control::BackendState::kDown || !pool.backends[b].agent) continue;
+        std::string said = record->reason;
+        if (said.starts_with("agent: ")) said.erase(0, 7);
+        states.agents[p][b] = control::AgentVerdict{.state = state, .said = std::move(said)};
+      } else {
+        states.checks[p][b] = state;
+      }
       states.pools[p][b] = state;
       // The wire has no time for it (nor the state before): a change the process before saw.
       if (state != control::BackendState::kUnknown) {

@@ -30,7 +30,8 @@ struct TakenListeners {
                                             const config::Config& config, unsigned workers);
 
 // The health states of the old process's backends for this config's backends of the same pool,
-// name and address; the others start unknown, as at startup. Pools without checks stay empty.
+// name and address; the others start as at startup. Pools with neither checks nor an agent stay
+// empty. The agent's "down" carries over only in pools without active checks (see the .cc).
 [[nodiscard]] control::HealthSnapshot takenHealth(const std::vector<BackendRecord>& records,
                                                   const config::Config& config);
 

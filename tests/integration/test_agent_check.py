@@ -1,15 +1,20 @@
 """The agent check (issue 15: HAProxy's agent-check): a tiny agent beside each backend answers
 one line per connection, and l4lb applies it as the admin API would: "drain" keeps new
 connections off the backend, "ready" brings it back, "maint" disables it, "N%" sets its weight to
-N% of the config's. An agent that stops answering changes nothing."""
+N% of the config's. "down", "fail", "stopped" take the backend down and "up" lifts that, never
+against a failing active check. An agent that stops answering changes nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import subprocess
 import threading
+from pathlib import Path
 
-from harness import ask_name, free_port, simple_config, tcp_url, wait_until
+from harness import (IO_TIMEOUT, L4LB_BIN, ask_name, free_port, simple_config, tcp_url,
+                     wait_until)
 
 
 class Agent:
@@ -103,6 +108,14 @@ def test_agent_drains_readies_disables_and_weighs_a_backend(l4lb, servers):
         assert proc.wait_log(r"backend b: weight 2 -> 3 \(agent\)", 5), proc.describe()
         assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
 
+        # Without active checks too, "fail" takes b down and "up" brings it back.
+        agent_b.line = "fail#no disk\n"
+        assert proc.wait_log(r"backend b: up -> down \(agent: fail#no disk\)", 5), proc.describe()
+        assert names(listen, 10) == {"a"}
+        agent_b.line = "up 75%\n"
+        assert proc.wait_log(r"backend b: down -> up \(agent: up\)", 5), proc.describe()
+        assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
+
         # An agent that is gone changes nothing: b keeps its weight and state.
         agent_b.stop()
         assert proc.wait_log(r"backend b: no answer from its agent", 5), proc.describe()
@@ -142,3 +155,143 @@ def can_bind(host: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def api(sock: str, path: str) -> dict:
+    out = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT),
+                          "--unix-socket", sock, f"http://l4lb{path}"],
+                         capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def backend_shown(sock: str, name: str) -> dict:
+    backends = api(sock, "/api/v1/pools/back")["backends"]
+    return next(b for b in backends if b["name"] == name)
+
+
+CHECK = {"check": "tcp", "interval": "100ms", "timeout": "500ms", "rise": 1, "fall": 1}
+
+
+# a's agent: never answers (nothing listens at a port of its own), which changes nothing.
+SILENT_AGENT = tcp_url(free_port())
+
+
+def two_with_agent_config(listen: str, sock: str, a_url: str, b_url: str, agent_port: int,
+                          check: dict = CHECK) -> str:
+    """Pool "back": a, and b with its agent; both with active tcp checks."""
+    text = simple_config(
+        listen,
+        [{"address": a_url, "name": "a", "agent": SILENT_AGENT},
+         {"address": b_url, "name": "b", "agent": tcp_url(agent_port)}],
+        global_={"workers": 2},
+        pool={"health": check, "agent": {"interval": "100ms", "timeout": "500ms"}})
+    return text + f'\n[admin]\nlisten = ["unix://{sock}"]\n'
+
+
+def test_agent_down_takes_the_backend_out_and_its_up_brings_it_back(l4lb, servers, workdir):
+    a = servers(tcp_url(free_port()), name="a")
+    b = servers(tcp_url(free_port()), name="b")
+    agent_b = Agent("up\n", reads=False)
+    listen = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    try:
+        proc = l4lb(two_with_agent_config(listen, sock, a.url, b.url, agent_b.port),
+                    ready=[listen])
+        assert wait_until(lambda: backend_shown(sock, "b")["state"] == "up", 10), proc.describe()
+        assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
+
+        agent_b.line = "down#maintenance window\n"
+        assert proc.wait_log(r"backend b: up -> down \(agent: down#maintenance window\)", 5), \
+            proc.describe()
+        assert names(listen, 20) == {"a"}, "a backend its agent took down gets no connection"
+        shown = backend_shown(sock, "b")
+        assert shown["state"] == "down" and shown["health"] == "down", shown
+        assert shown["last_change"]["to"] == "down", shown
+        assert shown["last_change"]["reason"] == "agent: down#maintenance window", shown
+        assert shown["agent"] == "down#maintenance window", shown
+        assert shown["last_check"]["result"] == "ok", "its own check still passes"
+        table = subprocess.run([L4LB_BIN, "ctl", "--socket", f"unix://{sock}", "pool", "back"],
+                               capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+        assert "agent: down#maintenance window" in table.stdout, table.stdout
+
+        agent_b.line = "up\n"
+        assert proc.wait_log(r"backend b: down -> up \(agent: up\)", 5), proc.describe()
+        assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
+        shown = backend_shown(sock, "b")
+        assert shown["state"] == "up" and shown["last_change"]["reason"] == "agent: up", shown
+
+        # An agent that is gone changes nothing: its last word ("stopped" here) stands.
+        agent_b.line = "stopped#upgrading\n"
+        assert proc.wait_log(r"backend b: up -> down \(agent: stopped#upgrading\)", 5), \
+            proc.describe()
+        agent_b.stop()
+        assert proc.wait_log(r"backend b: no answer from its agent", 5), proc.describe()
+        assert names(listen, 10) == {"a"}
+        assert backend_shown(sock, "b")["state"] == "down"
+    finally:
+        agent_b.stop()
+
+
+def test_agent_up_never_overrides_a_failing_active_check(l4lb, servers, workdir):
+    a = servers(tcp_url(free_port()), name="a")
+    b_url = tcp_url(free_port())  # nothing listens yet: b's checks are refused
+    agent_b = Agent("down#checking\n", reads=False)
+    listen = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    try:
+        proc = l4lb(two_with_agent_config(listen, sock, a.url, b_url, agent_b.port),
+                    ready=[listen])
+        # Both say down (in either order); then the agent alone says up.
+        assert proc.wait_log(r"backend b: agent says down", 10), proc.describe()
+        assert wait_until(lambda: (backend_shown(sock, "b")["last_check"] or {}).get("result")
+                          == "failed", 10), backend_shown(sock, "b")
+        agent_b.line = "up\n"
+        assert proc.wait_log(r"backend b: agent says up", 5), proc.describe()
+        assert proc.wait_log(r"backend b: its agent says up, but it stays down", 5), \
+            proc.describe()
+        assert names(listen, 20) == {"a"}
+        shown = backend_shown(sock, "b")
+        assert shown["state"] == "down" and shown["agent"] == "up", shown
+        assert shown["last_check"]["result"] == "failed", shown
+
+        # Both say up: b is back.
+        servers(b_url, name="b")
+        assert proc.wait_log(r"backend b: down -> up \(tcp check", 10), proc.describe()
+        assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
+        assert backend_shown(sock, "b")["state"] == "up"
+    finally:
+        agent_b.stop()
+
+
+def test_agents_down_survives_a_reload_that_keeps_the_agent(l4lb, servers, workdir):
+    a = servers(tcp_url(free_port()), name="a")
+    b = servers(tcp_url(free_port()), name="b")
+    agent_b = Agent("down#disk full\n", reads=False)
+    listen = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    try:
+        proc = l4lb(two_with_agent_config(listen, sock, a.url, b.url, agent_b.port),
+                    ready=[listen])
+        assert proc.wait_log(r"backend b: \w+ -> down \(agent: down#disk full\)", 10), \
+            proc.describe()
+        # The agent stops answering, then a reload changes the checks but not the agent: its
+        # word stands, so b stays out though its own checks pass.
+        agent_b.stop()
+        assert proc.wait_log(r"backend b: no answer from its agent", 5), proc.describe()
+        config = Path(proc.args[proc.args.index("-c") + 1])
+        config.write_text(two_with_agent_config(listen, sock, a.url, b.url, agent_b.port,
+                                                dict(CHECK, interval="150ms")))
+        reloaded = subprocess.run([L4LB_BIN, "ctl", "--socket", f"unix://{sock}", "reload"],
+                                  capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
+        assert reloaded.returncode == 0, reloaded.stderr
+        # The new checks have run (their first result is shown) and the agent is still silent.
+        assert wait_until(lambda: (backend_shown(sock, "b")["last_check"] or {}).get("result")
+                          == "ok", 10), backend_shown(sock, "b")
+        assert names(listen, 20) == {"a"}
+        shown = backend_shown(sock, "b")
+        assert shown["state"] == "down", shown
+        assert shown["last_change"]["reason"] == "agent: down#disk full", shown
+        assert shown["agent"] == "down#disk full", shown
+    finally:
+        agent_b.stop()

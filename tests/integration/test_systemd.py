@@ -272,8 +272,9 @@ def test_activated_udp_socket_is_served(l4lb):
         config = config_toml([{"name": "dns", "bind": udp_url(port), "pool": "dns"}],
                              {"dns": {"backends": [{"address": server_udp_url(backend)}]}})
         proc = activated(l4lb, config, port, "dns", datagram=True)
-        client = udp_client()
-        # The first datagram wakes systemd-socket-activate; l4lb then reads it from the socket.
+        # The first datagram wakes systemd-socket-activate, which only then starts l4lb (seconds
+        # under the sanitizers on a busy machine); l4lb then reads it from the socket.
+        client = udp_client(timeout=30.0)
         client.sendto(b"hello", ("127.0.0.1", port))
         data, _ = client.recvfrom(65536)
         assert data == b"echo:hello"

@@ -127,9 +127,9 @@ TEST(Reload, ACommitSwitchesTheServingConfigAndTheChecks) {
 // carryHealth: a reload carries each backend's state over by pool name, backend name and address.
 TEST(CarryHealth, StatesFollowPoolAndBackendNameAndAddress) {
   const config::Config before = load(listener("front", 7000) + webPool(kBackends, true));
-  control::HealthSnapshot states;
-  states.version = 4;
+  control::HealthSnapshot states = control::uncheckedSnapshot(before, 4);
   states.pools = {{control::BackendState::kUp, control::BackendState::kDown}};
+  states.checks = states.pools;
   states.changes = {{{.from = control::BackendState::kUnknown,
                       .to = control::BackendState::kUp,
                       .reason = "tcp check: connected",
@@ -157,9 +157,9 @@ TEST(CarryHealth, StatesFollowPoolAndBackendNameAndAddress) {
 
 TEST(CarryHealth, APoolRenamedStartsUnknown) {
   const config::Config before = load(listener("front", 7000) + webPool(kBackends, true));
-  control::HealthSnapshot states;
+  control::HealthSnapshot states = control::uncheckedSnapshot(before, 0);
   states.pools = {{control::BackendState::kUp, control::BackendState::kUp}};
-  states.changes = {{{}, {}}};
+  states.checks = states.pools;
   std::string renamed = listener("front", 7000) + webPool(kBackends, true);
   renamed.replace(renamed.find("pool = \"web\""), 12, "pool = \"api\"");
   renamed.replace(renamed.find("[pool.web]"), 10, "[pool.api]");
@@ -167,6 +167,60 @@ TEST(CarryHealth, APoolRenamedStartsUnknown) {
   const control::HealthSnapshot carried = carryHealth(before, states, next);
   ASSERT_EQ(carried.pools.size(), 1U);
   for (const auto state : carried.pools[0]) EXPECT_EQ(state, control::BackendState::kUnknown);
+}
+
+std::string agentPool(const std::string& send, bool checked) {
+  return std::string("[pool.web]\n") + (checked ? "health = { check = \"tcp\" }\n" : "") +
+         "agent = { port = 7100, send = \"" + send + "\" }\n" + "backends = [" + kBackends + "]\n";
+}
+
+// b's agent said down (its checks say up): what a reload that keeps or changes the agent does.
+control::HealthSnapshot agentSaidDown(const config::Config& before) {
+  control::HealthSnapshot states = control::uncheckedSnapshot(before, 1);
+  states.checks[0] = {control::BackendState::kUp, control::BackendState::kUp};
+  states.agents[0][1] = control::AgentVerdict{control::BackendState::kDown, "down#disk full"};
+  states.pools[0] = {control::BackendState::kUp, control::BackendState::kDown};
+  states.changes[0][1] = {.from = control::BackendState::kUp,
+                          .to = control::BackendState::kDown,
+                          .reason = "agent: down#disk full",
+                          .unix_ms = 9};
+  return states;
+}
+
+TEST(CarryHealth, TheAgentsDownSurvivesAReloadThatKeepsTheAgent) {
+  const config::Config before = load(listener("front", 7000) + agentPool("hi", true));
+  // Another check, the same agent: the agent's word and the checks' verdict both stand.
+  std::string text = listener("front", 7000) + agentPool("hi", true);
+  text.replace(text.find("check = \"tcp\""), 13, "check = \"tcp\", interval = \"3s\"");
+  const control::HealthSnapshot carried = carryHealth(before, agentSaidDown(before), load(text));
+  EXPECT_EQ(carried.pools[0][1], control::BackendState::kDown);
+  EXPECT_EQ(carried.agents[0][1].said, "down#disk full");
+  EXPECT_EQ(carried.checks[0][1], control::BackendState::kUp);
+  EXPECT_EQ(carried.changes[0][1].reason, "agent: down#disk full");
+  EXPECT_EQ(carried.changes[0][1].unix_ms, 9);
+}
+
+TEST(CarryHealth, AnotherAgentIsHeardAnew) {
+  const config::Config before = load(listener("front", 7000) + agentPool("hi", true));
+  const config::Config next = load(listener("front", 7000) + agentPool("hello", true));
+  const control::HealthSnapshot carried = carryHealth(before, agentSaidDown(before), next);
+  EXPECT_EQ(carried.agents[0][1].state, control::BackendState::kUnknown);
+  EXPECT_EQ(carried.pools[0][1], control::BackendState::kUp) << "the checks' verdict alone";
+  EXPECT_EQ(carried.changes[0][1].from, control::BackendState::kDown);
+  EXPECT_EQ(carried.changes[0][1].reason, "reload: its agent changed");
+}
+
+TEST(CarryHealth, AnAgentWithoutChecksKeepsItsDownAndTheChecksAddedStartUnknown) {
+  const config::Config before = load(listener("front", 7000) + agentPool("hi", false));
+  control::HealthSnapshot states = agentSaidDown(before);
+  const control::HealthSnapshot kept =
+      carryHealth(before, states, load(listener("front", 7000) + agentPool("hi", false)));
+  EXPECT_EQ(kept.pools[0][1], control::BackendState::kDown);
+  EXPECT_EQ(kept.pools[0][0], control::BackendState::kUp) << "no checks: up";
+  const control::HealthSnapshot checked =
+      carryHealth(before, states, load(listener("front", 7000) + agentPool("hi", true)));
+  EXPECT_EQ(checked.checks[0][0], control::BackendState::kUnknown) << "no check has run";
+  EXPECT_EQ(checked.pools[0][1], control::BackendState::kDown) << "the agent's word stands";
 }
 
 }  // namespace

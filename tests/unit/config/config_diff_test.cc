@@ -74,6 +74,17 @@ TEST(ConfigDiffTest, PoolSettingsChecksAndListenerLimits) {
   EXPECT_EQ(changes.size(), 5U) << all(changes);
 }
 
+TEST(ConfigDiffTest, AnnouncingIsNamed) {
+  const std::string global = "[global]\nannounce_interface = \"l4vip0\"\n";
+  const auto changes = diffConfigs(
+      loadDiffed(global + webConfig(kTwo)),
+      loadDiffed("[global]\nannounce_interface = \"l4vip0\"\nwithdraw_grace = \"1s\"\n" +
+                 webConfig(kTwo, "", "announce = true")));
+  EXPECT_TRUE(has(changes, "listener \"web\": announce false -> true")) << all(changes);
+  EXPECT_TRUE(has(changes, "global: withdraw_grace 5s -> 1s")) << all(changes);
+  EXPECT_EQ(changes.size(), 2U) << all(changes);
+}
+
 TEST(ConfigDiffTest, ACheckAddedOrItsSecretsChangedIsNamedNotShown) {
   const Config none = loadDiffed(webConfig(kTwo));
   const Config http =

@@ -47,6 +47,25 @@ backends = [{ address = "tcp://127.0.0.1:9003" }]
   }
 }
 
+TEST(UncheckedSnapshot, APoolWithOnlyAnAgentStartsUp) {
+  auto loaded = config::loadConfigText(R"(
+[[listener]]
+bind = "tcp://127.0.0.1:7000"
+pool = "agent"
+
+[pool.agent]
+agent = { port = 7100 }
+backends = [{ address = "tcp://127.0.0.1:9001" }]
+)",
+                                       "snapshot.toml");
+  ASSERT_TRUE(loaded.ok());
+  HealthSnapshot states = uncheckedSnapshot(*loaded.config, 1);
+  EXPECT_EQ(states.pools[0], std::vector<BackendState>{BackendState::kUp});
+  EXPECT_EQ(states.checks[0], std::vector<BackendState>{BackendState::kUp});
+  ASSERT_EQ(states.agents[0].size(), 1U);
+  EXPECT_EQ(states.agents[0][0].state, BackendState::kUnknown);
+}
+
 TEST(BackendStateTest, Names) {
   EXPECT_EQ(backendStateName(BackendState::kUnknown), "unknown");
   EXPECT_EQ(backendStateName(BackendState::kUp), "up");

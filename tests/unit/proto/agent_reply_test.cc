@@ -38,9 +38,11 @@ TEST(AgentReplyTest, AdminWords) {
 
 TEST(AgentReplyTest, OperationalWordsAndDescription) {
   EXPECT_EQ(parsed("up").operational, AgentOperational::kUp);
-  for (const char* word : {"down", "fail", "stopped", "Down"}) {
-    EXPECT_EQ(parsed(word).operational, AgentOperational::kDown) << word;
-  }
+  EXPECT_EQ(parsed("down").operational, AgentOperational::kDown);
+  EXPECT_EQ(parsed("Down").operational, AgentOperational::kDown);
+  EXPECT_EQ(parsed("FAIL").operational, AgentOperational::kFail);
+  EXPECT_EQ(parsed("stopped").operational, AgentOperational::kStopped);
+  EXPECT_EQ(describeAgentReport(parsed("fail#no disk")), "fail, \"no disk\"");
   AgentReport report = parsed("down#disk full, read-only");
   EXPECT_EQ(report.operational, AgentOperational::kDown);
   EXPECT_EQ(report.description, "disk full, read-only");

@@ -79,6 +79,10 @@ TEST(HandoffMessageTest, EachTypeRoundTrips) {
                                            .weight = 300,
                                            .reason = "http check: 200"}}};
   EXPECT_EQ(std::get<BackendStates>(roundTrip(states)), states);
+  const AnnounceInterface announce{.name = "l4vip0",
+                                   .listeners = {{.listener = "web", .admin = 1}}};
+  EXPECT_EQ(std::get<AnnounceInterface>(roundTrip(announce)), announce);
+  EXPECT_EQ(std::get<AnnounceInterface>(roundTrip(AnnounceInterface{})), AnnounceInterface{});
 }
 
 TEST(HandoffMessageTest, BackendStatesAreBoundedAndKnown) {
@@ -92,6 +96,15 @@ TEST(HandoffMessageTest, BackendStatesAreBoundedAndKnown) {
   record.health = 9;
   states.backends.assign(1, record);
   EXPECT_NE(decodeError(encodeHandoff(states)).find("unknown state"), std::string::npos);
+}
+
+TEST(HandoffMessageTest, AnnouncedListenerStatesAreBoundedAndKnown) {
+  AnnounceInterface announce{.name = "l4vip0", .listeners = {{.listener = "web", .admin = 3}}};
+  EXPECT_NE(decodeError(encodeHandoff(announce)).find("unknown state"), std::string::npos);
+  announce.listeners.assign(kMaxTakenOverNames + 1,
+                            ListenerAdminState{.listener = "x", .admin = 1});
+  EXPECT_NE(decodeError(encodeHandoff(announce)).find("listener states, more than"),
+            std::string::npos);
 }
 
 TEST(HandoffMessageTest, TakenOverNamesAreBounded) {
@@ -121,6 +134,7 @@ TEST(HandoffMessageTest, DescriptorCountFollowsThePipes) {
   EXPECT_EQ(handoffFdCount(Done{}), 0U);
   EXPECT_EQ(handoffFdCount(FlowHandoff{}), 1U);
   EXPECT_EQ(handoffFdCount(TakenOver{}), 0U);
+  EXPECT_EQ(handoffFdCount(AnnounceInterface{}), 1U);  // the TUN device
 }
 
 TEST(HandoffMessageTest, AFlowWithoutTheSocketCookieIsUnderstood) {
@@ -154,7 +168,7 @@ TEST(HandoffMessageTest, EveryTruncationIsAnError) {
 }
 
 TEST(HandoffMessageTest, RejectsWhatCannotBeTrue) {
-  EXPECT_NE(decodeError(std::string(1, '\x09')).find("unknown message type 9"), std::string::npos);
+  EXPECT_NE(decodeError(std::string(1, '\x0a')).find("unknown message type 10"), std::string::npos);
   // A name longer than any l4lb writes.
   std::string oversized =
       encodeHandoff(ListenerHandoff{.name = std::string(5000, 'n'), .bind = "", .worker = 0});

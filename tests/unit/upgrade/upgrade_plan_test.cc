@@ -145,5 +145,37 @@ TEST(UpgradePlanTest, HealthCarriesOverByPoolNameAndAddress) {
   EXPECT_TRUE(states.pools[1].empty());  // dns has no checks
 }
 
+// In a pool with an agent and no active checks only the agent can have taken a backend down:
+// its word carries over, so the agent's next answer is what lifts it.
+TEST(UpgradePlanTest, AnAgentsDownCarriesOverInAPoolWithoutChecks) {
+  auto loaded = config::loadConfigText(R"(
+[[listener]]
+bind = "tcp://127.0.0.1:8080"
+pool = "web"
+
+[pool.web]
+agent = { port = 9777 }
+backends = [{ address = "tcp://127.0.0.1:9001", name = "a" },
+            { address = "tcp://127.0.0.1:9002", name = "b" }]
+)",
+                                       "plan.toml");
+  ASSERT_TRUE(loaded.ok());
+  BackendRecord b{.pool = "web",
+                  .backend = "b",
+                  .address = "tcp://127.0.0.1:9002",
+                  .health = static_cast<std::uint8_t>(control::BackendState::kDown),
+                  .admin = 0,
+                  .weight = 1,
+                  .reason = "agent: down#disk full"};
+  const control::HealthSnapshot states = takenHealth({b}, *loaded.config);
+  ASSERT_EQ(states.pools[0].size(), 2U);
+  EXPECT_EQ(states.pools[0][0], control::BackendState::kUp) << "no record: as at startup";
+  EXPECT_EQ(states.pools[0][1], control::BackendState::kDown);
+  EXPECT_EQ(states.agents[0][1].state, control::BackendState::kDown);
+  EXPECT_EQ(states.agents[0][1].said, "down#disk full");
+  EXPECT_EQ(states.checks[0][1], control::BackendState::kUp) << "no checks: up on their side";
+  EXPECT_EQ(states.changes[0][1].reason, "agent: down#disk full");
+}
+
 }  // namespace
 }  // namespace l4lb::upgrade
