@@ -156,7 +156,6 @@ class Server {
   // The last good discovered set of each pool, merged into every generation (main thread).
   config::DiscoveredPools discovered_;
   std::unique_ptr<discover::DiscoveryRunner> discovery_;
-  HealthChecks checks_;                   // the admin thread pauses checks through it
   std::unique_ptr<Announcer> announcer_;  // null: no [global] announce_interface
   base::Fd handed_announce_fd_;           // new process: the old one's announce interface
   // ... and the listeners its operator drained or disabled.
