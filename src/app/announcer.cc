@@ -139,6 +139,7 @@ void Announcer::update(std::int64_t now_ms, const AnnounceSources& sources) {
 }
 
 bool Announcer::stop(std::int64_t now_ms) {
+  if (handed_off_) return false;  // the new process's to withdraw
   const bool any =
       std::any_of(vips_.begin(), vips_.end(), [](const Vip& vip) { return vip.state.announced(); });
   stopping_ = true;
