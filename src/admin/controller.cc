@@ -371,6 +371,19 @@ json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
                         : endpointKindName(config.backends[0].address)},
            {"health_checks", config.health.has_value()},
            {"discover", config.discover ? json(config.discover->label()) : json(nullptr)}};
+  if (config.discover && hooks_.discovery) {
+    // The source's state: synced once, and why an answer is held or failing.
+    for (const auto& status : hooks_.discovery()) {
+      if (status.pool != config.name || status.label != config.discover->label()) continue;
+      out["discovery"] = json{{"synced", status.synced},
+                              {"state", status.state},
+                              {"message", status.message},
+                              {"backends", status.backends}};
+      if (config.discover->kind == config::DiscoverKind::kEtcd) {
+        out["discovery"]["revision"] = status.revision;
+      }
+    }
+  }
   std::uint32_t available = 0;
   std::uint32_t failing = 0;
   json backends = json::array();

@@ -15,6 +15,7 @@
 #include "admin/admin_state.h"
 #include "admin/metrics_collector.h"
 #include "config/config.h"
+#include "config/discovered.h"
 #include "control/announce_state.h"
 #include "control/health_snapshot.h"
 #include "proto/agent_reply.h"
@@ -68,6 +69,8 @@ struct ControllerHooks {
   // [global] state_file: called with the file's new text after each change of a state or a
   // weight, and after a reload (admin/state_file.h); unset: nothing is kept.
   std::function<void(const std::string& text)> save_state;
+  // The discover sources' states (README.md, "Discovery"); unset or empty: none run.
+  std::function<std::vector<config::DiscoveryStatus>()> discovery;
   // Each listener with announce = true: announced or not, and why (app/announcer.h); unset: no
   // [global] announce_interface.
   std::function<std::vector<control::AnnounceView>()> announce;

@@ -81,6 +81,7 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
                w->loop(), [w, id] { return w->endSession(id); }, std::chrono::seconds(2))
         .value_or(false);
   };
+  hooks.discovery = [this] { return discoveryStatus(); };
   if (announcer_) {
     hooks.announce = [this] { return announcer_->views(); };
     hooks.listener_changed = [this] { pokeAnnouncer(); };

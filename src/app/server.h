@@ -106,10 +106,15 @@ class Server {
   // changed them (each gate going on from the set it had applied).
   void startDiscovery();
   void stopDiscovery();
+  // Any thread (the admin API's): each running source's state.
+  [[nodiscard]] std::vector<config::DiscoveryStatus> discoveryStatus();
   // Main thread: a settled change of `pool`'s discovered backends, applied as one generation.
   void onDiscovered(const std::string& pool, config::DiscoveredSet set);
-  // `next` with the discovered backends merged in (each reload keeps them); the notes logged.
-  void mergeDiscovered(config::Config& next) const;
+  // `next` with the discovered backends of `sets` merged in (each generation keeps them); the
+  // notes logged.
+  static void mergeDiscovered(config::Config& next, const config::DiscoveredPools& sets);
+  // discovered_, plus the first answers of the sources `next` names that have no set yet.
+  [[nodiscard]] config::DiscoveredPools withNewSources(const config::Config& next) const;
   // server_announce.cc. `handed`: the old process's interface, in a binary upgrade.
   [[nodiscard]] base::Result<void> openAnnouncer(const config::Config& config, base::Fd handed);
   // Brings the VIPs' announcement up to date (each tick, and when health or an operator's state
@@ -156,6 +161,7 @@ class Server {
   // The last good discovered set of each pool, merged into every generation (main thread).
   config::DiscoveredPools discovered_;
   std::unique_ptr<discover::DiscoveryRunner> discovery_;
+  std::mutex discovery_mutex_;            // discovery_ as the admin thread reads its status
   std::unique_ptr<Announcer> announcer_;  // null: no [global] announce_interface
   base::Fd handed_announce_fd_;           // new process: the old one's announce interface
   // ... and the listeners its operator drained or disabled.

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "app/server.h"
 #include "base/log.h"
 
@@ -9,13 +11,28 @@ void Server::discoverFirst() {
   const auto sources = discover::sourcesOf(first_config_);
   if (sources.empty()) return;
   discovered_ = discover::firstAnswers(sources);
-  mergeDiscovered(first_config_);
+  mergeDiscovered(first_config_, discovered_);
 }
 
-void Server::mergeDiscovered(config::Config& next) const {
-  for (const std::string& note : config::mergeDiscovered(next, discovered_)) {
+void Server::mergeDiscovered(config::Config& next, const config::DiscoveredPools& sets) {
+  for (const std::string& note : config::mergeDiscovered(next, sets)) {
     base::logWarn("discovery: {}", note);
   }
+}
+
+config::DiscoveredPools Server::withNewSources(const config::Config& next) const {
+  config::DiscoveredPools sets = discovered_;
+  std::vector<discover::SourceSpec> added;
+  for (discover::SourceSpec& spec : discover::sourcesOf(next)) {
+    // Only a source with no set yet: a known one's answers go through its gate (a reload that
+    // raises max_removed lets the discovery thread apply what it held, not this).
+    auto known = discovered_.find(spec.pool);
+    if (known == discovered_.end() || known->second.label != spec.config.label()) {
+      added.push_back(std::move(spec));
+    }
+  }
+  for (auto& [pool, set] : discover::firstAnswers(added)) sets[pool] = std::move(set);
+  return sets;
 }
 
 void Server::startDiscovery() {
@@ -29,24 +46,42 @@ void Server::startDiscovery() {
     });
   });
   if (sources.empty()) return;
-  discovery_ = std::make_unique<discover::DiscoveryRunner>(
+  auto runner = std::make_unique<discover::DiscoveryRunner>(
       std::move(sources), discovered_,
       [loop = loop_.get(), this](const std::string& pool, config::DiscoveredSet set) {
         // The runner is stopped before the loop goes (stopDiscovery), so posting is safe.
         loop->post(
             [this, pool, set = std::move(set)]() mutable { onDiscovered(pool, std::move(set)); });
       });
-  discovery_->start();
+  runner->start();
+  std::lock_guard lock(discovery_mutex_);
+  discovery_ = std::move(runner);
+}
+
+std::vector<config::DiscoveryStatus> Server::discoveryStatus() {
+  std::lock_guard lock(discovery_mutex_);
+  if (!discovery_) return {};
+  return discovery_->status();
 }
 
 void Server::stopDiscovery() {
-  if (!discovery_) return;
-  discovery_->stop();
-  discovery_.reset();
+  std::unique_ptr<discover::DiscoveryRunner> stopping;
+  {
+    std::lock_guard lock(discovery_mutex_);
+    stopping = std::move(discovery_);
+  }
+  if (stopping) stopping->stop();
 }
 
 void Server::onDiscovered(const std::string& pool, config::DiscoveredSet set) {
   if (draining_) return;
+  // Posted by a source a reload has since replaced or removed: its set is no longer this pool's.
+  const auto& pools = serving_->config.pools;
+  const auto running = std::find_if(pools.begin(), pools.end(),
+                                    [&](const config::PoolConfig& p) { return p.name == pool; });
+  if (running == pools.end() || !running->discover || running->discover->label() != set.label) {
+    return;
+  }
   auto previous = discovered_.find(pool);
   std::optional<config::DiscoveredSet> before;
   if (previous != discovered_.end()) before = previous->second;
@@ -54,7 +89,7 @@ void Server::onDiscovered(const std::string& pool, config::DiscoveredSet set) {
   const std::size_t count = set.backends.size();
   discovered_[pool] = std::move(set);
   config::Config next = serving_->config;
-  mergeDiscovered(next);
+  mergeDiscovered(next, discovered_);
   const admin::ReloadOutcome outcome =
       apply(std::move(next),
             fmt::format("discovery: pool {}: {} now gives {} backend{}", pool, label, count,

@@ -52,8 +52,17 @@ admin::ReloadOutcome Server::reload() {
     }
     return fail(message);
   }
-  mergeDiscovered(*loaded.config);  // a reload keeps the discovered backends
-  return apply(std::move(*loaded.config), "reloaded " + config_path_, "reload");
+  // A reload keeps the discovered backends; a source it adds or changes is asked first, so its
+  // pool does not go without its backends until the discovery thread's first answer.
+  config::DiscoveredPools sets = withNewSources(*loaded.config);
+  mergeDiscovered(*loaded.config, sets);
+  admin::ReloadOutcome outcome =
+      apply(std::move(*loaded.config), "reloaded " + config_path_, "reload");
+  if (outcome.ok) {
+    discovered_ = std::move(sets);
+    startDiscovery();  // the sources the new config names (nothing when they are the same)
+  }
+  return outcome;
 }
 
 admin::ReloadOutcome Server::reloadDryRun() {
@@ -71,7 +80,7 @@ admin::ReloadOutcome Server::reloadDryRun() {
     return outcome;
   }
   config::Config next = std::move(*loaded.config);
-  mergeDiscovered(next);
+  mergeDiscovered(next, discovered_);
   const config::Config& running = serving_->config;
   outcome.warnings = keepRestartOnlySettings(running, next);
   outcome.changes = config::diffConfigs(running, next);
@@ -113,7 +122,6 @@ admin::ReloadOutcome Server::apply(config::Config next, const std::string& done,
   outcome.message = fmt::format("{}: {}", done, changes);
   base::logInfo("{}", outcome.message);
   if (controller_) controller_->noteReload(true, outcome.message);
-  startDiscovery();  // the sources the new config names (nothing when they are the same)
   return outcome;
 }
 

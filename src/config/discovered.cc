@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "config/read_agent.h"
+
 namespace l4lb::config {
 
 void DiscoveredSet::sort() {
@@ -69,6 +71,10 @@ std::vector<std::string> mergeDiscovered(Config& config, const DiscoveredPools& 
       backend.weight = d.weight;
       backend.backup = d.backup;
       backend.discovered_by = it->second.label;
+      // The pool's agent check asks each backend's host, as for an entry of the file.
+      if (pool.agent && pool.agent->port != 0) {
+        backend.agent = agentOnHost(d.address, pool.agent->port);
+      }
       names.insert(name);
       pool.backends.push_back(std::move(backend));
     }

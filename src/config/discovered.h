@@ -38,6 +38,21 @@ struct DiscoveredSet {
   [[nodiscard]] bool sameAs(const DiscoveredSet& other) const;
 };
 
+// What the admin API shows of a pool's discover source.
+struct DiscoveryStatus {
+  std::string pool;
+  std::string label;
+  bool synced = false;  // an authoritative answer has been judged since the source started
+  // The last answer's verdict: "starting" (none yet), "unchanged", "pending", "held-empty",
+  // "held-removals", "error".
+  std::string state = "starting";
+  std::string message;       // why held, pending or failing; empty when all is well
+  std::size_t backends = 0;  // discovered backends applied
+  // etcd: the store revision the last answer reflects (equal revisions, equal sets: instances
+  // can be compared); 0 for DNS.
+  std::int64_t revision = 0;
+};
+
 // By pool name.
 using DiscoveredPools = std::map<std::string, DiscoveredSet, std::less<>>;
 

@@ -16,7 +16,8 @@ using namespace std::string_view_literals;
 
 constexpr std::array kAgentKeys = {"port"sv, "interval"sv, "timeout"sv, "send"sv};
 
-// The agent of a backend at `address`: the same host, at `port`.
+}  // namespace
+
 std::optional<net::Endpoint> agentOnHost(const net::Endpoint& address, std::uint16_t port) {
   if (address.family() != AF_INET && address.family() != AF_INET6) return std::nullopt;
   net::Endpoint agent = address;
@@ -29,8 +30,6 @@ std::optional<net::Endpoint> agentOnHost(const net::Endpoint& address, std::uint
   agent.url = "tcp://" + net::formatSockaddr(agent.sockaddrPtr(), agent.addr_len);
   return agent;
 }
-
-}  // namespace
 
 std::optional<AgentConfig> readAgent(TableReader& pool, std::string_view key) {
   const toml::table* table = pool.table(key, "a table like { port = 9777, interval = \"2s\" }");

@@ -12,6 +12,11 @@ namespace l4lb::config {
 // Reads a pool's `agent` table (README.md, "Agent check"): port, interval, timeout, send.
 [[nodiscard]] std::optional<AgentConfig> readAgent(TableReader& pool, std::string_view key);
 
+// The agent of a backend at `address`: the same host, at `port`; none for an address without a
+// host (unix://, unixgram://, mq://).
+[[nodiscard]] std::optional<net::Endpoint> agentOnHost(const net::Endpoint& address,
+                                                       std::uint16_t port);
+
 // A backend's own `agent` key: a tcp:// URL. Set on the draft when valid.
 void readBackendAgent(TableReader& backend, const EndpointParser& parse, BackendDraft& draft);
 

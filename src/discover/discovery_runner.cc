@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <random>
 
 #include "base/log.h"
 #include "discover/dns_source.h"
@@ -65,19 +66,20 @@ DiscoveryRunner::DiscoveryRunner(std::vector<SourceSpec> sources,
                   .etcd = nullptr};
     source.status.pool = spec.pool;
     source.status.label = spec.config.label();
-    source.status.applied = source.gate.applied().backends.size();
+    source.status.backends = source.gate.applied().backends.size();
     sources_.push_back(std::move(source));
   }
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     if (specs_[i].config.kind != config::DiscoverKind::kEtcd) continue;
     sources_[i].next_ask = kNever;  // it delivers its answers itself
-    sources_[i].etcd = std::make_unique<EtcdSource>(specs_[i].config, [this, i](Answer answer) {
-      {
-        std::lock_guard lock(mutex_);
-        inbox_.emplace_back(i, std::move(answer));
-      }
-      wake_.notify_all();
-    });
+    sources_[i].etcd = std::make_unique<EtcdSource>(
+        specs_[i].config, [this, i](Answer answer, std::int64_t revision) {
+          {
+            std::lock_guard lock(mutex_);
+            inbox_.push_back(Delivered{i, std::move(answer), revision});
+          }
+          wake_.notify_all();
+        });
   }
 }
 
@@ -105,9 +107,9 @@ void DiscoveryRunner::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::vector<SourceStatus> DiscoveryRunner::status() const {
+std::vector<config::DiscoveryStatus> DiscoveryRunner::status() const {
   std::lock_guard lock(mutex_);
-  std::vector<SourceStatus> out;
+  std::vector<config::DiscoveryStatus> out;
   for (const Source& source : sources_) out.push_back(source.status);
   return out;
 }
@@ -118,16 +120,20 @@ void DiscoveryRunner::ask(Source& source, std::int64_t now) {
   if (stop_flag_.load(std::memory_order_relaxed)) return;
   const bool failed = result.answer.kind == AnswerKind::kError;
   source.errors = failed ? source.errors + 1 : 0;
-  source.next_ask = now + refreshDelay(config, result.ttl, source.errors).count();
+  // ±10%, so that the instances of a cluster, asking the same server, do not ask in step.
+  const std::int64_t delay = refreshDelay(config, result.ttl, source.errors).count();
+  std::uniform_int_distribution<std::int64_t> spread(-delay / 10, delay / 10);
+  source.next_ask = now + delay + spread(jitter_);
   judge(source, std::move(result.answer));
 }
 
-void DiscoveryRunner::judge(Source& source, Answer answer) {
+void DiscoveryRunner::judge(Source& source, Answer answer, std::int64_t revision) {
   const GateOutcome outcome = source.gate.onAnswer(io::monotonicMillis(), std::move(answer));
   {
     std::lock_guard lock(mutex_);
     source.status.synced = source.gate.synced();
-    source.status.last = outcome.verdict;
+    source.status.state = std::string(verdictName(outcome.verdict));
+    if (revision > 0) source.status.revision = revision;
     source.status.message = outcome.message;
   }
   // Each message once while it lasts: an outage is one line, not one a second.
@@ -151,12 +157,12 @@ void DiscoveryRunner::judge(Source& source, Answer answer) {
 
 void DiscoveryRunner::run() {
   for (;;) {
-    std::vector<std::pair<std::size_t, Answer>> delivered;
+    std::vector<Delivered> delivered;
     {
       std::lock_guard lock(mutex_);
       delivered.swap(inbox_);
     }
-    for (auto& [index, answer] : delivered) judge(sources_[index], std::move(answer));
+    for (Delivered& d : delivered) judge(sources_[d.source], std::move(d.answer), d.revision);
     std::int64_t now = io::monotonicMillis();
     for (Source& source : sources_) {
       if (now >= source.next_ask) ask(source, now);
@@ -165,7 +171,7 @@ void DiscoveryRunner::run() {
       if (auto settled = source.gate.due(now)) {
         {
           std::lock_guard lock(mutex_);
-          source.status.applied = settled->backends.size();
+          source.status.backends = settled->backends.size();
           source.status.message.clear();
         }
         source.logged.clear();

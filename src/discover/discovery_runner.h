@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,16 +31,6 @@ struct SourceSpec {
 
 // Every pool of `config` with a discover table, in pool order.
 [[nodiscard]] std::vector<SourceSpec> sourcesOf(const config::Config& config);
-
-// What the API shows of one source.
-struct SourceStatus {
-  std::string pool;
-  std::string label;
-  bool synced = false;  // an authoritative answer has been judged
-  Verdict last = Verdict::kUnchanged;
-  std::string message;      // the last held, pending or error message; empty when fine
-  std::size_t applied = 0;  // discovered backends in the pool's generation
-};
 
 // Asks every source once, waiting for each answer: the sets a server starts with, so that a
 // pool served only by discovery has its backends from the first connection on. Errors and empty
@@ -62,7 +53,7 @@ class DiscoveryRunner {
   void stop();
 
   [[nodiscard]] const std::vector<SourceSpec>& sources() const { return specs_; }
-  [[nodiscard]] std::vector<SourceStatus> status() const;
+  [[nodiscard]] std::vector<config::DiscoveryStatus> status() const;
 
  private:
   struct Source {
@@ -70,24 +61,30 @@ class DiscoveryRunner {
     AnswerGate gate;
     std::int64_t next_ask = 0;  // monotonic milliseconds; DNS sources only
     std::uint32_t errors = 0;   // in a row
-    SourceStatus status;
+    config::DiscoveryStatus status;
     std::string logged;                // the last message logged, so a repeated one is not
     std::unique_ptr<EtcdSource> etcd;  // etcd sources: its watch thread, delivering answers
   };
 
   void run();
   void ask(Source& source, std::int64_t now);
-  void judge(Source& source, Answer answer);
+  void judge(Source& source, Answer answer, std::int64_t revision = 0);
 
   std::vector<SourceSpec> specs_;
   std::vector<Source> sources_;
   Apply apply_;
   std::thread thread_;
+  struct Delivered {
+    std::size_t source;
+    Answer answer;
+    std::int64_t revision;
+  };
   mutable std::mutex mutex_;  // stopping_, inbox_, and each source's status
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::vector<std::pair<std::size_t, Answer>> inbox_;  // etcd answers, by source index
+  std::vector<Delivered> inbox_;  // etcd answers
   std::atomic<bool> stop_flag_{false};
+  std::minstd_rand jitter_{std::random_device{}()};  // the runner's thread only
 };
 
 }  // namespace l4lb::discover

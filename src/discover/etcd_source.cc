@@ -87,17 +87,19 @@ void EtcdSource::run() {
       continue;
     }
     ++errors;
-    deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = watch_error_});
+    deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = watch_error_}, 0);
     if (!pause(refreshDelay(config_, std::nullopt, errors))) break;
-    // The watch failed (etcd gone, restarted): list again, so nothing missed while away stays
-    // unseen; the gate applies only the difference.
-    from = 0;
+    // The watch failed (etcd gone, restarted, the connection cut): watch again from the next
+    // revision, which replays what happened meanwhile; if those revisions were compacted away,
+    // etcd says so and the prefix is listed again.
   }
   finished_.store(true);
   wake_.notify_all();
 }
 
 std::int64_t EtcdSource::list() {
+  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(config_.timeout);
+  client_->set_read_timeout(timeout.count() / 1'000'000, timeout.count() % 1'000'000);
   auto reply = client_->Post("/v3/kv/range", rangeRequest(config_.prefix), "application/json");
   std::string error;
   if (!reply) {
@@ -114,7 +116,7 @@ std::int64_t EtcdSource::list() {
     deliverKeys();
     return revision_;
   }
-  if (!stopping_.load()) deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = error});
+  if (!stopping_.load()) deliver_(Answer{.kind = AnswerKind::kError, .set = {}, .error = error}, 0);
   return 0;
 }
 
@@ -145,6 +147,14 @@ EtcdSource::WatchEnd EtcdSource::watch(std::int64_t from) {
       if (message->compact_revision > 0) {
         base::logInfo("discovery: {}: revision {} compacted (now {}): listing again",
                       config_.label(), from, message->compact_revision);
+        end = WatchEnd::kRelist;
+        return false;
+      }
+      if (message->created && message->revision < revision_) {
+        // The store is behind what was seen: another etcd (restored, or a new cluster) whose
+        // history is not the one watched. Its keys are listed afresh.
+        base::logInfo("discovery: {}: etcd is at revision {}, behind {}: listing again",
+                      config_.label(), message->revision, revision_);
         end = WatchEnd::kRelist;
         return false;
       }
@@ -202,12 +212,12 @@ void EtcdSource::deliverKeys() {
     }
   }
   if (answer.set.backends.empty()) answer.kind = AnswerKind::kEmpty;
-  deliver_(std::move(answer));
+  deliver_(std::move(answer), revision_);
 }
 
 Answer askEtcdOnce(const config::DiscoverConfig& config) {
   Answer last{.kind = AnswerKind::kError, .set = {}, .error = "not asked"};
-  EtcdSource source(config, [&](Answer answer) { last = std::move(answer); });
+  EtcdSource source(config, [&](Answer answer, std::int64_t) { last = std::move(answer); });
   (void)source.list();
   return last;
 }

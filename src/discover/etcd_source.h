@@ -4,9 +4,10 @@
 // (3.4's JSON gateway over HTTP/1.1, cpp-httplib), each value a backend. A thread of its own
 // lists the prefix, then watches it from the next revision (with progress notifications), and
 // hands every state it reaches to `deliver` as a whole answer: the gate makes the difference.
-// After a compaction (the watch's revision is gone) it lists again. While etcd cannot be
-// reached it delivers errors (the gate keeps the last good set) and reconnects, waiting
-// min_interval doubling up to interval.
+// A watch that breaks is started again from the next revision (etcd replays what it missed);
+// after a compaction (that revision is gone), or when etcd is behind what was seen (another
+// store), it lists again. While etcd cannot be reached it delivers errors (the gate keeps the
+// last good set) and reconnects, waiting min_interval doubling up to interval.
 
 #include <atomic>
 #include <condition_variable>
@@ -28,7 +29,8 @@ namespace l4lb::discover {
 
 class EtcdSource {
  public:
-  using Deliver = std::function<void(Answer)>;
+  // Each answer, with the store revision it reflects (0 with an error).
+  using Deliver = std::function<void(Answer, std::int64_t revision)>;
 
   EtcdSource(config::DiscoverConfig config, Deliver deliver);
   ~EtcdSource();

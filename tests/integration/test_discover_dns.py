@@ -8,21 +8,27 @@ backends; a pool of discovered backends only starts empty when the server is dow
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness import (IO_TIMEOUT, ask_name, config_toml, connect, free_port, free_udp_port,
-                     name_server, recv_line, start_unbound, tcp_url, wait_until)
+from harness import (IO_TIMEOUT, ask_name, config_toml, connect, connect_expect_closed,
+                     ipv6_loopback_available,
+                     free_port, free_udp_port, recv_line, start_unbound, tcp_url, udp_server,
+                     udp_url, wait_until)
 
 pytestmark = pytest.mark.skipif(not shutil.which("unbound-control"), reason="no unbound")
 
 SRV = "_app._tcp.svc.test."
 LABEL = "dns:" + SRV
-CHECK = {"check": "tcp", "interval": "200ms", "timeout": "300ms", "rise": 1, "fall": 1}
+# fall 3: a check slowed by a loaded machine does not take a backend down mid-test (the first
+# result, from unknown, decides at once).
+CHECK = {"check": "tcp", "interval": "200ms", "timeout": "1s", "rise": 1, "fall": 3}
 FAST = {"interval": "500ms", "min_interval": "200ms", "settle": "300ms", "timeout": "500ms"}
 
 
@@ -115,10 +121,21 @@ def test_discovered_at_start_marked_with_their_source(l4lb, workdir, processes, 
     assert set(names_seen(listen, 4)) == {"a", "b"}
     pool = api(proc, "/pools/back")
     assert pool["discover"] == LABEL
-    metrics = subprocess.run([proc.args[0], "ctl", "-c", proc.args[proc.args.index("-c") + 1],
-                              "pool", "back"], capture_output=True, text=True, timeout=20)
-    assert metrics.returncode == 0, metrics.stderr
-    assert "SOURCE" in metrics.stdout and LABEL in metrics.stdout, metrics.stdout
+    sock = proc.args[proc.args.index("-c") + 1]
+    sock = Path(sock).read_text().split('unix://')[1].split('"')[0]
+    metrics = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT), "--unix-socket", sock,
+                              "http://l4lb/metrics"], capture_output=True, text=True,
+                             timeout=IO_TIMEOUT + 5).stdout
+    for url in urls.values():
+        assert (f'l4lb_backend_discovered{{pool="back",backend="{url}",source="{LABEL}"}} 1'
+                in metrics), metrics
+    table = subprocess.run([proc.args[0], "ctl", "-c", proc.args[proc.args.index("-c") + 1],
+                            "pool", "back"], capture_output=True, text=True, timeout=20)
+    assert table.returncode == 0, table.stderr
+    assert "SOURCE" in table.stdout and LABEL in table.stdout, table.stdout
+    pools = subprocess.run([proc.args[0], "ctl", "-c", proc.args[proc.args.index("-c") + 1],
+                            "pools"], capture_output=True, text=True, timeout=20)
+    assert "DISCOVER" in pools.stdout and LABEL in pools.stdout, pools.stdout
 
 
 def test_added_record_takes_traffic_only_once_its_check_passes(l4lb, workdir, processes,
@@ -171,6 +188,9 @@ def test_server_outage_removes_nothing(l4lb, workdir, processes, servers):
     assert set(backends(proc)) == set(urls.values())
     assert "now gives" not in proc.stderr()
     assert set(names_seen(listen, 4)) == {"a", "b"}
+    discovery = api(proc, "/pools/back")["discovery"]
+    assert (discovery["synced"], discovery["state"], discovery["backends"]) == (True, "error", 2)
+    assert "keeping the 2 backends" in discovery["message"], discovery
 
 
 def test_empty_answer_is_held(l4lb, workdir, processes, servers):
@@ -180,6 +200,7 @@ def test_empty_answer_is_held(l4lb, workdir, processes, servers):
         proc.describe()
     assert set(backends(proc)) == set(urls.values())
     assert "now gives" not in proc.stderr()
+    assert api(proc, "/pools/back")["discovery"]["state"] == "held-empty"
 
 
 def test_removing_more_than_max_removed_is_held(l4lb, workdir, processes, servers):
@@ -244,11 +265,84 @@ def test_reload_keeps_discovered_backends(l4lb, workdir, processes, servers):
     assert "-tcp://" not in "".join(ln for ln in proc.stderr().splitlines() if "reloaded" in ln)
 
 
+@pytest.mark.parametrize("balance", ["round-robin", "least-conn", "random-two", "maglev",
+                                     "first"])
 def test_pool_of_only_discovered_backends_starts_empty_without_dns(l4lb, workdir, processes,
-                                                                  servers):
+                                                                  servers, balance):
     dns = Dns(workdir, processes)
     dns.proc.stop()  # nothing answers: the pool starts with no backend, l4lb still starts
     listen = tcp_url(free_port())
-    proc = l4lb(discover_config(listen, dns), ready=[listen])
+    proc = l4lb(discover_config(listen, dns, pool={"balance": balance}), ready=[listen])
     assert proc.wait_log(r"starting without discovered backends"), proc.describe()
     assert backends(proc) == {}
+    # Each connection is closed (no backend), and every balancer copes with an empty pool.
+    for _ in range(3):
+        how, _ = connect_expect_closed(listen)
+        assert how in ("eof", "reset"), how
+    assert proc.alive(), proc.describe()
+    assert api(proc, "/pools/back")["discovery"]["synced"] is False
+
+
+def test_datagram_pool_discovers_udp_backends(l4lb, workdir, processes):
+    dns = Dns(workdir, processes)
+    echo = udp_server(prefix=b"echo:")
+    try:
+        dns.a("udp.svc.test.", "127.0.0.1")
+        dns.srv([(10, 1, echo.address[1], "udp.svc.test.")])
+        listen = free_udp_port()
+        text = config_toml([{"name": "front", "bind": udp_url(listen), "pool": "back"}],
+                           {"back": {"discover": {"dns": SRV, "server": dns.server,
+                                                  "protocol": "udp", **FAST}}},
+                           {"workers": 1})
+        proc = l4lb(text, ready=[udp_url(listen)])
+        found = wait_backends(proc, {udp_url(echo.address[1])})
+        assert api(proc, "/pools/back")["kind"] == "datagram", found
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(IO_TIMEOUT)
+            s.sendto(b"hello", ("127.0.0.1", listen))
+            assert s.recv(100) == b"echo:hello"
+    finally:
+        echo.stop()
+
+
+def test_reload_raising_max_removed_applies_a_held_answer(l4lb, workdir, processes, servers):
+    proc, dns, listen, urls = start_with_two(l4lb, workdir, processes, servers,
+                                             {"max_removed": "0"})
+    dns.srv([(10, 1, int(urls["a"].rsplit(":", 1)[1]), "a.svc.test.")])
+    assert proc.wait_log(r"held: .*removes 1 of 2 backends"), proc.describe()
+    assert set(backends(proc)) == set(urls.values())
+    config = Path(proc.args[proc.args.index("-c") + 1])
+    config.write_text(config.read_text().replace('max_removed = "0"', 'max_removed = "50%"'))
+    proc.send_signal(signal.SIGHUP)
+    wait_backends(proc, {urls["a"]})
+
+
+def test_reload_to_another_source_drops_the_old_ones(l4lb, workdir, processes, servers):
+    proc, dns, listen, urls = start_with_two(l4lb, workdir, processes, servers)
+    other = tcp_url(free_port())
+    servers(other, name="other")
+    dns.a("other.svc.test.", "127.0.0.1")
+    dns.control("local_data", f"_other._tcp.svc.test. 1 IN SRV 10 1 "
+                              f"{other.rsplit(':', 1)[1]} other.svc.test.")
+    config = Path(proc.args[proc.args.index("-c") + 1])
+    config.write_text(config.read_text().replace(SRV, "_other._tcp.svc.test."))
+    proc.send_signal(signal.SIGHUP)
+    found = wait_backends(proc, {other})
+    assert found[other]["source"] == "dns:_other._tcp.svc.test."
+    # The new source was asked by the reload itself: the pool never went without backends.
+    assert proc.wait_log(r"reloaded .*\+backend " + re.escape(other)), proc.describe()
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no ::1")
+def test_aaaa_records(l4lb, workdir, processes, servers):
+    dns = Dns(workdir, processes)
+    port = free_port("::1")
+    url = tcp_url(port, "::1")
+    servers(url, name="six")
+    dns.control("local_data", "six.svc.test. 1 IN AAAA ::1")
+    listen = tcp_url(free_port())
+    proc = l4lb(discover_config(listen, dns, {"dns": "six.svc.test.", "type": "AAAA",
+                                              "port": port}), ready=[listen])
+    found = wait_backends(proc, {f"tcp://[::1]:{port}"})
+    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10), found
+    assert ask_name(listen) == "six"

@@ -179,6 +179,20 @@ TEST(MergeDiscoveredTest, ASetOfAnotherSourceIsNotMerged) {
   EXPECT_EQ(config.pools[0].backends.size(), 1U);
 }
 
+TEST(MergeDiscoveredTest, DiscoveredBackendsGetThePoolsAgentOnTheirHost) {
+  LoadResult result =
+      load(discoverPool("discover = { dns = \"_x._tcp.example\" }", "agent = { port = 9777 }"));
+  ASSERT_TRUE(result.ok()) << describeErrors(result);
+  Config config = *result.config;
+  DiscoveredPools pools;
+  pools["p"] =
+      DiscoveredSet{.label = "dns:_x._tcp.example", .backends = {found("tcp://127.0.0.2:7001")}};
+  (void)mergeDiscovered(config, pools);
+  ASSERT_EQ(config.pools[0].backends.size(), 1U);
+  ASSERT_TRUE(config.pools[0].backends[0].agent);
+  EXPECT_EQ(config.pools[0].backends[0].agent->url, "tcp://127.0.0.2:9777");
+}
+
 TEST(DiscoveredSetTest, SortedByAddressAndEachAddressOnce) {
   DiscoveredSet set{
       .label = "l",
