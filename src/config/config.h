@@ -149,7 +149,7 @@ struct PoolConfig {
   std::uint32_t eject_after = 0;       // consecutive connect failures that eject; 0: never
   base::Duration eject_for = 10s;      // first ejection; doubles on each one, up to 5 minutes
   SendProxy send_proxy = SendProxy::kOff;
-  std::optional<AgentConfig> agent;        // the agent check; none: no agent is asked
+  std::optional<AgentConfig> agent;  // the agent check; none: no agent is asked
   SourceConfig source;
   std::optional<DiscoverConfig> discover;  // backends found by DNS or etcd, beside `backends`
 };
