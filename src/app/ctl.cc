@@ -217,7 +217,8 @@ void printReadable(Action action, const json& body) {
                                                       : "none: every backend is down, draining or "
                                                         "disabled (no-backend)");
       fmt::print("slot     {} of {}, owned by {}{}\n", text(body["slot"]), text(body["table_size"]),
-                 named(owner), body.value("fallback", false) ? ": fell back" : "");
+                 named(owner),
+                 body.value("fallback", false) && backend.is_object() ? ": fell back" : "");
       fmt::print("digest   {}\n", text(body["digest"]));
       return;
     }

@@ -70,9 +70,10 @@ base::Result<AddressLiteral> parseAddressLiteral(std::string_view text) {
     out.addr_len = sizeof(sockaddr_in6);
     return out;
   }
-  return literalError(text, fmt::format("\"{}\" is not an IPv4 or IPv6 address (host names are "
-                                        "not resolved)",
-                                        host));
+  constexpr std::string_view kNotAnAddress =
+      "not an IPv4 or IPv6 address (host names are not resolved)";
+  if (host == text) return literalError(text, kNotAnAddress);
+  return literalError(text, fmt::format("\"{}\" is {}", host, kNotAnAddress));
 }
 
 }  // namespace l4lb::net

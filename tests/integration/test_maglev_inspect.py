@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from harness import (L4lb, free_port, recv_line, simple_config, sockaddr_of, tcp_url,
                      wait_until)
 from test_admin_api import ctl, curl
+from test_metrics import promtool_check
 
 NAMES = ["alpha", "bravo", "charlie", "delta"]
 CLIENTS = [f"127.0.0.{n}" for n in range(2, 26)]
@@ -123,6 +124,7 @@ def test_two_instances_agree_and_traffic_goes_where_lookup_says(l4lb, workdir, s
         assert r.stdout.splitlines()[1].split()[:2] == ["NAME", "ADDRESS"], r.stdout
         text = metrics_of(instance)
         assert f'l4lb_pool_maglev_info{{pool="back",digest="{digest}"}} 1' in text, text
+        promtool_check(text)
 
     client = CLIENTS[0]
     r = a.ctl("lookup", "back", client)
