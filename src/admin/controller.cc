@@ -84,8 +84,12 @@ ApiReply errorReply(int status, std::string message) {
   return ApiReply{status, json{{"error", std::move(message)}}};
 }
 
-Controller::Controller(const config::Config& config, StartInfo info, ControllerHooks hooks)
-    : config_(&config), info_(std::move(info)), hooks_(std::move(hooks)) {
+Controller::Controller(const config::Config& config, StartInfo info, ControllerHooks hooks,
+                       MaglevTables tables)
+    : config_(&config),
+      info_(std::move(info)),
+      hooks_(std::move(hooks)),
+      config_tables_(configTables(config, std::move(tables))) {
   // Made as l4lb starts (before the workers): the wall clock now, less the time since started_ms.
   const auto since_start_ms = info_.started_ms == 0 ? 0 : io::monotonicMillis() - info_.started_ms;
   start_time_seconds_ =
@@ -104,7 +108,9 @@ Controller::Controller(const config::Config& config, StartInfo info, ControllerH
 
 void Controller::rebase(
     const config::Config& config, std::string config_sha256,
-    const std::function<void(std::shared_ptr<const control::AdminSnapshot>)>& apply) {
+    const std::function<void(std::shared_ptr<const control::AdminSnapshot>)>& apply,
+    MaglevTables tables) {
+  MaglevTables config_tables = configTables(config, std::move(tables));  // outside the lock
   std::lock_guard lock(mutex_);
   control::AdminSnapshot next;
   next.version = current_.version + 1;
@@ -145,6 +151,7 @@ void Controller::rebase(
     next.maglev_tables.push_back(std::move(table));
   }
   current_ = std::move(next);
+  config_tables_ = std::move(config_tables);
   last_checks_ = std::move(next_checks);
   config_ = &config;
   info_.config_sha256 = std::move(config_sha256);
@@ -412,6 +419,7 @@ json Controller::poolJson(std::uint32_t pool, bool with_backends) const {
     last_change["backend"] = config.backends[*latest].name;
   }
   out["last_change"] = std::move(last_change);
+  out["maglev"] = maglevJson(pool);
   if (with_backends) out["backends"] = std::move(backends);
   return out;
 }
@@ -455,6 +463,8 @@ ApiReply Controller::metrics() const {
       views.push_back(view);
     }
     input.backends.push_back(std::move(views));
+    const auto table = maglevTableOf(p);
+    input.maglev_digests.push_back(table != nullptr ? maglevDigestText(*table) : std::string());
   }
   if (hooks_.metrics) hooks_.metrics(input.sample);
   if (hooks_.announce) input.announce = hooks_.announce();

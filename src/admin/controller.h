@@ -14,6 +14,7 @@
 
 #include "admin/admin_state.h"
 #include "admin/metrics_collector.h"
+#include "balance/maglev_table.h"
 #include "config/config.h"
 #include "config/discovered.h"
 #include "control/announce_state.h"
@@ -105,12 +106,19 @@ struct ApiReply {
   std::string text;
 };
 
+// Per pool of a config: the Maglev table its plan built (proxy::maglevTables), null for the
+// other algorithms.
+using MaglevTables = std::vector<std::shared_ptr<const balance::MaglevTable>>;
+
 // The admin API's state and answers: the operator's states and weights, the last health
 // snapshot, and the views built from them. Thread-safe (one mutex, taken by the admin and
 // health threads, never by a worker).
 class Controller {
  public:
-  Controller(const config::Config& config, StartInfo info, ControllerHooks hooks);
+  // `tables`: those the workers serve `config` with, so the API digests and looks up the very
+  // tables in use; a maglev pool without one (tests) gets its own, built as a plan builds it.
+  Controller(const config::Config& config, StartInfo info, ControllerHooks hooks,
+             MaglevTables tables = {});
 
   // The health thread's latest snapshot (called from its publish hook).
   void onHealth(std::shared_ptr<const control::HealthSnapshot> states);
@@ -122,6 +130,9 @@ class Controller {
   [[nodiscard]] ApiReply listeners() const;
   [[nodiscard]] ApiReply pools() const;
   [[nodiscard]] ApiReply pool(std::string_view name) const;
+  // GET /api/v1/pools/{pool}/lookup?client=IP[:PORT]: the backend a new connection from
+  // `client` gets now, in a maglev pool (admin/controller_maglev.cc).
+  [[nodiscard]] ApiReply lookup(std::string_view pool, std::string_view client) const;
   // GET /metrics: the Prometheus text format (admin/metrics_collector.h).
   [[nodiscard]] ApiReply metrics() const;
   // POST /api/v1/reload.
@@ -171,8 +182,10 @@ class Controller {
   // pool's check changed (it would be stale: none is shown until the new check answers).
   // `apply` gets the new snapshot while the lock is held, so no later change of the API can
   // reach a worker before it.
+  // `tables` as for the constructor, those of `config`'s plans.
   void rebase(const config::Config& config, std::string config_sha256,
-              const std::function<void(std::shared_ptr<const control::AdminSnapshot>)>& apply);
+              const std::function<void(std::shared_ptr<const control::AdminSnapshot>)>& apply,
+              MaglevTables tables = {});
   // The outcome of a reload, for GET /api/v1/status.
   void noteReload(bool ok, std::string message);
   // The operator's state of a backend of the current config.
@@ -183,6 +196,13 @@ class Controller {
   [[nodiscard]] std::optional<std::uint32_t> findPool(std::string_view name) const;
   [[nodiscard]] nlohmann::json backendJson(std::uint32_t pool, std::uint32_t backend) const;
   [[nodiscard]] nlohmann::json poolJson(std::uint32_t pool, bool with_backends) const;
+  // The table new connections of a maglev pool are balanced on now: the operator's weights' if
+  // they were changed, else the config's; null for the other algorithms.
+  [[nodiscard]] std::shared_ptr<const balance::MaglevTable> maglevTableOf(std::uint32_t pool) const;
+  // {"table_size", "digest"} of a maglev pool; null for the others.
+  [[nodiscard]] nlohmann::json maglevJson(std::uint32_t pool) const;
+  // The config's tables: `tables` where given, else built here.
+  [[nodiscard]] static MaglevTables configTables(const config::Config& config, MaglevTables tables);
   [[nodiscard]] const control::StateChange* changeOf(std::uint32_t pool,
                                                      std::uint32_t backend) const;
   // The backend's state as its checks and its agent judge it (unknown: neither judges it).
@@ -197,6 +217,7 @@ class Controller {
   mutable std::mutex mutex_;
   std::mutex change_mutex_;  // one config change of the API at a time (held while it applies)
   control::AdminSnapshot current_;
+  MaglevTables config_tables_;  // [pool]: the config's (current_.maglev_tables: the operator's)
   // The operator's state of each listener, by name (kept across reloads); absent: enabled.
   std::map<std::string, control::AdminState, std::less<>> listener_states_;
   std::shared_ptr<const control::HealthSnapshot> health_;
@@ -213,5 +234,8 @@ class Controller {
 
 // {"error": message} with `status`.
 [[nodiscard]] ApiReply errorReply(int status, std::string message);
+
+// A Maglev table's digest as the API and metrics show it: 16 lowercase hex digits.
+[[nodiscard]] std::string maglevDigestText(const balance::MaglevTable& table);
 
 }  // namespace l4lb::admin

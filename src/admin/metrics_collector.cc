@@ -275,6 +275,20 @@ void writeEffectiveWeights(MetricsText& out, const MetricsInput& input) {
   }
 }
 
+// Instances behind ECMP agree on a client's backend when their tables are the same: one series
+// per maglev pool whose digest label an alert can compare across instances (count by (pool)
+// (count by (pool, digest) (l4lb_pool_maglev_info)) > 1).
+void writeMaglev(MetricsText& out, const MetricsInput& input) {
+  out.family("l4lb_pool_maglev_info", Type::kGauge,
+             "Always 1, for each maglev pool: the digest of the table new connections are "
+             "balanced on (the same on every instance with the same backends and weights).");
+  for (std::size_t p = 0; p < input.config->pools.size() && p < input.maglev_digests.size(); ++p) {
+    if (input.maglev_digests[p].empty()) continue;
+    out.sample({{"pool", input.config->pools[p].name}, {"digest", input.maglev_digests[p]}},
+               std::uint64_t{1});
+  }
+}
+
 void writeDatagrams(MetricsText& out, const MetricsInput& input) {
   const DatagramNumbers& d = input.sample.datagrams;
   forEachFamily(out, kDatagramFields, [&](std::span<const Field<DatagramNumbers>> family) {
@@ -318,6 +332,7 @@ std::string renderMetrics(const MetricsInput& input) {
     writeListeners(out, input);
     writeBackends(out, input);
     writeEffectiveWeights(out, input);
+    writeMaglev(out, input);
     writeDatagrams(out, input);
   }
   writeAnnounce(out, input);

@@ -40,6 +40,9 @@ struct MetricsInput {
   std::uint64_t reloads_ok = 0;
   std::uint64_t reloads_failed = 0;
   std::vector<std::vector<BackendView>> backends;  // [pool][backend] of `config`
+  // [pool] of `config`: the digest of the Maglev table in use (maglevDigestText); empty for
+  // pools of other algorithms.
+  std::vector<std::string> maglev_digests;
   MetricsSample sample;
   std::vector<control::AnnounceView> announce;  // each listener with announce = true
 };

@@ -63,6 +63,25 @@ std::optional<std::vector<std::string>> splitPath(std::string_view target) {
   return segments;
 }
 
+std::optional<std::string> queryValue(std::string_view target, std::string_view name) {
+  const std::size_t start = target.find('?');
+  if (start == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(start + 1);
+  query = query.substr(0, query.find('#'));
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const std::size_t equals = pair.find('=');
+    if (pair.substr(0, equals) != name) continue;
+    if (equals == std::string_view::npos) return std::string();
+    const std::string_view raw = pair.substr(equals + 1);
+    // Left as sent when it cannot be decoded: the caller's own check then names it.
+    return decodeSegment(raw).value_or(std::string(raw));
+  }
+  return std::nullopt;
+}
+
 std::string encodeSegment(std::string_view segment) {
   std::string out;
   for (const char c : segment) {
@@ -175,6 +194,11 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
   }
   if (s.size() == 4 && s[2] == "pools")
     return get ? controller.pool(s[3]) : methodNotAllowed("GET");
+  if (s.size() == 5 && s[2] == "pools" && s[4] == "lookup") {
+    if (!get) return methodNotAllowed("GET");
+    const std::optional<std::string> client = queryValue(request.target, "client");
+    return controller.lookup(s[3], client.value_or(""));
+  }
   if (s.size() == 5 && s[2] == "pools" && s[4] == "backends") {
     if (request.method != "POST") return methodNotAllowed("POST");
     if (!request.may_change) {

@@ -22,6 +22,7 @@ struct ApiRequest {
 // The routes of /api/v1 (README.md, "Admin API"), mapped to the controller:
 //   GET   /metrics (Prometheus text format)
 //   GET   /api/v1/status | /api/v1/listeners | /api/v1/pools | /api/v1/pools/{pool}
+//   GET   /api/v1/pools/{pool}/lookup?client=IP[:PORT]
 //   POST  /api/v1/reload | /api/v1/reload/dry-run | /api/v1/upgrade (unix:// listeners only)
 //   PATCH /api/v1/pools/{pool}/backends/{name}   {"state": "drain"|"enable"|"disable",
 //                                                  "weight": 1..10000}
@@ -32,6 +33,10 @@ struct ApiRequest {
 // The path's segments, each percent-decoded; nullopt when an escape is malformed or decodes to
 // a NUL byte, or the path holds a raw space or control byte.
 [[nodiscard]] std::optional<std::vector<std::string>> splitPath(std::string_view target);
+
+// The percent-decoded value of the query parameter `name` of a request target ("" when it has
+// no '='; as sent when an escape is malformed); nullopt when there is none.
+[[nodiscard]] std::optional<std::string> queryValue(std::string_view target, std::string_view name);
 
 // Parses a PATCH body; an error says what is wrong with it.
 [[nodiscard]] base::Result<BackendChange> parseBackendChange(std::string_view body);

@@ -7,6 +7,7 @@
 #include "app/worker_job.h"
 #include "base/log.h"
 #include "io/clock.h"
+#include "proxy/balancer_plans.h"
 
 namespace l4lb::app {
 
@@ -93,7 +94,9 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
       }
     };
   }
-  controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks));
+  // The workers' own Maglev tables (startWorkers built them): the API digests what is served.
+  controller_ = std::make_unique<admin::Controller>(config, std::move(info), std::move(hooks),
+                                                    proxy::maglevTables(serving_->plans));
   admin_server_ = std::make_unique<admin::AdminServer>(config.admin, *controller_);
   if (!bind) return true;
   if (auto bound = admin_server_->bind(); !bound) {

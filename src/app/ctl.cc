@@ -42,7 +42,8 @@ enum class Action {
   kSessions,
   kEndSession,
   kAnnounce,
-  kListenerState
+  kListenerState,
+  kLookup
 };
 
 // What the subcommand asks of the API.
@@ -58,6 +59,7 @@ struct ApiCall {
   std::string session;   // end-session
   std::string listener;  // listener-drain, listener-enable, listener-disable
   std::string state;     // their verb
+  std::string client;    // lookup
 };
 
 // Why a VIP is not announced, with the figures: "no backends up (1 of 2)", "hold-down (3 s
@@ -190,11 +192,36 @@ void printReadable(Action action, const json& body) {
           rows);
       return;
     }
-    case Action::kPool:
-      fmt::print("pool {} ({}, {})\n", text(body["name"]), text(body["balance"]),
-                 text(body["kind"]));
+    case Action::kPool: {
+      // One line before the table, whatever the algorithm: completion reads the names below it.
+      const json maglev = body.value("maglev", json(nullptr));
+      const std::string table =
+          maglev.is_object() ? fmt::format(", table {} slots, digest {}",
+                                           text(maglev["table_size"]), text(maglev["digest"]))
+                             : "";
+      fmt::print("pool {} ({}, {}{})\n", text(body["name"]), text(body["balance"]),
+                 text(body["kind"]), table);
       printBackends(body["backends"]);
       return;
+    }
+    case Action::kLookup: {
+      const json backend = body.value("backend", json(nullptr));
+      const json owner = body.value("table_owner", json(nullptr));
+      const auto named = [](const json& b) {
+        return b.is_object() ? fmt::format("{}  {}  ({})", text(b["name"]), text(b["address"]),
+                                           text(b["state"]))
+                             : std::string("none");
+      };
+      fmt::print("client   {} (hash_key {})\n", text(body["client"]), text(body["hash_key"]));
+      fmt::print("backend  {}\n", backend.is_object() ? named(backend)
+                                                      : "none: every backend is down, draining or "
+                                                        "disabled (no-backend)");
+      fmt::print("slot     {} of {}, owned by {}{}\n", text(body["slot"]), text(body["table_size"]),
+                 named(owner),
+                 body.value("fallback", false) && backend.is_object() ? ": fell back" : "");
+      fmt::print("digest   {}\n", text(body["digest"]));
+      return;
+    }
     case Action::kSessions: {
       std::vector<std::vector<std::string>> rows;
       for (const auto& s : body["sessions"]) {
@@ -320,6 +347,10 @@ httplib::Result callApi(httplib::Client& client, const ApiCall& call,
     case Action::kPools: return client.Get(base + "pools", headers);
     case Action::kPool:
       return client.Get(base + "pools/" + admin::encodeSegment(call.pool), headers);
+    case Action::kLookup:
+      return client.Get(base + "pools/" + admin::encodeSegment(call.pool) +
+                            "/lookup?client=" + admin::encodeSegment(call.client),
+                        headers);
     case Action::kReload:
       return client.Post(base + (call.dry_run ? "reload/dry-run" : "reload"), headers, "",
                          "application/json");
@@ -399,9 +430,18 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
   simple(reload, Action::kReload);
   simple(o.ctl->add_subcommand("pools", "Every pool, with how many backends are available"),
          Action::kPools);
-  auto* pool = o.ctl->add_subcommand("pool", "One pool's backends: state, weight, counters");
+  auto* pool = o.ctl->add_subcommand(
+      "pool", "One pool's backends: state, weight, counters (maglev: the table's digest)");
   pool->add_option("POOL", o.call.pool, "Pool name")->required();
   simple(pool, Action::kPool);
+  auto* lookup = o.ctl->add_subcommand(
+      "lookup", "Which backend a new connection from CLIENT gets now (maglev pools)");
+  lookup->add_option("POOL", o.call.pool, "Pool name")->required();
+  lookup
+      ->add_option("CLIENT", o.call.client,
+                   "IP, or IP:PORT / [IPv6]:PORT (needed with hash_key = \"client-ip-port\")")
+      ->required();
+  simple(lookup, Action::kLookup);
   struct StateVerb {
     const char* name;
     const char* help;

@@ -3,6 +3,7 @@
 #include "admin/file_digest.h"
 #include "app/serving_builder.h"
 #include "base/log.h"
+#include "proxy/balancer_plans.h"
 
 namespace l4lb::app {
 
@@ -104,7 +105,8 @@ std::string commitReload(PreparedReload reload, ReloadTargets targets) {
     }
   };
   if (targets.controller) {
-    targets.controller->rebase(next, admin::fileSha256(next.source), post);
+    targets.controller->rebase(next, admin::fileSha256(next.source), post,
+                               proxy::maglevTables(reload.serving_->plans));
   } else {
     post(nullptr);
   }

@@ -26,6 +26,9 @@ struct BackendSlot {
   std::string name;
   std::uint32_t weight = 1;
   bool backup = false;  // picked only while no primary (non-backup) backend is up
+  // Where the name leads (its endpoint URL). No balancer picks by it: the Maglev table's digest
+  // includes it, so instances that give one name two addresses do not look alike.
+  std::string address = {};
 };
 
 struct PickRequest {

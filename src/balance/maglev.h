@@ -35,12 +35,26 @@ class MaglevBalancer final : public Balancer {
 
   [[nodiscard]] std::uint32_t pick(const PickRequest& request) override;
 
+  // What pick() answers for a new flow of `flow_hash` (nothing excluded) and why: the slot it
+  // lands in, that slot's owner, and the backend chosen (the owner, or where the probes fell
+  // back to while the owner is not eligible). The admin API's "which backend for this client",
+  // through the very code the workers pick with.
+  struct Explained {
+    std::uint32_t slot = kNoBackend;   // kNoBackend: the table is empty
+    std::uint32_t owner = kNoBackend;  // config index
+    std::uint32_t backend = kNoBackend;
+  };
+  [[nodiscard]] Explained explain(std::uint64_t flow_hash) const;
+
   [[nodiscard]] const MaglevTable& table() const { return *table_; }
   // A table built for other weights of the same backends (the admin API's weight changes: built
   // off the data path, shared read-only by the workers).
   void setTable(std::shared_ptr<const MaglevTable> table) { table_ = std::move(table); }
 
  private:
+  [[nodiscard]] std::uint32_t choose(std::uint64_t hash,
+                                     std::span<const std::uint32_t> exclude) const;
+
   std::shared_ptr<const MaglevTable> table_;
 };
 
@@ -52,6 +66,7 @@ class MaglevPlan final : public BalancerPlan {
   [[nodiscard]] std::unique_ptr<Balancer> instantiate(std::uint64_t seed) const override;
 
   [[nodiscard]] const MaglevTable& table() const { return *table_; }
+  [[nodiscard]] std::shared_ptr<const MaglevTable> sharedTable() const { return table_; }
 
  private:
   std::vector<BackendSlot> backends_;

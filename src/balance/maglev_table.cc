@@ -12,6 +12,9 @@ namespace {
 // client of a mixed-version fleet gets.
 constexpr std::uint64_t kOffsetSeed = 0x6d61676c65762d31ULL;  // "maglev-1"
 constexpr std::uint64_t kSkipSeed = 0x6d61676c65762d32ULL;    // "maglev-2"
+// The digest's: changing it changes every digest (not any table), so instances of two versions
+// would look as if they disagreed.
+constexpr std::uint64_t kDigestSeed = 0x6d61676c65762d64ULL;  // "maglev-d"
 
 }  // namespace
 
@@ -38,6 +41,24 @@ MaglevTable::MaglevTable(std::span<const BackendSlot> backends, std::uint32_t si
   const bool any_weight = std::any_of(backends.begin(), backends.end(),
                                       [](const BackendSlot& b) { return b.weight > 0; });
   if (any_weight) populate(backends, nextPrime(std::max<std::uint32_t>(size, 2)));
+  digest_ = computeDigest(backends);
+}
+
+std::uint64_t MaglevTable::computeDigest(std::span<const BackendSlot> backends) const {
+  // Each backend's identity hashed once, then the slots chained through mix64 (a bijection, so
+  // no two different sequences are made alike by the chaining itself): O(M), no allocation
+  // beyond one word per backend.
+  std::vector<std::uint64_t> identity(backends.size());
+  for (std::size_t b = 0; b < backends.size(); ++b) {
+    const BackendSlot& backend = backends[b];
+    const std::uint64_t name = hashString(backend.name, kDigestSeed);
+    identity[b] = hashString(backend.address, name ^ (backend.backup ? 1U : 0U));
+  }
+  // Weights do not enter as such: what they decide is which slots each backend owns. A backend
+  // of weight 0 owns none and is never picked (not even as a fallback), so it changes nothing.
+  std::uint64_t h = mix64(kDigestSeed ^ entries_.size());
+  for (const std::uint32_t entry : entries_) h = mix64(h + identity[entry]);
+  return h;
 }
 
 void MaglevTable::populate(std::span<const BackendSlot> backends, std::uint32_t size) {

@@ -44,22 +44,36 @@ class MaglevTable {
   [[nodiscard]] bool empty() const { return entries_.empty(); }
   [[nodiscard]] std::uint32_t size() const { return static_cast<std::uint32_t>(entries_.size()); }
 
-  // The backend owning `hash`'s slot, or kNoBackend if the table is empty.
+  // The slot a flow of `hash` lands in (size() must not be 0), and the backend owning it, or
+  // kNoBackend if the table is empty.
+  [[nodiscard]] std::uint32_t slotOf(std::uint64_t hash) const {
+    return static_cast<std::uint32_t>(hash % entries_.size());
+  }
   [[nodiscard]] std::uint32_t lookup(std::uint64_t hash) const {
-    return entries_.empty() ? kNoBackend : entries_[hash % entries_.size()];
+    return entries_.empty() ? kNoBackend : entries_[slotOf(hash)];
   }
   [[nodiscard]] std::span<const std::uint32_t> entries() const { return entries_; }
 
   // Config indices of the backends sorted by name (ties by config index).
   [[nodiscard]] std::span<const std::uint32_t> byName() const { return by_name_; }
 
+  // A fingerprint of the table, the same on every instance, build and process whose table is
+  // the same: the size, then each slot's owner in slot order, an owner being its name, address
+  // and backup flag (never its config index, so the order the config lists backends in does not
+  // matter, as it does not for the table; the backup flag because it changes picks). Computed
+  // once, as the table is built. Operators of several instances behind ECMP compare it (the
+  // admin API, l4lb_pool_maglev_info).
+  [[nodiscard]] std::uint64_t digest() const { return digest_; }
+
  private:
   void populate(std::span<const BackendSlot> backends, std::uint32_t size);
+  [[nodiscard]] std::uint64_t computeDigest(std::span<const BackendSlot> backends) const;
 
   // 32-bit entries: 256 KiB for the default 65537 slots, built once per config and shared by
   // every worker, and no cap on pool size below kNoBackend.
   std::vector<std::uint32_t> entries_;
   std::vector<std::uint32_t> by_name_;
+  std::uint64_t digest_ = 0;
 };
 
 }  // namespace l4lb::balance

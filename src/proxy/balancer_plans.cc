@@ -1,5 +1,7 @@
 #include "proxy/balancer_plans.h"
 
+#include "balance/maglev.h"
+
 namespace l4lb::proxy {
 
 std::uint32_t weightScale(const config::PoolConfig& pool) {
@@ -15,7 +17,7 @@ std::vector<balance::BackendSlot> balancerSlots(const config::PoolConfig& pool,
   for (std::size_t b = 0; b < pool.backends.size(); ++b) {
     const auto& backend = pool.backends[b];
     const std::uint32_t weight = b < weights.size() ? weights[b] : backend.weight;
-    slots.push_back({backend.name, weight * scale, backend.backup});
+    slots.push_back({backend.name, weight * scale, backend.backup, backend.address.url});
   }
   return slots;
 }
@@ -28,6 +30,17 @@ std::vector<std::shared_ptr<const balance::BalancerPlan>> planPools(const config
         balance::makeBalancerPlan(pool.balance, balancerSlots(pool), pool.maglev_table_size));
   }
   return plans;
+}
+
+std::vector<std::shared_ptr<const balance::MaglevTable>> maglevTables(
+    std::span<const std::shared_ptr<const balance::BalancerPlan>> plans) {
+  std::vector<std::shared_ptr<const balance::MaglevTable>> tables;
+  tables.reserve(plans.size());
+  for (const auto& plan : plans) {
+    const auto* maglev = dynamic_cast<const balance::MaglevPlan*>(plan.get());
+    tables.push_back(maglev != nullptr ? maglev->sharedTable() : nullptr);
+  }
+  return tables;
 }
 
 }  // namespace l4lb::proxy

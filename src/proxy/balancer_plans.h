@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "balance/balancer.h"
+#include "balance/maglev_table.h"
 #include "config/config.h"
 
 namespace l4lb::proxy {
@@ -32,5 +33,10 @@ inline constexpr std::uint32_t kSlowStartScale = 100;
 // built here, once per config (worker::ServingConfig holds them).
 [[nodiscard]] std::vector<std::shared_ptr<const balance::BalancerPlan>> planPools(
     const config::Config& config);
+
+// Each plan's Maglev table (null for the other algorithms): the tables the workers use until an
+// operator changes a weight, which the admin API digests and looks clients up in.
+[[nodiscard]] std::vector<std::shared_ptr<const balance::MaglevTable>> maglevTables(
+    std::span<const std::shared_ptr<const balance::BalancerPlan>> plans);
 
 }  // namespace l4lb::proxy

@@ -62,6 +62,7 @@ def zsh(scripts, *words: str) -> list[str]:
 def test_bash_completes_commands_options_and_values(scripts):
     assert bash(scripts, "l4lb", "") == ["run", "check", "ctl", "completion"]
     assert set(bash(scripts, "l4lb", "ctl", "d")) == {"drain", "disable"}
+    assert bash(scripts, "l4lb", "ctl", "lo") == ["lookup"]
     assert "--token-file" in bash(scripts, "l4lb", "ctl", "--")
     # An option's value is not a subcommand: after --socket URL, ctl's subcommands again.
     assert "pools" in bash(scripts, "l4lb", "ctl", "--socket", "unix:///x", "po")
@@ -77,6 +78,7 @@ def test_bash_completes_pool_and_backend_names_from_the_running_l4lb(l4lb, workd
     url = f"unix://{sock}"
     # The first word is the command as typed: the names come from running it.
     assert bash(scripts, L4LB_BIN, "ctl", "--socket", url, "pool", "") == ["back"]
+    assert bash(scripts, L4LB_BIN, "ctl", "--socket", url, "lookup", "") == ["back"]
     assert bash(scripts, L4LB_BIN, "ctl", "--socket", url, "drain", "back", "") == ["alpha",
                                                                                      "beta"]
     assert bash(scripts, L4LB_BIN, "ctl", "--socket", url, "drain", "back", "b") == ["beta"]
