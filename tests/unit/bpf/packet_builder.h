@@ -43,6 +43,14 @@ inline Address ip(const std::string& text) {
   return address;
 }
 
+inline Address ipv4FromHost(std::uint32_t host_order) {
+  Address address;
+  for (std::size_t i = 0; i < 4; ++i) {
+    address.bytes[i] = static_cast<std::uint8_t>(host_order >> (24 - 8 * i));
+  }
+  return address;
+}
+
 struct Tuple {
   Address src;
   Address dst;

@@ -17,21 +17,11 @@ namespace {
 constexpr std::uint8_t kIpipProto = 4;   // IPPROTO_IPIP: IPv4 inside
 constexpr std::uint8_t kIpv6Proto = 41;  // IPPROTO_IPV6: IPv6 inside
 
-Address v4FromHost(std::uint32_t host_order) {
-  Address address;
-  address.family = AF_INET;
-  for (int i = 0; i < 4; ++i) {
-    address.bytes[static_cast<std::size_t>(i)] =
-        static_cast<std::uint8_t>(host_order >> (24 - 8 * i));
-  }
-  return address;
-}
-
 // The outer source the program must choose for `tuple` (lb_layout.h, l4lb_encap_source_bits):
 // the fixture's prefixes with their low 16 bits from the flow hash.
 Address encapSource(const Tuple& tuple, bool hash_port, int outer_family) {
   const std::uint32_t bits = l4lb_encap_source_bits(proxyPathHash(tuple, hash_port), tuple.sport);
-  if (outer_family == AF_INET) return v4FromHost((kEncapPrefix4 & 0xffff0000U) | (bits & 0xffff));
+  if (outer_family == AF_INET) return ipv4FromHost((kEncapPrefix4 & 0xffff0000U) | (bits & 0xffff));
   Address source = kEncapPrefix6;
   source.bytes[14] = static_cast<std::uint8_t>(bits >> 8);
   source.bytes[15] = static_cast<std::uint8_t>(bits);
