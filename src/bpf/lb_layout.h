@@ -37,8 +37,11 @@ struct l4lb_vip_key {
   __u8 family;    /* L4LB_AF_INET or L4LB_AF_INET6 */
 };
 
-#define L4LB_VIP_IPIP (1U << 0)      /* encapsulate to the backend; without it: L2 DSR */
-#define L4LB_VIP_HASH_PORT (1U << 1) /* hash client address and port; without it: address only */
+#define L4LB_VIP_IPIP (1U << 0) /* encapsulate to the backend; without it: L2 DSR */
+/* Hash the client's address and port (the proxy path's "client-ip-port"): with the VIP's
+ * address, port and protocol fixed per table, that is the 5-tuple. Without it, the address only
+ * ("client-ip"): all of a client's flows go to one backend. */
+#define L4LB_VIP_HASH_PORT (1U << 1)
 
 struct l4lb_vip {
   __u32 id;    /* < L4LB_MAX_VIPS: its slot in maglev_tables and vip_stats */
@@ -98,7 +101,7 @@ struct l4lb_conn {
 
 /* ---- maps "vip_stats" (PERCPU_ARRAY, u32 VIP id, L4LB_MAX_VIPS) and "backend_stats"
  * (PERCPU_ARRAY, u32 backend index, L4LB_MAX_BACKENDS): one struct per CPU; sum them. ----
- * A VIP counts every packet it forwards or answers; a backend every packet sent to it. */
+ * A VIP counts every packet to it, dropped ones too; a backend every packet sent to it. */
 struct l4lb_counters {
   __u64 packets;
   __u64 bytes;       /* whole frames as received, Ethernet header included */
