@@ -2,13 +2,17 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <netinet/in.h>
 
+#include <array>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <utility>
 
 #include "balance/balancer.h"
 #include "balance/maglev_table.h"
+#include "balance/packet_hash.h"
 #include "base/fd.h"
 #include "bpf/map_io.h"
 #include "xdp_lb.skel.h"
@@ -130,6 +134,17 @@ std::vector<std::uint32_t> tableSlots(const balance::MaglevTable& table,
     slots.push_back(backend < index_of.size() ? index_of[backend] : 0);
   }
   return slots;
+}
+
+std::uint32_t slotOf(const l4lb_flow& flow, std::uint32_t vip_flags, std::uint32_t table_size) {
+  if (table_size == 0) return 0;
+  // The address words as bytes in network (memory) order, as the program reads them.
+  std::array<std::uint8_t, sizeof(flow.src)> address{};
+  std::memcpy(address.data(), flow.src, address.size());
+  const std::uint32_t length = flow.family == L4LB_AF_INET ? 4 : 16;
+  const std::uint64_t hash = l4lb_client_hash(address.data(), length, ntohs(flow.sport),
+                                              (vip_flags & L4LB_VIP_HASH_PORT) != 0);
+  return static_cast<std::uint32_t>(hash % table_size);
 }
 
 }  // namespace l4lb::bpf

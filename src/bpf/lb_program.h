@@ -50,7 +50,8 @@ class LbProgram {
 
   // Makes a new table for `vip_id` whose slot s names backend index slots[s] (its size M is
   // slots.size(), at most L4LB_MAX_TABLE_SIZE), fills it, then swaps it in with one update of
-  // the outer map, so a packet sees the old table or the new one, never a mix.
+  // the outer map, so a packet sees the old table or the new one, never a mix. A pool with no
+  // backend has no table (balance::MaglevTable is empty): removeTable.
   [[nodiscard]] base::Result<void> setTable(std::uint32_t vip_id,
                                             std::span<const std::uint32_t> slots);
   // The VIP's table is gone: its new flows are dropped (L4LB_NO_BACKEND).
@@ -77,5 +78,10 @@ class LbProgram {
 // index the control plane gave that config backend (0 leaves the slot empty). For setTable.
 [[nodiscard]] std::vector<std::uint32_t> tableSlots(const balance::MaglevTable& table,
                                                     std::span<const std::uint32_t> index_of);
+
+// The slot of a table of `table_size` slots the program picks for `flow` on a VIP with
+// `vip_flags` (L4LB_VIP_HASH_PORT or not): balance/packet_hash.h, as xdp_lb.bpf.c computes it.
+[[nodiscard]] std::uint32_t slotOf(const l4lb_flow& flow, std::uint32_t vip_flags,
+                                   std::uint32_t table_size);
 
 }  // namespace l4lb::bpf

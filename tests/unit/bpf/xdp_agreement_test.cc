@@ -69,6 +69,7 @@ TEST_F(XdpLbTest, TheProgramAndTheCppSideAgreeOnEveryFlow) {
   std::mt19937_64 random(20261205);  // fixed: a failure names a tuple that can be replayed
   constexpr int kTuples = 100000;
   int disagreements = 0;
+  int slot_disagreements = 0;
   std::map<std::uint32_t, int> per_backend;
   for (int i = 0; i < kTuples; ++i) {
     const AgreementVip& vip = vips[static_cast<std::size_t>(i) % vips.size()];
@@ -99,6 +100,10 @@ TEST_F(XdpLbTest, TheProgramAndTheCppSideAgreeOnEveryFlow) {
       got = out.out[5];  // backendMac(index): the last byte is the index
     }
     const std::uint32_t want = vip.slots[proxyPathHash(tuple, vip.hash_port) % vip.slots.size()];
+    // bpf::slotOf, the packet path's own answer from a 5-tuple, says the same.
+    const std::uint32_t flags = vip.hash_port ? L4LB_VIP_HASH_PORT : 0;
+    const auto size = static_cast<std::uint32_t>(vip.slots.size());
+    if (vip.slots[slotOf(flowOf(tuple), flags, size)] != want) ++slot_disagreements;
     ++per_backend[got];
     if (got != want && ++disagreements <= 5) {
       ADD_FAILURE() << "VIP " << vip.id << ", client port " << tuple.sport << ": program sent to "
@@ -106,6 +111,7 @@ TEST_F(XdpLbTest, TheProgramAndTheCppSideAgreeOnEveryFlow) {
     }
   }
   EXPECT_EQ(disagreements, 0) << "of " << kTuples;
+  EXPECT_EQ(slot_disagreements, 0) << "of " << kTuples;
   // Every backend got flows (the test exercised the whole tables, not one slot).
   for (const std::uint32_t index : {kV4a, kV4b, kV4c, kV6a, kV6b, kV6c}) {
     EXPECT_GT(per_backend[index], 1000) << "backend " << index;
