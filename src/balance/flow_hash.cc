@@ -4,9 +4,8 @@
 
 #include <array>
 #include <cstring>
-#include <span>
 
-#include "balance/hash64.h"
+#include "balance/packet_hash.h"
 
 namespace l4lb::balance {
 namespace {
@@ -41,15 +40,16 @@ std::uint64_t hashClient(const sockaddr* client, HashKey key) {
   if (client == nullptr) return kNoAddressHash;
   // The key is the address bytes in network order (4 for IPv4 and IPv4-mapped IPv6, so a client
   // hashes alike on v4 and dual-stack listeners; 16 for IPv6), then for client-ip-port the port,
-  // also in network order. Copied out with memcpy: `client` need not be aligned for sockaddr_in6.
-  std::array<std::uint8_t, 18> key_bytes{};
-  std::size_t length = 0;
+  // also in network order: packet_hash.h, the function the XDP program computes too. Copied out
+  // with memcpy: `client` need not be aligned for sockaddr_in6.
+  std::array<std::uint8_t, 16> address{};
+  std::uint32_t length = 0;
   in_port_t port = 0;
   switch (client->sa_family) {
     case AF_INET: {
       sockaddr_in sin{};
       std::memcpy(&sin, client, sizeof(sin));
-      std::memcpy(key_bytes.data(), &sin.sin_addr, 4);
+      std::memcpy(address.data(), &sin.sin_addr, 4);
       length = 4;
       port = sin.sin_port;
       break;
@@ -58,10 +58,10 @@ std::uint64_t hashClient(const sockaddr* client, HashKey key) {
       sockaddr_in6 sin6{};
       std::memcpy(&sin6, client, sizeof(sin6));
       if (isV4Mapped(sin6.sin6_addr)) {
-        std::memcpy(key_bytes.data(), sin6.sin6_addr.s6_addr + 12, 4);
+        std::memcpy(address.data(), sin6.sin6_addr.s6_addr + 12, 4);
         length = 4;
       } else {
-        std::memcpy(key_bytes.data(), sin6.sin6_addr.s6_addr, 16);
+        std::memcpy(address.data(), sin6.sin6_addr.s6_addr, 16);
         length = 16;
       }
       port = sin6.sin6_port;
@@ -69,11 +69,7 @@ std::uint64_t hashClient(const sockaddr* client, HashKey key) {
     }
     default: return kNoAddressHash;
   }
-  if (key == HashKey::kClientIpPort) {
-    std::memcpy(key_bytes.data() + length, &port, sizeof(port));  // already network order
-    length += sizeof(port);
-  }
-  return hashBytes(std::span<const std::uint8_t>(key_bytes.data(), length), 0);
+  return l4lb_client_hash(address.data(), length, ntohs(port), key == HashKey::kClientIpPort);
 }
 
 }  // namespace l4lb::balance
