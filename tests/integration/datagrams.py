@@ -16,7 +16,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from net import IO_TIMEOUT, wait_until
+from net import IO_TIMEOUT, free_port, wait_until
 from procs import READY_TIMEOUT, Process
 
 # ---------------------------------------------------------------------------------------------
@@ -24,11 +24,8 @@ from procs import READY_TIMEOUT, Process
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A UDP port that was free a moment ago (bind port 0 and read it back)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A UDP port that is free (see net.free_port: outside the ephemeral range, per worker)."""
+    return free_port(host)
 
 
 def udp_url(port: int, host: str = "127.0.0.1") -> str:

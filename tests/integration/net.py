@@ -6,6 +6,7 @@ and Unix sockets.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
@@ -18,12 +19,47 @@ IO_TIMEOUT = 10.0  # seconds for any single socket operation in a test
 # Ports and endpoint URLs
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago: bind port 0 and read it back."""
+# Ports handed out by port 0 come from the kernel's ephemeral range, which every outgoing
+# connection draws from too: between "free a moment ago" and the server's bind, a client socket
+# of another test worker (or of l4lb itself) can take it. So each pytest-xdist worker gets its
+# own slice below the ephemeral range and walks it, checking that the port binds.
+_PORT_FLOOR = 10000
+_PORT_SLICE = 2500  # ports per worker: up to 8 workers below 30000
+_port_lock = threading.Lock()
+_port_next: int | None = None
+
+
+def _port_slice() -> tuple[int, int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = _PORT_FLOOR + (index % 8) * _PORT_SLICE
+    return start, start + _PORT_SLICE
+
+
+def _binds(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(family, kind) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for TCP and UDP on host, from this worker's slice of the non-ephemeral range."""
+    global _port_next
+    start, end = _port_slice()
+    with _port_lock:
+        if _port_next is None:
+            _port_next = start
+        for _ in range(end - start):
+            port = _port_next
+            _port_next = start if _port_next + 1 >= end else _port_next + 1
+            if _binds(host, port):
+                return port
+    raise RuntimeError(f"no free port in {start}-{end - 1} on {host}")
 
 
 def tcp_url(port: int, host: str = "127.0.0.1") -> str:
