@@ -25,6 +25,10 @@ json announceJson(const control::AnnounceView& view) {
   out["hold_down_until_unix_ms"] = view.reason == control::WithdrawReason::kHoldDown
                                        ? json(view.hold_down_until_unix_ms)
                                        : json(nullptr);
+  // What the discover source says while the VIP waits for it: "error: dns:...: timeout".
+  out["discovery"] = !view.announced && view.reason == control::WithdrawReason::kDiscoveryNotSynced
+                         ? json(view.discovery)
+                         : json(nullptr);
   return out;
 }
 

@@ -6,6 +6,7 @@
 // side) and exit_report.cc (the totals logged at exit).
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,6 +109,10 @@ class Server {
   void stopDiscovery();
   // Any thread (the admin API's): each running source's state.
   [[nodiscard]] std::vector<config::DiscoveryStatus> discoveryStatus();
+  // Main thread: the pools of the served config whose discover source has had no
+  // authoritative answer applied yet (an answer with backends applied, or an empty one), by
+  // name, each with the source's state and message; what announcing waits for.
+  [[nodiscard]] std::map<std::string, std::string, std::less<>> discoveryUnsynced();
   // Main thread: a settled change of `pool`'s discovered backends, applied as one generation.
   void onDiscovered(const std::string& pool, config::DiscoveredSet set);
   // `next` with the discovered backends of `sets` merged in (each generation keeps them); the
