@@ -57,8 +57,9 @@ class Server {
   void logListening(const config::Config& config, unsigned worker_count);
   // `taken_over`: a binary upgrade, whose checks start from the old process's states.
   [[nodiscard]] base::Result<void> startChecks(const config::Config& config, bool taken_over);
-  // [global] state_file: the drain, disable and weights saved by the admin API before a restart.
-  void restoreSavedState(const config::Config& config);
+  // [global] state_file: the drain, disable and weights saved by the admin API before a restart
+  // (`listeners_only`: a binary upgrade's, which took the backends' from the old process).
+  void restoreSavedState(const config::Config& config, bool listeners_only = false);
   void onSignal(int signal_number);
   // Every kTick: what no event tells this thread (workers finished, the grace over, the
   // SIGUSR2 child exited).
@@ -169,8 +170,10 @@ class Server {
   std::mutex discovery_mutex_;            // discovery_ as the admin thread reads its status
   std::unique_ptr<Announcer> announcer_;  // null: no [global] announce_interface
   base::Fd handed_announce_fd_;           // new process: the old one's announce interface
-  // ... and the listeners its operator drained or disabled.
+  // ... and the listeners its operator drained or disabled, which come with the interface only:
+  // without it (listener_states_taken_ false) they are read from the state file.
   std::vector<upgrade::ListenerAdminState> taken_listener_states_;
+  bool listener_states_taken_ = false;
   bool withdrawing_ = false;  // stopping: VIPs withdrawn, serving for withdraw_grace
   std::int64_t withdraw_deadline_ = 0;
   std::string stop_reason_;

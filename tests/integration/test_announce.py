@@ -10,6 +10,7 @@ directory, reachable from here."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -421,3 +422,44 @@ def test_a_vip_waits_for_its_pools_discovery_to_have_synced_once(l4lb, ns, workd
     assert wait_until(lambda: curl(sock, "GET", "/api/v1/pools/back")[1]["discovery"]["state"]
                       == "error", 15), proc.describe()
     assert announced(ns) and announce_view(sock)["announced"] is True
+
+
+def test_a_listener_drain_is_kept_in_the_state_file_over_a_restart(l4lb, ns, workdir, echo):
+    state = workdir / "state.json"
+    path, sock = announce_config(workdir, global_={"state_file": str(state)})
+    first = start_in(l4lb, ns, path)
+    assert wait_until(lambda: announced(ns), 10), first.describe()
+    out = ctl("--socket", sock, "listener-drain", "front")
+    assert out.returncode == 0, out.stderr
+    assert wait_until(lambda: not announced(ns), 5), first.describe()
+    saved = json.loads(state.read_text())
+    assert saved["listeners"] == [{"listener": "front", "state": "draining"}], saved
+    # A reload keeps it, in memory and in the file it writes again.
+    out = ctl("--socket", sock, "reload")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(state.read_text())["listeners"] == saved["listeners"]
+    first.stop()
+    assert wait_until(lambda: not ns.has_interface(), 5)
+
+    second = start_in(l4lb, ns, path)
+    assert second.wait_log(r'listener "front": draining \(restored from the state file\)') \
+        is not None, second.describe()
+    assert second.wait_log(r"state_file .*: 0 of 1 saved backend restored .*, 1 of 1 listener") \
+        is not None, second.describe()
+    view = announce_view(sock)
+    # Restored before the first decision: never announced by this process.
+    assert (view["announced"], view["reason"], view["changes"]) == (False, "disabled", 0), view
+    assert not announced(ns)
+    status, body = curl(sock, "GET", "/api/v1/listeners")
+    assert {l["name"]: l["admin_state"] for l in body["listeners"]}["front"] == "draining"
+
+    out = ctl("--socket", sock, "listener-enable", "front")
+    assert out.returncode == 0, out.stderr
+    assert wait_until(lambda: announced(ns), 5), second.describe()
+    assert json.loads(state.read_text())["listeners"] == []
+    second.stop()
+    assert wait_until(lambda: not ns.has_interface(), 5)
+
+    third = start_in(l4lb, ns, path)
+    assert wait_until(lambda: announced(ns), 10), third.describe()
+    assert "restored from the state file" not in third.stderr()
