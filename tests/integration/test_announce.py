@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import L4LB_BIN, config_toml, start_unbound, wait_until
+from harness import L4LB_BIN, admin_get, config_toml, start_unbound, wait_until
 from netns import netns_available
 from test_admin_api import curl, ctl
 
@@ -208,10 +208,7 @@ def test_a_vip_is_withdrawn_when_its_backends_go_down_and_announced_again_after_
         assert wait_until(lambda: seen.append(announce_view(sock)["reason"]) or announced(ns),
                           15), proc.describe()
         assert "hold-down" in seen, seen
-        status, metrics = 0, ""
-        out = subprocess.run(["curl", "-sS", "--unix-socket", sock, "http://l4lb/metrics"],
-                             capture_output=True, text=True, timeout=10)
-        metrics = out.stdout
+        metrics = admin_get(sock, "/metrics")
         assert f'l4lb_vip_announced{{listener="front",vip="{VIP}"}} 1' in metrics, metrics
         assert f'l4lb_vip_announce_changes_total{{listener="front",vip="{VIP}"}} 3' in metrics
     finally:
