@@ -13,13 +13,14 @@
 #include "config/limits.h"
 #include "discover/etcd_messages.h"
 #include "fuzz_endpoint_filter.h"
+#include "proto/base64.h"
 
 namespace {
 
 using namespace l4lb;
 
 void roundTrips(const std::string& bytes) {
-  auto back = discover::base64Decode(discover::base64Encode(bytes));
+  auto back = proto::base64Decode(proto::base64Encode(bytes), discover::kMaxEtcdBase64Text);
   if (!back || *back != bytes) std::abort();
 }
 
@@ -55,6 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (backend->weight < 1 || backend->weight > config::kMaxWeight) std::abort();
     if (backend->address.isStream() == datagram) std::abort();
   }
-  if (auto decoded = discover::base64Decode(text)) roundTrips(*decoded);
+  if (auto decoded = proto::base64Decode(text, discover::kMaxEtcdBase64Text)) {
+    roundTrips(*decoded);
+  }
   return 0;
 }

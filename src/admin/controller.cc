@@ -559,7 +559,11 @@ void Controller::agentReport(std::string_view pool_name, std::string_view backen
 }
 
 void Controller::saveStateLocked() const {
-  if (hooks_.save_state) hooks_.save_state(renderStateFile(*config_, current_));
+  if (!hooks_.save_state) return;
+  std::vector<SavedListener> listeners;
+  for (const auto& [name, state] : listener_states_)
+    listeners.push_back(SavedListener{name, state});
+  hooks_.save_state(renderStateFile(*config_, current_, listeners));
 }
 
 void Controller::publishLocked() {

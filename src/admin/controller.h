@@ -167,9 +167,11 @@ class Controller {
   [[nodiscard]] bool listenerWithdrawn(std::string_view listener) const;
   // The listeners drained or disabled, by name (a binary upgrade carries them over).
   [[nodiscard]] std::vector<std::pair<std::string, control::AdminState>> listenerStates() const;
-  // A listener's state the process before this one had (a binary upgrade); unknown names and
-  // kEnabled change nothing.
-  void restoreListenerState(std::string_view listener, control::AdminState state);
+  // A listener's state the process before this one had (a binary upgrade, or the state file:
+  // `from` says which, for the log); unknown names and kEnabled change nothing. True when it
+  // changed the listener.
+  bool restoreListenerState(std::string_view listener, control::AdminState state,
+                            std::string_view from);
   // GET /api/v1/announce.
   [[nodiscard]] ApiReply announce() const;
 

@@ -25,6 +25,10 @@ json announceJson(const control::AnnounceView& view) {
   out["hold_down_until_unix_ms"] = view.reason == control::WithdrawReason::kHoldDown
                                        ? json(view.hold_down_until_unix_ms)
                                        : json(nullptr);
+  // What the discover source says while the VIP waits for it: "error: dns:...: timeout".
+  out["discovery"] = !view.announced && view.reason == control::WithdrawReason::kDiscoveryNotSynced
+                         ? json(view.discovery)
+                         : json(nullptr);
   return out;
 }
 
@@ -54,6 +58,7 @@ ApiReply Controller::changeListener(std::string_view listener, std::string_view 
     listener_states_[found->name] = *state;
   }
   ++changes_;
+  saveStateLocked();
   base::logInfo("listener \"{}\": {} (admin API){}", found->name, adminStateName(*state),
                 found->announce
                     ? (*state == control::AdminState::kEnabled ? ": its VIP may be announced again"
@@ -76,15 +81,17 @@ std::vector<std::pair<std::string, control::AdminState>> Controller::listenerSta
   return {listener_states_.begin(), listener_states_.end()};
 }
 
-void Controller::restoreListenerState(std::string_view listener, control::AdminState state) {
+bool Controller::restoreListenerState(std::string_view listener, control::AdminState state,
+                                      std::string_view from) {
   std::lock_guard lock(mutex_);
-  if (state == control::AdminState::kEnabled) return;
+  if (state == control::AdminState::kEnabled) return false;
   for (const auto& candidate : config_->listeners) {
     if (candidate.name != listener) continue;
     listener_states_[candidate.name] = state;
-    base::logInfo("listener \"{}\": {} (carried over by the binary upgrade)", candidate.name,
-                  adminStateName(state));
+    base::logInfo("listener \"{}\": {} ({})", candidate.name, adminStateName(state), from);
+    return true;
   }
+  return false;
 }
 
 ApiReply Controller::announce() const {

@@ -33,7 +33,8 @@ std::optional<control::AdminState> stateNamed(const std::string& name) {
 
 }  // namespace
 
-std::string renderStateFile(const config::Config& config, const control::AdminSnapshot& states) {
+std::string renderStateFile(const config::Config& config, const control::AdminSnapshot& states,
+                            const std::vector<SavedListener>& listeners) {
   json backends = json::array();
   for (std::size_t p = 0; p < config.pools.size() && p < states.states.size(); ++p) {
     const auto& pool = config.pools[p];
@@ -46,7 +47,18 @@ std::string renderStateFile(const config::Config& config, const control::AdminSn
                               {"config_weight", pool.backends[b].weight}});
     }
   }
-  return json{{"l4lb_state", kFormatVersion}, {"backends", std::move(backends)}}.dump(1) + "\n";
+  json listener_states = json::array();
+  for (const SavedListener& listener : listeners) {
+    if (listener.state == control::AdminState::kEnabled) continue;  // the default: not kept
+    listener_states.push_back(
+        json{{"listener", listener.listener}, {"state", adminStateName(listener.state)}});
+  }
+  // Still version 1: "listeners" is one more key, which older readers ignore.
+  return json{{"l4lb_state", kFormatVersion},
+              {"backends", std::move(backends)},
+              {"listeners", std::move(listener_states)}}
+             .dump(1) +
+         "\n";
 }
 
 base::Result<void> writeStateFile(const std::string& path, const std::string& text) {
@@ -69,8 +81,7 @@ base::Result<void> writeStateFile(const std::string& path, const std::string& te
   return {};
 }
 
-base::Result<std::vector<SavedBackend>> parseStateFile(const std::string& text,
-                                                       const std::string& path) {
+base::Result<SavedState> parseStateFile(const std::string& text, const std::string& path) {
   const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object() ||
       parsed.value("l4lb_state", 0) != kFormatVersion || !parsed.contains("backends") ||
@@ -78,7 +89,7 @@ base::Result<std::vector<SavedBackend>> parseStateFile(const std::string& text,
     return base::failure(
         fmt::format("{}: not an l4lb state file (version {})", path, kFormatVersion));
   }
-  std::vector<SavedBackend> saved;
+  SavedState saved;
   for (const auto& entry : parsed["backends"]) {
     if (!entry.is_object()) continue;
     SavedBackend backend;
@@ -96,15 +107,42 @@ base::Result<std::vector<SavedBackend>> parseStateFile(const std::string& text,
     backend.state = *state;
     backend.weight = weight.get<std::uint32_t>();
     backend.config_weight = config_weight.get<std::uint32_t>();
-    saved.push_back(std::move(backend));
+    saved.backends.push_back(std::move(backend));
+  }
+  if (!parsed.contains("listeners")) return saved;  // written before listeners were kept
+  if (!parsed["listeners"].is_array()) {
+    return base::failure(fmt::format("{}: \"listeners\" is not a list", path));
+  }
+  for (const auto& entry : parsed["listeners"]) {
+    const json name = entry.is_object() ? entry.value("listener", json(nullptr)) : json(nullptr);
+    const auto state = entry.is_object() ? stateNamed(entry.value("state", ""))
+                                         : std::optional<control::AdminState>();
+    if (!name.is_string() || name.get<std::string>().empty() || !state) {
+      return base::failure(
+          fmt::format("{}: a listener entry is incomplete: {}", path, entry.dump()));
+    }
+    saved.listeners.push_back(SavedListener{name.get<std::string>(), *state});
   }
   return saved;
 }
 
-std::size_t restoreState(Controller& controller, const config::Config& config,
-                         const std::vector<SavedBackend>& saved) {
+std::size_t restoreListeners(Controller& controller, const std::vector<SavedListener>& saved) {
   std::size_t restored = 0;
-  for (const SavedBackend& entry : saved) {
+  for (const SavedListener& entry : saved) {
+    if (controller.restoreListenerState(entry.listener, entry.state,
+                                        "restored from the state file")) {
+      ++restored;
+    }
+  }
+  return restored;
+}
+
+RestoredCounts restoreState(Controller& controller, const config::Config& config,
+                            const SavedState& saved) {
+  RestoredCounts counts;
+  // The listeners first: each backend restored saves the file, which then keeps them too.
+  counts.listeners = restoreListeners(controller, saved.listeners);
+  for (const SavedBackend& entry : saved.backends) {
     const config::BackendConfig* found = nullptr;
     for (const auto& pool : config.pools) {
       if (pool.name != entry.pool) continue;
@@ -123,15 +161,15 @@ std::size_t restoreState(Controller& controller, const config::Config& config,
     }
     if (!change.state && !change.weight) continue;
     const ApiReply reply = controller.changeBackend(entry.pool, entry.backend, change);
-    if (reply.status == 200) ++restored;
+    if (reply.status == 200) ++counts.backends;
   }
-  return restored;
+  return counts;
 }
 
-base::Result<std::vector<SavedBackend>> readStateFile(const std::string& path) {
+base::Result<SavedState> readStateFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (errno == ENOENT) return std::vector<SavedBackend>{};
+    if (errno == ENOENT) return SavedState{};
     return base::lastError("open").within(path);
   }
   std::ostringstream text;

@@ -92,7 +92,8 @@ void Announcer::configure(const config::Config& config, std::int64_t now_ms) {
                                         .address_text = addressText(address),
                                         .min_backends = 1,
                                         .state = control::AnnounceState(timing),
-                                        .backends_up = 0};
+                                        .backends_up = 0,
+                                        .discovery = {}};
     vip.pool = listener.pool_index;
     vip.min_backends = listener.announce_min_backends.value_or(config.global.announce_min_backends);
     // Found on the handed interface: announced by the process before this one.
@@ -117,13 +118,16 @@ void Announcer::update(std::int64_t now_ms, const AnnounceSources& sources) {
     vip.backends_up =
         control::backendsUp(sources.health.get(), sources.backend_state ? &admin : nullptr,
                             vip.pool, backend_count, pool.health.has_value());
+    const auto unsynced = sources.discovery_unsynced.find(pool.name);
+    vip.discovery = unsynced != sources.discovery_unsynced.end() ? unsynced->second : "";
     const control::AnnounceInputs inputs{
         .serving = serving_,
         .backends_up = vip.backends_up,
         .min_backends = vip.min_backends,
         .operator_withdrawn =
             sources.listener_withdrawn && sources.listener_withdrawn(vip.listener),
-        .stopping = stopping_};
+        .stopping = stopping_,
+        .discovery_synced = unsynced == sources.discovery_unsynced.end()};
     if (!vip.state.update(inputs, now_ms)) continue;
     if (vip.state.announced()) {
       base::logInfo("listener \"{}\": VIP {} announced on {} ({} of {} backends up)", vip.listener,
@@ -194,7 +198,10 @@ void Announcer::publishViews(std::int64_t now_ms) {
         .min_backends = vip.min_backends,
         .hold_down_until_unix_ms = held ? wall_now + (vip.state.holdDownUntil() - now_ms) : 0,
         .hold_down_ms = vip.state.holdDown().count(),
-        .changes = vip.state.changes()});
+        .changes = vip.state.changes(),
+        .discovery = vip.state.reason() == control::WithdrawReason::kDiscoveryNotSynced
+                         ? vip.discovery
+                         : std::string()});
   }
   std::lock_guard lock(views_mutex_);
   views_ = std::move(views);

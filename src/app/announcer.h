@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,9 @@ struct AnnounceSources {
   std::function<control::AdminState(std::uint32_t pool, std::uint32_t backend)> backend_state;
   // Whether the operator drained or disabled a listener; unset: never.
   std::function<bool(std::string_view listener)> listener_withdrawn;
+  // The pools whose discover source has not had an authoritative answer applied yet, by name:
+  // the source's state and message. Their VIPs wait (control::AnnounceInputs::discovery_synced).
+  std::map<std::string, std::string, std::less<>> discovery_unsynced;
 };
 
 class Announcer {
@@ -71,6 +75,7 @@ class Announcer {
     std::uint32_t min_backends = 1;
     control::AnnounceState state;
     std::uint32_t backends_up = 0;
+    std::string discovery;  // why its pool's discover source has not synced; empty: it has
   };
 
   Announcer(net::TunDevice device, net::RouteNetlink netlink, std::vector<net::Cidr> present)

@@ -63,7 +63,7 @@ struct ApiCall {
 };
 
 // Why a VIP is not announced, with the figures: "no backends up (1 of 2)", "hold-down (3 s
-// left)".
+// left)", "discovery not synced: error: dns:...: timeout".
 std::string whyNotAnnounced(const json& vip) {
   if (vip.value("announced", false)) return "-";
   const std::string reason = vip.value("reason", json(nullptr)).is_string()
@@ -72,6 +72,10 @@ std::string whyNotAnnounced(const json& vip) {
   if (reason == "no backends up") {
     return fmt::format("no backends up ({} of {})", vip.value("backends_up", 0),
                        vip.value("min_backends", 0));
+  }
+  const json discovery = vip.value("discovery", json(nullptr));
+  if (reason == "discovery not synced" && discovery.is_string()) {
+    return fmt::format("{}: {}", reason, discovery.get<std::string>());
   }
   const json until = vip.value("hold_down_until_unix_ms", json(nullptr));
   if (reason == "hold-down" && until.is_number()) {

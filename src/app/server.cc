@@ -94,8 +94,9 @@ bool Server::start() {
   if (!startAdmin(config, worker_count, /*bind=*/!target)) return false;
   if (controller_) {
     for (const auto& taken : taken_listener_states_) {
-      controller_->restoreListenerState(taken.listener,
-                                        static_cast<control::AdminState>(taken.admin));
+      (void)controller_->restoreListenerState(taken.listener,
+                                              static_cast<control::AdminState>(taken.admin),
+                                              "carried over by the binary upgrade");
     }
   }
   // Every socket is bound (but a binary upgrade's admin API); no thread runs yet.
@@ -220,6 +221,10 @@ base::Result<void> Server::startChecks(const config::Config& config, bool taken_
     for (auto& w : workers_) w->applyHealth(carried);  // before their threads start
   }
   if (taken_over && controller_) {
+    // An old process without an announce interface sent no listener states; it saved them.
+    if (!listener_states_taken_ && !config.global.state_file.empty()) {
+      restoreSavedState(config, /*listeners_only=*/true);
+    }
     applyTakenAdminStates(*controller_, taken_backends_);
   } else if (controller_ && !config.global.state_file.empty()) {
     restoreSavedState(config);
@@ -227,7 +232,7 @@ base::Result<void> Server::startChecks(const config::Config& config, bool taken_
   return {};
 }
 
-void Server::restoreSavedState(const config::Config& config) {
+void Server::restoreSavedState(const config::Config& config, bool listeners_only) {
   const std::string& path = config.global.state_file;
   auto saved = admin::readStateFile(path);
   if (!saved) {
@@ -235,11 +240,18 @@ void Server::restoreSavedState(const config::Config& config) {
     base::logWarn("global.state_file: not restored: {}", saved.error().message());
     return;
   }
-  const std::size_t restored = admin::restoreState(*controller_, config, *saved);
+  if (listeners_only) {
+    const std::size_t restored = admin::restoreListeners(*controller_, saved->listeners);
+    base::logInfo("global.state_file {}: {} of {} saved listener{} restored (drain, disable)", path,
+                  restored, saved->listeners.size(), saved->listeners.size() == 1 ? "" : "s");
+    return;
+  }
+  const admin::RestoredCounts restored = admin::restoreState(*controller_, config, *saved);
   base::logInfo(
-      "global.state_file {}: {} of {} saved backend{} restored (drain, disable, "
-      "weight)",
-      path, restored, saved->size(), saved->size() == 1 ? "" : "s");
+      "global.state_file {}: {} of {} saved backend{} restored (drain, disable, weight), {} of {} "
+      "listener{} (drain, disable)",
+      path, restored.backends, saved->backends.size(), saved->backends.size() == 1 ? "" : "s",
+      restored.listeners, saved->listeners.size(), saved->listeners.size() == 1 ? "" : "s");
 }
 
 void Server::onSignal(int signal_number) {

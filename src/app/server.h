@@ -6,6 +6,7 @@
 // side) and exit_report.cc (the totals logged at exit).
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,8 +57,9 @@ class Server {
   void logListening(const config::Config& config, unsigned worker_count);
   // `taken_over`: a binary upgrade, whose checks start from the old process's states.
   [[nodiscard]] base::Result<void> startChecks(const config::Config& config, bool taken_over);
-  // [global] state_file: the drain, disable and weights saved by the admin API before a restart.
-  void restoreSavedState(const config::Config& config);
+  // [global] state_file: the drain, disable and weights saved by the admin API before a restart
+  // (`listeners_only`: a binary upgrade's, which took the backends' from the old process).
+  void restoreSavedState(const config::Config& config, bool listeners_only = false);
   void onSignal(int signal_number);
   // Every kTick: what no event tells this thread (workers finished, the grace over, the
   // SIGUSR2 child exited).
@@ -108,6 +110,10 @@ class Server {
   void stopDiscovery();
   // Any thread (the admin API's): each running source's state.
   [[nodiscard]] std::vector<config::DiscoveryStatus> discoveryStatus();
+  // Main thread: the pools of the served config whose discover source has had no
+  // authoritative answer applied yet (an answer with backends applied, or an empty one), by
+  // name, each with the source's state and message; what announcing waits for.
+  [[nodiscard]] std::map<std::string, std::string, std::less<>> discoveryUnsynced();
   // Main thread: a settled change of `pool`'s discovered backends, applied as one generation.
   void onDiscovered(const std::string& pool, config::DiscoveredSet set);
   // `next` with the discovered backends of `sets` merged in (each generation keeps them); the
@@ -164,8 +170,10 @@ class Server {
   std::mutex discovery_mutex_;            // discovery_ as the admin thread reads its status
   std::unique_ptr<Announcer> announcer_;  // null: no [global] announce_interface
   base::Fd handed_announce_fd_;           // new process: the old one's announce interface
-  // ... and the listeners its operator drained or disabled.
+  // ... and the listeners its operator drained or disabled, which come with the interface only:
+  // without it (listener_states_taken_ false) they are read from the state file.
   std::vector<upgrade::ListenerAdminState> taken_listener_states_;
+  bool listener_states_taken_ = false;
   bool withdrawing_ = false;  // stopping: VIPs withdrawn, serving for withdraw_grace
   std::int64_t withdraw_deadline_ = 0;
   std::string stop_reason_;

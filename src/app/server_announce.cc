@@ -31,6 +31,7 @@ void Server::updateAnnouncer(std::int64_t now) {
       return controller->listenerWithdrawn(listener);
     };
   }
+  sources.discovery_unsynced = discoveryUnsynced();
   announcer_->update(now, sources);
 }
 

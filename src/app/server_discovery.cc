@@ -64,6 +64,35 @@ std::vector<config::DiscoveryStatus> Server::discoveryStatus() {
   return discovery_->status();
 }
 
+std::map<std::string, std::string, std::less<>> Server::discoveryUnsynced() {
+  std::map<std::string, std::string, std::less<>> unsynced;
+  std::vector<config::DiscoveryStatus> statuses;
+  for (const config::PoolConfig& pool : serving_->config.pools) {
+    if (!pool.discover) continue;
+    const std::string label = pool.discover->label();
+    // Applied: the first answers at start (or the reload that named the source), or a settled
+    // change since.
+    if (auto applied = discovered_.find(pool.name);
+        applied != discovered_.end() && applied->second.label == label) {
+      continue;
+    }
+    if (statuses.empty()) statuses = discoveryStatus();
+    const auto status = std::find_if(statuses.begin(), statuses.end(), [&](const auto& s) {
+      return s.pool == pool.name && s.label == label;
+    });
+    if (status == statuses.end()) {
+      unsynced[pool.name] = "starting: " + label;
+      continue;
+    }
+    // Judged with authority and nothing pending: an empty answer, with nothing to apply. A
+    // pending answer with backends counts once applied (discovered_ then has it).
+    if (status->synced && status->state != "pending") continue;
+    unsynced[pool.name] =
+        status->state + ": " + (status->message.empty() ? label : status->message);
+  }
+  return unsynced;
+}
+
 void Server::stopDiscovery() {
   std::unique_ptr<discover::DiscoveryRunner> stopping;
   {

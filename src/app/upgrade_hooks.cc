@@ -125,6 +125,8 @@ base::Result<void> Server::takeListeners(UpgradeTarget& target, const config::Co
       !listeners) {
     return listeners;
   }
+  // They come with the interface's descriptor, in one message.
+  listener_states_taken_ = handed_announce_fd_.valid();
   for (const auto& item : received) {
     // The old process keeps its copies a while: sharing an address with it is not sharing.
     for (const auto& fd : item.fds) net::handedSocket(fd.get());

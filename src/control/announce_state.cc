@@ -10,6 +10,7 @@ std::string_view withdrawReasonName(WithdrawReason reason) {
     case WithdrawReason::kStopping: return "stopping";
     case WithdrawReason::kOperator: return "disabled";
     case WithdrawReason::kNotServing: return "not serving";
+    case WithdrawReason::kDiscoveryNotSynced: return "discovery not synced";
     case WithdrawReason::kTooFewBackends: return "no backends up";
     case WithdrawReason::kHoldDown: return "hold-down";
   }
@@ -30,6 +31,10 @@ bool AnnounceState::update(const AnnounceInputs& inputs, std::int64_t now_ms) {
     blocked = WithdrawReason::kOperator;
   } else if (!inputs.serving) {
     blocked = WithdrawReason::kNotServing;
+  } else if (!inputs.discovery_synced && !announced_) {
+    // Before the pool's backends, as it explains them: a pool waiting for discovery often has
+    // none yet.
+    blocked = WithdrawReason::kDiscoveryNotSynced;
   } else if (!pool_healthy) {
     blocked = WithdrawReason::kTooFewBackends;
   }

@@ -22,19 +22,26 @@ struct AnnounceInputs {
   std::uint32_t min_backends = 1;
   bool operator_withdrawn = false;  // the listener drained or disabled through the admin API
   bool stopping = false;            // l4lb is stopping (SIGTERM, SIGINT)
+  // The pool's discover source has had an authoritative answer applied (always true for a pool
+  // without one): until then its backends are not known, so the VIP is not announced. It only
+  // holds an announcement back and never withdraws one: discovery errors never remove a
+  // backend, and a real loss of backends is backends_up's to see.
+  bool discovery_synced = true;
 };
 
 // Why a VIP is not announced, the first condition that fails in this order.
 enum class WithdrawReason : std::uint8_t {
-  kNone,            // announced
-  kStopping,        // l4lb is stopping
-  kOperator,        // drained or disabled through the admin API
-  kNotServing,      // not listening (yet)
-  kTooFewBackends,  // fewer than min_backends up
-  kHoldDown,        // healthy again, but not for the hold-down yet
+  kNone,                // announced
+  kStopping,            // l4lb is stopping
+  kOperator,            // drained or disabled through the admin API
+  kNotServing,          // not listening (yet)
+  kDiscoveryNotSynced,  // the pool's discover source has not answered with authority yet
+  kTooFewBackends,      // fewer than min_backends up
+  kHoldDown,            // healthy again, but not for the hold-down yet
 };
 
-// "stopping", "disabled", "not serving", "no backends up", "hold-down": the API's words.
+// "stopping", "disabled", "not serving", "discovery not synced", "no backends up", "hold-down":
+// the API's words.
 [[nodiscard]] std::string_view withdrawReasonName(WithdrawReason reason);
 
 struct AnnounceTiming {
@@ -101,6 +108,9 @@ struct AnnounceView {
   std::int64_t hold_down_until_unix_ms = 0;  // with kHoldDown
   std::int64_t hold_down_ms = 0;             // the hold-down the next re-announcement waits for
   std::uint64_t changes = 0;
+  // With kDiscoveryNotSynced: the discover source's state and last message ("error: ...",
+  // "starting").
+  std::string discovery;
 };
 
 }  // namespace l4lb::control

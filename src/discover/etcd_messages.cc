@@ -1,12 +1,12 @@
 #include "discover/etcd_messages.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "config/limits.h"
+#include "proto/base64.h"
 
 namespace l4lb::discover {
 
@@ -52,41 +52,13 @@ base::Result<EtcdKv> readKv(const json& kv) {
   const json key = kv.value("key", json(""));
   const json value = kv.value("value", json(""));
   if (!key.is_string() || !value.is_string()) return base::failure("a kv without string fields");
-  auto decoded_key = base64Decode(key.get_ref<const std::string&>());
-  auto decoded_value = base64Decode(value.get_ref<const std::string&>());
+  auto decoded_key = proto::base64Decode(key.get_ref<const std::string&>(), kMaxEtcdBase64Text);
+  auto decoded_value = proto::base64Decode(value.get_ref<const std::string&>(), kMaxEtcdBase64Text);
   if (!decoded_key || !decoded_value) return base::failure("a kv that is not base64");
   return EtcdKv{std::move(*decoded_key), std::move(*decoded_value)};
 }
 
 }  // namespace
-
-std::string base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> base64Decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  if (text.empty()) return std::string();
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  std::size_t padding = 0;
-  if (text.ends_with("==")) {
-    padding = 2;
-  } else if (text.ends_with('=')) {
-    padding = 1;
-  }
-  out.resize(static_cast<std::size_t>(n) - padding);
-  return out;
-}
 
 std::string prefixRangeEnd(std::string_view prefix) {
   std::string end(prefix);
@@ -102,14 +74,15 @@ std::string prefixRangeEnd(std::string_view prefix) {
 }
 
 std::string rangeRequest(std::string_view prefix) {
-  return json{{"key", base64Encode(prefix)}, {"range_end", base64Encode(prefixRangeEnd(prefix))}}
+  return json{{"key", proto::base64Encode(prefix)},
+              {"range_end", proto::base64Encode(prefixRangeEnd(prefix))}}
       .dump();
 }
 
 std::string watchRequest(std::string_view prefix, std::int64_t start_revision) {
   return json{{"create_request",
-               {{"key", base64Encode(prefix)},
-                {"range_end", base64Encode(prefixRangeEnd(prefix))},
+               {{"key", proto::base64Encode(prefix)},
+                {"range_end", proto::base64Encode(prefixRangeEnd(prefix))},
                 {"start_revision", std::to_string(start_revision)},
                 {"progress_notify", true}}}}
       .dump();

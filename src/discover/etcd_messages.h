@@ -5,6 +5,7 @@
 // values travel base64-encoded, int64 numbers as JSON strings, and a watch's PUT event usually
 // has no "type". Every function answers a value or says why not; none throws.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -18,8 +19,10 @@
 
 namespace l4lb::discover {
 
-[[nodiscard]] std::string base64Encode(std::string_view bytes);
-[[nodiscard]] std::optional<std::string> base64Decode(std::string_view text);
+// The longest base64 text of a key or value l4lb decodes (proto/base64.h): etcd refuses a
+// request above its --max-request-bytes (1.5 MiB by default), so this is room for a value of
+// any store that raised it well beyond that. Any key under the prefix counts, backend or not.
+inline constexpr std::size_t kMaxEtcdBase64Text = std::size_t{16} << 20;
 
 // The range_end that makes a range request cover every key starting with `prefix` (etcd's
 // GetPrefixRangeEnd: the prefix with its last byte below 0xff incremented; "\0" for all keys).

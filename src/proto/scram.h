@@ -16,10 +16,6 @@ namespace l4lb::proto {
 // server asking for far more would stall every other check on the thread.
 inline constexpr std::uint32_t kMaxScramIterations = 100'000;
 
-[[nodiscard]] std::string base64Encode(std::string_view bytes);
-// nullopt unless `text` is canonical padded base64.
-[[nodiscard]] std::optional<std::string> base64Decode(std::string_view text);
-
 // A fresh client nonce: 18 random bytes (RAND_bytes) in base64, as libpq sends. nullopt when the
 // random generator fails.
 [[nodiscard]] std::optional<std::string> scramClientNonce();

@@ -100,10 +100,11 @@ def server_udp_url(server: DatagramServer) -> str:
 
 def start_unbound(workdir: Path, port: int, records: dict[str, str],
                   hosts: tuple[str, ...] = ("127.0.0.1",), name: str = "unbound",
-                  control: Path | None = None) -> Process:
+                  control: Path | None = None, wrapper: list[str] | None = None) -> Process:
     """A real unbound on `port` of each host, answering only from local-data (no recursion).
     With `control`, unbound-control reaches it on that Unix socket (no TLS: a local socket) to
-    change its local data at runtime: `unbound-control -c {workdir}/{name}.conf local_data ...`."""
+    change its local data at runtime: `unbound-control -c {workdir}/{name}.conf local_data ...`.
+    `wrapper` execs it (and the dig that waits for it) elsewhere: `ip netns exec NS`."""
     conf = workdir / f"{name}.conf"
     lines = ["server:"]
     lines += [f"  interface: {h}@{port}" for h in hosts]
@@ -120,19 +121,21 @@ def start_unbound(workdir: Path, port: int, records: dict[str, str],
     else:
         lines += ["remote-control:", "  control-enable: yes", f'  control-interface: "{control}"']
     conf.write_text("\n".join(lines) + "\n")
-    p = Process(["unbound", "-d", "-c", str(conf)], workdir, name)
+    p = Process([*(wrapper or []), "unbound", "-d", "-c", str(conf)], workdir, name)
     first = next(iter(records))
     ok = wait_until(lambda: p.proc.poll() is not None or
-                    dig(hosts[0], port, first, timeout=1) != [], 2 * READY_TIMEOUT, 0.1)
+                    dig(hosts[0], port, first, timeout=1, wrapper=wrapper) != [],
+                    2 * READY_TIMEOUT, 0.1)
     if not ok or p.proc.poll() is not None:
         p.stop()
         raise AssertionError("unbound did not start:\n" + p.log())
     return p
 
 
-def dig(host: str, port: int, qname: str, timeout: int = 2, tries: int = 1) -> list[str]:
+def dig(host: str, port: int, qname: str, timeout: int = 2, tries: int = 1,
+        wrapper: list[str] | None = None) -> list[str]:
     """The A records dig gets for `qname` from host:port ([] when no answer came)."""
-    r = subprocess.run(["dig", "+short", f"+time={timeout}", f"+tries={tries}", "-p", str(port),
+    r = subprocess.run([*(wrapper or []), "dig", "+short", f"+time={timeout}", f"+tries={tries}", "-p", str(port),
                         f"@{host}", qname, "A"],
                        capture_output=True, text=True, timeout=timeout * tries + 10)
     return [ln for ln in r.stdout.split() if re.fullmatch(r"[0-9.]+", ln)]

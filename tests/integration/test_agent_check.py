@@ -6,15 +6,14 @@ against a failing active check. An agent that stops answering changes nothing.""
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
 import threading
 from pathlib import Path
 
-from harness import (IO_TIMEOUT, L4LB_BIN, ask_name, free_port, simple_config, tcp_url,
-                     wait_until)
+from harness import (IO_TIMEOUT, L4LB_BIN, ask_name, free_port, pool_backend, simple_config,
+                     tcp_url, wait_until)
 
 
 class Agent:
@@ -157,19 +156,6 @@ def can_bind(host: str) -> bool:
         return False
 
 
-def api(sock: str, path: str) -> dict:
-    out = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT),
-                          "--unix-socket", sock, f"http://l4lb{path}"],
-                         capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
-def backend_shown(sock: str, name: str) -> dict:
-    backends = api(sock, "/api/v1/pools/back")["backends"]
-    return next(b for b in backends if b["name"] == name)
-
-
 CHECK = {"check": "tcp", "interval": "100ms", "timeout": "500ms", "rise": 1, "fall": 1}
 
 
@@ -198,14 +184,14 @@ def test_agent_down_takes_the_backend_out_and_its_up_brings_it_back(l4lb, server
     try:
         proc = l4lb(two_with_agent_config(listen, sock, a.url, b.url, agent_b.port),
                     ready=[listen])
-        assert wait_until(lambda: backend_shown(sock, "b")["state"] == "up", 10), proc.describe()
+        assert wait_until(lambda: pool_backend(sock, "b")["state"] == "up", 10), proc.describe()
         assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
 
         agent_b.line = "down#maintenance window\n"
         assert proc.wait_log(r"backend b: up -> down \(agent: down#maintenance window\)", 5), \
             proc.describe()
         assert names(listen, 20) == {"a"}, "a backend its agent took down gets no connection"
-        shown = backend_shown(sock, "b")
+        shown = pool_backend(sock, "b")
         assert shown["state"] == "down" and shown["health"] == "down", shown
         assert shown["last_change"]["to"] == "down", shown
         assert shown["last_change"]["reason"] == "agent: down#maintenance window", shown
@@ -218,7 +204,7 @@ def test_agent_down_takes_the_backend_out_and_its_up_brings_it_back(l4lb, server
         agent_b.line = "up\n"
         assert proc.wait_log(r"backend b: down -> up \(agent: up\)", 5), proc.describe()
         assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
-        shown = backend_shown(sock, "b")
+        shown = pool_backend(sock, "b")
         assert shown["state"] == "up" and shown["last_change"]["reason"] == "agent: up", shown
 
         # An agent that is gone changes nothing: its last word ("stopped" here) stands.
@@ -228,7 +214,7 @@ def test_agent_down_takes_the_backend_out_and_its_up_brings_it_back(l4lb, server
         agent_b.stop()
         assert proc.wait_log(r"backend b: no answer from its agent", 5), proc.describe()
         assert names(listen, 10) == {"a"}
-        assert backend_shown(sock, "b")["state"] == "down"
+        assert pool_backend(sock, "b")["state"] == "down"
     finally:
         agent_b.stop()
 
@@ -244,14 +230,14 @@ def test_agent_up_never_overrides_a_failing_active_check(l4lb, servers, workdir)
                     ready=[listen])
         # Both say down (in either order); then the agent alone says up.
         assert proc.wait_log(r"backend b: agent says down", 10), proc.describe()
-        assert wait_until(lambda: (backend_shown(sock, "b")["last_check"] or {}).get("result")
-                          == "failed", 10), backend_shown(sock, "b")
+        assert wait_until(lambda: (pool_backend(sock, "b")["last_check"] or {}).get("result")
+                          == "failed", 10), pool_backend(sock, "b")
         agent_b.line = "up\n"
         assert proc.wait_log(r"backend b: agent says up", 5), proc.describe()
         assert proc.wait_log(r"backend b: its agent says up, but it stays down", 5), \
             proc.describe()
         assert names(listen, 20) == {"a"}
-        shown = backend_shown(sock, "b")
+        shown = pool_backend(sock, "b")
         assert shown["state"] == "down" and shown["agent"] == "up", shown
         assert shown["last_check"]["result"] == "failed", shown
 
@@ -259,7 +245,7 @@ def test_agent_up_never_overrides_a_failing_active_check(l4lb, servers, workdir)
         servers(b_url, name="b")
         assert proc.wait_log(r"backend b: down -> up \(tcp check", 10), proc.describe()
         assert wait_until(lambda: "b" in names(listen, 4), 5), proc.describe()
-        assert backend_shown(sock, "b")["state"] == "up"
+        assert pool_backend(sock, "b")["state"] == "up"
     finally:
         agent_b.stop()
 
@@ -286,10 +272,10 @@ def test_agents_down_survives_a_reload_that_keeps_the_agent(l4lb, servers, workd
                                   capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
         assert reloaded.returncode == 0, reloaded.stderr
         # The new checks have run (their first result is shown) and the agent is still silent.
-        assert wait_until(lambda: (backend_shown(sock, "b")["last_check"] or {}).get("result")
-                          == "ok", 10), backend_shown(sock, "b")
+        assert wait_until(lambda: (pool_backend(sock, "b")["last_check"] or {}).get("result")
+                          == "ok", 10), pool_backend(sock, "b")
         assert names(listen, 20) == {"a"}
-        shown = backend_shown(sock, "b")
+        shown = pool_backend(sock, "b")
         assert shown["state"] == "down", shown
         assert shown["last_change"]["reason"] == "agent: down#disk full", shown
         assert shown["agent"] == "down#disk full", shown

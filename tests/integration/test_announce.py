@@ -10,8 +10,10 @@ directory, reachable from here."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import L4LB_BIN, config_toml, wait_until
+from harness import L4LB_BIN, admin_get, config_toml, start_unbound, wait_until
 from netns import netns_available
 from test_admin_api import curl, ctl
 
@@ -30,6 +32,7 @@ VIP = "198.51.100.10"
 QUIET_VIP = "198.51.100.11"  # served, never announced
 INTERFACE = "l4vip0"
 CHECKED_PORT = 9100  # inside the namespace: nothing else listens there
+DNS_PORT = 9153  # the same
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -129,18 +132,18 @@ def echo(ns):
 
 
 def announce_config(workdir: Path, checked: bool = False, global_: dict | None = None,
-                    listener: dict | None = None) -> tuple[Path, str]:
+                    listener: dict | None = None, pool: dict | None = None) -> tuple[Path, str]:
     """A config with listener "front" (announced, on VIP) and "quiet" (on QUIET_VIP); the path
-    and its admin socket."""
+    and its admin socket. `pool`: more keys of pool "back"."""
     sock = f"{workdir}/admin.sock"
     front = {"name": "front", "bind": f"tcp://{VIP}:8080", "pool": "back", "announce": True}
     front.update(listener or {})
     quiet = {"name": "quiet", "bind": f"tcp://{QUIET_VIP}:8081", "pool": "back"}
-    pool = {"backends": [{"address": f"tcp://127.0.0.1:{CHECKED_PORT}"}]}
+    back = {"backends": [{"address": f"tcp://127.0.0.1:{CHECKED_PORT}"}], **(pool or {})}
     if checked:
-        pool["health"] = {"check": "tcp", "interval": "100ms", "timeout": "500ms", "rise": 1,
+        back["health"] = {"check": "tcp", "interval": "100ms", "timeout": "500ms", "rise": 1,
                           "fall": 1}
-    text = config_toml([front, quiet], {"back": pool},
+    text = config_toml([front, quiet], {"back": back},
                        {"announce_interface": INTERFACE, **(global_ or {})})
     text += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
     path = workdir / "announce.toml"
@@ -205,10 +208,7 @@ def test_a_vip_is_withdrawn_when_its_backends_go_down_and_announced_again_after_
         assert wait_until(lambda: seen.append(announce_view(sock)["reason"]) or announced(ns),
                           15), proc.describe()
         assert "hold-down" in seen, seen
-        status, metrics = 0, ""
-        out = subprocess.run(["curl", "-sS", "--unix-socket", sock, "http://l4lb/metrics"],
-                             capture_output=True, text=True, timeout=10)
-        metrics = out.stdout
+        metrics = admin_get(sock, "/metrics")
         assert f'l4lb_vip_announced{{listener="front",vip="{VIP}"}} 1' in metrics, metrics
         assert f'l4lb_vip_announce_changes_total{{listener="front",vip="{VIP}"}} 3' in metrics
     finally:
@@ -382,3 +382,81 @@ def test_a_listener_drained_before_a_binary_upgrade_stays_withdrawn_after_it(l4l
     out = ctl("--socket", sock, "listener-enable", "front")
     assert out.returncode == 0, out.stderr
     assert wait_until(lambda: announced(ns), 5), new.describe()
+
+
+@pytest.mark.skipif(not shutil.which("unbound"), reason="no unbound")
+def test_a_vip_waits_for_its_pools_discovery_to_have_synced_once(l4lb, ns, workdir, echo,
+                                                                  processes):
+    # The pool has its echo backend, up (no checks), and discovers more from a DNS server in the
+    # namespace that does not answer yet: its backends are not known, so the VIP waits.
+    discover = {"dns": "app.svc.test.", "type": "A", "port": CHECKED_PORT + 1,
+                "server": f"127.0.0.1:{DNS_PORT}", "interval": "500ms", "min_interval": "200ms",
+                "settle": "300ms", "timeout": "500ms"}
+    path, sock = announce_config(workdir, pool={"discover": discover})
+    proc = start_in(l4lb, ns, path)
+    assert wait_until(lambda: (announce_view(sock)["discovery"] or "").startswith("error: "),
+                      15), (announce_view(sock), proc.describe())
+    view = announce_view(sock)
+    assert (view["announced"], view["reason"], view["backends_up"]) == \
+        (False, "discovery not synced", 1), view
+    assert "dns:app.svc.test." in view["discovery"], view
+    assert not announced(ns), ns.interface_addresses()
+    out = ctl("--socket", sock, "announce")
+    assert out.returncode == 0, out.stderr
+    assert "discovery not synced: error: " in out.stdout, out.stdout
+
+    # The server answers: its backend is applied, and the VIP is announced (no hold-down: it
+    # was never withdrawn for health).
+    processes.append(start_unbound(workdir, DNS_PORT, {"app.svc.test.": "127.0.0.1"},
+                                   wrapper=ns.wrap([])))
+    assert wait_until(lambda: announced(ns), 15), (announce_view(sock), proc.describe())
+    view = announce_view(sock)
+    assert (view["announced"], view["reason"], view["discovery"], view["backends_up"]) == \
+        (True, None, None, 2), view
+
+    # Synced once is enough: the server's outage removes no backend and withdraws nothing.
+    processes[-1].stop()
+    assert wait_until(lambda: curl(sock, "GET", "/api/v1/pools/back")[1]["discovery"]["state"]
+                      == "error", 15), proc.describe()
+    assert announced(ns) and announce_view(sock)["announced"] is True
+
+
+def test_a_listener_drain_is_kept_in_the_state_file_over_a_restart(l4lb, ns, workdir, echo):
+    state = workdir / "state.json"
+    path, sock = announce_config(workdir, global_={"state_file": str(state)})
+    first = start_in(l4lb, ns, path)
+    assert wait_until(lambda: announced(ns), 10), first.describe()
+    out = ctl("--socket", sock, "listener-drain", "front")
+    assert out.returncode == 0, out.stderr
+    assert wait_until(lambda: not announced(ns), 5), first.describe()
+    saved = json.loads(state.read_text())
+    assert saved["listeners"] == [{"listener": "front", "state": "draining"}], saved
+    # A reload keeps it, in memory and in the file it writes again.
+    out = ctl("--socket", sock, "reload")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(state.read_text())["listeners"] == saved["listeners"]
+    first.stop()
+    assert wait_until(lambda: not ns.has_interface(), 5)
+
+    second = start_in(l4lb, ns, path)
+    assert second.wait_log(r'listener "front": draining \(restored from the state file\)') \
+        is not None, second.describe()
+    assert second.wait_log(r"state_file .*: 0 of 1 saved backend restored .*, 1 of 1 listener") \
+        is not None, second.describe()
+    view = announce_view(sock)
+    # Restored before the first decision: never announced by this process.
+    assert (view["announced"], view["reason"], view["changes"]) == (False, "disabled", 0), view
+    assert not announced(ns)
+    status, body = curl(sock, "GET", "/api/v1/listeners")
+    assert {l["name"]: l["admin_state"] for l in body["listeners"]}["front"] == "draining"
+
+    out = ctl("--socket", sock, "listener-enable", "front")
+    assert out.returncode == 0, out.stderr
+    assert wait_until(lambda: announced(ns), 5), second.describe()
+    assert json.loads(state.read_text())["listeners"] == []
+    second.stop()
+    assert wait_until(lambda: not ns.has_interface(), 5)
+
+    third = start_in(l4lb, ns, path)
+    assert wait_until(lambda: announced(ns), 10), third.describe()
+    assert "restored from the state file" not in third.stderr()

@@ -7,7 +7,6 @@ backends; a pool of discovered backends only starts empty when the server is dow
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import signal
@@ -17,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import (IO_TIMEOUT, ask_name, config_toml, connect, connect_expect_closed,
-                     ipv6_loopback_available,
-                     free_port, free_udp_port, recv_line, start_unbound, tcp_url, udp_server,
-                     udp_url, wait_until)
+from harness import (IO_TIMEOUT, admin_get, api, ask_name, config_toml, connect,
+                     connect_expect_closed, free_port, free_udp_port, ipv6_loopback_available,
+                     pool_backends, recv_line, start_unbound, tcp_url, udp_server, udp_url,
+                     wait_pool_backends, wait_until)
 
 pytestmark = pytest.mark.skipif(not shutil.which("unbound-control"), reason="no unbound")
 
@@ -67,31 +66,6 @@ def discover_config(listen: str, dns: Dns, discover: dict | None = None,
                        {"workers": 1})
 
 
-def api(proc, path: str) -> dict:
-    sock = Path(proc.args[proc.args.index("-c") + 1]).read_text().split('unix://')[1].split('"')[0]
-    out = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT), "--unix-socket", sock,
-                          f"http://l4lb/api/v1{path}"], capture_output=True, text=True,
-                         timeout=IO_TIMEOUT + 5)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
-def backends(proc) -> dict[str, dict]:
-    return {b["address"]: b for b in api(proc, "/pools/back")["backends"]}
-
-
-def wait_backends(proc, addresses: set[str], timeout: float = 15) -> dict[str, dict]:
-    found: dict[str, dict] = {}
-
-    def check() -> bool:
-        nonlocal found
-        found = backends(proc)
-        return set(found) == addresses
-
-    assert wait_until(check, timeout, 0.1), (sorted(found), sorted(addresses), proc.describe())
-    return found
-
-
 def names_seen(url: str, count: int) -> list[str]:
     return [ask_name(url) for _ in range(count)]
 
@@ -107,7 +81,7 @@ def start_with_two(l4lb, workdir, processes, servers, discover: dict | None = No
     dns.srv([(10, 1, int(urls[n].rsplit(":", 1)[1]), f"{n}.svc.test.") for n in urls])
     listen = tcp_url(free_port())
     proc = l4lb(discover_config(listen, dns, discover), ready=[listen])
-    found = wait_backends(proc, set(urls.values()))
+    found = wait_pool_backends(proc, set(urls.values()))
     assert all(b["source"] == LABEL for b in found.values()), found
     return proc, dns, listen, urls
 
@@ -117,15 +91,11 @@ def test_discovered_at_start_marked_with_their_source(l4lb, workdir, processes, 
     # Asked before the first connection: the pool served its discovered backends from the start.
     assert proc.wait_log(r"discovery: pool back: dns:_app\._tcp\.svc\.test\.: starting with 2 "
                          r"backends"), proc.describe()
-    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    assert wait_until(lambda: all(b["state"] == "up" for b in pool_backends(proc).values()), 10)
     assert set(names_seen(listen, 4)) == {"a", "b"}
     pool = api(proc, "/pools/back")
     assert pool["discover"] == LABEL
-    sock = proc.args[proc.args.index("-c") + 1]
-    sock = Path(sock).read_text().split('unix://')[1].split('"')[0]
-    metrics = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT), "--unix-socket", sock,
-                              "http://l4lb/metrics"], capture_output=True, text=True,
-                             timeout=IO_TIMEOUT + 5).stdout
+    metrics = admin_get(proc, "/metrics")
     for url in urls.values():
         assert (f'l4lb_backend_discovered{{pool="back",backend="{url}",source="{LABEL}"}} 1'
                 in metrics), metrics
@@ -146,21 +116,23 @@ def test_added_record_takes_traffic_only_once_its_check_passes(l4lb, workdir, pr
     records = [(10, 1, int(u.rsplit(":", 1)[1]), f"{n}.svc.test.")
                for n, u in {**urls, "c": c_url}.items()]
     dns.srv(records)
-    found = wait_backends(proc, {*urls.values(), c_url})
+    found = wait_pool_backends(proc, {*urls.values(), c_url})
     assert found[c_url]["source"] == LABEL
     assert proc.wait_log(r"discovery: pool back: .* now gives 3 backends"), proc.describe()
     # c's server is not up yet: its check fails and no client reaches it (every one is served).
-    assert wait_until(lambda: backends(proc)[c_url]["health"] == "down", 10), backends(proc)
+    assert wait_until(lambda: pool_backends(proc)[c_url]["health"] == "down", 10), \
+        pool_backends(proc)
     assert set(names_seen(listen, 6)) == {"a", "b"}
     server = servers(c_url, name="c")
-    assert wait_until(lambda: backends(proc)[c_url]["state"] == "up", 10), backends(proc)
+    assert wait_until(lambda: pool_backends(proc)[c_url]["state"] == "up", 10), \
+        pool_backends(proc)
     assert "c" in names_seen(listen, 6)
     assert server.accepted > 0
 
 
 def test_removed_record_drains(l4lb, workdir, processes, servers):
     proc, dns, listen, urls = start_with_two(l4lb, workdir, processes, servers)
-    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    assert wait_until(lambda: all(b["state"] == "up" for b in pool_backends(proc).values()), 10)
     # A connection open on b before b's record goes.
     held = None
     for _ in range(4):
@@ -172,7 +144,7 @@ def test_removed_record_drains(l4lb, workdir, processes, servers):
     assert held is not None
     with held:
         dns.srv([(10, 1, int(urls["a"].rsplit(":", 1)[1]), "a.svc.test.")])
-        wait_backends(proc, {urls["a"]})
+        wait_pool_backends(proc, {urls["a"]})
         assert proc.wait_log(r"discovery: pool back: .* now gives 1 backend"), proc.describe()
         assert set(names_seen(listen, 4)) == {"a"}
         # The open connection goes on: the removed backend drains, it is not cut.
@@ -185,7 +157,7 @@ def test_server_outage_removes_nothing(l4lb, workdir, processes, servers):
     dns.proc.stop()
     assert proc.wait_log(r"discovery: pool back: error: .*keeping the 2 backends found before",
                          15), proc.describe()
-    assert set(backends(proc)) == set(urls.values())
+    assert set(pool_backends(proc)) == set(urls.values())
     assert "now gives" not in proc.stderr()
     assert set(names_seen(listen, 4)) == {"a", "b"}
     discovery = api(proc, "/pools/back")["discovery"]
@@ -198,7 +170,7 @@ def test_empty_answer_is_held(l4lb, workdir, processes, servers):
     dns.control("local_data_remove", SRV)  # NXDOMAIN
     assert proc.wait_log(r"discovery: pool back: held: .*empty answer held, not applied", 15), \
         proc.describe()
-    assert set(backends(proc)) == set(urls.values())
+    assert set(pool_backends(proc)) == set(urls.values())
     assert "now gives" not in proc.stderr()
     assert api(proc, "/pools/back")["discovery"]["state"] == "held-empty"
 
@@ -213,13 +185,13 @@ def test_removing_more_than_max_removed_is_held(l4lb, workdir, processes, server
     dns.srv([(10, 1, port[n], f"{n}.svc.test.") for n in urls])
     listen = tcp_url(free_port())
     proc = l4lb(discover_config(listen, dns), ready=[listen])
-    wait_backends(proc, set(urls.values()))
+    wait_pool_backends(proc, set(urls.values()))
     dns.srv([(10, 1, port["a"], "a.svc.test.")])  # 3 of 4 would go: more than 50%
     assert proc.wait_log(r"held: .*removes 3 of 4 backends .*max_removed = \"50%\"", 15), \
         proc.describe()
-    assert set(backends(proc)) == set(urls.values())
+    assert set(pool_backends(proc)) == set(urls.values())
     dns.srv([(10, 1, port[n], f"{n}.svc.test.") for n in ("a", "b")])  # 2 of 4: allowed
-    wait_backends(proc, {urls["a"], urls["b"]})
+    wait_pool_backends(proc, {urls["a"], urls["b"]})
 
 
 def test_srv_priority_and_weight(l4lb, workdir, processes, servers):
@@ -233,11 +205,11 @@ def test_srv_priority_and_weight(l4lb, workdir, processes, servers):
              (20, 5, port["spare"], "spare.svc.test.")])
     listen = tcp_url(free_port())
     proc = l4lb(discover_config(listen, dns), ready=[listen])
-    found = wait_backends(proc, set(urls.values()))
+    found = wait_pool_backends(proc, set(urls.values()))
     assert (found[urls["heavy"]]["weight"], found[urls["heavy"]]["backup"]) == (3, False)
     assert (found[urls["light"]]["weight"], found[urls["light"]]["backup"]) == (1, False)
     assert found[urls["spare"]]["backup"] is True  # a higher priority number: a backup
-    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    assert wait_until(lambda: all(b["state"] == "up" for b in pool_backends(proc).values()), 10)
     seen = names_seen(listen, 40)
     # Weighted round-robin over the primaries, 3:1; the backup takes nothing while they are up.
     assert (seen.count("heavy"), seen.count("light"), seen.count("spare")) == (30, 10, 0), seen
@@ -252,8 +224,8 @@ def test_a_records_at_the_configured_port(l4lb, workdir, processes, servers):
     listen = tcp_url(free_port())
     proc = l4lb(discover_config(listen, dns, {"dns": "app.svc.test.", "type": "A", "port": port}),
                 ready=[listen])
-    wait_backends(proc, {tcp_url(port, "127.0.0.2"), tcp_url(port, "127.0.0.3")})
-    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    wait_pool_backends(proc, {tcp_url(port, "127.0.0.2"), tcp_url(port, "127.0.0.3")})
+    assert wait_until(lambda: all(b["state"] == "up" for b in pool_backends(proc).values()), 10)
     assert set(names_seen(listen, 4)) == {"two", "three"}
 
 
@@ -261,7 +233,7 @@ def test_reload_keeps_discovered_backends(l4lb, workdir, processes, servers):
     proc, _, listen, urls = start_with_two(l4lb, workdir, processes, servers)
     proc.send_signal(signal.SIGHUP)
     assert proc.wait_log(r"reloaded .*"), proc.describe()
-    assert set(backends(proc)) == set(urls.values())
+    assert set(pool_backends(proc)) == set(urls.values())
     assert "-tcp://" not in "".join(ln for ln in proc.stderr().splitlines() if "reloaded" in ln)
 
 
@@ -274,7 +246,7 @@ def test_pool_of_only_discovered_backends_starts_empty_without_dns(l4lb, workdir
     listen = tcp_url(free_port())
     proc = l4lb(discover_config(listen, dns, pool={"balance": balance}), ready=[listen])
     assert proc.wait_log(r"starting without discovered backends"), proc.describe()
-    assert backends(proc) == {}
+    assert pool_backends(proc) == {}
     # Each connection is closed (no backend), and every balancer copes with an empty pool.
     for _ in range(3):
         how, _ = connect_expect_closed(listen)
@@ -295,7 +267,7 @@ def test_datagram_pool_discovers_udp_backends(l4lb, workdir, processes):
                                                   "protocol": "udp", **FAST}}},
                            {"workers": 1})
         proc = l4lb(text, ready=[udp_url(listen)])
-        found = wait_backends(proc, {udp_url(echo.address[1])})
+        found = wait_pool_backends(proc, {udp_url(echo.address[1])})
         assert api(proc, "/pools/back")["kind"] == "datagram", found
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(IO_TIMEOUT)
@@ -310,11 +282,11 @@ def test_reload_raising_max_removed_applies_a_held_answer(l4lb, workdir, process
                                              {"max_removed": "0"})
     dns.srv([(10, 1, int(urls["a"].rsplit(":", 1)[1]), "a.svc.test.")])
     assert proc.wait_log(r"held: .*removes 1 of 2 backends"), proc.describe()
-    assert set(backends(proc)) == set(urls.values())
+    assert set(pool_backends(proc)) == set(urls.values())
     config = Path(proc.args[proc.args.index("-c") + 1])
     config.write_text(config.read_text().replace('max_removed = "0"', 'max_removed = "50%"'))
     proc.send_signal(signal.SIGHUP)
-    wait_backends(proc, {urls["a"]})
+    wait_pool_backends(proc, {urls["a"]})
 
 
 def test_reload_to_another_source_drops_the_old_ones(l4lb, workdir, processes, servers):
@@ -327,7 +299,7 @@ def test_reload_to_another_source_drops_the_old_ones(l4lb, workdir, processes, s
     config = Path(proc.args[proc.args.index("-c") + 1])
     config.write_text(config.read_text().replace(SRV, "_other._tcp.svc.test."))
     proc.send_signal(signal.SIGHUP)
-    found = wait_backends(proc, {other})
+    found = wait_pool_backends(proc, {other})
     assert found[other]["source"] == "dns:_other._tcp.svc.test."
     # The new source was asked by the reload itself: the pool never went without backends.
     assert proc.wait_log(r"reloaded .*\+backend " + re.escape(other)), proc.describe()
@@ -343,6 +315,7 @@ def test_aaaa_records(l4lb, workdir, processes, servers):
     listen = tcp_url(free_port())
     proc = l4lb(discover_config(listen, dns, {"dns": "six.svc.test.", "type": "AAAA",
                                               "port": port}), ready=[listen])
-    found = wait_backends(proc, {f"tcp://[::1]:{port}"})
-    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10), found
+    found = wait_pool_backends(proc, {f"tcp://[::1]:{port}"})
+    assert wait_until(lambda: all(b["state"] == "up" for b in pool_backends(proc).values()),
+                      10), found
     assert ask_name(listen) == "six"

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import (IO_TIMEOUT, Process, ask_name, config_toml, free_port, tcp_url, wait_until)
+from harness import (IO_TIMEOUT, Process, api, ask_name, config_toml, free_port, pool_backends,
+                     tcp_url, wait_pool_backends, wait_until)
 
 pytestmark = pytest.mark.skipif(not (shutil.which("etcd") and shutil.which("etcdctl")),
                                 reason="no etcd (Debian: etcd-server, etcd-client)")
@@ -155,31 +156,6 @@ def etcd_config(listen: str, etcd_url: str, discover: dict | None = None) -> str
                        {"workers": 1})
 
 
-def api(proc, path: str) -> dict:
-    sock = Path(proc.args[proc.args.index("-c") + 1]).read_text().split('unix://')[1].split('"')[0]
-    out = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT), "--unix-socket", sock,
-                          f"http://l4lb/api/v1{path}"], capture_output=True, text=True,
-                         timeout=IO_TIMEOUT + 5)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
-def backends(proc) -> dict[str, dict]:
-    return {b["address"]: b for b in api(proc, "/pools/back")["backends"]}
-
-
-def wait_backends(proc, addresses: set[str], timeout: float = 20) -> dict[str, dict]:
-    found: dict[str, dict] = {}
-
-    def check() -> bool:
-        nonlocal found
-        found = backends(proc)
-        return set(found) == addresses
-
-    assert wait_until(check, timeout, 0.1), (sorted(found), sorted(addresses), proc.describe())
-    return found
-
-
 def test_put_delete_and_weight(l4lb, workdir, processes, servers):
     etcd = Etcd(workdir, processes)
     urls = {n: tcp_url(free_port()) for n in ("a", "b")}
@@ -188,27 +164,28 @@ def test_put_delete_and_weight(l4lb, workdir, processes, servers):
     etcd.put("a", urls["a"])
     listen = tcp_url(free_port())
     proc = l4lb(etcd_config(listen, etcd.url), ready=[listen])
-    found = wait_backends(proc, {urls["a"]})
+    found = wait_pool_backends(proc, {urls["a"]})
     assert found[urls["a"]]["source"] == LABEL
     # The store revision the set reflects: instances at the same revision hold the same set.
     assert wait_until(lambda: api(proc, "/pools/back")["discovery"]["revision"] ==
                       etcd.revision(), 10), api(proc, "/pools/back")
     etcd.put("b", json.dumps({"address": urls["b"], "weight": 3, "name": "bee"}))
-    found = wait_backends(proc, set(urls.values()))
+    found = wait_pool_backends(proc, set(urls.values()))
     assert (found[urls["b"]]["name"], found[urls["b"]]["weight"]) == ("bee", 3)
-    assert wait_until(lambda: all(b["state"] == "up" for b in backends(proc).values()), 10)
+    assert wait_until(lambda: all(b["state"] == "up" for b in pool_backends(proc).values()), 10)
     seen = [ask_name(listen) for _ in range(8)]
     assert (seen.count("a"), seen.count("b")) == (2, 6), seen
     etcd.put("b", json.dumps({"address": urls["b"], "weight": 1, "name": "bee"}))
-    assert wait_until(lambda: backends(proc)[urls["b"]]["weight"] == 1, 20), backends(proc)
+    assert wait_until(lambda: pool_backends(proc)[urls["b"]]["weight"] == 1, 20), \
+        pool_backends(proc)
     etcd.delete("a")
-    wait_backends(proc, {urls["b"]})
+    wait_pool_backends(proc, {urls["b"]})
     assert proc.wait_log(r"discovery: pool back: etcd:/services/app/ now gives 1 backend"), \
         proc.describe()
     # A value that is no backend is left out and said once, and changes nothing else.
     etcd.put("junk", "not a url")
     assert proc.wait_log(r"key /services/app/junk: left out"), proc.describe()
-    assert set(backends(proc)) == {urls["b"]}
+    assert set(pool_backends(proc)) == {urls["b"]}
 
 
 def test_compaction_while_the_watch_is_cut(l4lb, workdir, processes, servers):
@@ -221,14 +198,14 @@ def test_compaction_while_the_watch_is_cut(l4lb, workdir, processes, servers):
     etcd.put("b", urls["b"])
     listen = tcp_url(free_port())
     proc = l4lb(etcd_config(listen, relay.url), ready=[listen])
-    wait_backends(proc, {urls["a"], urls["b"]})
+    wait_pool_backends(proc, {urls["a"], urls["b"]})
     relay.cut()
     assert proc.wait_log(r"discovery: pool back: error: .*keeping the 2 backends"), proc.describe()
     etcd.put("c", urls["c"])
     etcd.delete("a")
     etcd.ctl("compact", str(etcd.revision()))  # the revisions l4lb missed are gone
     relay.restore()
-    wait_backends(proc, {urls["b"], urls["c"]})
+    wait_pool_backends(proc, {urls["b"], urls["c"]})
     # The watch asked again from the revision after the last it saw, which is compacted: etcd
     # said so, and l4lb listed the prefix again.
     assert proc.wait_log(r"etcd:/services/app/: revision \d+ compacted \(now \d+\): listing "
@@ -243,15 +220,15 @@ def test_etcd_stopped_keeps_backends_and_restarted_catches_up(l4lb, workdir, pro
     etcd.put("a", urls["a"])
     listen = tcp_url(free_port())
     proc = l4lb(etcd_config(listen, etcd.url), ready=[listen])
-    wait_backends(proc, {urls["a"]})
+    wait_pool_backends(proc, {urls["a"]})
     etcd.stop()
     assert proc.wait_log(r"discovery: pool back: error: .*keeping the 1 backend found before", 15), \
         proc.describe()
-    assert set(backends(proc)) == {urls["a"]}
+    assert set(pool_backends(proc)) == {urls["a"]}
     assert ask_name(listen) == "a"
     etcd.start()
     etcd.put("b", urls["b"])
-    wait_backends(proc, set(urls.values()), timeout=30)
+    wait_pool_backends(proc, set(urls.values()), timeout=30)
 
 
 def test_empty_prefix_is_held(l4lb, workdir, processes, servers):
@@ -261,7 +238,7 @@ def test_empty_prefix_is_held(l4lb, workdir, processes, servers):
     etcd.put("a", url)
     listen = tcp_url(free_port())
     proc = l4lb(etcd_config(listen, etcd.url), ready=[listen])
-    wait_backends(proc, {url})
+    wait_pool_backends(proc, {url})
     etcd.delete("a")
     assert proc.wait_log(r"held: .*empty answer held, not applied"), proc.describe()
-    assert set(backends(proc)) == {url}
+    assert set(pool_backends(proc)) == {url}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import (L4LB_BIN, ask_name, connect, free_port, recv_line, simple_config, tcp_url,
-                     wait_until)
+from harness import (L4LB_BIN, api, ask_name, connect, free_port, pool_backends, recv_line,
+                     simple_config, tcp_url, wait_until)
 from health import Impostor, log_offset, wait_state
 
 IO_TIMEOUT = 10
@@ -29,14 +29,6 @@ def ctl(*args: str, user: str | None = None) -> subprocess.CompletedProcess:
     if user:
         argv = ["runuser", "-u", user, "--"] + argv
     return subprocess.run(argv, capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
-
-
-def api(sock: str, path: str) -> dict:
-    out = subprocess.run(["curl", "-sS", "--max-time", str(IO_TIMEOUT),
-                          "--unix-socket", sock, f"http://l4lb{path}"],
-                         capture_output=True, text=True, timeout=IO_TIMEOUT + 5)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def start_checked(l4lb, workdir: Path, backend_url: str, check: dict):
@@ -52,7 +44,7 @@ def start_checked(l4lb, workdir: Path, backend_url: str, check: dict):
 
 
 def backend_b(sock: str) -> dict:
-    return api(sock, "/api/v1/pools/back")["backends"][0]
+    return api(sock, "/pools/back")["backends"][0]
 
 
 # Defect 3: a backend down for one reason whose checks then fail for another showed the first
@@ -303,6 +295,36 @@ def test_state_file_keeps_a_drained_backend_drained_over_a_restart(l4lb, workdir
 
     second = l4lb(text, ready=[listen])
     assert second.wait_log(r"state_file .*: 2 of 2 saved backends restored"), second.describe()
-    shown = {b["name"]: b for b in api(sock, "/api/v1/pools/back")["backends"]}
+    shown = pool_backends(sock, key="name")
     assert shown["one"]["state"] == "draining" and shown["two"]["weight"] == 7, shown
     assert {ask_name(listen) for _ in range(10)} == {"two"}
+
+
+# Without an announce interface a binary upgrade sends no listener states (they travel with the
+# interface): the new process reads them from the state file the old one wrote.
+def test_a_listener_drain_in_the_state_file_survives_an_upgrade_without_announce(l4lb, workdir,
+                                                                                 servers):
+    one = servers(tcp_url(free_port()), name="one")
+    listen = tcp_url(free_port())
+    sock = str(workdir / "admin.sock")
+    state = workdir / "state.json"
+    text = simple_config(listen, [{"address": one.url, "name": "one"}],
+                         global_={"workers": 1, "state_file": str(state)})
+    text += f'\n[admin]\nlisten = ["unix://{sock}"]\n'
+    old = l4lb(text, ready=[listen])
+    assert old.wait_log(r"admin API listening on"), old.describe()
+    assert ctl("--socket", sock, "listener-drain", "front").returncode == 0
+
+    config = old.args[old.args.index("-c") + 1]
+    new = l4lb(args=["-c", config, "--upgrade-from", f"unix://{sock}"])
+    assert new.wait_log(r"upgrade from pid \d+ done", 30) is not None, \
+        new.describe() + "\n" + old.describe()
+    assert old.wait(30) == 0, old.describe()
+    assert new.wait_log(r'listener "front": draining \(restored from the state file\)') \
+        is not None, new.describe()
+    listeners = {entry["name"]: entry for entry in api(sock, "/listeners")["listeners"]}
+    assert listeners["front"]["admin_state"] == "draining", listeners
+    # And the new process's own saves keep it.
+    assert ctl("--socket", sock, "drain", "back", "one").returncode == 0
+    assert json.loads(state.read_text())["listeners"] == [
+        {"listener": "front", "state": "draining"}]

@@ -148,6 +148,70 @@ TEST(AnnounceState, AssumedAnnouncedStaysWhileHealthyAndWithdrawsWhenNot) {
   EXPECT_FALSE(state.announced());
 }
 
+AnnounceInputs unsynced(std::uint32_t up) {
+  AnnounceInputs inputs = withUp(up);
+  inputs.discovery_synced = false;
+  return inputs;
+}
+
+TEST(AnnounceState, NotAnnouncedBeforeDiscoveryHasSyncedEvenWithBackendsUp) {
+  AnnounceState state = makeState();
+  EXPECT_FALSE(state.update(unsynced(2), 0));
+  EXPECT_FALSE(state.announced());
+  EXPECT_EQ(state.reason(), WithdrawReason::kDiscoveryNotSynced);
+  EXPECT_EQ(withdrawReasonName(state.reason()), "discovery not synced");
+  // Synced: announced at once (waiting for discovery is no withdrawal for health).
+  EXPECT_TRUE(state.update(kHealthy, 10'000));
+  EXPECT_TRUE(state.announced());
+  EXPECT_EQ(state.changes(), 1U);
+}
+
+TEST(AnnounceState, DiscoveryNotSyncedExplainsAPoolWithoutBackends) {
+  AnnounceState state = makeState();
+  EXPECT_FALSE(state.update(unsynced(0), 0));
+  EXPECT_EQ(state.reason(), WithdrawReason::kDiscoveryNotSynced);
+  // Synced with no backends (an empty answer): the backends are the reason now.
+  EXPECT_FALSE(state.update(withUp(0), 1));
+  EXPECT_EQ(state.reason(), WithdrawReason::kTooFewBackends);
+}
+
+TEST(AnnounceState, TheOperatorAndNotServingComeBeforeDiscovery) {
+  AnnounceState state = makeState();
+  AnnounceInputs inputs = unsynced(2);
+  inputs.operator_withdrawn = true;
+  EXPECT_FALSE(state.update(inputs, 0));
+  EXPECT_EQ(state.reason(), WithdrawReason::kOperator);
+  inputs.operator_withdrawn = false;
+  inputs.serving = false;
+  EXPECT_FALSE(state.update(inputs, 1));
+  EXPECT_EQ(state.reason(), WithdrawReason::kNotServing);
+}
+
+TEST(AnnounceState, DiscoveryNeverWithdrawsAnAnnouncedVip) {
+  AnnounceState state = makeState();
+  ASSERT_TRUE(state.update(kHealthy, 0));
+  // The source starts again (a reload changed it) or fails: its backends stay, so does the VIP.
+  EXPECT_FALSE(state.update(unsynced(2), 1'000));
+  EXPECT_TRUE(state.announced());
+  // A real loss of backends still withdraws, and the way back waits for the source again.
+  EXPECT_TRUE(state.update(unsynced(0), 2'000));
+  EXPECT_EQ(state.reason(), WithdrawReason::kTooFewBackends);
+  EXPECT_FALSE(state.update(unsynced(2), 60'000));
+  EXPECT_EQ(state.reason(), WithdrawReason::kDiscoveryNotSynced);
+  // The hold-down counts from when the pool became healthy (60 s), waiting or not.
+  EXPECT_FALSE(state.update(kHealthy, 64'999));
+  EXPECT_EQ(state.reason(), WithdrawReason::kHoldDown);
+  EXPECT_TRUE(state.update(kHealthy, 65'000));
+}
+
+TEST(AnnounceState, AVipAnnouncedByTheProcessBeforeStaysWhileDiscoveryStarts) {
+  AnnounceState state = makeState();
+  state.assumeAnnounced(0);  // a binary upgrade: the new process's source has not answered yet
+  EXPECT_FALSE(state.update(unsynced(2), 1));
+  EXPECT_TRUE(state.announced());
+  EXPECT_EQ(state.changes(), 0U);
+}
+
 TEST(BackendsUp, CountsUpAndEnabledBackendsOnly) {
   HealthSnapshot health;
   health.pools = {
