@@ -231,7 +231,8 @@ class AdminConnection final : public httplib::Stream {
   std::optional<AccessVerdict> verdict_;
 };
 
-const AccessVerdict kNoConnection{.status = 500, .message = "no admin connection on this thread"};
+const AccessVerdict kNoConnection{
+    .status = 500, .message = "no admin connection on this thread", .may_change = false};
 
 }  // namespace
 

@@ -197,6 +197,8 @@ base::Result<void> AdminServer::bind() {
     auto listener = std::make_unique<Listener>(AccessContext{
         .over_unix = !tcp,
         .loopback_listener = !tcp || isLoopbackAddress(net::hostAndPort(endpoint).host),
+        .local_ip = {},
+        .local_port = 0,
         .token = config_.token});
     listener->endpoint = &endpoint;
     auto& server = listener->server;

@@ -159,7 +159,7 @@ bool namesListener(std::string_view authority, const AccessContext& context) {
 
 AccessVerdict decideAccess(const AccessContext& context, std::string_view method,
                            std::string_view head) {
-  if (context.over_unix) return AccessVerdict{.may_change = true};
+  if (context.over_unix) return AccessVerdict{.status = 0, .message = {}, .may_change = true};
 
   const auto hosts = rawHeaderValues(head, "host");
   if (hosts.size() > 1) return refuse(400, "more than one Host header");
@@ -204,7 +204,7 @@ AccessVerdict decideAccess(const AccessContext& context, std::string_view method
                   "this listener is not on a loopback address: every request needs "
                   "\"Authorization: Bearer TOKEN\"");
   }
-  return AccessVerdict{.may_change = authorized};
+  return AccessVerdict{.status = 0, .message = {}, .may_change = authorized};
 }
 
 }  // namespace l4lb::admin

@@ -135,8 +135,12 @@ TEST(RequestGuardTest, NonLoopbackListenerNeedsTheTokenToRead) {
 }
 
 TEST(RequestGuardTest, UnixSocketTrustsItsFileMode) {
-  const AccessVerdict verdict =
-      decide(AccessContext{.over_unix = true}, "PATCH", "Host: anything\r\nOrigin: http://x\r\n");
+  const AccessVerdict verdict = decide(AccessContext{.over_unix = true,
+                                                     .loopback_listener = true,
+                                                     .local_ip = {},
+                                                     .local_port = 0,
+                                                     .token = {}},
+                                       "PATCH", "Host: anything\r\nOrigin: http://x\r\n");
   EXPECT_EQ(verdict.status, 0);
   EXPECT_TRUE(verdict.may_change);
 }

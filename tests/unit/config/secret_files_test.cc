@@ -14,7 +14,11 @@ namespace l4lb::config {
 namespace {
 
 SecretSource secretAt(std::uint32_t mode, std::uint32_t owner) {
-  return SecretSource{.path = "/etc/l4lb/token", .mode = S_IFREG | mode, .owner = owner};
+  SecretSource source;
+  source.path = "/etc/l4lb/token";
+  source.mode = S_IFREG | mode;
+  source.owner = owner;
+  return source;
 }
 
 TEST(SecretFilesTest, OwnerOnlyFilesOfRootOrTheRunUserPass) {
@@ -46,11 +50,12 @@ class SecretFilesLoadTest : public ::testing::Test {
   }
 
   LoadResult load(bool strict) {
-    const std::string text = std::string(strict ? "[global]\nstrict_secrets = true\n" : "") +
-                             "[[listener]]\nname = \"a\"\nbind = \"tcp://127.0.0.1:7000\"\n"
-                             "pool = \"p\"\n[pool.p]\nbackends = [\"tcp://127.0.0.1:7001\"]\n"
-                             "[admin]\nlisten = [\"tcp://127.0.0.1:7002\"]\ntoken_file = \"" +
-                             token_ + "\"\n";
+    const std::string text =
+        std::string(strict ? "[global]\nstrict_secrets = true\n" : "") +
+        "[[listener]]\nname = \"a\"\nbind = \"tcp://127.0.0.1:7000\"\n"
+        "pool = \"p\"\n[pool.p]\nbackends = [{ address = \"tcp://127.0.0.1:7001\" }]\n"
+        "[admin]\nlisten = [\"tcp://127.0.0.1:7002\"]\ntoken_file = \"" +
+        token_ + "\"\n";
     return loadConfigText(text, "test.toml");
   }
 
@@ -61,7 +66,7 @@ class SecretFilesLoadTest : public ::testing::Test {
 TEST_F(SecretFilesLoadTest, ReadableTokenFileWarnsOrFailsWhenStrict) {
   ASSERT_EQ(::chmod(token_.c_str(), 0644), 0);
   LoadResult lenient = load(false);
-  ASSERT_TRUE(lenient.ok());
+  ASSERT_TRUE(lenient.ok()) << (lenient.errors.empty() ? "" : lenient.errors[0].format());
   ASSERT_EQ(lenient.warnings.size(), 1U);
   EXPECT_EQ(lenient.warnings[0].key, "admin.token_file");
   LoadResult strict = load(true);
