@@ -59,7 +59,7 @@ def curl(target: str, path: str, method: str = "GET", headers: list[str] | None 
     out = subprocess.run(argv + [f"http://{target}{path}"], capture_output=True, text=True,
                          timeout=max_time + 5)
     assert out.returncode == 0, out.stderr
-    head, _, text = out.stdout.partition("\r\n\r\n")
+    head, _, text = out.stdout.partition("\n\n")  # text mode: CRLF read as LF
     return int(head.split()[1]), head.lower(), text
 
 
