@@ -10,6 +10,7 @@
 
 #include "balance/maglev_table.h"
 #include "config/read_announce.h"
+#include "config/secret_files.h"
 #include "config/suggest.h"
 
 namespace l4lb::config {
@@ -416,6 +417,7 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
       pool.config.backends.push_back(std::move(backend.config));
     config.pools.push_back(std::move(pool.config));
   }
+  checkSecretFiles(config, errors);
   return config;
 }
 
