@@ -44,10 +44,24 @@ async function run(command) {
       return null;
     }
     case "eval": return await page.evaluate(`(${command.js})()`);
-    case "wait":
-      await page.waitForFunction(`(${command.js})()`, null,
-                                 {timeout: command.timeout_ms || 10000, polling: 100});
-      return await page.evaluate(`(${command.js})()`);
+    case "wait": {
+      // Polled from here: waitForFunction evaluates a string inside the page, which the page's
+      // Content-Security-Policy (no 'unsafe-eval') rightly refuses.
+      const deadline = Date.now() + (command.timeout_ms || 10000);
+      let value;
+      let error = null;
+      while (Date.now() < deadline) {
+        try {
+          value = await page.evaluate(`(${command.js})()`);
+          if (value) return value;
+        } catch (e) {
+          error = e;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`not true within ${command.timeout_ms} ms` +
+                      (error ? ` (last error: ${error.message})` : `: ${JSON.stringify(value)}`));
+    }
     case "click": await page.click(command.selector, {timeout: 5000}); return null;
     case "fill": await page.fill(command.selector, command.value, {timeout: 5000}); return null;
     case "viewport":

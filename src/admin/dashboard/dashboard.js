@@ -443,6 +443,7 @@ function drawChart(canvas, lines, metric, pool, options) {
     }
   }
   // State changes of this pool's backends (or of this backend) and of the process.
+  let shown = 0;  // labels of nearby marks on three rows, so that they do not overlap
   for (const mark of state.marks) {
     if (mark.pool !== null && mark.pool !== pool.name) continue;
     if (options.spark && mark.backend !== null && mark.backend !== options.backend) continue;
@@ -455,7 +456,7 @@ function drawChart(canvas, lines, metric, pool, options) {
     if (!options.spark) {
       g.fillStyle = g.strokeStyle;
       g.textAlign = mx > width - 120 ? "right" : "left";
-      g.fillText(mark.label, mx + (g.textAlign === "left" ? 3 : -3), top + 10);
+      g.fillText(mark.label, mx + (g.textAlign === "left" ? 3 : -3), top + 10 + 12 * (shown++ % 3));
     }
   }
   g.lineWidth = options.spark ? 1.25 : 1.75;
