@@ -80,8 +80,10 @@ json listenerJson(const config::ListenerConfig& listener, const MetricsSample& s
   out["refused"] = json{{"acl", n.refused_acl},
                         {"source-connections", n.refused_source_connections},
                         {"source-rate", n.refused_source_rate},
-                        {"proxy-untrusted", n.refused_proxy_untrusted},
-                        {"max-connections", n.accept_limited}};
+                        {"proxy-untrusted", n.refused_proxy_untrusted}};
+  // Not refusals: the times it stopped accepting at max_connections (the kernel's queue holds
+  // what comes meanwhile).
+  out["accept_paused"] = n.accept_limited;
   out["bytes_in"] = n.bytes_from_clients;
   out["bytes_out"] = n.bytes_from_backends;
   return out;

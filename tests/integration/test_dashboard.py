@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import (REPO, api, ask_name, connect, free_port, recv_line, simple_config,
-                     tcp_url, wait_until)
+from harness import (REPO, api, ask_name, connect, free_port, free_udp_port, recv_line,
+                     server_udp_url, simple_config, tcp_url, udp_client, udp_server, udp_url)
 
 IO_TIMEOUT = 10
 BROWSER_DIR = REPO / "tests" / "browser"
@@ -32,7 +32,7 @@ CHECK = {"check": "tcp", "interval": "200ms", "timeout": "300ms", "rise": 2, "fa
 STATE_TIMEOUT = 15
 
 
-def start_l4lb(l4lb, workdir, servers):
+def start_l4lb(l4lb, workdir, servers, udp_backend=None):
     backends = [servers(tcp_url(free_port()), name=f"web-{i}") for i in (1, 2, 3)]
     listen = tcp_url(free_port())
     port = free_port()
@@ -41,6 +41,10 @@ def start_l4lb(l4lb, workdir, servers):
     text = simple_config(listen, [{"address": b.url, "name": b.name} for b in backends],
                          global_={"workers": 2}, pool={"health": CHECK})
     text = text.replace('pool = "back"', 'pool = "web"').replace("[pool.back]", "[pool.web]")
+    if udp_backend is not None:
+        text += (f'\n[[listener]]\nname = "dns"\nbind = "{udp_url(free_udp_port())}"\n'
+                 f'pool = "dns"\n\n[pool.dns]\nbackends = [ {{ address = '
+                 f'"{server_udp_url(udp_backend)}", name = "dns-1" }} ]\n')
     text += (f'\n[admin]\nlisten = ["unix://{sock}", "tcp://127.0.0.1:{port}"]\n'
              f'token_file = "{workdir}/token"\n')
     proc = l4lb(text, ready=[listen])
@@ -67,7 +71,15 @@ def get(origin: str, path: str, headers: dict[str, str] | None = None):
 
 
 def test_page_and_files_are_served_with_a_strict_policy(l4lb, workdir, servers):
-    proc, listen, admin, sock, _ = start_l4lb(l4lb, workdir, servers)
+    echo = udp_server()
+    try:
+        check_page_and_answer(l4lb, workdir, servers, echo)
+    finally:
+        echo.stop()
+
+
+def check_page_and_answer(l4lb, workdir, servers, echo):
+    proc, listen, admin, sock, _ = start_l4lb(l4lb, workdir, servers, udp_backend=echo)
     status, headers, body = get(admin, "/", {"Origin": "http://evil.example"})
     assert status == 200 and headers["content-type"].startswith("text/html"), headers
     assert b'src="/dashboard/dashboard.js"' in body
@@ -98,9 +110,19 @@ def test_page_and_files_are_served_with_a_strict_policy(l4lb, workdir, servers):
     data = json.loads(body)
     assert data["pid"] == proc.pid and data["config_generation"] == 1 and data["workers"] == 2
     assert data["changes_need_token"] is True
-    assert [l["name"] for l in data["listeners"]] == ["front"]
+    assert [l["name"] for l in data["listeners"]] == ["front", "dns"]
     assert data["listeners"][0]["accepted"] >= 1
     assert set(data["listeners"][0]["refused"]) >= {"acl", "source-rate"}
+    # A datagram listener: its pool's flows stand for it (the counters are per worker).
+    dns = data["listeners"][1]
+    with udp_client() as client:
+        client.sendto(b"ping", sockaddr(dns["bind"]))
+        assert client.recv(100).endswith(b"ping")
+    status, headers, body = get(admin, "/api/v1/dashboard")
+    data = json.loads(body)
+    dns = data["listeners"][1]
+    assert dns["kind"] == "datagram" and dns["accepted"] == 1 and dns["active"] == 1, dns
+    assert data["pools"][1]["kind"] == "datagram" and data["datagrams"]["flows_active"] == 1
     pool = data["pools"][0]
     assert pool["name"] == "web" and [b["name"] for b in pool["backends"]] == [
         "web-1", "web-2", "web-3"]
@@ -115,6 +137,11 @@ def test_page_and_files_are_served_with_a_strict_policy(l4lb, workdir, servers):
     assert json.loads(out.stdout)["changes_need_token"] is False
     # The same figures the API has: ejections too.
     assert "ejections" in api(sock, "/pools/web")["backends"][0]
+
+
+def sockaddr(url: str) -> tuple[str, int]:
+    host, _, port = url.split("://")[1].rpartition(":")
+    return host, int(port)
 
 
 class Traffic:

@@ -171,7 +171,9 @@ function renderListeners(listeners) {
     if (body.rows[i] !== row) body.insertBefore(row, body.rows[i] || null);
     const refused = Object.values(l.refused || {}).reduce((a, b) => a + b, 0);
     const reasons = Object.entries(l.refused || {}).filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k} ${fmtCount(n)}`).join(", ");
+      .map(([k, n]) => `${k} ${fmtCount(n)}`)
+      .concat(l.accept_paused ? [`paused at max_connections ${fmtCount(l.accept_paused)}×`] : [])
+      .join(", ");
     const cells = [l.name, l.bind, l.kind, l.pool, fmtCount(l.active), fmtRate(l.accepted_rate),
                    fmtCount(l.accepted), l.kind === "datagram" ? "–" : fmtCount(refused),
                    reasons || (l.admin_state !== "enabled" ? l.admin_state : "")];
