@@ -40,7 +40,7 @@ async function run(command) {
       page.on("console", (message) => {
         if (message.type() === "error") problems.push(`console: ${message.text()}`);
       });
-      await page.goto(command.url, {waitUntil: "load", timeout: 15000});
+      await page.goto(command.url, {waitUntil: "load", timeout: 30000});
       return null;
     }
     case "eval": return await page.evaluate(`(${command.js})()`);

@@ -29,7 +29,7 @@ TOKEN = "dashboard-test-token-0123456789"
 # Health checks every 200 ms, down after 2 failures: "within the health interval" is bounded
 # generously below (the page polls every second).
 CHECK = {"check": "tcp", "interval": "200ms", "timeout": "300ms", "rise": 2, "fall": 2}
-STATE_TIMEOUT = 15
+STATE_TIMEOUT = 20
 
 
 def start_l4lb(l4lb, workdir, servers, udp_backend=None):
@@ -248,7 +248,7 @@ def test_dashboard_in_a_browser(l4lb, workdir, servers):
         proc, listen, admin, sock, backends = start_l4lb(l4lb, workdir, servers)
         origin = f"http://{admin}"
         traffic = Traffic(listen)
-        browser("open", url=origin + "/", width=1280, height=800)
+        browser("open", timeout=60, url=origin + "/", width=1280, height=800)
 
         # Names appear, and live numbers change between two reads.
         browser.wait(f"""() => document.querySelector('tr[data-listener="front"]') &&
@@ -275,6 +275,12 @@ def test_dashboard_in_a_browser(l4lb, workdir, servers):
         why = browser("eval", js=f"""() => {{ const b = document.querySelector('{drain}');
             return [b.disabled, b.title, document.getElementById('token-note').textContent]; }}""")
         assert why[0] is True and "token" in why[1] and "token" in why[2], why
+        # The same PATCH from the page without a token is refused by the listener itself.
+        status = browser("eval", js="""async () => (await fetch(
+            '/api/v1/pools/web/backends/web-2', {method: 'PATCH',
+             headers: {'Content-Type': 'application/json'},
+             body: JSON.stringify({state: 'drain'})})).status""")
+        assert status == 401
         # A wrong token: the click is sent and refused, and the page says so.
         browser("fill", selector="#token-input", value="not-the-token")
         browser("click", selector="#token-use")
@@ -293,8 +299,14 @@ def test_dashboard_in_a_browser(l4lb, workdir, servers):
         assert "draining" in done, done
         browser.wait(f"() => {badge('web-2')}.textContent === 'drain'")
         assert api(sock, "/pools/web")["backends"][1]["state"] == "draining"
-        # The token never went into a URL, and stays in this tab's sessionStorage.
+        # The token stays in this tab's sessionStorage (and, below, never went into a URL).
         assert browser("eval", js="() => sessionStorage.getItem('l4lb-admin-token')") == TOKEN
+        # A weight, from the page, as ctl sets it.
+        browser("fill", selector='tr[data-backend="web-1"] .weight-set input', value="7")
+        browser("click", selector='tr[data-backend="web-1"] button[data-action="weight"]')
+        browser.wait("""() => document.getElementById('action-result').textContent
+                               .includes('weight 7')""")
+        assert api(sock, "/pools/web")["backends"][0]["weight"] == 7
 
         # A reload: the page carries on, showing the next generation, numbers still moving.
         proc.send_signal(signal.SIGHUP)
@@ -322,6 +334,7 @@ def test_dashboard_in_a_browser(l4lb, workdir, servers):
         # Every request the page made stayed on the admin listener's origin.
         urls = browser("requests")
         assert urls and all(u.startswith(origin + "/") for u in urls), urls
+        assert not any(TOKEN in u for u in urls)
         assert any(u.endswith("/api/v1/dashboard") for u in urls)
         # No script error and no policy violation (the 401 above is the one failed request).
         problems = [p for p in browser("problems") if "401" not in p]
