@@ -331,6 +331,14 @@ def test_dashboard_in_a_browser(l4lb, workdir, servers):
         assert (shots / "dashboard-1280x800.png").stat().st_size > 10000
         assert (shots / "dashboard-390x844.png").stat().st_size > 10000
 
+        # Dark, as the system's setting asks: another background, the same states.
+        light = browser("eval", js="() => getComputedStyle(document.documentElement).backgroundColor")
+        browser("open", timeout=60, url=origin + "/", width=1280, height=800, scheme="dark")
+        browser.wait(f"() => {badge('web-2')}?.textContent === 'drain'")
+        dark = browser("eval", js="() => getComputedStyle(document.documentElement).backgroundColor")
+        assert dark != light, (light, dark)
+        browser("screenshot", path=str(shots / "dashboard-dark-1280x800.png"))
+
         # Every request the page made stayed on the admin listener's origin.
         urls = browser("requests")
         assert urls and all(u.startswith(origin + "/") for u in urls), urls
