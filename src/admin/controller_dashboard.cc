@@ -30,7 +30,6 @@ void addShownState(json& backend, const config::PoolConfig& pool,
                    const stats::BackendNumbers& numbers) {
   const std::string state = backend["state"].get<std::string>();
   std::string shown = state == "draining" ? "drain" : state;
-  if (!backend["health"].is_string()) shown = "up";  // neither checks nor an agent: up
   const std::uint32_t weight = backend["weight"].get<std::uint32_t>();
   json effective = nullptr;
   if (numbers.effective_weights > 0) {
