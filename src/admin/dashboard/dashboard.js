@@ -445,7 +445,8 @@ function drawChart(canvas, lines, metric, pool, options) {
     }
   }
   // State changes of this pool's backends (or of this backend) and of the process.
-  let shown = 0;  // labels of nearby marks on three rows, so that they do not overlap
+  // Where each row of labels is free from: as many rows as fit in the upper half.
+  const rows = new Array(Math.max(1, Math.floor(plotH / 24))).fill(-Infinity);
   for (const mark of state.marks) {
     if (mark.pool !== null && mark.pool !== pool.name) continue;
     if (options.spark && mark.backend !== null && mark.backend !== options.backend) continue;
@@ -456,9 +457,17 @@ function drawChart(canvas, lines, metric, pool, options) {
     g.beginPath(); g.moveTo(mx, top); g.lineTo(mx, top + plotH); g.stroke();
     g.setLineDash([]);
     if (!options.spark) {
+      // Labels of nearby marks go on the first row with room (right of the mark, or left of it
+      // near the right edge), so that they never overlap; with no room left a mark has its line.
+      const w = g.measureText(mark.label).width + 6;
+      const toLeft = mx + w > width - right;
+      const from = toLeft ? mx - w : mx;
+      const row = rows.findIndex((free) => free <= from);
+      if (row < 0) continue;
+      rows[row] = from + w;
       g.fillStyle = g.strokeStyle;
-      g.textAlign = mx > width - 120 ? "right" : "left";
-      g.fillText(mark.label, mx + (g.textAlign === "left" ? 3 : -3), top + 10 + 12 * (shown++ % 3));
+      g.textAlign = "left";
+      g.fillText(mark.label, from + 3, top + 10 + 12 * row);
     }
   }
   g.lineWidth = options.spark ? 1.25 : 1.75;
