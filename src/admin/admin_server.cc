@@ -23,6 +23,14 @@ namespace l4lb::admin {
 
 namespace {
 
+// On every answer (README.md, "Dashboard"): a page served from here may run only this origin's
+// script and style and talk only to this origin (no inline script, no other host, no framing);
+// no answer is sniffed into another type, kept in a cache, or read by another origin's script
+// (no Access-Control-Allow-Origin is ever sent).
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 // Requests are small JSON documents; anything larger is a mistake or an attack.
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 
@@ -85,6 +93,10 @@ base::Result<void> preparePath(const net::Endpoint& endpoint, const std::string&
 // Writes the router's reply (or a refusal in the same JSON shape).
 void sendReply(const ApiReply& reply, httplib::Response& res) {
   res.status = reply.status;
+  res.set_header("Content-Security-Policy", kContentSecurityPolicy);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cache-Control", "no-store");
   if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
   if (!reply.content_type.empty()) {
     res.set_content(reply.text, reply.content_type);
