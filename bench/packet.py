@@ -77,7 +77,7 @@ class Bench:
         self.ns = {h: f"pb{self.tag}{h}" for h in ["cli", "rt", "lb", *BACKENDS]}
         self.tmp = Path(tempfile.mkdtemp(prefix="l4lb-packet."))
         os.chmod(self.tmp, 0o755)  # nginx workers run as nobody
-        self.cgroup = Path(f"/sys/fs/cgroup/cpuacct/l4lb-packet-{self.tag}")
+        self.cgroup = cgroup_dir(f"l4lb-packet-{self.tag}")
         self.procs: dict[str, subprocess.Popen] = {}
         self.sysctl_restore: dict[str, str] = {}
         self.notes: list[str] = []
@@ -488,7 +488,7 @@ backends = [ {{ name = "be1", address = "tcp://{BACKENDS['be1']}:{IPERF_PORT}" }
                 ks += int(fields[11]) + int(fields[12])
         box = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         return {
-            "cgroup_ns": int((self.cgroup / "cpuacct.usage").read_text()),
+            "cgroup_ns": cgroup_usage_ns(self.cgroup),
             "ksoftirqd_ticks": ks,
             "box_busy_ticks": sum(box) - box[3] - box[4],
             "box_softirq_ticks": box[6],
@@ -565,6 +565,24 @@ backends = [ {{ name = "be1", address = "tcp://{BACKENDS['be1']}:{IPERF_PORT}" }
         body = self.client(["curl", "-sS", "--max-time", "5", f"http://{VIP}:{HTTP_PORT}/"], 10)
         if not body.strip().startswith("be"):
             raise RuntimeError(f"{v}: unexpected answer {body!r}")
+
+
+def cgroup_dir(name: str) -> Path:
+    """A cgroup of our own for CPU accounting: cgroup v2 (cpu.stat is there without enabling
+    any controller), else v1's cpuacct hierarchy."""
+    for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+        if (root / "cgroup.controllers").exists():
+            return root / name
+    return Path("/sys/fs/cgroup/cpuacct") / name
+
+
+def cgroup_usage_ns(cg: Path) -> int:
+    if (cg / "cpuacct.usage").exists():
+        return int((cg / "cpuacct.usage").read_text())
+    for line in (cg / "cpu.stat").read_text().splitlines():
+        if line.startswith("usage_usec "):
+            return int(line.split()[1]) * 1000
+    raise RuntimeError(f"no CPU usage in {cg}")
 
 
 def parse_wrk(out: str) -> dict:
