@@ -74,7 +74,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.tag = str(os.getpid() % 100000)
-        self.ns = {h: f"pb{self.tag}{h}" for h in ["cli", "rt", "lb", *BACKENDS]}
+        self.ns = {h: f"l4pb{self.tag}{h}" for h in ["cli", "rt", "lb", *BACKENDS]}
         self.tmp = Path(tempfile.mkdtemp(prefix="l4lb-packet."))
         os.chmod(self.tmp, 0o755)  # nginx workers run as nobody
         self.cgroup = cgroup_dir(f"l4lb-packet-{self.tag}")
