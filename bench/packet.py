@@ -562,9 +562,21 @@ backends = [ {{ name = "be1", address = "tcp://{BACKENDS['be1']}:{IPERF_PORT}" }
         return out
 
     def smoke(self, v: str) -> None:
-        body = self.client(["curl", "-sS", "--max-time", "5", f"http://{VIP}:{HTTP_PORT}/"], 10)
-        if not body.strip().startswith("be"):
-            raise RuntimeError(f"{v}: unexpected answer {body!r}")
+        """One request through the VIP (3 tries: a set-up change may need a moment)."""
+        last = ""
+        for _ in range(3):
+            try:
+                body = self.client(["curl", "-sS", "--max-time", "3",
+                                    f"http://{VIP}:{HTTP_PORT}/"], 10)
+                if body.strip().startswith("be"):
+                    return
+                last = f"unexpected answer {body!r}"
+            except RuntimeError as e:
+                last = str(e)
+            time.sleep(1)
+        state = {h: self.run(h, ["sh", "-c", "ip route; ip neigh; nft list ruleset 2>/dev/null"],
+                             check=False).stdout for h in ("rt", "lb")}
+        raise RuntimeError(f"{v}: no answer through the VIP: {last}; {state}")
 
 
 def cgroup_dir(name: str) -> Path:

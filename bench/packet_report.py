@@ -52,7 +52,9 @@ def render(results: dict) -> str:
     row("CPU µs per request, `Connection: close`", "close", "us_per_req", ".1f")
     row("whole-box busy µs per request, keep-alive (/proc/stat, includes other work)",
         "keepalive", "box_us_per_req", ".1f")
-    row("wrk errors, keep-alive + close", "keepalive", "errors", "d")
+    lines.append("| wrk socket errors + non-2xx, keep-alive / close | " + " | ".join(
+        f"{fmt(get(v, 'keepalive', 'errors'), 'd')} / {fmt(get(v, 'close', 'errors'), 'd')}"
+        for v in variants) + " |")
     lines.append("| iperf3 1 stream, Gbit/s (see note: not a fair comparison) | " + " | ".join(
         fmt(get(v, "iperf3", "gbps"), ".2f") for v in variants) + " |")
     bpf = results.get("bpf", {})
