@@ -74,7 +74,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.tag = str(os.getpid() % 100000)
-        self.ns = {h: f"l4pb{self.tag}{h}" for h in ["cli", "rt", "lb", *BACKENDS]}
+        self.ns = {h: f"l4pb{self.tag}{h}" for h in ["cli", "rt", "sw", "lb", *BACKENDS]}
         self.tmp = Path(tempfile.mkdtemp(prefix="l4lb-packet."))
         os.chmod(self.tmp, 0o755)  # nginx workers run as nobody
         self.cgroup = cgroup_dir(f"l4lb-packet-{self.tag}")
@@ -189,23 +189,31 @@ class Bench:
                                 f"net.ipv4.conf.{key}.send_redirects=0",
                                 f"net.ipv4.conf.{key}.accept_redirects=0"])
         self.link("cli", "eth0", "rt", "c0")
-        self.link("lb", "eth0", "rt", "plb")
+        self.link("rt", "fab", "sw", "prt")
+        self.link("lb", "eth0", "sw", "plb")
         for be in BACKENDS:
-            self.link(be, "eth0", "rt", f"p{be}")
+            self.link(be, "eth0", "sw", f"p{be}")
         # The segment behind rt carries 20 bytes more than the client's link, so an IPIP-wrapped
         # full-size packet still fits (V6); the same for every variant.
-        for host, dev in (("lb", "eth0"), ("rt", "plb"), *((be, "eth0") for be in BACKENDS),
-                          *(("rt", f"p{be}") for be in BACKENDS)):
+        ports = ["prt", "plb", *(f"p{be}" for be in BACKENDS)]
+        for host, dev in (("rt", "fab"), ("lb", "eth0"), *((be, "eth0") for be in BACKENDS),
+                          *(("sw", port) for port in ports)):
             self.run(host, ["ip", "link", "set", dev, "mtu", str(FABRIC_MTU)])
+        # sw: a plain switch (a bridge with no address; bridged frames skip netfilter).
+        sw = lambda *a: self.run("sw", list(a))
+        sw("ip", "link", "add", "br0", "mtu", str(FABRIC_MTU), "type", "bridge")
+        for port in ports:
+            sw("ip", "link", "set", port, "master", "br0")
+            sw("ip", "link", "set", port, "up")
+        sw("ip", "link", "set", "br0", "up")
+        self.run("sw", ["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0",
+                        "net.bridge.bridge-nf-call-ip6tables=0",
+                        "net.bridge.bridge-nf-call-arptables=0"], check=False)
         rt = lambda *a: self.run("rt", list(a))
-        rt("ip", "link", "add", "br0", "mtu", str(FABRIC_MTU), "type", "bridge")
         rt("ip", "addr", "add", f"{RT_CLI_ADDR}/24", "dev", "c0")
-        rt("ip", "addr", "add", f"{RT_FAB_ADDR}/24", "dev", "br0")
-        for port in ["plb", *(f"p{be}" for be in BACKENDS)]:
-            rt("ip", "link", "set", port, "master", "br0")
-            rt("ip", "link", "set", port, "up")
-        rt("ip", "link", "set", "br0", "up")
+        rt("ip", "addr", "add", f"{RT_FAB_ADDR}/24", "dev", "fab")
         rt("ip", "link", "set", "c0", "up")
+        rt("ip", "link", "set", "fab", "up")
         rt("sysctl", "-qw", "net.ipv4.ip_forward=1")
         self.run("cli", ["ip", "addr", "add", f"{CLI_ADDR}/24", "dev", "eth0"])
         self.run("cli", ["ip", "link", "set", "eth0", "up"])
@@ -224,10 +232,11 @@ class Bench:
                           "net.ipv4.conf.all.arp_announce=2", "net.ipv4.conf.eth0.arp_ignore=1",
                           "net.ipv4.conf.eth0.arp_announce=2"])
         # veth + XDP (docs/packet-path-bench.md): frames the lb host sends with XDP_TX land on
-        # rt's port plb, which must run NAPI (GRO on) to take them; and veth leaves checksums
-        # partial, so the client and rt's port towards lb compute them in software. Set for
-        # every variant alike.
-        rt("ethtool", "-K", "plb", "gro", "on", "tx", "off")
+        # the switch's port plb, which must run NAPI (GRO on) to take them; and veth leaves
+        # checksums partial, so the client and rt compute them in software. Set for every
+        # variant alike.
+        sw("ethtool", "-K", "plb", "gro", "on")
+        rt("ethtool", "-K", "fab", "tx", "off")
         self.run("cli", ["ethtool", "-K", "eth0", "tx", "off"])
         # Let every neighbour be known before measuring.
         for host, addr in (("cli", RT_CLI_ADDR), ("lb", RT_FAB_ADDR), *(
