@@ -89,6 +89,12 @@ def render(results: dict) -> str:
             if a in variants and b in variants:
                 targets.append((f"req/s {NAMES[a]} / {NAMES[b]}, {title}", ratio(a, b, w, "rps"),
                                 "-", None))
+        # What no balancer in front can beat: the client and backends' own CPU per request
+        # (V0) and the kernel's forwarding (V1), against the proxies'.
+        for a, b in (("V0", "V4"), ("V1", "V4"), ("V1", "V3")):
+            if a in variants and b in variants:
+                targets.append((f"CPU per request {NAMES[a]} / {NAMES[b]}, {title}",
+                                ratio(a, b, w, "us_per_req"), "-", None))
     if targets:
         out += ["## Ratios (this run)", "", "| ratio | measured | target |", "|---|---|---|"]
         for title, r, target, ok in targets:
@@ -109,7 +115,8 @@ def render(results: dict) -> str:
         " rate, the best of the rounds by p99); iperf3: `iperf3 -c VIP -t N`, one stream to be1.",
         f"- CPU: every process (wrk, the 3 nginx backends with 1 worker each, iperf3, HAProxy with"
         f" nbthread {meta['threads']}, l4lb with workers = {meta['threads']}) runs unpinned on"
-        f" both CPUs at nice {meta['nice']} in one cpuacct cgroup; the kernel variants have no"
+        f" both CPUs at nice {meta['nice']}"
+        " in one cgroup of its own (cgroup v2 `cpu.stat`, or v1 `cpuacct`); the kernel variants have no"
         " process on lb at all, their forwarding runs in softirq in the sending task's context"
         " and is charged to that cgroup.",
         f"- load average {meta['load_start']} at the start, {meta['load_end']} at the end (other"
