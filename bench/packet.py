@@ -13,13 +13,13 @@ behind seven ways of balancing on one "lb" host, in one run (docs/packet-path-be
   V5 dsr      l4lb forward = "dsr" (XDP, L2 direct server return)
   V6 ipip     l4lb forward = "ipip" (XDP, IPIP; backends run `l4lb decap`)
 
-Topology (documentation ranges): cli 198.51.100.2 -- rt 198.51.100.1 | rt's bridge 203.0.113.1
--- lb 203.0.113.10, be1..be3 203.0.113.11..13. VIP 192.0.2.10 (TCP 80: HTTP, 5201: iperf3).
+Topology (documentation ranges): cli 198.51.100.2 -- rt 198.51.100.1 | 203.0.113.1 -- sw (a
+bridge) -- lb 203.0.113.10, be1..be3 203.0.113.11..13. VIP 192.0.2.10 (TCP 80: HTTP, 5201: iperf3).
 Backends hold the VIP on lo (arp_ignore=1, arp_announce=2) and answer the client through rt
 (except V2, whose replies must pass the NAT on lb, and V3/V4, which connect from lb).
 
 CPU: every process of the benchmark (client, backends, the lb host's daemon) runs at the same
-nice value, unpinned, on both CPUs, in one cpuacct cgroup; softirq work on veth runs in the
+nice value, unpinned, on both CPUs, in one cgroup of its own; softirq work on veth runs in the
 sending task's context, so it is charged to that cgroup too. CPU per request is that cgroup's
 usage plus ksoftirqd's time over the cell, divided by the requests served. Root only.
 Every namespace, process, cgroup, nft table and sysctl this script changes is undone on exit.
@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
