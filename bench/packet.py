@@ -231,9 +231,10 @@ class Bench:
                           "net.ipv4.conf.all.arp_announce=2", "net.ipv4.conf.eth0.arp_ignore=1",
                           "net.ipv4.conf.eth0.arp_announce=2"])
         # veth + XDP (docs/packet-path-bench.md): frames the lb host sends with XDP_TX land on
-        # the switch's port plb, which must run NAPI (GRO on) to take them; and veth leaves
-        # checksums partial, so the client and rt compute them in software. Set for every
-        # variant alike.
+        # the switch's port plb, which must run NAPI to take them: GRO on here, for every
+        # variant, and in V5/V6 also a dummy XDP program (attach_pass_program), without which
+        # this kernel drops them. veth leaves checksums partial, so the client and rt compute
+        # them in software.
         sw("ethtool", "-K", "plb", "gro", "on")
         rt("ethtool", "-K", "fab", "tx", "off")
         self.run("cli", ["ethtool", "-K", "eth0", "tx", "off"])
@@ -320,6 +321,8 @@ http {{
             self.stop(name)
         for be in BACKENDS:
             self.stop(f"decap-{be}")
+        if kind in ("dsr", "ipip"):
+            self.run("sw", ["ip", "link", "set", "dev", "plb", "xdpdrv", "off"], check=False)
         self.run("lb", ["ip", "route", "del", f"{VIP}/32"], check=False)
         self.run("lb", ["ip", "addr", "del", f"{VIP}/32", "dev", "lo"], check=False)
         if kind == "nft":
@@ -441,7 +444,17 @@ backends = [ {{ name = "be1", address = "tcp://{BACKENDS['be1']}:{IPERF_PORT}" }
             return f"this l4lb rejects forward = \"dsr\": {(r.stdout + r.stderr).strip()[:200]}"
         return None
 
+    def attach_pass_program(self) -> None:
+        """The dummy XDP_PASS program on sw's port facing lb (V5/V6 only: on veth it turns off
+        GSO on lb's eth0, which the other variants should not pay for)."""
+        obj = self.tmp / "xdp_pass.o"
+        if not obj.exists():
+            sh(["clang", "-O2", "-target", "bpf", "-c", str(BENCH_DIR / "xdp_pass.bpf.c"), "-o",
+                str(obj)])
+        self.run("sw", ["ip", "link", "set", "dev", "plb", "xdpdrv", "obj", str(obj), "sec", "xdp"])
+
     def start_packet(self, kind: str) -> None:
+        self.attach_pass_program()
         if kind == "ipip":
             for be in BACKENDS:
                 self.spawn(f"decap-{be}", be, [str(self.l4lb), "decap", "--interface", "eth0"])
@@ -671,7 +684,8 @@ def main() -> int:
         ap.error("--seconds 1..120, --rounds 1..10")
     if os.geteuid() != 0:
         ap.error("needs root (network namespaces, cgroups, sysctl)")
-    missing = [t for t in ("ip", "wrk", "iperf3", "nginx", "nft", "ethtool", "curl", "bpftool")
+    missing = [t for t in ("ip", "wrk", "iperf3", "nginx", "nft", "ethtool", "curl", "bpftool",
+                           "clang")
                if not shutil.which(t)]
     if missing:
         ap.error(f"missing {' '.join(missing)}: install bench/packages.txt (scripts/install-packages.sh)")
