@@ -51,6 +51,15 @@ def start_l4lb(l4lb, workdir, servers, udp_backend=None):
              f'token_file = "{workdir}/token"\n')
     proc = l4lb(text, ready=[listen])
     assert proc.wait_log(r"admin API listening on tcp://"), proc.describe()
+    # Checked backends start down until their first checks pass (README, "Health checks"):
+    # traffic before that is refused, which is not what these tests are about.
+    deadline = time.monotonic() + STATE_TIMEOUT
+    while time.monotonic() < deadline:
+        if all(b["state"] == "up" for b in api(sock, "/pools/web")["backends"]):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"backends not up: {api(sock, '/pools/web')}\n{proc.describe()}")
     return proc, listen, f"127.0.0.1:{port}", str(sock), backends
 
 
