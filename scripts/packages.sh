@@ -15,4 +15,5 @@ L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format libclang-rt-14-dev gi
                     prometheus  # promtool: tests/integration/test_metrics.py
                     rsyslog  # a real syslog server: test_health_udp.py, test_access_log_syslog.py
                     bird2  # a real BGP speaker and router: test_announce_bird.py
-                    ethtool iperf3 wrk)  # the XDP packet path's namespace tests (veth offloads, traffic)
+                    ethtool iperf3 wrk  # the XDP packet path's namespace tests (veth offloads, traffic)
+                    libnginx-mod-stream)  # tests/faults: nginx's stream proxy beside l4lb (--full)

@@ -47,10 +47,10 @@ class Backend:
     """One `l4load server` on 127.0.0.1:PORT (TCP, and UDP echo on the same port)."""
 
     def __init__(self, workdir: Path, name: str, wrap: list[str] | None = None,
-                 host: str = "127.0.0.1", duration: str = "900s"):
+                 host: str = "127.0.0.1", duration: str = "900s", port: int | None = None):
         self.name = name
         self.host = host
-        self.port = free_port() if host == "127.0.0.1" else 9000
+        self.port = port or (free_port() if host == "127.0.0.1" else 9000)
         self.summary_path = workdir / f"{name}.summary.json"
         self.log_path = workdir / f"{name}.log"
         argv = [L4LOAD_BIN, "server", "--listen", f"{host}:{self.port}", "--udp",

@@ -23,7 +23,7 @@ struct ClientConn {
   std::uint64_t last_progress_ms = 0;
   std::uint64_t next_send_ms = 0;  // paced streams wait for this
   std::uint64_t burst_left = 0;    // bytes of the current burst still to send
-  std::array<std::uint8_t, Hello::kSize> hello{};
+  std::string hello;               // a PROXY v1 line (--proxy-v1), then the hello
   std::size_t hello_sent = 0;
   std::uint64_t to_send = 0;  // payload bytes this side sends
   std::uint64_t expect = 0;   // payload bytes this side must receive
@@ -95,7 +95,8 @@ class ClientRun {
     auto c = std::make_unique<ClientConn>(seed, o_.mode == Mode::kEcho ? seed : seed ^ kServerSalt);
     c->id = id;
     c->started_ms = c->last_progress_ms = monotonicMs();
-    c->hello = Hello{o_.mode, seed, o_.bytes}.encode();
+    const auto hello = Hello{o_.mode, seed, o_.bytes}.encode();
+    c->hello.assign(hello.begin(), hello.end());
     c->to_send = o_.mode == Mode::kSource ? 0 : o_.bytes;
     c->expect = o_.mode == Mode::kSink ? 0 : o_.bytes;
     const Address& target = o_.targets[id % o_.targets.size()];
@@ -137,10 +138,29 @@ class ClientRun {
       c.record.established = true;
       c.record.connect_ms = static_cast<double>(monotonicMs() - c.started_ms);
       c.burst_left = o_.chunk ? o_.chunk : c.to_send;
+      if (o_.proxy_v1) c.hello.insert(0, proxyV1Line(c.fd.get()));
     }
     if (!readAll(c)) return false;
     if (!writeDue(c, monotonicMs())) return false;
     return maybeFinish(c);
+  }
+
+  // "PROXY TCP4 src dst sport dport\r\n" for this connection's own addresses.
+  static std::string proxyV1Line(int fd) {
+    Address local, peer;
+    local.length = peer.length = sizeof(sockaddr_storage);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local.storage), &local.length);
+    ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length);
+    auto split = [](const std::string& text) {
+      const auto colon = text.rfind(':');
+      std::string host = text.substr(0, colon);
+      if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
+      return std::pair{host, text.substr(colon + 1)};
+    };
+    const auto [src, sport] = split(formatAddress(local));
+    const auto [dst, dport] = split(formatAddress(peer));
+    return "PROXY " + std::string(local.family() == AF_INET ? "TCP4 " : "TCP6 ") + src + " " + dst +
+           " " + sport + " " + dport + "\r\n";
   }
 
   bool readAll(ClientConn& c) {

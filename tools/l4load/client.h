@@ -28,6 +28,7 @@ struct ClientOptions {
   std::uint64_t max_open = 15000;  // never more descriptors than this
   std::uint64_t seed = 1;
   std::string records_path;  // one JSON line per connection, if set
+  bool proxy_v1 = false;     // open each connection with a PROXY v1 line (its own addresses)
 };
 
 // Runs to completion and returns the summary (plus the run's own figures).

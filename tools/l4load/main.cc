@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   client->add_option("--seed", c.seed);
   client->add_option("--records", c.records_path, "one JSON line per connection to this file");
   client->add_option("--summary", summary_path, "write the JSON summary here (default stdout)");
+  client->add_flag("--proxy-v1", c.proxy_v1, "send a PROXY v1 line first (its own addresses)");
 
   l4load::UdpClientOptions u;
   auto* udp = app.add_subcommand("udp-client", "request/response flows over UDP");

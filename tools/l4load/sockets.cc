@@ -63,9 +63,10 @@ std::string formatAddress(const Address& address) {
 }
 
 std::uint64_t monotonicMs() {
-  static const auto start = std::chrono::steady_clock::now();
+  // CLOCK_MONOTONIC itself (steady_clock on Linux), so a test can compare the times in --records
+  // with its own time.monotonic() (the moment it injected a fault).
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now() - start)
+                                        std::chrono::steady_clock::now().time_since_epoch())
                                         .count());
 }
 

@@ -27,7 +27,7 @@ struct Address {
 std::optional<Address> parseAddress(std::string_view text, bool port_required = true);
 std::string formatAddress(const Address& address);
 
-// Milliseconds on the monotonic clock since the first call in this process.
+// Milliseconds on CLOCK_MONOTONIC (Python's time.monotonic() * 1000).
 std::uint64_t monotonicMs();
 
 // A non-blocking, close-on-exec socket, or an invalid Fd with errno set.
