@@ -150,16 +150,36 @@ def brief(summary: dict) -> str:
 # Figures of a process
 
 
-def fd_count(pid: int) -> int:
-    """Descriptors of `pid` other than pipes: l4lb keeps a pool of splice pipes per worker
-    that grows with the first bulk transfers (a cache, not a leak)."""
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (nginx's workers under its master)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
         try:
-            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
-                n += 1
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo += [int(c) for c in
+                         Path(f"/proc/{p}/task/{task}/children").read_text().split()]
         except OSError:
             pass
+    return out
+
+
+def fd_count(pid: int) -> int:
+    """Descriptors of `pid` and its children other than pipes: l4lb keeps a pool of splice
+    pipes per worker that grows with the first bulk transfers (a cache, not a leak)."""
+    n = 0
+    for p in process_tree(pid):
+        try:
+            fds = os.listdir(f"/proc/{p}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if not os.readlink(f"/proc/{p}/fd/{fd}").startswith("pipe:"):
+                    n += 1
+            except OSError:
+                pass
     return n
 
 
@@ -182,13 +202,14 @@ def sockets_in_state(state: str, port: int, wrap: list[str] | None = None) -> in
 
 
 def process_sockets(pid: int, states: tuple[str, ...]) -> int:
-    """TCP sockets of process `pid` in any of `states` (ss -p)."""
+    """TCP sockets of process `pid` (or its children) in any of `states` (ss -p)."""
     out = subprocess.run(["ss", "-Htanp"], capture_output=True, text=True, timeout=20)
     want = {s.upper().replace("-", "_") for s in states}
+    pids = [f"pid={p}," for p in process_tree(pid)]
     n = 0
     for line in out.stdout.splitlines():
         parts = line.split()
-        if parts and parts[0].upper().replace("-", "_") in want and f"pid={pid}," in line:
+        if parts and parts[0].upper().replace("-", "_") in want and any(p in line for p in pids):
             n += 1
     return n
 

@@ -36,8 +36,10 @@ def nginx_available() -> bool:
 
 
 def start_haproxy(workdir: Path, listen_port: int, backends: list, name: str = "haproxy",
-                  maxconn: int = 20000) -> Process:
-    """HAProxy in TCP mode, round robin, health checks and retries like l4lb_config's."""
+                  maxconn: int = 9000) -> Process:
+    """HAProxy in TCP mode, round robin, health checks and retries like l4lb_config's. maxconn
+    9000: HAProxy wants 2 descriptors a connection and refuses to start above the hard limit
+    (20,000 here)."""
     d = workdir / name
     d.mkdir()
     servers = "\n".join(f"  server {b.name} {b.address} check inter 300ms rise 1 fall 2"

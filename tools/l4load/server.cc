@@ -139,6 +139,12 @@ class ServerRun {
   bool step(ServerConn& c) {
     if (!readAll(c)) return false;
     if (!writeAll(c)) return false;
+    if (c.peer_fin && !c.hello) {
+      // Opened and closed with no hello: a health check's probe, not a transfer.
+      ++probes_;
+      c.fd.reset();
+      return false;
+    }
     if (c.peer_fin && c.write_shut) {
       const std::uint64_t want = c.hello && c.hello->mode != Mode::kSource ? c.hello->length : 0;
       const std::uint64_t got = c.verifier ? c.verifier->received() : 0;
@@ -221,6 +227,11 @@ class ServerRun {
   }
 
   bool endOnError(ServerConn& c, int error) {
+    if (!c.hello) {  // reset before a hello: a probe too (HAProxy's checks end with an RST)
+      ++probes_;
+      c.fd.reset();
+      return false;
+    }
     if (error == ECONNRESET || error == EPIPE) return end(c, EndKind::kRst, 0, Failure::kReset);
     return end(c, EndKind::kErrno, error, Failure::kError);
   }
@@ -278,6 +289,7 @@ class ServerRun {
     out["open"] = conns_.size();
     out["peak_open"] = peak_open_;
     out["accept_errors"] = accept_errors_;
+    out["probes"] = probes_;
     out["modes"] = modes_;
     out["udp"] = {{"received", datagrams_received_}, {"sent", datagrams_sent_}};
     if (o_.summary_path.empty()) {
@@ -300,6 +312,7 @@ class ServerRun {
   std::map<std::string, std::uint64_t> modes_;
   std::uint64_t peak_open_ = 0;
   std::uint64_t accept_errors_ = 0;
+  std::uint64_t probes_ = 0;  // connections closed before a hello (health checks)
   std::uint64_t datagrams_received_ = 0;
   std::uint64_t datagrams_sent_ = 0;
   bool stop_ = false;
