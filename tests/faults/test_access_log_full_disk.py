@@ -37,7 +37,7 @@ def dropped(sock) -> int:
 def test_full_disk_loses_only_counted_lines_and_logging_resumes(l4lb, workdir, backends, record):
     logs = workdir / "logs"
     logs.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(logs)], check=True,
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(logs)], check=True,
                    timeout=20)
     try:
         run(l4lb, workdir, backends, record, logs)

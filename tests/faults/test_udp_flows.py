@@ -25,6 +25,18 @@ def flows_active(sock) -> int:
     return int(m.group(1)) if m else -1
 
 
+def flow_metric(sock, name: str) -> int:
+    """A datagram flow counter of the running l4lb (summed over its labels)."""
+    text = admin_get(sock, "/metrics")
+    return sum(int(float(v)) for v in re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)", text, re.M))
+
+
+def udp_rcvbuf_errors() -> int:
+    """The kernel's count of datagrams dropped for a full receive buffer (this namespace)."""
+    lines = [ln.split() for ln in open("/proc/net/snmp") if ln.startswith("Udp:")]
+    return int(lines[1][lines[0].index("RcvbufErrors")])
+
+
 def test_udp_flows_keep_their_backend_across_reloads_and_upgrade(l4lb, workdir, backends,
                                                                 record):
     bs = backends(3)
@@ -39,6 +51,7 @@ def test_udp_flows_keep_their_backend_across_reloads_and_upgrade(l4lb, workdir, 
         + f'\n[admin]\nlisten = ["unix://{sock}"]\n')
     proc = l4lb(args=["-c", str(path)], ready=[f"udp://127.0.0.1:{port}"])
     target = f"127.0.0.1:{port}"
+    drops_before = udp_rcvbuf_errors()
     flows = size(1000, 10000)
     requests = 12
     # Half the table each: the flows stay under max_flows per worker, so none is evicted.
@@ -53,6 +66,8 @@ def test_udp_flows_keep_their_backend_across_reloads_and_upgrade(l4lb, workdir, 
     successor = l4lb(args=["-c", str(path), "--upgrade-from", f"unix://{sock}"])
     assert successor.wait_log(DONE, 30) is not None, successor.describe()
     r = flows_run.result()
+    kernel_drops = udp_rcvbuf_errors() - drops_before
+    evicted = flow_metric(sock, 'l4lb_datagram_flows_ended_total{reason="evicted"}')
 
     # A flood of new sources, one datagram each, well past the table's size.
     flood_n = size(3 * MAX_FLOWS, 10 * MAX_FLOWS)
@@ -68,6 +83,7 @@ def test_udp_flows_keep_their_backend_across_reloads_and_upgrade(l4lb, workdir, 
                "replies": r["udp"]["replies"], "lost": r["udp"]["lost"],
                "wrong_client": r["udp"]["wrong_client"],
                "switched_backend": r["udp"]["flows_switched_backend"],
+               "kernel_rcvbuf_drops": kernel_drops, "evicted_after_upgrade": evicted,
                "flood_sources": flood_n, "flood_wrong_client": f["udp"]["wrong_client"],
                "flows_active_peak": peak, "max_flows_x_workers": 2 * MAX_FLOWS}
     record(figures)

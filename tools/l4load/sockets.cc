@@ -71,7 +71,14 @@ std::uint64_t monotonicMs() {
 }
 
 Fd makeSocket(int family, int type) {
-  return Fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  Fd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd && type == SOCK_DGRAM) {
+    const int bytes = 4 << 20;
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) {
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    }
+  }
+  return fd;
 }
 
 }  // namespace l4load

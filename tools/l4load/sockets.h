@@ -30,7 +30,9 @@ std::string formatAddress(const Address& address);
 // Milliseconds on CLOCK_MONOTONIC (Python's time.monotonic() * 1000).
 std::uint64_t monotonicMs();
 
-// A non-blocking, close-on-exec socket, or an invalid Fd with errno set.
+// A non-blocking, close-on-exec socket, or an invalid Fd with errno set. Datagram sockets get
+// a 4 MiB receive buffer (forced as root), so a burst the test's own process is too busy to read
+// is not dropped at its socket and mistaken for a datagram the proxy lost.
 Fd makeSocket(int family, int type);
 
 }  // namespace l4load
