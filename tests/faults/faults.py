@@ -50,19 +50,26 @@ class Backend:
                  host: str = "127.0.0.1", duration: str = "900s", port: int | None = None):
         self.name = name
         self.host = host
-        self.port = port or (free_port() if host == "127.0.0.1" else 9000)
         self.summary_path = workdir / f"{name}.summary.json"
         self.log_path = workdir / f"{name}.log"
-        argv = [L4LOAD_BIN, "server", "--listen", f"{host}:{self.port}", "--udp",
-                f"{host}:{self.port}", "--id", name, "--summary", str(self.summary_path),
-                "--duration", duration]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(child_command((wrap or []) + NOFILE + NICE + argv),
-                                         stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT)
-        assert wait_until(lambda: "ready" in self.log_path.read_text(errors="replace")
-                          or self.proc.poll() is not None, 10), self.log_path.read_text()
-        assert self.proc.poll() is None, self.log_path.read_text()
+        # A port free a moment ago can be taken before the server binds it (other test runs on
+        # the machine walk the same range): then another one, a few times.
+        for _ in range(5):
+            self.port = port or (free_port() if host == "127.0.0.1" else 9000)
+            argv = [L4LOAD_BIN, "server", "--listen", f"{host}:{self.port}", "--udp",
+                    f"{host}:{self.port}", "--id", name, "--summary", str(self.summary_path),
+                    "--duration", duration]
+            with open(self.log_path, "wb") as log:
+                self.proc = subprocess.Popen(child_command((wrap or []) + NOFILE + NICE + argv),
+                                             stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT)
+            assert wait_until(lambda: "ready" in self.log_path.read_text(errors="replace")
+                              or self.proc.poll() is not None, 10), self.log_path.read_text()
+            if self.proc.poll() is None:
+                return
+            if port is not None or "in use" not in self.log_path.read_text(errors="replace"):
+                break
+        raise AssertionError(self.log_path.read_text())
 
     @property
     def url(self) -> str:

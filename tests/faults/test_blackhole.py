@@ -39,7 +39,7 @@ def test_blackholed_backend_fails_no_new_connection_and_is_marked_down(topo, l4l
     figures = {"offered_per_s": rate, "attempted": r["attempted"], "failed": r["failed"],
                "corrupt": r["corrupt"], "marked_down": down,
                "down_after_ms": round(down_after * 1000),
-               "bound_ms": 2 * (500 + 500), "p99_connect_ms": r["connect_ms"]["p99"],
+               "bound_ms": 2 * (550 + 500), "p99_connect_ms": r["connect_ms"]["p99"],
                "timeout_log_lines": timeouts}
     record(figures)
     assert down, proc.describe()
