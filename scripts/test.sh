@@ -62,6 +62,13 @@ for preset in release sanitize; do
   step "integration tests ($preset)"
   L4LB_BIN="$PWD/$dir/l4lb" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     -n "$test_jobs" --dist loadfile tests/integration || status=1
+
+  # The fault suite's quick tier (docs/reliability.md) once, on the release build: its scenarios
+  # load the machine on purpose, so they run alone, after the integration tests.
+  if [ "$preset" = release ]; then
+    step "fault suite, quick tier (scripts/faults.sh)"
+    L4LB_BIN="$PWD/$dir/l4lb" ./scripts/faults.sh --quick || status=1
+  fi
 done
 
 step "fuzz targets (clang, ASan+UBSan, ${fuzz_seconds}s each, $(nproc) at a time)"

@@ -95,7 +95,8 @@ void writeProcess(MetricsText& out, const MetricsInput& input) {
   out.sample({{"result", "failed"}}, input.reloads_failed);
   out.family(
       "l4lb_access_log_dropped_total", Type::kCounter,
-      "Access log lines dropped: the syslog target's socket had no room (never waited for).");
+      "Access log lines dropped: the syslog target's socket had no room, or a write to the file "
+      "failed (a full disk); never waited for.");
   out.sample({}, input.sample.access_log_dropped);
 }
 

@@ -4,15 +4,20 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <utility>
+
+#include "base/log.h"
 
 namespace l4lb::proxy {
 
 base::Result<AccessLog> AccessLog::open(const std::string& target) {
   AccessLog log;
   if (target == "off") return log;
+  log.write_loss_ = std::make_unique<WriteLoss>();
   if (target == "stderr") {
     log.fd_ = STDERR_FILENO;
     return log;
@@ -89,7 +94,41 @@ void AccessLog::writeLine(std::string_view line) const {
     return;
   }
   if (fd_ < 0) return;
-  [[maybe_unused]] ssize_t n = ::write(fd_, line.data(), line.size());
+  // After a line cut short by a full disk, the next one starts on a line of its own, so every
+  // complete line stays one JSON object (the fragment is one lost, counted line).
+  std::string joined;
+  const bool after_cut = write_loss_->cut_short.exchange(false, std::memory_order_relaxed);
+  if (after_cut) {
+    joined.reserve(line.size() + 1);
+    joined += '\n';
+    joined += line;
+    line = joined;
+  }
+  const ssize_t n = ::write(fd_, line.data(), line.size());
+  if (n == static_cast<ssize_t>(line.size())) return;
+  const int error = n < 0 ? errno : ENOSPC;
+  const auto prefix = static_cast<ssize_t>(after_cut ? 1 : 0);
+  if (n > prefix || (after_cut && n <= 0)) {
+    write_loss_->cut_short.store(true, std::memory_order_relaxed);
+  }
+  countLoss(error);
+}
+
+void AccessLog::countLoss(int error) const {
+  const std::uint64_t lost = write_loss_->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+  // Workers share this: one warning a second at most, whoever gets there first.
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t last = write_loss_->last_warning_ms.load(std::memory_order_relaxed);
+  if (now - last < 1000 ||
+      !write_loss_->last_warning_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    return;
+  }
+  base::logWarn(
+      "access log: a line could not be written ({}); {} lost so far "
+      "(l4lb_access_log_dropped_total)",
+      std::strerror(error), lost);
 }
 
 std::string AccessLog::formatLine(const AccessRecord& record) {

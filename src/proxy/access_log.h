@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -53,8 +54,12 @@ class AccessLog {
                                                           int facility, std::string tag);
 
   [[nodiscard]] bool enabled() const { return fd_ >= 0 || syslog_ != nullptr; }
-  // Lines syslog had no room for (0 for the other targets, which block rather than drop).
-  [[nodiscard]] std::uint64_t dropped() const { return syslog_ ? syslog_->dropped() : 0; }
+  // Lines lost: syslog had no room for them, or a write to the file (or stderr) failed or was
+  // cut short (a full disk). Counted, never waited for: serving goes on.
+  [[nodiscard]] std::uint64_t dropped() const {
+    if (syslog_) return syslog_->dropped();
+    return write_loss_ ? write_loss_->dropped.load(std::memory_order_relaxed) : 0;
+  }
 
   // logrotate's "create" mode: the file was renamed away; open the path anew and make the
   // descriptor the workers write to point at the new file. The swap is one dup2(2), so a line
@@ -76,6 +81,14 @@ class AccessLog {
   base::Fd owned_;
   int fd_ = -1;                         // where lines go: owned_, or stderr
   std::unique_ptr<SyslogSink> syslog_;  // or there, when set
+  // What failed writes to fd_ left behind, shared by the workers (AccessLog itself is moved).
+  struct WriteLoss {
+    std::atomic<std::uint64_t> dropped{0};
+    std::atomic<bool> cut_short{false};  // the last line went out in part: end it first
+    std::atomic<std::int64_t> last_warning_ms{-1'000'000};
+  };
+  std::unique_ptr<WriteLoss> write_loss_;
+  void countLoss(int error) const;
 };
 
 // JSON string escaping for the few fields that come from outside (names, Unix paths).

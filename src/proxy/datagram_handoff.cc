@@ -42,7 +42,15 @@ bool DatagramListener::takeOverFlow(const FlowHandoff& state, std::uint32_t back
   std::memcpy(&key.addr, state.client_address.data(), key.len);
   const auto* addr = reinterpret_cast<const sockaddr*>(&key.addr);
   const std::uint64_t hash = hashFlowKey(addr, key.len);
-  if (table_.full() || table_.find(addr, key.len, hash) != nullptr) return false;
+  // The listening socket is shared from the start of the upgrade, so the client's next datagram
+  // can reach this process before its flow does, and start a flow here to whichever backend the
+  // balancer picks. The handed flow wins: the client keeps its backend (at worst the reply to
+  // that one datagram, sent elsewhere, is lost), as a flow must across an upgrade.
+  if (Flow* early = table_.find(addr, key.len, hash); early != nullptr) {
+    if (early->backend == backend) return false;
+    releaseFlow(*early, FlowEnd::kHandedOver);
+  }
+  if (table_.full()) return false;
   SourceKey source;
   if (source_limiter_ && SourceKey::from(addr, key.len, source) &&
       source_limiter_->admit(source, env_.loop->now()) != SourceLimiter::Verdict::kAdmitted) {

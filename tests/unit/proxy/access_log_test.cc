@@ -95,5 +95,28 @@ TEST(AccessLogTest, TimesNeverReachedAreNull) {
   EXPECT_TRUE(entry["first_byte_ms"].is_null());
 }
 
+// Regression (fault suite, scenario 13): a write to a full disk was ignored, so the lines lost
+// were neither counted nor reported. /dev/full fails every write with ENOSPC.
+TEST(AccessLogTest, LinesAFullDiskRefusesAreCountedAsDropped) {
+  auto log = AccessLog::open("/dev/full");
+  ASSERT_TRUE(log) << log.error().message();
+  AccessRecord record;
+  record.listener = "front";
+  record.client = "127.0.0.1:1";
+  EXPECT_EQ(log->dropped(), 0u);
+  log->write(record);
+  log->write(record);
+  EXPECT_EQ(log->dropped(), 2u);
+}
+
+TEST(AccessLogTest, WrittenLinesAreNotCountedAsDropped) {
+  auto log = AccessLog::open("/dev/null");
+  ASSERT_TRUE(log);
+  AccessRecord record;
+  record.listener = "front";
+  log->write(record);
+  EXPECT_EQ(log->dropped(), 0u);
+}
+
 }  // namespace
 }  // namespace l4lb::proxy
