@@ -103,7 +103,10 @@ class L4lb:
             for url in pending:
                 if any(url in ln for ln in lines):
                     continue
-                if time.monotonic() - started > 3.0 and can_connect(url):
+                # Only a stream listener can be probed by connecting; a datagram or queue
+                # listener waits for its line (a loaded machine can take longer than 3 s).
+                if (time.monotonic() - started > 3.0 and url.startswith(("tcp://", "unix://"))
+                        and can_connect(url)):
                     continue
                 still.append(url)
             pending = still
