@@ -177,15 +177,13 @@ void AdminConnectionReader::takeReturns() {
 
 void AdminConnectionReader::onReadable(Entry& entry) {
   AdminConnection& connection = *entry.connection;
-  const bool was_empty = connection.received().empty();
   (void)connection.receiveAvailable(kReaderBufferBytes);
   if (entry.idle && !connection.received().empty()) {
-    // The next request's first byte: its deadline starts now.
+    // The next request's first byte: its deadline starts now (the first request's ran from
+    // accept).
     entry.idle = false;
     entry.waiting_since = AdminClock::now();
     entry.deadline = entry.waiting_since + kAdminRequestDeadline;
-  } else if (was_empty && !connection.received().empty()) {
-    entry.waiting_since = std::min(entry.waiting_since, AdminClock::now());
   }
   dispatchIfWhole(entry);
   if (!entry.serving && connection.peerClosed()) close(entry, false);
@@ -225,6 +223,9 @@ void AdminConnectionReader::expire(AdminClock::time_point now) {
 
 void AdminConnectionReader::close(Entry& entry, bool answer_408) {
   if (answer_408) {
+    // Bytes left unread at close would make the kernel reset the connection, and the client
+    // could lose the answer: read what has come first.
+    (void)entry.connection->receiveAvailable(entry.connection->received().size() + 64 * 1024);
     answerBeforeClose(entry.connection->socket(), 408, "Request Timeout",
                       "the request did not arrive whole within its deadline");
   }

@@ -8,20 +8,22 @@
 namespace l4lb::admin {
 namespace {
 
-constexpr std::size_t kHead = 16 * 1024;
-constexpr std::size_t kBody = 64 * 1024;
+constexpr std::size_t kFramingHeadLimit = 16 * 1024;
+constexpr std::size_t kFramingBodyLimit = 64 * 1024;
 
-RequestFraming frame(std::string_view received) { return frameRequest(received, kHead, kBody); }
+RequestFraming frameWithAdminLimits(std::string_view received) {
+  return frameRequest(received, kFramingHeadLimit, kFramingBodyLimit);
+}
 
-using Kind = RequestFraming::Kind;
+using FramingKind = RequestFraming::Kind;
 
 TEST(RequestFramingTest, HeadWithoutBodyIsWholeAtTheBlankLine) {
   const std::string request = "GET /api/v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n";
   for (std::size_t cut = 0; cut < request.size(); ++cut) {
-    EXPECT_EQ(frame(request.substr(0, cut)).kind, Kind::kNeedMore) << cut;
+    EXPECT_EQ(frameWithAdminLimits(request.substr(0, cut)).kind, FramingKind::kNeedMore) << cut;
   }
-  const RequestFraming whole = frame(request);
-  EXPECT_EQ(whole.kind, Kind::kComplete);
+  const RequestFraming whole = frameWithAdminLimits(request);
+  EXPECT_EQ(whole.kind, FramingKind::kComplete);
   EXPECT_EQ(whole.length, request.size());
 }
 
@@ -29,13 +31,13 @@ TEST(RequestFramingTest, TrickledHeaderLinesNeverEndTheHead) {
   std::string received = "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   for (int i = 0; i < 100; ++i) {
     received += "X-Slow: x\r\n";
-    EXPECT_EQ(frame(received).kind, Kind::kNeedMore);
+    EXPECT_EQ(frameWithAdminLimits(received).kind, FramingKind::kNeedMore);
   }
 }
 
 TEST(RequestFramingTest, BareLineFeedsEndTheHeadAsHttplibReadsThem) {
-  const RequestFraming whole = frame("GET / HTTP/1.1\nHost: x\n\n");
-  EXPECT_EQ(whole.kind, Kind::kComplete);
+  const RequestFraming whole = frameWithAdminLimits("GET / HTTP/1.1\nHost: x\n\n");
+  EXPECT_EQ(whole.kind, FramingKind::kComplete);
   EXPECT_EQ(whole.length, 24U);
 }
 
@@ -43,11 +45,11 @@ TEST(RequestFramingTest, ContentLengthBodyIsWaitedForAndPipelinedBytesAreLeft) {
   const std::string head =
       "PATCH /api/v1/pools/back/backends/one HTTP/1.1\r\ncontent-length: 18\r\n\r\n";
   const std::string body = R"({"state": "drain"})";
-  EXPECT_EQ(frame(head).kind, Kind::kNeedMore);
-  EXPECT_EQ(frame(head + body.substr(0, 17)).kind, Kind::kNeedMore);
+  EXPECT_EQ(frameWithAdminLimits(head).kind, FramingKind::kNeedMore);
+  EXPECT_EQ(frameWithAdminLimits(head + body.substr(0, 17)).kind, FramingKind::kNeedMore);
   const std::string next = "GET /api/v1/status HTTP/1.1\r\n";
-  const RequestFraming whole = frame(head + body + next);
-  EXPECT_EQ(whole.kind, Kind::kComplete);
+  const RequestFraming whole = frameWithAdminLimits(head + body + next);
+  EXPECT_EQ(whole.kind, FramingKind::kComplete);
   EXPECT_EQ(whole.length, head.size() + body.size());
 }
 
@@ -60,26 +62,26 @@ TEST(RequestFramingTest, BodiesTheServingThreadMustReadOrRefuseGoOverAfterTheHea
       "POST /x HTTP/1.1\r\nContent-Length: 2000\r\nExpect: 100-continue\r\n\r\n",
   };
   for (const std::string& head : heads) {
-    const RequestFraming framing = frame(head + "ab");
-    EXPECT_EQ(framing.kind, Kind::kHeadOnly) << head;
+    const RequestFraming framing = frameWithAdminLimits(head + "ab");
+    EXPECT_EQ(framing.kind, FramingKind::kHeadOnly) << head;
     EXPECT_EQ(framing.length, head.size()) << head;
   }
 }
 
 TEST(RequestFramingTest, HeadOverItsLimitGoesOverAsReceived) {
-  std::string received = "GET / HTTP/1.1\r\nX-Long: " + std::string(kHead, 'a');
-  const RequestFraming framing = frame(received);
-  EXPECT_EQ(framing.kind, Kind::kHeadOnly);
+  std::string received = "GET / HTTP/1.1\r\nX-Long: " + std::string(kFramingHeadLimit, 'a');
+  const RequestFraming framing = frameWithAdminLimits(received);
+  EXPECT_EQ(framing.kind, FramingKind::kHeadOnly);
   EXPECT_EQ(framing.length, received.size());
   // Ending after the limit is no better.
   received += "\r\n\r\n";
-  EXPECT_EQ(frame(received).kind, Kind::kHeadOnly);
+  EXPECT_EQ(frameWithAdminLimits(received).kind, FramingKind::kHeadOnly);
 }
 
 TEST(RequestFramingTest, ContentLengthMayCarryTrailingSpaces) {
   const std::string request = "POST /x HTTP/1.1\r\nContent-Length: 2 \r\n\r\nab";
-  const RequestFraming framing = frame(request);
-  EXPECT_EQ(framing.kind, Kind::kComplete);
+  const RequestFraming framing = frameWithAdminLimits(request);
+  EXPECT_EQ(framing.kind, FramingKind::kComplete);
   EXPECT_EQ(framing.length, request.size());
 }
 
