@@ -2,33 +2,23 @@
 
 #include <httplib.h>
 
-#include <chrono>
-#include <cstddef>
-
+#include "admin/admin_connection.h"
+#include "admin/admin_limits.h"
 #include "admin/request_guard.h"
 
 namespace l4lb::admin {
 
-// How much of l4lb one admin listener may hold (README.md, "Admin API"). Each listener has its
-// own threads, so no client of a tcp:// listener can take the unix:// socket's.
-inline constexpr std::size_t kAdminThreads = 4;
-// Connections open at once, served and waiting; past it a connection is answered 503 and closed
-// as soon as it is accepted, so a flood holds no more descriptors than this.
-inline constexpr std::size_t kMaxAdminConnections = 32;
-// From accept (or, on a kept-alive connection, from the first byte of the next request) to the
-// last byte of the body: one deadline for the whole request, however the bytes trickle in.
-inline constexpr std::chrono::seconds kAdminRequestDeadline{10};
-// For writing one response, however slowly the client reads.
-inline constexpr std::chrono::seconds kAdminWriteDeadline{10};
-// The request line and headers together.
-inline constexpr std::size_t kMaxAdminHeadBytes = 16 * 1024;
+class AdminConnectionReader;
 
-// cpp-httplib's Server with the admin API's limits. cpp-httplib itself reads with a timeout per
-// recv (a client sending a byte every few seconds holds a thread for ever), queues accepted
-// connections without bound, and parses headers leniently; here its accept loop stays, and each
-// connection is served by our own loop: admission (the cap above and, on tcp://, a reserve of
-// descriptors for the data path), a Stream whose reads share one deadline per request and which
-// keeps the head's raw bytes, and the access decision (request_guard.h) made from those bytes.
+// cpp-httplib's Server with the admin API's limits (admin_limits.h). cpp-httplib itself reads
+// with a timeout per recv on a thread per connection (a client sending a byte every few seconds
+// holds a thread for ever), queues accepted connections without bound, and parses headers
+// leniently. Here its accept loop, parser and router stay; each accepted connection goes to the
+// listener's reader thread (admin_connection_reader.h), which reads requests under one deadline
+// each, holds the cap on connections and evicts the slowest, and hands a serving thread only
+// whole requests; the serving thread runs cpp-httplib's process_request on them (its Stream
+// serves the buffered bytes, keeping the head's raw bytes for the access decision,
+// request_guard.h). On tcp:// a reserve of descriptors is kept for the data path.
 class AdminHttpServer : public httplib::Server {
  public:
   // `context`: the listener's part (over_unix, loopback_listener, token); the connection's
@@ -36,13 +26,20 @@ class AdminHttpServer : public httplib::Server {
   explicit AdminHttpServer(AccessContext context);
 
   // The access decision on the request this thread is serving (httplib hands its handlers only
-  // the Request, and serves one connection per thread from accept to close).
+  // the Request; a serving thread serves one request at a time).
   [[nodiscard]] static const AccessVerdict& verdictFor(const httplib::Request& request);
 
  private:
+  // Runs on httplib's accept thread (the reader's enqueue() runs the job at once): admits the
+  // connection to the reader, or answers 503 when descriptors run low.
   bool process_and_close_socket(socket_t sock) override;
+  // On a serving thread: one whole request; whether the connection stays open.
+  bool serveRequest(AdminConnection& connection);
 
   AccessContext context_;
+  // The reader of the listen loop running now (httplib owns it, as its task queue, from the
+  // loop's start to its end; accepts happen only in between).
+  AdminConnectionReader* reader_ = nullptr;
 };
 
 // Whether a descriptor numbered `fd` leaves the process fewer than its reserve of free

@@ -31,9 +31,6 @@ constexpr const char* kContentSecurityPolicy =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-// Requests are small JSON documents; anything larger is a mistake or an attack.
-constexpr std::size_t kMaxBodyBytes = 64 * 1024;
-
 std::string unixPath(const net::Endpoint& endpoint) {
   const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
   return std::string(sun->sun_path, strnlen(sun->sun_path, sizeof(sun->sun_path)));
@@ -214,7 +211,8 @@ base::Result<void> AdminServer::bind() {
         .token = config_.token});
     listener->endpoint = &endpoint;
     auto& server = listener->server;
-    server.set_payload_max_length(kMaxBodyBytes);
+    // Requests are small JSON documents; anything larger is a mistake or an attack.
+    server.set_payload_max_length(kMaxAdminBodyBytes);
     server.set_keep_alive_max_count(100);
     routeRequests(server, controller_, tcp);
     auto bound = tcp ? bindTcp(server, endpoint) : bindUnix(server, endpoint, listener->unix_path);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "balance/balancer.h"
 #include "bpf/decap_program.h"
 #include "xdp_lb_fixture.h"
 
