@@ -471,6 +471,10 @@ ApiReply Controller::metrics() const {
   ApiReply reply;
   reply.content_type = std::string(kMetricsContentType);
   reply.text = renderMetrics(input);
+  if (hooks_.packet) {
+    const packet::PacketNumbers numbers = hooks_.packet();
+    if (!numbers.interfaces.empty()) reply.text += renderPacketMetrics(numbers);
+  }
   return reply;
 }
 

@@ -74,6 +74,11 @@ struct ListenerDraft {
   std::optional<Origin> proxy_protocol;  // when written
   std::vector<Origin> route_pools;       // the pool key of each route, for resolving it
   std::optional<Origin> announce;        // `announce = true`, when written so
+  std::optional<Origin> forward;         // when written
+  std::optional<Origin> interface;       // when written
+  // Keys of the proxy path written on this listener (read_forward.h: a packet-path listener
+  // reports each).
+  std::vector<Origin> proxy_keys;
 };
 
 struct ConfigDraft {

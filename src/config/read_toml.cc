@@ -15,6 +15,7 @@
 #include "config/read_cidrs.h"
 #include "config/read_discover.h"
 #include "config/read_edge.h"
+#include "config/read_forward.h"
 #include "config/read_global.h"
 #include "config/read_health.h"
 #include "config/read_retry_on.h"
@@ -56,7 +57,9 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "user"sv,
                                       "group"sv,
                                       "announce"sv,
-                                      "announce_min_backends"sv};
+                                      "announce_min_backends"sv,
+                                      "forward"sv,
+                                      "interface"sv};
 constexpr std::array kPoolKeys = {
     "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
@@ -200,6 +203,7 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
   }
   readSocketFile(reader, draft.config.socket_file);
   readListenerAnnounce(reader, draft);
+  readListenerForward(reader, draft);
   reader.reportUnknownKeys();
   return draft;
 }

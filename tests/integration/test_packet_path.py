@@ -1,0 +1,297 @@
+"""The packet path (forward = "dsr" | "ipip", docs/packet-path.md): an XDP program on the l4lb
+host's interface forwards each packet to a backend, which answers the client directly. Real
+hosts in network namespaces on one L2 segment (a bridge in its own namespace "sw"): a client
+(198.51.100.2), the l4lb host (198.51.100.1, XDP on its veth), three backends (.11, .12, .13)
+holding the VIPs on lo. Made and removed by the test whatever happens.
+
+veth needs two things for XDP_TX (research/packet-path.md, "veth + XDP rules"): the peer that
+receives the transmitted frames (the bridge's port facing the l4lb host) runs NAPI (GRO on), and
+the client sends full checksums (tx offload off), since a partial one would leave as it is."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import (L4LB_BIN, Process, admin_get, admin_socket, api, config_toml,
+                     wait_until)
+from routed_hosts import Hosts, namespaces_available
+
+HERE = Path(__file__).resolve().parent
+BACKEND_SCRIPT = HERE / "packet_backend.py"
+CLIENT_SCRIPT = HERE / "packet_client.py"
+
+needs_hosts = pytest.mark.skipif(
+    not namespaces_available() or shutil.which("ethtool") is None,
+    reason="needs root, ip(8) and ethtool(8) for namespace hosts (scripts/packages.sh)")
+
+CLIENT4, CLIENT6 = "198.51.100.2", "2001:db8:100::2"
+LB4, LB6 = "198.51.100.1", "2001:db8:100::1"
+BACKENDS = {"be1": ("198.51.100.11", "2001:db8:100::11"),
+            "be2": ("198.51.100.12", "2001:db8:100::12"),
+            "be3": ("198.51.100.13", "2001:db8:100::13")}
+VIP_DSR4, VIP_IPIP4, VIP_DSR6 = "203.0.113.10", "203.0.113.20", "2001:db8:10::10"
+
+
+class Segment:
+    """The hosts, with each one's interface on the segment."""
+
+    def __init__(self, hosts: Hosts):
+        self.hosts = hosts
+        self.iface: dict[str, str] = {}
+        self.servers: dict[str, Process] = {}
+
+    def start_server(self, host: str, workdir: Path) -> None:
+        self.servers[host] = Process(
+            self.hosts.wrap(host, [sys.executable, str(BACKEND_SCRIPT), host]), workdir,
+            f"server-{host}")
+
+    def run(self, host: str, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
+        return self.hosts.run(host, argv, check)
+
+    def client(self, *args: str, timeout: float = 60) -> list[str]:
+        result = subprocess.run(self.hosts.wrap("cl", [sys.executable, str(CLIENT_SCRIPT), *args]),
+                                capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def rx_bytes(self, host: str) -> int:
+        out = self.run(host, ["ip", "-s", "-j", "link", "show", self.iface[host]]).stdout
+        return json.loads(out)[0]["stats64"]["rx"]["bytes"]
+
+
+@pytest.fixture(scope="module")
+def segment(tmp_path_factory):
+    if not namespaces_available() or shutil.which("ethtool") is None:
+        pytest.skip("needs root, ip(8) and ethtool(8)")
+    workdir = tmp_path_factory.mktemp("packet")
+    names = ["cl", "lb", *BACKENDS, "sw"]
+    with Hosts(*names) as hosts:
+        seg = Segment(hosts)
+        addresses = {"cl": (CLIENT4, CLIENT6), "lb": (LB4, LB6), **BACKENDS}
+        for n, host in enumerate(["cl", "lb", *BACKENDS]):
+            v4, v6 = addresses[host]
+            hosts.link(host, [f"{v4}/24", f"{v6}/64"], "sw", [])
+            seg.iface[host] = f"v{host}{n}"
+        hosts.run("sw", ["ip", "link", "add", "br0", "type", "bridge"])
+        for n in range(len(names) - 1):
+            hosts.run("sw", ["ip", "link", "set", f"vsw{n}", "master", "br0"])
+        hosts.run("sw", ["ip", "link", "set", "br0", "up"])
+        # The bridge's port facing the l4lb host receives its XDP_TX'd frames: NAPI (GRO) on.
+        hosts.run("sw", ["ethtool", "-K", "vsw1", "gro", "on"])
+        hosts.run("cl", ["ethtool", "-K", seg.iface["cl"], "tx", "off"])
+        for vip in (VIP_DSR4, VIP_IPIP4):
+            # IPIP adds 20 bytes: the client's packets to its VIP leave room for them.
+            mtu = ["mtu", "1400"] if vip == VIP_IPIP4 else []
+            hosts.route("cl", f"{vip}/32", "via", LB4, *mtu)
+        hosts.route("cl", f"{VIP_DSR6}/128", "via", LB6)
+        iface = seg.iface["lb"]
+        hosts.run("lb", ["sysctl", "-qw", f"net.ipv4.conf.{iface}.forwarding=1",
+                         f"net.ipv6.conf.{iface}.forwarding=1"])
+        for host in BACKENDS:
+            for vip in (f"{VIP_DSR4}/32", f"{VIP_IPIP4}/32", f"{VIP_DSR6}/128"):
+                hosts.run(host, ["ip", "addr", "add", vip, "dev", "lo"])
+            # The VIP is on lo: only the l4lb host answers ARP for it.
+            hosts.run(host, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
+                             "net.ipv4.conf.all.arp_announce=2"])
+            seg.start_server(host, workdir)
+        try:
+            yield seg
+        finally:
+            for server in seg.servers.values():
+                server.stop()
+
+
+def packet_config(listeners: list[dict], without: tuple[str, ...] = ()) -> str:
+    """Pools web (IPv4), web6 and dns (UDP) of the three backends (web: but those `without`)."""
+    web = {"balance": "maglev", "hash_key": "client-ip-port",
+           "health": {"check": "tcp", "interval": "200ms", "rise": 1, "fall": 1},
+           "backends": [{"name": h, "address": f"tcp://{v4}:80"} for h, (v4, _) in
+                        BACKENDS.items() if h not in without]}
+    pools = {
+        "web": web,
+        "web6": {"balance": "maglev", "hash_key": "client-ip-port",
+                 "health": {"check": "tcp", "interval": "200ms", "rise": 1, "fall": 1},
+                 "backends": [{"name": h, "address": f"tcp://[{v6}]:80"} for h, (_, v6) in
+                              BACKENDS.items()]},
+        "dns": {"balance": "maglev", "hash_key": "client-ip-port",
+                "backends": [{"name": h, "address": f"udp://{v4}:53"} for h, (v4, _) in
+                             BACKENDS.items()]},
+    }
+    return config_toml(listeners, pools, {"workers": 1})
+
+
+def listener(name: str, bind: str, pool: str, forward: str, iface: str) -> dict:
+    return {"name": name, "bind": bind, "pool": pool, "forward": forward, "interface": iface}
+
+
+def start(l4lb, segment: Segment, text: str):
+    proc = l4lb(text, wrapper=segment.hosts.wrap("lb", []))
+    assert proc.wait_log(r"XDP program \d+ attached"), proc.describe()
+    # Up once the checks have seen every backend (their traffic also fills the l4lb host's
+    # neighbour table, which the program's route lookup needs).
+    def all_in_table():
+        backends = api(proc, "/packet")["backends"]
+        return all(b["in_table"] for b in backends if b["pool"] != "dns")
+    assert wait_until(all_in_table, 20), api(proc, "/packet")
+    return proc
+
+
+def spread(answers: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for a in answers:
+        out[a] = out.get(a, 0) + 1
+    return out
+
+
+@needs_hosts
+def test_dsr_tcp_and_udp_over_ipv4_and_ipv6_reach_every_backend_and_replies_bypass_l4lb(
+        segment, l4lb):
+    iface = segment.iface["lb"]
+    proc = start(l4lb, segment, packet_config([
+        listener("dsr4", f"tcp://{VIP_DSR4}:80", "web", "dsr", iface),
+        listener("dsr4u", f"udp://{VIP_DSR4}:53", "dns", "dsr", iface),
+        listener("dsr6", f"tcp://[{VIP_DSR6}]:80", "web6", "dsr", iface),
+    ]))
+    for vip in (VIP_DSR4, VIP_DSR6):
+        answers = segment.client("names", vip, "30")
+        assert set(answers) == set(BACKENDS), (vip, spread(answers), proc.describe())
+    # `l4lb ctl lookup` (the API) names the backend the program picks, client port by port.
+    answers = segment.client("names", VIP_DSR4, "20", "41000")
+    for i, answer in enumerate(answers):
+        looked_up = api(proc, f"/pools/web/lookup?client={CLIENT4}:{41000 + i}")
+        assert looked_up["packet_path"] and looked_up["backend"]["name"] == answer, looked_up
+    answers = segment.client("udp", VIP_DSR4, "30")
+    assert set(answers) == set(BACKENDS), spread(answers)
+    # curl, and the reply's 4 MiB never cross the l4lb host's interface.
+    before = segment.rx_bytes("lb")
+    result = segment.run("cl", ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
+                                f"http://{VIP_DSR4}/big"])
+    after = segment.rx_bytes("lb")
+    assert int(result.stdout) == 4 << 20
+    assert after - before < 1 << 20, (before, after)
+    numbers = api(proc, "/packet")
+    vips = {v["listener"]: v for v in numbers["vips"]}
+    assert vips["dsr4"]["counters"]["new_flows"] >= 31
+    assert vips["dsr4u"]["counters"]["packets"] >= 30
+    assert vips["dsr6"]["counters"]["new_flows"] >= 30
+    text = admin_get(proc, "/metrics")
+    assert 'l4lb_packet_vip_new_flows_total{listener="dsr4"' in text
+
+
+@needs_hosts
+def test_ipip_with_l4lb_decap_on_the_backends(segment, l4lb, workdir, processes):
+    iface = segment.iface["lb"]
+    for host in BACKENDS:
+        decap = Process(segment.hosts.wrap(host, [L4LB_BIN, "decap", "--interface",
+                                                  segment.iface[host]]), workdir, f"decap-{host}")
+        processes.append(decap)
+        assert wait_until(lambda: "stripping" in decap.log(), 10), decap.log()
+    proc = start(l4lb, segment, packet_config([
+        listener("ipip4", f"tcp://{VIP_IPIP4}:80", "web", "ipip", iface)]))
+    answers = segment.client("names", VIP_IPIP4, "30")
+    assert set(answers) == set(BACKENDS), (spread(answers), proc.describe())
+    before = segment.rx_bytes("lb")
+    result = segment.run("cl", ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
+                                f"http://{VIP_IPIP4}/big"])
+    assert int(result.stdout) == 4 << 20
+    assert segment.rx_bytes("lb") - before < 1 << 20
+    for p in processes:
+        p.stop(signal.SIGTERM)
+        assert "detached" in p.log(), p.log()
+
+
+def ctl(proc, *args: str) -> None:
+    result = subprocess.run([L4LB_BIN, "ctl", "--socket", admin_socket(proc), *args],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def new_flows_avoid(segment: Segment, avoided: set[str]) -> dict[str, int]:
+    answers = segment.client("names", VIP_DSR4, "30")
+    counts = spread(answers)
+    assert set(counts) <= set(BACKENDS) - avoided, counts
+    return counts
+
+
+@needs_hosts
+def test_backend_drained_reweighted_stopped_and_removed_under_200_long_lived_flows(
+        segment, l4lb, workdir):
+    """200 keep-alive connections through a dsr VIP, one request on each every 0.2 s, while be1
+    is drained and enabled, be2 re-weighted, be3's server stopped (its checks fail) and be2
+    removed by a reload: the connections on the backends that still run never see an error or
+    another backend, and new flows go where the table says."""
+    iface = segment.iface["lb"]
+    text = packet_config([listener("dsr4", f"tcp://{VIP_DSR4}:80", "web", "dsr", iface)])
+    proc = start(l4lb, segment, text)
+    stop_file, out = workdir / "stop", workdir / "held.json"
+    holder = subprocess.Popen(segment.hosts.wrap("cl", [sys.executable, str(CLIENT_SCRIPT), "hold",
+                                                        VIP_DSR4, "200", str(stop_file),
+                                                        str(out)]),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stopped_server = None
+    try:
+        assert wait_until(lambda: Path(str(out) + ".ready").exists(), 60), holder.stderr
+        first = json.loads(Path(str(out) + ".ready").read_text())
+        assert all(e["error"] is None for e in first), first
+        held = spread([e["backend"] for e in first])
+        assert set(held) == set(BACKENDS), held
+
+        ctl(proc, "drain", "web", "be1")
+        assert wait_until(lambda: not backend_in_table(proc, "be1"), 10)
+        new_flows_avoid(segment, {"be1"})
+        ctl(proc, "enable", "web", "be1")
+        assert wait_until(lambda: backend_in_table(proc, "be1"), 10)
+
+        ctl(proc, "weight", "web", "be2", "5")
+        counts = new_flows_avoid(segment, set())
+        assert counts.get("be2", 0) > 0, counts
+
+        # be3's server stops: its checks fail, it leaves the table and is flagged down.
+        segment.servers["be3"].stop()
+        stopped_server = "be3"
+        assert wait_until(lambda: backend_down(proc, "be3"), 20), api(proc, "/packet")
+        new_flows_avoid(segment, {"be3"})
+
+        # A reload without be2: it takes no new flow; its open flows go on (drain).
+        config_path = Path(proc.args[proc.args.index("-c") + 1])
+        old = config_path.read_text()
+        listeners = [listener("dsr4", f"tcp://{VIP_DSR4}:80", "web", "dsr", iface)]
+        config_path.write_text(packet_config(listeners, without=("be2",)) +
+                               old[old.index("\n[admin]"):])
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait_log(r"reloaded .*-backend"), proc.describe()
+        new_flows_avoid(segment, {"be2", "be3"})
+        time.sleep(1)  # a few more rounds of requests on every held connection
+    finally:
+        stop_file.write_text("")
+        holder.wait(150)
+        if stopped_server is not None:
+            segment.start_server(stopped_server, workdir)
+    ended = json.loads(out.read_text())
+    broken = [e for e in ended if e["backend"] != "be3" and e["error"] is not None]
+    assert broken == [], broken[:5]
+    # Every connection on a backend that kept running answered in every round.
+    assert all(e["answered"] > 5 for e in ended if e["backend"] != "be3"), ended[:5]
+    numbers = api(proc, "/packet")
+    backends = {b["backend"]: b for b in numbers["backends"] if b["pool"] == "web"}
+    assert not backends["be2"]["in_table"] and not backends["be3"]["in_table"], backends
+    assert backends["be1"]["in_table"], backends
+
+
+def backend_in_table(proc, name: str) -> bool:
+    return any(b["backend"] == name and b["pool"] == "web" and b["in_table"]
+               for b in api(proc, "/packet")["backends"])
+
+
+def backend_down(proc, name: str) -> bool:
+    return any(b["backend"] == name and b["pool"] == "web" and b["down"] and not b["in_table"]
+               for b in api(proc, "/packet")["backends"])
+
