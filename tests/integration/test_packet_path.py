@@ -4,9 +4,10 @@ hosts in network namespaces on one L2 segment (a bridge in its own namespace "sw
 (198.51.100.2), the l4lb host (198.51.100.1, XDP on its veth), three backends (.11, .12, .13)
 holding the VIPs on lo. Made and removed by the test whatever happens.
 
-veth needs two things for XDP_TX (research/packet-path.md, "veth + XDP rules"): the peer that
-receives the transmitted frames (the bridge's port facing the l4lb host) runs NAPI (GRO on), and
-the client sends full checksums (tx offload off), since a partial one would leave as it is."""
+veth needs two things for XDP_TX: the peer that receives the transmitted frames (the bridge's
+port facing the l4lb host) runs an XDP program of its own (xdp_pass.bpf.c, built beside l4lb: on
+this kernel GRO alone was not enough, the frames were lost), and the client sends full checksums
+(tx offload off), since a partial one would leave the l4lb host as it is."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from routed_hosts import Hosts, namespaces_available
 HERE = Path(__file__).resolve().parent
 BACKEND_SCRIPT = HERE / "packet_backend.py"
 CLIENT_SCRIPT = HERE / "packet_client.py"
+
+XDP_PASS_OBJECT = Path(L4LB_BIN).resolve().parent / "bpf" / "xdp_pass.bpf.o"
 
 needs_hosts = pytest.mark.skipif(
     not namespaces_available() or shutil.which("ethtool") is None,
@@ -84,8 +87,10 @@ def segment(tmp_path_factory):
         for n in range(len(names) - 1):
             hosts.run("sw", ["ip", "link", "set", f"vsw{n}", "master", "br0"])
         hosts.run("sw", ["ip", "link", "set", "br0", "up"])
-        # The bridge's port facing the l4lb host receives its XDP_TX'd frames: NAPI (GRO) on.
-        hosts.run("sw", ["ethtool", "-K", "vsw1", "gro", "on"])
+        # The bridge's port facing the l4lb host receives its XDP_TX'd frames: an XDP program.
+        assert XDP_PASS_OBJECT.exists(), f"{XDP_PASS_OBJECT}: built with l4lb (CMakeLists.txt)"
+        hosts.run("sw", ["ip", "link", "set", "dev", "vsw1", "xdpdrv", "obj",
+                         str(XDP_PASS_OBJECT), "sec", "xdp"])
         hosts.run("cl", ["ethtool", "-K", seg.iface["cl"], "tx", "off"])
         for vip in (VIP_DSR4, VIP_IPIP4):
             # IPIP adds 20 bytes: the client's packets to its VIP leave room for them.
