@@ -120,6 +120,8 @@ bool Server::start() {
     base::logError("{}", listening.error().message());
     return false;
   }
+  // From here on this process stays: an upgrade's XDP programs are its own (server_packet.cc).
+  if (packet_) packet_->commit();
   logListening(config, worker_count);
   for (auto& w : workers_) w->start();
   startDiscovery();

@@ -1,7 +1,7 @@
 #include "packet/packet_path.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <linux/if_link.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -15,7 +15,6 @@
 
 #include "balance/maglev_table.h"
 #include "base/log.h"
-#include "bpf/xdp_link.h"
 #include "packet/packet_table.h"
 
 namespace l4lb::packet {
@@ -115,6 +114,13 @@ control::AdminState stateOf(const PacketSources& sources, std::uint32_t pool,
   return sources.state ? sources.state(pool, backend) : control::AdminState::kEnabled;
 }
 
+std::string addressText(const l4lb_backend& value) {
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  const int family = value.family == L4LB_AF_INET6 ? AF_INET6 : AF_INET;
+  if (::inet_ntop(family, value.addr, text.data(), text.size()) == nullptr) return {};
+  return text.data();
+}
+
 }  // namespace
 
 const char* globalCounterName(std::uint32_t counter) {
@@ -123,27 +129,19 @@ const char* globalCounterName(std::uint32_t counter) {
 
 PacketPath::~PacketPath() {
   std::lock_guard lock(mutex_);
-  for (auto& [name, interface] : interfaces_) {
-    base::logInfo("packet path: XDP program detached from \"{}\"", name);
-  }
-  interfaces_.clear();  // closing each link detaches its program; the maps go with it
+  interfaces_.clear();  // each detaches its program and removes its pins, unless taken over
 }
 
 base::Result<void> PacketPath::attach(const std::string& name, int ifindex) {
-  auto program = bpf::LbProgram::load();
-  if (!program) return program.error().within("load the XDP program");
-  // Native mode only: generic XDP runs after the kernel built an skb, which is the cost the
-  // packet path exists to avoid, and veth's XDP_TX needs the native path on both ends anyway.
-  auto link = bpf::attachXdp(ifindex, program->programFd(), XDP_FLAGS_DRV_MODE);
-  if (!link) {
-    return link.error().within(
-        fmt::format("attach the XDP program to interface \"{}\" in native mode{}", name,
-                    link.error().code == EBUSY ? " (another XDP program is attached there)" : ""));
-  }
-  auto interface = std::make_unique<Interface>(std::move(program).value());
+  auto opened = InterfaceProgram::open(name, ifindex);
+  if (!opened) return opened.error();
+  auto interface = std::make_unique<Interface>(std::move(opened).value());
   interface->name = name;
   interface->ifindex = ifindex;
-  interface->link = std::move(link).value();
+  for (const auto& [index, value] : interface->xdp->inherited()) {
+    interface->inherited[index] = value;
+    interface->next_index = std::max(interface->next_index, index + 1);
+  }
   l4lb_config settings{};
   settings.encap_src4 = htonl(kEncapSource4);
   settings.encap_src4_mask = htonl(kEncapSource4Host);
@@ -153,12 +151,25 @@ base::Result<void> PacketPath::attach(const std::string& name, int ifindex) {
   settings.encap_src6_mask = 0xffffffffU;
   settings.mtu = interfaceMtu(name);
   settings.udp_idle_s = kUdpIdleSeconds;
-  if (auto set = interface->program.setConfig(settings); !set) return set.error();
-  if (auto id = bpf::programId(interface->program.programFd())) interface->program_id = *id;
-  base::logInfo("packet path: XDP program {} attached to \"{}\" (native mode, MTU {})",
-                interface->program_id, name, settings.mtu);
+  if (auto set = interface->program().setConfig(settings); !set) return set.error();
+  base::logInfo(
+      "packet path: XDP program {} {} \"{}\" (native mode, MTU {})", interface->xdp->programId(),
+      interface->xdp->tookOver() ? "loaded to take over" : "attached to", name, settings.mtu);
   interfaces_.emplace(name, std::move(interface));
   return {};
+}
+
+std::uint32_t PacketPath::claimIndex(Interface& interface, const l4lb_backend& value) {
+  for (auto it = interface.inherited.begin(); it != interface.inherited.end(); ++it) {
+    if (it->second.family == value.family &&
+        std::memcmp(it->second.addr, value.addr, sizeof(value.addr)) == 0) {
+      const std::uint32_t index = it->first;
+      interface.inherited.erase(it);
+      return index;
+    }
+  }
+  if (interface.next_index >= L4LB_MAX_BACKENDS) return 0;
+  return interface.next_index++;
 }
 
 base::Result<void> PacketPath::prepare(const config::Config& config) {
@@ -241,17 +252,17 @@ void PacketPath::configure(const config::Config& config, const PacketSources& so
     for (const auto& backend : pool.backends) {
       Backend& entry = interface.backends[backendKey(pool, backend)];
       if (entry.index == 0) {
-        if (interface.next_index >= L4LB_MAX_BACKENDS) {
+        entry.value = backendOf(backend.address);
+        entry.index = claimIndex(interface, entry.value);
+        if (entry.index == 0) {
           base::logError("packet path: more than {} backends on \"{}\"", L4LB_MAX_BACKENDS - 1,
                          interface.name);
           vip.indexes.push_back(0);
           continue;
         }
-        entry.index = interface.next_index++;
         entry.pool = pool.name;
         entry.name = backend.name;
         entry.address = backend.address.url;
-        entry.value = backendOf(backend.address);
       }
       entry.in_config = true;
       vip.indexes.push_back(entry.index);
@@ -267,18 +278,31 @@ void PacketPath::configure(const config::Config& config, const PacketSources& so
     // The table first: a VIP that appears finds its table ready.
     next.push_back(std::move(vip));
     writeTable(next.back(), sources);
-    if (auto set = interface.program.setVip(next.back().map_key, value); !set) {
+    if (auto set = interface.program().setVip(next.back().map_key, value); !set) {
       base::logError("packet path: listener \"{}\": {}", listener.name, set.error().message());
     }
   }
   // VIPs no listener serves any more: their packets go to the host again.
   for (auto& old : vips_) {
     if (old.key.empty() || old.interface == nullptr) continue;
-    (void)old.interface->program.removeVip(old.map_key);
-    (void)old.interface->program.removeTable(old.id);
+    (void)old.interface->program().removeVip(old.map_key);
+    (void)old.interface->program().removeTable(old.id);
     old.interface->free_vip_ids.push_back(old.id);
   }
   vips_ = std::move(next);
+  // Indexes the earlier program used that no backend of this config took: their flows go on
+  // (drained, as a backend a reload removed), and the indexes are not given to another.
+  for (auto& [name, interface] : interfaces_) {
+    for (const auto& [index, value] : interface->inherited) {
+      Backend& entry = interface->backends[fmt::format("\n\nindex {}", index)];
+      entry.index = index;
+      entry.pool = "";
+      entry.name = fmt::format("index {}", index);
+      entry.address = addressText(value);
+      entry.value = value;
+    }
+    interface->inherited.clear();
+  }
   // Interfaces no listener names: detached.
   for (auto it = interfaces_.begin(); it != interfaces_.end();) {
     const bool used = std::any_of(vips_.begin(), vips_.end(), [&](const Vip& vip) {
@@ -293,6 +317,19 @@ void PacketPath::configure(const config::Config& config, const PacketSources& so
     }
   }
   updateLocked(sources);
+  // Everything written: a taken-over link gets the new program now.
+  for (auto& [name, interface] : interfaces_) {
+    if (auto served = interface->xdp->serve(); !served) {
+      base::logError("packet path: {}", served.error().message());
+    }
+    if (committed_) interface->xdp->commit();
+  }
+}
+
+void PacketPath::commit() {
+  std::lock_guard lock(mutex_);
+  committed_ = true;
+  for (auto& [name, interface] : interfaces_) interface->xdp->commit();
 }
 
 void PacketPath::update(const PacketSources& sources) {
@@ -319,12 +356,12 @@ void PacketPath::writeTable(Vip& vip, const PacketSources& sources) {
   const balance::MaglevTable table(slots, pool.maglev_table_size);
   base::Result<void> written;
   if (table.empty()) {
-    written = vip.interface->program.removeTable(vip.id);
+    written = vip.interface->program().removeTable(vip.id);
     if (!written && written.error().code == ENOENT) written = {};
     vip.table_size = 0;
   } else {
     vip.table_size = table.size();
-    written = vip.interface->program.setTable(vip.id, bpf::tableSlots(table, vip.indexes));
+    written = vip.interface->program().setTable(vip.id, bpf::tableSlots(table, vip.indexes));
   }
   if (!written) {
     base::logError("packet path: listener \"{}\": table not written (retried): {}", listener.name,
@@ -344,7 +381,9 @@ void PacketPath::updateLocked(const PacketSources& sources) {
   if (!config_) return;
   // Tables first, then flags: a flow whose backend went down re-picks from a table that no
   // longer has it.
-  for (Vip& vip : vips_) writeTable(vip, sources);
+  for (Vip& vip : vips_) {
+    if (vip.interface != nullptr && !vip.interface->xdp->replaced()) writeTable(vip, sources);
+  }
   std::map<std::string, std::uint8_t> flags;  // by backend key
   for (std::uint32_t p = 0; p < config_->pools.size(); ++p) {
     const auto& pool = config_->pools[p];
@@ -356,6 +395,8 @@ void PacketPath::updateLocked(const PacketSources& sources) {
     }
   }
   for (auto& [name, interface] : interfaces_) {
+    // A binary upgrade's new process serves the maps now (some are shared): hands off.
+    if (interface->xdp->replaced()) continue;
     for (auto& [key, backend] : interface->backends) {
       // A backend no config has any more keeps carrying its flows: draining.
       const auto found = flags.find(key);
@@ -364,7 +405,7 @@ void PacketPath::updateLocked(const PacketSources& sources) {
       if (!backend.in_config) backend.in_table = false;
       if (backend.written && backend.value.flags == f) continue;
       backend.value.flags = f;
-      if (auto set = interface->program.setBackend(backend.index, backend.value); !set) {
+      if (auto set = interface->program().setBackend(backend.index, backend.value); !set) {
         base::logError("packet path: backend \"{}\" of pool \"{}\": {} (retried)", backend.name,
                        backend.pool, set.error().message());
         backend.written = false;
@@ -394,7 +435,7 @@ PacketNumbers PacketPath::numbers() const {
                  .pool = listener.pool,
                  .has_table = vip.table_size > 0,
                  .table_size = vip.table_size};
-    if (auto counters = vip.interface->program.vipCounters(vip.id)) n.counters = *counters;
+    if (auto counters = vip.interface->program().vipCounters(vip.id)) n.counters = *counters;
     out.vips.push_back(std::move(n));
   }
   for (const auto& [name, interface] : interfaces_) {
@@ -406,14 +447,14 @@ PacketNumbers PacketPath::numbers() const {
                        .index = backend.index,
                        .down = (backend.value.flags & L4LB_BACKEND_DOWN) != 0,
                        .in_table = backend.in_table};
-      if (auto counters = interface->program.backendCounters(backend.index)) {
+      if (auto counters = interface->program().backendCounters(backend.index)) {
         n.counters = *counters;
       }
       out.backends.push_back(std::move(n));
     }
-    InterfaceNumbers n{.interface = name, .program_id = interface->program_id, .global = {}};
+    InterfaceNumbers n{.interface = name, .program_id = interface->xdp->programId(), .global = {}};
     for (std::uint32_t c = 0; c < L4LB_GLOBAL_COUNTERS; ++c) {
-      auto value = interface->program.globalCounter(static_cast<l4lb_global_counter>(c));
+      auto value = interface->program().globalCounter(static_cast<l4lb_global_counter>(c));
       n.global.push_back(value ? *value : 0);
     }
     out.interfaces.push_back(std::move(n));

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "control/admin_state.h"
 #include "control/health_snapshot.h"
+#include "packet/interface_program.h"
 #include "packet/packet_stats.h"
 
 namespace l4lb::packet {
@@ -42,7 +43,8 @@ struct PacketSources {
 // tables only (its flows go on); weights rebuild the tables. A table is replaced whole (a new
 // inner map swapped in), and only when what it is built from changed.
 //
-// Destroying it detaches every program (closing the links) and frees the maps.
+// Destroying it detaches every program and removes its pins, unless a binary upgrade's new
+// process took them over (packet/interface_program.h).
 class PacketPath {
  public:
   PacketPath() = default;
@@ -65,6 +67,10 @@ class PacketPath {
   // changed something).
   void update(const PacketSources& sources);
 
+  // The start went through (nothing fails after it): an upgrade's new process that ends from
+  // now on detaches as any stop does, instead of giving the interfaces back (interface_program.h).
+  void commit();
+
   [[nodiscard]] bool empty() const;
   [[nodiscard]] PacketNumbers numbers() const;
 
@@ -83,14 +89,18 @@ class PacketPath {
     bool in_table = false;
   };
   struct Interface {
-    explicit Interface(bpf::LbProgram loaded) : program(std::move(loaded)) {}
+    explicit Interface(std::unique_ptr<InterfaceProgram> opened) : xdp(std::move(opened)) {}
+    [[nodiscard]] bpf::LbProgram& program() { return xdp->program(); }
+    [[nodiscard]] const bpf::LbProgram& program() const { return xdp->program(); }
 
     std::string name;
     int ifindex = 0;
-    bpf::LbProgram program;
-    base::Fd link;
-    std::uint32_t program_id = 0;
+    std::unique_ptr<InterfaceProgram> xdp;
     std::map<std::string, Backend> backends;  // by backend key (pool, name, address)
+    // Taken over (packet/interface_program.h): the indexes the earlier program's backends had,
+    // not yet given to a backend of the config. A config backend of the same address takes its
+    // index, so the connection entries that name it go on naming it.
+    std::map<std::uint32_t, l4lb_backend> inherited;
     std::uint32_t next_index = 1;
     std::vector<std::uint32_t> free_vip_ids;
     std::uint32_t next_vip_id = 0;
@@ -112,11 +122,13 @@ class PacketPath {
   void updateLocked(const PacketSources& sources);
   void writeTable(Vip& vip, const PacketSources& sources);
   [[nodiscard]] base::Result<void> attach(const std::string& name, int ifindex);
+  [[nodiscard]] static std::uint32_t claimIndex(Interface& interface, const l4lb_backend& value);
 
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Interface>> interfaces_;  // by name
   std::unique_ptr<config::Config> config_;                        // the served copy
   std::vector<Vip> vips_;
+  bool committed_ = false;
 };
 
 }  // namespace l4lb::packet

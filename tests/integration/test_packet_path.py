@@ -12,6 +12,8 @@ this kernel GRO alone was not enough, the frames were lost), and the client send
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -50,6 +52,24 @@ class Segment:
         self.hosts = hosts
         self.iface: dict[str, str] = {}
         self.servers: dict[str, Process] = {}
+        # A process that holds the l4lb host's namespaces: l4lb runs in its mount namespace
+        # (lb_wrap), so the bpffs l4lb mounts there and the pins on it can be looked at after
+        # l4lb ended (`ip netns exec` gives every command a fresh /sys without bpffs).
+        self.lb_holder: subprocess.Popen | None = None
+
+    def lb_wrap(self, argv: list[str]) -> list[str]:
+        assert self.lb_holder is not None
+        return ["nsenter", "-t", str(self.lb_holder.pid), "-m", "-n", "--", *argv]
+
+    def lb_pins(self) -> list[str]:
+        """What is pinned under /sys/fs/bpf/l4lb on the l4lb host (by interface)."""
+        out = subprocess.run(self.lb_wrap(["find", "/sys/fs/bpf/l4lb", "-mindepth", "1"]),
+                             capture_output=True, text=True, timeout=10)
+        return sorted(out.stdout.split())
+
+    def lb_has_xdp(self) -> bool:
+        out = self.run("lb", ["ip", "-j", "link", "show", self.iface["lb"]]).stdout
+        return "xdp" in json.loads(out)[0]
 
     def start_server(self, host: str, workdir: Path) -> None:
         self.servers[host] = Process(
@@ -107,11 +127,16 @@ def segment(tmp_path_factory):
             hosts.run(host, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
                              "net.ipv4.conf.all.arp_announce=2"])
             seg.start_server(host, workdir)
+        seg.lb_holder = subprocess.Popen(hosts.wrap("lb", ["sleep", "3600"]))
+        comm = Path(f"/proc/{seg.lb_holder.pid}/comm")
+        assert wait_until(lambda: comm.read_text().strip() == "sleep", 10)  # in its namespaces
         try:
             yield seg
         finally:
             for server in seg.servers.values():
                 server.stop()
+            seg.lb_holder.kill()
+            seg.lb_holder.wait(10)
 
 
 def packet_config(listeners: list[dict], without: tuple[str, ...] = ()) -> str:
@@ -138,7 +163,7 @@ def listener(name: str, bind: str, pool: str, forward: str, iface: str) -> dict:
 
 
 def start(l4lb, segment: Segment, text: str):
-    proc = l4lb(text, wrapper=segment.hosts.wrap("lb", []))
+    proc = l4lb(text, wrapper=segment.lb_wrap([]))
     assert proc.wait_log(r"XDP program \d+ attached"), proc.describe()
     # Up once the checks have seen every backend (their traffic also fills the l4lb host's
     # neighbour table, which the program's route lookup needs).
@@ -213,6 +238,32 @@ def test_ipip_with_l4lb_decap_on_the_backends(segment, l4lb, workdir, processes)
         assert "detached" in p.log(), p.log()
 
 
+class HeldConnections:
+    """`count` keep-alive connections from the client to `vip`:80, one request on each every
+    0.2 s (packet_client.py hold) until stop(); their first answers, then how each ended."""
+
+    def __init__(self, segment: Segment, workdir: Path, vip: str, count: int = 200):
+        self.stop_file, self.out = workdir / "stop", workdir / "held.json"
+        self.stop_file.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            segment.hosts.wrap("cl", [sys.executable, str(CLIENT_SCRIPT), "hold", vip, str(count),
+                                      str(self.stop_file), str(self.out)]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        ready = Path(str(self.out) + ".ready")
+        assert wait_until(ready.exists, 60), "the client did not open its connections"
+        self.first = json.loads(ready.read_text())
+
+    def stop(self) -> list[dict]:
+        self.stop_file.write_text("")
+        self.proc.wait(150)
+        return json.loads(self.out.read_text())
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
 def ctl(proc, *args: str) -> None:
     result = subprocess.run([L4LB_BIN, "ctl", "--socket", admin_socket(proc), *args],
                             capture_output=True, text=True, timeout=30)
@@ -236,18 +287,12 @@ def test_backend_drained_reweighted_stopped_and_removed_under_200_long_lived_flo
     iface = segment.iface["lb"]
     text = packet_config([listener("dsr4", f"tcp://{VIP_DSR4}:80", "web", "dsr", iface)])
     proc = start(l4lb, segment, text)
-    stop_file, out = workdir / "stop", workdir / "held.json"
-    holder = subprocess.Popen(segment.hosts.wrap("cl", [sys.executable, str(CLIENT_SCRIPT), "hold",
-                                                        VIP_DSR4, "200", str(stop_file),
-                                                        str(out)]),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    held = HeldConnections(segment, workdir, VIP_DSR4)
     stopped_server = None
     try:
-        assert wait_until(lambda: Path(str(out) + ".ready").exists(), 60), holder.stderr
-        first = json.loads(Path(str(out) + ".ready").read_text())
+        first = held.first
         assert all(e["error"] is None for e in first), first
-        held = spread([e["backend"] for e in first])
-        assert set(held) == set(BACKENDS), held
+        assert set(spread([e["backend"] for e in first])) == set(BACKENDS), first
 
         ctl(proc, "drain", "web", "be1")
         assert wait_until(lambda: not backend_in_table(proc, "be1"), 10)
@@ -275,12 +320,11 @@ def test_backend_drained_reweighted_stopped_and_removed_under_200_long_lived_flo
         assert proc.wait_log(r"reloaded .*-backend"), proc.describe()
         new_flows_avoid(segment, {"be2", "be3"})
         time.sleep(1)  # a few more rounds of requests on every held connection
+        ended = held.stop()
     finally:
-        stop_file.write_text("")
-        holder.wait(150)
+        held.kill()
         if stopped_server is not None:
             segment.start_server(stopped_server, workdir)
-    ended = json.loads(out.read_text())
     broken = [e for e in ended if e["backend"] != "be3" and e["error"] is not None]
     assert broken == [], broken[:5]
     # Every connection on a backend that kept running answered in every round.
@@ -300,3 +344,60 @@ def backend_down(proc, name: str) -> bool:
     return any(b["backend"] == name and b["pool"] == "web" and b["down"] and not b["in_table"]
                for b in api(proc, "/packet")["backends"])
 
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+@needs_hosts
+def test_binary_upgrade_under_200_long_lived_flows_then_stop_detaches_and_unpins(
+        segment, l4lb, workdir):
+    """SIGUSR2 while 200 keep-alive connections go through a dsr VIP: the new process takes over
+    the pinned link, connection table and backend indexes and swaps its program in; no
+    connection sees an error or another backend. Stopping the new process (no upgrade) detaches
+    the program and removes every pin."""
+    iface = segment.iface["lb"]
+    proc = start(l4lb, segment, packet_config([
+        listener("dsr4", f"tcp://{VIP_DSR4}:80", "web", "dsr", iface)]))
+    assert segment.lb_pins() == [f"/sys/fs/bpf/l4lb/{iface}", *(
+        f"/sys/fs/bpf/l4lb/{iface}/{pin}" for pin in ("backends", "conns", "link"))]
+    old_program = api(proc, "/packet")["interfaces"][0]["program_id"]
+    held = HeldConnections(segment, workdir, VIP_DSR4)
+    new_pid = None
+    try:
+        assert all(e["error"] is None for e in held.first), held.first
+        proc.send_signal(signal.SIGUSR2)
+        started = proc.wait_log(r"SIGUSR2: started .* \(pid (\d+)\) to take over", 10)
+        assert started is not None, proc.describe()
+        new_pid = int(started.group(1))
+        assert proc.wait(30) == 0, proc.describe()
+        # The new process (same admin socket) serves with its own program, on the old maps.
+        assert api(proc, "/status")["pid"] == new_pid
+        numbers = api(proc, "/packet")
+        assert numbers["interfaces"][0]["program_id"] != old_program, numbers
+        assert re.search(r"its connection table and 3 backend indexes", proc.stderr()), \
+            proc.describe()
+        assert re.search(r"XDP program \d+ took over; leaving it attached", proc.stderr())
+        assert segment.lb_has_xdp()
+        assert set(segment.client("names", VIP_DSR4, "30")) == set(BACKENDS)
+        time.sleep(1)  # a few more rounds of requests on every held connection
+        ended = held.stop()
+        broken = [e for e in ended if e["error"] is not None]
+        assert broken == [], broken[:5]
+        assert all(e["answered"] > 5 for e in ended), ended[:5]
+
+        # A stop that is not an upgrade: nothing of the packet path stays.
+        os.kill(new_pid, signal.SIGTERM)
+        assert wait_until(lambda: process_gone(new_pid), 30), f"pid {new_pid} did not stop"
+        assert re.search(r"XDP program \d+ detached from", proc.stderr()), proc.describe()
+        assert not segment.lb_has_xdp()
+        assert segment.lb_pins() == []
+    finally:
+        held.kill()
+        if new_pid is not None and not process_gone(new_pid):
+            os.kill(new_pid, signal.SIGKILL)
