@@ -42,7 +42,9 @@ LB4, LB6 = "198.51.100.1", "2001:db8:100::1"
 BACKENDS = {"be1": ("198.51.100.11", "2001:db8:100::11"),
             "be2": ("198.51.100.12", "2001:db8:100::12"),
             "be3": ("198.51.100.13", "2001:db8:100::13")}
-VIP_DSR4, VIP_IPIP4, VIP_DSR6 = "203.0.113.10", "203.0.113.20", "2001:db8:10::10"
+VIP_DSR4, VIP_IPIP4 = "203.0.113.10", "203.0.113.20"
+VIP_DSR6, VIP_IPIP6 = "2001:db8:10::10", "2001:db8:10::20"
+IPERF_PORT = 5201
 
 
 class Segment:
@@ -75,6 +77,11 @@ class Segment:
         self.servers[host] = Process(
             self.hosts.wrap(host, [sys.executable, str(BACKEND_SCRIPT), host]), workdir,
             f"server-{host}")
+
+    def start_iperf(self, host: str, workdir: Path) -> None:
+        self.servers[f"iperf-{host}"] = Process(
+            self.hosts.wrap(host, ["iperf3", "-s", "-p", str(IPERF_PORT)]), workdir,
+            f"iperf-{host}")
 
     def run(self, host: str, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
         return self.hosts.run(host, argv, check)
@@ -117,16 +124,19 @@ def segment(tmp_path_factory):
             mtu = ["mtu", "1400"] if vip == VIP_IPIP4 else []
             hosts.route("cl", f"{vip}/32", "via", LB4, *mtu)
         hosts.route("cl", f"{VIP_DSR6}/128", "via", LB6)
+        hosts.route("cl", f"{VIP_IPIP6}/128", "via", LB6, "mtu", "1400")
         iface = seg.iface["lb"]
         hosts.run("lb", ["sysctl", "-qw", f"net.ipv4.conf.{iface}.forwarding=1",
                          f"net.ipv6.conf.{iface}.forwarding=1"])
         for host in BACKENDS:
-            for vip in (f"{VIP_DSR4}/32", f"{VIP_IPIP4}/32", f"{VIP_DSR6}/128"):
+            for vip in (f"{VIP_DSR4}/32", f"{VIP_IPIP4}/32", f"{VIP_DSR6}/128",
+                        f"{VIP_IPIP6}/128"):
                 hosts.run(host, ["ip", "addr", "add", vip, "dev", "lo"])
             # The VIP is on lo: only the l4lb host answers ARP for it.
             hosts.run(host, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
                              "net.ipv4.conf.all.arp_announce=2"])
             seg.start_server(host, workdir)
+            seg.start_iperf(host, workdir)
         seg.lb_holder = subprocess.Popen(hosts.wrap("lb", ["sleep", "3600"]))
         comm = Path(f"/proc/{seg.lb_holder.pid}/comm")
         assert wait_until(lambda: comm.read_text().strip() == "sleep", 10)  # in its namespaces
@@ -154,6 +164,14 @@ def packet_config(listeners: list[dict], without: tuple[str, ...] = ()) -> str:
         "dns": {"balance": "maglev", "hash_key": "client-ip-port",
                 "backends": [{"name": h, "address": f"udp://{v4}:53"} for h, (v4, _) in
                              BACKENDS.items()]},
+        "dns6": {"balance": "maglev", "hash_key": "client-ip-port",
+                 "backends": [{"name": h, "address": f"udp://[{v6}]:53"} for h, (_, v6) in
+                              BACKENDS.items()]},
+        # iperf3's control and data connections must meet one server: the client's address
+        # alone picks the backend.
+        "bulk": {"balance": "maglev", "hash_key": "client-ip",
+                 "backends": [{"name": h, "address": f"tcp://{v4}:{IPERF_PORT}"}
+                              for h, (v4, _) in BACKENDS.items()]},
     }
     return config_toml(listeners, pools, {"workers": 1})
 
@@ -169,7 +187,7 @@ def start(l4lb, segment: Segment, text: str):
     # neighbour table, which the program's route lookup needs).
     def all_in_table():
         backends = api(proc, "/packet")["backends"]
-        return all(b["in_table"] for b in backends if b["pool"] != "dns")
+        return all(b["in_table"] for b in backends if b["pool"] in ("web", "web6"))
     assert wait_until(all_in_table, 20), api(proc, "/packet")
     return proc
 
@@ -189,6 +207,8 @@ def test_dsr_tcp_and_udp_over_ipv4_and_ipv6_reach_every_backend_and_replies_bypa
         listener("dsr4", f"tcp://{VIP_DSR4}:80", "web", "dsr", iface),
         listener("dsr4u", f"udp://{VIP_DSR4}:53", "dns", "dsr", iface),
         listener("dsr6", f"tcp://[{VIP_DSR6}]:80", "web6", "dsr", iface),
+        listener("dsr6u", f"udp://[{VIP_DSR6}]:53", "dns6", "dsr", iface),
+        listener("bulk4", f"tcp://{VIP_DSR4}:{IPERF_PORT}", "bulk", "dsr", iface),
     ]))
     for vip in (VIP_DSR4, VIP_DSR6):
         answers = segment.client("names", vip, "30")
@@ -198,8 +218,19 @@ def test_dsr_tcp_and_udp_over_ipv4_and_ipv6_reach_every_backend_and_replies_bypa
     for i, answer in enumerate(answers):
         looked_up = api(proc, f"/pools/web/lookup?client={CLIENT4}:{41000 + i}")
         assert looked_up["packet_path"] and looked_up["backend"]["name"] == answer, looked_up
-    answers = segment.client("udp", VIP_DSR4, "30")
-    assert set(answers) == set(BACKENDS), spread(answers)
+    for vip in (VIP_DSR4, VIP_DSR6):
+        answers = segment.client("udp", vip, "30")
+        assert set(answers) == set(BACKENDS), (vip, spread(answers))
+    # wrk: keep-alive requests over a few connections, none failing.
+    wrk = segment.run("cl", ["wrk", "-t1", "-c8", "-d1s", f"http://{VIP_DSR4}/name"]).stdout
+    assert "Requests/sec" in wrk and "Socket errors" not in wrk and "Non-2xx" not in wrk, wrk
+    # iperf3, the server sending (-R): its bytes reach the client without crossing l4lb.
+    before = segment.rx_bytes("lb")
+    iperf = json.loads(segment.run("cl", ["iperf3", "-c", VIP_DSR4, "-p", str(IPERF_PORT),
+                                          "-R", "-t", "1", "-J"]).stdout)
+    received = iperf["end"]["sum_received"]["bytes"]
+    assert received > 1 << 20, iperf["end"]
+    assert segment.rx_bytes("lb") - before < received // 4, (before, received)
     # curl, and the reply's 4 MiB never cross the l4lb host's interface.
     before = segment.rx_bytes("lb")
     result = segment.run("cl", ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
@@ -212,8 +243,17 @@ def test_dsr_tcp_and_udp_over_ipv4_and_ipv6_reach_every_backend_and_replies_bypa
     assert vips["dsr4"]["counters"]["new_flows"] >= 31
     assert vips["dsr4u"]["counters"]["packets"] >= 30
     assert vips["dsr6"]["counters"]["new_flows"] >= 30
+    assert vips["dsr6u"]["counters"]["packets"] >= 30
+    backends = [b for b in numbers["backends"] if b["pool"] == "web"]
+    assert sum(b["counters"]["new_flows"] for b in backends) == vips["dsr4"]["counters"]["new_flows"]
+    assert all(b["counters"]["packets"] > 0 and b["counters"]["bytes"] > 0 for b in backends)
     text = admin_get(proc, "/metrics")
-    assert 'l4lb_packet_vip_new_flows_total{listener="dsr4"' in text
+    for family in ("packets", "bytes", "new_flows", "conn_misses"):
+        assert f'l4lb_packet_vip_{family}_total{{listener="dsr4"' in text, family
+        assert f'l4lb_packet_backend_{family}_total{{interface="{iface}",pool="web",' \
+               f'backend="be1"}}' in text, family
+    shown = ctl_output(proc, "packet")
+    assert "dsr6u" in shown and "NEW FLOWS" in shown, shown
 
 
 @needs_hosts
@@ -225,9 +265,11 @@ def test_ipip_with_l4lb_decap_on_the_backends(segment, l4lb, workdir, processes)
         processes.append(decap)
         assert wait_until(lambda: "stripping" in decap.log(), 10), decap.log()
     proc = start(l4lb, segment, packet_config([
-        listener("ipip4", f"tcp://{VIP_IPIP4}:80", "web", "ipip", iface)]))
-    answers = segment.client("names", VIP_IPIP4, "30")
-    assert set(answers) == set(BACKENDS), (spread(answers), proc.describe())
+        listener("ipip4", f"tcp://{VIP_IPIP4}:80", "web", "ipip", iface),
+        listener("ipip6", f"tcp://[{VIP_IPIP6}]:80", "web6", "ipip", iface)]))
+    for vip in (VIP_IPIP4, VIP_IPIP6):
+        answers = segment.client("names", vip, "30")
+        assert set(answers) == set(BACKENDS), (vip, spread(answers), proc.describe())
     before = segment.rx_bytes("lb")
     result = segment.run("cl", ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
                                 f"http://{VIP_IPIP4}/big"])
@@ -264,10 +306,15 @@ class HeldConnections:
             self.proc.wait(10)
 
 
-def ctl(proc, *args: str) -> None:
+def ctl_output(proc, *args: str) -> str:
     result = subprocess.run([L4LB_BIN, "ctl", "--socket", admin_socket(proc), *args],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def ctl(proc, *args: str) -> None:
+    ctl_output(proc, *args)
 
 
 def new_flows_avoid(segment: Segment, avoided: set[str]) -> dict[str, int]:
