@@ -180,6 +180,31 @@ void checkPacketPool(const ListenerDraft& listener, const PoolDraft& pool, Error
   }
 }
 
+// The proxy path's connection keys of a pool only packet-path listeners use, and its backends'
+// max_connections: nothing on the packet path opens, queues, retries or counts connections.
+void checkPacketOnlyPool(const PoolDraft& pool, const ListenerDraft& listener, ErrorList& errors) {
+  const std::string_view forward = forwardName(listener.config.forward);
+  for (const Origin& key : pool.proxy_keys) {
+    errors.add(key,
+               fmt::format("only applies to forward = \"proxy\": pool {} serves forward = "
+                           "\"{}\" listener {} (and no proxy listener), whose XDP program "
+                           "sends each packet on as it is: no connection of l4lb's own to "
+                           "time out, queue, retry, eject or ramp up",
+                           quoteText(pool.config.name), forward, quoteText(listener.config.name)));
+  }
+  for (const BackendDraft& backend : pool.backends) {
+    for (const ScopedKey& key : backend.scoped_keys) {
+      if (!key.origin.key.ends_with("max_connections")) continue;
+      errors.add(
+          key.origin,
+          fmt::format("only applies to forward = \"proxy\": pool {} serves forward = "
+                      "\"{}\" listener {} (and no proxy listener), and the XDP program "
+                      "does not count connections (use weight to share the load)",
+                      quoteText(pool.config.name), forward, quoteText(listener.config.name)));
+    }
+  }
+}
+
 void checkPacketListener(const ConfigDraft& draft, const ListenerDraft& listener,
                          ErrorList& errors) {
   const ListenerConfig& config = listener.config;
@@ -242,14 +267,43 @@ void readListenerForward(TableReader& reader, ListenerDraft& draft) {
 }
 
 void checkForward(const ConfigDraft& draft, ErrorList& errors) {
+  const ListenerDraft* first_packet = nullptr;
   for (const ListenerDraft& listener : draft.listeners) {
     if (listener.config.packetPath() && listener.forward) {
+      if (first_packet == nullptr) first_packet = &listener;
       checkPacketListener(draft, listener, errors);
     } else if (listener.interface) {
       errors.add(*listener.interface,
                  "only applies to forward = \"dsr\" or \"ipip\" (the packet path): a proxy "
                  "listener takes its clients on its bind address, whatever the interface");
     }
+  }
+  if (first_packet == nullptr) return;
+  if (draft.run_as) {
+    errors.add(*draft.run_as,
+               fmt::format("listener {} has forward = \"{}\": l4lb writes the XDP program's maps "
+                           "as long as it runs (health, operator changes, reloads), and the "
+                           "kernel allows that only with CAP_BPF, which a change of user drops; "
+                           "run l4lb as root to serve the packet path",
+                           quoteText(first_packet->config.name),
+                           forwardName(first_packet->config.forward)));
+  }
+  // Pools that only packet-path listeners use: the proxy path's connection keys there.
+  for (const PoolDraft& pool : draft.pools) {
+    const ListenerDraft* packet = nullptr;
+    bool proxied = false;
+    for (const ListenerDraft& listener : draft.listeners) {
+      const bool uses = listener.pool_set && listener.config.pool == pool.config.name;
+      bool routed = false;
+      for (const auto& route : listener.config.routes) routed |= route.pool == pool.config.name;
+      if (!uses && !routed) continue;
+      if (listener.config.packetPath() && uses) {
+        if (packet == nullptr) packet = &listener;
+      } else {
+        proxied = true;
+      }
+    }
+    if (packet != nullptr && !proxied) checkPacketOnlyPool(pool, *packet, errors);
   }
 }
 

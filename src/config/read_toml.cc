@@ -255,6 +255,10 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   if (auto retries = reader.integer("retries", 0, kMaxRetries)) {
     draft.config.retries = static_cast<std::uint32_t>(*retries);
   }
+  for (std::string_view key : {"connect_timeout"sv, "retries"sv, "queue_timeout"sv, "queue_max"sv,
+                               "slow_start"sv, "eject_after"sv, "eject_for"sv, "retry_on"sv}) {
+    if (reader.has(key)) draft.proxy_keys.push_back(reader.originOf(key));
+  }
   readBackends(reader, draft, parse);
   if (reader.has("health")) {
     draft.health = reader.originOf("health");
@@ -412,6 +416,13 @@ ConfigDraft readDraft(const toml::table& root, const std::string& source,
   TableReader top(root, "", kTopKeys, errors);
   if (const toml::table* global = top.table("global", "a table ([global])")) {
     readGlobal(*global, errors, draft.config.global);
+    const TableReader peek(*global, "global", {}, errors);  // reports nothing itself
+    for (std::string_view key : {"user"sv, "group"sv}) {
+      if (peek.has(key)) {
+        draft.run_as = peek.originOf(key);
+        break;
+      }
+    }
   }
   draft.config.admin = defaultAdminConfig();
   if (const toml::table* admin = top.table("admin", "a table ([admin])")) {

@@ -168,5 +168,35 @@ TEST(ConfigForwardTest, NoSourceOrDiscovery) {
   expectError(load(text(p)), "pool.web.discover", 11, "discovered backends");
 }
 
+TEST(ConfigForwardTest, ThePoolsConnectionKeysDoNotApply) {
+  PacketListener p;
+  for (const char* line : {"connect_timeout = \"1s\"", "retries = 2", "queue_timeout = \"1s\"",
+                           "queue_max = 10", "slow_start = \"10s\"", "eject_after = 3",
+                           "eject_for = \"5s\"", "retry_on = [\"refused\"]"}) {
+    p.pool_extra = line;
+    const std::string key = "pool.web." + std::string(line).substr(0, std::string(line).find(' '));
+    expectError(load(text(p)), key, 11, "only applies to forward = \"proxy\"");
+  }
+  p.pool_extra = "";
+  p.backends = R"(backends = [{ address = "tcp://198.51.100.11:80", max_connections = 5 }])";
+  expectError(load(text(p)), "pool.web.backends[0].max_connections", 10,
+              "does not count connections");
+}
+
+TEST(ConfigForwardTest, APoolAProxyListenerAlsoUsesKeepsItsConnectionKeys) {
+  PacketListener p;
+  p.pool_extra = "connect_timeout = \"1s\"";
+  const std::string both = text(p) + lines({"[[listener]]", "name = \"proxied\"",
+                                            "bind = \"tcp://127.0.0.1:7000\"", "pool = \"web\""});
+  auto result = load(both);
+  EXPECT_TRUE(result.ok()) << testing::describeErrors(result);
+}
+
+TEST(ConfigForwardTest, ThePacketPathRunsAsRoot) {
+  PacketListener p;
+  const std::string with_user = text(p) + lines({"[global]", "user = \"root\""});
+  expectError(load(with_user), "global.user", 13, "CAP_BPF");
+}
+
 }  // namespace
 }  // namespace l4lb::config
