@@ -11,7 +11,10 @@ for purpose in "$@"; do
   case "$purpose" in
     build) wanted+=("${L4LB_BUILD_PACKAGES[@]}") ;;
     quickstart) wanted+=("${L4LB_QUICKSTART_PACKAGES[@]}") ;;
-    test) wanted+=("${L4LB_TEST_PACKAGES[@]}") ;;
+    test)
+      wanted+=("${L4LB_TEST_PACKAGES[@]}")
+      command -v npm >/dev/null || wanted+=("${L4LB_TEST_PACKAGES_IF_NO_NPM[@]}")
+      ;;
     bench) mapfile -t -O "${#wanted[@]}" wanted < <(grep -v '^#' "$here/../bench/packages.txt" | tr ' ' '\n' | grep .) ;;
     *) echo "install-packages.sh: unknown purpose '$purpose'" >&2; exit 2 ;;
   esac

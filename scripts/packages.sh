@@ -15,4 +15,8 @@ L4LB_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format libclang-rt-14-dev gi
                     prometheus  # promtool: tests/integration/test_metrics.py
                     rsyslog  # a real syslog server: test_health_udp.py, test_access_log_syslog.py
                     bird2  # a real BGP speaker and router: test_announce_bird.py
-                    ethtool iperf3 wrk)  # the XDP packet path's namespace tests (veth offloads, traffic)
+                    ethtool iperf3 wrk  # the XDP packet path's namespace tests (veth offloads, traffic)
+                    chromium nodejs)  # test_dashboard.py: a headless browser, playwright-core's Node.js
+# npm, for tests/browser's playwright-core (`npm ci`, scripts/test.sh), only where no npm is on
+# PATH: a Node.js from elsewhere (NodeSource's) brings its own and conflicts with Debian's.
+L4LB_TEST_PACKAGES_IF_NO_NPM=(npm)

@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-packages.sh build test
+# The browser test's playwright-core, exactly as tests/browser/package-lock.json pins it (it
+# drives Debian's /usr/bin/chromium: no browser is downloaded).
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 fuzz_seconds=${FUZZ_SECONDS:-20}
 test_jobs=${TEST_JOBS:-4}

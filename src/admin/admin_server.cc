@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "admin/admin_http_server.h"
 #include "admin/router.h"
 #include "base/fd.h"
 #include "base/log.h"
@@ -22,25 +23,20 @@ namespace l4lb::admin {
 
 namespace {
 
+// On every answer (README.md, "Dashboard"): a page served from here may run only this origin's
+// script and style and talk only to this origin (no inline script, no other host, no framing);
+// no answer is sniffed into another type, kept in a cache, or read by another origin's script
+// (no Access-Control-Allow-Origin is ever sent).
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 // Requests are small JSON documents; anything larger is a mistake or an attack.
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
-constexpr int kServerThreads = 2;
-constexpr time_t kReadTimeoutSeconds = 5;
 
 std::string unixPath(const net::Endpoint& endpoint) {
   const auto* sun = reinterpret_cast<const sockaddr_un*>(&endpoint.addr);
   return std::string(sun->sun_path, strnlen(sun->sun_path, sizeof(sun->sun_path)));
-}
-
-// Compares without stopping at the first difference, so response times say nothing about how
-// much of a guessed token was right.
-bool sameSecret(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = std::min(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  }
-  return diff == 0;
 }
 
 // What to do when the admin socket's place is not l4lb's to use (a non-root run, the default
@@ -94,31 +90,40 @@ base::Result<void> preparePath(const net::Endpoint& endpoint, const std::string&
   return {};
 }
 
-// Every method on every path goes to the router; over tcp:// only a request with the bearer
-// token may change anything.
-void routeRequests(httplib::Server& server, Controller& controller, bool tcp,
-                   const std::string* token) {
-  auto handle = [&controller, tcp, token](const httplib::Request& req, httplib::Response& res) {
-    bool may_change = true;
-    if (tcp) {
-      const std::string header = req.get_header_value("Authorization");
-      may_change = !token->empty() && sameSecret(header, "Bearer " + *token);
-    }
-    ApiReply reply = route(controller, ApiRequest{.method = req.method,
-                                                  .target = req.target,
-                                                  .body = req.body,
-                                                  .may_change = may_change,
-                                                  .over_unix = !tcp});
-    res.status = reply.status;
-    if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
-    if (!reply.content_type.empty()) {
-      res.set_content(reply.text, reply.content_type);
-      return;
-    }
-    // Names in errors come from the request's path: invalid UTF-8 there is replaced, not thrown.
-    res.set_content(
-        reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-        "application/json");
+// Writes the router's reply (or a refusal in the same JSON shape).
+void sendReply(const ApiReply& reply, httplib::Response& res) {
+  res.status = reply.status;
+  res.set_header("Content-Security-Policy", kContentSecurityPolicy);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cache-Control", "no-store");
+  if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+  if (!reply.content_type.empty()) {
+    res.set_content(reply.text, reply.content_type);
+    return;
+  }
+  // Names in errors come from the request's path: invalid UTF-8 there is replaced, not thrown.
+  res.set_content(reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                  "application/json");
+}
+
+// Every method on every path goes to the router, once the request passed the listener's access
+// checks (request_guard.h): over tcp:// only a request with the bearer token may change anything.
+void routeRequests(AdminHttpServer& server, Controller& controller, bool tcp) {
+  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const AccessVerdict& verdict = AdminHttpServer::verdictFor(req);
+    if (verdict.status == 0) return httplib::Server::HandlerResponse::Unhandled;
+    sendReply(errorReply(verdict.status, verdict.message), res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  auto handle = [&controller, tcp](const httplib::Request& req, httplib::Response& res) {
+    ApiReply reply =
+        route(controller, ApiRequest{.method = req.method,
+                                     .target = req.target,
+                                     .body = req.body,
+                                     .may_change = AdminHttpServer::verdictFor(req).may_change,
+                                     .over_unix = !tcp});
+    sendReply(reply, res);
   };
   server.Get(".*", handle);
   server.Patch(".*", handle);
@@ -185,9 +190,11 @@ base::Result<void> bindUnix(httplib::Server& server, const net::Endpoint& endpoi
 }  // namespace
 
 struct AdminServer::Listener {
+  explicit Listener(AccessContext access) : server(std::move(access)) {}
+
   const net::Endpoint* endpoint = nullptr;
   std::string unix_path;  // unix:// only: unlinked at stop
-  httplib::Server server;
+  AdminHttpServer server;
   std::thread thread;
 };
 
@@ -198,15 +205,18 @@ AdminServer::~AdminServer() { stop(); }
 
 base::Result<void> AdminServer::bind() {
   for (const auto& endpoint : config_.listen) {
-    auto listener = std::make_unique<Listener>();
-    listener->endpoint = &endpoint;
     const bool tcp = endpoint.kind == net::EndpointKind::kTcp;
+    auto listener = std::make_unique<Listener>(AccessContext{
+        .over_unix = !tcp,
+        .loopback_listener = !tcp || isLoopbackAddress(net::hostAndPort(endpoint).host),
+        .local_ip = {},
+        .local_port = 0,
+        .token = config_.token});
+    listener->endpoint = &endpoint;
     auto& server = listener->server;
-    server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
     server.set_payload_max_length(kMaxBodyBytes);
-    server.set_read_timeout(kReadTimeoutSeconds, 0);
     server.set_keep_alive_max_count(100);
-    routeRequests(server, controller_, tcp, &config_.token);
+    routeRequests(server, controller_, tcp);
     auto bound = tcp ? bindTcp(server, endpoint) : bindUnix(server, endpoint, listener->unix_path);
     if (!bound) return bound;
     listeners_.push_back(std::move(listener));

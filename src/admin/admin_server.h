@@ -15,10 +15,12 @@ class Server;
 
 namespace l4lb::admin {
 
-// The admin API's HTTP/1.1 listeners (config [admin] listen), each served by its own thread
-// off the workers' loops. unix:// sockets are created mode 0600 (a stale socket file left by a
-// previous run is replaced; one another process is serving is not); tcp:// listeners take GETs
-// from anyone who can connect and changes only with "Authorization: Bearer <token_file>".
+// The admin API's HTTP/1.1 listeners (config [admin] listen), each served by its own threads
+// off the workers' loops, within the limits of admin_http_server.h. unix:// sockets are created
+// mode 0600 (a stale socket file left by a previous run is replaced; one another process is
+// serving is not); tcp:// listeners apply request_guard.h: a Host naming the listener, no
+// foreign Origin on changes, and changes (on a non-loopback address, reads too) only with
+// "Authorization: Bearer <token_file>".
 class AdminServer {
  public:
   AdminServer(const config::AdminConfig& config, Controller& controller);

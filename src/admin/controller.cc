@@ -363,6 +363,7 @@ json Controller::backendJson(std::uint32_t pool, std::uint32_t backend) const {
     out["total"] = totals.total;
     out["connect_failures"] = totals.connect_failures;
     out["resets"] = totals.resets;
+    out["ejections"] = totals.ejections;
     out["bytes_in"] = totals.bytes_in;
     out["bytes_out"] = totals.bytes_out;
   }

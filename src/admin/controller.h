@@ -31,6 +31,7 @@ struct BackendTotals {
   std::uint64_t total = 0;
   std::uint64_t connect_failures = 0;
   std::uint64_t resets = 0;     // connected, then reset (or ended before its first answer)
+  std::uint64_t ejections = 0;  // by a worker's passive health (eject_after)
   std::uint64_t bytes_in = 0;   // client -> backend
   std::uint64_t bytes_out = 0;  // backend -> client
 };
@@ -142,6 +143,9 @@ class Controller {
                                       std::string_view client_text) const;
   // GET /metrics: the Prometheus text format (admin/metrics_collector.h).
   [[nodiscard]] ApiReply metrics() const;
+  // GET /api/v1/dashboard: everything the dashboard's page shows, in one answer it polls
+  // (admin/controller_dashboard.cc). `bearer`: changes through this listener need the token.
+  [[nodiscard]] ApiReply dashboard(bool bearer) const;
   // POST /api/v1/reload.
   [[nodiscard]] ApiReply reload();
   // POST /api/v1/reload/dry-run: what a reload from the file would change, changing nothing.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "admin/dashboard_assets.h"
+
 namespace l4lb::admin {
 
 namespace {
@@ -141,11 +143,24 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
   if (s.size() == 1 && s[0] == "metrics") {
     return request.method == "GET" ? controller.metrics() : methodNotAllowed("GET");
   }
+  // The dashboard's page at "/" and its files under /dashboard/ (README.md, "Dashboard").
+  if (s.empty() || (s.size() == 2 && s[0] == "dashboard")) {
+    const DashboardAsset* asset = findDashboardAsset(s.empty() ? "/" : "/dashboard/" + s[1]);
+    if (asset == nullptr) return errorReply(404, "not found");
+    if (request.method != "GET") return methodNotAllowed("GET");
+    ApiReply reply;
+    reply.content_type = std::string(asset->content_type);
+    reply.text = std::string(asset->body);
+    return reply;
+  }
   if (s.size() < 3 || s[0] != "api" || s[1] != "v1") {
     return errorReply(404, "not found (the API is under /api/v1)");
   }
   const bool get = request.method == "GET";
   if (s.size() == 3 && s[2] == "status") return get ? controller.status() : methodNotAllowed("GET");
+  if (s.size() == 3 && s[2] == "dashboard") {
+    return get ? controller.dashboard(!request.over_unix) : methodNotAllowed("GET");
+  }
   if (s.size() == 3 && s[2] == "listeners") {
     return get ? controller.listeners() : methodNotAllowed("GET");
   }

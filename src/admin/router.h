@@ -21,6 +21,8 @@ struct ApiRequest {
 
 // The routes of /api/v1 (README.md, "Admin API"), mapped to the controller:
 //   GET   /metrics (Prometheus text format)
+//   GET   / and /dashboard/{file}: the dashboard's page and files (admin/dashboard_assets.h)
+//   GET   /api/v1/dashboard: what the page polls
 //   GET   /api/v1/status | /api/v1/listeners | /api/v1/pools | /api/v1/pools/{pool}
 //   GET   /api/v1/pools/{pool}/lookup?client=IP[:PORT]
 //   POST  /api/v1/reload | /api/v1/reload/dry-run | /api/v1/upgrade (unix:// listeners only)

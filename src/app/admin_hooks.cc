@@ -38,6 +38,7 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
       totals.total += view.counters->total.get();
       totals.connect_failures += view.counters->connect_failures.get();
       totals.resets += view.counters->resets.get();
+      totals.ejections += view.counters->ejections.get();
       totals.bytes_in += view.counters->bytes_to_backend.get();
       totals.bytes_out += view.counters->bytes_from_backend.get();
     }

@@ -11,6 +11,7 @@
 #include "app/ctl.h"
 #include "app/decap.h"
 #include "app/supervisor.h"
+#include "base/log.h"
 #include "build_info.h"
 #include "config/loader.h"
 
@@ -19,6 +20,10 @@ namespace {
 void printErrors(const std::vector<l4lb::config::ConfigError>& errors) {
   for (const auto& error : errors) fmt::print(stderr, "{}\n", error.format());
   fmt::print(stderr, "{} error{} found\n", errors.size(), errors.size() == 1 ? "" : "s");
+}
+
+void printWarnings(const std::vector<l4lb::config::ConfigError>& warnings) {
+  for (const auto& warning : warnings) fmt::print(stderr, "warning: {}\n", warning.format());
 }
 
 // The exit status of a usage error, for every command (l4lb(8), EXIT STATUS); CLI11's own codes
@@ -107,6 +112,7 @@ int main(int argc, char** argv) {
 
   if (check->parsed()) {
     auto loaded = l4lb::config::loadConfigFile(check_config);
+    printWarnings(loaded.warnings);
     if (!loaded.ok()) {
       printErrors(loaded.errors);
       return 1;
@@ -125,6 +131,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "l4lb run: give a config file (-c FILE) or --listen URL --backend URL...\n");
     return 1;
   }
+  for (const auto& warning : loaded.warnings) l4lb::base::logWarn("config: {}", warning.format());
   if (!loaded.ok()) {
     printErrors(loaded.errors);
     return 1;

@@ -44,6 +44,7 @@ admin::ReloadOutcome Server::reload() {
     return fail("l4lb was started from the command line, with no config file to read again");
   }
   config::LoadResult loaded = config::loadConfigFile(config_path_);
+  for (const auto& warning : loaded.warnings) base::logWarn("reload: {}", warning.format());
   if (!loaded.ok()) {
     std::string message;
     for (const auto& error : loaded.errors) {

@@ -89,6 +89,7 @@ bool BackendHealth::onOutcome(std::uint32_t backend, bool connected, std::int64_
   const bool was_probation = b.probation;
   ++b.ejections;
   ++ejections_;
+  balancer_.counters(backend).ejections.add();
   const std::uint32_t doublings = std::min<std::uint32_t>(b.ejections - 1, 20);
   const std::int64_t duration =
       std::min<std::int64_t>(options_.eject_for_ms << doublings, kMaxEjectionMs);

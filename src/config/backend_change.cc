@@ -34,10 +34,10 @@ LoadResult withBackendAdded(const Config& running, std::size_t pool, const toml:
   resolveAgents(draft, errors);  // the new backend's agent, from the pool's agent table
   checkPool(draft, errors);
   if (!errors.empty())
-    return LoadResult{.config = std::nullopt, .errors = std::move(errors).take()};
+    return LoadResult{.config = std::nullopt, .errors = std::move(errors).take(), .warnings = {}};
   Config next = running;
   next.pools[pool].backends.push_back(std::move(draft.backends.back().config));
-  return LoadResult{.config = std::move(next), .errors = {}};
+  return LoadResult{.config = std::move(next), .errors = {}, .warnings = {}};
 }
 
 }  // namespace l4lb::config

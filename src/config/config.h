@@ -85,6 +85,21 @@ enum class CheckKind : std::uint8_t {
 
 [[nodiscard]] std::string_view checkKindName(CheckKind kind);
 
+// Where a secret (token_file, password_file) was read from, as the file was when read: for the
+// check of its mode and owner once the whole config, [global] user and strict_secrets, is known
+// (config/secret_files.h).
+struct SecretSource {
+  std::string path;
+  std::uint32_t mode = 0;   // st_mode
+  std::uint32_t owner = 0;  // st_uid
+  std::string file;         // where the *_file key was written: file, line, column, dotted key
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  std::string key;
+
+  bool operator==(const SecretSource&) const = default;
+};
+
 struct HealthConfig {
   CheckKind check = CheckKind::kTcp;
   base::Duration interval = 1s;
@@ -95,6 +110,7 @@ struct HealthConfig {
   std::string expect;
   bool expect_set = false;  // udp: expect was written, so a matching reply is required
   std::string password;     // redis AUTH, mysql and pgsql logins; from password_file, never logged
+  std::optional<SecretSource> password_source;  // password_file
   std::string path = "/";
   std::string host;  // http Host header; empty: the backend's address
   std::uint32_t min_status = 200;
@@ -269,6 +285,9 @@ struct GlobalConfig {
   // On SIGTERM with VIPs announced: withdrawn first, served this long while routers move new
   // flows away, then the drain of shutdown_grace begins.
   base::Duration withdraw_grace = 5s;
+  // A secret file (token_file, password_file) that others may read, or owned by neither root nor
+  // the user l4lb runs as: an error when true, a warning otherwise.
+  bool strict_secrets = false;
 };
 
 // The runtime API (README.md, "Admin API").
@@ -278,6 +297,7 @@ struct AdminConfig {
   std::vector<net::Endpoint> listen;  // unix:// and tcp://; empty: no admin API
   // From token_file: the Bearer token changes over tcp:// need. Never logged.
   std::string token;
+  std::optional<SecretSource> token_source;  // token_file
 };
 
 struct Config {

@@ -11,6 +11,7 @@
 #include "balance/maglev_table.h"
 #include "config/read_announce.h"
 #include "config/read_forward.h"
+#include "config/secret_files.h"
 #include "config/suggest.h"
 
 namespace l4lb::config {
@@ -418,6 +419,7 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
       pool.config.backends.push_back(std::move(backend.config));
     config.pools.push_back(std::move(pool.config));
   }
+  checkSecretFiles(config, errors);
   return config;
 }
 

@@ -21,6 +21,16 @@ void ErrorList::add(Position pos, std::string key, std::string message) {
 
 void ErrorList::add(ConfigError error) { errors_.push_back(std::move(error)); }
 
+void ErrorList::warn(ConfigError warning) { warnings_.push_back(std::move(warning)); }
+
+ConfigError ErrorList::placeOf(const Origin& where) const {
+  return ConfigError{.file = where.pos.file ? *where.pos.file : file_,
+                     .line = where.pos.line,
+                     .column = where.pos.column,
+                     .key = where.key,
+                     .message = {}};
+}
+
 std::vector<ConfigError> ErrorList::take() && {
   // toml++ tables iterate in key order, not file order; sorting puts errors back in the order an
   // operator reads the files: the main one first, then each included one.

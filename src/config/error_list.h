@@ -34,16 +34,23 @@ class ErrorList {
   void add(const Origin& where, std::string message);
   void add(Position pos, std::string key, std::string message);
   void add(ConfigError error);  // an error placed in another file already
+  // A problem that does not stop the config (`l4lb check` prints it, `run` logs it).
+  void warn(ConfigError warning);
+
+  // `where` as a ConfigError without a message, its file named.
+  [[nodiscard]] ConfigError placeOf(const Origin& where) const;
 
   [[nodiscard]] bool empty() const { return errors_.empty(); }
   [[nodiscard]] std::size_t size() const { return errors_.size(); }
 
   // The errors in file order; those without a place come last.
   [[nodiscard]] std::vector<ConfigError> take() &&;
+  [[nodiscard]] std::vector<ConfigError> takeWarnings() { return std::move(warnings_); }
 
  private:
   std::string file_;
   std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
 };
 
 }  // namespace l4lb::config

@@ -16,7 +16,9 @@ namespace l4lb::config {
 namespace {
 
 LoadResult failed(ErrorList&& errors) {
-  return LoadResult{.config = std::nullopt, .errors = std::move(errors).take()};
+  std::vector<ConfigError> warnings = errors.takeWarnings();
+  return LoadResult{
+      .config = std::nullopt, .errors = std::move(errors).take(), .warnings = std::move(warnings)};
 }
 
 }  // namespace
@@ -46,7 +48,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& source,
   ConfigDraft draft = readDraft(root, source, options.parse_endpoint, errors);
   Config config = finishDraft(std::move(draft), errors);
   if (!errors.empty()) return failed(std::move(errors));
-  return LoadResult{.config = std::move(config), .errors = {}};
+  return LoadResult{.config = std::move(config), .errors = {}, .warnings = errors.takeWarnings()};
 }
 
 LoadResult loadConfigText(std::string_view text, const std::string& source) {

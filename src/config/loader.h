@@ -13,6 +13,9 @@ namespace l4lb::config {
 struct LoadResult {
   std::optional<Config> config;
   std::vector<ConfigError> errors;
+  // What is valid but unwise (a secret file others may read, an admin tcp:// listener off
+  // loopback): `check` prints them, `run` and reloads log them.
+  std::vector<ConfigError> warnings;
 
   [[nodiscard]] bool ok() const { return config.has_value(); }
 };

@@ -114,8 +114,8 @@ LoadResult configFromQuickOptions(const QuickOptions& options) {
 
   Config config = finishDraft(std::move(draft), errors);
   if (!errors.empty())
-    return LoadResult{.config = std::nullopt, .errors = std::move(errors).take()};
-  return LoadResult{.config = std::move(config), .errors = {}};
+    return LoadResult{.config = std::nullopt, .errors = std::move(errors).take(), .warnings = {}};
+  return LoadResult{.config = std::move(config), .errors = {}, .warnings = {}};
 }
 
 }  // namespace l4lb::config

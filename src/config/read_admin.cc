@@ -1,6 +1,7 @@
 #include "config/read_admin.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "base/fd.h"
 #include "config/draft.h"
+#include "config/secret_files.h"
 #include "config/suggest.h"
 
 namespace l4lb::config {
@@ -26,35 +28,36 @@ constexpr std::array kAdminKeys = {"listen"sv, "token_file"sv};
 constexpr std::size_t kMaxTokenBytes = 4096;
 constexpr std::size_t kMinTokenBytes = 16;
 
-std::optional<std::string> readTokenFile(TableReader& reader) {
+// Sets admin.token and where it came from (checked with the whole config: secret_files.h).
+void readTokenFile(TableReader& reader, AdminConfig& admin) {
   auto path = reader.name("token_file");
-  if (!path) return std::nullopt;
+  if (!path) return;
   const Origin origin = reader.originOf("token_file");
   // O_NONBLOCK: a FIFO named here must not hang the config load.
   base::Fd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) {
     reader.errors().add(origin,
                         fmt::format("cannot open {}: {}", quoteText(*path), std::strerror(errno)));
-    return std::nullopt;
+    return;
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     reader.errors().add(origin, fmt::format("{} is not a regular file", quoteText(*path)));
-    return std::nullopt;
+    return;
   }
   std::string token(kMaxTokenBytes + 1, '\0');
   ssize_t n = ::read(fd.get(), token.data(), token.size());
   if (n < 0) {
     reader.errors().add(origin,
                         fmt::format("cannot read {}: {}", quoteText(*path), std::strerror(errno)));
-    return std::nullopt;
+    return;
   }
   token.resize(static_cast<std::size_t>(n));
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   if (token.size() > kMaxTokenBytes || token.size() < kMinTokenBytes) {
     reader.errors().add(origin, fmt::format("the token in {} must be {} to {} bytes",
                                             quoteText(*path), kMinTokenBytes, kMaxTokenBytes));
-    return std::nullopt;
+    return;
   }
   for (char c : token) {
     // It travels in an HTTP header: printable ASCII, no spaces.
@@ -62,10 +65,25 @@ std::optional<std::string> readTokenFile(TableReader& reader) {
       reader.errors().add(origin, fmt::format("the token in {} must be printable ASCII without "
                                               "spaces",
                                               quoteText(*path)));
-      return std::nullopt;
+      return;
     }
   }
-  return token;
+  admin.token = std::move(token);
+  admin.token_source = secretSource(reader.errors(), origin, *path, st);
+}
+
+// 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address: reachable from this machine only.
+bool onLoopback(const net::Endpoint& endpoint) {
+  if (endpoint.addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&endpoint.addr);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (endpoint.addr.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&endpoint.addr);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
 }
 
 }  // namespace
@@ -109,6 +127,15 @@ void readAdmin(const toml::table& table, const EndpointParser& parse, ErrorList&
                                                  quoteText(url->get())));
           continue;
         }
+        if (endpoint.kind == net::EndpointKind::kTcp && !onLoopback(endpoint)) {
+          ConfigError warning = reader.errors().placeOf(where);
+          warning.message = fmt::format(
+              "{} is not a loopback address: anyone who can reach it may try the API (every "
+              "request then needs the token; put it behind a TLS-terminating proxy, README.md "
+              "\"Admin API\")",
+              url->get());
+          reader.errors().warn(std::move(warning));
+        }
         if (endpoint.kind == net::EndpointKind::kTcp && !has_tcp) {
           has_tcp = true;
           first_tcp = where;
@@ -118,7 +145,7 @@ void readAdmin(const toml::table& table, const EndpointParser& parse, ErrorList&
     }
   }
   if (reader.has("token_file")) {
-    if (auto token = readTokenFile(reader)) admin.token = std::move(*token);
+    readTokenFile(reader, admin);
   } else if (has_tcp) {
     reader.errors().add(first_tcp,
                         "a tcp:// admin listener needs token_file (the Bearer token that "

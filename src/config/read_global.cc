@@ -34,7 +34,8 @@ constexpr std::array kGlobalKeys = {"workers"sv,
                                     "announce_min_backends"sv,
                                     "announce_hold_down"sv,
                                     "announce_hold_down_max"sv,
-                                    "withdraw_grace"sv};
+                                    "withdraw_grace"sv,
+                                    "strict_secrets"sv};
 constexpr std::array kSpliceModes = {"auto"sv, "off"sv};
 
 std::optional<bool> parseSpliceMode(std::string_view mode) {
@@ -152,6 +153,7 @@ void readGlobal(const toml::table& table, ErrorList& errors, GlobalConfig& globa
     }
   }
   if (auto state_file = reader.name("state_file")) global.state_file = std::move(*state_file);
+  if (auto strict = reader.boolean("strict_secrets")) global.strict_secrets = *strict;
   if (auto grace = reader.duration("shutdown_grace", base::Duration(0), kMaxDuration)) {
     global.shutdown_grace = *grace;
   }

@@ -16,6 +16,7 @@
 
 #include "base/fd.h"
 #include "config/limits.h"
+#include "config/secret_files.h"
 #include "config/suggest.h"
 #include "proto/check_reply.h"
 #include "proto/dns_check.h"
@@ -81,35 +82,36 @@ bool appliesTo(std::string_view key, CheckKind kind) {
   return true;
 }
 
-std::optional<std::string> readPasswordFile(TableReader& reader) {
+// Sets health.password and where it came from (checked with the whole config: secret_files.h).
+void readPasswordFile(TableReader& reader, HealthConfig& health) {
   auto path = reader.name("password_file");
-  if (!path) return std::nullopt;
+  if (!path) return;
   // O_NONBLOCK: a FIFO or terminal named here must not hang the config load.
   base::Fd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) {
     reader.errors().add(reader.originOf("password_file"),
                         fmt::format("cannot open {}: {}", quoteText(*path), std::strerror(errno)));
-    return std::nullopt;
+    return;
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     reader.errors().add(reader.originOf("password_file"),
                         fmt::format("{} is not a regular file", quoteText(*path)));
-    return std::nullopt;
+    return;
   }
   std::string password(kMaxPasswordBytes + 1, '\0');
   ssize_t n = ::read(fd.get(), password.data(), password.size());
   if (n < 0) {
     reader.errors().add(reader.originOf("password_file"),
                         fmt::format("cannot read {}: {}", quoteText(*path), std::strerror(errno)));
-    return std::nullopt;
+    return;
   }
   password.resize(static_cast<std::size_t>(n));
   if (password.size() > kMaxPasswordBytes) {
     reader.errors().add(
         reader.originOf("password_file"),
         fmt::format("{} is larger than {} bytes", quoteText(*path), kMaxPasswordBytes));
-    return std::nullopt;
+    return;
   }
   while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
     password.pop_back();
@@ -117,9 +119,11 @@ std::optional<std::string> readPasswordFile(TableReader& reader) {
   if (password.empty()) {
     reader.errors().add(reader.originOf("password_file"),
                         fmt::format("{} is empty", quoteText(*path)));
-    return std::nullopt;
+    return;
   }
-  return password;
+  health.password = std::move(password);
+  health.password_source =
+      secretSource(reader.errors(), reader.originOf("password_file"), *path, st);
 }
 
 std::optional<std::string> readEscaped(TableReader& reader, std::string_view key) {
@@ -320,9 +324,7 @@ void readCheckOptions(TableReader& reader, HealthConfig& health) {
                             fmt::format("longer than {} bytes", proto::kMaxCheckReply));
       }
       break;
-    case CheckKind::kRedis:
-      if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
-      break;
+    case CheckKind::kRedis: readPasswordFile(reader, health); break;
     case CheckKind::kHttps: readHttpsTrust(reader, health); [[fallthrough]];
     case CheckKind::kHttp:
       if (auto path = reader.name("path")) {
@@ -347,7 +349,7 @@ void readCheckOptions(TableReader& reader, HealthConfig& health) {
       if (auto user = reader.name("user")) health.user = std::move(*user);
       if (auto database = reader.name("database")) health.database = std::move(*database);
       if (health.database.empty()) health.database = health.user;
-      if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
+      readPasswordFile(reader, health);
       break;
     case CheckKind::kMysql:
       // Without a user only the greeting is read; a role needs a login to ask @@read_only.
@@ -355,7 +357,7 @@ void readCheckOptions(TableReader& reader, HealthConfig& health) {
         reader.requireKey("user", "role with check = \"mysql\" needs user = \"NAME\"");
       }
       if (auto user = reader.name("user")) health.user = std::move(*user);
-      if (auto password = readPasswordFile(reader)) health.password = std::move(*password);
+      readPasswordFile(reader, health);
       break;
     case CheckKind::kTls:
       if (auto sni = reader.name("sni")) {

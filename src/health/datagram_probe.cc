@@ -10,6 +10,7 @@
 #include "health/health_checker.h"
 #include "net/datagram_socket.h"
 #include "proto/dns_check.h"
+#include "proto/printable.h"
 
 namespace l4lb::health {
 
@@ -136,6 +137,9 @@ void DatagramProbe::finish(const proto::CheckVerdict& verdict) {
 }
 
 void DatagramProbe::finish(bool up, std::string reason) {
+  // The one way out of a check: what a server sent (an echo of AUTH, say) loses the password
+  // here, before the log, the API or the check history see it.
+  reason = proto::redactSecret(std::move(reason), config_.password);
   if (fd_) {
     loop_.remove(fd_.get());
     fd_.reset();

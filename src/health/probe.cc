@@ -9,6 +9,7 @@
 #include "health/check_dialogs.h"
 #include "health/health_checker.h"
 #include "net/socket.h"
+#include "proto/printable.h"
 
 namespace l4lb::health {
 
@@ -159,6 +160,9 @@ void Probe::readReply() {
 }
 
 void Probe::finish(bool up, std::string reason) {
+  // The one way out of a check: what a server sent (an echo of AUTH, say) loses the password
+  // here, before the log, the API or the check history see it.
+  reason = proto::redactSecret(std::move(reason), config_.password);
   if (fd_) {
     if (dialog_) {
       // A session the server granted is ended the way a client would end it.

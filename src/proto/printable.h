@@ -13,4 +13,10 @@ inline constexpr std::size_t kLogTextLimit = 160;
 // \n, every other byte as \xNN; past `limit` bytes the rest becomes "...".
 [[nodiscard]] std::string printable(std::string_view text, std::size_t limit = kLogTextLimit);
 
+// `text` (a check's reason, quoting what a server sent) with every appearance of `secret` (a
+// password the check sends) replaced by "<redacted>": as sent, as printable() writes it, and a
+// beginning of it that printable() cut at its limit ("..."), so a server that echoes its input
+// puts no password in the log or the API.
+[[nodiscard]] std::string redactSecret(std::string text, std::string_view secret);
+
 }  // namespace l4lb::proto

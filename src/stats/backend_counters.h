@@ -22,6 +22,9 @@
   /* connected, then reset by the backend, or ended before its first answer (retry_on) */   \
   COUNTER(resets, true, "l4lb_backend_resets_total",                                        \
           "Connections a backend accepted, then reset or ended before its first answer.")   \
+  /* times a worker's passive health (eject_after) ejected it */                            \
+  COUNTER(ejections, false, "l4lb_backend_ejections_total",                                 \
+          "Times a worker's passive health ejected a backend (eject_after).")               \
   /* stream bytes relayed, counted as they are read (long connections report as they go) */ \
   COUNTER(bytes_to_backend, true, "l4lb_backend_bytes_to_backend_total",                    \
           "Bytes read from clients and relayed to a backend (stream), as they move.")       \

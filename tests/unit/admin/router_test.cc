@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "admin/dashboard_assets.h"
 #include "config/loader.h"
 
 namespace l4lb::admin {
@@ -113,6 +114,40 @@ TEST_F(RouterTest, MetricsAnswerTextForGetOnly) {
   EXPECT_EQ(text.find("_total_total"), std::string::npos);
   EXPECT_EQ(call("POST", "/metrics").status, 405);
   EXPECT_EQ(call("GET", "/metrics/more").status, 404);
+}
+
+// The dashboard's page and files are built into the binary (cmake/embed_assets.cmake).
+TEST_F(RouterTest, DashboardPageAndFiles) {
+  auto page = call("GET", "/", "", /*may_change=*/false);  // a read: no token
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(page.text.find("/dashboard/dashboard.js"), std::string::npos);
+  auto script = call("GET", "/dashboard/dashboard.js?v=1");
+  EXPECT_EQ(script.status, 200);
+  EXPECT_EQ(script.content_type, "text/javascript; charset=utf-8");
+  EXPECT_NE(script.text.find("/api/v1/dashboard"), std::string::npos);
+  EXPECT_EQ(call("GET", "/dashboard/dashboard.css").content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(call("GET", "/dashboard/icon.svg").content_type, "image/svg+xml");
+  EXPECT_EQ(call("POST", "/").status, 405);
+  ASSERT_FALSE(dashboardAssets().empty());
+  for (const auto& asset : dashboardAssets()) EXPECT_FALSE(asset.body.empty()) << asset.path;
+}
+
+TEST_F(RouterTest, DashboardAnswer) {
+  auto reply = call("GET", "/api/v1/dashboard", "", /*may_change=*/false);
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_TRUE(reply.body.contains("pid"));
+  EXPECT_TRUE(reply.body.contains("time_ms"));
+  EXPECT_EQ(reply.body["listeners"].size(), config_.listeners.size());
+  ASSERT_EQ(reply.body["pools"].size(), 1U);
+  const auto& backend = reply.body["pools"][0]["backends"][0];
+  EXPECT_EQ(backend["name"], "one");
+  EXPECT_EQ(backend["shown"], "unknown");  // checked, before its first check
+  EXPECT_TRUE(backend.contains("ejections"));
+  EXPECT_EQ(call("POST", "/api/v1/dashboard").status, 405);
+  // Drained: the page's word.
+  ASSERT_EQ(call("PATCH", "/api/v1/pools/web/backends/one", R"({"state":"drain"})").status, 200);
+  EXPECT_EQ(call("GET", "/api/v1/dashboard").body["pools"][0]["backends"][0]["shown"], "drain");
 }
 
 TEST_F(RouterTest, Views) {
@@ -260,7 +295,8 @@ TEST_F(RouterTest, Errors) {
   EXPECT_EQ(call("PATCH", "/api/v1/pools/web/backends/two", R"({"state":"drain"})").status, 404);
   EXPECT_EQ(call("GET", "/api/v1/pools/nope").status, 404);
   EXPECT_EQ(call("GET", "/api/v2/status").status, 404);
-  EXPECT_EQ(call("GET", "/").status, 404);
+  EXPECT_EQ(call("GET", "/dashboard/nothing.js").status, 404);
+  EXPECT_EQ(call("GET", "/dashboard/a/b").status, 404);
   EXPECT_EQ(call("POST", "/api/v1/status").status, 405);
   EXPECT_EQ(call("GET", "/api/v1/pools/web/backends/one").status, 405);
   for (const char* body :

@@ -56,6 +56,9 @@ TEST(BackendHealthTest, BackoffDoublesOnProbationAndResetsOnSuccess) {
   ASSERT_TRUE(health.onOutcome(0, false, 8000));
   EXPECT_EQ(health.ejectedUntil(0), 9000);
   EXPECT_EQ(health.ejections(), 4U);
+  // Counted per backend too, for l4lb_backend_ejections_total and the API.
+  EXPECT_EQ(balancer->counters(0).ejections.get(), 4U);
+  EXPECT_EQ(balancer->counters(1).ejections.get(), 0U);
 }
 
 TEST(BackendHealthTest, BackoffIsCappedAtFiveMinutes) {
