@@ -187,6 +187,9 @@ class Controller {
   [[nodiscard]] ApiReply announce() const;
   // GET /api/v1/packet: the packet path's VIPs, backends and counters (admin/packet_api.cc).
   [[nodiscard]] ApiReply packet() const;
+  // Its body (null without a packet path), also the dashboard's `packet`. Reads the programs'
+  // maps through the hook: call without the lock held.
+  [[nodiscard]] nlohmann::json packetJson() const;
 
   // State changes made so far.
   [[nodiscard]] std::uint64_t changes() const;

@@ -80,13 +80,17 @@ std::string renderPacketMetrics(const packet::PacketNumbers& numbers) {
 }
 
 ApiReply Controller::packet() const {
-  if (!hooks_.packet) {
+  json body = packetJson();
+  if (body.is_null()) {
     return errorReply(404, "no packet path: no listener has forward = \"dsr\" or \"ipip\"");
   }
+  return ApiReply{200, std::move(body)};
+}
+
+nlohmann::json Controller::packetJson() const {
+  if (!hooks_.packet) return nullptr;
   const packet::PacketNumbers numbers = hooks_.packet();
-  if (numbers.interfaces.empty()) {
-    return errorReply(404, "no packet path: no listener has forward = \"dsr\" or \"ipip\"");
-  }
+  if (numbers.interfaces.empty()) return nullptr;
   json vips = json::array();
   for (const auto& vip : numbers.vips) {
     vips.push_back(json{{"listener", vip.listener},
@@ -118,9 +122,9 @@ ApiReply Controller::packet() const {
                               {"program_id", interface.program_id},
                               {"events", std::move(events)}});
   }
-  return ApiReply{200, json{{"vips", std::move(vips)},
-                            {"backends", std::move(backends)},
-                            {"interfaces", std::move(interfaces)}}};
+  return json{{"vips", std::move(vips)},
+              {"backends", std::move(backends)},
+              {"interfaces", std::move(interfaces)}};
 }
 
 }  // namespace l4lb::admin

@@ -36,7 +36,8 @@ struct PacketSources {
 // bpf_link; per such listener its VIP, its pool's backends (stable indexes >= 1) and the VIP's
 // Maglev table (packet_table.h). Owned by the main thread (app/), never by a worker: workers
 // know nothing of these listeners. Thread-safe: the admin thread reads numbers() while the main
-// thread updates.
+// thread updates. Lock order: this object's lock, then whatever PacketSources' functions take
+// (the admin controller's): never call numbers() with the controller's lock held.
 //
 // Health and the operator reach the maps through update(): a backend the checks say down is
 // flagged DOWN (its flows re-pick) and leaves the tables; a drained or disabled one leaves the

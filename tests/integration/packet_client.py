@@ -5,7 +5,8 @@
   hold HOST N STOP OUT    N keep-alive connections to HOST:80, one GET /name on each every 0.2 s
                           until the file STOP exists (at most 120 s); writes OUT (JSON): per
                           connection the backend it first named, the requests answered, and
-                          its first error (a reset, a timeout, another backend answering).
+                          its first error (a reset, a timeout, another backend answering);
+                          OUT.round holds the number of rounds done so far.
 HOST is an IPv4 or IPv6 address."""
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def hold(host: str, n: int, stop: str, out_path: str) -> None:
     with open(out_path + ".ready", "w") as f:
         json.dump([e for _, e in conns], f)
     deadline = time.monotonic() + 120
+    rounds = 0
     while not os.path.exists(stop) and time.monotonic() < deadline:
         for conn, entry in conns:
             if entry["error"] is not None:
@@ -79,6 +81,10 @@ def hold(host: str, n: int, stop: str, out_path: str) -> None:
                 entry["error"] = f"answered by {name}, not {entry['backend']}"
             else:
                 entry["answered"] += 1
+        rounds += 1
+        with open(out_path + ".round.tmp", "w") as f:
+            f.write(str(rounds))
+        os.replace(out_path + ".round.tmp", out_path + ".round")
         time.sleep(0.2)
     with open(out_path, "w") as f:
         json.dump([e for _, e in conns], f)
