@@ -253,6 +253,8 @@ def test_dsr_tcp_and_udp_over_ipv4_and_ipv6_reach_every_backend_and_replies_bypa
                f'backend="be1"}}' in text, family
     shown = ctl_output(proc, "packet")
     assert "dsr6u" in shown and "NEW FLOWS" in shown, shown
+    dashboard = api(proc, "/dashboard")["packet"]
+    assert {v["listener"] for v in dashboard["vips"]} >= {"dsr4", "dsr4u", "dsr6", "dsr6u"}
 
 
 @needs_hosts
