@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "balance/maglev_table.h"
 #include "base/log.h"
@@ -381,8 +382,14 @@ void PacketPath::updateLocked(const PacketSources& sources) {
   if (!config_) return;
   // Tables first, then flags: a flow whose backend went down re-picks from a table that no
   // longer has it.
+  // A binary upgrade's new process serves these now (some maps are shared): hands off. Asked
+  // once per interface and update (one system call each).
+  std::set<const Interface*> replaced;
+  for (const auto& [name, interface] : interfaces_) {
+    if (interface->xdp->replaced()) replaced.insert(interface.get());
+  }
   for (Vip& vip : vips_) {
-    if (vip.interface != nullptr && !vip.interface->xdp->replaced()) writeTable(vip, sources);
+    if (vip.interface != nullptr && !replaced.contains(vip.interface)) writeTable(vip, sources);
   }
   std::map<std::string, std::uint8_t> flags;  // by backend key
   for (std::uint32_t p = 0; p < config_->pools.size(); ++p) {
@@ -395,8 +402,7 @@ void PacketPath::updateLocked(const PacketSources& sources) {
     }
   }
   for (auto& [name, interface] : interfaces_) {
-    // A binary upgrade's new process serves the maps now (some are shared): hands off.
-    if (interface->xdp->replaced()) continue;
+    if (replaced.contains(interface.get())) continue;
     for (auto& [key, backend] : interface->backends) {
       // A backend no config has any more keeps carrying its flows: draining.
       const auto found = flags.find(key);
