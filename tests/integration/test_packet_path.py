@@ -185,7 +185,10 @@ def start(l4lb, segment: Segment, text: str):
     # Up once the checks have seen every backend (their traffic also fills the l4lb host's
     # neighbour table, which the program's route lookup needs).
     def all_in_table():
-        backends = api(proc, "/packet")["backends"]
+        try:
+            backends = api(proc, "/packet")["backends"]
+        except AssertionError:  # the admin API starts after the programs are attached
+            return False
         return all(b["in_table"] for b in backends if b["pool"] in ("web", "web6"))
     assert wait_until(all_in_table, 20), api(proc, "/packet")
     return proc
