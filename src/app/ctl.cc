@@ -258,8 +258,8 @@ void printReadable(Action action, const json& body) {
       for (const auto& v : body["vips"]) {
         const auto& c = v["counters"];
         rows.push_back({text(v["listener"]), text(v["vip"]), text(v["forward"]),
-                        text(v["interface"]), text(v["pool"]), text(c["packets"]),
-                        text(c["bytes"]), text(c["new_flows"]), text(c["conn_misses"])});
+                        text(v["interface"]), text(v["pool"]), text(c["packets"]), text(c["bytes"]),
+                        text(c["new_flows"]), text(c["conn_misses"])});
       }
       printTable({"LISTENER", "VIP", "FORWARD", "INTERFACE", "POOL", "PACKETS", "BYTES",
                   "NEW FLOWS", "MISSES"},
@@ -273,9 +273,9 @@ void printReadable(Action action, const json& body) {
                         text(c["bytes"]), text(c["new_flows"])});
       }
       fmt::print("\n");
-      printTable({"POOL", "BACKEND", "ADDRESS", "STATE", "IN TABLE", "PACKETS", "BYTES",
-                  "NEW FLOWS"},
-                 rows);
+      printTable(
+          {"POOL", "BACKEND", "ADDRESS", "STATE", "IN TABLE", "PACKETS", "BYTES", "NEW FLOWS"},
+          rows);
       for (const auto& i : body["interfaces"]) {
         std::string events;
         for (const auto& [name, value] : i["events"].items()) {

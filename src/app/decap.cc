@@ -30,9 +30,10 @@ int runDecap(const std::string& interface) {
   }
   auto program = bpf::DecapProgram::load();
   if (!program) {
-    base::logError("decap: load the decapsulation program: {} (it needs root, or CAP_BPF and "
-                   "CAP_NET_ADMIN)",
-                   program.error().message());
+    base::logError(
+        "decap: load the decapsulation program: {} (it needs root, or CAP_BPF and "
+        "CAP_NET_ADMIN)",
+        program.error().message());
     return 1;
   }
   auto link = bpf::attachXdp(static_cast<int>(ifindex), program->programFd(), XDP_FLAGS_DRV_MODE);

@@ -83,8 +83,10 @@ int main(int argc, char** argv) {
       "decap",
       "Backend of a forward = \"ipip\" listener: strip the IPIP outer header with XDP on an "
       "interface, in the foreground until SIGTERM or SIGINT");
-  decap->add_option("-i,--interface", decap_interface, "The interface the encapsulated packets "
-                                                       "arrive on")
+  decap
+      ->add_option("-i,--interface", decap_interface,
+                   "The interface the encapsulated packets "
+                   "arrive on")
       ->required();
 
   std::string shell;
