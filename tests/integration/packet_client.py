@@ -64,8 +64,10 @@ def hold(host: str, n: int, stop: str, out_path: str) -> None:
         except OSError as e:
             entry["error"] = f"first request: {e!r}"
         conns.append((conn, entry))
-    with open(out_path + ".ready", "w") as f:
+    # Whole or not at all: the test reads it as soon as it exists.
+    with open(out_path + ".ready.tmp", "w") as f:
         json.dump([e for _, e in conns], f)
+    os.replace(out_path + ".ready.tmp", out_path + ".ready")
     deadline = time.monotonic() + 120
     rounds = 0
     while not os.path.exists(stop) and time.monotonic() < deadline:
