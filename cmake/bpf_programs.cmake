@@ -39,12 +39,9 @@ endif()
 set(L4LB_BPF_OUT ${CMAKE_BINARY_DIR}/bpf)
 file(MAKE_DIRECTORY ${L4LB_BPF_OUT})
 
-# l4lb_bpf_skeleton(NAME): src/bpf/NAME.bpf.c -> ${L4LB_BPF_OUT}/NAME.skel.h (struct NAME).
-# Appends the header to the variable L4LB_BPF_SKELETONS.
-function(l4lb_bpf_skeleton name)
-  set(src ${CMAKE_SOURCE_DIR}/src/bpf/${name}.bpf.c)
+# l4lb_bpf_object(SRC NAME): SRC (a .bpf.c file) -> ${L4LB_BPF_OUT}/NAME.bpf.o.
+function(l4lb_bpf_object src name)
   set(obj ${L4LB_BPF_OUT}/${name}.bpf.o)
-  set(skel ${L4LB_BPF_OUT}/${name}.skel.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${L4LB_BPF_CLANG} ${L4LB_BPF_FLAGS} -MD -MF ${obj}.d -c ${src} -o ${obj}
@@ -52,6 +49,14 @@ function(l4lb_bpf_skeleton name)
     DEPFILE ${obj}.d
     COMMENT "Compiling BPF program ${name}.bpf.c"
     VERBATIM)
+endfunction()
+
+# l4lb_bpf_skeleton(NAME): src/bpf/NAME.bpf.c -> ${L4LB_BPF_OUT}/NAME.skel.h (struct NAME).
+# Appends the header to the variable L4LB_BPF_SKELETONS.
+function(l4lb_bpf_skeleton name)
+  set(obj ${L4LB_BPF_OUT}/${name}.bpf.o)
+  set(skel ${L4LB_BPF_OUT}/${name}.skel.h)
+  l4lb_bpf_object(${CMAKE_SOURCE_DIR}/src/bpf/${name}.bpf.c ${name})
   add_custom_command(
     OUTPUT ${skel}
     COMMAND sh -c "\"$1\" gen skeleton \"$2\" name \"$3\" > \"$4.tmp\" && mv \"$4.tmp\" \"$4\""

@@ -440,6 +440,10 @@ ApiReply Controller::pool(std::string_view name) const {
 }
 
 ApiReply Controller::metrics() const {
+  // The packet path's numbers first, outside the lock: reading them takes the packet path's own
+  // lock, which its updates hold while they ask this controller for states and weights.
+  packet::PacketNumbers packet_numbers;
+  if (hooks_.packet) packet_numbers = hooks_.packet();
   MetricsInput input;
   // All under the lock: a reload may replace the config the names point into.
   std::lock_guard lock(mutex_);
@@ -472,6 +476,7 @@ ApiReply Controller::metrics() const {
   ApiReply reply;
   reply.content_type = std::string(kMetricsContentType);
   reply.text = renderMetrics(input);
+  if (!packet_numbers.interfaces.empty()) reply.text += renderPacketMetrics(packet_numbers);
   return reply;
 }
 

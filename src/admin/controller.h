@@ -19,6 +19,7 @@
 #include "config/discovered.h"
 #include "control/announce_state.h"
 #include "control/health_snapshot.h"
+#include "packet/packet_stats.h"
 #include "proto/agent_reply.h"
 #include "proxy/session_view.h"
 
@@ -78,6 +79,9 @@ struct ControllerHooks {
   std::function<std::vector<control::AnnounceView>()> announce;
   // An operator drained, disabled or enabled a listener (with its lock held: post, never wait).
   std::function<void()> listener_changed;
+  // The packet path's counters and state (packet/packet_path.h); unset: no listener forwards
+  // packets.
+  std::function<packet::PacketNumbers()> packet;
 };
 
 struct StartInfo {
@@ -134,6 +138,9 @@ class Controller {
   // GET /api/v1/pools/{pool}/lookup?client=IP[:PORT]: the backend a new connection from
   // `client` gets now, in a maglev pool (admin/controller_maglev.cc).
   [[nodiscard]] ApiReply lookup(std::string_view pool, std::string_view client) const;
+  // ... of a pool that serves a packet-path listener: the XDP program's table (lock held).
+  [[nodiscard]] ApiReply packetLookup(std::uint32_t pool, const sockaddr* client,
+                                      std::string_view client_text) const;
   // GET /metrics: the Prometheus text format (admin/metrics_collector.h).
   [[nodiscard]] ApiReply metrics() const;
   // GET /api/v1/dashboard: everything the dashboard's page shows, in one answer it polls
@@ -178,6 +185,11 @@ class Controller {
                             std::string_view from);
   // GET /api/v1/announce.
   [[nodiscard]] ApiReply announce() const;
+  // GET /api/v1/packet: the packet path's VIPs, backends and counters (admin/packet_api.cc).
+  [[nodiscard]] ApiReply packet() const;
+  // Its body (null without a packet path), also the dashboard's `packet`. Reads the programs'
+  // maps through the hook: call without the lock held.
+  [[nodiscard]] nlohmann::json packetJson() const;
 
   // State changes made so far.
   [[nodiscard]] std::uint64_t changes() const;

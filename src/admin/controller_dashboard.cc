@@ -96,6 +96,7 @@ ApiReply Controller::dashboard(bool bearer) const {
   json out = status().body;                    // takes the lock itself
   out["time_ms"] = control::wallClockMillis();
   out["changes_need_token"] = bearer;
+  out["packet"] = packetJson();  // null without a packet path; outside the lock, as the sample
   std::lock_guard lock(mutex_);
   json listeners = json::array();
   for (const auto& listener : config_->listeners) {

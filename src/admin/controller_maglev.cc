@@ -3,10 +3,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "admin/controller.h"
 #include "balance/flow_hash.h"
 #include "balance/maglev.h"
 #include "net/address_literal.h"
+#include "packet/packet_table.h"
 #include "proxy/balancer_plans.h"
 
 namespace l4lb::admin {
@@ -71,6 +74,10 @@ ApiReply Controller::lookup(std::string_view pool_name, std::string_view client_
                                        "port too (192.0.2.7:5000, [2001:db8::7]:5000)",
                                        pool.name));
   }
+  if (std::any_of(config_->listeners.begin(), config_->listeners.end(),
+                  [&](const auto& l) { return l.packetPath() && l.pool_index == p; })) {
+    return packetLookup(p, client->sockaddrPtr(), client_text);
+  }
   // The workers' own pick, on a balancer that sees what every instance sees: the checks'
   // verdicts and the operator's states and weights. Each worker's passive ejections and its
   // backends at max_connections are its own, and not known here.
@@ -100,6 +107,43 @@ ApiReply Controller::lookup(std::string_view pool_name, std::string_view client_
                 {"fallback", picked.backend != picked.owner},
                 {"table_size", table->size()},
                 {"digest", maglevDigestText(*table)}}};
+}
+
+// A pool that serves a packet-path listener: the XDP program has no probing, so its table
+// leaves out the backends that may not take new flows (packet/packet_table.h). Built here from
+// the same inputs as packet::PacketPath builds it (the checks' verdicts, the operator's states
+// and weights), so the answer is the program's.
+ApiReply Controller::packetLookup(std::uint32_t p, const sockaddr* client,
+                                  std::string_view client_text) const {
+  const auto& pool = config_->pools[p];
+  std::vector<bool> usable(pool.backends.size());
+  for (std::uint32_t b = 0; b < pool.backends.size(); ++b) {
+    usable[b] = healthOf(p, b) != control::BackendState::kDown &&
+                control::adminAllowsNew(current_.states[p][b]);
+  }
+  const balance::MaglevTable table(packet::packetSlots(pool, current_.weights[p], usable),
+                                   pool.maglev_table_size);
+  const bool judged = pool.health.has_value() || pool.agent.has_value();
+  const std::uint64_t hash = balance::hashClient(client, pool.hash_key);
+  const std::uint32_t picked = table.lookup(hash);
+  json backend = nullptr;
+  if (picked < pool.backends.size()) {
+    backend =
+        json{{"name", pool.backends[picked].name},
+             {"address", pool.backends[picked].address.url},
+             {"state", shownStateName(current_.states[p][picked], healthOf(p, picked), judged)}};
+  }
+  return ApiReply{200,
+                  json{{"pool", pool.name},
+                       {"client", std::string(client_text)},
+                       {"hash_key", balance::hashKeyName(pool.hash_key)},
+                       {"backend", backend},
+                       {"slot", table.empty() ? json(nullptr) : json(table.slotOf(hash))},
+                       {"table_owner", backend},
+                       {"fallback", false},
+                       {"packet_path", true},
+                       {"table_size", table.empty() ? json(nullptr) : json(table.size())},
+                       {"digest", table.empty() ? json(nullptr) : json(maglevDigestText(table))}}};
 }
 
 }  // namespace l4lb::admin

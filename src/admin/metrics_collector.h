@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "control/announce_state.h"
 #include "control/health_snapshot.h"
+#include "packet/packet_stats.h"
 #include "stats/metrics_sample.h"
 
 namespace l4lb::admin {
@@ -49,6 +50,8 @@ struct MetricsInput {
 
 // The text GET /metrics answers (README.md, "Admin API", lists the families).
 [[nodiscard]] std::string renderMetrics(const MetricsInput& input);
+// The l4lb_packet_* families (admin/packet_api.cc), appended to it when the packet path runs.
+[[nodiscard]] std::string renderPacketMetrics(const packet::PacketNumbers& numbers);
 
 inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -174,6 +174,7 @@ ApiReply route(Controller& controller, const ApiRequest& request) {
   if (s.size() == 3 && s[2] == "announce") {
     return get ? controller.announce() : methodNotAllowed("GET");
   }
+  if (s.size() == 3 && s[2] == "packet") return get ? controller.packet() : methodNotAllowed("GET");
   if (s.size() == 3 && s[2] == "pools") return get ? controller.pools() : methodNotAllowed("GET");
   if (s.size() == 3 && s[2] == "reload") {
     if (request.method != "POST") return methodNotAllowed("POST");

@@ -84,6 +84,7 @@ bool Server::startAdmin(const config::Config& config, unsigned worker_count, boo
         .value_or(false);
   };
   hooks.discovery = [this] { return discoveryStatus(); };
+  if (packet_) hooks.packet = [this] { return packet_->numbers(); };
   if (announcer_) {
     hooks.announce = [this] { return announcer_->views(); };
     hooks.listener_changed = [this] { pokeAnnouncer(); };

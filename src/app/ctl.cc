@@ -42,6 +42,7 @@ enum class Action {
   kSessions,
   kEndSession,
   kAnnounce,
+  kPacket,
   kListenerState,
   kLookup
 };
@@ -252,6 +253,39 @@ void printReadable(Action action, const json& body) {
       printTable({"LISTENER", "VIP", "ANNOUNCED", "WHY NOT", "UP/MIN", "CHANGES"}, rows);
       return;
     }
+    case Action::kPacket: {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& v : body["vips"]) {
+        const auto& c = v["counters"];
+        rows.push_back({text(v["listener"]), text(v["vip"]), text(v["forward"]),
+                        text(v["interface"]), text(v["pool"]), text(c["packets"]), text(c["bytes"]),
+                        text(c["new_flows"]), text(c["conn_misses"])});
+      }
+      printTable({"LISTENER", "VIP", "FORWARD", "INTERFACE", "POOL", "PACKETS", "BYTES",
+                  "NEW FLOWS", "MISSES"},
+                 rows);
+      rows.clear();
+      for (const auto& b : body["backends"]) {
+        const auto& c = b["counters"];
+        rows.push_back({text(b["pool"]), text(b["backend"]), text(b["address"]),
+                        b.value("down", false) ? "down" : "up",
+                        b.value("in_table", false) ? "yes" : "no", text(c["packets"]),
+                        text(c["bytes"]), text(c["new_flows"])});
+      }
+      fmt::print("\n");
+      printTable(
+          {"POOL", "BACKEND", "ADDRESS", "STATE", "IN TABLE", "PACKETS", "BYTES", "NEW FLOWS"},
+          rows);
+      for (const auto& i : body["interfaces"]) {
+        std::string events;
+        for (const auto& [name, value] : i["events"].items()) {
+          events += fmt::format(" {}={}", name, text(value));
+        }
+        fmt::print("\n{} (XDP program {}):{}\n", text(i["interface"]), text(i["program_id"]),
+                   events);
+      }
+      return;
+    }
     case Action::kListenerState:
       fmt::print("listener {}: {}\n", text(body["name"]), text(body["admin_state"]));
       return;
@@ -360,6 +394,7 @@ httplib::Result callApi(httplib::Client& client, const ApiCall& call,
                          "application/json");
     case Action::kSessions: return client.Get(base + "sessions", headers);
     case Action::kAnnounce: return client.Get(base + "announce", headers);
+    case Action::kPacket: return client.Get(base + "packet", headers);
     case Action::kListenerState:
       return client.Patch(base + "listeners/" + admin::encodeSegment(call.listener), headers,
                           json{{"state", call.state}}.dump(), "application/json");
@@ -495,6 +530,10 @@ CtlCommand::CtlCommand(CLI::App& app) : options_(std::make_unique<Options>()) {
                                "Each VIP of a listener with announce = true: announced or not, "
                                "and why not"),
          Action::kAnnounce);
+  simple(o.ctl->add_subcommand("packet",
+                               "The packet path (forward = dsr, ipip): each VIP's and backend's "
+                               "packets, bytes and new flows, each interface's events"),
+         Action::kPacket);
   for (const StateVerb& verb :
        {StateVerb{"listener-drain", "Withdraw LISTENER's VIP; it goes on accepting",
                   Action::kListenerState},

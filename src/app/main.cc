@@ -9,6 +9,7 @@
 
 #include "app/completion.h"
 #include "app/ctl.h"
+#include "app/decap.h"
 #include "app/supervisor.h"
 #include "base/log.h"
 #include "build_info.h"
@@ -77,6 +78,17 @@ int main(int argc, char** argv) {
 
   l4lb::app::CtlCommand ctl(app);
 
+  std::string decap_interface;
+  auto* decap = app.add_subcommand(
+      "decap",
+      "Backend of a forward = \"ipip\" listener: strip the IPIP outer header with XDP on an "
+      "interface, in the foreground until SIGTERM or SIGINT");
+  decap
+      ->add_option("-i,--interface", decap_interface,
+                   "The interface the encapsulated packets "
+                   "arrive on")
+      ->required();
+
   std::string shell;
   auto* completion = app.add_subcommand(
       "completion", "Print the shell completion script for bash or zsh (installed by the build)");
@@ -93,6 +105,7 @@ int main(int argc, char** argv) {
   }
 
   if (ctl.parsed()) return ctl.run();
+  if (decap->parsed()) return l4lb::app::runDecap(decap_interface);
   if (completion->parsed()) {
     fmt::print("{}",
                shell == "bash" ? l4lb::app::bashCompletion(app) : l4lb::app::zshCompletion(app));

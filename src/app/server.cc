@@ -79,6 +79,12 @@ bool Server::start() {
       return false;
     }
   }
+  // The packet path's interfaces and programs, before anything serves (each failure says which
+  // listener and interface).
+  if (auto prepared = preparePacketPath(config); !prepared) {
+    base::logError("{}", prepared.error().message());
+    return false;
+  }
   if (auto started = startWorkers(config, worker_count, &*activated, &shared_taken); !started) {
     base::logError("{}", started.error().message());
     return false;
@@ -108,11 +114,14 @@ bool Server::start() {
     base::logError("{}", checking.error().message());
     return false;
   }
+  configurePacketPath();
   // Nothing can fail any more: only now may a client connect (listener_sockets.h).
   if (auto listening = unlistened_.listenAll(); !listening) {
     base::logError("{}", listening.error().message());
     return false;
   }
+  // From here on this process stays: an upgrade's XDP programs are its own (server_packet.cc).
+  if (packet_) packet_->commit();
   logListening(config, worker_count);
   for (auto& w : workers_) w->start();
   startDiscovery();
@@ -169,6 +178,14 @@ base::Result<void> Server::startWorkers(const config::Config& config, unsigned w
 
 void Server::logListening(const config::Config& config, unsigned worker_count) {
   for (const auto& listener : config.listeners) {
+    if (listener.packetPath()) {
+      base::logInfo(
+          "listener \"{}\" forwards packets to {} on \"{}\" (forward = \"{}\", pool "
+          "\"{}\"): XDP, no socket",
+          listener.name, listener.bind.url, listener.interface,
+          config::forwardName(listener.forward), listener.pool);
+      continue;
+    }
     // unixgram:// and mq:// listeners are served by worker 0 alone (worker/worker.h).
     const bool one_worker = listener.isDatagram() && listener.bind.kind != net::EndpointKind::kUdp;
     base::logInfo("listener \"{}\" listening on {} (pool \"{}\", workers: {})", listener.name,
@@ -182,8 +199,9 @@ base::Result<void> Server::bindWorkerListeners(const config::Config& config,
   for (auto& per_worker : taken_sockets_) per_worker.resize(config.listeners.size());
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
-    const bool per_worker = listener.bind.kind == net::EndpointKind::kTcp ||
-                            listener.bind.kind == net::EndpointKind::kUdp;
+    const bool per_worker = (listener.bind.kind == net::EndpointKind::kTcp ||
+                             listener.bind.kind == net::EndpointKind::kUdp) &&
+                            !listener.packetPath();
     if (!per_worker || serving_->sharedFd(i) >= 0) continue;  // passed by the service manager
     // A binary upgrade's new process may have more workers than the old had sockets.
     std::vector<unsigned> without;
@@ -298,6 +316,7 @@ void Server::onTick() {
     beginDrain(now, stop_reason_.c_str());
   }
   updateAnnouncer(now);
+  updatePacketPath();
   if (draining_ && !aborted_ && now >= drain_deadline_) {
     aborted_ = true;
     base::logInfo("shutdown grace over: closing remaining connections");
@@ -356,6 +375,7 @@ int Server::finish() {
     }
   }
   logTotals();
+  packet_.reset();  // detaches the XDP programs: the VIPs' packets go to the host again
   return 0;
 }
 

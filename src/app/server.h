@@ -27,6 +27,7 @@
 #include "discover/discovery_runner.h"
 #include "io/event_loop.h"
 #include "io/timer_queue.h"
+#include "packet/packet_path.h"
 #include "proxy/access_log.h"
 #include "worker/serving_config.h"
 #include "worker/worker.h"
@@ -129,6 +130,15 @@ class Server {
   // From another thread: updateAnnouncer on the main thread, soon.
   void pokeAnnouncer();
 
+  // server_packet.cc: the packet path (forward = "dsr" | "ipip" listeners, docs/packet-path.md).
+  // Checks the interfaces and attaches the programs `config` needs; nothing else changes.
+  [[nodiscard]] base::Result<void> preparePacketPath(const config::Config& config);
+  // Serves the running config's packet-path listeners (after a start or a reload's commit).
+  void configurePacketPath();
+  // Health and the operator's changes into the maps (each tick, and when poked).
+  void updatePacketPath();
+  [[nodiscard]] packet::PacketSources packetSources();
+
   // exit_report.cc
   void logTotals() const;
 
@@ -169,7 +179,9 @@ class Server {
   std::unique_ptr<discover::DiscoveryRunner> discovery_;
   std::mutex discovery_mutex_;            // discovery_ as the admin thread reads its status
   std::unique_ptr<Announcer> announcer_;  // null: no [global] announce_interface
-  base::Fd handed_announce_fd_;           // new process: the old one's announce interface
+  // Made at start, kept through reloads; detaches its programs when destroyed (finish()).
+  std::unique_ptr<packet::PacketPath> packet_;
+  base::Fd handed_announce_fd_;  // new process: the old one's announce interface
   // ... and the listeners its operator drained or disabled, which come with the interface only:
   // without it (listener_states_taken_ false) they are read from the state file.
   std::vector<upgrade::ListenerAdminState> taken_listener_states_;

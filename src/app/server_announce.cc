@@ -36,8 +36,11 @@ void Server::updateAnnouncer(std::int64_t now) {
 }
 
 void Server::pokeAnnouncer() {
-  if (!announcer_) return;
-  loop_->post([this] { updateAnnouncer(io::monotonicMillis()); });
+  if (!announcer_ && !packet_) return;
+  loop_->post([this] {
+    updateAnnouncer(io::monotonicMillis());
+    updatePacketPath();
+  });
 }
 
 }  // namespace l4lb::app

@@ -103,6 +103,7 @@ admin::ReloadOutcome Server::apply(config::Config next, const std::string& done,
   };
   if (draining_) return fail("shutting down");
   if (upgrading_) return fail("a binary upgrade is under way");
+  if (auto packet = preparePacketPath(next); !packet) return fail(packet.error().message());
   Prepared prepared =
       prepareReload(std::move(next), *serving_, workers_.size(),
                     [this](const config::Config& config) { return makeChecker(config); });
@@ -119,6 +120,7 @@ admin::ReloadOutcome Server::apply(config::Config next, const std::string& done,
     announcer_->configure(serving_->config, io::monotonicMillis());
     updateAnnouncer(io::monotonicMillis());
   }
+  configurePacketPath();
   outcome.ok = true;
   outcome.message = fmt::format("{}: {}", done, changes);
   base::logInfo("{}", outcome.message);

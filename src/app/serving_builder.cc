@@ -137,7 +137,7 @@ base::Result<void> bindNewListeners(const config::Config& next, const config::Co
   for (auto& per_worker : sockets) per_worker.resize(next.listeners.size());
   for (std::size_t i = 0; i < next.listeners.size(); ++i) {
     const auto& listener = next.listeners[i];
-    if (findSameBind(previous, listener) != nullptr) continue;
+    if (findSameBind(previous, listener) != nullptr || listener.packetPath()) continue;
     if (listener.bind.kind != net::EndpointKind::kTcp &&
         listener.bind.kind != net::EndpointKind::kUdp) {
       continue;

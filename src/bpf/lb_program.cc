@@ -34,6 +34,13 @@ base::Result<LbProgram> LbProgram::load(const LbLoadOptions& options) {
   if (bpf_map__set_max_entries(skeleton->maps.conns, options.conn_entries) != 0) {
     return base::lastError("size the connection table");
   }
+  if (options.conns_fd >= 0 && bpf_map__reuse_fd(skeleton->maps.conns, options.conns_fd) != 0) {
+    return base::lastError("reuse the pinned connection table");
+  }
+  if (options.backends_fd >= 0 &&
+      bpf_map__reuse_fd(skeleton->maps.backends, options.backends_fd) != 0) {
+    return base::lastError("reuse the pinned backends map");
+  }
   if (xdp_lb__load(skeleton.get()) != 0) {
     return base::lastError("load the XDP load balancer (xdp_lb)");
   }
@@ -145,6 +152,22 @@ std::uint32_t slotOf(const l4lb_flow& flow, std::uint32_t vip_flags, std::uint32
   const std::uint64_t hash = l4lb_client_hash(address.data(), length, ntohs(flow.sport),
                                               (vip_flags & L4LB_VIP_HASH_PORT) != 0);
   return static_cast<std::uint32_t>(hash % table_size);
+}
+
+}  // namespace l4lb::bpf
+
+namespace l4lb::bpf {
+
+base::Result<std::vector<std::pair<std::uint32_t, l4lb_backend>>> usedBackends(int backends_fd) {
+  std::vector<std::pair<std::uint32_t, l4lb_backend>> used;
+  for (std::uint32_t index = 1; index < L4LB_MAX_BACKENDS; ++index) {
+    l4lb_backend value{};
+    if (bpf_map_lookup_elem(backends_fd, &index, &value) != 0) {
+      return base::lastError("bpf_map_lookup_elem (backends)");
+    }
+    if (value.family != 0) used.emplace_back(index, value);
+  }
+  return used;
 }
 
 }  // namespace l4lb::bpf

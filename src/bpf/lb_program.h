@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -19,6 +20,12 @@ namespace l4lb::bpf {
 
 struct LbLoadOptions {
   std::uint32_t conn_entries = L4LB_DEFAULT_CONN_ENTRIES;  // the connection table's size
+  // Maps of an earlier load to use instead of new ones (-1: new), so that a binary upgrade's
+  // program carries on with the flows and backend indexes of the one it replaces. Their type,
+  // sizes and flags must be this program's (lb_layout.h: a changed layout takes a new name), or
+  // the load fails.
+  int conns_fd = -1;
+  int backends_fd = -1;
 };
 
 // The XDP load balancer (xdp_lb.bpf.c) loaded into the kernel, and its maps: what the control
@@ -73,6 +80,11 @@ class LbProgram {
 
   std::unique_ptr<xdp_lb, SkeletonDeleter> skeleton_;
 };
+
+// The used entries (family set) of a "backends" map, by index: what an earlier program's
+// indexes stand for, so that a new one names the same backends with them.
+[[nodiscard]] base::Result<std::vector<std::pair<std::uint32_t, l4lb_backend>>> usedBackends(
+    int backends_fd);
 
 // A Maglev table in the program's terms: slot s holds index_of[table.entries()[s]], the backend
 // index the control plane gave that config backend (0 leaves the slot empty). For setTable.

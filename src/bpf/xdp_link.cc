@@ -6,8 +6,9 @@
 
 namespace l4lb::bpf {
 
-base::Result<base::Fd> attachXdp(int ifindex, int program_fd) {
-  base::Fd link(bpf_link_create(program_fd, ifindex, BPF_XDP, nullptr));
+base::Result<base::Fd> attachXdp(int ifindex, int program_fd, std::uint32_t flags) {
+  LIBBPF_OPTS(bpf_link_create_opts, options, .flags = flags);
+  base::Fd link(bpf_link_create(program_fd, ifindex, BPF_XDP, &options));
   if (!link) return base::lastError("bpf_link_create (XDP)");
   return link;
 }

@@ -12,9 +12,11 @@
 // on one interface: l4lb uses links only.
 namespace l4lb::bpf {
 
-// Attaches in the driver's (native) mode where the driver has one (veth does), else generic.
-// Fails with EBUSY when the interface already has an XDP program.
-[[nodiscard]] base::Result<base::Fd> attachXdp(int ifindex, int program_fd);
+// Attaches in the driver's (native) mode where the driver has one (veth does), else generic;
+// `flags` XDP_FLAGS_DRV_MODE: native or fail. Fails with EBUSY when the interface already has an
+// XDP program.
+[[nodiscard]] base::Result<base::Fd> attachXdp(int ifindex, int program_fd,
+                                               std::uint32_t flags = 0);
 
 // Replaces the program behind an attached link; each packet sees the old or the new one.
 [[nodiscard]] base::Result<void> replaceXdpProgram(int link_fd, int program_fd);

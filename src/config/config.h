@@ -179,6 +179,15 @@ struct RouteConfig {
   std::uint32_t pool_index = 0;  // resolved by the loader
 };
 
+// How a listener's traffic reaches its backends (`forward`): through the proxy (terminated and
+// relayed by the workers), or on the packet path (docs/packet-path.md): an XDP program on
+// `interface` forwards each packet to a backend, which answers the client directly. dsr rewrites
+// only the MAC addresses (backends on the same L2 segment, the VIP on their lo); ipip
+// encapsulates (backends decapsulate: a kernel ipip device or `l4lb decap`).
+enum class Forward : std::uint8_t { kProxy, kDsr, kIpip };
+
+[[nodiscard]] std::string_view forwardName(Forward forward);
+
 struct ListenerConfig {
   std::string name;
   net::Endpoint bind;
@@ -225,6 +234,11 @@ struct ListenerConfig {
   bool announce = false;
   std::optional<std::uint32_t> announce_min_backends;  // unset: [global]'s
 
+  // The packet path: no socket is bound, no worker serves it; the bind is the VIP.
+  Forward forward = Forward::kProxy;
+  std::string interface;  // where the XDP program sees the VIP's packets (dsr, ipip)
+
+  [[nodiscard]] bool packetPath() const { return forward != Forward::kProxy; }
   [[nodiscard]] bool isDatagram() const { return !bind.isStream(); }
   // Reads a TLS ClientHello before choosing a pool.
   [[nodiscard]] bool inspectsTls() const { return !routes.empty() || tls_required; }

@@ -94,6 +94,12 @@ void diffListener(std::vector<std::string>& out, const ListenerConfig& a, const 
   d.field("inspect_timeout", a.inspect_timeout, b.inspect_timeout);
   d.field("tls_required", a.tls_required, b.tls_required);
   d.field("announce", a.announce, b.announce);
+  if (a.forward != b.forward) {
+    d.note(fmt::format("forward \"{}\" -> \"{}\"", forwardName(a.forward), forwardName(b.forward)));
+  }
+  if (a.interface != b.interface) {
+    d.note(fmt::format("interface \"{}\" -> \"{}\"", a.interface, b.interface));
+  }
   if (a.announce_min_backends != b.announce_min_backends) d.note("announce_min_backends changed");
 }
 

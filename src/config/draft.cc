@@ -10,6 +10,7 @@
 
 #include "balance/maglev_table.h"
 #include "config/read_announce.h"
+#include "config/read_forward.h"
 #include "config/secret_files.h"
 #include "config/suggest.h"
 
@@ -406,6 +407,7 @@ Config finishDraft(ConfigDraft&& draft, ErrorList& errors) {
   resolveRoutes(draft.listeners, draft.pools, errors);
   checkClientSources(draft.listeners, draft.pools, errors);
   checkAnnounce(draft, errors);
+  checkForward(draft, errors);
 
   Config config = std::move(draft.config);
   for (ListenerDraft& listener : draft.listeners) {

@@ -61,6 +61,10 @@ struct PoolDraft {
   std::optional<Origin> agent;       // the agent table, when written
   std::optional<Origin> source;      // when written
   std::optional<Origin> discover;    // the discover table, when written
+  // Keys of the proxy path's connections written on this pool (connect_timeout, retries,
+  // queue_*, slow_start, eject_*, retry_on): read_forward.cc reports them when only packet-path
+  // listeners use the pool.
+  std::vector<Origin> proxy_keys;
 };
 
 struct ListenerDraft {
@@ -74,12 +78,18 @@ struct ListenerDraft {
   std::optional<Origin> proxy_protocol;  // when written
   std::vector<Origin> route_pools;       // the pool key of each route, for resolving it
   std::optional<Origin> announce;        // `announce = true`, when written so
+  std::optional<Origin> forward;         // when written
+  std::optional<Origin> interface;       // when written
+  // Keys of the proxy path written on this listener (read_forward.h: a packet-path listener
+  // reports each).
+  std::vector<Origin> proxy_keys;
 };
 
 struct ConfigDraft {
   Config config;  // source and global; listeners and pools are assembled from the drafts
   std::vector<ListenerDraft> listeners;
   std::vector<PoolDraft> pools;
+  std::optional<Origin> run_as;     // [global] user (or group), when written
   Origin listeners_origin;          // where "no listeners" is reported
   bool listeners_reported = false;  // a problem with the list is already reported
 };

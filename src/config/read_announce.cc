@@ -36,7 +36,8 @@ void readListenerAnnounce(TableReader& reader, ListenerDraft& draft) {
 
 void checkAnnounce(const ConfigDraft& draft, ErrorList& errors) {
   for (const ListenerDraft& listener : draft.listeners) {
-    if (!listener.announce || !listener.bind_ok) continue;
+    // A packet-path listener reports announce as a key of the proxy path (read_forward.h).
+    if (!listener.announce || !listener.bind_ok || listener.config.packetPath()) continue;
     const net::Endpoint& bind = listener.config.bind;
     if (bind.kind != net::EndpointKind::kTcp && bind.kind != net::EndpointKind::kUdp) {
       errors.add(*listener.announce,

@@ -15,6 +15,7 @@
 #include "config/read_cidrs.h"
 #include "config/read_discover.h"
 #include "config/read_edge.h"
+#include "config/read_forward.h"
 #include "config/read_global.h"
 #include "config/read_health.h"
 #include "config/read_retry_on.h"
@@ -56,7 +57,9 @@ constexpr std::array kListenerKeys = {"name"sv,
                                       "user"sv,
                                       "group"sv,
                                       "announce"sv,
-                                      "announce_min_backends"sv};
+                                      "announce_min_backends"sv,
+                                      "forward"sv,
+                                      "interface"sv};
 constexpr std::array kPoolKeys = {
     "balance"sv,       "hash_key"sv,  "maglev_table_size"sv, "connect_timeout"sv, "retries"sv,
     "queue_timeout"sv, "queue_max"sv, "backends"sv,          "health"sv,          "slow_start"sv,
@@ -200,6 +203,7 @@ ListenerDraft readListener(TableReader& reader, std::size_t index, const Endpoin
   }
   readSocketFile(reader, draft.config.socket_file);
   readListenerAnnounce(reader, draft);
+  readListenerForward(reader, draft);
   reader.reportUnknownKeys();
   return draft;
 }
@@ -250,6 +254,10 @@ PoolDraft readPool(TableReader& reader, std::string name, const EndpointParser& 
   }
   if (auto retries = reader.integer("retries", 0, kMaxRetries)) {
     draft.config.retries = static_cast<std::uint32_t>(*retries);
+  }
+  for (std::string_view key : {"connect_timeout"sv, "retries"sv, "queue_timeout"sv, "queue_max"sv,
+                               "slow_start"sv, "eject_after"sv, "eject_for"sv, "retry_on"sv}) {
+    if (reader.has(key)) draft.proxy_keys.push_back(reader.originOf(key));
   }
   readBackends(reader, draft, parse);
   if (reader.has("health")) {
@@ -408,6 +416,13 @@ ConfigDraft readDraft(const toml::table& root, const std::string& source,
   TableReader top(root, "", kTopKeys, errors);
   if (const toml::table* global = top.table("global", "a table ([global])")) {
     readGlobal(*global, errors, draft.config.global);
+    const TableReader peek(*global, "global", {}, errors);  // reports nothing itself
+    for (std::string_view key : {"user"sv, "group"sv}) {
+      if (peek.has(key)) {
+        draft.run_as = peek.originOf(key);
+        break;
+      }
+    }
   }
   draft.config.admin = defaultAdminConfig();
   if (const toml::table* admin = top.table("admin", "a table ([admin])")) {

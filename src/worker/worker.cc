@@ -77,6 +77,8 @@ base::Result<void> Worker::init() {
 
 base::Result<void> Worker::openListener(std::uint32_t index, std::vector<base::Fd> taken) {
   const auto& listener = current().config().listeners[index];
+  // The packet path (forward = "dsr" | "ipip"): the XDP program serves it, no socket is bound.
+  if (listener.packetPath()) return {};
   if (listener.isDatagram()) {
     base::Fd first = taken.empty() ? base::Fd() : std::move(taken[0]);
     if (auto opened = openDatagramListener(index, std::move(first)); !opened) return opened;

@@ -151,6 +151,7 @@ function render(data) {
   setText($("p-reload"), `${lastReload} (${r.ok} ok, ${r.failed} failed)`);
   $("p-reload").title = lastReload;
   renderListeners(data.listeners);
+  renderPacket(data.packet);
   renderPools(data.pools);
   renderToken();
 }
@@ -180,6 +181,48 @@ function renderListeners(listeners) {
     cells.forEach((text, c) => setText(row.cells[c], text));
   });
   for (const row of rows.values()) row.remove();
+}
+
+// The packet path's VIPs and backends (GET /api/v1/dashboard `packet`, as GET /api/v1/packet):
+// shown only when some listener forwards packets. Rows are rebuilt on each poll; packets/s comes
+// from the previous answer's counters.
+let packetBefore = null;
+function fillRows(table, rows) {
+  const body = table.tBodies[0];
+  while (body.rows.length > rows.length) body.deleteRow(-1);
+  rows.forEach((cells, i) => {
+    const row = body.rows[i] || body.insertRow();
+    while (row.cells.length < cells.length) row.insertCell();
+    cells.forEach(([text, numeric], c) => {
+      row.cells[c].classList.toggle("n", numeric);
+      setText(row.cells[c], text);
+    });
+  });
+}
+
+function renderPacket(packet) {
+  const section = $("packet");
+  section.hidden = !packet || !packet.vips;
+  if (section.hidden) return;
+  const now = Date.now();
+  const previous = packetBefore;
+  packetBefore = { time: now, vips: new Map(packet.vips.map((v) => [v.listener, v.counters])) };
+  fillRows($("packet-vips"), packet.vips.map((v) => {
+    const c = v.counters;
+    const was = previous && previous.vips.get(v.listener);
+    const dt = previous ? (now - previous.time) / 1000 : 0;
+    const pps = was && dt > 0 ? (c.packets - was.packets) / dt : null;
+    return [[v.listener, false], [v.vip, false], [v.forward, false], [v.interface, false],
+            [fmtRate(pps), true], [fmtCount(c.packets), true], [fmtBytes(c.bytes), true],
+            [fmtCount(c.new_flows), true], [fmtCount(c.conn_misses), true]];
+  }));
+  fillRows($("packet-backends"), packet.backends.map((b) => {
+    const c = b.counters;
+    const state = b.down ? "no (down: its flows re-pick)" : b.in_table ? "yes" : "no (drained)";
+    return [[b.pool, false], [b.backend, false], [b.address, false], [state, false],
+            [fmtCount(c.packets), true], [fmtBytes(c.bytes), true], [fmtCount(c.new_flows), true],
+            [fmtCount(c.conn_misses), true]];
+  }));
 }
 
 function poolArticle(pool) {
