@@ -147,9 +147,9 @@ void AdminConnectionReader::takeReturns() {
   }
   const auto now = AdminClock::now();
   for (const auto& [connection, keep] : returned) {
-    auto it = std::find_if(entries_.begin(), entries_.end(), [connection](const Entry& entry) {
-      return entry.connection.get() == connection;
-    });
+    auto it = std::find_if(
+        entries_.begin(), entries_.end(),
+        [wanted = connection](const Entry& entry) { return entry.connection.get() == wanted; });
     if (it == entries_.end()) continue;
     Entry& entry = *it;
     entry.serving = false;

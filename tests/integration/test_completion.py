@@ -60,7 +60,7 @@ def zsh(scripts, *words: str) -> list[str]:
 
 
 def test_bash_completes_commands_options_and_values(scripts):
-    assert bash(scripts, "l4lb", "") == ["run", "check", "ctl", "completion"]
+    assert bash(scripts, "l4lb", "") == ["run", "check", "ctl", "decap", "completion"]
     assert set(bash(scripts, "l4lb", "ctl", "d")) == {"drain", "disable"}
     assert bash(scripts, "l4lb", "ctl", "lo") == ["lookup"]
     assert "--token-file" in bash(scripts, "l4lb", "ctl", "--")
