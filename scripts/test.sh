@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # drives Debian's /usr/bin/chromium: no browser is downloaded).
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
-fuzz_seconds=${FUZZ_SECONDS:-20}
+fuzz_seconds=${FUZZ_SECONDS:-10}
 test_jobs=${TEST_JOBS:-4}
 status=0
 # Each step prints the minutes and seconds since the start, so a slow CI log shows where.
