@@ -35,7 +35,7 @@ def postgres(workdir):
 def test_pgsql_check_keeps_clients_off_an_impostor(l4lb, postgres, check):
     impostor = Impostor(tcp_url(free_port()), reply=b"HTTP/1.1 400 Bad Request\r\n\r\n")
     listen = tcp_url(free_port())
-    health = {"check": check, "interval": "200ms", "timeout": "500ms", "rise": 1, "fall": 1}
+    health = {"check": check, "interval": "200ms", "timeout": "2s", "rise": 1, "fall": 1}
     if check == "pgsql":
         health.update({"user": "l4lb", "database": "postgres"})
     try:
